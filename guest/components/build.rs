@@ -1,0 +1,106 @@
+//! Builds the guest crates for `wasm32-wasip2` so that a plain `cargo build`,
+//! `cargo run` or `cargo test` of the workspace also produces the components
+//! the host loads: nobody runs a separate build step or copies a `.wasm`.
+//!
+//! The guests are built by a nested cargo into `<target>/guests`, their own
+//! target directory, so the nested build never waits on the outer build's
+//! lock and its artifacts do not mix with the host's.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Guest crates to build: (constant name, package, artifact file stem).
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("HOSTMENOW", "hostmenow-module", "hostmenow_module"),
+    ("MISBEHAVING", "misbehaving-module", "misbehaving_module"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists");
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let guest_target_dir = target_dir.join("guests");
+
+    for watched in ["wit", "guest/support", "guest/hostmenow", "guest/misbehaving", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    }
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    ensure_wasm_target();
+
+    let mut build = Command::new(&cargo);
+    build
+        .current_dir(&workspace)
+        .args(["build", "--release", "--target", WASM_TARGET])
+        .arg("--target-dir")
+        .arg(&guest_target_dir);
+    for (_, package, _) in GUESTS {
+        build.args(["-p", package]);
+    }
+    // The outer build's flags and wrappers are for the host target (and
+    // clippy's driver when linting); the guests get a clean environment.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        build.env_remove(var);
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|e| panic!("could not run `{cargo}` to build the guest components: {e}"));
+    assert!(
+        status.success(),
+        "building the guest components for {WASM_TARGET} failed (see the output above)"
+    );
+
+    let artifacts = guest_target_dir.join(WASM_TARGET).join("release");
+    let mut constants = String::new();
+    for (name, package, stem) in GUESTS {
+        let path = artifacts.join(format!("{stem}.wasm"));
+        assert!(path.is_file(), "{} was not produced", path.display());
+        writeln!(
+            constants,
+            "/// The `{package}` component, built for {WASM_TARGET}.\npub const {name}: &str = {path:?};"
+        )
+        .expect("writing to a String");
+    }
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("components.rs");
+    std::fs::write(&out, constants).expect("write components.rs");
+}
+
+/// Installs the wasm32-wasip2 standard library through rustup when it is
+/// missing: `rust-toolchain.toml` names the target, but rustup only adds
+/// targets by itself when it installs the whole toolchain.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if libdir.as_deref().is_some_and(Path::is_dir) {
+        return;
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .unwrap_or_else(|e| panic!("the {WASM_TARGET} target is missing and rustup could not be run: {e}"));
+    assert!(status.success(), "`rustup target add {WASM_TARGET}` failed");
+}

@@ -1,0 +1,161 @@
+//! A module that misbehaves on purpose, for the host's tests: its
+//! `test-connection` does what setting `behaviour` says, so the tests can
+//! prove the host stops (or correctly reports) a bad guest.
+//!
+//! - `trap`: panics, which traps the instance;
+//! - `loop`: spins forever without any I/O (fuel/epoch limits);
+//! - `memory`: allocates and touches memory without bound (memory limits);
+//! - `ungranted-host`: GETs setting `target-url` and returns the error the
+//!   support crate maps (a host not granted that origin answers
+//!   `HTTP-request-denied`, i.e. `transport`), or `Ok` if it got through;
+//! - `ok`: returns `Ok("ok")` without any I/O.
+//!
+//! Every other function answers `unsupported`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::hint::black_box;
+
+use provisioning_guest::Guest;
+use provisioning_guest::http::Request;
+use provisioning_guest::settings::Settings;
+use provisioning_guest::types::{
+    ConnectionStatus, CreatedAccount, Error, Function, ModuleInfo, Outcome, Package, Service,
+    StatusReport, Setting, SettingSpec, Usage,
+};
+
+const BEHAVIOUR: &str = "behaviour";
+const TARGET_URL: &str = "target-url";
+
+/// Size of each block the `memory` behaviour grabs.
+const BLOCK: usize = 1024 * 1024;
+/// A wasm page: touching one byte per page commits the whole block.
+const PAGE: usize = 64 * 1024;
+
+fn settings() -> Vec<SettingSpec> {
+    vec![
+        SettingSpec::choice(
+            BEHAVIOUR,
+            "Behaviour",
+            &["trap", "loop", "memory", "ungranted-host", "ok"],
+        )
+        .required()
+        .with_help("What test-connection does"),
+        SettingSpec::text(TARGET_URL, "Target URL").with_help("URL that `ungranted-host` requests"),
+    ]
+}
+
+/// The module.
+struct Misbehaving;
+
+fn unsupported<T>() -> Result<T, Error> {
+    Err(Error::Unsupported(
+        "the misbehaving test module only has test-connection".to_owned(),
+    ))
+}
+
+/// Spins forever. `black_box` keeps the optimiser from proving the loop
+/// useless.
+fn spin() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Allocates 1 MiB blocks, writing to every page of each, until the host
+/// (or the allocator) gives up: either way the instance traps.
+fn hog_memory() -> ! {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block = vec![0u8; BLOCK];
+        for page in block.iter_mut().step_by(PAGE) {
+            *page = 1;
+        }
+        blocks.push(black_box(block));
+    }
+}
+
+/// Requests `target-url`; what the host lets through is the point.
+fn reach(settings: &Settings) -> Result<ConnectionStatus, Error> {
+    let url = settings.require(TARGET_URL)?;
+    let request = Request::get(url);
+    let origin = request.origin().to_owned();
+    let answer = request.send()?;
+    Ok(ConnectionStatus {
+        message: format!("reached {origin}: HTTP {}", answer.status()),
+        details: Vec::new(),
+    })
+}
+
+impl Guest for Misbehaving {
+    fn info() -> ModuleInfo {
+        ModuleInfo {
+            id: "misbehaving".to_owned(),
+            name: "Misbehaving test module".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            functions: vec![Function::TestConnection],
+            settings: settings(),
+            outbound_hosts: Vec::new(),
+        }
+    }
+
+    fn test_connection(settings: Vec<Setting>) -> Result<ConnectionStatus, Error> {
+        let settings = Settings::parse(&settings, &self::settings())?;
+        match settings.require(BEHAVIOUR)? {
+            "trap" => panic!("deliberate trap: behaviour is `trap`"),
+            "loop" => spin(),
+            "memory" => hog_memory(),
+            "ungranted-host" => reach(&settings),
+            "ok" => Ok(ConnectionStatus {
+                message: "ok".to_owned(),
+                details: Vec::new(),
+            }),
+            // `Settings::parse` only lets the declared choices through.
+            other => Err(Error::InvalidConfig(format!("unknown behaviour `{other}`"))),
+        }
+    }
+
+    fn create_account(_: Vec<Setting>, _: Service) -> Result<CreatedAccount, Error> {
+        unsupported()
+    }
+
+    fn suspend(_: Vec<Setting>, _: Service, _: Option<String>) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn unsuspend(_: Vec<Setting>, _: Service) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn terminate(_: Vec<Setting>, _: Service) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn change_password(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn change_package(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
+        unsupported()
+    }
+
+    fn list_packages(_: Vec<Setting>) -> Result<Vec<Package>, Error> {
+        unsupported()
+    }
+
+    fn single_sign_on(_: Vec<Setting>, _: Service, _: Option<String>) -> Result<String, Error> {
+        unsupported()
+    }
+
+    fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
+        unsupported()
+    }
+}
+
+provisioning_guest::export!(Misbehaving);

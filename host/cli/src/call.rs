@@ -1,0 +1,160 @@
+//! `provisioning call`: one function of one module from a manifest, against
+//! the module's configured endpoint.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use provisioning_host::types::Setting;
+use provisioning_host::{Host, Manifest, Redactor, Request};
+use serde_json::{Map, Value, json};
+
+/// Arguments of `call`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The manifest that names the module.
+    #[arg(long, short, default_value = "provisioning.toml")]
+    manifest: PathBuf,
+    /// The module's name in the manifest.
+    module: String,
+    /// The function, e.g. test-connection, create-account, usage-data.
+    function: String,
+    /// The service as a JSON file (fields of the contract's `service` record,
+    /// snake_case); the flags below override its fields.
+    #[arg(long)]
+    service: Option<PathBuf>,
+    /// The platform's service id.
+    #[arg(long)]
+    service_id: Option<String>,
+    /// The provider's id of the service.
+    #[arg(long)]
+    remote_id: Option<String>,
+    /// The service's domain.
+    #[arg(long)]
+    domain: Option<String>,
+    /// The service's username.
+    #[arg(long)]
+    username: Option<String>,
+    /// Environment variable holding the service's password (never a flag:
+    /// flags show up in process lists and shell history).
+    #[arg(long)]
+    password_env: Option<String>,
+    /// The provider's package id.
+    #[arg(long)]
+    package: Option<String>,
+    /// The billing cycle (monthly, annually...).
+    #[arg(long)]
+    billing_cycle: Option<String>,
+    /// Suspension reason (suspend).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Environment variable holding the new password (change-password).
+    #[arg(long)]
+    new_password_env: Option<String>,
+    /// The new package id (change-package).
+    #[arg(long)]
+    new_package: Option<String>,
+    /// The control-panel app to open (single-sign-on).
+    #[arg(long)]
+    app: Option<String>,
+    /// Extra per-call setting, `name=value` (repeatable).
+    #[arg(long = "setting", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not name=value"))
+}
+
+fn env_secret(var: &Option<String>) -> anyhow::Result<Option<String>> {
+    var.as_ref()
+        .map(|name| std::env::var(name).with_context(|| format!("environment variable {name} is not set")))
+        .transpose()
+}
+
+/// Builds the request from the arguments, runs it, prints the answer.
+/// Exits 0 on success, 1 when the call failed.
+pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::from_file(&args.manifest)?;
+    let host = Host::new()?;
+    host.load_manifest(&manifest).await?;
+
+    let password = env_secret(&args.password_env)?;
+    let new_password = env_secret(&args.new_password_env)?;
+    let request = build_request(&args, password.clone(), new_password.clone())?;
+    let settings: Vec<Setting> = args
+        .settings
+        .iter()
+        .map(|(name, value)| Setting {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+
+    let result = host.call_with(&args.module, &request, &settings).await;
+    let redactor = Redactor::new().with(password.iter().chain(new_password.iter()).map(String::as_str));
+    if json {
+        println!("{}", crate::output::result_json(&result, &redactor));
+    } else {
+        let (outcome, detail) = crate::output::outcome(&result, &redactor);
+        println!("{outcome}: {detail}");
+    }
+    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn build_request(
+    args: &Args,
+    password: Option<String>,
+    new_password: Option<String>,
+) -> anyhow::Result<Request> {
+    let mut service = match &args.service {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            match serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))? {
+                Value::Object(map) => map,
+                _ => anyhow::bail!("{} must hold a JSON object", path.display()),
+            }
+        }
+        None => Map::new(),
+    };
+    for (field, value) in [
+        ("service_id", &args.service_id),
+        ("remote_id", &args.remote_id),
+        ("domain", &args.domain),
+        ("username", &args.username),
+        ("password", &password),
+        ("package", &args.package),
+        ("billing_cycle", &args.billing_cycle),
+    ] {
+        if let Some(value) = value {
+            service.insert(field.into(), json!(value));
+        }
+    }
+    service.entry("service_id").or_insert(json!(""));
+    service.entry("custom_fields").or_insert(json!([]));
+
+    let mut request = Map::new();
+    request.insert("function".into(), json!(args.function));
+    request.insert("service".into(), Value::Object(service));
+    for (field, value) in [
+        ("reason", &args.reason),
+        ("new_password", &new_password),
+        ("new_package", &args.new_package),
+        ("app", &args.app),
+    ] {
+        if let Some(value) = value {
+            request.insert(field.into(), json!(value));
+        }
+    }
+    serde_json::from_value(Value::Object(request)).with_context(|| {
+        format!(
+            "cannot build a `{}` request from these arguments (functions: test-connection, \
+             create-account, suspend, unsuspend, terminate, change-password, change-package, \
+             usage-data, list-packages, single-sign-on, service-status)",
+            args.function
+        )
+    })
+}

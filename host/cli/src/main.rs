@@ -1,0 +1,63 @@
+//! `provisioning`: the command line of the provisioning host.
+//!
+//! A thin layer over the `provisioning-host` library: argument parsing and
+//! output formatting only.
+
+mod call;
+mod demo;
+mod inspect;
+mod output;
+mod sandbox;
+
+use clap::{Parser, Subcommand};
+
+/// Runs billing-platform provisioning modules as sandboxed WebAssembly
+/// components.
+#[derive(Debug, Parser)]
+#[command(name = "provisioning", version, about)]
+struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the sandbox in-process and run a whole service lifecycle
+    /// through the HostMeNow component.
+    Demo(demo::Args),
+    /// Run one function of one module from a manifest.
+    Call(call::Args),
+    /// Print a component's info and imports.
+    Inspect(inspect::Args),
+    /// Serve the provider simulators on a local port until interrupted.
+    Sandbox(sandbox::Args),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Logs go to stderr so stdout stays a clean table or JSON.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args, cli.json).await,
+        Command::Call(args) => call::run(args, cli.json).await,
+        Command::Inspect(args) => inspect::run(args, cli.json).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `provisioning sandbox`: the provider simulators on a local port, for
+//! pointing any client at them.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use provisioning_sandbox::{Sandbox, hostmenow};
+
+/// Arguments of `sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+}
+
+/// Serves until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::start_on(args.listen).await?;
+    println!("sandbox listening on {}", sandbox.origin());
+    println!(
+        "  HostMeNow: {} (API key {})",
+        sandbox.hostmenow().endpoint(),
+        hostmenow::API_KEY
+    );
+    println!("press Ctrl-C to stop");
+    tokio::signal::ctrl_c().await?;
+    sandbox.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

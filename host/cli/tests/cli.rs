@@ -1,0 +1,158 @@
+//! The `provisioning` command as an operator runs it: the real binary, the
+//! real components, the sandbox over loopback.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use provisioning_sandbox::{Sandbox, hostmenow};
+
+fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+    command.args(args).env_remove("RUST_LOG");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
+    let output = provisioning(&["demo"], &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    for function in [
+        "test-connection",
+        "list-packages",
+        "create-account",
+        "suspend",
+        "unsuspend",
+        "change-password",
+        "change-package",
+        "usage-data",
+        "single-sign-on",
+        "terminate",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("{function} ")))
+            .unwrap_or_else(|| panic!("no row for {function} in\n{stdout}"));
+        assert!(row.contains(" ok "), "{function} did not succeed: {row}");
+    }
+    assert!(stdout.contains("unsupported"), "service-status is shown unsupported");
+    assert!(!stdout.contains(hostmenow::API_KEY));
+    assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
+}
+
+#[test]
+fn demo_speaks_json_lines() {
+    let output = provisioning(&["demo", "--json"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    let step = |name: &str| lines.iter().find(|l| l["step"] == name).unwrap();
+    assert!(step("create-account")["ok"].is_object());
+    assert_eq!(step("service-status")["error"]["kind"], "unsupported");
+    assert_eq!(step("terminate")["sandbox_state"].as_str().unwrap().split(',').next(), Some("Terminated"));
+}
+
+#[test]
+fn inspect_shows_the_functions_and_imports() {
+    let output = provisioning(&["inspect", provisioning_components::HOSTMENOW, "--json"], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let inspection: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(inspection["info"]["id"], "hostmenow");
+    assert_eq!(inspection["info"]["functions"].as_array().unwrap().len(), 10);
+    let imports: Vec<&str> = inspection["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    assert!(imports.iter().any(|i| i.starts_with("wasi:http/outgoing-handler")));
+    assert!(!imports.iter().any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:filesystem")));
+    assert_eq!(inspection["digest"].as_str().unwrap().len(), 64);
+}
+
+/// A manifest for the sandbox in a fresh directory; `api_key` is the
+/// settings line for the key.
+fn manifest(sandbox: &Sandbox, api_key: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "provisioning-cli-{}-{}",
+        std::process::id(),
+        sandbox.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("provisioning.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
+             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\n{api_key}\n",
+            component = provisioning_components::HOSTMENOW,
+            origin = sandbox.origin(),
+            endpoint = sandbox.hostmenow().endpoint(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_runs_one_function_from_a_manifest() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let path = manifest(&sandbox, "api-key = { env = \"TEST_HMN_KEY\" }");
+    let path = path.to_str().unwrap().to_string();
+    let envs = [("TEST_HMN_KEY", hostmenow::API_KEY), ("TEST_PW", "Cli-Pa55word!")];
+
+    let output = tokio::task::spawn_blocking(move || {
+        let create = provisioning(
+            &[
+                "call", "--manifest", &path, "hostmenow", "create-account",
+                "--service-id", "cli-1", "--domain", "cli.example.com", "--username", "cliuser",
+                "--password-env", "TEST_PW", "--package", "101", "--billing-cycle", "monthly", "--json",
+            ],
+            &envs,
+        );
+        let unknown = provisioning(
+            &["call", "--manifest", &path, "hostmenow", "suspend", "--service-id", "nope"],
+            &envs,
+        );
+        (create, unknown)
+    })
+    .await
+    .unwrap();
+    let (create, unknown) = output;
+
+    let stdout = text(&create.stdout);
+    assert!(create.status.success(), "{stdout}\n{}", text(&create.stderr));
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answer["ok"]["kind"], "created");
+    assert!(!stdout.contains("Cli-Pa55word!"));
+    let record = sandbox.hostmenow().service("cli-1").expect("created at the provider");
+    assert_eq!(record.password, "Cli-Pa55word!");
+
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stdout).starts_with("not-found"), "{}", text(&unknown.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inline_secret_in_the_manifest_is_refused() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let path = manifest(&sandbox, &format!("api-key = {:?}", hostmenow::API_KEY));
+    let path = path.to_str().unwrap().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        provisioning(&["call", "--manifest", &path, "hostmenow", "test-connection"], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("secret"), "{stderr}");
+    assert!(!stderr.contains(hostmenow::API_KEY));
+}

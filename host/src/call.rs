@@ -1,0 +1,313 @@
+//! One call of a module: the function with its arguments, the answer, and
+//! every way it can fail.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::{
+    ConnectionStatus, CreatedAccount, Error as ModuleError, Function, Outcome, Package, Service,
+    StatusReport, Usage,
+};
+
+/// A function of the contract with its arguments (the call's settings travel
+/// separately, see [`crate::Host::call_with`]).
+///
+/// In JSON: `{"function": "suspend", "service": {...}, "reason": "unpaid"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "function", rename_all = "kebab-case")]
+pub enum Request {
+    /// Checks the settings reach and authenticate with the provider.
+    TestConnection,
+    /// Creates the service.
+    CreateAccount {
+        /// The service to create.
+        service: Service,
+    },
+    /// Suspends the service.
+    Suspend {
+        /// The service.
+        service: Service,
+        /// The platform's reason, when it has one.
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Lifts a suspension.
+    Unsuspend {
+        /// The service.
+        service: Service,
+    },
+    /// Removes the service for good.
+    Terminate {
+        /// The service.
+        service: Service,
+    },
+    /// Sets a new password.
+    ChangePassword {
+        /// The service (its `password` is the old one, when known).
+        service: Service,
+        /// The new password.
+        new_password: String,
+    },
+    /// Moves the service to another package.
+    ChangePackage {
+        /// The service.
+        service: Service,
+        /// The provider's id of the new package.
+        new_package: String,
+    },
+    /// Reads resource usage.
+    UsageData {
+        /// The service.
+        service: Service,
+    },
+    /// Lists the packages on offer.
+    ListPackages,
+    /// Makes a control-panel login URL.
+    SingleSignOn {
+        /// The service.
+        service: Service,
+        /// The control-panel application to open, if any.
+        #[serde(default)]
+        app: Option<String>,
+    },
+    /// Reads where the service stands.
+    ServiceStatus {
+        /// The service.
+        service: Service,
+    },
+}
+
+impl Request {
+    /// The contract function this request calls.
+    pub fn function(&self) -> Function {
+        match self {
+            Request::TestConnection => Function::TestConnection,
+            Request::CreateAccount { .. } => Function::CreateAccount,
+            Request::Suspend { .. } => Function::Suspend,
+            Request::Unsuspend { .. } => Function::Unsuspend,
+            Request::Terminate { .. } => Function::Terminate,
+            Request::ChangePassword { .. } => Function::ChangePassword,
+            Request::ChangePackage { .. } => Function::ChangePackage,
+            Request::UsageData { .. } => Function::UsageData,
+            Request::ListPackages => Function::ListPackages,
+            Request::SingleSignOn { .. } => Function::SingleSignOn,
+            Request::ServiceStatus { .. } => Function::ServiceStatus,
+        }
+    }
+
+    /// The service the request acts on, if any.
+    pub fn service(&self) -> Option<&Service> {
+        match self {
+            Request::TestConnection | Request::ListPackages => None,
+            Request::CreateAccount { service }
+            | Request::Suspend { service, .. }
+            | Request::Unsuspend { service }
+            | Request::Terminate { service }
+            | Request::ChangePassword { service, .. }
+            | Request::ChangePackage { service, .. }
+            | Request::UsageData { service }
+            | Request::SingleSignOn { service, .. }
+            | Request::ServiceStatus { service } => Some(service),
+        }
+    }
+
+    /// Secret values the request carries (passwords), for the redactor.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        let mut secrets: Vec<&str> = self
+            .service()
+            .and_then(|s| s.password.as_deref())
+            .into_iter()
+            .collect();
+        if let Request::ChangePassword { new_password, .. } = self {
+            secrets.push(new_password);
+        }
+        secrets
+    }
+}
+
+/// The successful answer of a call, one case per kind of result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Response {
+    /// From test-connection.
+    Connection(ConnectionStatus),
+    /// From create-account.
+    Created(CreatedAccount),
+    /// From suspend, unsuspend, terminate, change-password, change-package.
+    Done(Outcome),
+    /// From usage-data.
+    Usage(Usage),
+    /// From list-packages.
+    Packages(Vec<Package>),
+    /// From single-sign-on: the login URL.
+    SignOn(String),
+    /// From service-status.
+    Status(StatusReport),
+}
+
+/// Why a call failed: either the module answered with a typed error, or the
+/// host stopped or refused the call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The module answered with one of the contract's errors.
+    #[error("{module}: {}", describe(error))]
+    Module {
+        /// The module's name.
+        module: String,
+        /// The typed error, with secrets removed from its message.
+        error: ModuleError,
+    },
+    /// No module of that name is loaded.
+    #[error("no module named `{0}` is loaded")]
+    UnknownModule(String),
+    /// The call's settings do not satisfy the module's declared settings.
+    #[error("{module}: invalid settings: {message}")]
+    InvalidSettings {
+        /// The module's name.
+        module: String,
+        /// What is wrong (never a secret's value).
+        message: String,
+    },
+    /// The guest trapped (panicked, hit `unreachable`, violated a limit).
+    #[error("{module}: the module trapped: {message}")]
+    Trap {
+        /// The module's name.
+        module: String,
+        /// The trap, with secrets removed.
+        message: String,
+    },
+    /// The call ran past its deadline and was stopped.
+    #[error("{module}: stopped after its deadline of {deadline:?}")]
+    DeadlineExceeded {
+        /// The module's name.
+        module: String,
+        /// The deadline it was given.
+        deadline: Duration,
+    },
+    /// The guest tried to grow its memory past the cap and was stopped.
+    #[error("{module}: stopped for exceeding its memory cap of {cap_bytes} bytes")]
+    MemoryExhausted {
+        /// The module's name.
+        module: String,
+        /// The cap.
+        cap_bytes: usize,
+    },
+    /// The host could not set up or run the call.
+    #[error("{module}: host failure: {message}")]
+    Host {
+        /// The module's name.
+        module: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// A stable machine-readable name of the failure, e.g. `auth-failed`,
+    /// `rate-limited`, `deadline-exceeded`, `trap`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Module { error, .. } => error_kind(error),
+            CallError::UnknownModule(_) => "unknown-module",
+            CallError::InvalidSettings { .. } => "invalid-config",
+            CallError::Trap { .. } => "trap",
+            CallError::DeadlineExceeded { .. } => "deadline-exceeded",
+            CallError::MemoryExhausted { .. } => "memory-exhausted",
+            CallError::Host { .. } => "host",
+        }
+    }
+
+    /// The module's typed error, when the module answered with one.
+    pub fn module_error(&self) -> Option<&ModuleError> {
+        match self {
+            CallError::Module { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The contract's name for an error case (`not-found`, `timeout`...).
+pub fn error_kind(error: &ModuleError) -> &'static str {
+    match error {
+        ModuleError::Unsupported(_) => "unsupported",
+        ModuleError::InvalidConfig(_) => "invalid-config",
+        ModuleError::InvalidInput(_) => "invalid-input",
+        ModuleError::AuthFailed(_) => "auth-failed",
+        ModuleError::NotFound(_) => "not-found",
+        ModuleError::AlreadyExists(_) => "already-exists",
+        ModuleError::InsufficientFunds(_) => "insufficient-funds",
+        ModuleError::RateLimited(_) => "rate-limited",
+        ModuleError::Provider(_) => "provider",
+        ModuleError::BadResponse(_) => "bad-response",
+        ModuleError::Transport(_) => "transport",
+        ModuleError::Timeout(_) => "timeout",
+    }
+}
+
+/// The human message of a module error.
+pub fn error_message(error: &ModuleError) -> &str {
+    match error {
+        ModuleError::Unsupported(m)
+        | ModuleError::InvalidConfig(m)
+        | ModuleError::InvalidInput(m)
+        | ModuleError::AuthFailed(m)
+        | ModuleError::NotFound(m)
+        | ModuleError::AlreadyExists(m)
+        | ModuleError::InsufficientFunds(m)
+        | ModuleError::Provider(m)
+        | ModuleError::BadResponse(m)
+        | ModuleError::Transport(m)
+        | ModuleError::Timeout(m) => m,
+        ModuleError::RateLimited(r) => &r.message,
+    }
+}
+
+/// `kind: message`, plus the retry delay of a rate limit.
+fn describe(error: &ModuleError) -> String {
+    match error {
+        ModuleError::RateLimited(r) => match r.retry_after_seconds {
+            Some(secs) => format!("rate-limited: {} (retry after {secs} s)", r.message),
+            None => format!("rate-limited: {}", r.message),
+        },
+        other => format!("{}: {}", error_kind(other), error_message(other)),
+    }
+}
+
+/// Rewrites every message in a module error through `f` (the redactor).
+pub(crate) fn map_error_message(error: ModuleError, f: impl Fn(&str) -> String) -> ModuleError {
+    match error {
+        ModuleError::Unsupported(m) => ModuleError::Unsupported(f(&m)),
+        ModuleError::InvalidConfig(m) => ModuleError::InvalidConfig(f(&m)),
+        ModuleError::InvalidInput(m) => ModuleError::InvalidInput(f(&m)),
+        ModuleError::AuthFailed(m) => ModuleError::AuthFailed(f(&m)),
+        ModuleError::NotFound(m) => ModuleError::NotFound(f(&m)),
+        ModuleError::AlreadyExists(m) => ModuleError::AlreadyExists(f(&m)),
+        ModuleError::InsufficientFunds(m) => ModuleError::InsufficientFunds(f(&m)),
+        ModuleError::RateLimited(mut r) => {
+            r.message = f(&r.message);
+            ModuleError::RateLimited(r)
+        }
+        ModuleError::Provider(m) => ModuleError::Provider(f(&m)),
+        ModuleError::BadResponse(m) => ModuleError::BadResponse(f(&m)),
+        ModuleError::Transport(m) => ModuleError::Transport(f(&m)),
+        ModuleError::Timeout(m) => ModuleError::Timeout(f(&m)),
+    }
+}
+
+/// The contract's (kebab-case) name of a function, e.g. `create-account`.
+pub fn function_name(function: Function) -> &'static str {
+    match function {
+        Function::TestConnection => "test-connection",
+        Function::CreateAccount => "create-account",
+        Function::Suspend => "suspend",
+        Function::Unsuspend => "unsuspend",
+        Function::Terminate => "terminate",
+        Function::ChangePassword => "change-password",
+        Function::ChangePackage => "change-package",
+        Function::UsageData => "usage-data",
+        Function::ListPackages => "list-packages",
+        Function::SingleSignOn => "single-sign-on",
+        Function::ServiceStatus => "service-status",
+    }
+}

@@ -1,0 +1,36 @@
+//! The provisioning host: runs billing-platform provisioning modules
+//! (WebAssembly components implementing `wit/provisioning.wit`) so that each
+//! can reach only the HTTP origins its operator granted, within a memory cap
+//! and a deadline, and nothing else: no files, no environment, no sockets.
+//!
+//! - [`Host`] loads modules and runs calls.
+//! - [`Manifest`] is the operator's TOML description of the modules.
+//! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
+//!   and failure; [`types`] holds the contract's records.
+//!
+//! The host knows no provider: everything provider-specific lives in the
+//! components.
+
+#![deny(missing_docs)]
+
+mod bindings;
+mod call;
+mod call_runner;
+mod engine;
+mod host;
+mod limits;
+mod manifest;
+mod module;
+mod outbound;
+mod policy;
+mod redact;
+mod store;
+
+pub use bindings::types;
+pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
+pub use host::Host;
+pub use limits::Limits;
+pub use manifest::{Manifest, ModuleEntry, SettingSource};
+pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
+pub use policy::{Origin, OutboundPolicy};
+pub use redact::{MASK, Redactor};

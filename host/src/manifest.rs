@@ -1,0 +1,225 @@
+//! The operator's TOML manifest: which modules to load, what each may reach,
+//! its bounds and its settings. Secrets come from the environment or a file,
+//! never from the manifest text.
+//!
+//! ```toml
+//! [modules.hostmenow]
+//! component = "modules/hostmenow_module.wasm"
+//! allowed_hosts = ["https://hostmenow.org"]
+//! memory_mb = 64
+//! deadline_ms = 30000
+//!
+//! [modules.hostmenow.settings]
+//! endpoint = "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php"
+//! api-key = { env = "HOSTMENOW_API_KEY" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::limits::Limits;
+use crate::module::{ModuleConfig, SettingValue};
+use crate::policy::OutboundPolicy;
+
+/// A parsed manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Modules by the name calls use.
+    #[serde(default)]
+    pub modules: BTreeMap<String, ModuleEntry>,
+    /// Directory relative component and secret file paths resolve against.
+    #[serde(skip)]
+    base_dir: PathBuf,
+}
+
+/// One module's entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleEntry {
+    /// The component file.
+    pub component: PathBuf,
+    /// Origins (`scheme://host[:port]`) the module may reach; none by default.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Memory cap per call, MiB.
+    pub memory_mb: Option<u64>,
+    /// Deadline per call, milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Settings given to every call.
+    #[serde(default)]
+    pub settings: BTreeMap<String, SettingSource>,
+}
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SettingSource {
+    /// `{ env = "VAR" }`: an environment variable of the host process.
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+    /// `{ file = "path" }`: a file's content, trailing newline removed.
+    File {
+        /// The file, relative to the manifest's directory if not absolute.
+        file: PathBuf,
+    },
+    /// A value written in the manifest (refused for secret settings).
+    Inline(toml::Value),
+}
+
+impl Manifest {
+    /// Reads and parses a manifest file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading manifest {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Manifest::parse(&text, base).with_context(|| format!("in manifest {}", path.display()))
+    }
+
+    /// Parses manifest text; relative paths resolve against `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> anyhow::Result<Manifest> {
+        let mut manifest: Manifest = toml::from_str(text)?;
+        manifest.base_dir = base_dir.to_path_buf();
+        Ok(manifest)
+    }
+
+    /// Resolves every module's entry into a [`ModuleConfig`], reading secrets
+    /// from their environment variables and files.
+    pub fn module_configs(&self) -> anyhow::Result<Vec<ModuleConfig>> {
+        self.modules
+            .iter()
+            .map(|(name, entry)| {
+                entry
+                    .to_config(name, &self.base_dir)
+                    .with_context(|| format!("module `{name}`"))
+            })
+            .collect()
+    }
+}
+
+impl ModuleEntry {
+    fn to_config(&self, name: &str, base_dir: &Path) -> anyhow::Result<ModuleConfig> {
+        let mut limits = Limits::default();
+        if let Some(mb) = self.memory_mb {
+            limits.memory_bytes = usize::try_from(mb)
+                .ok()
+                .and_then(|mb| mb.checked_mul(1 << 20))
+                .context("memory_mb is too large")?;
+        }
+        if let Some(ms) = self.deadline_ms {
+            if ms == 0 {
+                bail!("deadline_ms must be above 0");
+            }
+            limits.deadline = Duration::from_millis(ms);
+        }
+        let settings = self
+            .settings
+            .iter()
+            .map(|(key, source)| Ok((key.clone(), source.resolve(key, base_dir)?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(ModuleConfig {
+            name: name.to_string(),
+            component: base_dir.join(&self.component),
+            policy: OutboundPolicy::parse(&self.allowed_hosts).context("allowed_hosts")?,
+            limits,
+            settings,
+        })
+    }
+}
+
+impl SettingSource {
+    fn resolve(&self, key: &str, base_dir: &Path) -> anyhow::Result<SettingValue> {
+        let (value, inline) = match self {
+            SettingSource::Env { env } => (
+                std::env::var(env).with_context(|| {
+                    format!("setting `{key}`: environment variable {env} is not set")
+                })?,
+                false,
+            ),
+            SettingSource::File { file } => {
+                let path = base_dir.join(file);
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!("setting `{key}`: reading {}", path.display())
+                })?;
+                (text.trim_end_matches(['\r', '\n']).to_string(), false)
+            }
+            SettingSource::Inline(value) => (
+                match value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                        value.to_string()
+                    }
+                    _ => bail!(
+                        "setting `{key}`: expected a value, {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+                    ),
+                },
+                true,
+            ),
+        };
+        Ok(SettingValue { value, inline })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_paths_limits_and_sources() {
+        let dir = std::env::temp_dir().join(format!("manifest-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("key.txt"), "from-file\n").unwrap();
+        let manifest = Manifest::parse(
+            r#"
+            [modules.demo]
+            component = "demo.wasm"
+            allowed_hosts = ["http://127.0.0.1:9000"]
+            memory_mb = 16
+            deadline_ms = 1500
+            [modules.demo.settings]
+            endpoint = "http://127.0.0.1:9000/api"
+            api-key = { file = "key.txt" }
+            retries = 3
+            "#,
+            &dir,
+        )
+        .unwrap();
+        let config = manifest.module_configs().unwrap().remove(0);
+        assert_eq!(config.component, dir.join("demo.wasm"));
+        assert_eq!(config.limits.memory_bytes, 16 << 20);
+        assert_eq!(config.limits.deadline, Duration::from_millis(1500));
+        let get = |k: &str| config.settings.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        assert_eq!(get("api-key").value, "from-file");
+        assert!(!get("api-key").inline);
+        assert!(get("endpoint").inline);
+        assert_eq!(get("retries").value, "3");
+    }
+
+    #[test]
+    fn a_missing_environment_variable_is_named() {
+        let manifest = Manifest::parse(
+            r#"
+            [modules.demo]
+            component = "demo.wasm"
+            [modules.demo.settings]
+            api-key = { env = "PROVISIONING_TEST_SURELY_UNSET" }
+            "#,
+            Path::new("."),
+        )
+        .unwrap();
+        let error = format!("{:#}", manifest.module_configs().unwrap_err());
+        assert!(error.contains("PROVISIONING_TEST_SURELY_UNSET"), "{error}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let error = Manifest::parse("[modules.demo]\ncomponent = \"x\"\nallowed_host = []\n", Path::new("."));
+        assert!(error.is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! A module loaded once: compiled, checked and pre-linked at load, so that
+//! every call only creates a fresh store and instance.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+use crate::bindings::ProviderPre;
+use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
+use crate::engine::Runtime;
+use crate::limits::Limits;
+use crate::policy::OutboundPolicy;
+use crate::redact::Redactor;
+use crate::store::CallState;
+
+/// Interfaces a provider module may import. Anything else (sockets,
+/// filesystem...) makes the load fail: the host grants nothing more.
+const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
+    "billing:provisioning/types@",
+    "wasi:http/outgoing-handler@",
+    "wasi:http/types@",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/random@",
+    "wasi:random/insecure-seed@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/terminal-",
+];
+
+/// A configured setting value and where it came from.
+#[derive(Clone)]
+pub struct SettingValue {
+    /// The value itself.
+    pub value: String,
+    /// Whether the operator wrote it inline in the manifest (refused for
+    /// settings the module declares secret).
+    pub inline: bool,
+}
+
+impl std::fmt::Debug for SettingValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The value may be a secret; it never reaches a Debug dump.
+        f.debug_struct("SettingValue")
+            .field("inline", &self.inline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an operator configured one module.
+#[derive(Debug, Clone)]
+pub struct ModuleConfig {
+    /// The name calls use to address the module.
+    pub name: String,
+    /// The component file.
+    pub component: PathBuf,
+    /// Origins the module may reach.
+    pub policy: OutboundPolicy,
+    /// Per-call bounds.
+    pub limits: Limits,
+    /// Server-scope settings given to every call (endpoint, credentials).
+    pub settings: Vec<(String, SettingValue)>,
+}
+
+impl ModuleConfig {
+    /// A config with default limits, no settings and no granted origin.
+    pub fn new(name: impl Into<String>, component: impl Into<PathBuf>) -> ModuleConfig {
+        ModuleConfig {
+            name: name.into(),
+            component: component.into(),
+            policy: OutboundPolicy::default(),
+            limits: Limits::default(),
+            settings: Vec::new(),
+        }
+    }
+
+    /// Grants these origins (`scheme://host[:port]`).
+    pub fn allow_hosts<S: AsRef<str>>(mut self, hosts: &[S]) -> anyhow::Result<ModuleConfig> {
+        self.policy = OutboundPolicy::parse(hosts)?;
+        Ok(self)
+    }
+
+    /// Sets a setting given by the embedding program (not inline text),
+    /// replacing any earlier value of the same name.
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> ModuleConfig {
+        let name = name.into();
+        self.settings.retain(|(existing, _)| *existing != name);
+        self.settings.push((
+            name,
+            SettingValue {
+                value: value.into(),
+                inline: false,
+            },
+        ));
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn limits(mut self, limits: Limits) -> ModuleConfig {
+        self.limits = limits;
+        self
+    }
+}
+
+/// A loaded module, immutable: a new version is a new `LoadedModule`, and
+/// calls in flight keep the one they started with.
+pub struct LoadedModule {
+    pub(crate) name: Arc<str>,
+    pub(crate) digest: String,
+    pub(crate) info: ModuleInfo,
+    pub(crate) imports: Vec<String>,
+    pub(crate) pre: ProviderPre<CallState>,
+    pub(crate) policy: Arc<OutboundPolicy>,
+    pub(crate) limits: Limits,
+    pub(crate) settings: Vec<Setting>,
+    /// Masks the module's secret settings.
+    pub(crate) redactor: Redactor,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("id", &self.info.id)
+            .field("version", &self.info.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedModule {
+    /// Reads, compiles, checks and pre-links a component, then asks it for
+    /// its `info` and checks the configured settings against it.
+    pub(crate) async fn load(runtime: &Runtime, config: ModuleConfig) -> anyhow::Result<LoadedModule> {
+        let name: Arc<str> = config.name.as_str().into();
+        let (component, digest, imports) = compile(runtime, &config.component)
+            .with_context(|| format!("loading module `{name}`"))?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .and_then(ProviderPre::new)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!("module `{name}` does not fit the provisioning world (billing:provisioning/module)")
+            })?;
+        let info = read_info(&pre, name.clone(), &config.limits)
+            .await
+            .with_context(|| format!("reading the info of module `{name}`"))?;
+        let (settings, redactor) = check_settings(&info, &config.settings)
+            .with_context(|| format!("settings of module `{name}`"))?;
+        Ok(LoadedModule {
+            name,
+            digest,
+            info,
+            imports,
+            pre,
+            policy: Arc::new(config.policy),
+            limits: config.limits,
+            settings,
+            redactor,
+        })
+    }
+
+    /// The name calls use.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the module says it is and does.
+    pub fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    /// The sha256 of the component file, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The interfaces the component imports.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// The origins the module may reach.
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+
+    /// The per-call bounds.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// What `inspect` shows of a component file without a manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    /// sha256 of the file, hex.
+    pub digest: String,
+    /// The component's imports.
+    pub imports: Vec<String>,
+    /// The module's own description.
+    pub info: ModuleInfo,
+}
+
+impl Inspection {
+    /// Loads a component with no settings and no granted origin and reads
+    /// its info and imports.
+    pub(crate) async fn of(runtime: &Runtime, path: &Path) -> anyhow::Result<Inspection> {
+        let (component, digest, imports) = compile(runtime, path)?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .and_then(ProviderPre::new)
+            .map_err(anyhow::Error::from)
+            .context("the component does not fit the provisioning world")?;
+        let info = read_info(&pre, "inspect".into(), &Limits::default()).await?;
+        Ok(Inspection {
+            digest,
+            imports,
+            info,
+        })
+    }
+}
+
+/// Reads and compiles a component file, refusing imports the host does not
+/// grant. Returns the component, its sha256 and its imports.
+fn compile(runtime: &Runtime, path: &Path) -> anyhow::Result<(Component, String, Vec<String>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let digest = hex(&Sha256::digest(&bytes));
+    let component = Component::new(&runtime.engine, &bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    let imports: Vec<String> = component
+        .component_type()
+        .imports(&runtime.engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let refused: Vec<&str> = imports
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "{} imports interfaces the host does not grant: {}",
+            path.display(),
+            refused.join(", ")
+        );
+    }
+    Ok((component, digest, imports))
+}
+
+/// Calls `info` in a throwaway store that may reach nothing.
+async fn read_info(
+    pre: &ProviderPre<CallState>,
+    name: Arc<str>,
+    limits: &Limits,
+) -> anyhow::Result<ModuleInfo> {
+    let deadline = Instant::now() + limits.deadline;
+    let state = CallState::new(name, Arc::new(OutboundPolicy::default()), limits, deadline);
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(crate::call_runner::deadline_ticks(limits.deadline));
+    store.epoch_deadline_trap();
+    let instance = pre.instantiate_async(&mut store).await?;
+    let info = instance
+        .billing_provisioning_module()
+        .call_info(&mut store)
+        .await?;
+    if info.id.trim().is_empty() {
+        bail!("the module's info has an empty id");
+    }
+    Ok(info)
+}
+
+/// Checks configured settings against the module's declarations: every
+/// required server setting present, no unknown name, no secret written
+/// inline. Returns the settings for calls and a redactor for the secrets.
+fn check_settings(
+    info: &ModuleInfo,
+    configured: &[(String, SettingValue)],
+) -> anyhow::Result<(Vec<Setting>, Redactor)> {
+    let mut redactor = Redactor::new();
+    let mut settings = Vec::new();
+    for (name, value) in configured {
+        let Some(spec) = info.settings.iter().find(|s| &s.name == name) else {
+            let known: Vec<&str> = info.settings.iter().map(|s| s.name.as_str()).collect();
+            bail!("unknown setting `{name}` (the module declares: {})", known.join(", "));
+        };
+        if spec.kind == SettingKind::Secret {
+            if value.inline {
+                bail!(
+                    "setting `{name}` is a secret: give it as {{ env = \"VAR\" }} or {{ file = \"path\" }}, never inline"
+                );
+            }
+            redactor.add(&value.value);
+        }
+        settings.push(Setting {
+            name: name.clone(),
+            value: value.value.clone(),
+        });
+    }
+    Ok((settings, redactor))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

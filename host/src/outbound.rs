@@ -1,0 +1,104 @@
+//! The only door out of a guest: `wasi:http` requests, checked against the
+//! module's allow-list before anything touches the network.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::policy::{Origin, OutboundPolicy};
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+
+/// Sends a guest's outgoing requests when, and only when, their origin is
+/// on the module's allow-list; clamps every network timeout to what is left
+/// of the call's deadline.
+pub(crate) struct OutboundHooks {
+    module: Arc<str>,
+    policy: Arc<OutboundPolicy>,
+    deadline: Instant,
+}
+
+impl OutboundHooks {
+    pub(crate) fn new(module: Arc<str>, policy: Arc<OutboundPolicy>, deadline: Instant) -> Self {
+        OutboundHooks {
+            module,
+            policy,
+            deadline,
+        }
+    }
+
+    /// The origin a request targets, if it names one the host can judge.
+    fn origin_of(request: &http::Request<WasiBody>) -> Option<Origin> {
+        let uri = request.uri();
+        Origin::new(uri.scheme_str()?, uri.host()?, uri.port_u16()).ok()
+    }
+}
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_errors: IoFuture,
+    ) -> SendFuture {
+        let origin = Self::origin_of(&request);
+        let allowed = origin.as_ref().is_some_and(|o| self.policy.permits(o));
+        let target = origin.map_or_else(|| "an unparseable URL".to_string(), |o| o.to_string());
+        let module = self.module.clone();
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let options = clamp_timeouts(options.unwrap_or_default(), remaining);
+        Box::new(async move {
+            // Take the guest's whole body first: a server may answer (429,
+            // 500) before reading it, and the guest must then still read
+            // that answer rather than fail writing to a closed stream. The
+            // same holds for a denial. Provisioning requests are small.
+            let request = buffer_body(request).await?;
+            if !allowed {
+                // Only the origin is logged: paths and queries can carry credentials.
+                tracing::warn!(module = %module, %target, "outbound request denied: origin not on the module's allow-list");
+                return Err(HttpError::HttpRequestDenied);
+            }
+            tracing::debug!(module = %module, %target, "outbound request");
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as IoFuture,
+            ))
+        })
+    }
+}
+
+/// Largest request body a module may send.
+const MAX_REQUEST_BODY: usize = 1 << 20;
+
+/// Reads the guest's request body into memory (bounded).
+async fn buffer_body(
+    request: http::Request<WasiBody>,
+) -> Result<http::Request<WasiBody>, HttpError> {
+    let (parts, body) = request.into_parts();
+    let bytes = Limited::new(body, MAX_REQUEST_BODY)
+        .collect()
+        .await
+        .map_err(|error| match error.downcast::<HttpError>() {
+            Ok(error) => *error,
+            Err(_) => HttpError::HttpRequestBodySize(None),
+        })?
+        .to_bytes();
+    let body = Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
+    Ok(http::Request::from_parts(parts, body))
+}
+
+/// No network wait may outlive the call: the guest then sees a timeout error
+/// of its own instead of being cut off without an answer.
+fn clamp_timeouts(mut options: RequestOptions, remaining: std::time::Duration) -> RequestOptions {
+    let clamp = |t: Option<std::time::Duration>| Some(t.map_or(remaining, |t| t.min(remaining)));
+    options.connect_timeout = clamp(options.connect_timeout);
+    options.first_byte_timeout = clamp(options.first_byte_timeout);
+    options.between_bytes_timeout = clamp(options.between_bytes_timeout);
+    options
+}

@@ -1,0 +1,122 @@
+//! What one call's store holds: a WASI context that grants nothing, the
+//! HTTP context with the module's allow-list, and the memory limiter.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::limits::Limits;
+use crate::outbound::OutboundHooks;
+use crate::policy::OutboundPolicy;
+
+/// The data of one call's [`wasmtime::Store`].
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
+    table: ResourceTable,
+    pub(crate) limits: MemoryLimiter,
+    pub(crate) stdout: MemoryOutputPipe,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl CallState {
+    /// A fresh state: no files, no environment, no arguments, no sockets,
+    /// no inherited stdio; output is captured (bounded) for the host's log.
+    pub(crate) fn new(
+        module: Arc<str>,
+        policy: Arc<OutboundPolicy>,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> CallState {
+        let stdout = MemoryOutputPipe::new(limits.output_bytes);
+        let stderr = MemoryOutputPipe::new(limits.output_bytes);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks::new(module, policy, deadline),
+            table: ResourceTable::new(),
+            limits: MemoryLimiter::new(limits.memory_bytes),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Caps linear memory and remembers whether the cap was hit, so that the
+/// host can tell "ran out of memory" from any other trap.
+pub(crate) struct MemoryLimiter {
+    cap_bytes: usize,
+    exhausted: bool,
+}
+
+impl MemoryLimiter {
+    fn new(cap_bytes: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            cap_bytes,
+            exhausted: false,
+        }
+    }
+
+    /// Whether the guest tried to grow past the cap.
+    pub(crate) fn memory_exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap_bytes {
+            self.exhausted = true;
+            // An error traps the guest at once, rather than letting a
+            // failed grow send it into its own out-of-memory handling.
+            wasmtime::bail!("memory cap of {} bytes reached", self.cap_bytes);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a provider module needs few.
+        Ok(desired <= 100_000)
+    }
+}

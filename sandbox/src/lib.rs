@@ -1,0 +1,136 @@
+//! Local simulators of the providers' APIs, with fault injection.
+//!
+//! A [`Sandbox`] serves every simulator on one loopback port, each under the
+//! same path as the real provider, so a module pointed at
+//! [`Sandbox::origin`] instead of the provider's origin runs unchanged.
+//! Tests drive and inspect the simulators through their handles
+//! ([`Sandbox::hostmenow`]) or, out of process, through the routes under
+//! `/_sandbox/`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+pub mod fault;
+pub mod hostmenow;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use hostmenow::HostMeNow;
+
+/// Every simulator, served over HTTP in a background task.
+///
+/// Dropping it stops the server too (gracefully, in the background);
+/// [`Sandbox::shutdown`] also waits until it has stopped.
+#[derive(Debug)]
+pub struct Sandbox {
+    addr: SocketAddr,
+    origin: String,
+    hostmenow: HostMeNow,
+    // Dropping the sender is itself the stop signal, so no `Drop` impl is
+    // needed for "dropping stops it".
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1 on a free port and serves every simulator in a tokio
+    /// task on the current runtime.
+    pub async fn start() -> anyhow::Result<Sandbox> {
+        Sandbox::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Same as [`Sandbox::start`] on a given address.
+    pub async fn start_on(addr: SocketAddr) -> anyhow::Result<Sandbox> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the sandbox to {addr}"))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the sandbox's bound address")?;
+        let origin = origin_of(addr);
+        let hostmenow = HostMeNow::new(origin.clone());
+        let app = router(&hostmenow);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let signal = async {
+                // Err means the sender was dropped: stop all the same.
+                let _ = stopped.await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(signal)
+                .await
+            {
+                tracing::warn!(%error, "sandbox server failed");
+            }
+        });
+        tracing::info!(%origin, "sandbox listening");
+        Ok(Sandbox {
+            addr,
+            origin,
+            hostmenow,
+            stop,
+            task,
+        })
+    }
+
+    /// The address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT` of the sandbox; an unspecified listen address
+    /// (0.0.0.0, ::) is given as loopback, which can be connected to.
+    pub fn origin(&self) -> String {
+        self.origin.clone()
+    }
+
+    /// The HostMeNow simulator.
+    pub fn hostmenow(&self) -> &HostMeNow {
+        &self.hostmenow
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and
+    /// returns once the server has stopped.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "sandbox server task failed");
+        }
+    }
+}
+
+/// Every simulator's routes in one router.
+pub fn router(hostmenow: &HostMeNow) -> Router {
+    Router::new().merge(hostmenow.router())
+}
+
+fn origin_of(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    // SocketAddr's Display brackets IPv6 addresses as URLs need.
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_is_connectable() {
+        let origin = |text: &str| origin_of(text.parse().unwrap());
+        assert_eq!(origin("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin("0.0.0.0:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin("[::]:8080"), "http://[::1]:8080");
+        assert_eq!(origin("[::1]:9"), "http://[::1]:9");
+    }
+}
