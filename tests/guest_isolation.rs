@@ -29,7 +29,11 @@ async fn misbehaving_host(granted: &[String]) -> Host {
     host
 }
 
-async fn behave(host: &Host, behaviour: &str, extra: &[provisioning_host::types::Setting]) -> Result<Response, CallError> {
+async fn behave(
+    host: &Host,
+    behaviour: &str,
+    extra: &[provisioning_host::types::Setting],
+) -> Result<Response, CallError> {
     let mut settings = vec![setting("behaviour", behaviour)];
     settings.extend_from_slice(extra);
     host.call_with("misbehaving", &Request::TestConnection, &settings)
@@ -47,7 +51,10 @@ async fn still_serves(host: &Host) {
 async fn a_trap_is_reported_as_a_trap() {
     let host = misbehaving_host(&[]).await;
     let result = behave(&host, "trap", &[]).await;
-    assert!(matches!(&result, Err(CallError::Trap { module, .. }) if module == "misbehaving"), "{result:?}");
+    assert!(
+        matches!(&result, Err(CallError::Trap { module, .. }) if module == "misbehaving"),
+        "{result:?}"
+    );
     still_serves(&host).await;
 }
 
@@ -57,9 +64,15 @@ async fn an_endless_loop_is_stopped_at_the_deadline() {
     let started = Instant::now();
     let result = behave(&host, "loop", &[]).await;
     let elapsed = started.elapsed();
-    assert!(matches!(result, Err(CallError::DeadlineExceeded { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(CallError::DeadlineExceeded { .. })),
+        "{result:?}"
+    );
     assert!(elapsed >= DEADLINE, "stopped early: {elapsed:?}");
-    assert!(elapsed < DEADLINE + Duration::from_secs(1), "stopped late: {elapsed:?}");
+    assert!(
+        elapsed < DEADLINE + Duration::from_secs(1),
+        "stopped late: {elapsed:?}"
+    );
     still_serves(&host).await;
 }
 
@@ -84,11 +97,17 @@ async fn a_request_to_an_ungranted_host_is_denied_inside_the_guest() {
     match &result {
         Err(CallError::Module { error, .. }) => {
             assert_eq!(provisioning_host::error_kind(error), "transport");
-            assert!(provisioning_host::error_message(error).contains("denied"), "{error:?}");
+            assert!(
+                provisioning_host::error_message(error).contains("denied"),
+                "{error:?}"
+            );
         }
         other => panic!("expected a transport error, got {other:?}"),
     }
-    assert!(harness.simulator().requests().is_empty(), "nothing reached the simulator");
+    assert!(
+        harness.simulator().requests().is_empty(),
+        "nothing reached the simulator"
+    );
     still_serves(&host).await;
 }
 
@@ -106,7 +125,10 @@ async fn misbehaving_calls_do_not_disturb_good_calls_running_beside_them() {
     for _ in 0..5 {
         let harness = harness.clone();
         tasks.push(tokio::spawn(async move {
-            harness.call(&Request::TestConnection).await.expect("good call succeeds");
+            harness
+                .call(&Request::TestConnection)
+                .await
+                .expect("good call succeeds");
         }));
     }
     for task in tasks {

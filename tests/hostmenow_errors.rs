@@ -15,7 +15,11 @@ async fn a_wrong_api_key_is_an_auth_failure() {
     let harness = Harness::hostmenow().await;
     let result = harness
         .host
-        .call_with("hostmenow", &Request::TestConnection, &[setting("api-key", "not-the-key")])
+        .call_with(
+            "hostmenow",
+            &Request::TestConnection,
+            &[setting("api-key", "not-the-key")],
+        )
         .await;
     assert_eq!(error_kind(&result), "auth-failed");
 }
@@ -35,11 +39,16 @@ async fn a_missing_permission_is_an_auth_failure() {
     let harness = Harness::hostmenow().await;
     harness.simulator().deny_permission("SuspendAccount");
     harness
-        .call(&Request::CreateAccount { service: service("perm-1") })
+        .call(&Request::CreateAccount {
+            service: service("perm-1"),
+        })
         .await
         .unwrap();
     let result = harness
-        .call(&Request::Suspend { service: service("perm-1"), reason: None })
+        .call(&Request::Suspend {
+            service: service("perm-1"),
+            reason: None,
+        })
         .await;
     assert_eq!(error_kind(&result), "auth-failed");
 }
@@ -48,11 +57,23 @@ async fn a_missing_permission_is_an_auth_failure() {
 async fn an_unknown_service_is_not_found() {
     let harness = Harness::hostmenow().await;
     for request in [
-        Request::Suspend { service: service("ghost"), reason: None },
-        Request::Unsuspend { service: service("ghost") },
-        Request::Terminate { service: service("ghost") },
-        Request::UsageData { service: service("ghost") },
-        Request::ChangePassword { service: service("ghost"), new_password: "Whatever-1".into() },
+        Request::Suspend {
+            service: service("ghost"),
+            reason: None,
+        },
+        Request::Unsuspend {
+            service: service("ghost"),
+        },
+        Request::Terminate {
+            service: service("ghost"),
+        },
+        Request::UsageData {
+            service: service("ghost"),
+        },
+        Request::ChangePassword {
+            service: service("ghost"),
+            new_password: "Whatever-1".into(),
+        },
     ] {
         let result = harness.call(&request).await;
         assert_eq!(error_kind(&result), "not-found", "{:?}", request.function());
@@ -64,11 +85,18 @@ async fn a_missing_required_setting_is_refused_before_the_guest_runs() {
     let harness = Harness::hostmenow().await;
     let result = harness
         .host
-        .call_with("hostmenow", &Request::TestConnection, &[setting("api-key", "")])
+        .call_with(
+            "hostmenow",
+            &Request::TestConnection,
+            &[setting("api-key", "")],
+        )
         .await;
     assert_eq!(error_kind(&result), "invalid-config");
     assert!(result.unwrap_err().to_string().contains("api-key"));
-    assert!(harness.simulator().requests().is_empty(), "nothing reached the provider");
+    assert!(
+        harness.simulator().requests().is_empty(),
+        "nothing reached the provider"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,7 +104,11 @@ async fn a_malformed_endpoint_is_invalid_config() {
     let harness = Harness::hostmenow().await;
     let result = harness
         .host
-        .call_with("hostmenow", &Request::TestConnection, &[setting("endpoint", "not a url")])
+        .call_with(
+            "hostmenow",
+            &Request::TestConnection,
+            &[setting("endpoint", "not a url")],
+        )
         .await;
     assert_eq!(error_kind(&result), "invalid-config");
 }
@@ -109,7 +141,9 @@ async fn an_unknown_product_and_an_empty_purse_are_typed() {
 
     harness.simulator().set_credit(0.0);
     let result = harness
-        .call(&Request::CreateAccount { service: service("poor-1") })
+        .call(&Request::CreateAccount {
+            service: service("poor-1"),
+        })
         .await;
     assert_eq!(error_kind(&result), "insufficient-funds");
     assert!(harness.simulator().service("poor-1").is_none());
@@ -119,13 +153,20 @@ async fn an_unknown_product_and_an_empty_purse_are_typed() {
 async fn creating_the_same_service_twice_is_refused() {
     let harness = Harness::hostmenow().await;
     harness
-        .call(&Request::CreateAccount { service: service("twice") })
+        .call(&Request::CreateAccount {
+            service: service("twice"),
+        })
         .await
         .unwrap();
     let result = harness
-        .call(&Request::CreateAccount { service: service("twice") })
+        .call(&Request::CreateAccount {
+            service: service("twice"),
+        })
         .await;
-    assert!(result.is_err(), "a second create of the same service must not succeed");
+    assert!(
+        result.is_err(),
+        "a second create of the same service must not succeed"
+    );
 }
 
 /// Each fault the simulator can inject, the error kind it must become.
@@ -136,7 +177,12 @@ fn faults() -> Vec<(Fault, &'static str)> {
         (Fault::HtmlOk, "bad-response"),
         (Fault::EmptyBody, "bad-response"),
         (Fault::TruncatedJson, "bad-response"),
-        (Fault::TooManyRequests { retry_after_secs: 7 }, "rate-limited"),
+        (
+            Fault::TooManyRequests {
+                retry_after_secs: 7,
+            },
+            "rate-limited",
+        ),
     ]
 }
 
@@ -149,7 +195,10 @@ async fn every_misbehaving_answer_is_a_typed_error_and_the_next_call_succeeds() 
         assert_eq!(error_kind(&result), expected, "{fault:?}");
         if let Fault::TooManyRequests { retry_after_secs } = fault {
             match result {
-                Err(CallError::Module { error: ModuleError::RateLimited(limit), .. }) => {
+                Err(CallError::Module {
+                    error: ModuleError::RateLimited(limit),
+                    ..
+                }) => {
                     assert_eq!(limit.retry_after_seconds, Some(retry_after_secs))
                 }
                 other => panic!("expected rate-limited, got {other:?}"),
@@ -166,12 +215,20 @@ async fn every_misbehaving_answer_is_a_typed_error_and_the_next_call_succeeds() 
 async fn a_fault_during_a_mutation_leaves_the_service_untouched() {
     let harness = Harness::hostmenow().await;
     harness
-        .call(&Request::CreateAccount { service: service("mut-1") })
+        .call(&Request::CreateAccount {
+            service: service("mut-1"),
+        })
         .await
         .unwrap();
-    harness.simulator().faults().inject(Fault::ServerErrorHtml, 1);
+    harness
+        .simulator()
+        .faults()
+        .inject(Fault::ServerErrorHtml, 1);
     let result = harness
-        .call(&Request::Suspend { service: service("mut-1"), reason: None })
+        .call(&Request::Suspend {
+            service: service("mut-1"),
+            reason: None,
+        })
         .await;
     assert_eq!(error_kind(&result), "provider");
     assert_eq!(
@@ -212,7 +269,7 @@ async fn a_refused_connection_is_a_transport_error() {
     let host = provisioning_host::Host::new().unwrap();
     host.load(
         common::hostmenow_config(&harness.sandbox, "closed")
-            .allow_hosts(&[origin.clone()])
+            .allow_hosts(std::slice::from_ref(&origin))
             .unwrap()
             .setting("endpoint", format!("{origin}/api.php")),
     )
@@ -233,9 +290,16 @@ async fn an_endpoint_on_an_ungranted_origin_is_denied_by_the_host() {
         .replace("127.0.0.1", "localhost");
     let result = harness
         .host
-        .call_with("hostmenow", &Request::TestConnection, &[setting("endpoint", &other)])
+        .call_with(
+            "hostmenow",
+            &Request::TestConnection,
+            &[setting("endpoint", &other)],
+        )
         .await;
     assert_eq!(error_kind(&result), "transport");
     assert!(result.unwrap_err().to_string().contains("denied"));
-    assert!(harness.simulator().requests().is_empty(), "nothing reached the provider");
+    assert!(
+        harness.simulator().requests().is_empty(),
+        "nothing reached the provider"
+    );
 }

@@ -26,12 +26,17 @@ async fn a_service_lives_its_whole_life_through_the_component() {
     let Response::Packages(packages) = harness.call(&Request::ListPackages).await.unwrap() else {
         panic!("list-packages answers packages")
     };
-    let basic = packages.iter().find(|p| p.id == "101").expect("product 101 listed");
+    let basic = packages
+        .iter()
+        .find(|p| p.id == "101")
+        .expect("product 101 listed");
     assert!(basic.prices.iter().any(|p| p.cycle == "monthly"));
 
     // create-account
     let Response::Created(created) = harness
-        .call(&Request::CreateAccount { service: svc.clone() })
+        .call(&Request::CreateAccount {
+            service: svc.clone(),
+        })
         .await
         .unwrap()
     else {
@@ -45,7 +50,10 @@ async fn a_service_lives_its_whole_life_through_the_component() {
     assert_eq!(record.product_id, "101");
     assert_eq!(record.domain, "life-1.example.com");
     assert_eq!(Some(record.password.clone()), svc.password);
-    assert!(sim.credit() < credit_before, "the provider charged the reseller");
+    assert!(
+        sim.credit() < credit_before,
+        "the provider charged the reseller"
+    );
     svc.remote_id = Some(created.remote_id.clone());
 
     // suspend with a reason
@@ -62,7 +70,9 @@ async fn a_service_lives_its_whole_life_through_the_component() {
 
     // unsuspend
     harness
-        .call(&Request::Unsuspend { service: svc.clone() })
+        .call(&Request::Unsuspend {
+            service: svc.clone(),
+        })
         .await
         .unwrap();
     assert_eq!(sim.service("life-1").unwrap().status, ServiceStatus::Active);
@@ -102,7 +112,9 @@ async fn a_service_lives_its_whole_life_through_the_component() {
     // unlimited bandwidth, which must not read as a limit of 0.
     assert!(sim.set_usage("life-1", 1250.5, 5000, 3500.75, 0));
     let Response::Usage(usage) = harness
-        .call(&Request::UsageData { service: svc.clone() })
+        .call(&Request::UsageData {
+            service: svc.clone(),
+        })
         .await
         .unwrap()
     else {
@@ -111,7 +123,11 @@ async fn a_service_lives_its_whole_life_through_the_component() {
     let disk = usage.figures.iter().find(|f| f.name == "disk").unwrap();
     assert_eq!(disk.used, 1250.5);
     assert_eq!(disk.limit, Limit::Value(5000.0));
-    let bandwidth = usage.figures.iter().find(|f| f.name == "bandwidth").unwrap();
+    let bandwidth = usage
+        .figures
+        .iter()
+        .find(|f| f.name == "bandwidth")
+        .unwrap();
     assert_eq!(bandwidth.used, 3500.75);
     assert_eq!(bandwidth.limit, Limit::Unlimited);
     assert!(usage.updated_at.is_some());
@@ -131,13 +147,23 @@ async fn a_service_lives_its_whole_life_through_the_component() {
 
     // terminate
     harness
-        .call(&Request::Terminate { service: svc.clone() })
+        .call(&Request::Terminate {
+            service: svc.clone(),
+        })
         .await
         .unwrap();
-    assert_eq!(sim.service("life-1").unwrap().status, ServiceStatus::Terminated);
+    assert_eq!(
+        sim.service("life-1").unwrap().status,
+        ServiceStatus::Terminated
+    );
 
     // A terminated service is gone for the provider.
-    let result = harness.call(&Request::Suspend { service: svc, reason: None }).await;
+    let result = harness
+        .call(&Request::Suspend {
+            service: svc,
+            reason: None,
+        })
+        .await;
     assert_eq!(common::error_kind(&result), "not-found");
 }
 
@@ -164,14 +190,19 @@ async fn the_module_describes_itself_and_refuses_what_the_api_cannot_do() {
         "list-packages",
         "single-sign-on",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     assert!(!names.contains(&"service-status"));
     let api_key = info.settings.iter().find(|s| s.name == "api-key").unwrap();
     assert_eq!(api_key.kind, provisioning_host::types::SettingKind::Secret);
 
     let result = harness
-        .call(&Request::ServiceStatus { service: service("status-1") })
+        .call(&Request::ServiceStatus {
+            service: service("status-1"),
+        })
         .await;
     assert_eq!(common::error_kind(&result), "unsupported");
 }
@@ -182,11 +213,16 @@ async fn single_sign_on_is_refused_for_a_service_not_on_cpanel() {
     let mut svc = service("plesk-1");
     svc.package = Some("201".into());
     harness
-        .call(&Request::CreateAccount { service: svc.clone() })
+        .call(&Request::CreateAccount {
+            service: svc.clone(),
+        })
         .await
         .unwrap();
     let result = harness
-        .call(&Request::SingleSignOn { service: svc, app: None })
+        .call(&Request::SingleSignOn {
+            service: svc,
+            app: None,
+        })
         .await;
     assert_eq!(common::error_kind(&result), "unsupported");
     assert!(

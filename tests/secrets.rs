@@ -59,22 +59,61 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
     };
 
     run(harness.call(&Request::TestConnection).await);
-    run(harness.call(&Request::CreateAccount { service: svc.clone() }).await);
-    run(harness.call(&Request::Suspend { service: svc.clone(), reason: None }).await);
-    run(harness.call(&Request::Unsuspend { service: svc.clone() }).await);
     run(harness
-        .call(&Request::ChangePassword { service: svc.clone(), new_password: second_password.clone() })
+        .call(&Request::CreateAccount {
+            service: svc.clone(),
+        })
+        .await);
+    run(harness
+        .call(&Request::Suspend {
+            service: svc.clone(),
+            reason: None,
+        })
+        .await);
+    run(harness
+        .call(&Request::Unsuspend {
+            service: svc.clone(),
+        })
+        .await);
+    run(harness
+        .call(&Request::ChangePassword {
+            service: svc.clone(),
+            new_password: second_password.clone(),
+        })
         .await);
     svc.password = Some(second_password.clone());
-    run(harness.call(&Request::ChangePackage { service: svc.clone(), new_package: "102".into() }).await);
-    run(harness.call(&Request::UsageData { service: svc.clone() }).await);
-    run(harness.call(&Request::SingleSignOn { service: svc.clone(), app: None }).await);
+    run(harness
+        .call(&Request::ChangePackage {
+            service: svc.clone(),
+            new_package: "102".into(),
+        })
+        .await);
+    run(harness
+        .call(&Request::UsageData {
+            service: svc.clone(),
+        })
+        .await);
+    run(harness
+        .call(&Request::SingleSignOn {
+            service: svc.clone(),
+            app: None,
+        })
+        .await);
     // Error paths: unknown service, wrong key (the wrong key is no secret of
     // ours, the right one must still not show), faults.
-    run(harness.call(&Request::Suspend { service: service("ghost"), reason: None }).await);
+    run(harness
+        .call(&Request::Suspend {
+            service: service("ghost"),
+            reason: None,
+        })
+        .await);
     run(harness
         .host
-        .call_with("hostmenow", &Request::TestConnection, &[setting("api-key", "wrong-key-123")])
+        .call_with(
+            "hostmenow",
+            &Request::TestConnection,
+            &[setting("api-key", "wrong-key-123")],
+        )
         .await);
     for fault in [
         Fault::ServerErrorJson,
@@ -82,20 +121,36 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
         Fault::HtmlOk,
         Fault::EmptyBody,
         Fault::TruncatedJson,
-        Fault::TooManyRequests { retry_after_secs: 3 },
+        Fault::TooManyRequests {
+            retry_after_secs: 3,
+        },
     ] {
         harness.simulator().faults().inject(fault, 1);
-        run(harness.call(&Request::UsageData { service: svc.clone() }).await);
+        run(harness
+            .call(&Request::UsageData {
+                service: svc.clone(),
+            })
+            .await);
     }
-    run(harness.call(&Request::Terminate { service: svc.clone() }).await);
+    run(harness
+        .call(&Request::Terminate {
+            service: svc.clone(),
+        })
+        .await);
 
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
-    assert!(logs.contains("call succeeded"), "the capture saw the host's log");
+    assert!(
+        logs.contains("call succeeded"),
+        "the capture saw the host's log"
+    );
     assert!(answers.len() > 10);
     for secret in [API_KEY, first_password.as_str(), second_password.as_str()] {
         assert!(!logs.contains(secret), "a secret appeared in the log");
         for answer in &answers {
-            assert!(!answer.contains(secret), "a secret appeared in an answer: {answer}");
+            assert!(
+                !answer.contains(secret),
+                "a secret appeared in an answer: {answer}"
+            );
         }
     }
 }

@@ -30,8 +30,17 @@ fn main() {
         .unwrap_or_else(|| workspace.join("target"));
     let guest_target_dir = target_dir.join("guests");
 
-    for watched in ["wit", "guest/support", "guest/hostmenow", "guest/misbehaving", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "wit",
+        "guest/support",
+        "guest/hostmenow",
+        "guest/misbehaving",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -57,10 +66,15 @@ fn main() {
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
         "CARGO_PRIMARY_PACKAGE",
-        "CARGO_PROFILE_RELEASE_DEBUG",
     ] {
         build.env_remove(var);
     }
+    // Components ship without DWARF: it makes them ten times larger and
+    // slower to compile at load, while the name section (kept) is enough
+    // for readable traps.
+    build
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let status = build
         .status()
         .unwrap_or_else(|e| panic!("could not run `{cargo}` to build the guest components: {e}"));
@@ -101,6 +115,8 @@ fn ensure_wasm_target() {
     let status = Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .status()
-        .unwrap_or_else(|e| panic!("the {WASM_TARGET} target is missing and rustup could not be run: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("the {WASM_TARGET} target is missing and rustup could not be run: {e}")
+        });
     assert!(status.success(), "`rustup target add {WASM_TARGET}` failed");
 }

@@ -32,7 +32,12 @@ pub(crate) async fn run(
 
     let limits = module.limits;
     let deadline = Instant::now() + limits.deadline;
-    let state = CallState::new(module.name.clone(), module.policy.clone(), &limits, deadline);
+    let state = CallState::new(
+        module.name.clone(),
+        module.policy.clone(),
+        &limits,
+        deadline,
+    );
     let mut store = Store::new(module.pre.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(deadline_ticks(limits.deadline));
@@ -209,7 +214,10 @@ fn classify_trap(
 
 /// Sends what the guest printed to the host's log, masked, line by line.
 fn log_guest_output(module: &Arc<str>, store: &Store<CallState>, redactor: &Redactor) {
-    for (stream, pipe) in [("stdout", &store.data().stdout), ("stderr", &store.data().stderr)] {
+    for (stream, pipe) in [
+        ("stdout", &store.data().stdout),
+        ("stderr", &store.data().stderr),
+    ] {
         let bytes = pipe.contents();
         if bytes.is_empty() {
             continue;

@@ -13,10 +13,10 @@ use std::time::Duration;
 use anyhow::Context;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
+use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::p2::bindings::{cli, random};
 use wasmtime_wasi::random::WasiRandom;
-use wasmtime_wasi::WasiView;
 
 use crate::store::CallState;
 
@@ -35,7 +35,7 @@ impl Runtime {
     /// which ends by itself once the engine is dropped.
     pub(crate) fn new() -> anyhow::Result<Arc<Runtime>> {
         let mut config = Config::new();
-                // Deadlines: a guest spinning in pure computation never yields to
+        // Deadlines: a guest spinning in pure computation never yields to
         // the async runtime, so time is checked by epoch interruption.
         config.epoch_interruption(true);
         let engine = Engine::new(&config)

@@ -65,8 +65,12 @@ impl Host {
             .expect("module registry lock")
             .insert(name.clone(), module.clone());
         match previous {
-            Some(old) => tracing::info!(module = %name, old = %old.digest(), new = %module.digest(), "module replaced"),
-            None => tracing::info!(module = %name, digest = %module.digest(), id = %module.info().id, "module loaded"),
+            Some(old) => {
+                tracing::info!(module = %name, old = %old.digest(), new = %module.digest(), "module replaced")
+            }
+            None => {
+                tracing::info!(module = %name, digest = %module.digest(), id = %module.info().id, "module loaded")
+            }
         }
         Ok(module)
     }

@@ -144,9 +144,8 @@ impl SettingSource {
             ),
             SettingSource::File { file } => {
                 let path = base_dir.join(file);
-                let text = std::fs::read_to_string(&path).with_context(|| {
-                    format!("setting `{key}`: reading {}", path.display())
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("setting `{key}`: reading {}", path.display()))?;
                 (text.trim_end_matches(['\r', '\n']).to_string(), false)
             }
             SettingSource::Inline(value) => (
@@ -194,7 +193,15 @@ mod tests {
         assert_eq!(config.component, dir.join("demo.wasm"));
         assert_eq!(config.limits.memory_bytes, 16 << 20);
         assert_eq!(config.limits.deadline, Duration::from_millis(1500));
-        let get = |k: &str| config.settings.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        let get = |k: &str| {
+            config
+                .settings
+                .iter()
+                .find(|(n, _)| n == k)
+                .unwrap()
+                .1
+                .clone()
+        };
         assert_eq!(get("api-key").value, "from-file");
         assert!(!get("api-key").inline);
         assert!(get("endpoint").inline);
@@ -219,7 +226,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let error = Manifest::parse("[modules.demo]\ncomponent = \"x\"\nallowed_host = []\n", Path::new("."));
+        let error = Manifest::parse(
+            "[modules.demo]\ncomponent = \"x\"\nallowed_host = []\n",
+            Path::new("."),
+        );
         assert!(error.is_err());
     }
 }

@@ -139,7 +139,10 @@ impl std::fmt::Debug for LoadedModule {
 impl LoadedModule {
     /// Reads, compiles, checks and pre-links a component, then asks it for
     /// its `info` and checks the configured settings against it.
-    pub(crate) async fn load(runtime: &Runtime, config: ModuleConfig) -> anyhow::Result<LoadedModule> {
+    pub(crate) async fn load(
+        runtime: &Runtime,
+        config: ModuleConfig,
+    ) -> anyhow::Result<LoadedModule> {
         let name: Arc<str> = config.name.as_str().into();
         let (component, digest, imports) = compile(runtime, &config.component)
             .with_context(|| format!("loading module `{name}`"))?;
@@ -294,7 +297,10 @@ fn check_settings(
     for (name, value) in configured {
         let Some(spec) = info.settings.iter().find(|s| &s.name == name) else {
             let known: Vec<&str> = info.settings.iter().map(|s| s.name.as_str()).collect();
-            bail!("unknown setting `{name}` (the module declares: {})", known.join(", "));
+            bail!(
+                "unknown setting `{name}` (the module declares: {})",
+                known.join(", ")
+            );
         };
         if spec.kind == SettingKind::Secret {
             if value.inline {

@@ -89,7 +89,9 @@ async fn buffer_body(
             Err(_) => HttpError::HttpRequestBodySize(None),
         })?
         .to_bytes();
-    let body = Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
+    let body = Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync();
     Ok(http::Request::from_parts(parts, body))
 }
 

@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn default_ports_follow_the_scheme() {
-        let policy = OutboundPolicy::parse(&["https://Api.Example.com", "http://127.0.0.1:8080"]).unwrap();
+        let policy =
+            OutboundPolicy::parse(&["https://Api.Example.com", "http://127.0.0.1:8080"]).unwrap();
         assert!(policy.permits(&Origin::new("https", "api.example.com", Some(443)).unwrap()));
         assert!(policy.permits(&Origin::new("http", "127.0.0.1", Some(8080)).unwrap()));
     }
@@ -120,7 +121,10 @@ mod tests {
         assert!(!policy.permits(&Origin::new("http", "api.example.com", None).unwrap()));
         assert!(!policy.permits(&Origin::new("https", "api.example.com", Some(8443)).unwrap()));
         assert!(!policy.permits(&Origin::new("https", "evil.example.com", None).unwrap()));
-        assert!(!OutboundPolicy::default().permits(&Origin::new("https", "api.example.com", None).unwrap()));
+        assert!(
+            !OutboundPolicy::default()
+                .permits(&Origin::new("https", "api.example.com", None).unwrap())
+        );
     }
 
     #[test]

@@ -78,9 +78,18 @@ mod tests {
     #[test]
     fn masks_plain_url_encoded_and_json_forms() {
         let redactor = Redactor::new().with(["p@ss \"word\"/1"]);
-        assert_eq!(redactor.redact("a p@ss \"word\"/1 b"), format!("a {MASK} b"));
-        assert_eq!(redactor.redact("q=p%40ss%20%22word%22%2F1"), format!("q={MASK}"));
-        assert_eq!(redactor.redact(r#"{"k":"p@ss \"word\"/1"}"#), format!(r#"{{"k":"{MASK}"}}"#));
+        assert_eq!(
+            redactor.redact("a p@ss \"word\"/1 b"),
+            format!("a {MASK} b")
+        );
+        assert_eq!(
+            redactor.redact("q=p%40ss%20%22word%22%2F1"),
+            format!("q={MASK}")
+        );
+        assert_eq!(
+            redactor.redact(r#"{"k":"p@ss \"word\"/1"}"#),
+            format!(r#"{{"k":"{MASK}"}}"#)
+        );
     }
 
     #[test]

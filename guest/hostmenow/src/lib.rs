@@ -17,7 +17,7 @@ mod usage;
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
     ConnectionStatus, CreatedAccount, Error, ModuleInfo, Outcome, Package, Service, ServiceState,
-    StatusReport, Setting, Usage,
+    Setting, StatusReport, Usage,
 };
 use provisioning_guest::{Guest, json};
 use serde_json::{Map, Value};

@@ -22,7 +22,7 @@ use provisioning_guest::http::Request;
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
     ConnectionStatus, CreatedAccount, Error, Function, ModuleInfo, Outcome, Package, Service,
-    StatusReport, Setting, SettingSpec, Usage,
+    Setting, SettingSpec, StatusReport, Usage,
 };
 
 const BEHAVIOUR: &str = "behaviour";

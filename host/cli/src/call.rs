@@ -70,7 +70,9 @@ fn parse_setting(text: &str) -> Result<(String, String), String> {
 
 fn env_secret(var: &Option<String>) -> anyhow::Result<Option<String>> {
     var.as_ref()
-        .map(|name| std::env::var(name).with_context(|| format!("environment variable {name} is not set")))
+        .map(|name| {
+            std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
+        })
         .transpose()
 }
 
@@ -94,14 +96,23 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         .collect();
 
     let result = host.call_with(&args.module, &request, &settings).await;
-    let redactor = Redactor::new().with(password.iter().chain(new_password.iter()).map(String::as_str));
+    let redactor = Redactor::new().with(
+        password
+            .iter()
+            .chain(new_password.iter())
+            .map(String::as_str),
+    );
     if json {
         println!("{}", crate::output::result_json(&result, &redactor));
     } else {
         let (outcome, detail) = crate::output::outcome(&result, &redactor);
         println!("{outcome}: {detail}");
     }
-    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn build_request(
@@ -113,7 +124,9 @@ fn build_request(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            match serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))? {
+            match serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?
+            {
                 Value::Object(map) => map,
                 _ => anyhow::bail!("{} must hold a JSON object", path.display()),
             }

@@ -43,7 +43,8 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 
     let password = demo_password("Initial");
     let new_password = demo_password("Rotated");
-    let redactor = Redactor::new().with([hostmenow::API_KEY, password.as_str(), new_password.as_str()]);
+    let redactor =
+        Redactor::new().with([hostmenow::API_KEY, password.as_str(), new_password.as_str()]);
     let service = demo_service(&password);
     let service_id = service.service_id.clone();
 
@@ -89,13 +90,20 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     if !json {
         println!("HostMeNow lifecycle through {}", args.component.display());
         println!("granted origin: {} (nothing else)\n", sandbox.origin());
-        output::print_table(&["function", "outcome", "ms", "sandbox state", "detail"], &rows);
+        output::print_table(
+            &["function", "outcome", "ms", "sandbox state", "detail"],
+            &rows,
+        );
         if failures > 0 {
             println!("\n{failures} step(s) did not behave as expected");
         }
     }
     sandbox.shutdown().await;
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn lifecycle(service: Service, new_password: &str) -> Vec<Step> {
@@ -107,19 +115,70 @@ fn lifecycle(service: Service, new_password: &str) -> Vec<Step> {
     vec![
         step("test-connection", Request::TestConnection),
         step("list-packages", Request::ListPackages),
-        step("create-account", Request::CreateAccount { service: service.clone() }),
-        step("suspend", Request::Suspend { service: service.clone(), reason: Some("Overdue invoice".into()) }),
-        step("unsuspend", Request::Unsuspend { service: service.clone() }),
-        step("change-password", Request::ChangePassword { service: service.clone(), new_password: new_password.into() }),
-        step("change-package", Request::ChangePackage { service: service.clone(), new_package: "102".into() }),
-        step("usage-data", Request::UsageData { service: service.clone() }),
-        step("single-sign-on", Request::SingleSignOn { service: service.clone(), app: Some("Email_Accounts".into()) }),
-        step("service-status", Request::ServiceStatus { service: service.clone() }),
-        step("terminate", Request::Terminate { service: service.clone() }),
+        step(
+            "create-account",
+            Request::CreateAccount {
+                service: service.clone(),
+            },
+        ),
+        step(
+            "suspend",
+            Request::Suspend {
+                service: service.clone(),
+                reason: Some("Overdue invoice".into()),
+            },
+        ),
+        step(
+            "unsuspend",
+            Request::Unsuspend {
+                service: service.clone(),
+            },
+        ),
+        step(
+            "change-password",
+            Request::ChangePassword {
+                service: service.clone(),
+                new_password: new_password.into(),
+            },
+        ),
+        step(
+            "change-package",
+            Request::ChangePackage {
+                service: service.clone(),
+                new_package: "102".into(),
+            },
+        ),
+        step(
+            "usage-data",
+            Request::UsageData {
+                service: service.clone(),
+            },
+        ),
+        step(
+            "single-sign-on",
+            Request::SingleSignOn {
+                service: service.clone(),
+                app: Some("Email_Accounts".into()),
+            },
+        ),
+        step(
+            "service-status",
+            Request::ServiceStatus {
+                service: service.clone(),
+            },
+        ),
+        step(
+            "terminate",
+            Request::Terminate {
+                service: service.clone(),
+            },
+        ),
         Step {
             label: "test-connection (ungranted host)",
             request: Request::TestConnection,
-            endpoint_override: Some("https://example.com/backstage/modules/addons/products_reseller/api.php".into()),
+            endpoint_override: Some(
+                "https://example.com/backstage/modules/addons/products_reseller/api.php".into(),
+            ),
         },
     ]
 }

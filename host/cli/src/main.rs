@@ -29,7 +29,7 @@ enum Command {
     /// through the HostMeNow component.
     Demo(demo::Args),
     /// Run one function of one module from a manifest.
-    Call(call::Args),
+    Call(Box<call::Args>),
     /// Print a component's info and imports.
     Inspect(inspect::Args),
     /// Serve the provider simulators on a local port until interrupted.
@@ -49,7 +49,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, cli.json).await,
-        Command::Call(args) => call::run(args, cli.json).await,
+        Command::Call(args) => call::run(*args, cli.json).await,
         Command::Inspect(args) => inspect::run(args, cli.json).await,
         Command::Sandbox(args) => sandbox::run(args).await,
     };

@@ -8,7 +8,11 @@ pub fn summarize(response: &Response) -> String {
     match response {
         Response::Connection(status) => status.message.clone(),
         Response::Created(created) => {
-            let mut text = format!("remote id {} ({})", created.remote_id, state_name(created.status));
+            let mut text = format!(
+                "remote id {} ({})",
+                created.remote_id,
+                state_name(created.status)
+            );
             for credential in &created.credentials {
                 text.push_str(&format!(", {} issued", credential.name));
             }
@@ -27,7 +31,11 @@ pub fn summarize(response: &Response) -> String {
         Response::Packages(packages) => format!(
             "{} packages: {}",
             packages.len(),
-            packages.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+            packages
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Response::SignOn(url) => url.clone(),
         Response::Status(status) => state_name(status.state).to_string(),

@@ -23,7 +23,11 @@ fn text(bytes: &[u8]) -> String {
 fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
     let output = provisioning(&["demo"], &[]);
     let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
     for function in [
         "test-connection",
         "list-packages",
@@ -42,7 +46,10 @@ fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
             .unwrap_or_else(|| panic!("no row for {function} in\n{stdout}"));
         assert!(row.contains(" ok "), "{function} did not succeed: {row}");
     }
-    assert!(stdout.contains("unsupported"), "service-status is shown unsupported");
+    assert!(
+        stdout.contains("unsupported"),
+        "service-status is shown unsupported"
+    );
     assert!(!stdout.contains(hostmenow::API_KEY));
     assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
 }
@@ -58,24 +65,45 @@ fn demo_speaks_json_lines() {
     let step = |name: &str| lines.iter().find(|l| l["step"] == name).unwrap();
     assert!(step("create-account")["ok"].is_object());
     assert_eq!(step("service-status")["error"]["kind"], "unsupported");
-    assert_eq!(step("terminate")["sandbox_state"].as_str().unwrap().split(',').next(), Some("Terminated"));
+    assert_eq!(
+        step("terminate")["sandbox_state"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .next(),
+        Some("Terminated")
+    );
 }
 
 #[test]
 fn inspect_shows_the_functions_and_imports() {
-    let output = provisioning(&["inspect", provisioning_components::HOSTMENOW, "--json"], &[]);
+    let output = provisioning(
+        &["inspect", provisioning_components::HOSTMENOW, "--json"],
+        &[],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let inspection: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(inspection["info"]["id"], "hostmenow");
-    assert_eq!(inspection["info"]["functions"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        inspection["info"]["functions"].as_array().unwrap().len(),
+        10
+    );
     let imports: Vec<&str> = inspection["imports"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i.as_str().unwrap())
         .collect();
-    assert!(imports.iter().any(|i| i.starts_with("wasi:http/outgoing-handler")));
-    assert!(!imports.iter().any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:filesystem")));
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/outgoing-handler"))
+    );
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:filesystem"))
+    );
     assert_eq!(inspection["digest"].as_str().unwrap().len(), 64);
 }
 
@@ -108,19 +136,45 @@ async fn call_runs_one_function_from_a_manifest() {
     let sandbox = Sandbox::start().await.unwrap();
     let path = manifest(&sandbox, "api-key = { env = \"TEST_HMN_KEY\" }");
     let path = path.to_str().unwrap().to_string();
-    let envs = [("TEST_HMN_KEY", hostmenow::API_KEY), ("TEST_PW", "Cli-Pa55word!")];
+    let envs = [
+        ("TEST_HMN_KEY", hostmenow::API_KEY),
+        ("TEST_PW", "Cli-Pa55word!"),
+    ];
 
     let output = tokio::task::spawn_blocking(move || {
         let create = provisioning(
             &[
-                "call", "--manifest", &path, "hostmenow", "create-account",
-                "--service-id", "cli-1", "--domain", "cli.example.com", "--username", "cliuser",
-                "--password-env", "TEST_PW", "--package", "101", "--billing-cycle", "monthly", "--json",
+                "call",
+                "--manifest",
+                &path,
+                "hostmenow",
+                "create-account",
+                "--service-id",
+                "cli-1",
+                "--domain",
+                "cli.example.com",
+                "--username",
+                "cliuser",
+                "--password-env",
+                "TEST_PW",
+                "--package",
+                "101",
+                "--billing-cycle",
+                "monthly",
+                "--json",
             ],
             &envs,
         );
         let unknown = provisioning(
-            &["call", "--manifest", &path, "hostmenow", "suspend", "--service-id", "nope"],
+            &[
+                "call",
+                "--manifest",
+                &path,
+                "hostmenow",
+                "suspend",
+                "--service-id",
+                "nope",
+            ],
             &envs,
         );
         (create, unknown)
@@ -130,15 +184,26 @@ async fn call_runs_one_function_from_a_manifest() {
     let (create, unknown) = output;
 
     let stdout = text(&create.stdout);
-    assert!(create.status.success(), "{stdout}\n{}", text(&create.stderr));
+    assert!(
+        create.status.success(),
+        "{stdout}\n{}",
+        text(&create.stderr)
+    );
     let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(answer["ok"]["kind"], "created");
     assert!(!stdout.contains("Cli-Pa55word!"));
-    let record = sandbox.hostmenow().service("cli-1").expect("created at the provider");
+    let record = sandbox
+        .hostmenow()
+        .service("cli-1")
+        .expect("created at the provider");
     assert_eq!(record.password, "Cli-Pa55word!");
 
     assert_eq!(unknown.status.code(), Some(1));
-    assert!(text(&unknown.stdout).starts_with("not-found"), "{}", text(&unknown.stdout));
+    assert!(
+        text(&unknown.stdout).starts_with("not-found"),
+        "{}",
+        text(&unknown.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -147,7 +212,10 @@ async fn an_inline_secret_in_the_manifest_is_refused() {
     let path = manifest(&sandbox, &format!("api-key = {:?}", hostmenow::API_KEY));
     let path = path.to_str().unwrap().to_string();
     let output = tokio::task::spawn_blocking(move || {
-        provisioning(&["call", "--manifest", &path, "hostmenow", "test-connection"], &[])
+        provisioning(
+            &["call", "--manifest", &path, "hostmenow", "test-connection"],
+            &[],
+        )
     })
     .await
     .unwrap();
