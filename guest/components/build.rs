@@ -16,6 +16,9 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 /// Guest crates to build: (constant name, package, artifact file stem).
 const GUESTS: &[(&str, &str, &str)] = &[
     ("HOSTMENOW", "hostmenow-module", "hostmenow_module"),
+    ("BLESTA", "blesta-module", "blesta_module"),
+    ("WEBLINE", "webline-module", "webline_module"),
+    ("LOGICBOXES", "logicboxes-module", "logicboxes_module"),
     ("MISBEHAVING", "misbehaving-module", "misbehaving_module"),
 ];
 

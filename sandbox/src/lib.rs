@@ -11,8 +11,11 @@
 #![warn(missing_docs)]
 
 mod clock;
+pub mod blesta;
 pub mod fault;
 pub mod hostmenow;
+pub mod logicboxes;
+pub mod webline;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -22,7 +25,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use blesta::Blesta;
 use hostmenow::HostMeNow;
+use logicboxes::LogicBoxes;
+use webline::Webline;
 
 /// Every simulator, served over HTTP in a background task.
 ///
@@ -33,6 +39,9 @@ pub struct Sandbox {
     addr: SocketAddr,
     origin: String,
     hostmenow: HostMeNow,
+    blesta: Blesta,
+    webline: Webline,
+    logicboxes: LogicBoxes,
     // Dropping the sender is itself the stop signal, so no `Drop` impl is
     // needed for "dropping stops it".
     stop: oneshot::Sender<()>,
@@ -56,7 +65,14 @@ impl Sandbox {
             .context("reading the sandbox's bound address")?;
         let origin = origin_of(addr);
         let hostmenow = HostMeNow::new(origin.clone());
-        let app = router(&hostmenow);
+        let blesta = Blesta::new(origin.clone());
+        let webline = Webline::new(origin.clone());
+        let logicboxes = LogicBoxes::new(origin.clone());
+        let app = Router::new()
+            .merge(hostmenow.router())
+            .merge(blesta.router())
+            .merge(webline.router())
+            .merge(logicboxes.router());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let signal = async {
@@ -75,6 +91,9 @@ impl Sandbox {
             addr,
             origin,
             hostmenow,
+            blesta,
+            webline,
+            logicboxes,
             stop,
             task,
         })
@@ -96,6 +115,21 @@ impl Sandbox {
         &self.hostmenow
     }
 
+    /// The Blesta license reseller simulator.
+    pub fn blesta(&self) -> &Blesta {
+        &self.blesta
+    }
+
+    /// The Webline Africa hosting simulator.
+    pub fn webline(&self) -> &Webline {
+        &self.webline
+    }
+
+    /// The LogicBoxes (ResellerClub) mail simulator.
+    pub fn logicboxes(&self) -> &LogicBoxes {
+        &self.logicboxes
+    }
+
     /// Stops accepting connections, lets requests in flight finish, and
     /// returns once the server has stopped.
     pub async fn shutdown(self) {
@@ -104,11 +138,6 @@ impl Sandbox {
             tracing::warn!(%error, "sandbox server task failed");
         }
     }
-}
-
-/// Every simulator's routes in one router.
-pub fn router(hostmenow: &HostMeNow) -> Router {
-    Router::new().merge(hostmenow.router())
 }
 
 fn origin_of(addr: SocketAddr) -> String {

@@ -1,0 +1,1 @@
+//! Provider module (being written).
