@@ -40,11 +40,12 @@ fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
         "single-sign-on",
         "terminate",
     ] {
-        let row = stdout
+        let row: Vec<&str> = stdout
             .lines()
-            .find(|line| line.starts_with(&format!("{function} ")))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|cells| cells.len() > 2 && cells[0] == "hostmenow" && cells[1] == function)
             .unwrap_or_else(|| panic!("no row for {function} in\n{stdout}"));
-        assert!(row.contains(" ok "), "{function} did not succeed: {row}");
+        assert_eq!(row[2], "ok", "{function} did not succeed: {row:?}");
     }
     assert!(
         stdout.contains("unsupported"),
@@ -62,7 +63,12 @@ fn demo_speaks_json_lines() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect();
-    let step = |name: &str| lines.iter().find(|l| l["step"] == name).unwrap();
+    let step = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["provider"] == "hostmenow" && l["step"] == name)
+            .unwrap()
+    };
     assert!(step("create-account")["ok"].is_object());
     assert_eq!(step("service-status")["error"]["kind"], "unsupported");
     assert_eq!(
