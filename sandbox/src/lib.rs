@@ -10,8 +10,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod clock;
 pub mod blesta;
+mod clock;
 pub mod fault;
 pub mod hostmenow;
 pub mod logicboxes;
