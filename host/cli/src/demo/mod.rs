@@ -5,6 +5,7 @@
 //! manifest grants the provider's; the last step of each provider shows a
 //! request to any other origin being refused by the host.
 
+mod blesta;
 mod hostmenow;
 
 use std::process::ExitCode;
@@ -85,7 +86,7 @@ impl Step {
 pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start().await?;
     let host = Host::new()?;
-    let providers = vec![hostmenow::demo(&sandbox)];
+    let providers = vec![hostmenow::demo(&sandbox), blesta::demo(&sandbox)];
 
     let mut rows = Vec::new();
     let mut failures = 0;
