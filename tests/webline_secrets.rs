@@ -1,0 +1,120 @@
+//! Webline's one-time credentials reach the caller and nothing else: the
+//! generated password and the API key appear in no log line (captured at
+//! trace level, every crate) and no error message, while the created
+//! account hands the password over.
+//!
+//! One test in its own binary: the log capture is process-wide.
+
+#[path = "webline_harness.rs"]
+mod webline_harness;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use provisioning_host::Request;
+use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::webline::{API_KEY, Provisioning};
+use webline_harness::{Harness, created, service, setting};
+
+/// Everything every thread logs, kept for inspection.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_credentials_reach_the_caller_and_no_log() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    // Trace everywhere but in the code generator, which sees no data.
+    let filter = tracing_subscriber::EnvFilter::new(
+        "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
+         wasmtime_internal_cranelift=info,wasmtime_environ=info,wasmparser=info",
+    );
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let harness = Harness::start().await;
+    let sim = harness.simulator();
+    let mut errors = Vec::new();
+
+    // A pending account, waited for; then one whose status poll fails.
+    sim.set_provisioning(Provisioning::After(Duration::from_millis(800)));
+    let first = created(
+        harness
+            .host
+            .call_with(
+                "webline",
+                &Request::CreateAccount {
+                    service: service("first.co.tz", "1"),
+                },
+                &[setting("activation-wait-seconds", "3")],
+            )
+            .await,
+    );
+    sim.faults().inject(Fault::Slow(Duration::ZERO), 1);
+    sim.faults().inject(Fault::ServerErrorJson, 1);
+    let second = created(
+        harness
+            .call(&Request::CreateAccount {
+                service: service("second.co.tz", "2"),
+            })
+            .await,
+    );
+    // Error paths: a duplicate, a wrong key, a fault.
+    for result in [
+        harness
+            .call(&Request::CreateAccount {
+                service: service("first.co.tz", "1"),
+            })
+            .await,
+        harness
+            .host
+            .call_with(
+                "webline",
+                &Request::TestConnection,
+                &[setting("api-key", "wrong-key-1")],
+            )
+            .await,
+    ] {
+        errors.push(format!("{:?}", result.unwrap_err()));
+    }
+
+    let mut passwords = Vec::new();
+    for account in [&first, &second] {
+        let id: u64 = account.remote_id.parse().unwrap();
+        let record = sim.account(id).unwrap();
+        let given = account
+            .credentials
+            .iter()
+            .find(|c| c.name == "password")
+            .unwrap();
+        assert_eq!(given.value, record.password, "the caller got the password");
+        assert!(!account.message.contains(&record.password));
+        passwords.push(record.password);
+    }
+
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+    assert!(logs.contains("webline"), "the capture saw the calls");
+    for secret in passwords.iter().map(String::as_str).chain([API_KEY]) {
+        assert!(!logs.contains(secret), "a secret appeared in the log");
+        for error in &errors {
+            assert!(
+                !error.contains(secret),
+                "a secret appeared in an error: {error}"
+            );
+        }
+    }
+}
