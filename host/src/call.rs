@@ -112,6 +112,23 @@ impl Request {
         }
     }
 
+    /// The service the request acts on, to fill in what the platform has
+    /// learnt since (the provider's remote id, say).
+    pub fn service_mut(&mut self) -> Option<&mut Service> {
+        match self {
+            Request::TestConnection | Request::ListPackages => None,
+            Request::CreateAccount { service }
+            | Request::Suspend { service, .. }
+            | Request::Unsuspend { service }
+            | Request::Terminate { service }
+            | Request::ChangePassword { service, .. }
+            | Request::ChangePackage { service, .. }
+            | Request::UsageData { service }
+            | Request::SingleSignOn { service, .. }
+            | Request::ServiceStatus { service } => Some(service),
+        }
+    }
+
     /// Secret values the request carries (passwords), for the redactor.
     pub(crate) fn secrets(&self) -> Vec<&str> {
         let mut secrets: Vec<&str> = self

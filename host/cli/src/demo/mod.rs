@@ -7,6 +7,7 @@
 
 mod blesta;
 mod hostmenow;
+mod webline;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -86,7 +87,11 @@ impl Step {
 pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start().await?;
     let host = Host::new()?;
-    let providers = vec![hostmenow::demo(&sandbox), blesta::demo(&sandbox)];
+    let providers = vec![
+        hostmenow::demo(&sandbox),
+        blesta::demo(&sandbox),
+        webline::demo(&sandbox),
+    ];
 
     let mut rows = Vec::new();
     let mut failures = 0;
@@ -97,13 +102,32 @@ pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
             config = config.setting(*name, value.clone());
         }
         host.load(config).await?;
-        let redactor = Redactor::new().with(provider.secrets.iter().map(String::as_str));
+        let mut redactor = Redactor::new().with(provider.secrets.iter().map(String::as_str));
 
+        // Like a billing platform, remember the provider's id of the service
+        // once create-account has told it, and send it with later calls.
+        let mut remote_id = None;
         for step in &provider.steps {
+            let mut request = step.request.clone();
+            if let Some(service) = request.service_mut() {
+                service.remote_id = service.remote_id.take().or(remote_id.clone());
+            }
             let started = Instant::now();
             let result = host
-                .call_with(provider.module, &step.request, &step.settings)
+                .call_with(provider.module, &request, &step.settings)
                 .await;
+            if let Ok(Response::Created(created)) = &result {
+                remote_id = Some(created.remote_id.clone());
+            }
+            // A generated password is the caller's to keep, not the screen's.
+            let credentials = match &result {
+                Ok(Response::Created(created)) => created.credentials.as_slice(),
+                Ok(Response::Done(outcome)) => outcome.credentials.as_slice(),
+                _ => &[],
+            };
+            for credential in credentials.iter().filter(|c| c.secret) {
+                redactor.add(&credential.value);
+            }
             let millis = started.elapsed().as_secs_f64() * 1000.0;
             if !step.met(&result) {
                 failures += 1;
