@@ -13,13 +13,14 @@ use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-/// Guest crates to build: (constant name, package, artifact file stem).
-const GUESTS: &[(&str, &str, &str)] = &[
-    ("HOSTMENOW", "hostmenow-module", "hostmenow_module"),
-    ("BLESTA", "blesta-module", "blesta_module"),
-    ("WEBLINE", "webline-module", "webline_module"),
-    ("LOGICBOXES", "logicboxes-module", "logicboxes_module"),
-    ("MISBEHAVING", "misbehaving-module", "misbehaving_module"),
+/// Guest crates to build: (constant name, directory under `guest/`).
+/// The package is `<directory>-module`, its artifact `<directory>_module.wasm`.
+const GUESTS: &[(&str, &str)] = &[
+    ("HOSTMENOW", "hostmenow"),
+    ("BLESTA", "blesta"),
+    ("WEBLINE", "webline"),
+    ("LOGICBOXES", "logicboxes"),
+    ("MISBEHAVING", "misbehaving"),
 ];
 
 fn main() {
@@ -33,13 +34,12 @@ fn main() {
         .unwrap_or_else(|| workspace.join("target"));
     let guest_target_dir = target_dir.join("guests");
 
-    for watched in [
-        "wit",
-        "guest/support",
-        "guest/hostmenow",
-        "guest/misbehaving",
-        "Cargo.lock",
-    ] {
+    let guest_dirs = GUESTS.iter().map(|(_, dir)| format!("guest/{dir}"));
+    for watched in ["wit", "guest/support", "Cargo.lock"]
+        .map(String::from)
+        .into_iter()
+        .chain(guest_dirs)
+    {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
@@ -55,8 +55,8 @@ fn main() {
         .args(["build", "--release", "--target", WASM_TARGET])
         .arg("--target-dir")
         .arg(&guest_target_dir);
-    for (_, package, _) in GUESTS {
-        build.args(["-p", package]);
+    for (_, dir) in GUESTS {
+        build.args(["-p", &format!("{dir}-module")]);
     }
     // The outer build's flags and wrappers are for the host target (and
     // clippy's driver when linting); the guests get a clean environment.
@@ -88,8 +88,9 @@ fn main() {
 
     let artifacts = guest_target_dir.join(WASM_TARGET).join("release");
     let mut constants = String::new();
-    for (name, package, stem) in GUESTS {
-        let path = artifacts.join(format!("{stem}.wasm"));
+    for (name, dir) in GUESTS {
+        let package = format!("{dir}-module");
+        let path = artifacts.join(format!("{dir}_module.wasm"));
         assert!(path.is_file(), "{} was not produced", path.display());
         writeln!(
             constants,

@@ -39,11 +39,17 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Logs go to stderr so stdout stays a clean table or JSON.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        // wasi-http traces whole request URLs, and some providers put their
+        // API key in the query string: never let that level through.
+        .add_directive(
+            "wasmtime_wasi_http=debug"
+                .parse()
+                .expect("a valid directive"),
+        );
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

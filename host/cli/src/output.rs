@@ -18,7 +18,13 @@ pub fn summarize(response: &Response) -> String {
             }
             text
         }
-        Response::Done(outcome) => outcome.message.clone(),
+        Response::Done(outcome) => {
+            let mut text = outcome.message.clone();
+            for credential in &outcome.credentials {
+                text.push_str(&format!(", {} issued", credential.name));
+            }
+            text
+        }
         Response::Usage(usage) => usage
             .figures
             .iter()

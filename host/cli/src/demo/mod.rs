@@ -7,6 +7,7 @@
 
 mod blesta;
 mod hostmenow;
+mod logicboxes;
 mod webline;
 
 use std::process::ExitCode;
@@ -91,6 +92,7 @@ pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
         hostmenow::demo(&sandbox),
         blesta::demo(&sandbox),
         webline::demo(&sandbox),
+        logicboxes::demo(&sandbox),
     ];
 
     let mut rows = Vec::new();
