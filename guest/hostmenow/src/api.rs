@@ -2,7 +2,7 @@
 //! and what its answers mean.
 
 use provisioning_guest::http::Request;
-use provisioning_guest::response::JsonReply;
+use provisioning_guest::response::{JsonReply, StatusWord};
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::Error;
 use provisioning_guest::url::Endpoint;
@@ -66,22 +66,17 @@ impl Api {
 /// 2xx; `status: "error"` (or any HTTP 403) by its message; anything else is
 /// left to the shared status mapping.
 pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<Value, Error>> {
-    let status = reply
-        .body()
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::trim);
-    match status {
-        Some(s) if s.eq_ignore_ascii_case("success") && reply.is_success() => {
-            Some(Ok(reply.body().clone()))
+    match reply.status_word() {
+        StatusWord::Success => Some(Ok(reply.body().clone())),
+        StatusWord::Error => Some(Err(error_for(reply.message(), action))),
+        StatusWord::Other if reply.status() == 403 => {
+            Some(Err(match error_for(reply.message(), action) {
+                // A 403 is a refusal even when its words are new to us.
+                Error::Provider(m) => Error::AuthFailed(m),
+                known => known,
+            }))
         }
-        Some(s) if s.eq_ignore_ascii_case("error") => Some(Err(error_for(reply.message(), action))),
-        _ if reply.status() == 403 => Some(Err(match error_for(reply.message(), action) {
-            // A 403 is a refusal even when its words are new to us.
-            Error::Provider(m) => Error::AuthFailed(m),
-            known => known,
-        })),
-        _ => None,
+        StatusWord::Other => None,
     }
 }
 

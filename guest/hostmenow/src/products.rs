@@ -26,12 +26,7 @@ const KNOWN_FIELDS: [&str; 4] = [
 /// The products under `data`: a list, or an object of products (PHP's
 /// encoding of a list with gaps). No `data` at all is an empty list.
 fn products(body: &Value) -> Result<Vec<&Value>, Error> {
-    match json::get(body, "data") {
-        None => Ok(Vec::new()),
-        Some(data) => json::items(data).ok_or_else(|| {
-            Error::BadResponse("the product list in the answer is not a list".to_owned())
-        }),
-    }
+    json::items_under(body, "data", "product")
 }
 
 /// How many products the answer lists.

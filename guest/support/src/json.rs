@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::text;
+use crate::types::Error;
 
 /// `value[key]`, when present and not `null`.
 pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
@@ -52,6 +53,17 @@ pub fn items(value: &Value) -> Option<Vec<&Value>> {
     }
 }
 
+/// The items listed under `key` of an answer (see [`items`]); no `key` at
+/// all is an empty list. `what` names the list in the error ("product").
+pub fn items_under<'a>(body: &'a Value, key: &str, what: &str) -> Result<Vec<&'a Value>, Error> {
+    match get(body, key) {
+        None => Ok(Vec::new()),
+        Some(list) => items(list).ok_or_else(|| {
+            Error::BadResponse(format!("the {what} list in the answer is not a list"))
+        }),
+    }
+}
+
 /// Keys under which APIs commonly put a human message about the answer.
 const MESSAGE_KEYS: [&str; 8] = [
     "message",
@@ -92,6 +104,17 @@ pub fn message(value: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn items_under_a_key_tolerate_absence_and_refuse_scalars() {
+        let body = json!({"data": {"7": "a", "9": "b"}, "bad": 3});
+        assert_eq!(items_under(&body, "data", "product").unwrap().len(), 2);
+        assert!(items_under(&body, "missing", "product").unwrap().is_empty());
+        assert!(matches!(
+            items_under(&body, "bad", "product"),
+            Err(Error::BadResponse(m)) if m.contains("product")
+        ));
+    }
 
     #[test]
     fn finds_fields_at_top_level_or_under_a_wrapper() {

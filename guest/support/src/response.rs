@@ -186,6 +186,25 @@ impl JsonReply {
         json::message(&self.body)
     }
 
+    /// The answer's `status` word, for APIs whose every answer says
+    /// `"status": "success"` or `"status": "error"` (case and surrounding
+    /// blanks ignored). A success word with a non-2xx HTTP status is not
+    /// taken as success.
+    pub fn status_word(&self) -> StatusWord {
+        let word = self
+            .body
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::trim);
+        match word {
+            Some(w) if w.eq_ignore_ascii_case("success") && self.is_success() => {
+                StatusWord::Success
+            }
+            Some(w) if w.eq_ignore_ascii_case("error") => StatusWord::Error,
+            _ => StatusWord::Other,
+        }
+    }
+
     /// Lets the provider's `hook` say what the reply means: `Some(Ok(..))`
     /// for success, `Some(Err(..))` for an error it recognises, `None` for
     /// a reply it does not understand, which then fails by status (see
@@ -259,12 +278,44 @@ fn shape_problem(err: &serde_json::Error) -> String {
     }
 }
 
+/// What an answer's `status` field says (see [`JsonReply::status_word`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusWord {
+    /// `"success"`, with a 2xx HTTP status.
+    Success,
+    /// `"error"`.
+    Error,
+    /// Absent, another word, or `"success"` with a non-2xx HTTP status.
+    Other,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     const ORIGIN: &str = "https://api.example.org";
+
+    #[test]
+    fn the_status_word_needs_a_2xx_to_mean_success() {
+        let reply = |status, body| JsonReply::new(status, body, ORIGIN);
+        assert_eq!(
+            reply(200, json!({"status": " Success "})).status_word(),
+            StatusWord::Success
+        );
+        assert_eq!(
+            reply(500, json!({"status": "success"})).status_word(),
+            StatusWord::Other
+        );
+        assert_eq!(
+            reply(200, json!({"status": "ERROR"})).status_word(),
+            StatusWord::Error
+        );
+        assert_eq!(
+            reply(200, json!({"ok": true})).status_word(),
+            StatusWord::Other
+        );
+    }
 
     fn answer(status: u16, content_type: Option<&str>, body: &str) -> HttpResponse {
         let headers = content_type

@@ -2,7 +2,7 @@
 //! the key in `X-API-KEY`, and what its answers mean.
 
 use provisioning_guest::http::Request;
-use provisioning_guest::response::JsonReply;
+use provisioning_guest::response::{JsonReply, StatusWord};
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::Error;
 use provisioning_guest::url::Endpoint;
@@ -62,19 +62,10 @@ impl Api {
 /// 2xx; `status: "error"` by its message; anything else is left to the
 /// shared status mapping (429 never gets here: it is rate-limited first).
 pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<Value, Error>> {
-    let status = reply
-        .body()
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::trim);
-    match status {
-        Some(s) if s.eq_ignore_ascii_case("success") && reply.is_success() => {
-            Some(Ok(reply.body().clone()))
-        }
-        Some(s) if s.eq_ignore_ascii_case("error") => {
-            Some(Err(error_for(reply.message(), reply.status(), action)))
-        }
-        _ => None,
+    match reply.status_word() {
+        StatusWord::Success => Some(Ok(reply.body().clone())),
+        StatusWord::Error => Some(Err(error_for(reply.message(), reply.status(), action))),
+        StatusWord::Other => None,
     }
 }
 

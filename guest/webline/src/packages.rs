@@ -13,12 +13,7 @@ const KNOWN_FIELDS: [&str; 5] = ["id", "name", "description", "price_monthly", "
 
 /// The packages under `data`; no `data` at all is an empty list.
 fn list(body: &Value) -> Result<Vec<&Value>, Error> {
-    match json::get(body, "data") {
-        None => Ok(Vec::new()),
-        Some(data) => json::items(data).ok_or_else(|| {
-            Error::BadResponse("the package list in the answer is not a list".to_owned())
-        }),
-    }
+    json::items_under(body, "data", "package")
 }
 
 /// How many packages the answer lists.
