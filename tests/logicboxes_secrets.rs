@@ -6,30 +6,17 @@
 //!
 //! One test in its own binary: the log capture is process-wide.
 
+#[path = "common/log_capture.rs"]
+mod log_capture;
+
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{TEST_DEADLINE, setting};
+use log_capture::LogCapture;
 use provisioning_host::{Host, Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::Sandbox;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::logicboxes::{self, API_KEY};
-
-/// Everything every thread logs, kept for inspection.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Whether `line` is wasmtime-wasi-http's TRACE of the request target
 /// (`outgoing-request.set-path-with-query`). It quotes the whole query, so
@@ -44,18 +31,7 @@ fn is_wasi_http_query_trace(line: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_appears_in_logs_errors_or_answers() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    // As in tests/secrets.rs: everything but the code generator's chatter.
-    let filter = tracing_subscriber::EnvFilter::new(
-        "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
-         wasmtime_internal_cranelift=info,wasmtime_environ=info,wasmparser=info",
-    );
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = LogCapture::install();
 
     let sandbox = Sandbox::start().await.unwrap();
     let host = Host::new().unwrap();
@@ -167,7 +143,7 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
         .await)
     .unwrap();
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+    let logs = capture.text();
     assert!(
         logs.contains("call succeeded"),
         "the capture saw the host's log"

@@ -4,46 +4,20 @@
 //!
 //! One test in its own binary: the log capture is process-wide.
 
+#[path = "common/log_capture.rs"]
+mod log_capture;
+
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::{Harness, service, setting};
+use log_capture::LogCapture;
 use provisioning_host::Request;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::hostmenow::API_KEY;
 
-/// Everything every thread logs, kept for inspection.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_appears_in_logs_errors_or_answers() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    // Everything at trace level except the code generator's own chatter
-    // (register allocation, instruction selection), which sees no data and
-    // would make the test take minutes.
-    let filter = tracing_subscriber::EnvFilter::new(
-        "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
-         wasmtime_internal_cranelift=info,wasmtime_environ=info,wasmparser=info",
-    );
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = LogCapture::install();
 
     let harness = Harness::hostmenow().await;
     let mut svc = service("secret-1");
@@ -138,7 +112,7 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
         })
         .await);
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+    let logs = capture.text();
     assert!(
         logs.contains("call succeeded"),
         "the capture saw the host's log"

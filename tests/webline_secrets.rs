@@ -5,46 +5,23 @@
 //!
 //! One test in its own binary: the log capture is process-wide.
 
+#[path = "common/log_capture.rs"]
+mod log_capture;
+
 #[path = "webline_harness.rs"]
 mod webline_harness;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use log_capture::LogCapture;
 use provisioning_host::Request;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::webline::{API_KEY, Provisioning};
 use webline_harness::{Harness, created, service, setting};
 
-/// Everything every thread logs, kept for inspection.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_credentials_reach_the_caller_and_no_log() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    // Trace everywhere but in the code generator, which sees no data.
-    let filter = tracing_subscriber::EnvFilter::new(
-        "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
-         wasmtime_internal_cranelift=info,wasmtime_environ=info,wasmparser=info",
-    );
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let capture = LogCapture::install();
 
     let harness = Harness::start().await;
     let sim = harness.simulator();
@@ -106,7 +83,7 @@ async fn generated_credentials_reach_the_caller_and_no_log() {
         passwords.push(record.password);
     }
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).to_string();
+    let logs = capture.text();
     assert!(logs.contains("webline"), "the capture saw the calls");
     for secret in passwords.iter().map(String::as_str).chain([API_KEY]) {
         assert!(!logs.contains(secret), "a secret appeared in the log");
