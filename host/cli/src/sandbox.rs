@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -19,9 +19,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start_on(args.listen).await?;
     println!("sandbox listening on {}", sandbox.origin());
     println!(
-        "  HostMeNow: {} (API key {})",
+        "  HostMeNow:  {} (API key {})",
         sandbox.hostmenow().endpoint(),
         hostmenow::API_KEY
+    );
+    println!(
+        "  Blesta:     {} (uid {}, password {})",
+        sandbox.blesta().endpoint(),
+        blesta::UID,
+        blesta::PASSWORD
+    );
+    println!(
+        "  Webline:    {} (X-API-KEY {})",
+        sandbox.webline().endpoint(),
+        webline::API_KEY
+    );
+    println!(
+        "  LogicBoxes: {}/api/... (auth-userid {}, api-key {}, order {})",
+        sandbox.origin(),
+        logicboxes::AUTH_USERID,
+        logicboxes::API_KEY,
+        logicboxes::ORDER_ID
     );
     println!("press Ctrl-C to stop");
     tokio::signal::ctrl_c().await?;
