@@ -159,6 +159,64 @@ async fn a_license_lives_its_whole_life_through_the_component() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn change_domain_rebinds_the_license_and_refuses_a_taken_domain() {
+    let harness = Harness::start().await;
+    let sim = harness.sim();
+    let svc = license_service("old.example.com");
+    let created = create(&harness, &svc).await;
+    let taken = create(&harness, &license_service("taken.example.com")).await;
+
+    let Response::Done(outcome) = harness
+        .call(&Request::ChangeDomain {
+            service: svc.clone(),
+            new_domain: "new.example.com".into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("change-domain answers an outcome")
+    };
+    assert!(outcome.message.contains("new.example.com"));
+    assert_eq!(
+        sim.license(&created.remote_id).unwrap().domain,
+        "new.example.com"
+    );
+    let sent = sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.field("action") == Some("updatedomain"))
+        .expect("updatedomain was sent");
+    assert_eq!(sent.field("license"), Some(created.remote_id.as_str()));
+
+    // Another license already has that domain: already-exists (103).
+    let mut moved = svc.clone();
+    moved.domain = Some("new.example.com".into());
+    let clash = harness
+        .call(&Request::ChangeDomain {
+            service: moved,
+            new_domain: "taken.example.com".into(),
+        })
+        .await;
+    assert_eq!(error_kind(&clash), "already-exists");
+    assert_eq!(
+        sim.license(&taken.remote_id).unwrap().domain,
+        "taken.example.com"
+    );
+
+    // No new domain: refused before anything is sent.
+    let before = sim.requests().len();
+    let blank = harness
+        .call(&Request::ChangeDomain {
+            service: svc,
+            new_domain: " ".into(),
+        })
+        .await;
+    assert_eq!(error_kind(&blank), "invalid-input");
+    assert_eq!(sim.requests().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn test_mode_and_the_term_setting_reach_the_provider() {
     let harness = Harness::start().await;
     let mut svc = license_service("tm.example.com");
@@ -270,6 +328,7 @@ async fn info_lists_exactly_the_supported_functions_and_the_rest_are_unsupported
             Function::Suspend,
             Function::Unsuspend,
             Function::Terminate,
+            Function::ChangeDomain,
             Function::ListPackages,
         ]
     );

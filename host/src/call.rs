@@ -56,6 +56,13 @@ pub enum Request {
         /// The provider's id of the new package.
         new_package: String,
     },
+    /// Moves the service to another domain.
+    ChangeDomain {
+        /// The service (its `domain` is the current one).
+        service: Service,
+        /// The new domain.
+        new_domain: String,
+    },
     /// Reads resource usage.
     UsageData {
         /// The service.
@@ -89,6 +96,7 @@ impl Request {
             Request::Terminate { .. } => Function::Terminate,
             Request::ChangePassword { .. } => Function::ChangePassword,
             Request::ChangePackage { .. } => Function::ChangePackage,
+            Request::ChangeDomain { .. } => Function::ChangeDomain,
             Request::UsageData { .. } => Function::UsageData,
             Request::ListPackages => Function::ListPackages,
             Request::SingleSignOn { .. } => Function::SingleSignOn,
@@ -106,6 +114,7 @@ impl Request {
             | Request::Terminate { service }
             | Request::ChangePassword { service, .. }
             | Request::ChangePackage { service, .. }
+            | Request::ChangeDomain { service, .. }
             | Request::UsageData { service }
             | Request::SingleSignOn { service, .. }
             | Request::ServiceStatus { service } => Some(service),
@@ -123,6 +132,7 @@ impl Request {
             | Request::Terminate { service }
             | Request::ChangePassword { service, .. }
             | Request::ChangePackage { service, .. }
+            | Request::ChangeDomain { service, .. }
             | Request::UsageData { service }
             | Request::SingleSignOn { service, .. }
             | Request::ServiceStatus { service } => Some(service),
@@ -151,7 +161,8 @@ pub enum Response {
     Connection(ConnectionStatus),
     /// From create-account.
     Created(CreatedAccount),
-    /// From suspend, unsuspend, terminate, change-password, change-package.
+    /// From suspend, unsuspend, terminate, change-password, change-package,
+    /// change-domain.
     Done(Outcome),
     /// From usage-data.
     Usage(Usage),
@@ -322,6 +333,7 @@ pub fn function_name(function: Function) -> &'static str {
         Function::Terminate => "terminate",
         Function::ChangePassword => "change-password",
         Function::ChangePackage => "change-package",
+        Function::ChangeDomain => "change-domain",
         Function::UsageData => "usage-data",
         Function::ListPackages => "list-packages",
         Function::SingleSignOn => "single-sign-on",

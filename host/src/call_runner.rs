@@ -159,6 +159,13 @@ async fn invoke(
             .call_change_package(store, settings, service, new_package)
             .await?
             .map(Response::Done),
+        Request::ChangeDomain {
+            service,
+            new_domain,
+        } => guest
+            .call_change_domain(store, settings, service, new_domain)
+            .await?
+            .map(Response::Done),
         Request::UsageData { service } => guest
             .call_usage_data(store, settings, service)
             .await?

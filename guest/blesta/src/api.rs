@@ -28,6 +28,8 @@ pub mod action {
     pub const UNSUSPEND: &str = "unsuspendlicense";
     /// Searches licenses by domain or key, 25 a page.
     pub const SEARCH: &str = "searchlicenses";
+    /// Rebinds a license to another domain.
+    pub const UPDATE_DOMAIN: &str = "updatedomain";
 }
 
 /// The answer code of success.

@@ -56,6 +56,7 @@ pub fn module_info() -> ModuleInfo {
             Function::Suspend,
             Function::Unsuspend,
             Function::Terminate,
+            Function::ChangeDomain,
             Function::ListPackages,
         ],
         settings: settings(),

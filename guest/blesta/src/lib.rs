@@ -160,6 +160,28 @@ impl Guest for Blesta {
         Err(unsupported("cannot change a license's term"))
     }
 
+    fn change_domain(
+        settings: Vec<Setting>,
+        service: Service,
+        new_domain: String,
+    ) -> Result<Outcome, Error> {
+        let new_domain = input::argument(&new_domain, "new-domain")?.to_owned();
+        let (_, api) = open(&settings)?;
+        let key = license::key_of(&api, &service)?;
+        api.call(
+            action::UPDATE_DOMAIN,
+            &[
+                ("license", &key),
+                ("domain", &new_domain),
+                ("test_mode", api.test_mode()),
+            ],
+        )?;
+        Ok(Outcome {
+            message: format!("License {key} moved to {new_domain}"),
+            credentials: Vec::new(),
+        })
+    }
+
     fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
         Err(unsupported("reports no usage figures for a license"))
     }

@@ -130,6 +130,12 @@ impl Guest for HostMeNow {
         run(&api, action::CHANGE_PACKAGE, params)
     }
 
+    fn change_domain(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        Err(Error::Unsupported(
+            "the HostMeNow API has no call that moves a service to another domain".to_owned(),
+        ))
+    }
+
     fn usage_data(settings: Vec<Setting>, service: Service) -> Result<Usage, Error> {
         let (_, api) = open(&settings)?;
         let body = api.call(action::USAGE, params::service_id(&service)?)?;

@@ -167,6 +167,13 @@ impl Guest for LogicBoxes {
         ))
     }
 
+    fn change_domain(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        Err(unsupported(
+            "change-domain",
+            "a mailbox's domain is its email order's; the mail user API cannot move it",
+        ))
+    }
+
     fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
         Err(unsupported(
             "usage-data",

@@ -141,6 +141,10 @@ impl Guest for Misbehaving {
         unsupported()
     }
 
+    fn change_domain(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
     fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
         unsupported()
     }

@@ -132,6 +132,10 @@ impl Guest for Webline {
         unsupported("move an account to another package")
     }
 
+    fn change_domain(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported("move an account to another domain")
+    }
+
     fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
         unsupported(
             "read usage (getAccount gives only the package's limits, shown by service-status)",

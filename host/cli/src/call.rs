@@ -54,6 +54,9 @@ pub struct Args {
     /// The new package id (change-package).
     #[arg(long)]
     new_package: Option<String>,
+    /// The new domain (change-domain).
+    #[arg(long)]
+    new_domain: Option<String>,
     /// The control-panel app to open (single-sign-on).
     #[arg(long)]
     app: Option<String>,
@@ -156,6 +159,7 @@ fn build_request(
         ("reason", &args.reason),
         ("new_password", &new_password),
         ("new_package", &args.new_package),
+        ("new_domain", &args.new_domain),
         ("app", &args.app),
     ] {
         if let Some(value) = value {
@@ -166,6 +170,7 @@ fn build_request(
         format!(
             "cannot build a `{}` request from these arguments (functions: test-connection, \
              create-account, suspend, unsuspend, terminate, change-password, change-package, \
+             change-domain, \
              usage-data, list-packages, single-sign-on, service-status)",
             args.function
         )

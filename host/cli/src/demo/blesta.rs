@@ -12,6 +12,12 @@ pub(super) fn demo(sandbox: &Sandbox) -> ProviderDemo {
     service.package = Some("monthly".into());
     let domain = service.domain.clone().unwrap_or_default();
     let s = || service.clone();
+    // After change-domain the platform knows the service by its new domain.
+    let moved = {
+        let mut moved = service.clone();
+        moved.domain = Some("relicensed-example.com".into());
+        moved
+    };
     ProviderDemo {
         module: "blesta",
         component: provisioning_components::BLESTA,
@@ -38,6 +44,13 @@ pub(super) fn demo(sandbox: &Sandbox) -> ProviderDemo {
                 },
             ),
             Step::ok("unsuspend", Request::Unsuspend { service: s() }),
+            Step::ok(
+                "change-domain",
+                Request::ChangeDomain {
+                    service: s(),
+                    new_domain: "relicensed-example.com".into(),
+                },
+            ),
             Step::fails(
                 "change-password",
                 Request::ChangePassword {
@@ -59,7 +72,7 @@ pub(super) fn demo(sandbox: &Sandbox) -> ProviderDemo {
                 Request::UsageData { service: s() },
                 "unsupported",
             ),
-            Step::ok("terminate", Request::Terminate { service: s() }),
+            Step::ok("terminate", Request::Terminate { service: moved }),
             ungranted_step("endpoint", "https://example.com/ams/reseller.php"),
         ],
         state: Box::new(move |sandbox| {
@@ -67,7 +80,7 @@ pub(super) fn demo(sandbox: &Sandbox) -> ProviderDemo {
                 .blesta()
                 .licenses()
                 .into_iter()
-                .filter(|l| l.domain == domain)
+                .filter(|l| l.domain == domain || l.domain == "relicensed-example.com")
                 .collect();
             match licenses.as_slice() {
                 [] => "-".into(),
