@@ -144,16 +144,8 @@ impl LoadedModule {
         config: ModuleConfig,
     ) -> anyhow::Result<LoadedModule> {
         let name: Arc<str> = config.name.as_str().into();
-        let (component, digest, imports) = compile(runtime, &config.component)
+        let (pre, digest, imports) = prepare(runtime, &config.component)
             .with_context(|| format!("loading module `{name}`"))?;
-        let pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .and_then(ProviderPre::new)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("module `{name}` does not fit the provisioning world (billing:provisioning/module)")
-            })?;
         let info = read_info(&pre, name.clone(), &config.limits)
             .await
             .with_context(|| format!("reading the info of module `{name}`"))?;
@@ -218,13 +210,7 @@ impl Inspection {
     /// Loads a component with no settings and no granted origin and reads
     /// its info and imports.
     pub(crate) async fn of(runtime: &Runtime, path: &Path) -> anyhow::Result<Inspection> {
-        let (component, digest, imports) = compile(runtime, path)?;
-        let pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .and_then(ProviderPre::new)
-            .map_err(anyhow::Error::from)
-            .context("the component does not fit the provisioning world")?;
+        let (pre, digest, imports) = prepare(runtime, path)?;
         let info = read_info(&pre, "inspect".into(), &Limits::default()).await?;
         Ok(Inspection {
             digest,
@@ -232,6 +218,25 @@ impl Inspection {
             info,
         })
     }
+}
+
+/// Compiles a component file and links it against what the host grants:
+/// the pre-linked instance every call starts from, the file's sha256 and
+/// the component's imports.
+fn prepare(
+    runtime: &Runtime,
+    path: &Path,
+) -> anyhow::Result<(ProviderPre<CallState>, String, Vec<String>)> {
+    let (component, digest, imports) = compile(runtime, path)?;
+    let pre = runtime
+        .linker
+        .instantiate_pre(&component)
+        .and_then(ProviderPre::new)
+        .map_err(anyhow::Error::from)
+        .context(
+            "the component does not fit the provisioning world (billing:provisioning/module)",
+        )?;
+    Ok((pre, digest, imports))
 }
 
 /// Reads and compiles a component file, refusing imports the host does not
