@@ -15,6 +15,7 @@ mod clock;
 pub mod fault;
 pub mod hostmenow;
 pub mod logicboxes;
+mod simulator;
 pub mod webline;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -14,11 +14,9 @@ mod api;
 mod control;
 mod state;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
-use axum::routing::any;
 
 pub use api::{PAGE_SIZE, code};
 pub use control::CONTROL_PREFIX;
@@ -26,7 +24,8 @@ pub use state::{
     LicenseRecord, LicenseStatus, PackageRecord, RecordedRequest, STARTING_CREDIT_CENTS,
 };
 
-use crate::fault::{self, FaultInjector};
+use crate::fault::FaultInjector;
+use crate::simulator::{Core, api_route};
 
 /// The API's path, the same as on the real service.
 pub const PATH: &str = "/ams/reseller.php";
@@ -40,14 +39,7 @@ pub const PASSWORD: &str = "blesta-sandbox-Pw-7c1e";
 /// Cheap to clone: clones share the account.
 #[derive(Clone, Debug)]
 pub struct Blesta {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    origin: String,
-    state: Mutex<state::State>,
-    faults: FaultInjector,
+    inner: Arc<Core<state::State>>,
 }
 
 impl Blesta {
@@ -55,37 +47,25 @@ impl Blesta {
     /// at `origin`; the origin is only used by [`Blesta::endpoint`].
     pub fn new(origin: impl Into<String>) -> Blesta {
         Blesta {
-            inner: Arc::new(Inner {
-                origin: origin.into(),
-                state: Mutex::new(state::State::default()),
-                faults: FaultInjector::new(),
-            }),
+            inner: Core::new(origin),
         }
     }
 
     /// The API's route, with fault injection in front of [`PATH`], plus the
     /// control routes under [`CONTROL_PREFIX`].
     pub fn router(&self) -> Router {
-        // `any` so that other methods are answered (405) and faulted like
-        // any other request.
-        let api = Router::new()
-            .route(PATH, any(api::handle))
-            .with_state(self.clone())
-            .route_layer(from_fn_with_state(
-                self.inner.faults.clone(),
-                fault::middleware,
-            ));
+        let api = api_route(PATH, api::handle, self.clone(), self.inner.faults());
         api.merge(control::router(self))
     }
 
     /// The full URL of the API, `origin` + [`PATH`].
     pub fn endpoint(&self) -> String {
-        format!("{}{PATH}", self.inner.origin)
+        format!("{}{PATH}", self.inner.origin())
     }
 
     /// The origin it was created with.
     pub fn origin(&self) -> &str {
-        &self.inner.origin
+        self.inner.origin()
     }
 
     /// Every license, in creation order, cancelled ones included.
@@ -154,10 +134,10 @@ impl Blesta {
 
     /// The fault queue in front of the API.
     pub fn faults(&self) -> &FaultInjector {
-        &self.inner.faults
+        self.inner.faults()
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
-        self.inner.state.lock().unwrap()
+        self.inner.lock()
     }
 }

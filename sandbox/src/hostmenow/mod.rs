@@ -15,11 +15,9 @@ mod control;
 mod protocol;
 mod state;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
-use axum::routing::any;
 
 pub use actions::{CYCLE_NOT_AVAILABLE, SERVICE_EXISTS, SSO_CPANEL_ONLY, USAGE_CPANEL_ONLY};
 pub use api::{INVALID_JSON, METHOD_NOT_ALLOWED, NOT_JSON_CONTENT_TYPE};
@@ -30,7 +28,8 @@ pub use protocol::{
 };
 pub use state::{RecordedRequest, STARTING_CREDIT_CENTS, ServiceRecord, ServiceStatus};
 
-use crate::fault::{self, FaultInjector};
+use crate::fault::FaultInjector;
+use crate::simulator::{Core, api_route};
 
 /// The API's path, the same as on the real service.
 pub const PATH: &str = "/backstage/modules/addons/products_reseller/api.php";
@@ -43,14 +42,7 @@ pub const API_KEY: &str = "hmn_sandbox_4f6c2a9e1b7d";
 /// Cheap to clone: clones share the account.
 #[derive(Clone, Debug)]
 pub struct HostMeNow {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    origin: String,
-    state: Mutex<state::State>,
-    faults: FaultInjector,
+    inner: Arc<Core<state::State>>,
 }
 
 impl HostMeNow {
@@ -59,32 +51,20 @@ impl HostMeNow {
     /// by [`HostMeNow::endpoint`].
     pub fn new(origin: impl Into<String>) -> HostMeNow {
         HostMeNow {
-            inner: Arc::new(Inner {
-                origin: origin.into(),
-                state: Mutex::new(state::State::default()),
-                faults: FaultInjector::new(),
-            }),
+            inner: Core::new(origin),
         }
     }
 
     /// The API's routes, with fault injection in front of [`PATH`], plus the
     /// control routes under [`CONTROL_PREFIX`].
     pub fn router(&self) -> Router {
-        // `any` so other methods get the provider-style JSON 405 rather than
-        // axum's empty one, and are faulted like any other request.
-        let api = Router::new()
-            .route(PATH, any(api::handle))
-            .with_state(self.clone())
-            .route_layer(from_fn_with_state(
-                self.inner.faults.clone(),
-                fault::middleware,
-            ));
+        let api = api_route(PATH, api::handle, self.clone(), self.inner.faults());
         api.merge(control::router(self))
     }
 
     /// The full URL of the API, `origin` + [`PATH`].
     pub fn endpoint(&self) -> String {
-        format!("{}{PATH}", self.inner.origin)
+        format!("{}{PATH}", self.inner.origin())
     }
 
     /// The service with this id, including a terminated one.
@@ -154,11 +134,11 @@ impl HostMeNow {
 
     /// The fault queue in front of the API.
     pub fn faults(&self) -> &FaultInjector {
-        &self.inner.faults
+        self.inner.faults()
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
-        self.inner.state.lock().unwrap()
+        self.inner.lock()
     }
 }
 

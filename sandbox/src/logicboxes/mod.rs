@@ -11,11 +11,10 @@ mod api;
 mod params;
 mod state;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use axum::extract::State;
-use axum::middleware::from_fn_with_state;
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
@@ -26,6 +25,7 @@ pub use api::{
 pub use state::{Mailbox, MailboxStatus, RecordedRequest};
 
 use crate::fault::{self, FaultInjector};
+use crate::simulator::{Core, api_route};
 
 /// The reseller id the simulator accepts as `auth-userid`.
 pub const AUTH_USERID: &str = "684271";
@@ -43,25 +43,14 @@ pub const CONTROL_PREFIX: &str = "/_sandbox/logicboxes";
 /// Cheap to clone: clones share the account.
 #[derive(Debug, Clone)]
 pub struct LogicBoxes {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    origin: String,
-    state: Mutex<state::State>,
-    faults: FaultInjector,
+    inner: Arc<Core<state::State>>,
 }
 
 impl LogicBoxes {
     /// A fresh account (one email order, no mailboxes) served at `origin`.
     pub fn new(origin: impl Into<String>) -> LogicBoxes {
         LogicBoxes {
-            inner: Arc::new(Inner {
-                origin: origin.into(),
-                state: Mutex::new(state::State::default()),
-                faults: FaultInjector::new(),
-            }),
+            inner: Core::new(origin),
         }
     }
 
@@ -69,14 +58,12 @@ impl LogicBoxes {
     /// the control routes under [`CONTROL_PREFIX`] (`/mailboxes`,
     /// `/requests`, `/faults`).
     pub fn router(&self) -> Router {
-        // `any`, so a wrong method gets the provider-style error.
-        let api = Router::new()
-            .route("/api/{*path}", any(api::handle))
-            .with_state(self.clone())
-            .route_layer(from_fn_with_state(
-                self.inner.faults.clone(),
-                fault::middleware,
-            ));
+        let api = api_route(
+            "/api/{*path}",
+            api::handle,
+            self.clone(),
+            self.inner.faults(),
+        );
         let control = Router::new()
             .route("/mailboxes", get(mailboxes))
             .route("/requests", get(requests))
@@ -87,7 +74,7 @@ impl LogicBoxes {
 
     /// The origin it was created with: the module's `endpoint` setting.
     pub fn origin(&self) -> &str {
-        &self.inner.origin
+        self.inner.origin()
     }
 
     /// The mailbox with this address, if it exists.
@@ -111,11 +98,11 @@ impl LogicBoxes {
 
     /// The fault queue in front of the API.
     pub fn faults(&self) -> &FaultInjector {
-        &self.inner.faults
+        self.inner.faults()
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
-        self.inner.state.lock().unwrap()
+        self.inner.lock()
     }
 }
 

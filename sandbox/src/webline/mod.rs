@@ -12,12 +12,10 @@ mod api;
 mod control;
 mod state;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
-use axum::routing::any;
 
 pub use api::{
     ACCOUNT_NOT_FOUND, DOMAIN_EXISTS, INSUFFICIENT_CREDIT, INVALID_ACTION, INVALID_API_KEY,
@@ -27,7 +25,8 @@ pub use api::{
 pub use control::CONTROL_PREFIX;
 pub use state::{AccountRecord, AccountStatus, PACKAGES, Provisioning, RecordedRequest};
 
-use crate::fault::{self, FaultInjector};
+use crate::fault::FaultInjector;
+use crate::simulator::{Core, api_route};
 
 /// The API's path, the same as on the real service.
 pub const PATH: &str = "/api/hosting-public.php";
@@ -49,14 +48,7 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(300);
 /// Cheap to clone: clones share the account.
 #[derive(Clone, Debug)]
 pub struct Webline {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    origin: String,
-    state: Mutex<state::State>,
-    faults: FaultInjector,
+    inner: Arc<Core<state::State>>,
 }
 
 impl Webline {
@@ -64,36 +56,25 @@ impl Webline {
     /// at `origin`; the origin is only used by [`Webline::endpoint`].
     pub fn new(origin: impl Into<String>) -> Webline {
         Webline {
-            inner: Arc::new(Inner {
-                origin: origin.into(),
-                state: Mutex::new(state::State::default()),
-                faults: FaultInjector::new(),
-            }),
+            inner: Core::new(origin),
         }
     }
 
     /// The API's routes, with fault injection in front of [`PATH`], plus the
     /// control routes under [`CONTROL_PREFIX`].
     pub fn router(&self) -> Router {
-        // `any` so other methods get the provider-style JSON 405.
-        let api = Router::new()
-            .route(PATH, any(api::handle))
-            .with_state(self.clone())
-            .route_layer(from_fn_with_state(
-                self.inner.faults.clone(),
-                fault::middleware,
-            ));
+        let api = api_route(PATH, api::handle, self.clone(), self.inner.faults());
         api.merge(control::router(self))
     }
 
     /// The origin it was created with.
     pub fn origin(&self) -> &str {
-        &self.inner.origin
+        self.inner.origin()
     }
 
     /// The full URL of the API, `origin` + [`PATH`].
     pub fn endpoint(&self) -> String {
-        format!("{}{PATH}", self.inner.origin)
+        format!("{}{PATH}", self.inner.origin())
     }
 
     /// The account with this id, its status brought up to date.
@@ -162,10 +143,10 @@ impl Webline {
 
     /// The fault queue in front of the API.
     pub fn faults(&self) -> &FaultInjector {
-        &self.inner.faults
+        self.inner.faults()
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
-        self.inner.state.lock().unwrap()
+        self.inner.lock()
     }
 }
