@@ -1,6 +1,7 @@
 //! Guests that misbehave are stopped and reported, and the host keeps
 //! serving: a trap, an endless loop, a memory bomb, a request to a host that
-//! was not granted.
+//! was not granted, a flood of log output, a huge answer; and a component
+//! that imports what the host does not grant is refused at load.
 
 mod common;
 
@@ -112,17 +113,88 @@ async fn a_request_to_an_ungranted_host_is_denied_inside_the_guest() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_log_output_is_stopped_with_output_exceeded() {
+    let host = misbehaving_host(&[]).await;
+    let started = Instant::now();
+    let result = behave(&host, "flood-log", &[]).await;
+    assert!(
+        matches!(&result, Err(CallError::OutputExceeded { module, cap_bytes })
+            if module == "misbehaving" && *cap_bytes == Limits::default().output_bytes),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < DEADLINE, "stopped by the cap, not the deadline");
+    still_serves(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_answer_is_refused_with_result_too_large() {
+    let host = misbehaving_host(&[]).await;
+    let result = behave(&host, "huge-result", &[]).await;
+    match &result {
+        Err(CallError::ResultTooLarge {
+            module,
+            bytes,
+            cap_bytes,
+        }) => {
+            assert_eq!(module, "misbehaving");
+            assert_eq!(*cap_bytes, Limits::default().result_bytes);
+            assert!(bytes > cap_bytes, "{bytes} <= {cap_bytes}");
+        }
+        other => panic!("expected result-too-large, got {other:?}"),
+    }
+    still_serves(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_importing_sockets_is_refused_at_load_with_its_imports_listed() {
+    let host = Host::new().unwrap();
+    let error = host
+        .load(ModuleConfig::new(
+            "overreaching",
+            provisioning_components::OVERREACHING,
+        ))
+        .await
+        .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("overreaching"), "{message}");
+    assert!(message.contains("does not grant"), "{message}");
+    assert!(message.contains("wasi:sockets/"), "{message}");
+    assert!(
+        !message.contains("wasi:http/outgoing-handler"),
+        "only the offending imports are listed: {message}"
+    );
+    assert!(host.module("overreaching").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn misbehaving_calls_do_not_disturb_good_calls_running_beside_them() {
     let harness = std::sync::Arc::new(Harness::hostmenow().await);
+    let target = harness.simulator().endpoint();
     let bad = std::sync::Arc::new(misbehaving_host(&[]).await);
     let mut tasks = Vec::new();
-    for behaviour in ["trap", "loop", "memory"] {
+    let expectations = [
+        ("trap", "trap"),
+        ("loop", "deadline-exceeded"),
+        ("memory", "memory-exhausted"),
+        ("ungranted-host", "transport"),
+        ("flood-log", "output-exceeded"),
+        ("huge-result", "result-too-large"),
+    ];
+    for (behaviour, kind) in expectations {
         let bad = bad.clone();
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            assert!(behave(&bad, behaviour, &[]).await.is_err());
+            let result = behave(&bad, behaviour, &[setting("target-url", &target)]).await;
+            match result {
+                Err(error) => {
+                    assert_eq!(error.kind(), kind, "{behaviour}: {error}");
+                    assert!(error.to_string().contains("misbehaving"), "{error}");
+                }
+                Ok(answer) => panic!("{behaviour} answered {answer:?}"),
+            }
         }));
     }
-    for _ in 0..5 {
+    for _ in 0..12 {
         let harness = harness.clone();
         tasks.push(tokio::spawn(async move {
             harness
@@ -134,6 +206,12 @@ async fn misbehaving_calls_do_not_disturb_good_calls_running_beside_them() {
     for task in tasks {
         task.await.unwrap();
     }
+    assert_eq!(
+        harness.simulator().requests().len(),
+        12,
+        "only the good calls reached the simulator; the ungranted one was stopped at the host"
+    );
+    still_serves(&bad).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

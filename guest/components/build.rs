@@ -21,6 +21,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("WEBLINE", "webline"),
     ("LOGICBOXES", "logicboxes"),
     ("MISBEHAVING", "misbehaving"),
+    ("OVERREACHING", "overreaching"),
 ];
 
 fn main() {

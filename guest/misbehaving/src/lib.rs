@@ -8,6 +8,8 @@
 //! - `ungranted-host`: GETs setting `target-url` and returns the error the
 //!   support crate maps (a host not granted that origin answers
 //!   `HTTP-request-denied`, i.e. `transport`), or `Ok` if it got through;
+//! - `flood-log`: prints without end (output limits);
+//! - `huge-result`: answers with a message of many megabytes (result limits);
 //! - `ok`: returns `Ok("ok")` without any I/O.
 //!
 //! Every other function answers `unsupported`.
@@ -38,7 +40,15 @@ fn settings() -> Vec<SettingSpec> {
         SettingSpec::choice(
             BEHAVIOUR,
             "Behaviour",
-            &["trap", "loop", "memory", "ungranted-host", "ok"],
+            &[
+                "trap",
+                "loop",
+                "memory",
+                "ungranted-host",
+                "flood-log",
+                "huge-result",
+                "ok",
+            ],
         )
         .required()
         .with_help("What test-connection does"),
@@ -77,6 +87,19 @@ fn hog_memory() -> ! {
     }
 }
 
+/// Size of the `huge-result` message: far above any sane answer, well
+/// under the default memory cap.
+const HUGE_RESULT: usize = 8 * 1024 * 1024;
+
+/// Prints lines until the host stops the call.
+fn flood_log() -> ! {
+    let mut line = 0u64;
+    loop {
+        line += 1;
+        println!("log line {line}: the quick brown fox jumps over the lazy dog");
+    }
+}
+
 /// Requests `target-url`; what the host lets through is the point.
 fn reach(settings: &Settings) -> Result<ConnectionStatus, Error> {
     let url = settings.require(TARGET_URL)?;
@@ -108,6 +131,11 @@ impl Guest for Misbehaving {
             "loop" => spin(),
             "memory" => hog_memory(),
             "ungranted-host" => reach(&settings),
+            "flood-log" => flood_log(),
+            "huge-result" => Ok(ConnectionStatus {
+                message: "x".repeat(HUGE_RESULT),
+                details: Vec::new(),
+            }),
             "ok" => Ok(ConnectionStatus {
                 message: "ok".to_owned(),
                 details: Vec::new(),

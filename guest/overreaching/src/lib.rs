@@ -1,0 +1,96 @@
+//! A module that reaches past `wasi:http` for a raw TCP socket, for the
+//! host's tests: using `std::net` makes the component import `wasi:sockets`,
+//! which the host grants to no module, so loading it must fail with an error
+//! that names those imports.
+//!
+//! Every function but `info` and `test-connection` answers `unsupported`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::net::TcpStream;
+
+use provisioning_guest::Guest;
+use provisioning_guest::types::{
+    ConnectionStatus, CreatedAccount, Error, Function, ModuleInfo, Outcome, Package, Service,
+    Setting, StatusReport, Usage,
+};
+
+/// The module.
+struct Overreaching;
+
+fn unsupported<T>() -> Result<T, Error> {
+    Err(Error::Unsupported(
+        "the overreaching test module only has test-connection".to_owned(),
+    ))
+}
+
+impl Guest for Overreaching {
+    fn info() -> ModuleInfo {
+        ModuleInfo {
+            id: "overreaching".to_owned(),
+            name: "Overreaching test module".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            functions: vec![Function::TestConnection],
+            settings: Vec::new(),
+            outbound_hosts: Vec::new(),
+        }
+    }
+
+    fn test_connection(_: Vec<Setting>) -> Result<ConnectionStatus, Error> {
+        // A raw socket around the host's allow-list: what the host refuses.
+        match TcpStream::connect("203.0.113.7:25") {
+            Ok(_) => Ok(ConnectionStatus {
+                message: "connected around the allow-list".to_owned(),
+                details: Vec::new(),
+            }),
+            Err(error) => Err(Error::Transport(error.to_string())),
+        }
+    }
+
+    fn create_account(_: Vec<Setting>, _: Service) -> Result<CreatedAccount, Error> {
+        unsupported()
+    }
+
+    fn suspend(_: Vec<Setting>, _: Service, _: Option<String>) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn unsuspend(_: Vec<Setting>, _: Service) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn terminate(_: Vec<Setting>, _: Service) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn change_password(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn change_package(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn change_domain(_: Vec<Setting>, _: Service, _: String) -> Result<Outcome, Error> {
+        unsupported()
+    }
+
+    fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
+        unsupported()
+    }
+
+    fn list_packages(_: Vec<Setting>) -> Result<Vec<Package>, Error> {
+        unsupported()
+    }
+
+    fn single_sign_on(_: Vec<Setting>, _: Service, _: Option<String>) -> Result<String, Error> {
+        unsupported()
+    }
+
+    fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
+        unsupported()
+    }
+}
+
+provisioning_guest::export!(Overreaching);
