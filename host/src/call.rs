@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
-    ConnectionStatus, CreatedAccount, Error as ModuleError, Function, Outcome, Package, Service,
+    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package, Service,
     StatusReport, Usage,
 };
 
@@ -104,6 +104,34 @@ impl Request {
         }
     }
 
+    /// Whether the request changes something at the provider. Mutating
+    /// calls are journaled and never retried by the host.
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Request::CreateAccount { .. }
+                | Request::Suspend { .. }
+                | Request::Unsuspend { .. }
+                | Request::Terminate { .. }
+                | Request::ChangePassword { .. }
+                | Request::ChangePackage { .. }
+                | Request::ChangeDomain { .. }
+        )
+    }
+
+    /// Whether the request only reads, so that repeating it after a
+    /// transient failure cannot change anything. Single sign-on is left
+    /// out: each call may mint a one-time login.
+    pub fn is_safe_to_repeat(&self) -> bool {
+        matches!(
+            self,
+            Request::TestConnection
+                | Request::UsageData { .. }
+                | Request::ListPackages
+                | Request::ServiceStatus { .. }
+        )
+    }
+
     /// The service the request acts on, if any.
     pub fn service(&self) -> Option<&Service> {
         match self {
@@ -174,6 +202,27 @@ pub enum Response {
     Status(StatusReport),
 }
 
+impl Response {
+    /// The credentials the answer hands over (generated passwords, license
+    /// keys), which the provider may show only once.
+    pub fn credentials(&self) -> &[Credential] {
+        match self {
+            Response::Created(created) => &created.credentials,
+            Response::Done(outcome) => &outcome.credentials,
+            _ => &[],
+        }
+    }
+
+    /// The credentials, to fill in or mask.
+    pub(crate) fn credentials_mut(&mut self) -> Option<&mut Vec<Credential>> {
+        match self {
+            Response::Created(created) => Some(&mut created.credentials),
+            Response::Done(outcome) => Some(&mut outcome.credentials),
+            _ => None,
+        }
+    }
+}
+
 /// Why a call failed: either the module answered with a typed error, or the
 /// host stopped or refused the call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -221,6 +270,58 @@ pub enum CallError {
         /// The cap.
         cap_bytes: usize,
     },
+    /// The guest wrote more to stdout or stderr than its cap and was
+    /// stopped.
+    #[error("{module}: stopped for writing more than its output cap of {cap_bytes} bytes")]
+    OutputExceeded {
+        /// The module's name.
+        module: String,
+        /// The cap.
+        cap_bytes: usize,
+    },
+    /// The guest answered with more than the host accepts from it.
+    #[error("{module}: answer of {bytes} bytes refused: the cap is {cap_bytes} bytes")]
+    ResultTooLarge {
+        /// The module's name.
+        module: String,
+        /// Size of the answer, as JSON.
+        bytes: usize,
+        /// The cap.
+        cap_bytes: usize,
+    },
+    /// The idempotency key was already used for a call whose outcome is
+    /// not known (still running, or the host stopped before recording it):
+    /// repeating it blindly could act twice, so an operator checks first.
+    #[error(
+        "{module}: idempotency key `{key}` belongs to journal entry {entry}, whose outcome is unknown: check the service at the provider, then acknowledge the entry"
+    )]
+    OutcomeUnknown {
+        /// The module's name.
+        module: String,
+        /// The caller's key.
+        key: String,
+        /// The journal entry of the earlier call.
+        entry: i64,
+    },
+    /// The idempotency key was already used for a different call.
+    #[error("{module}: idempotency key `{key}` was already used for {used_for}")]
+    IdempotencyConflict {
+        /// The module's name.
+        module: String,
+        /// The caller's key.
+        key: String,
+        /// What the key was used for (function and service).
+        used_for: String,
+    },
+    /// The journal could not record the call; a mutating call is not sent
+    /// to the provider unless its intent is on record.
+    #[error("{module}: journal failure: {message}")]
+    Journal {
+        /// The module's name.
+        module: String,
+        /// What failed.
+        message: String,
+    },
     /// The host could not set up or run the call.
     #[error("{module}: host failure: {message}")]
     Host {
@@ -242,6 +343,11 @@ impl CallError {
             CallError::Trap { .. } => "trap",
             CallError::DeadlineExceeded { .. } => "deadline-exceeded",
             CallError::MemoryExhausted { .. } => "memory-exhausted",
+            CallError::OutputExceeded { .. } => "output-exceeded",
+            CallError::ResultTooLarge { .. } => "result-too-large",
+            CallError::OutcomeUnknown { .. } => "outcome-unknown",
+            CallError::IdempotencyConflict { .. } => "idempotency-conflict",
+            CallError::Journal { .. } => "journal",
             CallError::Host { .. } => "host",
         }
     }

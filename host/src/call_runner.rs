@@ -1,5 +1,6 @@
 //! Runs one request in a fresh store, within the module's bounds, and turns
-//! whatever happens into a [`Response`] or a typed [`CallError`].
+//! whatever happens into a [`Response`] or a typed [`CallError`]; tries a
+//! safe read again after a transient failure.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,9 +8,10 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use crate::bindings::Provider;
-use crate::bindings::types::Setting;
+use crate::bindings::types::{Error as ModuleError, Setting, SettingKind};
 use crate::call::{CallError, Request, Response, map_error_message};
 use crate::engine::EPOCH_TICK;
+use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
 use crate::redact::Redactor;
 use crate::store::CallState;
@@ -19,19 +21,91 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
 }
 
+/// Shortest wait between two attempts of a safe read; it doubles with each
+/// further attempt, and a provider's Retry-After overrides it when longer.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A retry is only worth starting with at least this much of the deadline
+/// left after waiting.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
+
 /// Runs `request` on `module` with `settings` (the module's own plus the
-/// caller's), in a new store.
+/// caller's), each attempt in a new store. Safe reads are tried again after
+/// a transient failure, within the call's deadline.
 pub(crate) async fn run(
     module: &LoadedModule,
     request: &Request,
     call_settings: &[Setting],
 ) -> Result<Response, CallError> {
     let settings = merge_settings(&module.settings, call_settings);
-    let redactor = module.redactor.with(request.secrets());
+    let redactor = call_redactor(module, request, call_settings);
+    let _live = LiveSecrets::register(&redactor);
     check_required(module, &settings)?;
 
+    let started = Instant::now();
+    let deadline = started + module.limits.deadline;
+    let function = crate::call::function_name(request.function());
+    let mut attempt = 1;
+    let result = loop {
+        let (result, denied) = run_once(module, request, &settings, deadline, &redactor).await;
+        let retry = if denied {
+            None
+        } else {
+            retry_delay(module, request, &result, attempt, deadline)
+        };
+        let Some(delay) = retry else { break result };
+        if let Err(error) = &result {
+            tracing::info!(module = %module.name, function, attempt, kind = error.kind(), delay_ms = delay.as_millis() as u64, "safe read failed; trying again");
+        }
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => {
+            tracing::info!(module = %module.name, function, attempt, elapsed_ms, "call succeeded")
+        }
+        // A provider's typed answer is business as usual; a call the host
+        // had to stop or refuse is worth an operator's attention.
+        Err(error @ CallError::Module { .. }) => {
+            tracing::info!(module = %module.name, function, attempt, kind = error.kind(), elapsed_ms, "call failed: {error}")
+        }
+        Err(error) => {
+            tracing::warn!(module = %module.name, function, attempt, kind = error.kind(), elapsed_ms, "call stopped: {error}")
+        }
+    }
+    result
+}
+
+/// Masks the module's secret settings, the call's secret settings and the
+/// passwords the request carries.
+fn call_redactor(module: &LoadedModule, request: &Request, call_settings: &[Setting]) -> Redactor {
+    let secret_settings = call_settings.iter().filter(|setting| {
+        module
+            .info
+            .settings
+            .iter()
+            .any(|spec| spec.name == setting.name && spec.kind == SettingKind::Secret)
+    });
+    module.redactor.with(
+        request
+            .secrets()
+            .into_iter()
+            .chain(secret_settings.map(|s| s.value.as_str())),
+    )
+}
+
+/// One attempt in a fresh store, bounded by what is left of the deadline.
+/// Also tells whether the guest asked for an origin it was not granted.
+async fn run_once(
+    module: &LoadedModule,
+    request: &Request,
+    settings: &[Setting],
+    deadline: Instant,
+    redactor: &Redactor,
+) -> (Result<Response, CallError>, bool) {
     let limits = module.limits;
-    let deadline = Instant::now() + limits.deadline;
+    let remaining = deadline.saturating_duration_since(Instant::now());
     let state = CallState::new(
         module.name.clone(),
         module.policy.clone(),
@@ -40,42 +114,99 @@ pub(crate) async fn run(
     );
     let mut store = Store::new(module.pre.engine(), state);
     store.limiter(|state| &mut state.limits);
-    store.set_epoch_deadline(deadline_ticks(limits.deadline));
+    store.set_epoch_deadline(deadline_ticks(remaining));
     store.epoch_deadline_trap();
 
-    let started = Instant::now();
     let outcome = tokio::time::timeout(
-        limits.deadline,
-        invoke(&module.pre, &mut store, request, &settings),
+        remaining,
+        invoke(&module.pre, &mut store, request, settings),
     )
     .await;
-    log_guest_output(&module.name, &store, &redactor);
+    // What the guest printed may show the credentials it just generated.
+    let output_redactor = match &outcome {
+        Ok(Ok(Ok(response))) => {
+            redactor.with(response.credentials().iter().map(|c| c.value.as_str()))
+        }
+        _ => redactor.clone(),
+    };
+    log_guest_output(&module.name, &store, &output_redactor);
     let result = match outcome {
         Err(_elapsed) => Err(CallError::DeadlineExceeded {
             module: module.name.to_string(),
             deadline: limits.deadline,
         }),
-        Ok(Err(trap)) => Err(classify_trap(module, &store, trap, &redactor)),
+        Ok(Err(trap)) => Err(classify_trap(module, &store, trap, redactor)),
         Ok(Ok(Err(error))) => Err(CallError::Module {
             module: module.name.to_string(),
             error: map_error_message(error, |m| redactor.redact(m)),
         }),
-        Ok(Ok(Ok(response))) => Ok(response),
+        Ok(Ok(Ok(response))) => check_result_size(module, response),
     };
-    let function = crate::call::function_name(request.function());
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    match &result {
-        Ok(_) => tracing::info!(module = %module.name, function, elapsed_ms, "call succeeded"),
-        // A provider's typed answer is business as usual; a call the host
-        // had to stop or refuse is worth an operator's attention.
-        Err(error @ CallError::Module { .. }) => {
-            tracing::info!(module = %module.name, function, kind = error.kind(), elapsed_ms, "call failed: {error}")
+    (result, store.data().denied_requests())
+}
+
+/// How long to wait before trying `request` again, or `None` when it must
+/// not be tried again: it mutates, the failure is not transient, the
+/// retries are used up, or the wait would not leave time for an attempt.
+fn retry_delay(
+    module: &LoadedModule,
+    request: &Request,
+    result: &Result<Response, CallError>,
+    attempt: u32,
+    deadline: Instant,
+) -> Option<Duration> {
+    if !request.is_safe_to_repeat() || attempt > module.limits.read_retries {
+        return None;
+    }
+    let Err(CallError::Module { error, .. }) = result else {
+        return None;
+    };
+    let backoff = FIRST_BACKOFF * 2u32.saturating_pow(attempt - 1);
+    let delay = match error {
+        ModuleError::RateLimited(limit) => {
+            let asked = Duration::from_secs(limit.retry_after_seconds.unwrap_or(0).into());
+            backoff.max(asked)
         }
-        Err(error) => {
-            tracing::warn!(module = %module.name, function, kind = error.kind(), elapsed_ms, "call stopped: {error}")
+        ModuleError::Provider(_)
+        | ModuleError::BadResponse(_)
+        | ModuleError::Transport(_)
+        | ModuleError::Timeout(_) => backoff,
+        _ => return None,
+    };
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    (delay + MIN_ATTEMPT_TIME <= remaining).then_some(delay)
+}
+
+/// Refuses an answer larger (as JSON) than the module's result cap.
+fn check_result_size(module: &LoadedModule, response: Response) -> Result<Response, CallError> {
+    let bytes = json_size(&response);
+    let cap_bytes = module.limits.result_bytes;
+    if bytes > cap_bytes {
+        return Err(CallError::ResultTooLarge {
+            module: module.name.to_string(),
+            bytes,
+            cap_bytes,
+        });
+    }
+    Ok(response)
+}
+
+/// Bytes `value` takes as JSON, counted without building the text.
+fn json_size(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
-    result
+    let mut counter = Counter(0);
+    // Serialising plain records into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// Module settings first, then the caller's, which override by name.
@@ -197,6 +328,12 @@ fn classify_trap(
         return CallError::MemoryExhausted {
             module: name,
             cap_bytes: module.limits.memory_bytes,
+        };
+    }
+    if store.data().output_exhausted() {
+        return CallError::OutputExceeded {
+            module: name,
+            cap_bytes: module.limits.output_bytes,
         };
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {

@@ -1,4 +1,5 @@
-//! What one call of a module may consume.
+//! What one call of a module may consume, and how often a safe read is
+//! tried again.
 
 use std::time::Duration;
 
@@ -7,11 +8,23 @@ use std::time::Duration;
 pub struct Limits {
     /// Linear memory the guest may grow to, in bytes.
     pub memory_bytes: usize,
-    /// Wall-clock time a call may take, provider round-trips included.
+    /// Wall-clock time a call may take, provider round-trips and retries
+    /// included.
     pub deadline: Duration,
-    /// Bytes of stdout/stderr the guest may write in one call; the rest is
-    /// dropped (and the guest sees its writes fail).
+    /// Bytes of stdout (and, separately, stderr) the guest may write in one
+    /// call. A guest that writes more is stopped with `output-exceeded`.
     pub output_bytes: usize,
+    /// Bytes of a provider's response body the host passes to the guest;
+    /// past this the body is cut off and the guest sees a body-size error.
+    pub response_bytes: usize,
+    /// Size of the answer a guest may hand back (as JSON), so that a module
+    /// cannot push megabytes into the caller's hands.
+    pub result_bytes: usize,
+    /// Further attempts for a read that is safe to repeat (test-connection,
+    /// usage-data, list-packages, service-status) after a rate limit, a
+    /// provider error, a bad answer or a transport failure. Mutating calls
+    /// are never tried again.
+    pub read_retries: u32,
 }
 
 impl Default for Limits {
@@ -20,6 +33,9 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             deadline: Duration::from_secs(30),
             output_bytes: 64 << 10,
+            response_bytes: 4 << 20,
+            result_bytes: 1 << 20,
+            read_retries: 2,
         }
     }
 }

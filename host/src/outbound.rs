@@ -20,15 +20,29 @@ pub(crate) struct OutboundHooks {
     module: Arc<str>,
     policy: Arc<OutboundPolicy>,
     deadline: Instant,
+    response_cap: usize,
+    denied: bool,
 }
 
 impl OutboundHooks {
-    pub(crate) fn new(module: Arc<str>, policy: Arc<OutboundPolicy>, deadline: Instant) -> Self {
+    pub(crate) fn new(
+        module: Arc<str>,
+        policy: Arc<OutboundPolicy>,
+        deadline: Instant,
+        response_cap: usize,
+    ) -> Self {
         OutboundHooks {
             module,
             policy,
             deadline,
+            response_cap,
+            denied: false,
         }
+    }
+
+    /// Whether a request was refused for its origin.
+    pub(crate) fn denied(&self) -> bool {
+        self.denied
     }
 
     /// The origin a request targets, if it names one the host can judge.
@@ -48,7 +62,9 @@ impl WasiHttpHooks for OutboundHooks {
         let origin = Self::origin_of(&request);
         let allowed = origin.as_ref().is_some_and(|o| self.policy.permits(o));
         let target = origin.map_or_else(|| "an unparseable URL".to_string(), |o| o.to_string());
+        self.denied |= !allowed;
         let module = self.module.clone();
+        let response_cap = self.response_cap;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let options = clamp_timeouts(options.unwrap_or_default(), remaining);
         Box::new(async move {
@@ -66,7 +82,7 @@ impl WasiHttpHooks for OutboundHooks {
             let (response, io) =
                 wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             Ok((
-                response.map(BodyExt::boxed_unsync),
+                response.map(|body| cap_body(body, response_cap)),
                 Box::new(io) as IoFuture,
             ))
         })
@@ -93,6 +109,20 @@ async fn buffer_body(
         .map_err(|never| match never {})
         .boxed_unsync();
     Ok(http::Request::from_parts(parts, body))
+}
+
+/// Cuts a provider's response body off after `cap` bytes: the guest reads
+/// a body-size error instead of the rest, however much the provider sends.
+fn cap_body<B>(body: B, cap: usize) -> WasiBody
+where
+    B: hyper::body::Body<Data = bytes::Bytes, Error = HttpError> + Send + 'static,
+{
+    Limited::new(body, cap)
+        .map_err(move |error| match error.downcast::<HttpError>() {
+            Ok(error) => *error,
+            Err(_) => HttpError::HttpResponseBodySize(Some(cap as u64)),
+        })
+        .boxed_unsync()
 }
 
 /// No network wait may outlive the call: the guest then sees a timeout error

@@ -22,6 +22,7 @@ pub(crate) struct CallState {
     pub(crate) limits: MemoryLimiter,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+    output_cap: usize,
 }
 
 impl CallState {
@@ -45,12 +46,26 @@ impl CallState {
         CallState {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks::new(module, policy, deadline),
+            hooks: OutboundHooks::new(module, policy, deadline, limits.response_bytes),
             table: ResourceTable::new(),
             limits: MemoryLimiter::new(limits.memory_bytes),
             stdout,
             stderr,
+            output_cap: limits.output_bytes,
         }
+    }
+
+    /// Whether the guest filled its stdout or stderr to the cap (its next
+    /// write then fails, which Rust's `print!` turns into a panic).
+    pub(crate) fn output_exhausted(&self) -> bool {
+        [&self.stdout, &self.stderr]
+            .iter()
+            .any(|pipe| pipe.contents().len() >= self.output_cap)
+    }
+
+    /// Whether the guest asked for an origin it was not granted.
+    pub(crate) fn denied_requests(&self) -> bool {
+        self.hooks.denied()
     }
 }
 
