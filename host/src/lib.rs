@@ -19,6 +19,7 @@ mod call_runner;
 mod engine;
 mod host;
 mod limits;
+pub mod logging;
 mod manifest;
 mod module;
 mod outbound;

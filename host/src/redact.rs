@@ -46,6 +46,21 @@ impl Redactor {
         redactor
     }
 
+    /// Whether the redactor masks nothing.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Adds every secret of `other`.
+    pub fn extend(&mut self, other: &Redactor) {
+        for secret in &other.secrets {
+            if !self.secrets.contains(secret) {
+                self.secrets.push(secret.clone());
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
     /// `text` with every known secret replaced by [`MASK`].
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_string();
