@@ -54,16 +54,29 @@ impl Host {
         Ok(())
     }
 
-    /// Loads (or replaces) one module. On failure the module already loaded
-    /// under that name, if any, stays in service.
+    /// Loads one module, or swaps in a new version of one already loaded.
+    ///
+    /// A swap is atomic and drops nothing: calls in flight finish on the
+    /// version they started with, calls made after it returns go to the new
+    /// one. The new version must load, match its pinned digest and say in
+    /// its `info` that it is the same module (same id); otherwise this fails
+    /// and the version already loaded stays in service.
     pub async fn load(&self, config: ModuleConfig) -> anyhow::Result<Arc<LoadedModule>> {
         let name = config.name.clone();
         let module = Arc::new(LoadedModule::load(&self.runtime, config).await?);
-        let previous = self
-            .modules
-            .write()
-            .expect("module registry lock")
-            .insert(name.clone(), module.clone());
+        let previous = {
+            let mut modules = self.modules.write().expect("module registry lock");
+            if let Some(old) = modules.get(&name)
+                && old.info().id != module.info().id
+            {
+                anyhow::bail!(
+                    "module `{name}` is `{}`, but the new component says it is `{}`: not swapped",
+                    old.info().id,
+                    module.info().id
+                );
+            }
+            modules.insert(name.clone(), module.clone())
+        };
         match previous {
             Some(old) => {
                 tracing::info!(module = %name, old = %old.digest(), new = %module.digest(), "module replaced")
@@ -73,6 +86,20 @@ impl Host {
             }
         }
         Ok(module)
+    }
+
+    /// Takes a module out of service; calls in flight on it finish. Returns
+    /// whether a module of that name was loaded.
+    pub fn unload(&self, name: &str) -> bool {
+        let removed = self
+            .modules
+            .write()
+            .expect("module registry lock")
+            .remove(name);
+        if let Some(module) = &removed {
+            tracing::info!(module = %name, digest = %module.digest(), "module unloaded");
+        }
+        removed.is_some()
     }
 
     /// The module loaded under `name`.

@@ -6,8 +6,10 @@
 //! [modules.hostmenow]
 //! component = "modules/hostmenow_module.wasm"
 //! allowed_hosts = ["https://hostmenow.org"]
+//! sha256 = "9f2c…"          # optional: refuse any other build of the component
 //! memory_mb = 64
 //! deadline_ms = 30000
+//! read_retries = 2
 //!
 //! [modules.hostmenow.settings]
 //! endpoint = "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php"
@@ -46,10 +48,15 @@ pub struct ModuleEntry {
     /// Origins (`scheme://host[:port]`) the module may reach; none by default.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// The component's expected sha256 (hex): a file with any other digest
+    /// is refused at load.
+    pub sha256: Option<String>,
     /// Memory cap per call, MiB.
     pub memory_mb: Option<u64>,
     /// Deadline per call, milliseconds.
     pub deadline_ms: Option<u64>,
+    /// Further attempts of a safe read after a transient failure.
+    pub read_retries: Option<u32>,
     /// Settings given to every call.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingSource>,
@@ -118,6 +125,9 @@ impl ModuleEntry {
             }
             limits.deadline = Duration::from_millis(ms);
         }
+        if let Some(retries) = self.read_retries {
+            limits.read_retries = retries;
+        }
         let settings = self
             .settings
             .iter()
@@ -129,6 +139,7 @@ impl ModuleEntry {
             policy: OutboundPolicy::parse(&self.allowed_hosts).context("allowed_hosts")?,
             limits,
             settings,
+            pinned_sha256: self.sha256.clone(),
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::bindings::ProviderPre;
 use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
 use crate::engine::Runtime;
 use crate::limits::Limits;
+use crate::logging::LiveSecrets;
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
 use crate::store::CallState;
@@ -68,6 +69,9 @@ pub struct ModuleConfig {
     pub limits: Limits,
     /// Server-scope settings given to every call (endpoint, credentials).
     pub settings: Vec<(String, SettingValue)>,
+    /// The sha256 (hex) the component file must have, when the operator
+    /// pinned one.
+    pub pinned_sha256: Option<String>,
 }
 
 impl ModuleConfig {
@@ -79,7 +83,15 @@ impl ModuleConfig {
             policy: OutboundPolicy::default(),
             limits: Limits::default(),
             settings: Vec::new(),
+            pinned_sha256: None,
         }
+    }
+
+    /// Pins the component's sha256 (hex): a file with another digest is
+    /// refused at load.
+    pub fn pin_sha256(mut self, sha256: impl Into<String>) -> ModuleConfig {
+        self.pinned_sha256 = Some(sha256.into());
+        self
     }
 
     /// Grants these origins (`scheme://host[:port]`).
@@ -123,6 +135,9 @@ pub struct LoadedModule {
     pub(crate) settings: Vec<Setting>,
     /// Masks the module's secret settings.
     pub(crate) redactor: Redactor,
+    /// Keeps those secrets masked in every log line while the module is
+    /// loaded.
+    _live_secrets: LiveSecrets,
 }
 
 impl std::fmt::Debug for LoadedModule {
@@ -144,10 +159,12 @@ impl LoadedModule {
         config: ModuleConfig,
     ) -> anyhow::Result<LoadedModule> {
         let name: Arc<str> = config.name.as_str().into();
-        let (pre, digest, imports) = prepare(runtime, &config.component)
-            .with_context(|| format!("loading module `{name}`"))?;
+        let (pre, digest, imports) =
+            prepare(runtime, &config.component, config.pinned_sha256.as_deref())
+                .with_context(|| format!("loading module `{name}`"))?;
         let info = read_info(&pre, name.clone(), &config.limits)
             .await
+            .and_then(|info| check_info(&info).map(|()| info))
             .with_context(|| format!("reading the info of module `{name}`"))?;
         let (settings, redactor) = check_settings(&info, &config.settings)
             .with_context(|| format!("settings of module `{name}`"))?;
@@ -160,6 +177,7 @@ impl LoadedModule {
             policy: Arc::new(config.policy),
             limits: config.limits,
             settings,
+            _live_secrets: LiveSecrets::register(&redactor),
             redactor,
         })
     }
@@ -210,7 +228,7 @@ impl Inspection {
     /// Loads a component with no settings and no granted origin and reads
     /// its info and imports.
     pub(crate) async fn of(runtime: &Runtime, path: &Path) -> anyhow::Result<Inspection> {
-        let (pre, digest, imports) = prepare(runtime, path)?;
+        let (pre, digest, imports) = prepare(runtime, path, None)?;
         let info = read_info(&pre, "inspect".into(), &Limits::default()).await?;
         Ok(Inspection {
             digest,
@@ -226,8 +244,9 @@ impl Inspection {
 fn prepare(
     runtime: &Runtime,
     path: &Path,
+    pinned_sha256: Option<&str>,
 ) -> anyhow::Result<(ProviderPre<CallState>, String, Vec<String>)> {
-    let (component, digest, imports) = compile(runtime, path)?;
+    let (component, digest, imports) = compile(runtime, path, pinned_sha256)?;
     let pre = runtime
         .linker
         .instantiate_pre(&component)
@@ -239,11 +258,25 @@ fn prepare(
     Ok((pre, digest, imports))
 }
 
-/// Reads and compiles a component file, refusing imports the host does not
-/// grant. Returns the component, its sha256 and its imports.
-fn compile(runtime: &Runtime, path: &Path) -> anyhow::Result<(Component, String, Vec<String>)> {
+/// Reads and compiles a component file, refusing a file whose digest is not
+/// the pinned one and imports the host does not grant. Returns the
+/// component, its sha256 and its imports.
+fn compile(
+    runtime: &Runtime,
+    path: &Path,
+    pinned_sha256: Option<&str>,
+) -> anyhow::Result<(Component, String, Vec<String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let digest = hex(&Sha256::digest(&bytes));
+    if let Some(pinned) = pinned_sha256
+        && !pinned.trim().eq_ignore_ascii_case(&digest)
+    {
+        bail!(
+            "{} has sha256 {digest}, but the manifest pins sha256 {}: refusing to load it",
+            path.display(),
+            pinned.trim()
+        );
+    }
     let component = Component::new(&runtime.engine, &bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {}", path.display()))?;
@@ -284,10 +317,37 @@ async fn read_info(
         .billing_provisioning_module()
         .call_info(&mut store)
         .await?;
+    Ok(info)
+}
+
+/// Refuses an `info` the host could not rely on: no id, a setting declared
+/// twice, a choice without choices or with a default outside them.
+fn check_info(info: &ModuleInfo) -> anyhow::Result<()> {
     if info.id.trim().is_empty() {
         bail!("the module's info has an empty id");
     }
-    Ok(info)
+    for (index, spec) in info.settings.iter().enumerate() {
+        if spec.name.trim().is_empty() {
+            bail!("the module's info declares a setting without a name");
+        }
+        if info.settings[..index].iter().any(|s| s.name == spec.name) {
+            bail!("the module's info declares setting `{}` twice", spec.name);
+        }
+        if spec.kind == SettingKind::Choice {
+            if spec.choices.is_empty() {
+                bail!("choice setting `{}` offers no choices", spec.name);
+            }
+            if let Some(default) = &spec.default
+                && !spec.choices.contains(default)
+            {
+                bail!(
+                    "choice setting `{}` defaults to `{default}`, which is not one of its choices",
+                    spec.name
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks configured settings against the module's declarations: every
