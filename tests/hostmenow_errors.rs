@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Harness, TEST_DEADLINE, error_kind, service, setting};
 use provisioning_host::types::Error as ModuleError;
-use provisioning_host::{CallError, Request};
+use provisioning_host::{CallError, Limits, Request};
 use provisioning_sandbox::fault::Fault;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,8 +190,11 @@ fn faults() -> Vec<(Fault, &'static str)> {
 async fn every_misbehaving_answer_is_a_typed_error_and_the_next_call_succeeds() {
     let harness = Harness::hostmenow().await;
     for (fault, expected) in faults() {
-        harness.simulator().faults().inject(fault.clone(), 1);
+        // A safe read is tried again, so the fault stays for every attempt.
+        let attempts = Limits::default().read_retries as usize + 1;
+        harness.simulator().faults().inject(fault.clone(), attempts);
         let result = harness.call(&Request::TestConnection).await;
+        harness.simulator().faults().clear();
         assert_eq!(error_kind(&result), expected, "{fault:?}");
         if let Fault::TooManyRequests { retry_after_secs } = fault {
             match result {
@@ -209,6 +212,66 @@ async fn every_misbehaving_answer_is_a_typed_error_and_the_next_call_succeeds() 
             .await
             .unwrap_or_else(|e| panic!("the call after {fault:?} failed: {e}"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_safe_read_is_tried_again_after_transient_failures() {
+    let harness = Harness::hostmenow().await;
+    let faults = harness.simulator().faults();
+    faults.inject(Fault::ServerErrorJson, 1);
+    faults.inject(Fault::HtmlOk, 1);
+    harness
+        .call(&Request::TestConnection)
+        .await
+        .expect("the third attempt succeeds");
+    assert_eq!(faults.pending(), 0, "both faulted attempts were made");
+
+    // Retry-After is honoured: the next attempt waits for it.
+    faults.inject(
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    let started = Instant::now();
+    harness
+        .call(&Request::TestConnection)
+        .await
+        .expect("the attempt after the rate limit succeeds");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    // A Retry-After beyond the deadline is not waited for.
+    faults.inject(
+        Fault::TooManyRequests {
+            retry_after_secs: 60,
+        },
+        1,
+    );
+    let started = Instant::now();
+    let result = harness.call(&Request::TestConnection).await;
+    assert_eq!(error_kind(&result), "rate-limited");
+    assert!(started.elapsed() < TEST_DEADLINE);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mutating_call_is_never_tried_again() {
+    let harness = Harness::hostmenow().await;
+    harness
+        .call(&Request::CreateAccount {
+            service: service("once-1"),
+        })
+        .await
+        .unwrap();
+    let faults = harness.simulator().faults();
+    faults.inject(Fault::ServerErrorJson, 2);
+    let result = harness
+        .call(&Request::Suspend {
+            service: service("once-1"),
+            reason: None,
+        })
+        .await;
+    assert_eq!(error_kind(&result), "provider");
+    assert_eq!(faults.pending(), 1, "one attempt only");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -374,8 +374,11 @@ async fn misbehaviours_are_typed_errors_and_the_next_call_works() {
         ),
         (Fault::Slow(TEST_DEADLINE * 2), "timeout"),
     ] {
-        harness.sim().faults().inject(fault.clone(), 1);
+        // A safe read is tried again, so the fault stays for every attempt.
+        let attempts = Limits::default().read_retries as usize + 1;
+        harness.sim().faults().inject(fault.clone(), attempts);
         let result = harness.call(&Request::TestConnection).await;
+        harness.sim().faults().clear();
         let got = error_kind(&result);
         // A stall past the deadline may be cut by the host or time out in
         // the guest; either way it is not an answer.

@@ -13,6 +13,24 @@ use crate::engine::Runtime;
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 
+/// What a caller may add to a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// Settings for this call (product-scope settings, say), overriding the
+    /// module's configured ones by name.
+    pub settings: Vec<Setting>,
+}
+
+/// The outcome of [`Host::execute`].
+#[derive(Debug)]
+pub struct Answer {
+    /// The module's answer or why there is none.
+    pub result: Result<Response, CallError>,
+    /// The sha256 of the module version that ran the call (`None` when no
+    /// module of that name was loaded).
+    pub module_digest: Option<String>,
+}
+
 /// Loads provider modules and runs calls on them.
 ///
 /// Cheap to share behind an `Arc`; every method takes `&self`. Replacing a
@@ -54,16 +72,32 @@ impl Host {
         Ok(())
     }
 
-    /// Loads one module, or swaps in a new version of one already loaded.
+    /// Loads one module, or swaps in a new version of one already loaded:
+    /// [`Host::prepare`] then [`Host::install`].
+    pub async fn load(&self, config: ModuleConfig) -> anyhow::Result<Arc<LoadedModule>> {
+        let module = self.prepare(config).await?;
+        self.install(module.clone())?;
+        Ok(module)
+    }
+
+    /// Compiles, checks and pre-links a module and reads its `info`, without
+    /// putting it in service: the slow half of a swap, done while the old
+    /// version keeps serving.
+    pub async fn prepare(&self, config: ModuleConfig) -> anyhow::Result<Arc<LoadedModule>> {
+        Ok(Arc::new(LoadedModule::load(&self.runtime, config).await?))
+    }
+
+    /// Puts a prepared module in service under its name, swapping out the
+    /// version already there.
     ///
     /// A swap is atomic and drops nothing: calls in flight finish on the
     /// version they started with, calls made after it returns go to the new
-    /// one. The new version must load, match its pinned digest and say in
-    /// its `info` that it is the same module (same id); otherwise this fails
-    /// and the version already loaded stays in service.
-    pub async fn load(&self, config: ModuleConfig) -> anyhow::Result<Arc<LoadedModule>> {
-        let name = config.name.clone();
-        let module = Arc::new(LoadedModule::load(&self.runtime, config).await?);
+    /// one. The new version must say in its `info` that it is the same
+    /// module (same id); otherwise this fails and the version already loaded
+    /// stays in service (as it does when [`Host::prepare`] fails: a file
+    /// that does not compile or does not match its pinned digest).
+    pub fn install(&self, module: Arc<LoadedModule>) -> anyhow::Result<()> {
+        let name = module.name().to_string();
         let previous = {
             let mut modules = self.modules.write().expect("module registry lock");
             if let Some(old) = modules.get(&name)
@@ -85,7 +119,7 @@ impl Host {
                 tracing::info!(module = %name, digest = %module.digest(), id = %module.info().id, "module loaded")
             }
         }
-        Ok(module)
+        Ok(())
     }
 
     /// Takes a module out of service; calls in flight on it finish. Returns
@@ -134,10 +168,26 @@ impl Host {
         request: &Request,
         settings: &[Setting],
     ) -> Result<Response, CallError> {
-        let loaded = self
-            .module(module)
-            .ok_or_else(|| CallError::UnknownModule(module.to_string()))?;
-        call_runner::run(&loaded, request, settings).await
+        let options = CallOptions {
+            settings: settings.to_vec(),
+            ..CallOptions::default()
+        };
+        self.execute(module, request, &options).await.result
+    }
+
+    /// Runs a call and tells, beside its result, which version of the
+    /// module answered it.
+    pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
+        let Some(loaded) = self.module(module) else {
+            return Answer {
+                result: Err(CallError::UnknownModule(module.to_string())),
+                module_digest: None,
+            };
+        };
+        Answer {
+            result: call_runner::run(&loaded, request, &options.settings).await,
+            module_digest: Some(loaded.digest().to_string()),
+        }
     }
 
     /// Reads a component file's info, imports and digest without loading it

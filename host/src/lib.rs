@@ -29,7 +29,7 @@ mod store;
 
 pub use bindings::types;
 pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
-pub use host::Host;
+pub use host::{Answer, CallOptions, Host};
 pub use limits::Limits;
 pub use manifest::{Manifest, ModuleEntry, SettingSource};
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
