@@ -1,5 +1,9 @@
 //! Captures every log line of the test process, at trace level, so a test
 //! can search it for secrets. Process-wide: one test per binary uses it.
+//!
+//! Lines pass through the host's redacting writer, as they do in the CLI
+//! and in any embedder that follows the host's docs: what is captured is
+//! exactly what the host's log output would hold.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -22,7 +26,9 @@ impl LogCapture {
         );
         tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(move || writer.clone())
+            .with_writer(provisioning_host::logging::redacting(move || {
+                writer.clone()
+            }))
             .with_ansi(false)
             .init();
         capture

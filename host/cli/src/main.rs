@@ -38,19 +38,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // Logs go to stderr so stdout stays a clean table or JSON.
+    // Logs go to stderr so stdout stays a clean table or JSON, through the
+    // host's redacting writer: at TRACE, wasi-http quotes whole request
+    // URLs, and some providers take their API key in the query string.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
-        // wasi-http traces whole request URLs, and some providers put their
-        // API key in the query string: never let that level through.
-        .add_directive(
-            "wasmtime_wasi_http=debug"
-                .parse()
-                .expect("a valid directive"),
-        );
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(provisioning_host::logging::redacting(std::io::stderr))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
