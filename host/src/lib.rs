@@ -31,7 +31,7 @@ pub use bindings::types;
 pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
 pub use host::{Answer, CallOptions, Host};
 pub use limits::Limits;
-pub use manifest::{Manifest, ModuleEntry, SettingSource};
+pub use manifest::{JournalSection, Manifest, ModuleEntry, SettingSource};
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};

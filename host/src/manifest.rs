@@ -14,6 +14,10 @@
 //! [modules.hostmenow.settings]
 //! endpoint = "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php"
 //! api-key = { env = "HOSTMENOW_API_KEY" }
+//!
+//! [journal]                     # optional: record every mutating call
+//! path = "journal.sqlite3"
+//! key = { env = "PROVISIONING_JOURNAL_KEY" }   # 64 hex characters
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,6 +38,8 @@ pub struct Manifest {
     /// Modules by the name calls use.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleEntry>,
+    /// Where mutating calls are journaled, if anywhere.
+    pub journal: Option<JournalSection>,
     /// Directory relative component and secret file paths resolve against.
     #[serde(skip)]
     base_dir: PathBuf,
@@ -60,6 +66,18 @@ pub struct ModuleEntry {
     /// Settings given to every call.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingSource>,
+}
+
+/// The `[journal]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// The SQLite file, relative to the manifest's directory if not
+    /// absolute; created when missing.
+    pub path: PathBuf,
+    /// The key that seals generated credentials: `{ env = "VAR" }` or
+    /// `{ file = "path" }` holding 64 hex characters, never inline.
+    pub key: SettingSource,
 }
 
 /// Where a setting's value comes from.
@@ -94,6 +112,21 @@ impl Manifest {
         let mut manifest: Manifest = toml::from_str(text)?;
         manifest.base_dir = base_dir.to_path_buf();
         Ok(manifest)
+    }
+
+    /// The journal's file and sealing key (hex), when the manifest has a
+    /// `[journal]` section.
+    pub fn journal_config(&self) -> anyhow::Result<Option<(PathBuf, String)>> {
+        let Some(section) = &self.journal else {
+            return Ok(None);
+        };
+        let key = section.key.resolve("journal key", &self.base_dir)?;
+        if key.inline {
+            bail!(
+                "the journal key is a secret: give it as {{ env = \"VAR\" }} or {{ file = \"path\" }}, never inline"
+            );
+        }
+        Ok(Some((self.base_dir.join(&section.path), key.value)))
     }
 
     /// Resolves every module's entry into a [`ModuleConfig`], reading secrets
@@ -233,6 +266,40 @@ mod tests {
         .unwrap();
         let error = format!("{:#}", manifest.module_configs().unwrap_err());
         assert!(error.contains("PROVISIONING_TEST_SURELY_UNSET"), "{error}");
+    }
+
+    #[test]
+    fn the_journal_key_comes_from_a_file_or_the_environment_never_inline() {
+        let dir = std::env::temp_dir().join(format!("manifest-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("journal.key"), "ab".repeat(32) + "\n").unwrap();
+        let manifest = Manifest::parse(
+            "[journal]\npath = \"j.sqlite3\"\nkey = { file = \"journal.key\" }\n",
+            &dir,
+        )
+        .unwrap();
+        let (path, key) = manifest.journal_config().unwrap().unwrap();
+        assert_eq!(path, dir.join("j.sqlite3"));
+        assert_eq!(key, "ab".repeat(32));
+
+        let unset = Manifest::parse(
+            "[journal]\npath = \"j.sqlite3\"\nkey = { env = \"PROVISIONING_TEST_SURELY_UNSET\" }\n",
+            &dir,
+        )
+        .unwrap();
+        let error = format!("{:#}", unset.journal_config().unwrap_err());
+        assert!(error.contains("PROVISIONING_TEST_SURELY_UNSET"), "{error}");
+
+        let inline = Manifest::parse(
+            "[journal]\npath = \"j.sqlite3\"\nkey = \"00\"\n",
+            &dir,
+        )
+        .unwrap();
+        let error = format!("{:#}", inline.journal_config().unwrap_err());
+        assert!(error.contains("never inline"), "{error}");
+
+        let none = Manifest::parse("", &dir).unwrap();
+        assert!(none.journal_config().unwrap().is_none());
     }
 
     #[test]

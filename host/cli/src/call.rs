@@ -110,6 +110,13 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         let (outcome, detail) = crate::output::outcome(&result, &redactor);
         println!("{outcome}: {detail}");
+        // The caller of `call` is the one who must keep what the provider
+        // issued (it may show it only once).
+        if let Ok(response) = &result {
+            for credential in response.credentials() {
+                println!("{}: {}", credential.name, credential.value);
+            }
+        }
     }
     Ok(if result.is_ok() {
         ExitCode::SUCCESS
