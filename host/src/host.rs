@@ -8,7 +8,9 @@ use anyhow::Context;
 
 use crate::bindings::types::Setting;
 use crate::call::{CallError, Request, Response};
+use crate::call_journal::{Admission, Journal};
 use crate::call_runner;
+use crate::journal::EntryId;
 use crate::engine::Runtime;
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
@@ -19,6 +21,10 @@ pub struct CallOptions {
     /// Settings for this call (product-scope settings, say), overriding the
     /// module's configured ones by name.
     pub settings: Vec<Setting>,
+    /// The caller's key for a mutating call: repeating a call with the same
+    /// key gets the recorded answer instead of acting twice (needs a
+    /// journal; see [`Host::with_journal`]).
+    pub idempotency_key: Option<String>,
 }
 
 /// The outcome of [`Host::execute`].
@@ -27,8 +33,25 @@ pub struct Answer {
     /// The module's answer or why there is none.
     pub result: Result<Response, CallError>,
     /// The sha256 of the module version that ran the call (`None` when no
-    /// module of that name was loaded).
+    /// module of that name was loaded, or the answer was replayed).
     pub module_digest: Option<String>,
+    /// The journal entry of a mutating call; acknowledge it with
+    /// [`Journal::acknowledge`] once the answer is safely kept.
+    pub journal_entry: Option<EntryId>,
+    /// Whether the answer is the recorded one of an earlier call with the
+    /// same idempotency key.
+    pub replayed: bool,
+}
+
+impl Answer {
+    fn from_result(result: Result<Response, CallError>) -> Answer {
+        Answer {
+            result,
+            module_digest: None,
+            journal_entry: None,
+            replayed: false,
+        }
+    }
 }
 
 /// Loads provider modules and runs calls on them.
@@ -52,6 +75,7 @@ pub struct Answer {
 pub struct Host {
     runtime: Arc<Runtime>,
     modules: RwLock<BTreeMap<String, Arc<LoadedModule>>>,
+    journal: Option<Journal>,
 }
 
 impl Host {
@@ -60,7 +84,21 @@ impl Host {
         Ok(Host {
             runtime: Runtime::new()?,
             modules: RwLock::new(BTreeMap::new()),
+            journal: None,
         })
+    }
+
+    /// Journals every mutating call from now on: its intent before it
+    /// reaches the module, its outcome after, generated credentials sealed
+    /// until acknowledged.
+    pub fn with_journal(mut self, journal: Journal) -> Host {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The journal, when there is one.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// Loads every module of a manifest. Fails on the first module that does
@@ -162,6 +200,11 @@ impl Host {
 
     /// Calls a function with extra settings for this call (product-scope
     /// settings, say), which override the module's configured ones by name.
+    ///
+    /// With a journal, the call's entry is acknowledged as soon as the
+    /// answer is returned; a platform that must not lose a generated
+    /// password between this return and its own database uses
+    /// [`Host::execute`] and acknowledges once it has stored the answer.
     pub async fn call_with(
         &self,
         module: &str,
@@ -172,21 +215,61 @@ impl Host {
             settings: settings.to_vec(),
             ..CallOptions::default()
         };
-        self.execute(module, request, &options).await.result
+        let answer = self.execute(module, request, &options).await;
+        if let (Some(journal), Some(entry)) = (&self.journal, answer.journal_entry)
+            && let Err(error) = journal.acknowledge(entry)
+        {
+            tracing::error!(module, entry, "acknowledging a journal entry failed: {error:#}");
+        }
+        answer.result
     }
 
     /// Runs a call and tells, beside its result, which version of the
-    /// module answered it.
+    /// module answered it and which journal entry records it.
+    ///
+    /// A mutating call is journaled before it reaches the module; if that
+    /// fails, the call is not made. A repeated idempotency key gets the
+    /// recorded answer of the earlier call, or `outcome-unknown` when that
+    /// call never finished (an operator checks it at the provider).
     pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
         let Some(loaded) = self.module(module) else {
-            return Answer {
-                result: Err(CallError::UnknownModule(module.to_string())),
-                module_digest: None,
-            };
+            return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
         };
+        let journal = self.journal.as_ref().filter(|_| request.is_mutating());
+        let redactor = call_runner::call_redactor(&loaded, request, &options.settings);
+        let entry = match journal.map(|journal| {
+            journal.begin(
+                module,
+                request,
+                options.idempotency_key.as_deref(),
+                &redactor,
+            )
+        }) {
+            None => None,
+            Some(Err(error)) => return Answer::from_result(Err(error)),
+            Some(Ok(Admission::Replay(entry, response))) => {
+                tracing::info!(module, entry, "idempotency key seen before: answering with the recorded outcome");
+                return Answer {
+                    journal_entry: Some(entry),
+                    replayed: true,
+                    ..Answer::from_result(Ok(response))
+                };
+            }
+            Some(Ok(Admission::Run(entry))) => Some(entry),
+        };
+        let result = call_runner::run(&loaded, request, &options.settings).await;
+        if let (Some(journal), Some(entry)) = (journal, entry)
+            && let Err(error) = journal.finish(entry, &result, &redactor)
+        {
+            // The caller still gets the answer; the entry stays "unknown"
+            // for an operator to check.
+            tracing::error!(module, entry, "recording a call's outcome failed: {}", redactor.redact(&format!("{error:#}")));
+        }
         Answer {
-            result: call_runner::run(&loaded, request, &options.settings).await,
+            result,
             module_digest: Some(loaded.digest().to_string()),
+            journal_entry: entry,
+            replayed: false,
         }
     }
 

@@ -15,9 +15,11 @@
 
 mod bindings;
 mod call;
+mod call_journal;
 mod call_runner;
 mod engine;
 mod host;
+pub mod journal;
 mod limits;
 pub mod logging;
 mod manifest;
@@ -29,6 +31,7 @@ mod store;
 
 pub use bindings::types;
 pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
+pub use call_journal::{Journal, PendingCall};
 pub use host::{Answer, CallOptions, Host};
 pub use limits::Limits;
 pub use manifest::{JournalSection, Manifest, ModuleEntry, SettingSource};
