@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use provisioning_host::types::Setting;
-use provisioning_host::{Host, Manifest, Redactor, Request};
+use provisioning_host::{CallOptions, Manifest, Redactor, Request};
 use serde_json::{Map, Value, json};
 
 /// Arguments of `call`.
@@ -63,6 +63,14 @@ pub struct Args {
     /// Extra per-call setting, `name=value` (repeatable).
     #[arg(long = "setting", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
+    /// Key of this call: repeating a mutating call with the same key gets
+    /// the journaled answer instead of acting twice (needs `[journal]`).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Crash drill: once the outcome is journaled, say so on stderr and
+    /// wait to be killed instead of printing the answer.
+    #[arg(long, hide = true)]
+    halt_before_answer: bool,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -83,7 +91,7 @@ fn env_secret(var: &Option<String>) -> anyhow::Result<Option<String>> {
 /// Exits 0 on success, 1 when the call failed.
 pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = Host::new()?;
+    let host = crate::journal::host_for(&manifest)?;
     host.load_manifest(&manifest).await?;
 
     let password = env_secret(&args.password_env)?;
@@ -98,7 +106,21 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         })
         .collect();
 
-    let result = host.call_with(&args.module, &request, &settings).await;
+    let options = CallOptions {
+        settings,
+        idempotency_key: args.idempotency_key.clone(),
+    };
+    let answer = host.execute(&args.module, &request, &options).await;
+    if args.halt_before_answer {
+        eprintln!(
+            "halting before the answer (journal entry {})",
+            answer
+                .journal_entry
+                .map_or_else(|| "none".to_string(), |id| id.to_string())
+        );
+        std::future::pending::<()>().await;
+    }
+    let result = answer.result;
     let redactor = Redactor::new().with(
         password
             .iter()
@@ -117,6 +139,10 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 println!("{}: {}", credential.name, credential.value);
             }
         }
+    }
+    // The answer is out: the journal need not keep it any longer.
+    if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
+        journal.acknowledge(entry)?;
     }
     Ok(if result.is_ok() {
         ExitCode::SUCCESS

@@ -6,6 +6,7 @@
 mod call;
 mod demo;
 mod inspect;
+mod journal;
 mod output;
 mod sandbox;
 
@@ -34,6 +35,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Serve the provider simulators on a local port until interrupted.
     Sandbox(sandbox::Args),
+    /// Read and acknowledge the journal of mutating calls.
+    Journal(journal::Args),
 }
 
 #[tokio::main]
@@ -53,6 +56,7 @@ async fn main() -> std::process::ExitCode {
         Command::Call(args) => call::run(*args, cli.json).await,
         Command::Inspect(args) => inspect::run(args, cli.json).await,
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Journal(args) => journal::run(args, cli.json),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,325 @@
+//! Nothing is lost when the host dies: the real `provisioning` binary is
+//! killed (SIGKILL) after the provider answered and before the caller got
+//! the answer, or while the provider is still working; after a restart,
+//! `journal pending` shows the answer with its credentials, or the call as
+//! unknown, and `journal ack` clears it. A repeated idempotency key gets the
+//! recorded answer instead of a second account.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::{Sandbox, webline};
+
+const KEY_VAR: &str = "TEST_JOURNAL_KEY";
+const API_KEY_VAR: &str = "TEST_WEBLINE_KEY";
+
+fn command(args: &[&str], key: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env(KEY_VAR, key)
+        .env(API_KEY_VAR, webline::API_KEY);
+    command
+}
+
+fn run(args: &[&str], key: &str) -> Output {
+    command(args, key).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A manifest for Webline in the sandbox with a journal, in a fresh
+/// directory; also writes the service file. Returns (manifest, service).
+fn setup(sandbox: &Sandbox, name: &str) -> (String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "provisioning-journal-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{KEY_VAR}\" }}\n\n\
+             [modules.webline]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
+             deadline_ms = 10000\n\
+             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"{API_KEY_VAR}\" }}\n\
+             activation-wait-seconds = \"0\"\n",
+            component = provisioning_components::WEBLINE,
+            origin = sandbox.origin(),
+            endpoint = sandbox.webline().endpoint(),
+        ),
+    )
+    .unwrap();
+    let service = dir.join("service.json");
+    std::fs::write(
+        &service,
+        serde_json::json!({
+            "service_id": format!("svc-{name}"),
+            "domain": format!("{name}.co.tz"),
+            "package": "1",
+            "billing_cycle": "monthly",
+            "client": {
+                "first_name": "Asha", "last_name": "Mushi", "email": "asha@example.co.tz",
+                "phone": "+255712345678", "country": "TZ"
+            },
+            "custom_fields": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    (path_str(manifest), path_str(service))
+}
+
+fn path_str(path: PathBuf) -> String {
+    path.to_str().unwrap().to_string()
+}
+
+fn create_args<'a>(manifest: &'a str, service: &'a str, key: &'a str) -> Vec<&'a str> {
+    vec![
+        "call",
+        "--manifest",
+        manifest,
+        "webline",
+        "create-account",
+        "--service",
+        service,
+        "--idempotency-key",
+        key,
+        "--json",
+    ]
+}
+
+/// Reads the child's stderr until a line contains `marker`.
+fn wait_for_stderr(child: &mut Child, marker: &str) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the child ended before saying {marker:?}"))
+            .unwrap();
+        if line.contains(marker) {
+            return line;
+        }
+    }
+}
+
+fn pending(manifest: &str, key: &str) -> Vec<serde_json::Value> {
+    let output = run(
+        &["journal", "pending", "--manifest", manifest, "--json"],
+        key,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn journal_key() -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_provisioning"))
+        .args(["journal", "keygen"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let key = text(&output.stdout).trim().to_string();
+    assert_eq!(key.len(), 64);
+    key
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_survive_a_kill_between_answer_and_caller() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, service) = setup(&sandbox, "killed");
+    let key = journal_key();
+
+    let mut args = create_args(&manifest, &service, "order-4711");
+    args.push("--halt-before-answer");
+    let mut child = command(&args, &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child = tokio::task::spawn_blocking(move || {
+        wait_for_stderr(&mut child, "halting before the answer");
+        child.kill().unwrap(); // SIGKILL
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        !text(&child.stdout).contains("password"),
+        "the caller never got the answer"
+    );
+
+    // The provider did act, once, and generated a password.
+    let accounts = sandbox.webline().accounts();
+    assert_eq!(accounts.len(), 1);
+    let account = accounts[0].clone();
+
+    let (manifest2, key2) = (manifest.clone(), key.clone());
+    let entries = tokio::task::spawn_blocking(move || pending(&manifest2, &key2))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let entry = &entries[0];
+    assert_eq!(entry["status"], "answered");
+    assert_eq!(entry["intent"]["function"], "create-account");
+    assert_eq!(entry["intent"]["idempotency_key"], "order-4711");
+    let credential = |name: &str| {
+        entry["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["value"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        credential("password").as_deref(),
+        Some(account.password.as_str())
+    );
+    assert_eq!(
+        credential("username").as_deref(),
+        Some(account.username.as_str())
+    );
+    // The stored record itself holds no password in the clear.
+    let journal_file = std::fs::read(PathBuf::from(&manifest).with_file_name("journal.sqlite3"))
+        .unwrap_or_default();
+    let wal = std::fs::read(PathBuf::from(&manifest).with_file_name("journal.sqlite3-wal"))
+        .unwrap_or_default();
+    for bytes in [&journal_file, &wal] {
+        assert!(
+            !bytes
+                .windows(account.password.len())
+                .any(|w| w == account.password.as_bytes()),
+            "the password is sealed on disk"
+        );
+    }
+
+    // The caller repeats the call with its key: the recorded answer, no
+    // second account.
+    let (m, s, k) = (manifest.clone(), service.clone(), key.clone());
+    let repeat = tokio::task::spawn_blocking(move || run(&create_args(&m, &s, "order-4711"), &k))
+        .await
+        .unwrap();
+    assert!(repeat.status.success(), "{}", text(&repeat.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&repeat.stdout).unwrap();
+    assert_eq!(answer["ok"]["kind"], "created");
+    let replayed_password = answer["ok"]["value"]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "password")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(replayed_password, account.password.as_str());
+    assert_eq!(sandbox.webline().accounts().len(), 1, "no second account");
+
+    // The repeat delivered the answer and acknowledged the entry.
+    let (m, k) = (manifest.clone(), key.clone());
+    let after = tokio::task::spawn_blocking(move || pending(&m, &k))
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{after:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_killed_in_flight_is_listed_unknown_and_not_repeated_blindly() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, service) = setup(&sandbox, "inflight");
+    let key = journal_key();
+    // The provider takes its time; the host dies meanwhile.
+    sandbox
+        .webline()
+        .faults()
+        .inject(Fault::Slow(Duration::from_secs(3)), 1);
+
+    let mut child = command(&create_args(&manifest, &service, "order-9"), &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (m, k) = (manifest.clone(), key.clone());
+    let entries = tokio::task::spawn_blocking(move || {
+        // Wait until the intent is on record, then kill.
+        let started = Instant::now();
+        let entries = loop {
+            let entries = pending(&m, &k);
+            if !entries.is_empty() {
+                break entries;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no intent recorded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        entries
+    })
+    .await
+    .unwrap();
+    assert_eq!(entries[0]["status"], "unknown");
+    assert_eq!(entries[0]["state"], "in-flight");
+    let id = entries[0]["id"].as_i64().unwrap();
+
+    // Repeating the key is refused: nobody knows whether it acted.
+    let (m, s, k) = (manifest.clone(), service.clone(), key.clone());
+    let repeat = tokio::task::spawn_blocking(move || run(&create_args(&m, &s, "order-9"), &k))
+        .await
+        .unwrap();
+    assert_eq!(repeat.status.code(), Some(1));
+    let answer: serde_json::Value = serde_json::from_slice(&repeat.stdout).unwrap();
+    assert_eq!(answer["error"]["kind"], "outcome-unknown");
+
+    // The operator checks the provider, then acknowledges the entry.
+    let (m, k) = (manifest.clone(), key.clone());
+    let (ack, after, again) = tokio::task::spawn_blocking(move || {
+        let ack = run(&["journal", "ack", "--manifest", &m, &id.to_string()], &k);
+        let again = run(&["journal", "ack", "--manifest", &m, &id.to_string()], &k);
+        (ack, pending(&m, &k), again)
+    })
+    .await
+    .unwrap();
+    assert!(ack.status.success(), "{}", text(&ack.stderr));
+    assert!(after.is_empty(), "{after:#?}");
+    assert_eq!(again.status.code(), Some(1), "acknowledged once only");
+}
+
+#[test]
+fn a_journal_opened_with_another_key_cannot_read_the_credentials() {
+    // Sealing is exercised end to end above; here, the wrong key is a clear
+    // error, never garbage.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt.block_on(Sandbox::start()).unwrap();
+    let (manifest, service) = setup(&sandbox, "wrongkey");
+    let key = journal_key();
+    let mut args = create_args(&manifest, &service, "order-1");
+    args.push("--halt-before-answer");
+    let mut child = command(&args, &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stderr(&mut child, "halting before the answer");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let output = run(
+        &["journal", "pending", "--manifest", &manifest],
+        &journal_key(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("wrong journal key"), "{stderr}");
+    drop(sandbox);
+}
