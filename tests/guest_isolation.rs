@@ -122,7 +122,10 @@ async fn a_flood_of_log_output_is_stopped_with_output_exceeded() {
             if module == "misbehaving" && *cap_bytes == Limits::default().output_bytes),
         "{result:?}"
     );
-    assert!(started.elapsed() < DEADLINE, "stopped by the cap, not the deadline");
+    assert!(
+        started.elapsed() < DEADLINE,
+        "stopped by the cap, not the deadline"
+    );
     still_serves(&host).await;
 }
 

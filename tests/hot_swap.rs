@@ -123,7 +123,11 @@ async fn ten_swaps_under_a_thousand_concurrent_calls_drop_nothing() {
         calls.spawn(async move {
             let before = confirmed.load(Ordering::SeqCst);
             let answer = host
-                .execute("hostmenow", &Request::TestConnection, &CallOptions::default())
+                .execute(
+                    "hostmenow",
+                    &Request::TestConnection,
+                    &CallOptions::default(),
+                )
                 .await;
             let after = announced.load(Ordering::SeqCst);
             done.fetch_add(1, Ordering::SeqCst);
@@ -153,7 +157,11 @@ async fn ten_swaps_under_a_thousand_concurrent_calls_drop_nothing() {
     }
     swapper.await.unwrap();
 
-    assert!(failures.is_empty(), "{} failed calls: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failed calls: {failures:?}",
+        failures.len()
+    );
     assert_eq!(served_by.iter().sum::<usize>(), CALLS);
     assert!(
         served_by.iter().all(|&n| n > 0),
@@ -181,7 +189,8 @@ async fn a_bad_new_version_leaves_the_old_one_in_service() {
     };
 
     // A file that is not a component.
-    let garbage = std::env::temp_dir().join(format!("hostmenow-garbage-{}.wasm", std::process::id()));
+    let garbage =
+        std::env::temp_dir().join(format!("hostmenow-garbage-{}.wasm", std::process::id()));
     std::fs::write(&garbage, b"\0asm\x0d\0\x01\0 not really").unwrap();
     let error = host.load(config(&sandbox, &garbage)).await.unwrap_err();
     assert!(format!("{error:#}").contains("compiling"), "{error:#}");
@@ -208,7 +217,11 @@ async fn a_bad_new_version_leaves_the_old_one_in_service() {
     serves_the_good_version(&host);
 
     let answer = host
-        .execute("hostmenow", &Request::TestConnection, &CallOptions::default())
+        .execute(
+            "hostmenow",
+            &Request::TestConnection,
+            &CallOptions::default(),
+        )
         .await;
     assert!(answer.result.is_ok(), "{:?}", answer.result);
     assert_eq!(answer.module_digest.as_deref(), Some(good_digest.as_str()));

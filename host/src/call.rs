@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
-    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package, Service,
-    StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package,
+    Service, StatusReport, Usage,
 };
 
 /// A function of the contract with its arguments (the call's settings travel

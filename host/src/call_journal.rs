@@ -76,7 +76,9 @@ impl PendingCall {
     pub fn status(&self) -> &'static str {
         match &self.entry.outcome {
             None => "unknown",
-            Some(outcome) if !outcome.succeeded && UNCERTAIN_KINDS.contains(&outcome.kind.as_str()) => {
+            Some(outcome)
+                if !outcome.succeeded && UNCERTAIN_KINDS.contains(&outcome.kind.as_str()) =>
+            {
                 "unknown"
             }
             Some(_) => "answered",
@@ -253,8 +255,8 @@ impl Journal {
     /// they were acknowledged and destroyed).
     fn recorded_response(&self, entry: &Entry) -> anyhow::Result<Response> {
         let outcome = entry.outcome.as_ref().context("the entry has no outcome")?;
-        let mut response: Response = serde_json::from_str(&outcome.summary)
-            .context("reading the recorded answer")?;
+        let mut response: Response =
+            serde_json::from_str(&outcome.summary).context("reading the recorded answer")?;
         if entry.state != EntryState::Acknowledged
             && let Some(credentials) = response.credentials_mut()
         {

@@ -79,7 +79,11 @@ pub(crate) async fn run(
 
 /// Masks the module's secret settings, the call's secret settings and the
 /// passwords the request carries.
-pub(crate) fn call_redactor(module: &LoadedModule, request: &Request, call_settings: &[Setting]) -> Redactor {
+pub(crate) fn call_redactor(
+    module: &LoadedModule,
+    request: &Request,
+    call_settings: &[Setting],
+) -> Redactor {
     let secret_settings = call_settings.iter().filter(|setting| {
         module
             .info

@@ -10,8 +10,8 @@ use crate::bindings::types::Setting;
 use crate::call::{CallError, Request, Response};
 use crate::call_journal::{Admission, Journal};
 use crate::call_runner;
-use crate::journal::EntryId;
 use crate::engine::Runtime;
+use crate::journal::EntryId;
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 
@@ -219,7 +219,11 @@ impl Host {
         if let (Some(journal), Some(entry)) = (&self.journal, answer.journal_entry)
             && let Err(error) = journal.acknowledge(entry)
         {
-            tracing::error!(module, entry, "acknowledging a journal entry failed: {error:#}");
+            tracing::error!(
+                module,
+                entry,
+                "acknowledging a journal entry failed: {error:#}"
+            );
         }
         answer.result
     }
@@ -248,7 +252,11 @@ impl Host {
             None => None,
             Some(Err(error)) => return Answer::from_result(Err(error)),
             Some(Ok(Admission::Replay(entry, response))) => {
-                tracing::info!(module, entry, "idempotency key seen before: answering with the recorded outcome");
+                tracing::info!(
+                    module,
+                    entry,
+                    "idempotency key seen before: answering with the recorded outcome"
+                );
                 return Answer {
                     journal_entry: Some(entry),
                     replayed: true,
@@ -263,7 +271,12 @@ impl Host {
         {
             // The caller still gets the answer; the entry stays "unknown"
             // for an operator to check.
-            tracing::error!(module, entry, "recording a call's outcome failed: {}", redactor.redact(&format!("{error:#}")));
+            tracing::error!(
+                module,
+                entry,
+                "recording a call's outcome failed: {}",
+                redactor.redact(&format!("{error:#}"))
+            );
         }
         Answer {
             result,

@@ -290,11 +290,8 @@ mod tests {
         let error = format!("{:#}", unset.journal_config().unwrap_err());
         assert!(error.contains("PROVISIONING_TEST_SURELY_UNSET"), "{error}");
 
-        let inline = Manifest::parse(
-            "[journal]\npath = \"j.sqlite3\"\nkey = \"00\"\n",
-            &dir,
-        )
-        .unwrap();
+        let inline =
+            Manifest::parse("[journal]\npath = \"j.sqlite3\"\nkey = \"00\"\n", &dir).unwrap();
         let error = format!("{:#}", inline.journal_config().unwrap_err());
         assert!(error.contains("never inline"), "{error}");
 
