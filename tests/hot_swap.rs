@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -58,9 +58,9 @@ fn leb128(mut value: usize) -> Vec<u8> {
     }
 }
 
-fn config(sandbox: &Sandbox, component: &PathBuf) -> ModuleConfig {
+fn config(sandbox: &Sandbox, component: &Path) -> ModuleConfig {
     let mut config = hostmenow_config(sandbox, "hostmenow");
-    config.component = component.clone();
+    config.component = component.to_path_buf();
     config
 }
 

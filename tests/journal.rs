@@ -105,7 +105,10 @@ async fn the_journal_holds_no_secret() {
     let dump = format!("{entries:?}");
     assert!(dump.contains("change-password"), "{dump}");
     for secret in [password.as_str(), new_password.as_str(), hostmenow::API_KEY] {
-        assert!(!dump.contains(secret), "`{secret}` is in the journal: {dump}");
+        assert!(
+            !dump.contains(secret),
+            "`{secret}` is in the journal: {dump}"
+        );
     }
 }
 
@@ -169,7 +172,11 @@ async fn reads_are_not_journaled() {
         .await
         .unwrap();
     let answer = host
-        .execute("hostmenow", &Request::TestConnection, &CallOptions::default())
+        .execute(
+            "hostmenow",
+            &Request::TestConnection,
+            &CallOptions::default(),
+        )
         .await;
     answer.result.unwrap();
     assert_eq!(answer.journal_entry, None);

@@ -141,7 +141,7 @@ impl Journal {
         };
         let bytes = self
             .sealer
-            .open(sealed)
+            .open(sealed, &seal_context(entry.id))
             .with_context(|| format!("unsealing the credentials of journal entry {}", entry.id))?;
         serde_json::from_slice(&bytes)
             .with_context(|| format!("reading the credentials of journal entry {}", entry.id))
@@ -224,7 +224,10 @@ impl Journal {
                 let sealed_credentials = if credentials.is_empty() {
                     None
                 } else {
-                    Some(self.sealer.seal(&serde_json::to_vec(credentials)?))
+                    Some(
+                        self.sealer
+                            .seal(&serde_json::to_vec(credentials)?, &seal_context(id)),
+                    )
                 };
                 let mut masked = response.clone();
                 if let Some(credentials) = masked.credentials_mut() {
@@ -264,6 +267,11 @@ impl Journal {
         }
         Ok(response)
     }
+}
+
+/// What a sealed record is bound to: its entry.
+fn seal_context(id: EntryId) -> Vec<u8> {
+    format!("provisioning journal entry {id}").into_bytes()
 }
 
 /// The request as JSON with every secret masked: passwords by field, and

@@ -125,9 +125,14 @@ where
         .boxed_unsync()
 }
 
+/// Time kept back from the guest's network waits so that its own `timeout`
+/// answer reaches the host before the host's deadline cuts the call off.
+const ANSWER_RESERVE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// No network wait may outlive the call: the guest then sees a timeout error
 /// of its own instead of being cut off without an answer.
 fn clamp_timeouts(mut options: RequestOptions, remaining: std::time::Duration) -> RequestOptions {
+    let remaining = remaining.saturating_sub(ANSWER_RESERVE);
     let clamp = |t: Option<std::time::Duration>| Some(t.map_or(remaining, |t| t.min(remaining)));
     options.connect_timeout = clamp(options.connect_timeout);
     options.first_byte_timeout = clamp(options.first_byte_timeout);

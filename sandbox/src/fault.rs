@@ -6,15 +6,25 @@
 //! simulator, so a faulted request never changes the simulator's state.
 //! [`Fault::Slow`] is the exception: it only delays a normal answer.
 //!
+//! Some faults are about the transport rather than the answer's content:
+//! [`Fault::DisconnectMidBody`] drops the connection in the middle of the
+//! body, [`Fault::OversizedBody`] streams a body far larger than any client
+//! should read (without ever holding it in memory), and
+//! [`Fault::RedirectTo`] sends the client elsewhere.
+//!
 //! [`control_router`] offers the same queue over HTTP for tests that run the
 //! sandbox in another process.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -43,6 +53,27 @@ pub enum Fault {
     },
     /// Waits this long, then lets the request through to be answered normally.
     Slow(Duration),
+    /// HTTP 200 with `application/json` headers announcing a
+    /// `Content-Length` of [`DISCONNECTED_JSON_LENGTH`] bytes, the first
+    /// bytes of a JSON document ([`DISCONNECTED_JSON`]), then the
+    /// connection is dropped: the body never completes.
+    DisconnectMidBody,
+    /// HTTP 200, `application/json`, a body of `bytes` bytes (at least
+    /// [`OVERSIZED_MIN_BYTES`]) of the shape `{"data":"xxxx…"}`, sent in
+    /// chunks with no `Content-Length` (chunked transfer coding), so that a
+    /// client must count what it reads to stop. The body is generated as it
+    /// is sent, never built whole in memory.
+    OversizedBody {
+        /// Size of the whole body.
+        bytes: u64,
+    },
+    /// HTTP 302 Found with this `Location` (meant to be an origin the
+    /// client was not granted, e.g. `http://ungranted.invalid/steal`) and
+    /// a small `text/html` page.
+    RedirectTo {
+        /// Value of the `Location` header.
+        location: String,
+    },
 }
 
 /// The body of a [`Fault::ServerErrorHtml`] answer.
@@ -54,6 +85,35 @@ pub const MAINTENANCE_HTML: &str = "<!DOCTYPE html>\n<html><head><title>Down for
 /// The body of a [`Fault::TruncatedJson`] answer: valid JSON up to a point.
 pub const TRUNCATED_JSON: &str =
     r#"{"status":"success","message":"Action completed successfully","data":{"serviceid":"4"#;
+
+/// What a [`Fault::DisconnectMidBody`] answer sends before the connection
+/// drops: the start of a JSON document.
+pub const DISCONNECTED_JSON: &str = r#"{"status":"success","message":"Action completed"#;
+
+/// The `Content-Length` a [`Fault::DisconnectMidBody`] answer announces:
+/// more than [`DISCONNECTED_JSON`], which is all it sends.
+pub const DISCONNECTED_JSON_LENGTH: u64 = 512;
+
+/// How long a [`Fault::DisconnectMidBody`] answer waits after the partial
+/// body before dropping the connection, so that the headers and the
+/// partial body reach the client first.
+const DISCONNECT_AFTER: Duration = Duration::from_millis(50);
+
+/// The body of a [`Fault::RedirectTo`] answer.
+pub const REDIRECT_HTML: &str = "<!DOCTYPE html>\n<html><head><title>302 Found</title></head>\n<body><h1>Found</h1><p>The document has moved.</p></body></html>\n";
+
+/// Start of a [`Fault::OversizedBody`] body.
+const OVERSIZED_PREFIX: &[u8] = br#"{"data":""#;
+
+/// End of a [`Fault::OversizedBody`] body.
+const OVERSIZED_SUFFIX: &[u8] = br#""}"#;
+
+/// The smallest body a [`Fault::OversizedBody`] answer sends: its JSON
+/// wrapper, `{"data":""}`.
+pub const OVERSIZED_MIN_BYTES: u64 = (OVERSIZED_PREFIX.len() + OVERSIZED_SUFFIX.len()) as u64;
+
+/// What the string of an oversized body is made of, one chunk at a time.
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
 
 impl Fault {
     /// The answer this fault gives in place of the real one, or `None` for
@@ -81,8 +141,144 @@ impl Fault {
                 response
             }
             Fault::Slow(_) => return None,
+            Fault::DisconnectMidBody => {
+                let mut response = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    Body::new(Disconnecting::new()),
+                )
+                    .into_response();
+                // Announced, never delivered in full.
+                response.headers_mut().insert(
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from(DISCONNECTED_JSON_LENGTH),
+                );
+                response
+            }
+            Fault::OversizedBody { bytes } => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::new(OversizedJson::new(*bytes)),
+            )
+                .into_response(),
+            Fault::RedirectTo { location } => match HeaderValue::from_str(location) {
+                Ok(location) => (
+                    StatusCode::FOUND,
+                    [
+                        (header::LOCATION, location),
+                        (
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/html; charset=UTF-8"),
+                        ),
+                    ],
+                    REDIRECT_HTML,
+                )
+                    .into_response(),
+                // Refused when queued over HTTP; only a direct `inject`
+                // can get here.
+                Err(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the injected redirect's location is not a valid header value",
+                )
+                    .into_response(),
+            },
         };
         Some(response)
+    }
+}
+
+/// The body of a [`Fault::DisconnectMidBody`] answer: [`DISCONNECTED_JSON`],
+/// a short pause (so that it is flushed), then an error, on which hyper
+/// aborts the connection.
+struct Disconnecting {
+    /// Started once the partial body is out (not before: a timer needs the
+    /// runtime, which building the answer does not).
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Disconnecting {
+    fn new() -> Disconnecting {
+        Disconnecting { pause: None }
+    }
+}
+
+impl HttpBody for Disconnecting {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        let Some(pause) = self.pause.as_mut() else {
+            self.pause = Some(Box::pin(tokio::time::sleep(DISCONNECT_AFTER)));
+            return Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                DISCONNECTED_JSON.as_bytes(),
+            )))));
+        };
+        match pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "fault injection: connection dropped mid-body",
+            )))),
+        }
+    }
+}
+
+/// The body of a [`Fault::OversizedBody`] answer, generated chunk by chunk
+/// as it is sent.
+struct OversizedJson {
+    stage: Stage,
+}
+
+/// Where an [`OversizedJson`] body is.
+enum Stage {
+    Prefix { filler: u64 },
+    Filler { left: u64 },
+    Done,
+}
+
+impl OversizedJson {
+    fn new(bytes: u64) -> OversizedJson {
+        OversizedJson {
+            stage: Stage::Prefix {
+                filler: bytes.saturating_sub(OVERSIZED_MIN_BYTES),
+            },
+        }
+    }
+}
+
+impl HttpBody for OversizedJson {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let chunk: &'static [u8] = match self.stage {
+            Stage::Prefix { filler } => {
+                self.stage = Stage::Filler { left: filler };
+                OVERSIZED_PREFIX
+            }
+            Stage::Filler { left: 0 } => {
+                self.stage = Stage::Done;
+                OVERSIZED_SUFFIX
+            }
+            Stage::Filler { left } => {
+                let n = left.min(FILLER.len() as u64);
+                self.stage = Stage::Filler { left: left - n };
+                // n <= FILLER.len(), which is a usize.
+                &FILLER[..n as usize]
+            }
+            Stage::Done => return Poll::Ready(None),
+        };
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(chunk)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.stage, Stage::Done)
     }
 }
 
@@ -187,6 +383,18 @@ pub enum FaultSpec {
         /// Delay before the normal answer.
         millis: u64,
     },
+    /// [`Fault::DisconnectMidBody`].
+    DisconnectMidBody,
+    /// [`Fault::OversizedBody`].
+    OversizedBody {
+        /// Size of the whole body.
+        bytes: u64,
+    },
+    /// [`Fault::RedirectTo`].
+    RedirectTo {
+        /// Value of the `Location` header.
+        location: String,
+    },
 }
 
 impl From<FaultSpec> for Fault {
@@ -201,6 +409,9 @@ impl From<FaultSpec> for Fault {
                 Fault::TooManyRequests { retry_after_secs }
             }
             FaultSpec::Slow { millis } => Fault::Slow(Duration::from_millis(millis)),
+            FaultSpec::DisconnectMidBody => Fault::DisconnectMidBody,
+            FaultSpec::OversizedBody { bytes } => Fault::OversizedBody { bytes },
+            FaultSpec::RedirectTo { location } => Fault::RedirectTo { location },
         }
     }
 }
@@ -223,7 +434,10 @@ fn one() -> usize {
 /// `/_sandbox/<simulator>/faults`:
 ///
 /// - `POST` with a [`FaultSpec`] body plus an optional `times` (default 1),
-///   e.g. `{"fault":"server_error_html","times":2}`, queues a fault;
+///   e.g. `{"fault":"server_error_html","times":2}`,
+///   `{"fault":"oversized_body","bytes":52428800}` or
+///   `{"fault":"redirect_to","location":"http://ungranted.invalid/steal"}`,
+///   queues a fault;
 /// - `GET` tells how many are pending;
 /// - `DELETE` clears the queue.
 ///
@@ -255,6 +469,15 @@ async fn inject_handler(
                 .into_response();
         }
     };
+    if let FaultSpec::RedirectTo { location } = &request.fault
+        && HeaderValue::from_str(location).is_err()
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid fault: the location cannot be sent as a header"})),
+        )
+            .into_response();
+    }
     injector.inject(request.fault.into(), request.times);
     pending_handler(State(injector)).await
 }
@@ -317,5 +540,131 @@ mod tests {
     #[test]
     fn truncated_json_does_not_parse() {
         assert!(serde_json::from_str::<serde_json::Value>(TRUNCATED_JSON).is_err());
+    }
+
+    #[test]
+    fn transport_fault_specs_parse_from_snake_case_json() {
+        let parse =
+            |text: &str| Fault::from(serde_json::from_str::<InjectRequest>(text).unwrap().fault);
+        assert_eq!(
+            parse(r#"{"fault":"disconnect_mid_body"}"#),
+            Fault::DisconnectMidBody
+        );
+        assert_eq!(
+            parse(r#"{"fault":"oversized_body","bytes":52428800}"#),
+            Fault::OversizedBody { bytes: 50 << 20 }
+        );
+        assert_eq!(
+            parse(r#"{"fault":"redirect_to","location":"http://ungranted.invalid/steal"}"#),
+            Fault::RedirectTo {
+                location: "http://ungranted.invalid/steal".into()
+            }
+        );
+        for text in [
+            r#"{"fault":"oversized_body"}"#,
+            r#"{"fault":"redirect_to"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<InjectRequest>(text).is_err(),
+                "{text}"
+            );
+        }
+    }
+
+    /// Reads `response`'s body frame by frame: the data, and whether it
+    /// ended in an error.
+    async fn read_frames(response: Response) -> (Vec<Bytes>, bool) {
+        use http_body_util::BodyExt as _;
+        let mut body = response.into_body();
+        let mut frames = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => frames.extend(frame.into_data().ok()),
+                Err(_) => return (frames, true),
+            }
+        }
+        (frames, false)
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_streamed_json_of_the_exact_size() {
+        let response = Fault::OversizedBody { bytes: 300_000 }.response().unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        // No length is announced: a client has to count.
+        assert_eq!(response.headers().get(header::CONTENT_LENGTH), None);
+        let (frames, failed) = read_frames(response).await;
+        assert!(!failed);
+        assert!(frames.len() > 4, "sent in chunks");
+        assert!(frames.iter().all(|f| f.len() <= FILLER.len()));
+        let body: Vec<u8> = frames.concat();
+        assert_eq!(body.len(), 300_000);
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["data"].as_str().unwrap().len(), 300_000 - 11);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_at_least_its_json_wrapper() {
+        let response = Fault::OversizedBody { bytes: 3 }.response().unwrap();
+        let (frames, _) = read_frames(response).await;
+        assert_eq!(frames.concat(), br#"{"data":""}"#);
+        assert_eq!(OVERSIZED_MIN_BYTES, 11);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_generated_lazily() {
+        // A terabyte: only what is read is ever produced.
+        let response = Fault::OversizedBody { bytes: 1 << 40 }.response().unwrap();
+        use http_body_util::BodyExt as _;
+        let mut body = response.into_body();
+        let mut read = 0;
+        while read < 1 << 20 {
+            read += body
+                .frame()
+                .await
+                .unwrap()
+                .unwrap()
+                .into_data()
+                .unwrap()
+                .len();
+        }
+        assert!(!body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_announces_more_than_it_sends_then_fails() {
+        let response = Fault::DisconnectMidBody.response().unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            response.headers()[header::CONTENT_LENGTH],
+            DISCONNECTED_JSON_LENGTH.to_string().as_str()
+        );
+        let (frames, failed) = read_frames(response).await;
+        assert_eq!(frames.concat(), DISCONNECTED_JSON.as_bytes());
+        assert!(failed, "the body ends in an error");
+        assert!((DISCONNECTED_JSON.len() as u64) < DISCONNECTED_JSON_LENGTH);
+        assert!(serde_json::from_str::<serde_json::Value>(DISCONNECTED_JSON).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_a_302_to_the_location() {
+        let location = "http://ungranted.invalid/steal";
+        let response = Fault::RedirectTo {
+            location: location.into(),
+        }
+        .response()
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(response.headers()[header::LOCATION], location);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let (frames, failed) = read_frames(response).await;
+        assert!(!failed);
+        assert_eq!(frames.concat(), REDIRECT_HTML.as_bytes());
     }
 }

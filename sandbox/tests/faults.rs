@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode, header};
 use common::{Answer, call, create_params, post_json, send, simulator};
+use http_body_util::BodyExt;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::hostmenow::{self, HostMeNow};
 use serde_json::json;
+use tower::ServiceExt;
 
 /// Sends a CreateAccount for service "1" and returns the raw answer.
 async fn create_raw(router: &axum::Router) -> Answer {
@@ -134,6 +136,63 @@ async fn slow_waits_then_answers_normally() {
 }
 
 #[tokio::test]
+async fn redirect_to_is_a_302_to_the_location() {
+    let (hmn, router) = simulator();
+    hmn.faults().inject(
+        Fault::RedirectTo {
+            location: "http://ungranted.invalid/steal".into(),
+        },
+        1,
+    );
+    let answer = create_raw(&router).await;
+    assert_eq!(answer.status, StatusCode::FOUND);
+    assert_eq!(
+        answer.headers[header::LOCATION],
+        "http://ungranted.invalid/steal"
+    );
+    assert!(answer.content_type().starts_with("text/html"));
+    assert_untouched(&hmn);
+    assert_next_is_normal(&hmn, &router).await;
+}
+
+#[tokio::test]
+async fn oversized_and_disconnecting_answers_change_nothing() {
+    let (hmn, router) = simulator();
+    // The disconnect is read through tower here, where it shows as a body
+    // error (see tests/server.rs for the dropped connection).
+    hmn.faults().inject(Fault::DisconnectMidBody, 1);
+    let response = router
+        .clone()
+        .oneshot(
+            axum::http::Request::post(hostmenow::PATH)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    json!({"api_key": hostmenow::API_KEY, "action": "CreateAccount", "params": create_params("1", "101")}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_LENGTH], "512");
+    assert!(response.into_body().collect().await.is_err());
+    assert_untouched(&hmn);
+
+    hmn.faults()
+        .inject(Fault::OversizedBody { bytes: 2 << 20 }, 1);
+    let answer = create_raw(&router).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type(), "application/json");
+    assert_eq!(answer.body.len(), 2 << 20);
+    assert_eq!(
+        answer.json()["data"].as_str().unwrap().len(),
+        (2 << 20) - 11
+    );
+    assert_untouched(&hmn);
+    assert_next_is_normal(&hmn, &router).await;
+}
+
+#[tokio::test]
 async fn faults_apply_in_order_for_the_given_number_of_requests() {
     let (hmn, router) = simulator();
     hmn.faults().inject(Fault::ServerErrorJson, 2);
@@ -256,11 +315,38 @@ async fn every_fault_kind_parses_over_http() {
 }
 
 #[tokio::test]
+async fn transport_faults_parse_over_http() {
+    let (hmn, router) = simulator();
+    for body in [
+        json!({"fault": "disconnect_mid_body"}),
+        json!({"fault": "oversized_body", "bytes": 52_428_800}),
+        json!({"fault": "redirect_to", "location": "http://ungranted.invalid/steal"}),
+    ] {
+        let answer = post_fault(&router, body.clone()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(hmn.faults().pending(), 3);
+    hmn.faults().clear();
+    // The oversized body is not read here: only the redirect is checked.
+    post_fault(
+        &router,
+        json!({"fault": "redirect_to", "location": "http://ungranted.invalid/steal"}),
+    )
+    .await;
+    let answer = create_raw(&router).await;
+    assert_eq!(answer.status, StatusCode::FOUND);
+    assert_untouched(&hmn);
+}
+
+#[tokio::test]
 async fn a_bad_fault_request_is_400() {
     let (hmn, router) = simulator();
     for body in [
         json!({"fault": "explode"}),
         json!({"fault": "too_many_requests"}),
+        json!({"fault": "oversized_body"}),
+        json!({"fault": "redirect_to"}),
+        json!({"fault": "redirect_to", "location": "http://x.invalid/\nSet-Cookie: a=b"}),
         json!({"times": 1}),
     ] {
         let answer = post_fault(&router, body.clone()).await;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use provisioning_sandbox::Sandbox;
-use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::fault::{self, Fault};
 use provisioning_sandbox::hostmenow::{self, ServiceStatus};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -257,5 +257,99 @@ async fn start_on_uses_the_given_address() {
     );
     let taken = Sandbox::start_on(sandbox.addr()).await;
     assert!(taken.is_err());
+    sandbox.shutdown().await;
+}
+
+/// Sends `request_body` to the HostMeNow API and reads what comes back
+/// until the server closes the connection or `cap` bytes have arrived; a
+/// reset after some bytes counts as a close.
+async fn raw_exchange(addr: std::net::SocketAddr, request_body: &Value, cap: usize) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = request_body.to_string();
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        hostmenow::PATH,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    while raw.len() < cap {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    raw
+}
+
+fn head_and_body(raw: &[u8]) -> (String, &[u8]) {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no end of headers");
+    (
+        String::from_utf8(raw[..split].to_vec())
+            .unwrap()
+            .to_lowercase(),
+        &raw[split + 4..],
+    )
+}
+
+#[tokio::test]
+async fn a_disconnect_mid_body_closes_the_connection_short_of_its_length() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let addr = sandbox.addr();
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::DisconnectMidBody, 1);
+    let raw = raw_exchange(addr, &api_call("Get_Products", json!({})), usize::MAX).await;
+    let (head, body) = head_and_body(&raw);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-length: 512"), "{head}");
+    assert_eq!(body, fault::DISCONNECTED_JSON.as_bytes());
+    // The server is still there for the next request.
+    let normal = http(
+        addr,
+        "POST",
+        hostmenow::PATH,
+        Some(&api_call("Get_Products", json!({}))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(normal.json()["status"], "success");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_streams_chunked_until_the_client_gives_up() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let addr = sandbox.addr();
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::OversizedBody { bytes: 50 << 20 }, 1);
+    // Read 2 MiB of the 50 and hang up.
+    let raw = raw_exchange(addr, &api_call("Get_Products", json!({})), 2 << 20).await;
+    let (head, body) = head_and_body(&raw);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(body.len() >= 1 << 20);
+    assert!(
+        body.windows(9).any(|w| w == br#"{"data":""#),
+        "starts the JSON document"
+    );
+    let normal = http(
+        addr,
+        "POST",
+        hostmenow::PATH,
+        Some(&api_call("Get_Products", json!({}))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(normal.json()["status"], "success");
     sandbox.shutdown().await;
 }

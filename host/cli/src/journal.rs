@@ -2,7 +2,7 @@
 //! acknowledged (answers with their credentials, calls whose outcome is
 //! unknown), acknowledging entries, and making a sealing key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -55,7 +55,7 @@ fn open(manifest: &Manifest) -> anyhow::Result<Option<Journal>> {
         .transpose()
 }
 
-fn required(manifest_path: &PathBuf) -> anyhow::Result<Journal> {
+fn required(manifest_path: &Path) -> anyhow::Result<Journal> {
     let manifest = Manifest::from_file(manifest_path)?;
     open(&manifest)?
         .with_context(|| format!("{} has no [journal] section", manifest_path.display()))

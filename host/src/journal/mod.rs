@@ -86,6 +86,10 @@ pub struct Entry {
 
 /// What [`JournalStore::begin`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per call and matched at once; a Box would only add an allocation"
+)]
 pub enum Begun {
     /// A new entry, in flight.
     Started(EntryId),

@@ -1,10 +1,12 @@
 //! Sealing credentials with the operator's key: XChaCha20-Poly1305 with a
 //! random 24-byte nonce per record, stored as nonce followed by ciphertext.
+//! Each record is bound to a context (the journal entry it belongs to) as
+//! associated data, so a record moved onto another entry does not open.
 //! A random nonce of that size never repeats in practice, so no counter has
 //! to survive restarts or be shared between hosts.
 
 use anyhow::{Context, bail};
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 const KEY_BYTES: usize = 32;
@@ -34,12 +36,14 @@ impl Sealer {
                 text.len()
             );
         }
+        // Checked byte by byte: `u8::from_str_radix` alone would take a
+        // leading `+` ("+f" is 15), and a multi-byte character would split.
+        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("a journal key holds only hex characters (0-9, a-f)");
+        }
         let mut key = [0u8; KEY_BYTES];
-        for (i, byte) in key.iter_mut().enumerate() {
-            let pair = text.get(i * 2..i * 2 + 2).context("a journal key is hex")?;
-            *byte = u8::from_str_radix(pair, 16)
-                .ok()
-                .context("a journal key holds only hex characters (0-9, a-f)")?;
+        for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+            *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
         }
         Ok(Sealer {
             cipher: XChaCha20Poly1305::new(&key.into()),
@@ -54,28 +58,50 @@ impl Sealer {
             .collect()
     }
 
-    /// `plaintext` sealed: nonce, then ciphertext with its tag.
-    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+    /// `plaintext` sealed for `context`: nonce, then ciphertext with its
+    /// tag.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, plaintext)
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
             .expect("XChaCha20-Poly1305 encrypts any in-memory buffer");
         let mut sealed = nonce.to_vec();
         sealed.extend(ciphertext);
         sealed
     }
 
-    /// Opens what [`Sealer::seal`] produced with the same key.
-    pub fn open(&self, sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// Opens what [`Sealer::seal`] produced with the same key and context.
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> anyhow::Result<Vec<u8>> {
         if sealed.len() < NONCE_BYTES {
             bail!("sealed record too short: damaged");
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), ciphertext)
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
             .ok()
-            .context("cannot open a sealed record: wrong journal key or damaged record")
+            .context("cannot open a sealed record: wrong journal key, damaged record or record of another entry")
+    }
+}
+
+/// The value of one ASCII hex digit (checked by the caller).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
     }
 }
 
@@ -86,36 +112,72 @@ mod tests {
     #[test]
     fn sealing_round_trips_and_never_repeats() {
         let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
-        let one = sealer.seal(b"generated password");
-        let two = sealer.seal(b"generated password");
+        let one = sealer.seal(b"generated password", b"entry:1");
+        let two = sealer.seal(b"generated password", b"entry:1");
         assert_ne!(one, two, "a fresh nonce each time");
         assert!(!one.windows(9).any(|w| w == b"generated"));
-        assert_eq!(sealer.open(&one).unwrap(), b"generated password");
-        assert_eq!(sealer.open(&two).unwrap(), b"generated password");
+        assert_eq!(
+            sealer.open(&one, b"entry:1").unwrap(),
+            b"generated password"
+        );
+        assert_eq!(
+            sealer.open(&two, b"entry:1").unwrap(),
+            b"generated password"
+        );
     }
 
     #[test]
     fn a_wrong_key_or_a_flipped_byte_does_not_open() {
         let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
         let other = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
-        let mut sealed = sealer.seal(b"license key");
-        assert!(other.open(&sealed).is_err());
+        let mut sealed = sealer.seal(b"license key", b"entry:1");
+        assert!(other.open(&sealed, b"entry:1").is_err());
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        let error = sealer.open(&sealed).unwrap_err().to_string();
-        assert!(error.contains("wrong journal key or damaged"), "{error}");
-        assert!(sealer.open(&sealed[..10]).is_err());
+        let error = sealer.open(&sealed, b"entry:1").unwrap_err().to_string();
+        assert!(
+            error.contains("wrong journal key, damaged record"),
+            "{error}"
+        );
+        assert!(sealer.open(&sealed[..10], b"entry:1").is_err());
+        let moved = sealer.seal(b"license key", b"entry:1");
+        assert!(
+            sealer.open(&moved, b"entry:2").is_err(),
+            "a record does not open for another entry"
+        );
     }
 
     #[test]
     fn bad_keys_are_refused_without_being_quoted() {
-        for bad in ["", "abc", &"zz".repeat(32), &"ab".repeat(33)] {
+        let signed = "+f".repeat(32);
+        let wide = format!("{}é", "ab".repeat(31));
+        for bad in [
+            "",
+            "abc",
+            &"zz".repeat(32),
+            &"ab".repeat(33),
+            &signed,
+            &wide,
+        ] {
             let error = format!("{:#}", Sealer::from_hex(bad).unwrap_err());
             if !bad.is_empty() {
                 assert!(!error.contains(bad), "{error}");
             }
         }
         assert!(Sealer::from_hex(&format!("  {}\n", "0f".repeat(32))).is_ok());
+        assert!(Sealer::from_hex(&"0F".repeat(32)).is_ok(), "upper case too");
+    }
+
+    #[test]
+    fn upper_and_lower_case_spell_the_same_key() {
+        let lower = Sealer::from_hex(&"a1".repeat(32)).unwrap();
+        let upper = Sealer::from_hex(&"A1".repeat(32)).unwrap();
+        assert_eq!(
+            upper
+                .open(&lower.seal(b"x", b"entry:1"), b"entry:1")
+                .unwrap(),
+            b"x"
+        );
     }
 
     #[test]

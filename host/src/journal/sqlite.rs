@@ -10,6 +10,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Begun, Entry, EntryId, EntryState, Intent, JournalStore, Outcome, now_ms};
 
+/// How long a statement waits for another connection's lock (another host
+/// on the same file, or `journal pending` reading beside the host).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Version of the schema below, kept in SQLite's `user_version`.
 const SCHEMA_VERSION: i64 = 1;
 
@@ -52,6 +56,8 @@ impl SqliteJournal {
     pub fn open(path: &Path) -> anyhow::Result<SqliteJournal> {
         let connection = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        // Before anything that takes a lock: switching to WAL needs one.
+        connection.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets readers (`journal pending`) run beside the host; FULL
         // makes every commit durable before it returns.
         connection
@@ -67,7 +73,7 @@ impl SqliteJournal {
 
     fn prepare(connection: Connection) -> anyhow::Result<SqliteJournal> {
         connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
         let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
         if version > SCHEMA_VERSION {
             bail!(
@@ -328,12 +334,99 @@ mod tests {
         assert_eq!(started, 1);
     }
 
+    /// A fresh directory of its own for one test, removed on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(test: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!(
+                "provisioning-journal-{test}-{}-{}",
+                std::process::id(),
+                now_ms()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn file(&self) -> std::path::PathBuf {
+            self.0.join("journal.sqlite3")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_file_journal_is_in_wal_mode_with_full_synchronous_writes() {
+        let dir = TempDir::new("pragmas");
+        let journal = SqliteJournal::open(&dir.file()).unwrap();
+        let connection = journal.connection();
+        let mode: String = connection
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .unwrap();
+        let synchronous: i64 = connection
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap();
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(synchronous, 2, "FULL");
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_journal_from_a_newer_schema_is_refused() {
+        let dir = TempDir::new("newer");
+        drop(SqliteJournal::open(&dir.file()).unwrap());
+        Connection::open(dir.file())
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let error = SqliteJournal::open(&dir.file()).unwrap_err().to_string();
+        assert!(error.contains("newer version"), "{error}");
+    }
+
+    #[test]
+    fn hosts_sharing_one_file_start_exactly_one_entry_per_key() {
+        // Separate connections, as separate host processes would have: the
+        // mutex does not serialise them, the immediate transaction and the
+        // unique index do.
+        let dir = TempDir::new("shared");
+        let journals: Vec<_> = (0..4)
+            .map(|_| Arc::new(SqliteJournal::open(&dir.file()).unwrap()))
+            .collect();
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                let journal = journals[i % journals.len()].clone();
+                std::thread::spawn(move || journal.begin(&intent("same")).unwrap())
+            })
+            .collect();
+        let begun: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let started: Vec<_> = begun
+            .iter()
+            .filter_map(|b| match b {
+                Begun::Started(id) => Some(*id),
+                Begun::Existing(_) => None,
+            })
+            .collect();
+        assert_eq!(started.len(), 1, "{begun:?}");
+        for b in &begun {
+            if let Begun::Existing(entry) = b {
+                assert_eq!(entry.id, started[0]);
+            }
+        }
+        assert_eq!(journals[0].pending().unwrap().len(), 1);
+    }
+
     #[test]
     fn entries_survive_reopening_the_file() {
-        let dir = std::env::temp_dir().join(format!("journal-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("journal.sqlite3");
-        let _ = std::fs::remove_file(&path);
+        let dir = TempDir::new("reopen");
+        let path = dir.file();
         let (answered, in_flight) = {
             let journal = SqliteJournal::open(&path).unwrap();
             let answered = started(journal.begin(&intent("a")).unwrap());
@@ -350,6 +443,5 @@ mod tests {
             ]
         );
         assert_eq!(pending[0].outcome, Some(outcome(Some(vec![9]))));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
