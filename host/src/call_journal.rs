@@ -106,6 +106,25 @@ impl Journal {
 
     /// The SQLite journal at `path` (created when missing), sealing with the
     /// key given as 64 hex characters.
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use provisioning_host::Journal;
+    /// use provisioning_host::journal::Sealer;
+    ///
+    /// // Production keeps one key for good (`Manifest::journal_config` reads
+    /// // it from a variable or a file): under another, the credentials
+    /// // sealed in the journal cannot be read.
+    /// let key = Sealer::generate_key_hex();
+    /// let dir = std::env::temp_dir().join(format!("journal-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let journal = Journal::open(&dir.join("journal.sqlite3"), &key)?;
+    /// // At start-up: what a previous run left unacknowledged.
+    /// assert!(journal.pending()?.is_empty());
+    /// assert!(Journal::open(&dir.join("journal.sqlite3"), "not a key").is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn open(path: &std::path::Path, key_hex: &str) -> anyhow::Result<Journal> {
         let sealer = Sealer::from_hex(key_hex).context("the journal key")?;
         let store = SqliteJournal::open(path)
@@ -123,6 +142,13 @@ impl Journal {
                 Ok(PendingCall { entry, credentials })
             })
             .collect()
+    }
+
+    /// Every entry, acknowledged ones included, oldest first, as stored
+    /// (secrets removed, credentials left sealed): the history
+    /// [`crate::live_services`] rebuilds the platform's services from.
+    pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.store.entries()
     }
 
     /// Marks an entry acknowledged and destroys its sealed credentials.

@@ -112,6 +112,20 @@ impl Host {
 
     /// Loads one module, or swaps in a new version of one already loaded:
     /// [`Host::prepare`] then [`Host::install`].
+    ///
+    /// ```no_run
+    /// # async fn example() -> anyhow::Result<()> {
+    /// use provisioning_host::{Host, ModuleConfig};
+    ///
+    /// let host = Host::new()?;
+    /// let config = ModuleConfig::new("hostmenow", "/opt/provisioning/hostmenow_module.wasm")
+    ///     .allow_hosts(&["https://hostmenow.org"])?
+    ///     .setting("endpoint", "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php")
+    ///     .setting("api-key", std::env::var("HOSTMENOW_API_KEY")?);
+    /// let module = host.load(config).await?;
+    /// println!("{} {} loaded ({})", module.name(), module.info().version, module.digest());
+    /// # Ok(()) }
+    /// ```
     pub async fn load(&self, config: ModuleConfig) -> anyhow::Result<Arc<LoadedModule>> {
         let module = self.prepare(config).await?;
         self.install(module.clone())?;
@@ -235,6 +249,36 @@ impl Host {
     /// fails, the call is not made. A repeated idempotency key gets the
     /// recorded answer of the earlier call, or `outcome-unknown` when that
     /// call never finished (an operator checks it at the provider).
+    ///
+    /// A platform stores the answer, then acknowledges the journal entry
+    /// (`examples/embed.rs` in the repository shows the whole cycle, with
+    /// start-up recovery and what to do about each error kind):
+    ///
+    /// ```no_run
+    /// # async fn example(host: &provisioning_host::Host, service: provisioning_host::types::Service) -> anyhow::Result<()> {
+    /// use provisioning_host::{CallOptions, Request, Response};
+    ///
+    /// let options = CallOptions {
+    ///     // One key per action on a service: a retried job gets the
+    ///     // recorded answer instead of a second account.
+    ///     idempotency_key: Some(format!("create-{}", service.service_id)),
+    ///     ..CallOptions::default()
+    /// };
+    /// let answer = host.execute("webline", &Request::CreateAccount { service }, &options).await;
+    /// match answer.result {
+    ///     Ok(Response::Created(created)) => {
+    ///         // Store created.remote_id and created.credentials (shown only
+    ///         // once) in the platform's database first, then acknowledge:
+    ///         // the journal destroys its sealed copy of the credentials.
+    ///         if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
+    ///             journal.acknowledge(entry)?;
+    ///         }
+    ///     }
+    ///     Ok(other) => anyhow::bail!("unexpected answer {other:?}"),
+    ///     Err(error) => eprintln!("{} failed: {error}", error.kind()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));

@@ -7,6 +7,8 @@
 //! - [`Manifest`] is the operator's TOML description of the modules.
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
 //!   and failure; [`types`] holds the contract's records.
+//! - [`sync_usage`] reads usage for many services at once, paced under
+//!   each provider's [`RateLimit`].
 //!
 //! The host knows no provider: everything provider-specific lives in the
 //! components.
@@ -28,13 +30,17 @@ mod outbound;
 mod policy;
 mod redact;
 mod store;
+mod usage_sync;
 
 pub use bindings::types;
 pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
 pub use call_journal::{Journal, PendingCall};
 pub use host::{Answer, CallOptions, Host};
-pub use limits::Limits;
-pub use manifest::{JournalSection, Manifest, ModuleEntry, SettingSource};
+pub use limits::{Limits, RateLimit};
+pub use manifest::{JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource};
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};
+pub use usage_sync::{
+    SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services, sync_usage,
+};

@@ -1,5 +1,5 @@
-//! What one call of a module may consume, and how often a safe read is
-//! tried again.
+//! What one call of a module may consume, how often a safe read is tried
+//! again, and how fast bulk work may call a provider.
 
 use std::time::Duration;
 
@@ -37,5 +37,59 @@ impl Default for Limits {
             result_bytes: 1 << 20,
             read_retries: 2,
         }
+    }
+}
+
+/// A provider's published request rate: at most `requests` calls in any
+/// window of `per`. The host does not enforce it on single calls (a
+/// platform's own calls are few); bulk work such as
+/// [`crate::sync_usage`] paces itself by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Calls allowed in one window.
+    pub requests: u32,
+    /// Length of the window.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `requests` calls per `per`; both must be above zero.
+    pub fn new(requests: u32, per: Duration) -> anyhow::Result<RateLimit> {
+        if requests == 0 {
+            anyhow::bail!("a rate limit must allow at least one request");
+        }
+        if per.is_zero() {
+            anyhow::bail!("a rate limit's window must be longer than zero");
+        }
+        Ok(RateLimit { requests, per })
+    }
+
+    /// The steady spacing between two calls that keeps every window of
+    /// `per` at or under `requests` calls; rounded up to the nanosecond,
+    /// since rounding down would let one call too many into a window.
+    pub fn interval(&self) -> Duration {
+        let nanos = self
+            .per
+            .as_nanos()
+            .div_ceil(u128::from(self.requests.max(1)));
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_needs_requests_and_a_window() {
+        assert!(RateLimit::new(0, Duration::from_secs(1)).is_err());
+        assert!(RateLimit::new(1, Duration::ZERO).is_err());
+        let limit = RateLimit::new(100, Duration::from_secs(300)).unwrap();
+        assert_eq!(limit.interval(), Duration::from_secs(3));
+        let thirds = RateLimit::new(3, Duration::from_secs(1)).unwrap();
+        assert!(
+            thirds.interval() * 3 >= Duration::from_secs(1),
+            "rounded up"
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! memory_mb = 64
 //! deadline_ms = 30000
 //! read_retries = 2
+//! rate_limit = { requests = 100, per_seconds = 300 }   # optional: the provider's published rate
 //!
 //! [modules.hostmenow.settings]
 //! endpoint = "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php"
@@ -27,7 +28,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::limits::Limits;
+use crate::limits::{Limits, RateLimit};
 use crate::module::{ModuleConfig, SettingValue};
 use crate::policy::OutboundPolicy;
 
@@ -46,7 +47,7 @@ pub struct Manifest {
 }
 
 /// One module's entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleEntry {
     /// The component file.
@@ -63,13 +64,27 @@ pub struct ModuleEntry {
     pub deadline_ms: Option<u64>,
     /// Further attempts of a safe read after a transient failure.
     pub read_retries: Option<u32>,
+    /// The provider's published request rate, which bulk work (a usage
+    /// sync) keeps under.
+    pub rate_limit: Option<RateLimitEntry>,
     /// Settings given to every call.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingSource>,
 }
 
+/// `rate_limit = { requests = 100, per_seconds = 300 }`: at most
+/// `requests` calls in any `per_seconds` seconds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitEntry {
+    /// Calls allowed in one window.
+    pub requests: u32,
+    /// Length of the window, seconds.
+    pub per_seconds: u64,
+}
+
 /// The `[journal]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSection {
     /// The SQLite file, relative to the manifest's directory if not
@@ -81,7 +96,7 @@ pub struct JournalSection {
 }
 
 /// Where a setting's value comes from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum SettingSource {
     /// `{ env = "VAR" }`: an environment variable of the host process.
@@ -100,6 +115,32 @@ pub enum SettingSource {
 
 impl Manifest {
     /// Reads and parses a manifest file.
+    ///
+    /// Relative paths in it resolve against the file's directory; secrets
+    /// are read only by [`Manifest::module_configs`] and
+    /// [`Manifest::journal_config`].
+    ///
+    /// ```
+    /// # fn main() -> anyhow::Result<()> {
+    /// use provisioning_host::Manifest;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("manifest-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("provisioning.toml");
+    /// std::fs::write(&path, r#"
+    ///     [modules.hostmenow]
+    ///     component = "hostmenow_module.wasm"
+    ///     allowed_hosts = ["https://hostmenow.org"]
+    /// "#)?;
+    ///
+    /// let manifest = Manifest::from_file(&path)?;
+    /// assert_eq!(manifest.modules["hostmenow"].allowed_hosts, ["https://hostmenow.org"]);
+    /// let config = &manifest.module_configs()?[0];
+    /// assert_eq!(config.component, dir.join("hostmenow_module.wasm"));
+    /// assert!(manifest.journal_config()?.is_none());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn from_file(path: &Path) -> anyhow::Result<Manifest> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading manifest {}", path.display()))?;
@@ -161,6 +202,12 @@ impl ModuleEntry {
         if let Some(retries) = self.read_retries {
             limits.read_retries = retries;
         }
+        let rate_limit = self
+            .rate_limit
+            .as_ref()
+            .map(|entry| RateLimit::new(entry.requests, Duration::from_secs(entry.per_seconds)))
+            .transpose()
+            .context("rate_limit")?;
         let settings = self
             .settings
             .iter()
@@ -173,6 +220,7 @@ impl ModuleEntry {
             limits,
             settings,
             pinned_sha256: self.sha256.clone(),
+            rate_limit,
         })
     }
 }
@@ -250,6 +298,44 @@ mod tests {
         assert!(!get("api-key").inline);
         assert!(get("endpoint").inline);
         assert_eq!(get("retries").value, "3");
+        assert_eq!(
+            config.rate_limit, None,
+            "no rate limit unless the operator sets one"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_is_read_and_must_allow_something() {
+        let parse = |rate_limit: &str| {
+            Manifest::parse(
+                &format!("[modules.demo]\ncomponent = \"demo.wasm\"\nrate_limit = {rate_limit}\n"),
+                Path::new("."),
+            )
+            .unwrap()
+            .module_configs()
+        };
+        let config = parse("{ requests = 100, per_seconds = 300 }")
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            config.rate_limit,
+            Some(RateLimit {
+                requests: 100,
+                per: Duration::from_secs(300)
+            })
+        );
+        for refused in [
+            "{ requests = 0, per_seconds = 300 }",
+            "{ requests = 100, per_seconds = 0 }",
+        ] {
+            let error = format!("{:#}", parse(refused).unwrap_err());
+            assert!(error.contains("rate_limit"), "{error}");
+        }
+        let unknown = Manifest::parse(
+            "[modules.demo]\ncomponent = \"x\"\nrate_limit = { requests = 1, per = 1 }\n",
+            Path::new("."),
+        );
+        assert!(unknown.is_err(), "per_seconds is the field's name");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 use crate::bindings::ProviderPre;
 use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
 use crate::engine::Runtime;
-use crate::limits::Limits;
+use crate::limits::{Limits, RateLimit};
 use crate::logging::LiveSecrets;
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
@@ -72,6 +72,9 @@ pub struct ModuleConfig {
     /// The sha256 (hex) the component file must have, when the operator
     /// pinned one.
     pub pinned_sha256: Option<String>,
+    /// The provider's published request rate, which bulk work (a usage
+    /// sync) keeps under; `None` when the operator set none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ModuleConfig {
@@ -84,6 +87,7 @@ impl ModuleConfig {
             limits: Limits::default(),
             settings: Vec::new(),
             pinned_sha256: None,
+            rate_limit: None,
         }
     }
 
@@ -120,6 +124,12 @@ impl ModuleConfig {
         self.limits = limits;
         self
     }
+
+    /// Sets the provider's published request rate (see [`RateLimit::new`]).
+    pub fn rate_limit(mut self, rate_limit: RateLimit) -> ModuleConfig {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
 }
 
 /// A loaded module, immutable: a new version is a new `LoadedModule`, and
@@ -132,6 +142,7 @@ pub struct LoadedModule {
     pub(crate) pre: ProviderPre<CallState>,
     pub(crate) policy: Arc<OutboundPolicy>,
     pub(crate) limits: Limits,
+    pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) settings: Vec<Setting>,
     /// Masks the module's secret settings.
     pub(crate) redactor: Redactor,
@@ -176,6 +187,7 @@ impl LoadedModule {
             pre,
             policy: Arc::new(config.policy),
             limits: config.limits,
+            rate_limit: config.rate_limit,
             settings,
             _live_secrets: LiveSecrets::register(&redactor),
             redactor,
@@ -210,6 +222,11 @@ impl LoadedModule {
     /// The per-call bounds.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The provider's published request rate, when the operator set one.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
     }
 }
 

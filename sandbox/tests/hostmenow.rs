@@ -621,6 +621,35 @@ async fn usage_with_unlimited_limits_is_zero_and_zero_percent() {
 }
 
 #[tokio::test]
+async fn a_seeded_service_is_served_like_an_ordered_one_at_no_charge() {
+    let (hmn, router) = simulator();
+    assert!(hmn.seed_service("s-1", "s1.example.com", "s1user", "Pw-1", "101"));
+    assert!(
+        !hmn.seed_service("s-1", "other.example.com", "other", "Pw-2", "101"),
+        "a live service keeps its id"
+    );
+    assert!(!hmn.seed_service("s-2", "s2.example.com", "s2user", "Pw-2", "999"));
+    assert_eq!(hmn.credit(), 500.0);
+    assert!(hmn.requests().is_empty());
+    let record = hmn.service("s-1").unwrap();
+    assert_eq!(record.status, ServiceStatus::Active);
+    assert_eq!(
+        (record.disk_limit_mb, record.bandwidth_limit_mb),
+        (5000, 10000)
+    );
+    assert!(hmn.set_usage("s-1", 10.5, 5000, 20.25, 10000));
+    let (status, body) = call(
+        &router,
+        "get_Bandwidth_Disk_Usage",
+        json!({"serviceid": "s-1"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["disk_usage"]["used_mb"], "10.50");
+    assert_eq!(body["bandwidth_usage"]["current_month_mb"], "20.25");
+}
+
+#[tokio::test]
 async fn usage_is_for_cpanel_products_only() {
     let (_, router) = simulator();
     create(&router, "1", "201").await;

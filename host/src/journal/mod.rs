@@ -114,6 +114,11 @@ pub trait JournalStore: Send + Sync + 'static {
     /// Entries not acknowledged (in flight or answered), oldest first.
     fn pending(&self) -> anyhow::Result<Vec<Entry>>;
 
+    /// Every entry, acknowledged ones included, oldest first: the history
+    /// from which the services a platform has at each provider can be
+    /// rebuilt (see [`crate::live_services`]).
+    fn entries(&self) -> anyhow::Result<Vec<Entry>>;
+
     /// Marks an entry acknowledged and destroys its sealed credentials.
     /// Returns false when there is no such entry or it was acknowledged
     /// already.

@@ -211,6 +211,17 @@ impl JournalStore for SqliteJournal {
         Ok(entries)
     }
 
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare(&format!("SELECT {COLUMNS} FROM calls ORDER BY id"))?;
+        let entries = statement
+            .query_map([], entry_from_row)?
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading the journal's entries")?;
+        Ok(entries)
+    }
+
     fn acknowledge(&self, id: EntryId) -> anyhow::Result<bool> {
         let changed = self
             .connection()
@@ -283,6 +294,16 @@ mod tests {
         assert!(journal.acknowledge(id).unwrap());
         assert!(!journal.acknowledge(id).unwrap(), "acknowledged once");
         assert!(journal.pending().unwrap().is_empty());
+        assert_eq!(
+            journal
+                .entries()
+                .unwrap()
+                .iter()
+                .map(|e| (e.id, e.state))
+                .collect::<Vec<_>>(),
+            vec![(id, EntryState::Acknowledged)],
+            "every entry stays in the history"
+        );
         let entry = journal.get(id).unwrap().unwrap();
         assert_eq!(entry.state, EntryState::Acknowledged);
         let raw: Option<Vec<u8>> = journal

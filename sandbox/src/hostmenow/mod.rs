@@ -108,6 +108,48 @@ impl HostMeNow {
         true
     }
 
+    /// Puts an active monthly service straight into the account, as if the
+    /// reseller had ordered it through the provider's panel: it gets the
+    /// product's quotas, an order id and no usage, as `CreateAccount` gives
+    /// it, but no credit is charged and no request is recorded. For tests
+    /// that need many services without ordering each through the API.
+    /// Returns false, adding nothing, when the product is not in the
+    /// catalogue or a live service already has this id.
+    pub fn seed_service(
+        &self,
+        service_id: &str,
+        domain: &str,
+        username: &str,
+        password: &str,
+        product_id: &str,
+    ) -> bool {
+        let Some(product) = catalogue::product(product_id) else {
+            return false;
+        };
+        let mut state = self.lock();
+        if state.live_service_mut(service_id).is_some() {
+            return false;
+        }
+        let mut record = ServiceRecord {
+            service_id: service_id.to_owned(),
+            domain: domain.to_owned(),
+            username: username.to_owned(),
+            password: password.to_owned(),
+            product_id: String::new(),
+            billing_cycle: "monthly".to_owned(),
+            status: ServiceStatus::Active,
+            suspend_reason: None,
+            order_id: state.take_order_id(),
+            disk_used_mb: 0.0,
+            disk_limit_mb: 0,
+            bandwidth_used_mb: 0.0,
+            bandwidth_limit_mb: 0,
+        };
+        record.apply_product(product);
+        state.insert_service(record);
+        true
+    }
+
     /// Whether the caller's IP is on the key's whitelist (true at start).
     /// When false, every request is answered HTTP 403
     /// "Your IP address is not whitelisted".

@@ -1,0 +1,438 @@
+//! Bulk usage sync: usage-data for every service of a billing platform (the
+//! nightly refresh), many calls at once, each provider paced under its
+//! published rate limit, a final `rate-limited` answer waited out and
+//! tried again.
+//!
+//! ```no_run
+//! # async fn example(host: &provisioning_host::Host, jobs: Vec<provisioning_host::UsageJob>) {
+//! use provisioning_host::{SyncOptions, sync_usage};
+//!
+//! let summary = sync_usage(host, jobs, &SyncOptions::default(), |report| {
+//!     println!("{}", serde_json::to_string(report).unwrap());
+//! })
+//! .await;
+//! eprintln!("{} of {} services ok", summary.succeeded(), summary.services);
+//! # }
+//! ```
+
+mod from_journal;
+mod pacer;
+mod queue;
+
+pub use from_journal::live_services;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
+use crate::call::{CallError, Request, Response};
+use crate::host::Host;
+use pacer::Pacer;
+use queue::Queue;
+
+/// One service whose usage to read, and the module that serves it.
+///
+/// In JSON (a line of a services file):
+/// `{"module": "hostmenow", "service": {"service_id": "456", ...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageJob {
+    /// The module's name in the manifest.
+    pub module: String,
+    /// The service, as for any call (its `remote_id` when the provider
+    /// needs it).
+    pub service: Service,
+}
+
+/// How a sync runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Calls in flight at once, over every module (at least 1).
+    pub concurrency: usize,
+    /// Calls at most per service: the first, plus one more after each
+    /// final `rate-limited` answer (at least 1).
+    pub max_rounds: u32,
+    /// The longest wait before trying a rate-limited service again; a
+    /// provider that asks for longer gets the `rate-limited` report
+    /// instead, for the next sync to pick up.
+    pub max_retry_wait: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            concurrency: 16,
+            max_rounds: 3,
+            max_retry_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What a sync learnt of one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageReport {
+    /// The module's name.
+    pub module: String,
+    /// The platform's service id.
+    pub service_id: String,
+    /// The figures, or why there are none.
+    #[serde(flatten)]
+    pub outcome: UsageOutcome,
+    /// Calls the sync made for this service (0 when it made none; the
+    /// host's own retries within one call count once).
+    pub attempts: u32,
+    /// From the first call to the final answer, retry waits included.
+    pub elapsed_ms: u64,
+}
+
+/// A service's usage, or the error that kept it (in JSON `"ok": {...}` or
+/// `"error": {"kind": ..., "message": ...}`, as `provisioning call --json`
+/// prints them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageOutcome {
+    /// The contract's usage figures.
+    Ok(Usage),
+    /// The call failed or was not made.
+    Error {
+        /// The error's kind (`rate-limited`, `not-found`, `unsupported`...).
+        kind: String,
+        /// What happened, secrets removed.
+        message: String,
+    },
+}
+
+impl UsageReport {
+    /// Whether the figures were read.
+    pub fn is_ok(&self) -> bool {
+        matches!(self.outcome, UsageOutcome::Ok(_))
+    }
+
+    /// `ok`, or the error's kind.
+    pub fn kind(&self) -> &str {
+        match &self.outcome {
+            UsageOutcome::Ok(_) => "ok",
+            UsageOutcome::Error { kind, .. } => kind,
+        }
+    }
+}
+
+/// What a whole sync came to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncSummary {
+    /// Services reported on.
+    pub services: usize,
+    /// Services by outcome: `ok`, or the error's kind.
+    pub outcomes: BTreeMap<String, usize>,
+    /// Calls made, over every service.
+    pub calls: u64,
+    /// Wall-clock time of the whole sync.
+    pub elapsed_ms: u64,
+    /// Calls made per second of the sync.
+    pub calls_per_second: f64,
+}
+
+impl SyncSummary {
+    /// Services whose figures were read.
+    pub fn succeeded(&self) -> usize {
+        self.outcomes.get("ok").copied().unwrap_or(0)
+    }
+
+    /// Whether every service's figures were read.
+    pub fn all_succeeded(&self) -> bool {
+        self.succeeded() == self.services
+    }
+}
+
+/// Reads usage-data for every job, at most `options.concurrency` calls at a
+/// time, each module paced under its [`crate::RateLimit`] when it has one.
+/// Each service's report goes to `on_result` as soon as it is known, so a
+/// caller can stream them; the summary comes back at the end.
+///
+/// A module that does not offer usage-data gets an `unsupported` report
+/// without a call, an unloaded one `unknown-module`. The host already tries
+/// a read again within its deadline; a service whose final answer is still
+/// `rate-limited` waits out the provider's Retry-After (or a backoff from 1
+/// s), holding back every call to that module meanwhile, and is tried again
+/// up to `options.max_rounds` calls. Other failures are reported as they
+/// are: the host has already retried what was transient, and hammering a
+/// provider that is failing helps nobody.
+///
+/// The calls run interleaved on the caller's task (no spawning, so the host
+/// is borrowed); most of a call's time is the provider's round trip.
+/// Pacing spaces the calls the sync starts; retries the host makes inside
+/// one call are not paced.
+pub async fn sync_usage(
+    host: &Host,
+    jobs: Vec<UsageJob>,
+    options: &SyncOptions,
+    mut on_result: impl FnMut(&UsageReport),
+) -> SyncSummary {
+    let started = Instant::now();
+    let concurrency = options.concurrency.max(1);
+    let pacers = pacers_for(host, &jobs);
+    let mut tally = Tally::default();
+    let mut queue = Queue::new();
+    for job in jobs {
+        let module = job.module.clone();
+        queue.push_back(&module, Pending::new(job));
+    }
+    let mut running = FuturesUnordered::new();
+    let mut waiting = FuturesUnordered::new();
+    loop {
+        while let Some(pending) = queue.next(concurrency) {
+            let pacer = pacers.get(&pending.job.module).cloned();
+            running.push(attempt(host, pending, pacer, options));
+        }
+        if running.is_empty() && waiting.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(step) = running.next(), if !running.is_empty() => match step {
+                Step::Done(report) => {
+                    queue.finished(&report.module);
+                    tally.add(&report);
+                    on_result(&report);
+                }
+                Step::Retry(pending, wait) => {
+                    // A service waiting out a rate limit holds no slot.
+                    queue.finished(&pending.job.module);
+                    waiting.push(async move {
+                        tokio::time::sleep(wait).await;
+                        pending
+                    });
+                }
+            },
+            Some(pending) = waiting.next(), if !waiting.is_empty() => {
+                let module = pending.job.module.clone();
+                queue.push_front(&module, *pending);
+            }
+        }
+    }
+    tally.summary(started.elapsed())
+}
+
+/// A pacer for each module of the jobs that has a rate limit, shared by
+/// every call to it.
+fn pacers_for(host: &Host, jobs: &[UsageJob]) -> HashMap<String, Arc<Pacer>> {
+    let mut pacers = HashMap::new();
+    for job in jobs {
+        if pacers.contains_key(&job.module) {
+            continue;
+        }
+        if let Some(limit) = host.module(&job.module).and_then(|m| m.rate_limit()) {
+            pacers.insert(job.module.clone(), Arc::new(Pacer::new(limit)));
+        }
+    }
+    pacers
+}
+
+/// A job with what the sync has done for it so far.
+struct Pending {
+    job: UsageJob,
+    attempts: u32,
+    /// When its first call started.
+    first_call: Option<Instant>,
+}
+
+impl Pending {
+    fn new(job: UsageJob) -> Pending {
+        Pending {
+            job,
+            attempts: 0,
+            first_call: None,
+        }
+    }
+
+    fn report(self, outcome: UsageOutcome) -> UsageReport {
+        UsageReport {
+            elapsed_ms: self
+                .first_call
+                .map_or(0, |at| at.elapsed().as_millis() as u64),
+            module: self.job.module,
+            service_id: self.job.service.service_id,
+            outcome,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// What one turn of a job came to.
+enum Step {
+    /// The service's report.
+    Done(UsageReport),
+    /// Rate-limited: try again after this wait (boxed: a service record
+    /// is large, and most steps are reports).
+    Retry(Box<Pending>, Duration),
+}
+
+/// One call of usage-data for a job, after its module's pacer allows it.
+async fn attempt(
+    host: &Host,
+    mut pending: Pending,
+    pacer: Option<Arc<Pacer>>,
+    options: &SyncOptions,
+) -> Step {
+    let module_name = pending.job.module.clone();
+    let Some(module) = host.module(&module_name) else {
+        let error = CallError::UnknownModule(module_name);
+        return Step::Done(pending.report(failure(error.kind(), error.to_string())));
+    };
+    if !module.info().functions.contains(&Function::UsageData) {
+        let message = format!("{module_name}: the module does not offer usage-data");
+        return Step::Done(pending.report(failure("unsupported", message)));
+    }
+    if let Some(pacer) = &pacer {
+        pacer.wait_turn().await;
+    }
+    pending.attempts += 1;
+    pending.first_call.get_or_insert_with(Instant::now);
+    let request = Request::UsageData {
+        service: pending.job.service.clone(),
+    };
+    match host.call(&module_name, &request).await {
+        Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageOutcome::Ok(usage))),
+        Ok(other) => {
+            let message = format!("{module_name}: usage-data answered {other:?}");
+            Step::Done(pending.report(failure("host", message)))
+        }
+        Err(error) => match retry_wait(&error, pending.attempts, options) {
+            Some(wait) => {
+                if let Some(pacer) = &pacer {
+                    pacer.hold_until(Instant::now() + wait);
+                }
+                tracing::info!(module = %module_name, service = %pending.job.service.service_id, attempt = pending.attempts, wait_ms = wait.as_millis() as u64, "usage sync: rate-limited; trying the service again");
+                Step::Retry(Box::new(pending), wait)
+            }
+            None => Step::Done(pending.report(failure(error.kind(), error.to_string()))),
+        },
+    }
+}
+
+fn failure(kind: &str, message: String) -> UsageOutcome {
+    UsageOutcome::Error {
+        kind: kind.to_string(),
+        message,
+    }
+}
+
+/// How long to wait before calling a rate-limited service again, or `None`
+/// when the failure is not a rate limit, the rounds are used up, or the
+/// provider asks for more than `max_retry_wait`.
+fn retry_wait(error: &CallError, attempts: u32, options: &SyncOptions) -> Option<Duration> {
+    let Some(ModuleError::RateLimited(limit)) = error.module_error() else {
+        return None;
+    };
+    if attempts >= options.max_rounds {
+        return None;
+    }
+    let wait = match limit.retry_after_seconds {
+        Some(seconds) => Duration::from_secs(seconds.into()),
+        None => Duration::from_secs(1) * 2u32.saturating_pow(attempts.saturating_sub(1)),
+    };
+    (wait <= options.max_retry_wait).then_some(wait)
+}
+
+/// Counts reports as they come.
+#[derive(Default)]
+struct Tally {
+    services: usize,
+    outcomes: BTreeMap<String, usize>,
+    calls: u64,
+}
+
+impl Tally {
+    fn add(&mut self, report: &UsageReport) {
+        self.services += 1;
+        *self.outcomes.entry(report.kind().to_string()).or_default() += 1;
+        self.calls += u64::from(report.attempts);
+    }
+
+    fn summary(self, elapsed: Duration) -> SyncSummary {
+        let seconds = elapsed.as_secs_f64();
+        SyncSummary {
+            services: self.services,
+            outcomes: self.outcomes,
+            calls: self.calls,
+            elapsed_ms: elapsed.as_millis() as u64,
+            calls_per_second: if seconds > 0.0 {
+                self.calls as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::{Limit, RateLimit as RateLimitAnswer, UsageFigure};
+
+    fn rate_limited(retry_after_seconds: Option<u32>) -> CallError {
+        CallError::Module {
+            module: "m".into(),
+            error: ModuleError::RateLimited(RateLimitAnswer {
+                retry_after_seconds,
+                message: "slow down".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_a_rate_limit_is_waited_out_and_only_so_often() {
+        let options = SyncOptions::default();
+        assert_eq!(
+            retry_wait(&rate_limited(Some(7)), 1, &options),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_wait(&rate_limited(None), 2, &options),
+            Some(Duration::from_secs(2)),
+            "backoff when the provider names no wait"
+        );
+        assert_eq!(retry_wait(&rate_limited(Some(1)), 3, &options), None);
+        assert_eq!(retry_wait(&rate_limited(Some(3600)), 1, &options), None);
+        let transport = CallError::Module {
+            module: "m".into(),
+            error: ModuleError::Transport("refused".into()),
+        };
+        assert_eq!(retry_wait(&transport, 1, &options), None);
+    }
+
+    #[test]
+    fn a_report_is_one_json_object_with_ok_or_error() {
+        let usage = Usage {
+            figures: vec![UsageFigure {
+                name: "disk".into(),
+                unit: "MB".into(),
+                used: 12.5,
+                limit: Limit::Unlimited,
+            }],
+            updated_at: None,
+        };
+        let ok = UsageReport {
+            module: "hostmenow".into(),
+            service_id: "s-1".into(),
+            outcome: UsageOutcome::Ok(usage),
+            attempts: 1,
+            elapsed_ms: 4,
+        };
+        let json = serde_json::to_value(&ok).unwrap();
+        assert_eq!(json["module"], "hostmenow");
+        assert_eq!(json["service_id"], "s-1");
+        assert_eq!(json["ok"]["figures"][0]["used"], 12.5);
+        assert_eq!(json["attempts"], 1);
+        let failed = UsageReport {
+            outcome: failure("unsupported", "no".into()),
+            ..ok
+        };
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(json["error"]["kind"], "unsupported");
+        assert!(json.get("ok").is_none());
+    }
+}
