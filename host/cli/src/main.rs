@@ -9,6 +9,8 @@ mod inspect;
 mod journal;
 mod output;
 mod sandbox;
+mod serve;
+mod usage;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +39,12 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Read and acknowledge the journal of mutating calls.
     Journal(journal::Args),
+    /// Serve the manifest's modules over a local JSON API (for PHP and other
+    /// platforms), reloading on SIGHUP and file changes.
+    Serve(Box<serve::Args>),
+    /// Read usage for many services at once, paced under each provider's
+    /// rate limit: one JSON line per service as the answers come.
+    Usage(usage::Args),
 }
 
 #[tokio::main]
@@ -57,6 +65,8 @@ async fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect::run(args, cli.json).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Journal(args) => journal::run(args, cli.json),
+        Command::Serve(args) => serve::run(*args).await,
+        Command::Usage(args) => usage::run(args, cli.json).await,
     };
     match result {
         Ok(code) => code,

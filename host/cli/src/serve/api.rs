@@ -1,0 +1,266 @@
+//! The JSON API: routes, handlers and the error body every refusal uses.
+//! `openapi.json` at the crate's root describes it; a test checks the two
+//! agree.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use provisioning_host::types::Setting;
+use provisioning_host::{CallError, CallOptions, Host, LoadedModule, Request};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Token, require_token};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The host with the manifest's modules.
+    pub host: Arc<Host>,
+}
+
+/// The router: every route behind the token, bodies capped at
+/// `max_body_bytes`.
+pub fn router(state: AppState, token: Token, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/modules", get(list_modules))
+        .route("/v1/modules/{module}", get(get_module))
+        .route("/v1/modules/{module}/call", post(call_module))
+        .route("/v1/journal/pending", get(journal_pending))
+        .route("/v1/journal/{entry}/ack", post(journal_ack))
+        .fallback(unknown_route)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(token, require_token))
+}
+
+/// A refused request: an HTTP status and the typed error body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// 401.
+    pub fn unauthorized(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// The 401 answer with the challenge header clients expect.
+    pub fn into_response_with_challenge(self) -> Response {
+        let mut response = self.into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    }
+
+    fn unknown_module(name: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-module",
+            format!("no module named `{name}` is loaded"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "kind": self.kind, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        match rejection {
+            JsonRejection::BytesRejection(_)
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    "the request body is larger than the server accepts",
+                )
+            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "malformed-request",
+                "send the body as `Content-Type: application/json`",
+            ),
+            other => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                other.body_text(),
+            ),
+        }
+    }
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown-route",
+        "no such route; see openapi.json",
+    )
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "status": "ok", "modules": state.host.modules().len() }))
+}
+
+fn describe(module: &LoadedModule) -> Value {
+    json!({
+        "name": module.name(),
+        "digest": module.digest(),
+        "allowed_hosts": module.policy().origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "info": module.info(),
+    })
+}
+
+async fn list_modules(State(state): State<AppState>) -> Json<Value> {
+    let modules: Vec<Value> = state.host.modules().iter().map(|m| describe(m)).collect();
+    Json(json!({ "modules": modules }))
+}
+
+async fn get_module(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let module = state
+        .host
+        .module(&name)
+        .ok_or_else(|| ApiError::unknown_module(&name))?;
+    Ok(Json(describe(&module)))
+}
+
+/// The body of a call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallBody {
+    request: Value,
+    #[serde(default)]
+    settings: Vec<Setting>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+async fn call_module(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<CallBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    if state.host.module(&name).is_none() {
+        return Err(ApiError::unknown_module(&name));
+    }
+    // Parsed apart from the envelope so that an unknown function or a
+    // missing argument is named in the message.
+    let request: Request = serde_json::from_value(body.request).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            format!("`request` is not a call of the contract: {error}"),
+        )
+    })?;
+    let options = CallOptions {
+        settings: body.settings,
+        idempotency_key: body.idempotency_key,
+    };
+    let answer = state.host.execute(&name, &request, &options).await;
+    let mut result = json!({
+        "journal_entry": answer.journal_entry,
+        "module_digest": answer.module_digest,
+        "replayed": answer.replayed,
+    });
+    match &answer.result {
+        Ok(response) => result["ok"] = json!(response),
+        Err(CallError::UnknownModule(name)) => return Err(ApiError::unknown_module(name)),
+        Err(error) => result["error"] = error_json(error),
+    }
+    Ok(Json(result))
+}
+
+/// A call's typed error as the API shows it.
+fn error_json(error: &CallError) -> Value {
+    let retry_after = match error.module_error() {
+        Some(provisioning_host::types::Error::RateLimited(limit)) => limit.retry_after_seconds,
+        _ => None,
+    };
+    json!({
+        "kind": error.kind(),
+        "message": error.to_string(),
+        "retry_after_seconds": retry_after,
+    })
+}
+
+fn no_journal() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no-journal",
+        "this server has no journal: add a [journal] section to its manifest",
+    )
+}
+
+fn internal(error: anyhow::Error) -> ApiError {
+    tracing::error!("journal failure: {error:#}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "journal",
+        format!("the journal failed: {error:#}"),
+    )
+}
+
+async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let journal = state.host.journal().ok_or_else(no_journal)?;
+    let pending = journal.pending().map_err(internal)?;
+    let entries: Vec<Value> = pending
+        .iter()
+        .map(|call| {
+            let mut value = json!(call.entry);
+            value["status"] = call.status().into();
+            value["credentials"] = json!(call.credentials);
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "pending": entries })))
+}
+
+async fn journal_ack(
+    State(state): State<AppState>,
+    Path(entry): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let journal = state.host.journal().ok_or_else(no_journal)?;
+    let id: i64 = entry.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            format!("`{entry}` is not a journal entry number"),
+        )
+    })?;
+    if journal.acknowledge(id).map_err(internal)? {
+        Ok(Json(json!({ "acknowledged": id })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-pending",
+            format!("journal entry {id} is not pending (unknown, or acknowledged already)"),
+        ))
+    }
+}

@@ -1,0 +1,122 @@
+//! `provisioning serve`: the host as a local service for billing platforms
+//! that are not written in Rust (a PHP module, say): a JSON API over HTTP on
+//! loopback, behind a bearer token, reloading on SIGHUP and file changes,
+//! shutting down gracefully on SIGTERM.
+
+mod api;
+mod auth;
+mod reload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use provisioning_host::Manifest;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The manifest of the modules to serve.
+    #[arg(long, short, default_value = "provisioning.toml")]
+    manifest: PathBuf,
+    /// Address to listen on. Loopback by default: the billing platform runs
+    /// on the same machine.
+    #[arg(long, default_value = "127.0.0.1:8790")]
+    listen: SocketAddr,
+    /// Environment variable holding the bearer token clients must present.
+    #[arg(
+        long,
+        default_value = "PROVISIONING_SERVE_TOKEN",
+        conflicts_with = "token_file"
+    )]
+    token_env: String,
+    /// File holding the bearer token (instead of an environment variable).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_body_bytes: usize,
+    /// How often the manifest and component files are checked for changes,
+    /// in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    watch_interval_ms: u64,
+}
+
+fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
+    let token = match &args.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the token file {}", path.display()))?,
+        None => std::env::var(&args.token_env).with_context(|| {
+            format!(
+                "environment variable {} (the serve token) is not set",
+                args.token_env
+            )
+        })?,
+    };
+    auth::Token::new(&token)
+}
+
+/// Loads the manifest, serves until SIGTERM or Ctrl-C, then lets calls in
+/// flight finish and exits.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let token = read_token(&args)?;
+    let manifest = Manifest::from_file(&args.manifest)?;
+    let host = Arc::new(crate::journal::host_for(&manifest)?);
+    host.load_manifest(&manifest).await?;
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let hangups = reload::hangups();
+    if !address.ip().is_loopback() {
+        tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
+    }
+    // The first stdout line tells scripts and tests where to connect.
+    println!("listening on http://{address}");
+
+    let watcher = tokio::spawn(reload::watch(
+        host.clone(),
+        args.manifest.clone(),
+        manifest.modules.clone(),
+        Duration::from_millis(args.watch_interval_ms.max(10)),
+        hangups,
+    ));
+    let app = api::router(
+        api::AppState { host: host.clone() },
+        token,
+        args.max_body_bytes,
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    watcher.abort();
+    tracing::info!("stopped: every call in flight has finished");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C. From then on no connection is accepted;
+/// requests in flight run to their end (each call is bounded by its
+/// module's deadline).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!("cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing calls in flight");
+}

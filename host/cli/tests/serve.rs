@@ -1,0 +1,537 @@
+//! `provisioning serve` as a platform uses it: the real binary, the real
+//! components, the sandbox over loopback. Token, body cap, malformed input,
+//! calls and the journal, reload on file change and SIGHUP (a bad version
+//! refused), graceful shutdown with a call in flight, and the OpenAPI
+//! document checked against the running server.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::{Sandbox, hostmenow};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "serve-test-token-0123456789";
+const TOKEN_VAR: &str = "TEST_SERVE_TOKEN";
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(manifest: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_provisioning"))
+            .args(["serve", "--manifest", manifest.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--token-env", TOKEN_VAR])
+            .args(extra)
+            .env(TOKEN_VAR, TOKEN)
+            .env("TEST_JOURNAL_KEY", "ab".repeat(32))
+            .env("TEST_HMN_KEY", hostmenow::API_KEY)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Server {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        answer(
+            ureq::get(&format!("{}{path}", self.base))
+                .set("Authorization", &format!("Bearer {TOKEN}"))
+                .call(),
+        )
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        answer(
+            ureq::post(&format!("{}{path}", self.base))
+                .set("Authorization", &format!("Bearer {TOKEN}"))
+                .send_json(body.clone()),
+        )
+    }
+
+    fn call(&self, module: &str, request: Value) -> Value {
+        let (status, body) = self.post(
+            &format!("/v1/modules/{module}/call"),
+            &json!({ "request": request }),
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    fn digest(&self, module: &str) -> String {
+        let (status, body) = self.get(&format!("/v1/modules/{module}"));
+        assert_eq!(status, 200, "{body}");
+        body["digest"].as_str().unwrap().to_string()
+    }
+}
+
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("transport error: {error}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A fresh directory with a copy of the HostMeNow component and a manifest
+/// (with a journal) granting only the sandbox.
+fn setup(sandbox: &Sandbox, name: &str) -> (PathBuf, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("provisioning-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let component = dir.join("hostmenow.wasm");
+    std::fs::copy(provisioning_components::HOSTMENOW, &component).unwrap();
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
+             [modules.hostmenow]\ncomponent = \"hostmenow.wasm\"\nallowed_hosts = [{origin:?}]\n\
+             deadline_ms = 5000\n\
+             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n",
+            origin = sandbox.origin(),
+            endpoint = sandbox.hostmenow().endpoint(),
+        ),
+    )
+    .unwrap();
+    (manifest, component)
+}
+
+/// The component with a custom section: same code, another digest.
+fn rebuilt(component: &Path, label: &str) -> Vec<u8> {
+    let mut bytes = std::fs::read(provisioning_components::HOSTMENOW).unwrap();
+    let name = b"serve-test";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(label.as_bytes());
+    assert!(section.len() < 128);
+    bytes.push(0);
+    bytes.push(section.len() as u8);
+    bytes.extend(section);
+    let _ = component;
+    bytes
+}
+
+fn service(id: &str) -> Value {
+    json!({
+        "service_id": id, "domain": format!("{id}.example.com"), "username": format!("u{id}"),
+        "password": "Serve-Pa55word!", "package": "101", "billing_cycle": "monthly",
+        "client": { "first_name": "Test", "last_name": "Client", "email": "c@example.com" },
+        "custom_fields": []
+    })
+}
+
+/// Waits (up to a minute: a reload compiles a component, and CI machines
+/// are busy) for `done`, showing the server's log if it never comes.
+fn wait_until(server: &Server, what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}; the server said:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_request_needs_the_token_and_bad_requests_get_typed_4xx() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "auth");
+    let base_requests = sandbox.hostmenow().requests().len();
+    let checks = tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &["--max-body-bytes", "4096"]);
+        let url = format!("{}/v1/modules/hostmenow/call", server.base);
+        let body = json!({ "request": { "function": "test-connection" } });
+
+        let missing = answer(ureq::post(&url).send_json(body.clone()));
+        let wrong = answer(
+            ureq::post(&url)
+                .set("Authorization", "Bearer serve-test-token-0123456780")
+                .send_json(body.clone()),
+        );
+        let big = server.post(
+            "/v1/modules/hostmenow/call",
+            &json!({ "request": { "function": "test-connection" }, "idempotency_key": "x".repeat(8000) }),
+        );
+        let malformed = answer(
+            ureq::post(&url)
+                .set("Authorization", &format!("Bearer {TOKEN}"))
+                .set("Content-Type", "application/json")
+                .send_string("{\"request\": "),
+        );
+        let unknown_module = server.post("/v1/modules/nope/call", &body);
+        let unknown_function = server.post(
+            "/v1/modules/hostmenow/call",
+            &json!({ "request": { "function": "format-disk" } }),
+        );
+        let unknown_route = server.get("/v1/nothing-here");
+        (missing, wrong, big, malformed, unknown_module, unknown_function, unknown_route)
+    })
+    .await
+    .unwrap();
+    let (missing, wrong, big, malformed, unknown_module, unknown_function, unknown_route) = checks;
+    assert_eq!(missing.0, 401);
+    assert_eq!(missing.1["error"]["kind"], "unauthorized");
+    assert_eq!(wrong.0, 401);
+    assert_eq!(
+        sandbox.hostmenow().requests().len(),
+        base_requests,
+        "a refused request touches nothing"
+    );
+    assert_eq!(big.0, 413, "{}", big.1);
+    assert_eq!(big.1["error"]["kind"], "body-too-large");
+    assert_eq!(malformed.0, 400);
+    assert_eq!(malformed.1["error"]["kind"], "malformed-request");
+    assert_eq!(unknown_module.0, 404);
+    assert_eq!(unknown_module.1["error"]["kind"], "unknown-module");
+    assert_eq!(unknown_function.0, 400);
+    assert!(
+        unknown_function.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("format-disk"),
+        "{}",
+        unknown_function.1
+    );
+    assert_eq!(unknown_route.0, 404);
+    assert_eq!(unknown_route.1["error"]["kind"], "unknown-route");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_answer_typed_results_and_the_journal_is_read_and_acknowledged() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "calls");
+    tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &[]);
+        let connected = server.call("hostmenow", json!({ "function": "test-connection" }));
+        assert_eq!(connected["ok"]["kind"], "connection");
+        assert_eq!(connected["journal_entry"], Value::Null);
+
+        let create = json!({
+            "request": { "function": "create-account", "service": service("s1") },
+            "idempotency_key": "whmcs-s1-create"
+        });
+        let (status, created) = server.post("/v1/modules/hostmenow/call", &create);
+        assert_eq!(status, 200);
+        assert_eq!(created["ok"]["kind"], "created", "{created}");
+        let entry = created["journal_entry"].as_i64().unwrap();
+        let (_, again) = server.post("/v1/modules/hostmenow/call", &create);
+        assert_eq!(again["replayed"], true);
+        assert_eq!(again["ok"], created["ok"]);
+
+        let missing = server.call(
+            "hostmenow",
+            json!({ "function": "suspend", "service": service("never") }),
+        );
+        assert_eq!(missing["error"]["kind"], "not-found", "{missing}");
+
+        let (_, pending) = server.get("/v1/journal/pending");
+        let ids: Vec<i64> = pending["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect();
+        assert!(ids.contains(&entry), "{pending}");
+        assert!(!pending.to_string().contains("Serve-Pa55word!"));
+        let (status, acked) = server.post(&format!("/v1/journal/{entry}/ack"), &json!({}));
+        assert_eq!((status, acked["acknowledged"].as_i64()), (200, Some(entry)));
+        let (status, again) = server.post(&format!("/v1/journal/{entry}/ack"), &json!({}));
+        assert_eq!(status, 404);
+        assert_eq!(again["error"]["kind"], "not-pending");
+    })
+    .await
+    .unwrap();
+    assert!(sandbox.hostmenow().service("s1").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_component_is_swapped_in_and_a_broken_one_refused() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, component) = setup(&sandbox, "reload");
+    tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &["--watch-interval-ms", "100"]);
+        let first = server.digest("hostmenow");
+
+        std::fs::write(&component, rebuilt(&component, "v2")).unwrap();
+        wait_until(&server, "the new version", || {
+            server.digest("hostmenow") != first
+        });
+        let second = server.digest("hostmenow");
+        let log = server.log();
+        assert!(
+            log.contains(&first) && log.contains(&second),
+            "the reload is logged with both digests:\n{log}"
+        );
+
+        std::fs::write(&component, b"\0asm not a component").unwrap();
+        wait_until(&server, "the refusal", || {
+            server.log().contains("new version refused")
+        });
+        assert_eq!(
+            server.digest("hostmenow"),
+            second,
+            "the old version keeps serving"
+        );
+        let connected = server.call("hostmenow", json!({ "function": "test-connection" }));
+        assert_eq!(connected["ok"]["kind"], "connection");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, component) = setup(&sandbox, "hup");
+    tokio::task::spawn_blocking(move || {
+        // Files are not watched in practice (an hour between checks).
+        let server = Server::start(&manifest, &["--watch-interval-ms", "3600000"]);
+        let first = server.digest("hostmenow");
+        std::fs::write(&component, rebuilt(&component, "hup")).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            server.digest("hostmenow"),
+            first,
+            "no reload without a signal"
+        );
+        let status = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        wait_until(&server, "the reload", || {
+            server.digest("hostmenow") != first
+        });
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_the_call_in_flight_finish_then_exits() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "term");
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::Slow(Duration::from_millis(1500)), 1);
+    tokio::task::spawn_blocking(move || {
+        let mut server = Server::start(&manifest, &[]);
+        let base = server.base.clone();
+        let in_flight = std::thread::spawn(move || {
+            answer(
+                ureq::post(&format!("{base}/v1/modules/hostmenow/call"))
+                    .set("Authorization", &format!("Bearer {TOKEN}"))
+                    .send_json(json!({ "request": { "function": "list-packages" } })),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        let status = Command::new("kill")
+            .args(["-TERM", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (code, body) = in_flight.join().unwrap();
+        assert_eq!(code, 200);
+        assert_eq!(body["ok"]["kind"], "packages", "{body}");
+        let exit = server.child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
+        let after = ureq::get(&format!("{}/v1/health", server.base)).call();
+        assert!(
+            matches!(after, Err(ureq::Error::Transport(_))),
+            "no connection after shutdown"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// Follows `$ref`s within the document.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            resolve(document, document.pointer(pointer).unwrap())
+        }
+        None => schema,
+    }
+}
+
+/// Checks `value` against the parts of a JSON schema the document uses:
+/// type, required, properties, items, enum.
+fn conforms(document: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    let schema = resolve(document, schema);
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let type_of = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !types.is_empty()
+        && !types
+            .iter()
+            .any(|t| *t == type_of || (*t == "number" && type_of == "integer"))
+    {
+        return Err(format!("{at}: {type_of}, the schema says {types:?}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let Some(required) = schema["required"].as_array() {
+        for field in required.iter().filter_map(Value::as_str) {
+            if value.get(field).is_none() {
+                return Err(format!("{at}: `{field}` is missing"));
+            }
+        }
+    }
+    if let (Some(properties), Some(object)) = (schema["properties"].as_object(), value.as_object())
+    {
+        for (name, property) in properties {
+            if let Some(field) = object.get(name) {
+                conforms(document, property, field, &format!("{at}.{name}"))?;
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            conforms(document, items, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_the_running_server() {
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "openapi");
+    tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &[]);
+        // An entry to acknowledge, and a pending list that is not empty.
+        let created = server.post(
+            "/v1/modules/hostmenow/call",
+            &json!({ "request": { "function": "create-account", "service": service("o1") } }),
+        );
+        let suspended = server.call("hostmenow", json!({ "function": "suspend", "service": service("o1") }));
+        let entry = created.1["journal_entry"].as_i64().unwrap();
+        assert!(suspended["journal_entry"].is_i64());
+
+        let mut checked = 0;
+        for (path, operations) in document["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                let url = path
+                    .replace("{module}", "hostmenow")
+                    .replace("{entry}", &entry.to_string());
+                let (status, body) = match method.as_str() {
+                    "get" => server.get(&url),
+                    "post" if url.ends_with("/call") => server.post(
+                        &url,
+                        &json!({ "request": { "function": "usage-data", "service": service("o1") } }),
+                    ),
+                    "post" => server.post(&url, &json!({})),
+                    other => panic!("undocumented method {other}"),
+                };
+                assert_eq!(status, 200, "{method} {path}: {body}");
+                let response = &operation["responses"][status.to_string()];
+                assert!(
+                    !response.is_null(),
+                    "{method} {path} answered {status}, which the document does not list"
+                );
+                let response = resolve(&document, response);
+                let schema = &response["content"]["application/json"]["schema"];
+                conforms(&document, schema, &body, &format!("{method} {path}"))
+                    .unwrap_or_else(|e| panic!("{e}\n{body:#}"));
+                // The documented refusals answer as documented too.
+                let unauthorized = answer(match method.as_str() {
+                    "get" => ureq::get(&format!("{}{url}", server.base)).call(),
+                    _ => ureq::post(&format!("{}{url}", server.base)).send_json(json!({})),
+                });
+                assert_eq!(unauthorized.0, 401, "{method} {path}");
+                conforms(
+                    &document,
+                    &document["components"]["schemas"]["ErrorBody"],
+                    &unauthorized.1,
+                    "401",
+                )
+                .unwrap();
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 6, "every operation was exercised");
+        // A call's typed error fits the documented shape as well.
+        let failed = server.call("hostmenow", json!({ "function": "suspend", "service": service("nope") }));
+        conforms(
+            &document,
+            &document["components"]["schemas"]["CallResult"],
+            &failed,
+            "error result",
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+}
