@@ -1,0 +1,1287 @@
+<?php
+
+/**
+ * WHMCS server module "sandboxed": a bridge from WHMCS to `provisioning serve`.
+ *
+ * Every provider module (HostMeNow, Blesta, Webline, LogicBoxes...) runs as a
+ * WebAssembly component inside the provisioning host, with only the HTTP
+ * origins its operator granted. This file holds no provider code: it turns
+ * WHMCS's `$params` into the contract's service record, calls the host's
+ * local JSON API (`POST /v1/modules/{module}/call`, see host/cli/openapi.json)
+ * and hands the answer back to WHMCS the way WHMCS expects it.
+ *
+ * Install: copy `modules/servers/sandboxed/` into the WHMCS root, add a server
+ * of type "Sandboxed provisioning modules" (hostname and port of `provisioning
+ * serve`, its bearer token as the password or access hash) and create products
+ * that use it; option 1 picks the provider module, option 2 its package.
+ *
+ * Where the host is found: the WHMCS server record (`serverhostname`, or
+ * `serverip`; `serverport`; `serversecure` for https; `serveraccesshash` or
+ * else `serverpassword` for the token). Where WHMCS passes no server (the
+ * product's ConfigOptions page), the environment variables `SANDBOXED_URL`
+ * and `SANDBOXED_TOKEN` of the PHP process.
+ *
+ * Idempotency: create-account is sent with the key
+ * `whmcs-<serviceid>-create` (plus `-after-<old remote id>` once the service
+ * had an account before, so that creating it again after a termination is a
+ * new call, not a replay), terminate with `whmcs-<serviceid>-terminate-<remote
+ * id>`. Retrying after a refusal (bad input, auth, unsupported, rate limit)
+ * reuses the key and runs again: the host released it. Retrying after a
+ * cut-off call (timeout, transport, provider error) is refused by the host
+ * with `outcome-unknown` until an operator has checked the provider and
+ * acknowledged the journal entry; a retry after a success that WHMCS did not
+ * record gets the recorded answer, credentials included. Suspend, unsuspend,
+ * change-password and change-package carry no key: each is a new intent that
+ * may legitimately repeat (suspend, unsuspend, suspend again) and sets a state
+ * that is safe to set twice.
+ *
+ * Journal: a mutating call's answer (and any credentials the provider
+ * generated) is first stored in WHMCS (service username/password through
+ * `localAPI('UpdateClientProduct')`, the remote id in the service's "Remote ID"
+ * custom field through `serviceProperties`), then its journal entry is
+ * acknowledged. A refused call's entry is acknowledged too; a call whose
+ * outcome is unknown stays pending for the operator.
+ *
+ * Secrets (the token, the service's passwords, secret product settings,
+ * credentials the provider generated, single sign-on URLs) reach
+ * `logModuleCall` only as `$replaceVars`, and never an error message.
+ *
+ * @see https://developers.whmcs.com/provisioning-modules/
+ */
+
+if (!defined('WHMCS')) {
+    die('This file cannot be accessed directly');
+}
+
+use WHMCS\Database\Capsule;
+
+/** The WHMCS custom field (service property) holding the provider's id. */
+const SANDBOXED_REMOTE_ID_FIELD = 'Remote ID';
+
+/** configoptionN of the first product-scope setting (1 is Module, 2 Package). */
+const SANDBOXED_FIRST_SETTING_OPTION = 3;
+
+/** WHMCS shows at most 24 module settings per product. */
+const SANDBOXED_MAX_OPTIONS = 24;
+
+/** What the host puts in place of credentials already acknowledged. */
+const SANDBOXED_MASK = '[redacted]';
+
+/** Default port of `provisioning serve`. */
+const SANDBOXED_DEFAULT_PORT = 8790;
+
+/**
+ * Error kinds after which nobody knows whether the provider acted; their
+ * journal entries stay pending for an operator (as the host treats them).
+ */
+const SANDBOXED_UNCERTAIN_KINDS = [
+    'timeout', 'transport', 'bad-response', 'provider', 'deadline-exceeded', 'trap',
+    'memory-exhausted', 'output-exceeded', 'result-too-large', 'host',
+];
+
+/**
+ * A failure before or around a call: the kind (the host's or the API's, or
+ * this module's own `transport`, `bad-response`, `invalid-config`,
+ * `platform`) and a message that holds no secret.
+ */
+final class SandboxedFailure extends RuntimeException
+{
+    /**
+     * @param string $kind    machine-readable kind, e.g. "unauthorized"
+     * @param string $message for people; never a secret
+     */
+    public function __construct(public readonly string $kind, string $message)
+    {
+        parent::__construct($message);
+    }
+
+    /** The error as WHMCS shows it: "kind: message". */
+    public function describe(): string
+    {
+        return $this->kind . ': ' . $this->getMessage();
+    }
+}
+
+/**
+ * Module metadata.
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_MetaData(): array
+{
+    return [
+        'DisplayName' => 'Sandboxed provisioning modules',
+        'APIVersion' => '1.1',
+        'RequiresServer' => true,
+        'DefaultNonSSLPort' => (string) SANDBOXED_DEFAULT_PORT,
+        'DefaultSSLPort' => '443',
+        'ServiceSingleSignOnLabel' => 'Log in to the control panel',
+    ];
+}
+
+/**
+ * The product's module settings, built from what the host serves: option 1
+ * "Module" (the loaded modules), option 2 "Package" (the chosen module's
+ * packages when it can list them, else free text), then the chosen module's
+ * product-scope settings in the order of its `info`.
+ *
+ * @param array<string, mixed> $params whatever WHMCS passes (may be nothing)
+ *
+ * @return array<string, array<string, mixed>>
+ */
+function sandboxed_ConfigOptions(array $params = []): array
+{
+    $packageText = [
+        'Type' => 'text',
+        'Size' => '25',
+        'Description' => "The provider's package id",
+    ];
+    try {
+        $connection = sandboxed_connection($params);
+        $modules = sandboxed_modules($connection);
+    } catch (SandboxedFailure $failure) {
+        return [
+            'Module' => [
+                'Type' => 'text',
+                'Size' => '25',
+                'Description' => 'Module name in the provisioning manifest (the host could not be asked: '
+                    . $failure->describe() . ')',
+            ],
+            'Package' => $packageText,
+        ];
+    }
+    $names = array_keys($modules);
+    $options = [
+        'Module' => [
+            'Type' => 'dropdown',
+            'Options' => array_combine($names, $names) ?: [],
+            'Description' => 'Provider module; save to see its packages and settings',
+        ],
+        'Package' => $packageText,
+    ];
+    $chosen = sandboxed_chosen_module($params, $names);
+    if ($chosen === null) {
+        return $options;
+    }
+    $info = $modules[$chosen]['info'];
+    if (in_array('list-packages', $info['functions'], true)) {
+        try {
+            $result = sandboxed_call($connection, $chosen, ['function' => 'list-packages'], [], null, 'ConfigOptions', []);
+            if (isset($result['ok'])) {
+                $packages = [];
+                foreach ($result['ok']['value'] as $package) {
+                    $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
+                }
+                $options['Package'] = [
+                    'Type' => 'dropdown',
+                    'Options' => $packages,
+                    'Description' => 'Package at ' . $info['name'],
+                ];
+            } else {
+                $options['Package']['Description'] .= ' (the list could not be read: '
+                    . sandboxed_error_text($result['error'], $chosen) . ')';
+            }
+        } catch (SandboxedFailure $failure) {
+            $options['Package']['Description'] .= ' (the list could not be read: ' . $failure->describe() . ')';
+        }
+    }
+    foreach (sandboxed_product_specs($info) as $spec) {
+        $label = $spec['label'];
+        while (isset($options[$label])) {
+            $label .= ' ';
+        }
+        $options[$label] = sandboxed_option_field($spec);
+        if (count($options) >= SANDBOXED_MAX_OPTIONS) {
+            break;
+        }
+    }
+    return $options;
+}
+
+/**
+ * Checks that the host answers with this server's token and that every
+ * module (or only the one named as the server's username) reaches and
+ * authenticates with its provider.
+ *
+ * @param array<string, mixed> $params server parameters
+ *
+ * @return array{success: bool, error: string}
+ */
+function sandboxed_TestConnection(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $modules = sandboxed_modules($connection);
+        $only = trim((string) ($params['serverusername'] ?? ''));
+        if ($only !== '') {
+            if (!isset($modules[$only])) {
+                throw new SandboxedFailure('unknown-module', "no module named `{$only}` is loaded");
+            }
+            $modules = [$only => $modules[$only]];
+        }
+        if ($modules === []) {
+            throw new SandboxedFailure('invalid-config', 'the host has no module loaded');
+        }
+        $failures = [];
+        foreach ($modules as $name => $module) {
+            if (!in_array('test-connection', $module['info']['functions'], true)) {
+                continue;
+            }
+            $result = sandboxed_call($connection, $name, ['function' => 'test-connection'], [], null, 'TestConnection', []);
+            if (isset($result['error'])) {
+                $failures[] = $name . ': ' . sandboxed_error_text($result['error'], $name);
+            }
+        }
+        return ['success' => $failures === [], 'error' => implode('; ', $failures)];
+    } catch (SandboxedFailure $failure) {
+        return ['success' => false, 'error' => $failure->describe()];
+    }
+}
+
+/**
+ * Creates the service at the provider; stores the remote id and any
+ * generated credentials, then acknowledges the journal entry.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_CreateAccount(array $params): string
+{
+    $remote = sandboxed_remote_id($params);
+    $key = 'whmcs-' . $params['serviceid'] . '-create' . ($remote !== null ? '-after-' . $remote : '');
+    return sandboxed_mutate($params, 'CreateAccount', [
+        'function' => 'create-account',
+        'service' => sandboxed_service($params),
+    ], $key);
+}
+
+/**
+ * Suspends the service, with WHMCS's suspension reason.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_SuspendAccount(array $params): string
+{
+    $reason = trim((string) ($params['suspendreason'] ?? ''));
+    return sandboxed_mutate($params, 'SuspendAccount', [
+        'function' => 'suspend',
+        'service' => sandboxed_service($params),
+        'reason' => $reason === '' ? null : $reason,
+    ], null);
+}
+
+/**
+ * Lifts a suspension.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_UnsuspendAccount(array $params): string
+{
+    return sandboxed_mutate($params, 'UnsuspendAccount', [
+        'function' => 'unsuspend',
+        'service' => sandboxed_service($params),
+    ], null);
+}
+
+/**
+ * Removes the service at the provider for good.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_TerminateAccount(array $params): string
+{
+    $remote = sandboxed_remote_id($params);
+    return sandboxed_mutate($params, 'TerminateAccount', [
+        'function' => 'terminate',
+        'service' => sandboxed_service($params),
+    ], $remote === null ? null : 'whmcs-' . $params['serviceid'] . '-terminate-' . $remote);
+}
+
+/**
+ * Sets the password WHMCS has just saved (`$params['password']` is the new
+ * one; the old one is gone). A provider that can only reset a password
+ * without the old one generates a password, which replaces WHMCS's.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_ChangePassword(array $params): string
+{
+    $service = sandboxed_service($params);
+    $service['password'] = null;
+    return sandboxed_mutate($params, 'ChangePassword', [
+        'function' => 'change-password',
+        'service' => $service,
+        'new_password' => (string) ($params['password'] ?? ''),
+    ], null);
+}
+
+/**
+ * Moves the service to the package of its (new) product, option 2.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_ChangePackage(array $params): string
+{
+    // An empty package is the module's to refuse (invalid-input), or to
+    // answer unsupported when it cannot change packages at all.
+    return sandboxed_mutate($params, 'ChangePackage', [
+        'function' => 'change-package',
+        'service' => sandboxed_service($params),
+        'new_package' => trim((string) ($params['configoption2'] ?? '')),
+    ], null);
+}
+
+/**
+ * Imports disk and bandwidth usage for every active or suspended service on
+ * this server whose module reports usage, into tblhosting.
+ *
+ * @param array<string, mixed> $params server parameters
+ *
+ * @return string "success" or the failures, "service N: kind: message; ..."
+ */
+function sandboxed_UsageUpdate(array $params): string
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $modules = sandboxed_modules($connection);
+        $services = Capsule::table('tblhosting')
+            ->where('server', (int) $params['serverid'])
+            ->whereIn('domainstatus', ['Active', 'Suspended'])
+            ->get();
+    } catch (SandboxedFailure $failure) {
+        return $failure->describe();
+    } catch (Throwable $error) {
+        return 'platform: ' . $error->getMessage();
+    }
+    $products = [];
+    $failures = [];
+    foreach ($services as $row) {
+        $row = (array) $row;
+        try {
+            sandboxed_update_usage($connection, $modules, $row, $products);
+        } catch (SandboxedFailure $failure) {
+            $failures[] = 'service ' . $row['id'] . ': ' . $failure->describe();
+        } catch (Throwable $error) {
+            $failures[] = 'service ' . $row['id'] . ': platform: ' . $error->getMessage();
+        }
+    }
+    return $failures === [] ? 'success' : implode('; ', $failures);
+}
+
+/**
+ * Reads one service's usage and writes it to tblhosting; services whose
+ * module reports no usage are left alone.
+ *
+ * @param array{url: string, token: string}  $connection the host
+ * @param array<string, array<string, mixed>> $modules    the loaded modules
+ * @param array<string, mixed>                $row        the tblhosting row
+ * @param array<int, array<string, mixed>>    $products   tblproducts rows read so far
+ */
+function sandboxed_update_usage(array $connection, array $modules, array $row, array &$products): void
+{
+    $productId = (int) $row['packageid'];
+    $products[$productId] ??= (array) (Capsule::table('tblproducts')->where('id', $productId)->first() ?? []);
+    $product = $products[$productId];
+    $module = (string) ($product['configoption1'] ?? '');
+    if (!isset($modules[$module]) || !in_array('usage-data', $modules[$module]['info']['functions'], true)) {
+        return;
+    }
+    $service = [
+        'service_id' => (string) $row['id'],
+        'remote_id' => sandboxed_stored_remote_id((int) $row['id'], $productId),
+        'domain' => sandboxed_text($row['domain'] ?? null),
+        'username' => sandboxed_text($row['username'] ?? null),
+        'password' => null,
+        'package' => sandboxed_text($product['configoption2'] ?? null),
+        'billing_cycle' => sandboxed_billing_cycle($row['billingcycle'] ?? null),
+        'client' => null,
+        'custom_fields' => [],
+    ];
+    [$settings, $secrets] = sandboxed_product_settings($product, $modules[$module]['info']);
+    $result = sandboxed_call(
+        $connection,
+        $module,
+        ['function' => 'usage-data', 'service' => $service],
+        $settings,
+        null,
+        'UsageUpdate',
+        $secrets
+    );
+    if (isset($result['error'])) {
+        throw sandboxed_error_failure($result['error'], $module);
+    }
+    $update = sandboxed_usage_columns($result['ok']['value']['figures'] ?? []);
+    if ($update !== []) {
+        $update['lastupdate'] = Capsule::raw('now()');
+        Capsule::table('tblhosting')->where('id', (int) $row['id'])->update($update);
+    }
+}
+
+/**
+ * A login URL to the service's control panel.
+ *
+ * @param array<string, mixed> $params module parameters (`app` optional)
+ *
+ * @return array{success: bool, redirectTo?: string, errorMsg?: string}
+ */
+function sandboxed_ServiceSingleSignOn(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        [$settings, $secrets] = sandboxed_product_settings($params, $info);
+        $app = trim((string) ($params['app'] ?? ''));
+        $result = sandboxed_call($connection, $module, [
+            'function' => 'single-sign-on',
+            'service' => sandboxed_service($params),
+            'app' => $app === '' ? null : $app,
+        ], $settings, null, 'ServiceSingleSignOn', array_merge($secrets, sandboxed_param_secrets($params)));
+        if (isset($result['error'])) {
+            return ['success' => false, 'errorMsg' => sandboxed_error_text($result['error'], $module)];
+        }
+        return ['success' => true, 'redirectTo' => (string) $result['ok']['value']];
+    } catch (SandboxedFailure $failure) {
+        return ['success' => false, 'errorMsg' => $failure->describe()];
+    }
+}
+
+/**
+ * Runs one mutating function: the call, then (on success) the remote id and
+ * credentials into WHMCS, then the journal acknowledgement.
+ *
+ * @param array<string, mixed> $params  module parameters
+ * @param string               $action  the WHMCS function, for the module log
+ * @param array<string, mixed> $request the contract's request
+ * @param string|null          $key     idempotency key, if the call has one
+ *
+ * @return string "success" or "kind: message"
+ */
+function sandboxed_mutate(array $params, string $action, array $request, ?string $key): string
+{
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $secrets[] = $connection['token'];
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        [$settings, $settingSecrets] = sandboxed_product_settings($params, $info);
+        $secrets = array_merge($secrets, $settingSecrets);
+        $result = sandboxed_call($connection, $module, $request, $settings, $key, $action, $secrets);
+        $entry = isset($result['journal_entry']) ? (int) $result['journal_entry'] : null;
+        if (isset($result['error'])) {
+            $error = $result['error'];
+            $text = sandboxed_error_text($error, $module);
+            if ($entry !== null) {
+                if (in_array($error['kind'], SANDBOXED_UNCERTAIN_KINDS, true)) {
+                    $text .= " (whether the provider acted is unknown: check it, then acknowledge journal entry {$entry}"
+                        . ' with `provisioning journal ack` before retrying)';
+                } else {
+                    sandboxed_ack($connection, $entry, $action, $secrets);
+                }
+            }
+            return sandboxed_mask($text, $secrets);
+        }
+        sandboxed_keep($params, $result['ok'], (bool) ($result['replayed'] ?? false), $entry);
+        if ($entry !== null) {
+            sandboxed_ack($connection, $entry, $action, $secrets);
+        }
+        return 'success';
+    } catch (SandboxedFailure $failure) {
+        return sandboxed_mask($failure->describe(), $secrets);
+    } catch (Throwable $error) {
+        return sandboxed_mask('platform: ' . $error->getMessage(), $secrets);
+    }
+}
+
+/**
+ * Stores what a successful answer hands over: the remote id of a created
+ * service (custom field "Remote ID") and generated credentials (the
+ * service's username and password). Throws when WHMCS refuses, so that the
+ * journal entry stays pending with the credentials.
+ *
+ * @param array<string, mixed> $params   module parameters
+ * @param array<string, mixed> $answer   the call's `ok`
+ * @param bool                 $replayed the recorded answer of an earlier call
+ * @param int|null             $entry    the journal entry, for messages
+ */
+function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entry): void
+{
+    $value = $answer['value'] ?? [];
+    $remote = null;
+    if (($answer['kind'] ?? '') === 'created') {
+        $remote = (string) $value['remote_id'];
+        if ($remote !== '' && $remote !== sandboxed_remote_id($params)) {
+            sandboxed_save_property($params, SANDBOXED_REMOTE_ID_FIELD, $remote, $entry);
+        }
+    }
+    $update = [];
+    foreach ($value['credentials'] ?? [] as $credential) {
+        $credentialValue = (string) $credential['value'];
+        if ($credentialValue === '' || $credentialValue === $remote || ($replayed && $credentialValue === SANDBOXED_MASK)) {
+            continue;
+        }
+        match ((string) $credential['name']) {
+            'username' => $update['serviceusername'] = $credentialValue,
+            'password' => $update['servicepassword'] = $credentialValue,
+            default => sandboxed_save_property($params, (string) $credential['name'], $credentialValue, $entry),
+        };
+    }
+    if ($update === []) {
+        return;
+    }
+    $stored = localAPI('UpdateClientProduct', ['serviceid' => (int) $params['serviceid']] + $update);
+    if (($stored['result'] ?? '') !== 'success') {
+        throw new SandboxedFailure('platform', 'the provider issued credentials but WHMCS did not store them ('
+            . ($stored['message'] ?? 'no message') . '); they stay in journal entry ' . ($entry ?? '-')
+            . ' (`provisioning journal pending`)');
+    }
+}
+
+/**
+ * Saves a service property (a custom field WHMCS creates when missing).
+ *
+ * @param array<string, mixed> $params module parameters with `model`
+ * @param string               $name   the property
+ * @param string               $value  its value
+ * @param int|null             $entry  the journal entry, for messages
+ */
+function sandboxed_save_property(array $params, string $name, string $value, ?int $entry): void
+{
+    $model = $params['model'] ?? null;
+    if (!is_object($model) || !isset($model->serviceProperties)) {
+        throw new SandboxedFailure('platform', "WHMCS passed no service model to store `{$name}` in; the answer stays in"
+            . ' journal entry ' . ($entry ?? '-') . ' (`provisioning journal pending`)');
+    }
+    $model->serviceProperties->save([$name => $value]);
+}
+
+/**
+ * Acknowledges a journal entry; an entry acknowledged already is fine. A
+ * failure is logged, not returned: the answer is stored, and the entry only
+ * stays listed as answered.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param int                                $entry      the entry
+ * @param string                             $action     the WHMCS function, for the log
+ * @param list<string>                       $secrets    values to mask in the log
+ */
+function sandboxed_ack(array $connection, int $entry, string $action, array $secrets): void
+{
+    try {
+        sandboxed_http($connection, 'POST', "/v1/journal/{$entry}/ack", new stdClass());
+    } catch (SandboxedFailure $failure) {
+        if ($failure->kind !== 'not-pending') {
+            sandboxed_log($action, "POST /v1/journal/{$entry}/ack", $failure->describe(), [], $secrets);
+        }
+    }
+}
+
+/**
+ * Calls one function of a module and logs the exchange. Answers the
+ * CallResult (`ok` or `error`, `journal_entry`, `replayed`); throws when the
+ * host refused the request or could not be reached.
+ *
+ * @param array{url: string, token: string}             $connection the host
+ * @param string                                         $module     module name in the manifest
+ * @param array<string, mixed>                           $request    the contract's request
+ * @param list<array{name: string, value: string}>       $settings   per-call settings
+ * @param string|null                                    $key        idempotency key
+ * @param string                                         $action     the WHMCS function, for the log
+ * @param list<string>                                   $secrets    values to mask in the log
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_call(
+    array $connection,
+    string $module,
+    array $request,
+    array $settings,
+    ?string $key,
+    string $action,
+    array $secrets
+): array {
+    $body = ['request' => $request];
+    if ($settings !== []) {
+        $body['settings'] = $settings;
+    }
+    if ($key !== null) {
+        $body['idempotency_key'] = $key;
+    }
+    $path = '/v1/modules/' . rawurlencode($module) . '/call';
+    // Whatever the caller named, the passwords the request carries are secret.
+    $secrets[] = $connection['token'];
+    $secrets[] = (string) ($request['service']['password'] ?? '');
+    $secrets[] = (string) ($request['new_password'] ?? '');
+    try {
+        [$raw, $result] = sandboxed_http($connection, 'POST', $path, $body);
+    } catch (SandboxedFailure $failure) {
+        sandboxed_log($action, "POST {$path}\n" . sandboxed_json($body), $failure->describe(), [], $secrets);
+        throw $failure;
+    }
+    if (!isset($result['ok']) && !isset($result['error'])) {
+        sandboxed_log($action, "POST {$path}\n" . sandboxed_json($body), $raw, $result, $secrets);
+        throw new SandboxedFailure('bad-response', 'provisioning serve answered neither `ok` nor `error`');
+    }
+    // Credentials and login URLs the answer carries are secrets too.
+    foreach ($result['ok']['value']['credentials'] ?? [] as $credential) {
+        if (!empty($credential['secret'])) {
+            $secrets[] = (string) $credential['value'];
+        }
+    }
+    if (($result['ok']['kind'] ?? '') === 'sign-on') {
+        $secrets[] = (string) $result['ok']['value'];
+    }
+    sandboxed_log($action, "POST {$path}\n" . sandboxed_json($body), $raw, $result, $secrets);
+    return $result;
+}
+
+/**
+ * One request to the host. Answers the raw body and the decoded JSON of a
+ * 200; throws on transport errors, non-JSON and refusals (4xx, 5xx), with
+ * the API's error kind when it gave one.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param string                             $method     GET or POST
+ * @param string                             $path       e.g. /v1/modules
+ * @param array<string, mixed>|object|null   $body       JSON body to send
+ *
+ * @return array{0: string, 1: array<string, mixed>}
+ */
+function sandboxed_http(array $connection, string $method, string $path, array|object|null $body = null): array
+{
+    if (!function_exists('curl_init')) {
+        throw new SandboxedFailure('invalid-config', "PHP's curl extension is not installed");
+    }
+    $handle = curl_init($connection['url'] . $path);
+    $headers = ['Authorization: Bearer ' . $connection['token'], 'Accept: application/json'];
+    $options = [
+        CURLOPT_RETURNTRANSFER => true,
+        CURLOPT_CUSTOMREQUEST => $method,
+        CURLOPT_CONNECTTIMEOUT => 5,
+        // A call is bounded by its module's deadline (30 s by default).
+        CURLOPT_TIMEOUT => 120,
+        CURLOPT_FOLLOWLOCATION => false,
+        CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+    ];
+    if ($body !== null) {
+        $headers[] = 'Content-Type: application/json';
+        $options[CURLOPT_POSTFIELDS] = sandboxed_json($body);
+    }
+    $options[CURLOPT_HTTPHEADER] = $headers;
+    curl_setopt_array($handle, $options);
+    $raw = curl_exec($handle);
+    $errno = curl_errno($handle);
+    $error = curl_error($handle);
+    $status = (int) curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
+    curl_close($handle);
+    $where = 'provisioning serve at ' . $connection['url'];
+    if ($raw === false || $errno !== 0) {
+        if ($errno === CURLE_OPERATION_TIMEDOUT) {
+            throw new SandboxedFailure('timeout', "{$where} did not answer in time; a mutating call may still"
+                . ' finish, and its outcome will be in the journal (`provisioning journal pending`)');
+        }
+        throw new SandboxedFailure('transport', "could not reach {$where}: {$error}");
+    }
+    $decoded = json_decode((string) $raw, true);
+    if (!is_array($decoded)) {
+        throw new SandboxedFailure('bad-response', "{$where} answered HTTP {$status} with something that is not JSON");
+    }
+    if ($status === 401) {
+        throw new SandboxedFailure('unauthorized', "{$where} refused the token (the server's access hash or password)");
+    }
+    if ($status !== 200) {
+        $kind = (string) ($decoded['error']['kind'] ?? 'http-' . $status);
+        $message = (string) ($decoded['error']['message'] ?? "HTTP {$status}");
+        throw new SandboxedFailure($kind, "{$where} refused the request (HTTP {$status}): {$message}");
+    }
+    return [(string) $raw, $decoded];
+}
+
+/**
+ * Where the host is and its token: the WHMCS server record, else the
+ * environment (SANDBOXED_URL, SANDBOXED_TOKEN).
+ *
+ * @param array<string, mixed> $params module or server parameters
+ *
+ * @return array{url: string, token: string}
+ */
+function sandboxed_connection(array $params): array
+{
+    $host = trim((string) ($params['serverhostname'] ?? ''));
+    if ($host === '') {
+        $host = trim((string) ($params['serverip'] ?? ''));
+    }
+    if ($host !== '') {
+        if (preg_match('#^https?://#i', $host)) {
+            $url = rtrim($host, '/');
+        } else {
+            $secure = in_array(strtolower((string) ($params['serversecure'] ?? '')), ['1', 'on', 'true', 'yes'], true)
+                || strtolower((string) ($params['serverhttpprefix'] ?? '')) === 'https';
+            if (str_contains($host, ':') && !str_starts_with($host, '[')) {
+                $host = '[' . $host . ']';
+            }
+            $port = (int) ($params['serverport'] ?? 0);
+            if ($port <= 0) {
+                $port = $secure ? 443 : SANDBOXED_DEFAULT_PORT;
+            }
+            $url = ($secure ? 'https' : 'http') . '://' . $host . ':' . $port;
+        }
+        $token = (string) ($params['serveraccesshash'] ?? '');
+        if (trim($token) === '') {
+            $token = (string) ($params['serverpassword'] ?? '');
+        }
+    } else {
+        $url = rtrim((string) getenv('SANDBOXED_URL'), '/');
+        $token = '';
+    }
+    if (trim($token) === '') {
+        $token = (string) getenv('SANDBOXED_TOKEN');
+    }
+    if ($url === '') {
+        throw new SandboxedFailure('invalid-config', 'no provisioning serve to call: assign a server'
+            . ' (hostname, port, token as password) or set SANDBOXED_URL and SANDBOXED_TOKEN');
+    }
+    if (trim($token) === '') {
+        throw new SandboxedFailure('invalid-config', "no token for provisioning serve: set the server's"
+            . ' password or access hash, or SANDBOXED_TOKEN');
+    }
+    return ['url' => $url, 'token' => trim($token)];
+}
+
+/**
+ * The loaded modules by name, each with its info (functions and setting
+ * kinds in kebab case), read once per request.
+ *
+ * @param array{url: string, token: string} $connection the host
+ *
+ * @return array<string, array{name: string, info: array<string, mixed>}>
+ */
+function sandboxed_modules(array $connection): array
+{
+    static $cache = [];
+    $cacheKey = $connection['url'] . "\0" . hash('sha256', $connection['token']);
+    if (!isset($cache[$cacheKey])) {
+        [, $list] = sandboxed_http($connection, 'GET', '/v1/modules');
+        $modules = [];
+        foreach ($list['modules'] ?? [] as $module) {
+            $modules[(string) $module['name']] = [
+                'name' => (string) $module['name'],
+                'info' => sandboxed_normalize_info($module['info'] ?? []),
+            ];
+        }
+        ksort($modules);
+        $cache[$cacheKey] = $modules;
+    }
+    return $cache[$cacheKey];
+}
+
+/**
+ * One module's normalized info.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param string                             $module     module name
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_module_info(array $connection, string $module): array
+{
+    $modules = sandboxed_modules($connection);
+    if (!isset($modules[$module])) {
+        throw new SandboxedFailure('unknown-module', "no module named `{$module}` is loaded by provisioning serve");
+    }
+    return $modules[$module]['info'];
+}
+
+/**
+ * The info with enum values in the contract's kebab case, whichever case
+ * the host serialized them in ("TestConnection" or "test-connection").
+ *
+ * @param array<string, mixed> $info module info as served
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_normalize_info(array $info): array
+{
+    $info['name'] = (string) ($info['name'] ?? '');
+    $info['functions'] = array_map('sandboxed_kebab', $info['functions'] ?? []);
+    $info['settings'] = array_map(static function (array $spec): array {
+        $spec['kind'] = sandboxed_kebab((string) ($spec['kind'] ?? 'text'));
+        $spec['scope'] = sandboxed_kebab((string) ($spec['scope'] ?? 'server'));
+        return $spec;
+    }, $info['settings'] ?? []);
+    return $info;
+}
+
+/**
+ * "TestConnection" → "test-connection"; kebab case stays as it is.
+ *
+ * @param string $name an enum value
+ */
+function sandboxed_kebab(string $name): string
+{
+    return strtolower((string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])/', '-', $name));
+}
+
+/**
+ * The product-scope setting specs of a module, in the order of its info:
+ * configoption3 onwards.
+ *
+ * @param array<string, mixed> $info normalized module info
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_product_specs(array $info): array
+{
+    $specs = array_values(array_filter($info['settings'], static fn (array $spec): bool => $spec['scope'] === 'product'));
+    return array_slice($specs, 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
+}
+
+/**
+ * The WHMCS field for a setting spec.
+ *
+ * @param array<string, mixed> $spec the setting
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_option_field(array $spec): array
+{
+    $default = isset($spec['default']) ? (string) $spec['default'] : '';
+    $description = (string) ($spec['help'] ?? '');
+    return match ($spec['kind']) {
+        'secret' => ['Type' => 'password', 'Size' => '25', 'Description' => $description],
+        'number' => ['Type' => 'text', 'Size' => '10', 'Default' => $default, 'Description' => $description],
+        'boolean' => ['Type' => 'yesno', 'Default' => $default === 'true' ? 'on' : '', 'Description' => $description],
+        'choice' => [
+            'Type' => 'dropdown',
+            'Options' => array_combine($spec['choices'], $spec['choices']) ?: [],
+            'Default' => $default,
+            'Description' => $description,
+        ],
+        default => ['Type' => 'text', 'Size' => '25', 'Default' => $default, 'Description' => $description],
+    };
+}
+
+/**
+ * The per-call settings from the product's options (configoption3...), and
+ * the secret ones among their values. Blank options are left out so the
+ * manifest's value applies; a yes/no box is always sent.
+ *
+ * @param array<string, mixed> $options `$params` or a tblproducts row
+ * @param array<string, mixed> $info    normalized module info
+ *
+ * @return array{0: list<array{name: string, value: string}>, 1: list<string>}
+ */
+function sandboxed_product_settings(array $options, array $info): array
+{
+    $settings = [];
+    $secrets = [];
+    foreach (sandboxed_product_specs($info) as $index => $spec) {
+        $raw = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+        if ($spec['kind'] === 'boolean') {
+            $value = in_array(strtolower($raw), ['on', 'yes', '1', 'true'], true) ? 'true' : 'false';
+        } elseif ($raw === '') {
+            continue;
+        } else {
+            $value = $raw;
+        }
+        $settings[] = ['name' => (string) $spec['name'], 'value' => $value];
+        if ($spec['kind'] === 'secret') {
+            $secrets[] = $value;
+        }
+    }
+    return [$settings, $secrets];
+}
+
+/**
+ * The module a product uses (option 1).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_module_name(array $params): string
+{
+    $module = trim((string) ($params['configoption1'] ?? ''));
+    if ($module === '') {
+        throw new SandboxedFailure('invalid-config', "the product's Module (module setting 1) is empty");
+    }
+    return $module;
+}
+
+/**
+ * The module whose packages and settings ConfigOptions shows: the product's
+ * option 1 when WHMCS passes it (or it can be read for the product being
+ * edited), else the only module loaded.
+ *
+ * @param array<string, mixed> $params whatever WHMCS passed
+ * @param list<string>         $names  the loaded modules
+ */
+function sandboxed_chosen_module(array $params, array $names): ?string
+{
+    $chosen = trim((string) ($params['configoption1'] ?? ''));
+    $productId = (int) ($params['pid'] ?? ($_REQUEST['id'] ?? 0));
+    if ($chosen === '' && $productId > 0 && class_exists(Capsule::class)) {
+        try {
+            $chosen = (string) (Capsule::table('tblproducts')->where('id', $productId)->value('configoption1') ?? '');
+        } catch (Throwable) {
+            $chosen = '';
+        }
+    }
+    if (in_array($chosen, $names, true)) {
+        return $chosen;
+    }
+    return count($names) === 1 ? $names[0] : null;
+}
+
+/**
+ * The contract's service record from WHMCS's parameters.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_service(array $params): array
+{
+    $customFields = [];
+    foreach ($params['customfields'] ?? [] as $name => $value) {
+        if (is_scalar($value) && (string) $value !== '') {
+            $customFields[] = [(string) $name, (string) $value];
+        }
+    }
+    $model = $params['model'] ?? null;
+    $cycle = $params['billingcycle'] ?? (is_object($model) ? ($model->billingcycle ?? null) : null);
+    return [
+        'service_id' => (string) $params['serviceid'],
+        'remote_id' => sandboxed_remote_id($params),
+        'domain' => sandboxed_text($params['domain'] ?? null),
+        'username' => sandboxed_text($params['username'] ?? null),
+        'password' => sandboxed_text($params['password'] ?? null),
+        'package' => sandboxed_text($params['configoption2'] ?? null),
+        'billing_cycle' => sandboxed_billing_cycle($cycle),
+        'client' => sandboxed_client($params['clientsdetails'] ?? null),
+        'custom_fields' => $customFields,
+    ];
+}
+
+/**
+ * The provider's id of the service: the "Remote ID" custom field WHMCS
+ * passes, else the service property.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_remote_id(array $params): ?string
+{
+    $value = $params['customfields'][SANDBOXED_REMOTE_ID_FIELD] ?? null;
+    $model = $params['model'] ?? null;
+    if (sandboxed_text($value) === null && is_object($model) && isset($model->serviceProperties)) {
+        $value = $model->serviceProperties->get(SANDBOXED_REMOTE_ID_FIELD);
+    }
+    return sandboxed_text(is_scalar($value) ? (string) $value : null);
+}
+
+/**
+ * The stored "Remote ID" of a service, read from the custom field tables
+ * (UsageUpdate has no module parameters per service).
+ *
+ * @param int $serviceId tblhosting.id
+ * @param int $productId tblproducts.id
+ */
+function sandboxed_stored_remote_id(int $serviceId, int $productId): ?string
+{
+    $fields = Capsule::table('tblcustomfields')->where('type', 'product')->where('relid', $productId)->get();
+    foreach ($fields as $field) {
+        $field = (array) $field;
+        $name = explode('|', (string) $field['fieldname'], 2)[0];
+        if ($name !== SANDBOXED_REMOTE_ID_FIELD) {
+            continue;
+        }
+        $value = Capsule::table('tblcustomfieldsvalues')
+            ->where('fieldid', (int) $field['id'])
+            ->where('relid', $serviceId)
+            ->value('value');
+        return sandboxed_text($value);
+    }
+    return null;
+}
+
+/**
+ * The contract's contact from `clientsdetails`.
+ *
+ * @param mixed $client WHMCS's clientsdetails array
+ *
+ * @return array<string, string|null>|null
+ */
+function sandboxed_client(mixed $client): ?array
+{
+    if (!is_array($client) || ($client['email'] ?? '') === '') {
+        return null;
+    }
+    $address = implode(', ', array_filter([
+        trim((string) ($client['address1'] ?? '')),
+        trim((string) ($client['address2'] ?? '')),
+    ], static fn (string $line): bool => $line !== ''));
+    return [
+        'first_name' => (string) ($client['firstname'] ?? ''),
+        'last_name' => (string) ($client['lastname'] ?? ''),
+        'company' => sandboxed_text($client['companyname'] ?? null),
+        'email' => (string) $client['email'],
+        'phone' => sandboxed_phone($client),
+        'address' => sandboxed_text($address),
+        'city' => sandboxed_text($client['city'] ?? null),
+        'state' => sandboxed_text($client['state'] ?? null),
+        'postcode' => sandboxed_text($client['postcode'] ?? null),
+        'country' => sandboxed_text($client['country'] ?? null),
+        'language' => sandboxed_language($client['language'] ?? null),
+    ];
+}
+
+/**
+ * The phone number in international form ("+255712345678"): WHMCS's
+ * formatted number ("+255.712345678") without separators, else the country
+ * calling code and the number.
+ *
+ * @param array<string, mixed> $client clientsdetails
+ */
+function sandboxed_phone(array $client): ?string
+{
+    $formatted = (string) ($client['phonenumberformatted'] ?? ($client['fullphonenumber'] ?? ''));
+    if ($formatted === '' && ($client['phonenumber'] ?? '') !== '') {
+        $number = (string) $client['phonenumber'];
+        $formatted = ($client['phonecc'] ?? '') !== '' && !str_starts_with($number, '+')
+            ? '+' . $client['phonecc'] . $number
+            : $number;
+    }
+    $phone = preg_replace('/[\s.\-()]/', '', $formatted);
+    return sandboxed_text($phone);
+}
+
+/**
+ * WHMCS's client language ("english", "portuguese-br") as ISO 639-1.
+ *
+ * @param mixed $language clientsdetails language
+ */
+function sandboxed_language(mixed $language): ?string
+{
+    $language = strtolower(trim((string) $language));
+    $codes = [
+        'arabic' => 'ar', 'azerbaijani' => 'az', 'catalan' => 'ca', 'chinese' => 'zh', 'croatian' => 'hr',
+        'czech' => 'cs', 'danish' => 'da', 'dutch' => 'nl', 'english' => 'en', 'estonian' => 'et',
+        'farsi' => 'fa', 'french' => 'fr', 'german' => 'de', 'hebrew' => 'he', 'hungarian' => 'hu',
+        'italian' => 'it', 'macedonian' => 'mk', 'norwegian' => 'no', 'portuguese-br' => 'pt',
+        'portuguese-pt' => 'pt', 'romanian' => 'ro', 'russian' => 'ru', 'spanish' => 'es',
+        'swedish' => 'sv', 'turkish' => 'tr', 'ukranian' => 'uk', 'swahili' => 'sw',
+    ];
+    if (isset($codes[$language])) {
+        return $codes[$language];
+    }
+    return preg_match('/^[a-z]{2}$/', $language) ? $language : null;
+}
+
+/**
+ * WHMCS's billing cycle ("Semi-Annually") as the contract's word
+ * ("semiannually"); none for one-time and free services.
+ *
+ * @param mixed $cycle tblhosting.billingcycle
+ */
+function sandboxed_billing_cycle(mixed $cycle): ?string
+{
+    $cycle = strtolower(str_replace(['-', ' '], '', (string) $cycle));
+    return in_array($cycle, ['monthly', 'quarterly', 'semiannually', 'annually', 'biennially', 'triennially'], true)
+        ? $cycle
+        : null;
+}
+
+/**
+ * tblhosting's usage columns (MB; a limit of 0 is unlimited) from the
+ * contract's usage figures.
+ *
+ * @param list<array<string, mixed>> $figures usage figures
+ *
+ * @return array<string, int>
+ */
+function sandboxed_usage_columns(array $figures): array
+{
+    $columns = ['disk' => ['diskusage', 'disklimit'], 'bandwidth' => ['bwusage', 'bwlimit']];
+    $update = [];
+    foreach ($figures as $figure) {
+        $name = (string) ($figure['name'] ?? '');
+        if (!isset($columns[$name])) {
+            continue;
+        }
+        $scale = sandboxed_megabytes((string) ($figure['unit'] ?? 'MB'));
+        if ($scale === null) {
+            continue;
+        }
+        [$usedColumn, $limitColumn] = $columns[$name];
+        $update[$usedColumn] = (int) round((float) $figure['used'] * $scale);
+        $limit = $figure['limit'] ?? null;
+        $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+        $update[$limitColumn] = $limitValue === null ? 0 : (int) round((float) $limitValue * $scale);
+    }
+    return $update;
+}
+
+/**
+ * How many MB one unit is, or null for a unit that is not a size.
+ *
+ * @param string $unit "MB", "GB", "KB", "B"...
+ */
+function sandboxed_megabytes(string $unit): ?float
+{
+    return match (strtoupper(trim($unit))) {
+        'MB', 'MIB' => 1.0,
+        'GB', 'GIB' => 1024.0,
+        'TB', 'TIB' => 1048576.0,
+        'KB', 'KIB' => 1 / 1024,
+        'B', 'BYTES' => 1 / 1048576,
+        default => null,
+    };
+}
+
+/**
+ * A typed error of a call as WHMCS shows it: "kind: message", without the
+ * host's "module: kind: " prefix.
+ *
+ * @param array<string, mixed> $error  the CallResult's error
+ * @param string               $module module name
+ */
+function sandboxed_error_text(array $error, string $module): string
+{
+    return sandboxed_error_failure($error, $module)->describe();
+}
+
+/**
+ * A typed error of a call as a failure to throw.
+ *
+ * @param array<string, mixed> $error  the CallResult's error
+ * @param string               $module module name
+ */
+function sandboxed_error_failure(array $error, string $module): SandboxedFailure
+{
+    $kind = (string) ($error['kind'] ?? 'error');
+    $message = (string) ($error['message'] ?? '');
+    foreach (["{$module}: {$kind}: ", "{$module}: "] as $prefix) {
+        if (str_starts_with($message, $prefix)) {
+            $message = substr($message, strlen($prefix));
+            break;
+        }
+    }
+    if (isset($error['retry_after_seconds'])) {
+        $message .= ' (retry after ' . (int) $error['retry_after_seconds'] . ' s)';
+    }
+    return new SandboxedFailure($kind, $message);
+}
+
+/**
+ * The secrets among the module parameters: the service's password and the
+ * server's token.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return list<string>
+ */
+function sandboxed_param_secrets(array $params): array
+{
+    return array_values(array_filter([
+        (string) ($params['password'] ?? ''),
+        (string) ($params['serverpassword'] ?? ''),
+        (string) ($params['serveraccesshash'] ?? ''),
+        (string) getenv('SANDBOXED_TOKEN'),
+    ], static fn (string $secret): bool => $secret !== ''));
+}
+
+/**
+ * Logs one exchange in WHMCS's module log, the secrets given as values to
+ * replace, in plain and JSON-escaped form.
+ *
+ * @param string              $action    the WHMCS function
+ * @param string              $request   what was sent
+ * @param string              $response  what came back
+ * @param array<mixed>        $processed the decoded answer
+ * @param list<string>        $secrets   values to replace
+ */
+function sandboxed_log(string $action, string $request, string $response, array $processed, array $secrets): void
+{
+    if (function_exists('logModuleCall')) {
+        logModuleCall('sandboxed', $action, $request, $response, $processed, sandboxed_replace_vars($secrets));
+    }
+}
+
+/**
+ * Every form a secret takes in what is logged: plain and JSON-escaped,
+ * longest first so that no part of one is left.
+ *
+ * @param list<string> $secrets the secrets
+ *
+ * @return list<string>
+ */
+function sandboxed_replace_vars(array $secrets): array
+{
+    $forms = [];
+    foreach ($secrets as $secret) {
+        $secret = (string) $secret;
+        if ($secret === '') {
+            continue;
+        }
+        $forms[] = $secret;
+        foreach ([JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE, 0] as $flags) {
+            $json = json_encode($secret, $flags);
+            if (is_string($json)) {
+                $forms[] = substr($json, 1, -1);
+            }
+        }
+    }
+    $forms = array_values(array_unique($forms));
+    usort($forms, static fn (string $a, string $b): int => strlen($b) <=> strlen($a));
+    return $forms;
+}
+
+/**
+ * Masks the secrets in a message.
+ *
+ * @param string       $text    the message
+ * @param list<string> $secrets the secrets
+ */
+function sandboxed_mask(string $text, array $secrets): string
+{
+    $forms = sandboxed_replace_vars($secrets);
+    return $forms === [] ? $text : str_replace($forms, '***', $text);
+}
+
+/**
+ * JSON as sent to the host.
+ *
+ * @param mixed $value any value
+ */
+function sandboxed_json(mixed $value): string
+{
+    try {
+        return json_encode($value, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_THROW_ON_ERROR);
+    } catch (JsonException $error) {
+        throw new SandboxedFailure('invalid-input', 'a value cannot be sent as JSON: ' . $error->getMessage());
+    }
+}
+
+/**
+ * A trimmed non-empty string, or null.
+ *
+ * @param mixed $value any scalar
+ */
+function sandboxed_text(mixed $value): ?string
+{
+    if (!is_scalar($value)) {
+        return null;
+    }
+    $value = trim((string) $value);
+    return $value === '' ? null : $value;
+}

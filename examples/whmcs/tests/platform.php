@@ -1,0 +1,764 @@
+<?php
+
+/**
+ * Plays WHMCS for the `sandboxed` server module: stand-ins for WHMCS's own
+ * helpers only (logModuleCall, localAPI, Capsule over a tiny in-memory
+ * database, the service model's serviceProperties), then every provider's
+ * lifecycle through the module's functions with `$params` of WHMCS's shape,
+ * against a running `provisioning serve` whose modules reach the sandbox.
+ *
+ * Environment:
+ *   SANDBOXED_URL, SANDBOXED_TOKEN  where serve listens and its token
+ *   SANDBOX_ORIGIN                  the sandbox, for its /_sandbox/ control routes
+ *   WHMCS_SEEDED_USAGE              optional JSON: a HostMeNow service the sandbox
+ *                                   already has, with the usage UsageUpdate must import:
+ *                                   {"service": 4010, "domain": "...", "diskusage": 1251, ...}
+ *
+ * Prints one line per step; exits 1 with a message at the first failure.
+ */
+
+declare(strict_types=1);
+
+namespace WHMCS\Database {
+    /**
+     * Stand-in for WHMCS's Capsule (Laravel's query builder): equality
+     * filters over in-memory tables.
+     */
+    final class Capsule
+    {
+        /** @var array<string, list<array<string, mixed>>> */
+        public static array $tables = [];
+
+        /** A query on one table. */
+        public static function table(string $name): Query
+        {
+            return new Query($name);
+        }
+
+        /** A raw SQL expression (only now() is understood). */
+        public static function raw(string $expression): Raw
+        {
+            return new Raw($expression);
+        }
+    }
+
+    /** A raw expression in an update. */
+    final class Raw
+    {
+        public function __construct(public readonly string $expression)
+        {
+        }
+    }
+
+    /** A query: where/whereIn, then get/first/value/update/insert. */
+    final class Query
+    {
+        /** @var list<callable(array<string, mixed>): bool> */
+        private array $filters = [];
+
+        public function __construct(private readonly string $table)
+        {
+        }
+
+        public function where(string $column, mixed $operator, mixed $value = null): self
+        {
+            if (func_num_args() === 2) {
+                [$operator, $value] = ['=', $operator];
+            }
+            if ($operator !== '=') {
+                throw new \LogicException("the stand-in Capsule knows only `=`, not `{$operator}`");
+            }
+            $this->filters[] = static fn (array $row): bool => (string) ($row[$column] ?? '') === (string) $value;
+            return $this;
+        }
+
+        /** @param list<mixed> $values */
+        public function whereIn(string $column, array $values): self
+        {
+            $values = array_map('strval', $values);
+            $this->filters[] = static fn (array $row): bool => in_array((string) ($row[$column] ?? ''), $values, true);
+            return $this;
+        }
+
+        /** @return list<object> */
+        public function get(): array
+        {
+            return array_map(static fn (array $row): object => (object) $row, array_values($this->matching()));
+        }
+
+        public function first(): ?object
+        {
+            return $this->get()[0] ?? null;
+        }
+
+        public function value(string $column): mixed
+        {
+            $first = $this->first();
+            return $first === null ? null : ($first->{$column} ?? null);
+        }
+
+        /** @param array<string, mixed> $values */
+        public function update(array $values): int
+        {
+            foreach ($values as $column => $value) {
+                if ($value instanceof Raw) {
+                    $values[$column] = $value->expression === 'now()'
+                        ? date('Y-m-d H:i:s')
+                        : throw new \LogicException("raw `{$value->expression}`");
+                }
+            }
+            $rows = $this->matching();
+            foreach (array_keys($rows) as $index) {
+                Capsule::$tables[$this->table][$index] = $values + Capsule::$tables[$this->table][$index];
+            }
+            return count($rows);
+        }
+
+        /** @param array<string, mixed> $values */
+        public function insert(array $values): bool
+        {
+            Capsule::$tables[$this->table][] = $values;
+            return true;
+        }
+
+        /** @return array<int, array<string, mixed>> */
+        private function matching(): array
+        {
+            return array_filter(
+                Capsule::$tables[$this->table] ?? [],
+                fn (array $row): bool => array_reduce($this->filters, static fn (bool $ok, callable $f): bool => $ok && $f($row), true)
+            );
+        }
+    }
+}
+
+namespace {
+    use WHMCS\Database\Capsule;
+
+    define('WHMCS', true);
+
+    // ---- Stand-ins for WHMCS's own helpers --------------------------------
+
+    /** @var list<array<string, string>> What logModuleCall recorded. */
+    $GLOBALS['platform_module_log'] = [];
+
+    /**
+     * WHMCS's module log: arrays are rendered as print_r does, then every
+     * value of $replaceVars is replaced with asterisks.
+     */
+    function logModuleCall($module, $action, $requestString, $responseData, $processedData = '', $replaceVars = []): void
+    {
+        $render = static fn (mixed $value): string => is_string($value) ? $value : print_r($value, true);
+        $entry = [
+            'module' => (string) $module,
+            'action' => (string) $action,
+            'request' => $render($requestString),
+            'response' => $render($responseData),
+            'processed' => $render($processedData),
+        ];
+        foreach ((array) $replaceVars as $secret) {
+            $secret = (string) $secret;
+            if ($secret === '') {
+                continue;
+            }
+            foreach (['request', 'response', 'processed'] as $field) {
+                $entry[$field] = str_replace($secret, str_repeat('*', strlen($secret)), $entry[$field]);
+            }
+        }
+        $GLOBALS['platform_module_log'][] = $entry;
+    }
+
+    /**
+     * WHMCS's internal API, as far as the module uses it.
+     *
+     * @param array<string, mixed> $values
+     *
+     * @return array<string, mixed>
+     */
+    function localAPI(string $command, array $values = [], ?string $adminUser = null): array
+    {
+        if ($command !== 'UpdateClientProduct') {
+            return ['result' => 'error', 'message' => "Command Not Found: {$command}"];
+        }
+        $id = (int) ($values['serviceid'] ?? 0);
+        if (Capsule::table('tblhosting')->where('id', $id)->first() === null) {
+            return ['result' => 'error', 'message' => 'Service ID Not Found'];
+        }
+        $columns = [
+            'serviceusername' => 'username', 'servicepassword' => 'password', 'domain' => 'domain',
+            'status' => 'domainstatus', 'diskusage' => 'diskusage', 'disklimit' => 'disklimit',
+            'bwusage' => 'bwusage', 'bwlimit' => 'bwlimit', 'suspendreason' => 'suspendreason',
+        ];
+        $update = [];
+        foreach ($values as $name => $value) {
+            if (isset($columns[$name])) {
+                $update[$columns[$name]] = $value;
+            }
+        }
+        Capsule::table('tblhosting')->where('id', $id)->update($update);
+        return ['result' => 'success', 'serviceid' => $id];
+    }
+
+    /** Stand-in for a service's serviceProperties: its custom fields by name. */
+    final class PlatformServiceProperties
+    {
+        public function __construct(private readonly int $serviceId, private readonly int $productId)
+        {
+        }
+
+        /** @param array<string, string> $values name => value; a missing field is created (admin only) */
+        public function save(array $values): void
+        {
+            foreach ($values as $name => $value) {
+                $fieldId = $this->fieldId((string) $name);
+                if ($fieldId === null) {
+                    $fieldId = 1 + max(array_merge([0], array_column(Capsule::$tables['tblcustomfields'], 'id')));
+                    Capsule::table('tblcustomfields')->insert([
+                        'id' => $fieldId, 'type' => 'product', 'relid' => $this->productId,
+                        'fieldname' => (string) $name, 'adminonly' => 'on',
+                    ]);
+                }
+                $query = Capsule::table('tblcustomfieldsvalues')->where('fieldid', $fieldId)->where('relid', $this->serviceId);
+                if ($query->first() === null) {
+                    Capsule::table('tblcustomfieldsvalues')->insert(['fieldid' => $fieldId, 'relid' => $this->serviceId, 'value' => (string) $value]);
+                } else {
+                    $query->update(['value' => (string) $value]);
+                }
+            }
+        }
+
+        public function get(string $name): ?string
+        {
+            $fieldId = $this->fieldId($name);
+            if ($fieldId === null) {
+                return null;
+            }
+            $value = Capsule::table('tblcustomfieldsvalues')->where('fieldid', $fieldId)->where('relid', $this->serviceId)->value('value');
+            return $value === null ? null : (string) $value;
+        }
+
+        private function fieldId(string $name): ?int
+        {
+            foreach (Capsule::table('tblcustomfields')->where('type', 'product')->where('relid', $this->productId)->get() as $field) {
+                if (explode('|', $field->fieldname, 2)[0] === $name) {
+                    return (int) $field->id;
+                }
+            }
+            return null;
+        }
+    }
+
+    /** Stand-in for the service model WHMCS passes as `$params['model']`. */
+    final class PlatformService
+    {
+        public PlatformServiceProperties $serviceProperties;
+
+        public function __construct(public readonly int $id, public readonly int $packageid, public readonly string $billingcycle)
+        {
+            $this->serviceProperties = new PlatformServiceProperties($id, $packageid);
+        }
+    }
+
+    // ---- The platform's side of the test ----------------------------------
+
+    /** A failed expectation. */
+    final class PlatformFailure extends RuntimeException
+    {
+    }
+
+    function expect(bool $condition, string $what): void
+    {
+        if (!$condition) {
+            throw new PlatformFailure($what);
+        }
+    }
+
+    function step(string $provider, string $function, string $outcome): void
+    {
+        printf("%-11s %-20s %s\n", $provider, $function, $outcome);
+    }
+
+    function env(string $name): string
+    {
+        $value = getenv($name);
+        if ($value === false || $value === '') {
+            throw new PlatformFailure("environment variable {$name} is not set");
+        }
+        return $value;
+    }
+
+    /** @return array<string, mixed> a tblhosting (or other) row */
+    function row(string $table, int $id): array
+    {
+        $row = Capsule::table($table)->where('id', $id)->first();
+        expect($row !== null, "{$table} has no row {$id}");
+        return (array) $row;
+    }
+
+    function set_service(int $id, array $values): void
+    {
+        Capsule::table('tblhosting')->where('id', $id)->update($values);
+    }
+
+    /**
+     * The module parameters WHMCS builds for a service.
+     *
+     * @return array<string, mixed>
+     */
+    function platform_params(int $serviceId, array $extra = []): array
+    {
+        $service = row('tblhosting', $serviceId);
+        $product = row('tblproducts', (int) $service['packageid']);
+        $client = row('tblclients', (int) $service['userid']);
+        $server = row('tblservers', (int) $service['server']);
+        $model = new PlatformService($serviceId, (int) $service['packageid'], (string) $service['billingcycle']);
+        $customFields = [];
+        foreach (Capsule::table('tblcustomfields')->where('type', 'product')->where('relid', $product['id'])->get() as $field) {
+            $name = explode('|', $field->fieldname, 2)[0];
+            $customFields[$name] = (string) ($model->serviceProperties->get($name) ?? '');
+        }
+        $params = [
+            'accountid' => $serviceId,
+            'serviceid' => $serviceId,
+            'addonId' => 0,
+            'userid' => (int) $service['userid'],
+            'pid' => (int) $product['id'],
+            'serverid' => (int) $server['id'],
+            'domain' => (string) $service['domain'],
+            'username' => (string) $service['username'],
+            'password' => (string) $service['password'],
+            'producttype' => 'hostingaccount',
+            'moduletype' => 'sandboxed',
+            'status' => (string) $service['domainstatus'],
+            'customfields' => $customFields,
+            'configoptions' => [],
+            'clientsdetails' => $client + ['userid' => $client['id'], 'fullname' => $client['firstname'] . ' ' . $client['lastname']],
+            'model' => $model,
+        ];
+        for ($i = 1; $i <= 24; $i++) {
+            $params['configoption' . $i] = (string) ($product['configoption' . $i] ?? '');
+        }
+        return $extra + $params + server_params((int) $server['id']);
+    }
+
+    /**
+     * The server parameters WHMCS passes to TestConnection and UsageUpdate
+     * (and, with the service's, to every other function).
+     *
+     * @return array<string, mixed>
+     */
+    function server_params(int $serverId): array
+    {
+        $server = row('tblservers', $serverId);
+        return [
+            'server' => true,
+            'serverid' => $serverId,
+            'serverip' => (string) $server['ipaddress'],
+            'serverhostname' => (string) $server['hostname'],
+            'serverusername' => (string) $server['username'],
+            'serverpassword' => (string) $server['password'],
+            'serveraccesshash' => (string) $server['accesshash'],
+            'serversecure' => (bool) $server['secure'],
+            'serverhttpprefix' => $server['secure'] ? 'https' : 'http',
+            'serverport' => (string) $server['port'],
+        ];
+    }
+
+    /**
+     * GETs a JSON document (the sandbox's control routes, serve's journal).
+     *
+     * @return array<mixed>
+     */
+    function get_json(string $url, ?string $token = null): array
+    {
+        $handle = curl_init($url);
+        $headers = $token === null ? [] : ['Authorization: Bearer ' . $token];
+        curl_setopt_array($handle, [CURLOPT_RETURNTRANSFER => true, CURLOPT_TIMEOUT => 10, CURLOPT_HTTPHEADER => $headers]);
+        $body = curl_exec($handle);
+        $status = curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
+        curl_close($handle);
+        expect(is_string($body) && $status === 200, "GET {$url} answered HTTP {$status}");
+        $json = json_decode($body, true);
+        expect(is_array($json), "GET {$url} answered something that is not JSON");
+        return $json;
+    }
+
+    /**
+     * POSTs a JSON document (fault injection, an operator's acknowledgement).
+     *
+     * @return array<mixed>
+     */
+    function post_json(string $url, array $body, ?string $token = null): array
+    {
+        $handle = curl_init($url);
+        $headers = ['Content-Type: application/json'];
+        if ($token !== null) {
+            $headers[] = 'Authorization: Bearer ' . $token;
+        }
+        curl_setopt_array($handle, [
+            CURLOPT_RETURNTRANSFER => true, CURLOPT_TIMEOUT => 10, CURLOPT_HTTPHEADER => $headers,
+            CURLOPT_POST => true, CURLOPT_POSTFIELDS => json_encode($body === [] ? new stdClass() : $body),
+        ]);
+        $answer = curl_exec($handle);
+        $status = curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
+        curl_close($handle);
+        expect(is_string($answer) && $status === 200, "POST {$url} answered HTTP {$status}");
+        return (array) json_decode($answer, true);
+    }
+
+    /** @return array<string, mixed>|null the record of `$list` whose `$field` is `$value` */
+    function find(array $list, string $field, string $value): ?array
+    {
+        foreach ($list as $item) {
+            if ((string) ($item[$field] ?? '') === $value) {
+                return $item;
+            }
+        }
+        return null;
+    }
+
+    /** The provider's record of a service, through the sandbox's control routes. */
+    function provider_record(string $provider, int $serviceId): ?array
+    {
+        $origin = env('SANDBOX_ORIGIN');
+        $remote = (string) ((new PlatformService($serviceId, (int) row('tblhosting', $serviceId)['packageid'], ''))
+            ->serviceProperties->get('Remote ID') ?? '');
+        return match ($provider) {
+            'hostmenow' => find(get_json("{$origin}/_sandbox/hostmenow/services")['services'], 'service_id', (string) $serviceId),
+            'blesta' => find(get_json("{$origin}/_sandbox/blesta/licenses")['licenses'], 'license', $remote),
+            'webline' => find(get_json("{$origin}/_sandbox/webline/accounts")['accounts'], 'id', $remote),
+            'logicboxes' => find(get_json("{$origin}/_sandbox/logicboxes/mailboxes"), 'email', $remote),
+        };
+    }
+
+    /** What each provider's record says of the service's state, lower-cased. */
+    function provider_state(string $provider, int $serviceId): string
+    {
+        $record = provider_record($provider, $serviceId);
+        return $record === null ? 'absent' : strtolower((string) $record['status']);
+    }
+
+    /** Asserts a WHMCS-style result: "success", or an error string starting with `$kind: `. */
+    function expect_result(string $provider, string $function, mixed $result, ?string $kind): void
+    {
+        expect(is_string($result), "{$provider} {$function} returned " . gettype($result) . ', not a string');
+        if ($kind === null) {
+            expect($result === 'success', "{$provider} {$function} should succeed, got: {$result}");
+        } else {
+            expect(str_starts_with($result, $kind . ': '), "{$provider} {$function} should fail with {$kind}, got: {$result}");
+        }
+        step($provider, $function, $result === 'success' ? 'success' : $result);
+    }
+
+    // ---- The database ------------------------------------------------------
+
+    /**
+     * Products take their module settings from what ConfigOptions shows for
+     * their module, by label, as an admin fills the form.
+     *
+     * @param array<string, string> $byLabel
+     */
+    function configure_product(int $id, string $name, string $module, array $byLabel): void
+    {
+        $options = sandboxed_ConfigOptions(['configoption1' => $module]);
+        $labels = array_keys($options);
+        $product = ['id' => $id, 'name' => $name, 'servertype' => 'sandboxed', 'configoption1' => $module];
+        foreach ($byLabel as $label => $value) {
+            $index = array_search($label, $labels, true);
+            expect($index !== false, "ConfigOptions for {$module} has no `{$label}`: " . implode(', ', $labels));
+            $product['configoption' . ($index + 1)] = $value;
+        }
+        Capsule::table('tblproducts')->insert($product);
+        Capsule::table('tblcustomfields')->insert([
+            'id' => 100 + $id, 'type' => 'product', 'relid' => $id, 'fieldname' => 'Remote ID|Provider id', 'adminonly' => 'on',
+        ]);
+    }
+
+    function add_service(int $id, int $productId, int $server, string $status, string $domain, string $username, string $password): void
+    {
+        Capsule::table('tblhosting')->insert([
+            'id' => $id, 'userid' => 1, 'packageid' => $productId, 'server' => $server, 'domain' => $domain,
+            'username' => $username, 'password' => $password, 'billingcycle' => 'Monthly', 'domainstatus' => $status,
+            'diskusage' => 0, 'disklimit' => 0, 'bwusage' => 0, 'bwlimit' => 0, 'lastupdate' => '0000-00-00 00:00:00',
+        ]);
+    }
+
+    // ---- The lifecycle -----------------------------------------------------
+
+    /** Which functions each provider supports, as its module says. */
+    const SUPPORTS = [
+        'hostmenow' => ['suspend', 'unsuspend', 'terminate', 'change-password', 'change-package', 'usage', 'sso'],
+        'blesta' => ['suspend', 'unsuspend', 'terminate'],
+        'webline' => [],
+        'logicboxes' => ['suspend', 'unsuspend', 'terminate', 'change-password'],
+    ];
+
+    /** WHMCS service id of each provider's service. */
+    const SERVICES = ['hostmenow' => 4001, 'blesta' => 4002, 'webline' => 4003, 'logicboxes' => 4004];
+
+    function main(): void
+    {
+        $url = env('SANDBOXED_URL');
+        $token = env('SANDBOXED_TOKEN');
+        $parts = parse_url($url);
+        expect(isset($parts['host'], $parts['port']), "SANDBOXED_URL {$url} has no host and port");
+        $seeded = json_decode((string) getenv('WHMCS_SEEDED_USAGE'), true);
+
+        Capsule::$tables = [
+            'tblservers' => [
+                ['id' => 1, 'name' => 'provisioning serve', 'type' => 'sandboxed', 'ipaddress' => $parts['host'],
+                    'hostname' => $parts['host'], 'port' => $parts['port'], 'secure' => false,
+                    'username' => '', 'password' => $token, 'accesshash' => ''],
+                ['id' => 2, 'name' => 'another host', 'type' => 'sandboxed', 'ipaddress' => '127.0.0.1',
+                    'hostname' => '127.0.0.1', 'port' => 9, 'secure' => false,
+                    'username' => '', 'password' => 'unused-token', 'accesshash' => ''],
+            ],
+            'tblclients' => [
+                ['id' => 1, 'firstname' => 'Asha', 'lastname' => 'Mushi', 'companyname' => '', 'email' => 'asha@example.co.tz',
+                    'address1' => 'Plot 12, Ali Hassan Mwinyi Rd', 'address2' => '', 'city' => 'Dar es Salaam',
+                    'state' => 'Dar es Salaam', 'postcode' => '11101', 'country' => 'KE', 'countrycode' => 'KE',
+                    'phonecc' => '255', 'phonenumber' => '712345678', 'phonenumberformatted' => '+255.712345678',
+                    'language' => 'english'],
+            ],
+            'tblproducts' => [],
+            'tblcustomfields' => [],
+            'tblcustomfieldsvalues' => [],
+            'tblhosting' => [],
+        ];
+
+        // ConfigOptions: from serve mode (environment, no server yet).
+        $options = sandboxed_ConfigOptions();
+        expect(array_keys($options) === ['Module', 'Package'], 'ConfigOptions without a module: ' . implode(', ', array_keys($options)));
+        expect($options['Module']['Type'] === 'dropdown', 'the Module option lists the loaded modules: ' . ($options['Module']['Description'] ?? ''));
+        $names = array_keys($options['Module']['Options']);
+        expect($names === ['blesta', 'hostmenow', 'logicboxes', 'webline'], 'the Module dropdown lists ' . implode(', ', $names));
+        step('-', 'ConfigOptions', 'Module: ' . implode(', ', $names));
+        $hmn = sandboxed_ConfigOptions(['configoption1' => 'hostmenow']);
+        expect($hmn['Package']['Type'] === 'dropdown' && isset($hmn['Package']['Options']['101'], $hmn['Package']['Options']['102']), 'HostMeNow packages in a dropdown');
+        expect(($hmn['Dedicated IP address']['Type'] ?? '') === 'text', 'HostMeNow asks for its product setting ip-address');
+        step('hostmenow', 'ConfigOptions', 'Package dropdown (' . count($hmn['Package']['Options']) . ' packages), ' . implode(', ', array_slice(array_keys($hmn), 2)));
+        $lb = sandboxed_ConfigOptions(['configoption1' => 'logicboxes']);
+        expect($lb['Package']['Type'] === 'text', 'LogicBoxes lists no packages: Package is text');
+        expect(($lb['Account type']['Type'] ?? '') === 'dropdown' && array_keys($lb['Account type']['Options']) === ['mailbox', 'forward-only'], 'LogicBoxes account type is a dropdown');
+        step('logicboxes', 'ConfigOptions', 'Package text, ' . implode(', ', array_slice(array_keys($lb), 2)));
+        $blesta = sandboxed_ConfigOptions(['configoption1' => 'blesta']);
+        expect(($blesta['License term']['Type'] ?? '') === 'dropdown', 'Blesta term is a dropdown');
+        step('blesta', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($blesta), 2)));
+        $webline = sandboxed_ConfigOptions(['configoption1' => 'webline']);
+        expect(($webline['Wait for activation (seconds)']['Type'] ?? '') === 'text', 'Webline wait is a number field');
+        step('webline', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($webline), 2)));
+
+        configure_product(1, 'HostMeNow Basic', 'hostmenow', ['Package' => '101']);
+        configure_product(2, 'Blesta License', 'blesta', ['Package' => 'monthly', 'License term' => 'monthly']);
+        configure_product(3, 'Webline Basic', 'webline', ['Package' => '1', 'Wait for activation (seconds)' => '0']);
+        // The email order comes only from the product: the manifest sets none.
+        configure_product(4, 'LogicBoxes Mailbox', 'logicboxes', ['Email order ID' => '7700123', 'Account type' => 'mailbox']);
+        configure_product(5, 'HostMeNow Pro', 'hostmenow', ['Package' => '102']);
+
+        $passwords = ['hostmenow' => 'Hmn-Initial-Pw1!', 'blesta' => 'Bl-Unused-Pw1!', 'webline' => 'Whmcs-Gen-Pw1!', 'logicboxes' => 'Lb-Initial-Pw1!'];
+        add_service(4001, 1, 1, 'Pending', 'shop.example.com', 'shopexam', $passwords['hostmenow']);
+        add_service(4002, 2, 1, 'Pending', 'licensed.example.com', '', $passwords['blesta']);
+        add_service(4003, 3, 1, 'Pending', 'duka.co.tz', 'dukacotz', $passwords['webline']);
+        add_service(4004, 4, 1, 'Pending', 'example.com', 'jane', $passwords['logicboxes']);
+        // Not active, or on another server: UsageUpdate must not touch them.
+        add_service(4011, 1, 1, 'Terminated', 'gone.example.com', 'goneexam', 'Gone-Pw-1!');
+        add_service(4012, 1, 2, 'Active', 'elsewhere.example.com', 'elsewher', 'Else-Pw-1!');
+        if (is_array($seeded)) {
+            add_service((int) $seeded['service'], 1, 1, 'Active', (string) $seeded['domain'], (string) $seeded['username'], 'Seeded-Pw-1!');
+        }
+        $secrets = array_merge(array_values($passwords), [$token]);
+
+        // TestConnection: the server record, each module, then wrong settings.
+        foreach (array_keys(SERVICES) as $provider) {
+            $result = sandboxed_TestConnection(['serverusername' => $provider] + server_params(1));
+            expect($result === ['success' => true, 'error' => ''], "{$provider} TestConnection: " . json_encode($result));
+            step($provider, 'TestConnection', 'success');
+        }
+        $all = sandboxed_TestConnection(server_params(1));
+        expect($all['success'] === true, 'TestConnection of every module: ' . $all['error']);
+        $wrong = sandboxed_TestConnection(['serverpassword' => 'not-the-token-4242'] + server_params(1));
+        expect(!$wrong['success'] && str_starts_with($wrong['error'], 'unauthorized: ') && !str_contains($wrong['error'], 'not-the-token-4242'), 'a wrong token: ' . $wrong['error']);
+        step('-', 'TestConnection', 'wrong token -> ' . $wrong['error']);
+        $closed = sandboxed_TestConnection(server_params(2));
+        expect(!$closed['success'] && str_starts_with($closed['error'], 'transport: '), 'nothing listening: ' . $closed['error']);
+        step('-', 'TestConnection', 'nothing listening -> ' . $closed['error']);
+
+        // CreateAccount. LogicBoxes first without the client's country: refused
+        // outright, so the retry with the same idempotency key runs.
+        Capsule::table('tblclients')->where('id', 1)->update(['country' => '', 'countrycode' => '']);
+        expect_result('logicboxes', 'CreateAccount', sandboxed_CreateAccount(platform_params(4004)), 'invalid-input');
+        Capsule::table('tblclients')->where('id', 1)->update(['country' => 'KE', 'countrycode' => 'KE']);
+        // Webline: an earlier run got the answer and died before keeping it;
+        // the retry gets the recorded answer (credentials included), not a
+        // second account.
+        $lost = sandboxed_call(
+            sandboxed_connection(platform_params(4003)),
+            'webline',
+            ['function' => 'create-account', 'service' => sandboxed_service(platform_params(4003))],
+            [['name' => 'activation-wait-seconds', 'value' => '0']],
+            'whmcs-4003-create',
+            'CreateAccount',
+            [$token]
+        );
+        expect(isset($lost['ok']) && $lost['replayed'] === false, 'the first Webline create ran: ' . json_encode($lost['error'] ?? null));
+        $lostCredentials = array_column($lost['ok']['value']['credentials'], 'value', 'name');
+        step('webline', 'CreateAccount', 'answered, then the platform died before keeping it');
+        foreach (SERVICES as $provider => $id) {
+            expect_result($provider, 'CreateAccount', sandboxed_CreateAccount(platform_params($id)), null);
+            set_service($id, ['domainstatus' => 'Active']);
+            expect(in_array(provider_state($provider, $id), ['active'], true), "{$provider} has the service active: " . provider_state($provider, $id));
+            $remote = platform_params($id)['customfields']['Remote ID'];
+            expect($remote !== '', "{$provider}'s remote id reached the Remote ID custom field");
+        }
+        $webline = row('tblhosting', 4003);
+        $account = provider_record('webline', 4003);
+        expect($webline['username'] === $account['username'] && $webline['username'] === $lostCredentials['username'], "Webline's generated username reached tblhosting");
+        expect($webline['password'] === $lostCredentials['password'] && $webline['password'] !== $passwords['webline'], "Webline's generated password reached tblhosting");
+        $accounts = array_filter(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/webline/accounts')['accounts'], static fn (array $a): bool => $a['domain'] === 'duka.co.tz');
+        expect(count($accounts) === 1, 'the retry made no second Webline account');
+        expect(provider_record('logicboxes', 4004)['password'] === $passwords['logicboxes'], 'the mailbox has the WHMCS password');
+        $secrets[] = $webline['password'];
+        step('webline', 'credentials', "username {$webline['username']} and the generated password are in tblhosting");
+
+        // A create cut off at the provider (HTTP 500: did it act?): the entry
+        // stays pending, the same key is refused until an operator has
+        // checked the provider and acknowledged the entry.
+        add_service(4005, 2, 1, 'Pending', 'unsure.example.com', '', 'Bl-Unsure-Pw1!');
+        $secrets[] = 'Bl-Unsure-Pw1!';
+        $origin = env('SANDBOX_ORIGIN');
+        post_json("{$origin}/_sandbox/blesta/faults", ['fault' => 'server_error_json']);
+        $first = sandboxed_CreateAccount(platform_params(4005));
+        expect(str_starts_with($first, 'provider: ') && preg_match('/acknowledge journal entry (\d+)/', $first, $match) === 1, 'a cut-off create: ' . $first);
+        step('blesta', 'CreateAccount', $first);
+        $again = sandboxed_CreateAccount(platform_params(4005));
+        expect(str_starts_with($again, 'outcome-unknown: '), 'the retry of a cut-off create: ' . $again);
+        step('blesta', 'CreateAccount', $again);
+        $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
+        expect(find($licenses, 'domain', 'unsure.example.com') === null, 'the cut-off create made no license');
+        expect(post_json("{$url}/v1/journal/{$match[1]}/ack", [], $token) === ['acknowledged' => (int) $match[1]], 'the operator acknowledges the entry');
+        step('blesta', 'operator', "checked the provider (no license) and acknowledged journal entry {$match[1]}");
+
+        // SuspendAccount, UnsuspendAccount.
+        foreach (SERVICES as $provider => $id) {
+            $supported = in_array('suspend', SUPPORTS[$provider], true);
+            $result = sandboxed_SuspendAccount(platform_params($id, ['suspendreason' => 'Overdue on Payment']));
+            expect_result($provider, 'SuspendAccount', $result, $supported ? null : 'unsupported');
+            if ($supported) {
+                set_service($id, ['domainstatus' => 'Suspended']);
+                expect(provider_state($provider, $id) === 'suspended', "{$provider} suspended the service");
+            }
+        }
+        expect(provider_record('hostmenow', 4001)['suspend_reason'] === 'Overdue on Payment', "HostMeNow got WHMCS's suspension reason");
+        foreach (SERVICES as $provider => $id) {
+            $supported = in_array('unsuspend', SUPPORTS[$provider], true);
+            expect_result($provider, 'UnsuspendAccount', sandboxed_UnsuspendAccount(platform_params($id)), $supported ? null : 'unsupported');
+            if ($supported) {
+                set_service($id, ['domainstatus' => 'Active']);
+                expect(provider_state($provider, $id) === 'active', "{$provider} lifted the suspension");
+            }
+        }
+
+        // ChangePassword: WHMCS saves the new password, then calls the module.
+        foreach (SERVICES as $provider => $id) {
+            $supported = in_array('change-password', SUPPORTS[$provider], true);
+            $before = row('tblhosting', $id)['password'];
+            $new = 'New-' . ucfirst($provider) . '-Pw9!';
+            $secrets[] = $new;
+            set_service($id, ['password' => $new]);
+            expect_result($provider, 'ChangePassword', sandboxed_ChangePassword(platform_params($id)), $supported ? null : 'unsupported');
+            if (!$supported) {
+                set_service($id, ['password' => $before]);
+            }
+        }
+        expect(provider_record('hostmenow', 4001)['password'] === 'New-Hostmenow-Pw9!', 'HostMeNow has the new password');
+        $mailbox = provider_record('logicboxes', 4004);
+        $stored = row('tblhosting', 4004)['password'];
+        expect($mailbox['password'] === $stored && $stored !== 'New-Logicboxes-Pw9!', 'the password LogicBoxes generated (the old one unknown) reached tblhosting');
+        $secrets[] = $stored;
+        step('logicboxes', 'credentials', 'the reset password is in tblhosting');
+
+        // ChangePackage: HostMeNow's service is upgraded to the Pro product.
+        set_service(4001, ['packageid' => 5]);
+        foreach (SERVICES as $provider => $id) {
+            $supported = in_array('change-package', SUPPORTS[$provider], true);
+            expect_result($provider, 'ChangePackage', sandboxed_ChangePackage(platform_params($id)), $supported ? null : 'unsupported');
+        }
+        expect(provider_record('hostmenow', 4001)['product_id'] === '102', 'HostMeNow moved the service to 102');
+
+        // UsageUpdate: once for the server, the daily cron.
+        $result = sandboxed_UsageUpdate(server_params(1));
+        expect($result === 'success', 'UsageUpdate: ' . $result);
+        $usage = row('tblhosting', 4001);
+        expect([$usage['diskusage'], $usage['disklimit'], $usage['bwusage'], $usage['bwlimit']] === [0, 20000, 0, 0], 'usage of 4001: ' . json_encode($usage));
+        expect($usage['lastupdate'] !== '0000-00-00 00:00:00', 'lastupdate of 4001 set');
+        if (is_array($seeded)) {
+            $row = row('tblhosting', (int) $seeded['service']);
+            $got = [$row['diskusage'], $row['disklimit'], $row['bwusage'], $row['bwlimit']];
+            $want = [$seeded['diskusage'], $seeded['disklimit'], $seeded['bwusage'], $seeded['bwlimit']];
+            expect($got === $want, 'usage of the seeded service: ' . json_encode($got) . ', expected ' . json_encode($want));
+        }
+        foreach ([4002, 4003, 4004, 4011, 4012] as $untouched) {
+            expect(row('tblhosting', $untouched)['lastupdate'] === '0000-00-00 00:00:00', "UsageUpdate left service {$untouched} alone");
+        }
+        step('hostmenow', 'UsageUpdate', sprintf('success: 4001 disk %d/%d MB, bandwidth %d/unlimited', $usage['diskusage'], $usage['disklimit'], $usage['bwusage'])
+            . (is_array($seeded) ? sprintf('; %d disk %d/%d MB', $seeded['service'], $seeded['diskusage'], $seeded['disklimit']) : ''));
+        step('-', 'UsageUpdate', 'blesta, webline, logicboxes report no usage: skipped; terminated and other servers untouched');
+
+        // ServiceSingleSignOn.
+        foreach (SERVICES as $provider => $id) {
+            $result = sandboxed_ServiceSingleSignOn(platform_params($id));
+            if (in_array('sso', SUPPORTS[$provider], true)) {
+                expect(($result['success'] ?? null) === true && str_starts_with((string) ($result['redirectTo'] ?? ''), 'https://'), "{$provider} SSO: " . json_encode($result));
+                $secrets[] = $result['redirectTo'];
+                step($provider, 'ServiceSingleSignOn', 'success: redirect to ' . parse_url($result['redirectTo'], PHP_URL_HOST));
+            } else {
+                expect(($result['success'] ?? null) === false && str_starts_with((string) ($result['errorMsg'] ?? ''), 'unsupported: '), "{$provider} SSO: " . json_encode($result));
+                step($provider, 'ServiceSingleSignOn', $result['errorMsg']);
+            }
+        }
+
+        // TerminateAccount.
+        foreach (SERVICES as $provider => $id) {
+            $supported = in_array('terminate', SUPPORTS[$provider], true);
+            expect_result($provider, 'TerminateAccount', sandboxed_TerminateAccount(platform_params($id)), $supported ? null : 'unsupported');
+            if ($supported) {
+                set_service($id, ['domainstatus' => 'Terminated']);
+                $state = provider_state($provider, $id);
+                expect(in_array($state, ['terminated', 'cancelled', 'absent'], true), "{$provider} terminated the service: {$state}");
+            }
+        }
+
+        // Nothing a caller still has to pick up: every answer was kept.
+        $pending = get_json("{$url}/v1/journal/pending", $token)['pending'];
+        expect($pending === [], 'journal entries left pending: ' . implode(', ', array_column($pending, 'id')));
+        step('-', 'journal', 'nothing pending');
+
+        // No secret in the module log, once WHMCS has replaced $replaceVars.
+        $log = $GLOBALS['platform_module_log'];
+        expect(count($log) > 20, 'the module logged its calls');
+        $creates = array_filter($log, static fn (array $e): bool => $e['action'] === 'CreateAccount');
+        expect($creates !== [] && str_contains(implode('', array_column($creates, 'request')), '/v1/modules/hostmenow/call'), 'the log shows the calls');
+        foreach ($log as $number => $entry) {
+            foreach (array_filter(array_unique($secrets)) as $secret) {
+                foreach (['request', 'response', 'processed'] as $field) {
+                    expect(!str_contains($entry[$field], $secret), "module log entry {$number} ({$entry['action']}) shows a secret in its {$field}");
+                }
+            }
+        }
+        step('-', 'module log', count($log) . ' entries, no secret after replacement');
+    }
+
+    require __DIR__ . '/../modules/servers/sandboxed/sandboxed.php';
+
+    try {
+        main();
+        echo "ok: the WHMCS platform test passed\n";
+        exit(0);
+    } catch (Throwable $failure) {
+        fwrite(STDERR, 'FAILED: ' . $failure->getMessage() . "\n");
+        if (!$failure instanceof PlatformFailure) {
+            fwrite(STDERR, $failure->getTraceAsString() . "\n");
+        }
+        exit(1);
+    }
+}

@@ -1,0 +1,358 @@
+//! The WHMCS server module `examples/whmcs/modules/servers/sandboxed` as a
+//! platform runs it: PHP (Debian's `php-cli` and `php-curl`, installed when
+//! missing) plays WHMCS in `examples/whmcs/tests/platform.php` and drives
+//! every provider's lifecycle through the module, which calls the real
+//! `provisioning serve` binary, whose real components reach the in-process
+//! sandbox and nothing else. The PHP script checks what WHMCS sees (results,
+//! stored credentials, usage, the module log); this test checks the
+//! providers' state and the journal.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use provisioning_sandbox::hostmenow::ServiceStatus;
+use provisioning_sandbox::logicboxes;
+use provisioning_sandbox::{Sandbox, blesta, hostmenow, webline};
+
+const TOKEN: &str = "whmcs-php-test-token-8f2c41";
+const TOKEN_VAR: &str = "TEST_WHMCS_SERVE_TOKEN";
+
+/// A HostMeNow service the provider already has, with usage, that
+/// UsageUpdate must import (its WHMCS row is made by the PHP script).
+const SEEDED_SERVICE: &str = "4010";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether `php` runs and has the curl extension.
+fn php_with_curl() -> bool {
+    Command::new("php")
+        .arg("-m")
+        .output()
+        .map(|output| {
+            output.status.success() && text(&output.stdout).lines().any(|line| line == "curl")
+        })
+        .unwrap_or(false)
+}
+
+/// Runs a command, showing it and what it printed; panics with a clear
+/// message when it cannot run or fails.
+fn run_shown(program: &str, args: &[&str]) {
+    println!("$ {program} {}", args.join(" "));
+    let output: Output = Command::new(program)
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run {program} to install PHP ({error}); install php-cli and php-curl yourself")
+        });
+    print!("{}", text(&output.stdout));
+    eprint!("{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "`{program} {}` failed ({}); install php-cli and php-curl yourself",
+        args.join(" "),
+        output.status
+    );
+}
+
+/// Installs Debian's php-cli and php-curl unless `php` with curl is there.
+fn ensure_php() {
+    if php_with_curl() {
+        return;
+    }
+    println!("php with the curl extension is missing: installing Debian's php-cli and php-curl");
+    run_shown("apt-get", &["update"]);
+    run_shown(
+        "apt-get",
+        &[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "php-cli",
+            "php-curl",
+        ],
+    );
+    assert!(
+        php_with_curl(),
+        "php-cli and php-curl were installed, but `php -m` still lists no curl"
+    );
+}
+
+/// A running `provisioning serve`; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(manifest: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_provisioning"))
+            .args(["serve", "--manifest", manifest.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--token-env", TOKEN_VAR])
+            .env(TOKEN_VAR, TOKEN)
+            .env("TEST_JOURNAL_KEY", "cd".repeat(32))
+            .env("TEST_HMN_KEY", hostmenow::API_KEY)
+            .env("TEST_BLESTA_PASSWORD", blesta::PASSWORD)
+            .env("TEST_WEBLINE_KEY", webline::API_KEY)
+            .env("TEST_LB_KEY", logicboxes::API_KEY)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serve did not start (first line {line:?}); it said:\n{}",
+                stderr.lock().unwrap()
+            );
+        };
+        Server {
+            base: base.to_string(),
+            child,
+            stderr,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+/// A fresh directory with a manifest (journal, the four modules, each
+/// granted only the sandbox). LogicBoxes gets no email order and Webline no
+/// activation wait here: the WHMCS products give them per call.
+fn setup(sandbox: &Sandbox) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("provisioning-whmcs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("provisioning.toml");
+    let origin = sandbox.origin();
+    std::fs::write(
+        &manifest,
+        format!(
+            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
+             [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+             [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+             [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+             [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+             password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
+             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+             [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
+             [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+             [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
+             api-key = {{ env = \"TEST_LB_KEY\" }}\n",
+            hmn = provisioning_components::HOSTMENOW,
+            hmn_endpoint = sandbox.hostmenow().endpoint(),
+            blesta = provisioning_components::BLESTA,
+            blesta_endpoint = sandbox.blesta().endpoint(),
+            uid = blesta::UID,
+            webline = provisioning_components::WEBLINE,
+            webline_endpoint = sandbox.webline().endpoint(),
+            lb = provisioning_components::LOGICBOXES,
+            lb_endpoint = sandbox.logicboxes().origin(),
+            userid = logicboxes::AUTH_USERID,
+        ),
+    )
+    .unwrap();
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
+    tokio::task::spawn_blocking(ensure_php).await.unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let hmn = sandbox.hostmenow();
+    assert!(hmn.seed_service(
+        SEEDED_SERVICE,
+        "seeded.example.com",
+        "seededex",
+        "Seeded-Pw-1!",
+        "101"
+    ));
+    assert!(hmn.set_usage(SEEDED_SERVICE, 1250.5, 5000, 3500.75, 0));
+    let manifest = setup(&sandbox);
+    let origin = sandbox.origin();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/whmcs/tests/platform.php");
+
+    let (output, pending, server_log) = tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest);
+        let seeded = serde_json::json!({
+            "service": 4010, "domain": "seeded.example.com", "username": "seededex",
+            "diskusage": 1251, "disklimit": 5000, "bwusage": 3501, "bwlimit": 0,
+        });
+        let output = Command::new("php")
+            .arg(&script)
+            .env("SANDBOXED_URL", &server.base)
+            .env("SANDBOXED_TOKEN", TOKEN)
+            .env("SANDBOX_ORIGIN", &origin)
+            .env("WHMCS_SEEDED_USAGE", seeded.to_string())
+            .output()
+            .expect("php runs");
+        let pending: serde_json::Value = ureq::get(&format!("{}/v1/journal/pending", server.base))
+            .set("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .expect("the journal answers")
+            .into_json()
+            .unwrap();
+        (output, pending, server.log())
+    })
+    .await
+    .unwrap();
+
+    let stdout = text(&output.stdout);
+    print!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the PHP platform test failed ({}):\n{}\nserve said:\n{server_log}",
+        output.status,
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("ok: the WHMCS platform test passed"));
+
+    // HostMeNow: the service went through its whole life, in order.
+    let record = hmn.service("4001").expect("HostMeNow has service 4001");
+    assert_eq!(record.status, ServiceStatus::Terminated);
+    assert_eq!(record.product_id, "102");
+    assert_eq!(record.password, "New-Hostmenow-Pw9!");
+    let actions: Vec<String> = hmn
+        .requests()
+        .into_iter()
+        .filter(|r| r.params["serviceid"] == "4001")
+        .map(|r| r.action)
+        .collect();
+    let lifecycle = [
+        "CreateAccount",
+        "SuspendAccount",
+        "UnsuspendAccount",
+        "ChangePassword",
+        "ChangePackage",
+        "get_Bandwidth_Disk_Usage",
+        "CreateSSOSession",
+        "TerminateAccount",
+    ];
+    let mut seen = actions.iter();
+    for action in lifecycle {
+        assert!(
+            seen.any(|a| a == action),
+            "{action} missing or out of order in {actions:?}"
+        );
+    }
+    let suspend = hmn
+        .requests()
+        .into_iter()
+        .find(|r| r.action == "SuspendAccount" && r.params["serviceid"] == "4001")
+        .unwrap();
+    assert_eq!(suspend.params["suspendreason"], "Overdue on Payment");
+    assert!(
+        !hmn.requests()
+            .iter()
+            .any(|r| r.params["serviceid"] == "4011" || r.params["serviceid"] == "4012"),
+        "UsageUpdate asked only for the server's active services"
+    );
+
+    // Blesta: one license, cancelled.
+    let licenses: Vec<_> = sandbox
+        .blesta()
+        .licenses()
+        .into_iter()
+        .filter(|l| l.domain == "licensed.example.com")
+        .collect();
+    assert_eq!(licenses.len(), 1);
+    assert_eq!(
+        licenses[0].status,
+        provisioning_sandbox::blesta::LicenseStatus::Cancelled
+    );
+
+    assert!(
+        !sandbox
+            .blesta()
+            .licenses()
+            .iter()
+            .any(|l| l.domain == "unsure.example.com"),
+        "the create cut off by a fault made no license"
+    );
+
+    // Webline: exactly one account, though the platform "died" once.
+    let accounts: Vec<_> = sandbox
+        .webline()
+        .accounts()
+        .into_iter()
+        .filter(|a| a.domain == "duka.co.tz")
+        .collect();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(
+        accounts[0].status,
+        provisioning_sandbox::webline::AccountStatus::Active
+    );
+
+    // LogicBoxes: created in the product's email order, then removed.
+    let created = sandbox
+        .logicboxes()
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "mail/user/add.json")
+        .expect("the mailbox was added");
+    assert!(
+        created
+            .query
+            .iter()
+            .chain(created.form.iter())
+            .any(|(k, v)| k == "order-id" && v == logicboxes::ORDER_ID),
+        "the order id came from the WHMCS product"
+    );
+    assert!(
+        sandbox
+            .logicboxes()
+            .mailbox(&format!("jane@{}", logicboxes::ORDER_DOMAIN))
+            .is_none()
+    );
+
+    // Every answer was kept by WHMCS and acknowledged.
+    assert_eq!(pending["pending"], serde_json::json!([]), "{pending:#}");
+
+    // serve's own log holds no provider secret and no service password.
+    for secret in [
+        hostmenow::API_KEY,
+        blesta::PASSWORD,
+        webline::API_KEY,
+        logicboxes::API_KEY,
+        TOKEN,
+        "New-Hostmenow-Pw9!",
+        "Hmn-Initial-Pw1!",
+    ] {
+        assert!(
+            !server_log.contains(secret),
+            "serve's log shows a secret:\n{server_log}"
+        );
+    }
+}
