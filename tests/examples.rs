@@ -71,7 +71,10 @@ fn embed_provisions_stores_acknowledges_and_recovers() {
         "  unsupported -> ",
         "  not-found -> ",
         "  auth-failed -> ",
-        "  rate-limited -> requeue the job in 60 s",
+        // The provider's Retry-After counts down its window: 60 s or a
+        // second less, depending on when the example ran.
+        "  rate-limited -> requeue the job in ",
+        " s, as the provider asked (Retry-After)",
         "end: nothing pending in the journal; 2 services stored",
     ];
     // In this order.
