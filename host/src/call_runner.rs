@@ -14,7 +14,7 @@ use crate::engine::EPOCH_TICK;
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
 use crate::redact::Redactor;
-use crate::store::CallState;
+use crate::store::{CallState, call_store};
 
 /// Epoch ticks that make up `deadline` (at least one).
 pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
@@ -36,18 +36,29 @@ pub(crate) async fn run(
     module: &LoadedModule,
     request: &Request,
     call_settings: &[Setting],
-) -> Result<Response, CallError> {
+) -> Completed {
     let settings = merge_settings(&module.settings, call_settings);
     let redactor = call_redactor(module, request, call_settings);
     let _live = LiveSecrets::register(&redactor);
-    check_required(module, &settings)?;
+    if let Err(error) = check_required(module, &settings) {
+        return Completed {
+            result: Err(error),
+            memory_peak_bytes: None,
+        };
+    }
 
     let started = Instant::now();
     let deadline = started + module.limits.deadline;
     let function = crate::call::function_name(request.function());
     let mut attempt = 1;
+    let mut memory_peak_bytes = None;
     let result = loop {
-        let (result, denied) = run_once(module, request, &settings, deadline, &redactor).await;
+        let Attempt {
+            result,
+            denied,
+            memory_peak,
+        } = run_once(module, request, &settings, deadline, &redactor).await;
+        memory_peak_bytes = memory_peak_bytes.max(memory_peak);
         let retry = if denied {
             None
         } else {
@@ -74,7 +85,25 @@ pub(crate) async fn run(
             tracing::warn!(module = %module.name, function, attempt, kind = error.kind(), elapsed_ms, "call stopped: {error}")
         }
     }
-    result
+    Completed {
+        result,
+        memory_peak_bytes,
+    }
+}
+
+/// A call's result and what it cost.
+pub(crate) struct Completed {
+    pub(crate) result: Result<Response, CallError>,
+    /// The largest linear memory of any attempt (`None`: no guest ran).
+    pub(crate) memory_peak_bytes: Option<u64>,
+}
+
+/// One attempt's result, whether the guest asked for an origin it was not
+/// granted, and its largest linear memory (`None`: no instance was made).
+struct Attempt {
+    result: Result<Response, CallError>,
+    denied: bool,
+    memory_peak: Option<u64>,
 }
 
 /// Masks the module's secret settings, the call's secret settings and the
@@ -100,26 +129,40 @@ pub(crate) fn call_redactor(
 }
 
 /// One attempt in a fresh store, bounded by what is left of the deadline.
-/// Also tells whether the guest asked for an origin it was not granted.
 async fn run_once(
     module: &LoadedModule,
     request: &Request,
     settings: &[Setting],
     deadline: Instant,
     redactor: &Redactor,
-) -> (Result<Response, CallError>, bool) {
+) -> Attempt {
     let limits = module.limits;
+    let deadline_exceeded = || CallError::DeadlineExceeded {
+        module: module.name.to_string(),
+        deadline: limits.deadline,
+    };
+    // Waits for a free call slot (the host's bound on calls at once) no
+    // longer than the deadline allows.
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let _slot = match tokio::time::timeout(remaining, module.call_slots.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) | Err(_) => {
+            return Attempt {
+                result: Err(deadline_exceeded()),
+                denied: false,
+                memory_peak: None,
+            };
+        }
+    };
     let remaining = deadline.saturating_duration_since(Instant::now());
     let state = CallState::new(
         module.name.clone(),
         module.policy.clone(),
         &limits,
         deadline,
+        module.client.clone(),
     );
-    let mut store = Store::new(module.pre.engine(), state);
-    store.limiter(|state| &mut state.limits);
-    store.set_epoch_deadline(deadline_ticks(remaining));
-    store.epoch_deadline_trap();
+    let mut store = call_store(module.pre.engine(), state, remaining);
 
     let outcome = tokio::time::timeout(
         remaining,
@@ -135,10 +178,7 @@ async fn run_once(
     };
     log_guest_output(&module.name, &store, &output_redactor);
     let result = match outcome {
-        Err(_elapsed) => Err(CallError::DeadlineExceeded {
-            module: module.name.to_string(),
-            deadline: limits.deadline,
-        }),
+        Err(_elapsed) => Err(deadline_exceeded()),
         Ok(Err(trap)) => Err(classify_trap(module, &store, trap, redactor)),
         Ok(Ok(Err(error))) => Err(CallError::Module {
             module: module.name.to_string(),
@@ -146,7 +186,12 @@ async fn run_once(
         }),
         Ok(Ok(Ok(response))) => check_result_size(module, response),
     };
-    (result, store.data().denied_requests())
+    let peak = store.data().limits.peak_bytes();
+    Attempt {
+        result,
+        denied: store.data().denied_requests(),
+        memory_peak: (peak > 0).then_some(peak as u64),
+    }
 }
 
 /// How long to wait before trying `request` again, or `None` when it must

@@ -1,4 +1,4 @@
-//! The wasmtime engine and linker every module shares.
+//! The wasmtime engine, the linker and the HTTP client every module shares.
 //!
 //! Built once per host. The linker grants the only imports a provider module
 //! may have: `wasi:http` (checked per request against the module's
@@ -6,38 +6,106 @@
 //! (io, clocks, random, cli streams and environment), each backed by a
 //! context that grants nothing.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::p2::bindings::{cli, random};
 use wasmtime_wasi::random::WasiRandom;
 
+use crate::http_client::ProviderClient;
 use crate::store::CallState;
 
 /// How often the epoch advances; a runaway guest is stopped within one tick
 /// of its deadline.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The engine, the linker and the epoch ticker.
+/// The largest memory cap a module may be given (1 GiB): far beyond what a
+/// provider module needs, and what each pooled instance slot reserves.
+pub(crate) const MAX_MODULE_MEMORY: usize = 1 << 30;
+
+/// How a [`crate::Host`] runs its modules. The defaults suit production;
+/// each switch exists so that its effect can be measured (`benches/`).
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Instances come from wasmtime's pooling allocator: memory, tables and
+    /// stacks reserved once and reused, so a call's fresh instance costs
+    /// microseconds. Off, each instance maps its own memory.
+    pub pooling_allocator: bool,
+    /// Calls (instances) running at once; further calls wait for a slot
+    /// within their deadline. With the pooling allocator this is the size
+    /// of the pool.
+    pub max_concurrent_calls: u32,
+    /// A directory for compiled components, keyed by the component's
+    /// contents, the compiler's settings and wasmtime's version: a module
+    /// loads in milliseconds instead of being compiled again, and a new
+    /// build or a new host version compiles afresh. Only the host's own
+    /// user may write there: a compiled artifact is trusted code.
+    pub compile_cache: Option<PathBuf>,
+    /// Guests' requests go through one client with pooled keep-alive
+    /// connections. Off, each request opens (and closes) its own
+    /// connection.
+    pub pooled_http: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> HostOptions {
+        HostOptions {
+            pooling_allocator: true,
+            max_concurrent_calls: 256,
+            compile_cache: None,
+            pooled_http: true,
+        }
+    }
+}
+
+/// The engine, the linker, the shared HTTP client and the epoch ticker.
 pub(crate) struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
+    /// `None` when each request opens its own connection.
+    pub(crate) client: Option<ProviderClient>,
+    /// One permit per call running; see [`HostOptions::max_concurrent_calls`].
+    pub(crate) call_slots: Arc<Semaphore>,
 }
 
 impl Runtime {
     /// Builds the engine and the linker and starts the epoch ticker thread,
     /// which ends by itself once the engine is dropped.
-    pub(crate) fn new() -> anyhow::Result<Arc<Runtime>> {
+    pub(crate) fn new(options: &HostOptions) -> anyhow::Result<Arc<Runtime>> {
+        let slots = options.max_concurrent_calls.max(1);
         let mut config = Config::new();
         // Deadlines: a guest spinning in pure computation never yields to
-        // the async runtime, so time is checked by epoch interruption.
+        // the async runtime, so time is checked by epoch interruption
+        // (cheaper than fuel: one load and compare per loop back-edge).
         config.epoch_interruption(true);
+        if options.pooling_allocator {
+            // Every pool slot reserves this much address space (not memory);
+            // the default 4 GiB per slot would add up to terabytes over a
+            // few hosts in one process.
+            config.memory_reservation(MAX_MODULE_MEMORY as u64);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(slots)));
+        }
+        if let Some(directory) = &options.compile_cache {
+            std::fs::create_dir_all(directory)
+                .with_context(|| format!("creating the compile cache {}", directory.display()))?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(directory);
+            config.cache(Some(
+                Cache::new(cache)
+                    .map_err(anyhow::Error::from)
+                    .context("opening the compile cache")?,
+            ));
+        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;
@@ -47,8 +115,28 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking the interfaces a module may import")?;
         spawn_epoch_ticker(&engine);
-        Ok(Arc::new(Runtime { engine, linker }))
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            client: options.pooled_http.then(ProviderClient::new),
+            call_slots: Arc::new(Semaphore::new(slots as usize)),
+        }))
     }
+}
+
+/// The pool behind `slots` calls at once. A provider component instantiates
+/// a handful of core modules (its code and the adapters' shims) with one
+/// memory; the totals leave room for that. Each memory slot reserves address
+/// space, not memory: the module's own cap is enforced by the call's limiter.
+fn pooling(slots: u32) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(8))
+        .total_memories(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(8))
+        .total_stacks(slots)
+        .max_memory_size(MAX_MODULE_MEMORY);
+    pool
 }
 
 /// The contract's types-only interface: provider components import it to

@@ -10,7 +10,7 @@ use crate::bindings::types::Setting;
 use crate::call::{CallError, Request, Response};
 use crate::call_journal::{Admission, Journal};
 use crate::call_runner;
-use crate::engine::Runtime;
+use crate::engine::{HostOptions, Runtime};
 use crate::journal::EntryId;
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
@@ -41,6 +41,9 @@ pub struct Answer {
     /// Whether the answer is the recorded one of an earlier call with the
     /// same idempotency key.
     pub replayed: bool,
+    /// The largest linear memory the guest reached during the call, in
+    /// bytes (`None` when no guest ran): what to size `memory_mb` by.
+    pub memory_peak_bytes: Option<u64>,
 }
 
 impl Answer {
@@ -50,6 +53,7 @@ impl Answer {
             module_digest: None,
             journal_entry: None,
             replayed: false,
+            memory_peak_bytes: None,
         }
     }
 }
@@ -79,10 +83,27 @@ pub struct Host {
 }
 
 impl Host {
-    /// A host with no module loaded.
+    /// A host with no module loaded and the default [`HostOptions`].
     pub fn new() -> anyhow::Result<Host> {
+        Host::with_options(HostOptions::default())
+    }
+
+    /// A host with no module loaded, running modules as `options` say.
+    ///
+    /// ```no_run
+    /// # fn main() -> anyhow::Result<()> {
+    /// use provisioning_host::{Host, HostOptions};
+    ///
+    /// // Compiled components are kept, so a restart loads them in milliseconds.
+    /// let host = Host::with_options(HostOptions {
+    ///     compile_cache: Some("/var/cache/provisioning".into()),
+    ///     ..HostOptions::default()
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_options(options: HostOptions) -> anyhow::Result<Host> {
         Ok(Host {
-            runtime: Runtime::new()?,
+            runtime: Runtime::new(&options)?,
             modules: RwLock::new(BTreeMap::new()),
             journal: None,
         })
@@ -309,7 +330,8 @@ impl Host {
             }
             Some(Ok(Admission::Run(entry))) => Some(entry),
         };
-        let result = call_runner::run(&loaded, request, &options.settings).await;
+        let completed = call_runner::run(&loaded, request, &options.settings).await;
+        let result = completed.result;
         if let (Some(journal), Some(entry)) = (journal, entry)
             && let Err(error) = journal.finish(entry, &result, &redactor)
         {
@@ -327,6 +349,7 @@ impl Host {
             module_digest: Some(loaded.digest().to_string()),
             journal_entry: entry,
             replayed: false,
+            memory_peak_bytes: completed.memory_peak_bytes,
         }
     }
 

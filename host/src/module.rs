@@ -7,17 +7,18 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
-use wasmtime::Store;
+use tokio::sync::Semaphore;
 use wasmtime::component::Component;
 
 use crate::bindings::ProviderPre;
 use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
-use crate::engine::Runtime;
+use crate::engine::{MAX_MODULE_MEMORY, Runtime};
+use crate::http_client::ProviderClient;
 use crate::limits::{Limits, RateLimit};
 use crate::logging::LiveSecrets;
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
-use crate::store::CallState;
+use crate::store::{CallState, call_store};
 
 /// Interfaces a provider module may import. Anything else (sockets,
 /// filesystem...) makes the load fail: the host grants nothing more.
@@ -146,6 +147,10 @@ pub struct LoadedModule {
     pub(crate) settings: Vec<Setting>,
     /// Masks the module's secret settings.
     pub(crate) redactor: Redactor,
+    /// The host's shared HTTP client (`None`: a connection per request).
+    pub(crate) client: Option<ProviderClient>,
+    /// The host's bound on calls running at once.
+    pub(crate) call_slots: Arc<Semaphore>,
     /// Keeps those secrets masked in every log line while the module is
     /// loaded.
     _live_secrets: LiveSecrets,
@@ -170,6 +175,13 @@ impl LoadedModule {
         config: ModuleConfig,
     ) -> anyhow::Result<LoadedModule> {
         let name: Arc<str> = config.name.as_str().into();
+        if config.limits.memory_bytes > MAX_MODULE_MEMORY {
+            bail!(
+                "module `{name}`: a memory cap of {} MiB is above the host's limit of {} MiB",
+                config.limits.memory_bytes >> 20,
+                MAX_MODULE_MEMORY >> 20
+            );
+        }
         let (pre, digest, imports) =
             prepare(runtime, &config.component, config.pinned_sha256.as_deref())
                 .with_context(|| format!("loading module `{name}`"))?;
@@ -191,7 +203,31 @@ impl LoadedModule {
             settings,
             _live_secrets: LiveSecrets::register(&redactor),
             redactor,
+            client: runtime.client.clone(),
+            call_slots: runtime.call_slots.clone(),
         })
+    }
+
+    /// Makes a fresh store and instance from the pre-linked component, as
+    /// every call does, and drops them without calling the guest: a check
+    /// that the module can be instantiated now, and the fixed cost of a
+    /// call before the guest runs (`benches/`).
+    pub async fn instantiate_idle(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.limits.deadline;
+        let state = CallState::new(
+            self.name.clone(),
+            self.policy.clone(),
+            &self.limits,
+            deadline,
+            self.client.clone(),
+        );
+        let mut store = call_store(self.pre.engine(), state, self.limits.deadline);
+        self.pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("instantiating module `{}`", self.name))?;
+        Ok(())
     }
 
     /// The name calls use.
@@ -324,11 +360,15 @@ async fn read_info(
     limits: &Limits,
 ) -> anyhow::Result<ModuleInfo> {
     let deadline = Instant::now() + limits.deadline;
-    let state = CallState::new(name, Arc::new(OutboundPolicy::default()), limits, deadline);
-    let mut store = Store::new(pre.engine(), state);
-    store.limiter(|state| &mut state.limits);
-    store.set_epoch_deadline(crate::call_runner::deadline_ticks(limits.deadline));
-    store.epoch_deadline_trap();
+    // No client: `info` may reach nothing.
+    let state = CallState::new(
+        name,
+        Arc::new(OutboundPolicy::default()),
+        limits,
+        deadline,
+        None,
+    );
+    let mut store = call_store(pre.engine(), state, limits.deadline);
     let instance = pre.instantiate_async(&mut store).await?;
     let info = instance
         .billing_provisioning_module()

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::http_client::ProviderClient;
 use crate::policy::{Origin, OutboundPolicy};
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -22,6 +24,8 @@ pub(crate) struct OutboundHooks {
     deadline: Instant,
     response_cap: usize,
     denied: bool,
+    /// The shared pooled client; `None` opens a connection per request.
+    client: Option<ProviderClient>,
 }
 
 impl OutboundHooks {
@@ -30,6 +34,7 @@ impl OutboundHooks {
         policy: Arc<OutboundPolicy>,
         deadline: Instant,
         response_cap: usize,
+        client: Option<ProviderClient>,
     ) -> Self {
         OutboundHooks {
             module,
@@ -37,6 +42,7 @@ impl OutboundHooks {
             deadline,
             response_cap,
             denied: false,
+            client,
         }
     }
 
@@ -67,6 +73,7 @@ impl WasiHttpHooks for OutboundHooks {
         let response_cap = self.response_cap;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let options = clamp_timeouts(options.unwrap_or_default(), remaining);
+        let client = self.client.clone();
         Box::new(async move {
             // Take the guest's whole body first: a server may answer (429,
             // 500) before reading it, and the guest must then still read
@@ -79,12 +86,24 @@ impl WasiHttpHooks for OutboundHooks {
                 return Err(HttpError::HttpRequestDenied);
             }
             tracing::debug!(module = %module, %target, "outbound request");
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                response.map(|body| cap_body(body, response_cap)),
-                Box::new(io) as IoFuture,
-            ))
+            match client {
+                Some(client) => {
+                    let response = client.send(request, &options).await?;
+                    // The pool drives the connection; nothing is left to await.
+                    let io: IoFuture = Box::new(async { Ok(()) });
+                    Ok((response.map(|body| cap_body(body, response_cap)), io))
+                }
+                None => {
+                    let request =
+                        request.map(|body| body.map_err(|never| match never {}).boxed_unsync());
+                    let (response, io) =
+                        wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+                    Ok((
+                        response.map(|body| cap_body(body, response_cap)),
+                        Box::new(io) as IoFuture,
+                    ))
+                }
+            }
         })
     }
 }
@@ -95,7 +114,7 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 /// Reads the guest's request body into memory (bounded).
 async fn buffer_body(
     request: http::Request<WasiBody>,
-) -> Result<http::Request<WasiBody>, HttpError> {
+) -> Result<http::Request<Full<Bytes>>, HttpError> {
     let (parts, body) = request.into_parts();
     let bytes = Limited::new(body, MAX_REQUEST_BODY)
         .collect()
@@ -105,10 +124,7 @@ async fn buffer_body(
             Err(_) => HttpError::HttpRequestBodySize(None),
         })?
         .to_bytes();
-    let body = Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    Ok(http::Request::from_parts(parts, body))
+    Ok(http::Request::from_parts(parts, Full::new(bytes)))
 }
 
 /// Cuts a provider's response body off after `cap` bytes: the guest reads

@@ -2,13 +2,15 @@
 //! HTTP context with the module's allow-list, and the memory limiter.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::http_client::ProviderClient;
 use crate::limits::Limits;
 use crate::outbound::OutboundHooks;
 use crate::policy::OutboundPolicy;
@@ -33,6 +35,7 @@ impl CallState {
         policy: Arc<OutboundPolicy>,
         limits: &Limits,
         deadline: Instant,
+        client: Option<ProviderClient>,
     ) -> CallState {
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
@@ -46,7 +49,7 @@ impl CallState {
         CallState {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: OutboundHooks::new(module, policy, deadline, limits.response_bytes),
+            hooks: OutboundHooks::new(module, policy, deadline, limits.response_bytes, client),
             table: ResourceTable::new(),
             limits: MemoryLimiter::new(limits.memory_bytes),
             stdout,
@@ -67,6 +70,20 @@ impl CallState {
     pub(crate) fn denied_requests(&self) -> bool {
         self.hooks.denied()
     }
+}
+
+/// A store for one call (or one `info` read): `state`, its memory limiter,
+/// and the epoch deadline armed to trap after `remaining`.
+pub(crate) fn call_store(
+    engine: &Engine,
+    state: CallState,
+    remaining: Duration,
+) -> Store<CallState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(crate::call_runner::deadline_ticks(remaining));
+    store.epoch_deadline_trap();
+    store
 }
 
 impl WasiView for CallState {
@@ -93,6 +110,7 @@ impl WasiHttpView for CallState {
 pub(crate) struct MemoryLimiter {
     cap_bytes: usize,
     exhausted: bool,
+    peak_bytes: usize,
 }
 
 impl MemoryLimiter {
@@ -100,12 +118,18 @@ impl MemoryLimiter {
         MemoryLimiter {
             cap_bytes,
             exhausted: false,
+            peak_bytes: 0,
         }
     }
 
     /// Whether the guest tried to grow past the cap.
     pub(crate) fn memory_exhausted(&self) -> bool {
         self.exhausted
+    }
+
+    /// The largest linear memory the guest was granted, in bytes.
+    pub(crate) fn peak_bytes(&self) -> usize {
+        self.peak_bytes
     }
 }
 
@@ -122,6 +146,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             // failed grow send it into its own out-of-memory handling.
             wasmtime::bail!("memory cap of {} bytes reached", self.cap_bytes);
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 

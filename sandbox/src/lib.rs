@@ -19,9 +19,12 @@ mod simulator;
 pub mod webline;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -43,6 +46,8 @@ pub struct Sandbox {
     blesta: Blesta,
     webline: Webline,
     logicboxes: LogicBoxes,
+    /// TCP connections accepted so far, over every simulator.
+    connections: Arc<AtomicU64>,
     // Dropping the sender is itself the stop signal, so no `Drop` impl is
     // needed for "dropping stops it".
     stop: oneshot::Sender<()>,
@@ -74,6 +79,11 @@ impl Sandbox {
             .merge(blesta.router())
             .merge(webline.router())
             .merge(logicboxes.router());
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = connections.clone();
+        let listener = listener.tap_io(move |_tcp| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let signal = async {
@@ -95,9 +105,16 @@ impl Sandbox {
             blesta,
             webline,
             logicboxes,
+            connections,
             stop,
             task,
         })
+    }
+
+    /// TCP connections the sandbox has accepted since it started: how a
+    /// test tells whether clients keep their connections alive.
+    pub fn connections_accepted(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The address the sandbox listens on.

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use provisioning_host::Host;
-
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,7 +12,7 @@ pub struct Args {
 
 /// Prints the component's info, digest and imports.
 pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
-    let host = Host::new()?;
+    let host = crate::host_options::new_host()?;
     let inspection = host.inspect(&args.component).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);

@@ -41,7 +41,7 @@ enum Command {
 
 /// A host with the manifest's journal, if it has one.
 pub fn host_for(manifest: &Manifest) -> anyhow::Result<Host> {
-    let host = Host::new()?;
+    let host = crate::host_options::new_host()?;
     Ok(match open(manifest)? {
         Some(journal) => host.with_journal(journal),
         None => host,

@@ -5,6 +5,7 @@
 
 mod call;
 mod demo;
+mod host_options;
 mod inspect;
 mod journal;
 mod output;
@@ -22,6 +23,11 @@ struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Where compiled components are kept between runs, so that a module
+    /// loads without compiling (default: the user's cache directory;
+    /// `off` compiles every time).
+    #[arg(long, global = true, env = "PROVISIONING_COMPILE_CACHE")]
+    compile_cache: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         .with_writer(provisioning_host::logging::redacting(std::io::stderr))
         .init();
     let cli = Cli::parse();
+    host_options::init(cli.compile_cache.as_deref());
     let result = match cli.command {
         Command::Demo(args) => demo::run(args, cli.json).await,
         Command::Call(args) => call::run(*args, cli.json).await,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use provisioning_host::types::{Contact, Service, Setting};
-use provisioning_host::{CallError, Host, ModuleConfig, Redactor, Request, Response};
+use provisioning_host::{CallError, ModuleConfig, Redactor, Request, Response};
 use provisioning_sandbox::Sandbox;
 
 use crate::output;
@@ -87,7 +87,7 @@ impl Step {
 /// Runs every provider's lifecycle and prints one table.
 pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start().await?;
-    let host = Host::new()?;
+    let host = crate::host_options::new_host()?;
     let providers = vec![
         hostmenow::demo(&sandbox),
         blesta::demo(&sandbox),

@@ -1,0 +1,250 @@
+//! How the host runs modules (`HostOptions`), end to end: guests' requests
+//! share pooled keep-alive connections, compiled components are kept in a
+//! cache keyed by their contents and the engine's settings, calls beyond
+//! the host's bound wait for a slot, both instance allocators run the same
+//! calls, and each call reports the memory its guest reached.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{hostmenow_config, setting};
+use provisioning_host::{CallError, CallOptions, Host, HostOptions, Limits, ModuleConfig, Request};
+use provisioning_sandbox::Sandbox;
+
+/// Compiled artifacts in a cache directory (wasmtime's usage statistics
+/// and work-in-progress files left out).
+fn cached_artifacts(dir: &Path) -> usize {
+    fn walk(dir: &Path, count: &mut usize) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                walk(&path, count);
+            } else if !name.ends_with(".stats") && !name.contains(".wip") {
+                *count += 1;
+            }
+        }
+    }
+    let mut count = 0;
+    walk(dir, &mut count);
+    count
+}
+
+fn temp_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "provisioning-{label}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guests_requests_reuse_pooled_connections() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let calls = 10;
+
+    let pooled = Host::new().unwrap();
+    pooled
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let before = sandbox.connections_accepted();
+    for _ in 0..calls {
+        pooled
+            .call("hostmenow", &Request::TestConnection)
+            .await
+            .expect("test-connection answers");
+    }
+    let pooled_connections = sandbox.connections_accepted() - before;
+    assert_eq!(
+        pooled_connections, 1,
+        "{calls} calls in a row share one kept-alive connection"
+    );
+
+    let unpooled = Host::with_options(HostOptions {
+        pooled_http: false,
+        ..HostOptions::default()
+    })
+    .unwrap();
+    unpooled
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let before = sandbox.connections_accepted();
+    for _ in 0..calls {
+        unpooled
+            .call("hostmenow", &Request::TestConnection)
+            .await
+            .expect("test-connection answers");
+    }
+    assert!(
+        sandbox.connections_accepted() - before >= calls,
+        "without the pool every request opens its own connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_compile_cache_keeps_one_artifact_per_component_and_engine() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let cache = temp_dir("compile-cache");
+    let options = HostOptions {
+        compile_cache: Some(cache.clone()),
+        ..HostOptions::default()
+    };
+
+    let first = Host::with_options(options.clone()).unwrap();
+    first
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let after_first = cached_artifacts(&cache);
+    assert_eq!(after_first, 1, "the compiled HostMeNow component is kept");
+
+    // A restarted host loads the same file from the cache: nothing new.
+    let restarted = Host::with_options(options.clone()).unwrap();
+    restarted
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    restarted
+        .call("hostmenow", &Request::TestConnection)
+        .await
+        .expect("the module loaded from the cache answers");
+    assert_eq!(cached_artifacts(&cache), 1, "loaded, not compiled again");
+
+    // Another component, and the same one under other engine settings,
+    // each get their own artifact.
+    restarted
+        .load(ModuleConfig::new("blesta", provisioning_components::BLESTA))
+        .await
+        .unwrap();
+    assert_eq!(cached_artifacts(&cache), 2, "another component");
+    let other_engine = Host::with_options(HostOptions {
+        pooling_allocator: false,
+        ..options
+    })
+    .unwrap();
+    other_engine
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    assert_eq!(
+        cached_artifacts(&cache),
+        3,
+        "other compiler settings compile afresh"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let host = std::sync::Arc::new(
+        Host::with_options(HostOptions {
+            max_concurrent_calls: 1,
+            ..HostOptions::default()
+        })
+        .unwrap(),
+    );
+    host.load(
+        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
+            deadline: Duration::from_millis(1500),
+            ..Limits::default()
+        }),
+    )
+    .await
+    .unwrap();
+    host.load(hostmenow_config(&sandbox, "hostmenow").limits(Limits {
+        deadline: Duration::from_millis(300),
+        ..Limits::default()
+    }))
+    .await
+    .unwrap();
+
+    // The only slot spins until its deadline.
+    let looping = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.call_with(
+                "misbehaving",
+                &Request::TestConnection,
+                &[setting("behaviour", "loop")],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waited = host.call("hostmenow", &Request::TestConnection).await;
+    assert!(
+        matches!(waited, Err(CallError::DeadlineExceeded { ref module, .. }) if module == "hostmenow"),
+        "no slot came free within the deadline: {waited:?}"
+    );
+    assert!(
+        sandbox.hostmenow().requests().is_empty(),
+        "a call that got no slot never ran"
+    );
+    assert!(matches!(
+        looping.await.unwrap(),
+        Err(CallError::DeadlineExceeded { .. })
+    ));
+    host.call("hostmenow", &Request::TestConnection)
+        .await
+        .expect("once the slot is free, calls run");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_instance_allocators_run_the_same_calls() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for pooling_allocator in [true, false] {
+        let host = Host::with_options(HostOptions {
+            pooling_allocator,
+            ..HostOptions::default()
+        })
+        .unwrap();
+        let module = host
+            .load(hostmenow_config(&sandbox, "hostmenow"))
+            .await
+            .unwrap();
+        module
+            .instantiate_idle()
+            .await
+            .expect("an idle instance is made and dropped");
+        let answer = host
+            .execute(
+                "hostmenow",
+                &Request::TestConnection,
+                &CallOptions::default(),
+            )
+            .await;
+        assert!(
+            answer.result.is_ok(),
+            "pooling {pooling_allocator}: {answer:?}"
+        );
+        let peak = answer.memory_peak_bytes.expect("a guest ran");
+        assert!(
+            peak > 0 && peak <= module.limits().memory_bytes as u64,
+            "the guest's memory ({peak} bytes) is reported and within its cap"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_cap_beyond_the_hosts_limit_is_refused_at_load() {
+    let host = Host::new().unwrap();
+    let error = host
+        .load(
+            ModuleConfig::new("hostmenow", provisioning_components::HOSTMENOW).limits(Limits {
+                memory_bytes: 2 << 30,
+                ..Limits::default()
+            }),
+        )
+        .await
+        .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("above the host's limit"), "{message}");
+    assert!(host.module("hostmenow").is_none());
+}
