@@ -13,7 +13,7 @@ use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::{Instant, Sleep};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions};
 
@@ -59,6 +59,8 @@ impl ProviderClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
             .pool_idle_timeout(IDLE_TIMEOUT)
+            // Without a timer idle connections are never reaped.
+            .pool_timer(TokioTimer::new())
             .build(connector);
         ProviderClient { client }
     }

@@ -1,0 +1,172 @@
+//! Item 4: usage-data for every seeded service at a fixed concurrency,
+//! calls per second through the host against the native client over the
+//! same services at the same concurrency.
+//!
+//! The simulator finds a service by scanning its list under one lock, so
+//! with 10,000 services each request costs it more than it would a real
+//! provider; that cost is the same for both sides but lowers both rates.
+//! A control run reads the single service (first in the list) as many
+//! times, which shows the two sides with next to no lookup cost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+use tokio::task::JoinSet;
+
+use crate::caller::Caller;
+use crate::fixture::{Fixture, Hosts, SINGLE_SERVICE};
+use crate::native::NativeClient;
+use crate::scale::Scale;
+use crate::summary::{Figure, Goal, Row, Summary};
+
+/// One bulk run's outcome.
+struct Throughput {
+    calls: usize,
+    elapsed: Duration,
+    failures: Vec<String>,
+    /// Connections the sandbox accepted during the timed run: how well the
+    /// caller kept its connections alive.
+    connections: u64,
+}
+
+impl Throughput {
+    /// Calls per second, or why there is no honest figure.
+    fn figure(&self) -> Figure {
+        if self.failures.is_empty() {
+            Figure::Rate(self.calls as f64 / self.elapsed.as_secs_f64())
+        } else {
+            Figure::Missing("calls failed, see the notes")
+        }
+    }
+}
+
+/// Measures and adds the throughput rows.
+pub fn run(
+    rt: &Runtime,
+    fixture: &Fixture,
+    hosts: &Hosts,
+    native: &NativeClient,
+    scale: &Scale,
+    summary: &mut Summary,
+) {
+    let concurrency = scale.bulk_concurrency;
+    let spread = &fixture.bulk_services;
+    let repeated: Arc<[String]> = vec![SINGLE_SERVICE.to_owned(); spread.len()].into();
+    let measure = |caller: Caller, services: &Arc<[String]>| {
+        rt.block_on(throughput(caller, fixture, services, concurrency))
+    };
+    let native_client = Caller::native(native);
+    let component = Caller::Component(hosts.default.clone());
+    let per_connection = Caller::Component(hosts.per_connection.clone());
+    let runs = [
+        ("native client", measure(native_client.clone(), spread)),
+        ("component", measure(component.clone(), spread)),
+        (
+            "component, connection per request",
+            measure(per_connection, spread),
+        ),
+        (
+            "native client, one service",
+            measure(native_client, &repeated),
+        ),
+        ("component, one service", measure(component, &repeated)),
+    ];
+    report_failures(&runs, summary);
+    summary.note(format!(
+        "Bulk: connections the sandbox accepted during each timed run: {}.",
+        runs.iter()
+            .map(|(who, run)| format!("{who}: {}", run.connections))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+
+    let [native, component, per_connection, native_one, component_one] = runs.map(|(_, run)| run);
+    let count = spread.len();
+    let native_rate = (
+        format!("native client, concurrency {concurrency}"),
+        native.figure(),
+    );
+    summary.push(Row {
+        part: "4. bulk",
+        measure: format!("{count} services at concurrency {concurrency}, through the host"),
+        value: component.figure(),
+        baseline: Some(native_rate.clone()),
+        goal: Goal::RatioAtLeast(0.90),
+    });
+    summary.push(Row {
+        part: "4. bulk",
+        measure: "same, connection per request (before pooled HTTP)".into(),
+        value: per_connection.figure(),
+        baseline: Some(native_rate),
+        goal: Goal::Report,
+    });
+    summary.push(Row {
+        part: "4. bulk",
+        measure: format!("control: one service {count} times (no lookup scan), through the host"),
+        value: component_one.figure(),
+        baseline: Some(("native client, same".into(), native_one.figure())),
+        goal: Goal::Report,
+    });
+}
+
+/// A note for every run with failed calls, naming the first failure.
+fn report_failures(runs: &[(&str, Throughput)], summary: &mut Summary) {
+    for (who, run) in runs {
+        if let Some(first) = run.failures.first() {
+            summary.note(format!(
+                "Bulk, {who}: {} of {} calls failed; the first: {first}",
+                run.failures.len(),
+                run.calls
+            ));
+        }
+    }
+}
+
+/// Reads each of `services` with `concurrency` calls in flight, after an
+/// untimed warm-up of one call per worker (connections opened, pools
+/// filled).
+async fn throughput(
+    caller: Caller,
+    fixture: &Fixture,
+    services: &Arc<[String]>,
+    concurrency: usize,
+) -> Throughput {
+    let warm_up: Arc<[String]> = services.iter().take(concurrency).cloned().collect();
+    drive(&caller, &warm_up, concurrency).await;
+    let connections_before = fixture.sandbox.connections_accepted();
+    let started = Instant::now();
+    let failures = drive(&caller, services, concurrency).await;
+    let elapsed = started.elapsed();
+    Throughput {
+        calls: services.len(),
+        elapsed,
+        failures,
+        connections: fixture.sandbox.connections_accepted() - connections_before,
+    }
+}
+
+/// `concurrency` workers on the runtime, each taking the next service until
+/// none is left. Returns the failures.
+async fn drive(caller: &Caller, services: &Arc<[String]>, concurrency: usize) -> Vec<String> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency {
+        let (caller, services, next) = (caller.clone(), services.clone(), next.clone());
+        workers.spawn(async move {
+            let mut failures = Vec::new();
+            while let Some(service) = services.get(next.fetch_add(1, Ordering::Relaxed)) {
+                if let Err(why) = caller.usage_data(service).await {
+                    failures.push(format!("{service}: {why}"));
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(worker) = workers.join_next().await {
+        failures.extend(worker.expect("a bulk worker panicked"));
+    }
+    failures
+}
