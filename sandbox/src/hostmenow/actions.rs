@@ -10,7 +10,7 @@ use super::catalogue::{self, BILLING_CYCLES, CPANEL, Product, ProductListing};
 use super::protocol::{
     INSUFFICIENT_BALANCE, NO_PRODUCT_SELECTED, Params, Reply, SERVICE_NOT_FOUND,
 };
-use super::state::{ServiceRecord, ServiceStatus, State};
+use super::state::{NewService, ServiceRecord, ServiceStatus, State};
 use crate::clock;
 
 /// Message when CreateAccount names a live service (HTTP 200).
@@ -143,23 +143,15 @@ fn create_account(params: &Params, state: &mut State) -> Outcome {
     state.credit_cents -= cost;
     let order_id = state.take_order_id();
     let invoice_id = state.take_invoice_id();
-    let mut record = ServiceRecord {
+    let new = NewService {
         service_id: service_id.clone(),
         domain,
         username,
         password,
-        product_id: String::new(),
         billing_cycle: cycle,
-        status: ServiceStatus::Active,
-        suspend_reason: None,
         order_id: order_id.clone(),
-        disk_used_mb: 0.0,
-        disk_limit_mb: 0,
-        bandwidth_used_mb: 0.0,
-        bandwidth_limit_mb: 0,
     };
-    record.apply_product(product);
-    state.insert_service(record);
+    state.insert_service(ServiceRecord::active(new, product));
     Ok(Reply::ok(json!({
         "status": "success",
         "message": "Account created successfully",

@@ -26,6 +26,7 @@ pub use protocol::{
     FORBIDDEN, INSUFFICIENT_BALANCE, INVALID_API_KEY, IP_NOT_WHITELISTED, NO_PRODUCT_SELECTED,
     SERVICE_NOT_FOUND,
 };
+use state::NewService;
 pub use state::{RecordedRequest, STARTING_CREDIT_CENTS, ServiceRecord, ServiceStatus};
 
 use crate::fault::FaultInjector;
@@ -130,23 +131,15 @@ impl HostMeNow {
         if state.live_service_mut(service_id).is_some() {
             return false;
         }
-        let mut record = ServiceRecord {
+        let new = NewService {
             service_id: service_id.to_owned(),
             domain: domain.to_owned(),
             username: username.to_owned(),
             password: password.to_owned(),
-            product_id: String::new(),
             billing_cycle: "monthly".to_owned(),
-            status: ServiceStatus::Active,
-            suspend_reason: None,
             order_id: state.take_order_id(),
-            disk_used_mb: 0.0,
-            disk_limit_mb: 0,
-            bandwidth_used_mb: 0.0,
-            bandwidth_limit_mb: 0,
         };
-        record.apply_product(product);
-        state.insert_service(record);
+        state.insert_service(ServiceRecord::active(new, product));
         true
     }
 

@@ -53,7 +53,39 @@ pub struct ServiceRecord {
     pub bandwidth_limit_mb: u64,
 }
 
+/// Who a new service is for: what `CreateAccount` (or a seeded order)
+/// names.
+pub(crate) struct NewService {
+    pub(crate) service_id: String,
+    pub(crate) domain: String,
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) billing_cycle: String,
+    pub(crate) order_id: String,
+}
+
 impl ServiceRecord {
+    /// A new active service on `product`, with its quotas and no usage.
+    pub(crate) fn active(new: NewService, product: &Product) -> ServiceRecord {
+        let mut record = ServiceRecord {
+            service_id: new.service_id,
+            domain: new.domain,
+            username: new.username,
+            password: new.password,
+            product_id: String::new(),
+            billing_cycle: new.billing_cycle,
+            status: ServiceStatus::Active,
+            suspend_reason: None,
+            order_id: new.order_id,
+            disk_used_mb: 0.0,
+            disk_limit_mb: 0,
+            bandwidth_used_mb: 0.0,
+            bandwidth_limit_mb: 0,
+        };
+        record.apply_product(product);
+        record
+    }
+
     /// Moves the service to `product`, taking its quotas.
     pub(crate) fn apply_product(&mut self, product: &Product) {
         self.product_id = product.product_id.to_owned();
