@@ -143,16 +143,20 @@ async fn the_compile_cache_keeps_one_artifact_per_component_and_engine() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
     let sandbox = Sandbox::start().await.unwrap();
+    // The cache makes the load under full load below quick (the first
+    // load fills it), so that it ends while the slot is still taken.
+    let cache = temp_dir("bounded-cache");
     let host = std::sync::Arc::new(
         Host::with_options(HostOptions {
             max_concurrent_calls: 1,
+            compile_cache: Some(cache.clone()),
             ..HostOptions::default()
         })
         .unwrap(),
     );
     host.load(
         ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
-            deadline: Duration::from_millis(1500),
+            deadline: Duration::from_secs(5),
             ..Limits::default()
         }),
     )
@@ -187,6 +191,15 @@ async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
         sandbox.hostmenow().requests().is_empty(),
         "a call that got no slot never ran"
     );
+    // Loading (reading `info`) is outside the bound: a swap under full
+    // load still goes through.
+    host.load(hostmenow_config(&sandbox, "hostmenow").limits(Limits {
+        deadline: Duration::from_millis(300),
+        ..Limits::default()
+    }))
+    .await
+    .expect("a new version loads while every call slot is taken");
+    assert!(!looping.is_finished(), "the slot was still taken");
     assert!(matches!(
         looping.await.unwrap(),
         Err(CallError::DeadlineExceeded { .. })
@@ -194,6 +207,7 @@ async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
     host.call("hostmenow", &Request::TestConnection)
         .await
         .expect("once the slot is free, calls run");
+    let _ = std::fs::remove_dir_all(&cache);
 }
 
 #[tokio::test(flavor = "multi_thread")]

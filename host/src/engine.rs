@@ -124,17 +124,23 @@ impl Runtime {
     }
 }
 
+/// Pooled instances beyond the call bound, for loads and inspections.
+const LOAD_HEADROOM: u32 = 16;
+
 /// The pool behind `slots` calls at once. A provider component instantiates
 /// a handful of core modules (its code and the adapters' shims) with one
 /// memory; the totals leave room for that. Each memory slot reserves address
 /// space, not memory: the module's own cap is enforced by the call's limiter.
 fn pooling(slots: u32) -> PoolingAllocationConfig {
+    // Loading a module (its `info`) and `inspect` instantiate outside the
+    // call bound: a swap under full load must still find room.
+    let instances = slots.saturating_add(LOAD_HEADROOM);
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(slots)
-        .total_core_instances(slots.saturating_mul(8))
-        .total_memories(slots.saturating_mul(2))
-        .total_tables(slots.saturating_mul(8))
-        .total_stacks(slots)
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(8))
+        .total_stacks(instances)
         .max_memory_size(MAX_MODULE_MEMORY);
     pool
 }
