@@ -1,23 +1,12 @@
 //! The `provisioning` command as an operator runs it: the real binary, the
 //! real components, the sandbox over loopback.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
+use common::{provisioning, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
-
-fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
-    command.args(args).env_remove("RUST_LOG");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {

@@ -5,11 +5,14 @@
 //! unknown, and `journal ack` clears it. A repeated idempotency key gets the
 //! recorded answer instead of a second account.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::text;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
 
@@ -28,10 +31,6 @@ fn command(args: &[&str], key: &str) -> Command {
 
 fn run(args: &[&str], key: &str) -> Output {
     command(args, key).output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A manifest for Webline in the sandbox with a journal, in a fresh

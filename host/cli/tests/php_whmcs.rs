@@ -7,11 +7,12 @@
 //! stored credentials, usage, the module log); this test checks the
 //! providers' state and the journal.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Serve, text};
 use provisioning_sandbox::hostmenow::ServiceStatus;
 use provisioning_sandbox::logicboxes;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, webline};
@@ -22,10 +23,6 @@ const TOKEN_VAR: &str = "TEST_WHMCS_SERVE_TOKEN";
 /// A HostMeNow service the provider already has, with usage, that
 /// UsageUpdate must import (its WHMCS row is made by the PHP script).
 const SEEDED_SERVICE: &str = "4010";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Whether `php` runs and has the curl extension.
 fn php_with_curl() -> bool {
@@ -82,69 +79,22 @@ fn ensure_php() {
     );
 }
 
-/// A running `provisioning serve`; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(manifest: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_provisioning"))
-            .args(["serve", "--manifest", manifest.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--token-env", TOKEN_VAR])
-            .env(TOKEN_VAR, TOKEN)
-            .env("TEST_JOURNAL_KEY", "cd".repeat(32))
-            .env("TEST_HMN_KEY", hostmenow::API_KEY)
-            .env("TEST_BLESTA_PASSWORD", blesta::PASSWORD)
-            .env("TEST_WEBLINE_KEY", webline::API_KEY)
-            .env("TEST_LB_KEY", logicboxes::API_KEY)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        // Keep draining stderr so the server never blocks on a full pipe.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(base) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "serve did not start (first line {line:?}); it said:\n{}",
-                stderr.lock().unwrap()
-            );
-        };
-        Server {
-            base: base.to_string(),
-            child,
-            stderr,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
+/// `provisioning serve` with this test's token and every provider's
+/// secrets in the variables its manifest names.
+fn start_serve(manifest: &Path) -> Serve {
+    let journal_key = "cd".repeat(32);
+    Serve::start(
+        manifest,
+        (TOKEN_VAR, TOKEN),
+        &[
+            ("TEST_JOURNAL_KEY", &journal_key),
+            ("TEST_HMN_KEY", hostmenow::API_KEY),
+            ("TEST_BLESTA_PASSWORD", blesta::PASSWORD),
+            ("TEST_WEBLINE_KEY", webline::API_KEY),
+            ("TEST_LB_KEY", logicboxes::API_KEY),
+        ],
+        &[],
+    )
 }
 
 /// A fresh directory with a manifest (journal, the four modules, each
@@ -205,7 +155,7 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/whmcs/tests/platform.php");
 
     let (output, pending, server_log) = tokio::task::spawn_blocking(move || {
-        let server = Server::start(&manifest);
+        let server = start_serve(&manifest);
         let seeded = serde_json::json!({
             "service": 4010, "domain": "seeded.example.com", "username": "seededex",
             "diskusage": 1251, "disklimit": 5000, "bwusage": 3501, "bwlimit": 0,

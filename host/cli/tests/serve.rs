@@ -4,11 +4,13 @@
 //! refused), graceful shutdown with a call in flight, and the OpenAPI
 //! document checked against the running server.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Serve, answer};
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use serde_json::{Value, json};
@@ -16,78 +18,35 @@ use serde_json::{Value, json};
 const TOKEN: &str = "serve-test-token-0123456789";
 const TOKEN_VAR: &str = "TEST_SERVE_TOKEN";
 
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+/// A running server of this test's token and manifest variables, with
+/// the calls the tests make often.
+struct Server(Serve);
+
+impl std::ops::Deref for Server {
+    type Target = Serve;
+    fn deref(&self) -> &Serve {
+        &self.0
+    }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Serve {
+        &mut self.0
     }
 }
 
 impl Server {
     fn start(manifest: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_provisioning"))
-            .args(["serve", "--manifest", manifest.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--token-env", TOKEN_VAR])
-            .args(extra)
-            .env(TOKEN_VAR, TOKEN)
-            .env("TEST_JOURNAL_KEY", "ab".repeat(32))
-            .env("TEST_HMN_KEY", hostmenow::API_KEY)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        // Keep draining stderr so the server never blocks on a full pipe.
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        Server {
-            child,
-            base,
-            stderr,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        answer(
-            ureq::get(&format!("{}{path}", self.base))
-                .set("Authorization", &format!("Bearer {TOKEN}"))
-                .call(),
-        )
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        answer(
-            ureq::post(&format!("{}{path}", self.base))
-                .set("Authorization", &format!("Bearer {TOKEN}"))
-                .send_json(body.clone()),
-        )
+        let journal_key = "ab".repeat(32);
+        Server(Serve::start(
+            manifest,
+            (TOKEN_VAR, TOKEN),
+            &[
+                ("TEST_JOURNAL_KEY", &journal_key),
+                ("TEST_HMN_KEY", hostmenow::API_KEY),
+            ],
+            extra,
+        ))
     }
 
     fn call(&self, module: &str, request: Value) -> Value {
@@ -104,20 +63,6 @@ impl Server {
         assert_eq!(status, 200, "{body}");
         body["digest"].as_str().unwrap().to_string()
     }
-}
-
-fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
-    let response = match result {
-        Ok(response) => response,
-        Err(ureq::Error::Status(_, response)) => response,
-        Err(error) => panic!("transport error: {error}"),
-    };
-    let status = response.status();
-    let text = response.into_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 /// A fresh directory with a copy of the HostMeNow component and a manifest

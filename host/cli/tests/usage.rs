@@ -1,24 +1,14 @@
 //! `provisioning usage` as a billing platform's nightly job runs it: the
 //! real binary, piped, against the sandbox over loopback.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{provisioning, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
 use serde_json::{Value, json};
-
-fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
-    command.args(args).env_remove("RUST_LOG");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A fresh directory for one test, removed on drop.
 struct TempDir(PathBuf);

@@ -1,0 +1,138 @@
+//! What the CLI's tests share: running the real `provisioning` binary, and
+//! a `provisioning serve` process to talk to over loopback.
+
+#![allow(dead_code)] // each test binary uses part of this
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// Runs the binary to its end with `args` and extra environment variables
+/// (and no `RUST_LOG`, so stderr holds only what the command itself says).
+pub fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+    command.args(args).env_remove("RUST_LOG");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+/// Bytes a process printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `provisioning serve` on a free loopback port; killed when
+/// dropped.
+pub struct Serve {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, from the server's first stdout line.
+    pub base: String,
+    token: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `serve` on `manifest` with the bearer `token` in the
+    /// variable `token_var`, further variables `envs` and arguments
+    /// `extra`, logging at info, and waits until it listens.
+    pub fn start(
+        manifest: &Path,
+        (token_var, token): (&str, &str),
+        envs: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Serve {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+        command
+            .args(["serve", "--manifest", manifest.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--token-env", token_var])
+            .args(extra)
+            .env(token_var, token)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the binary runs");
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serve did not start (first line {line:?}); it said:\n{}",
+                stderr.lock().unwrap()
+            );
+        };
+        Serve {
+            base: base.to_string(),
+            child,
+            token: token.to_string(),
+            stderr,
+        }
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// `GET path` with the token: the status and the JSON body.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        answer(
+            ureq::get(&format!("{}{path}", self.base))
+                .set("Authorization", &format!("Bearer {}", self.token))
+                .call(),
+        )
+    }
+
+    /// `POST path` with the token and a JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        answer(
+            ureq::post(&format!("{}{path}", self.base))
+                .set("Authorization", &format!("Bearer {}", self.token))
+                .send_json(body.clone()),
+        )
+    }
+}
+
+/// A response's status and its body as JSON (a string when it is not
+/// JSON); error statuses are answers too, transport errors panic.
+pub fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("transport error: {error}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
