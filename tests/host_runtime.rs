@@ -42,47 +42,37 @@ fn temp_dir(label: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Connections the sandbox accepted while a host with `options` made
+/// `calls` HostMeNow test-connection calls in a row.
+async fn connections_for(sandbox: &Sandbox, options: HostOptions, calls: u64) -> u64 {
+    let host = Host::with_options(options).unwrap();
+    host.load(hostmenow_config(sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let before = sandbox.connections_accepted();
+    for _ in 0..calls {
+        host.call("hostmenow", &Request::TestConnection)
+            .await
+            .expect("test-connection answers");
+    }
+    sandbox.connections_accepted() - before
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn guests_requests_reuse_pooled_connections() {
     let sandbox = Sandbox::start().await.unwrap();
     let calls = 10;
-
-    let pooled = Host::new().unwrap();
-    pooled
-        .load(hostmenow_config(&sandbox, "hostmenow"))
-        .await
-        .unwrap();
-    let before = sandbox.connections_accepted();
-    for _ in 0..calls {
-        pooled
-            .call("hostmenow", &Request::TestConnection)
-            .await
-            .expect("test-connection answers");
-    }
-    let pooled_connections = sandbox.connections_accepted() - before;
     assert_eq!(
-        pooled_connections, 1,
+        connections_for(&sandbox, HostOptions::default(), calls).await,
+        1,
         "{calls} calls in a row share one kept-alive connection"
     );
-
-    let unpooled = Host::with_options(HostOptions {
+    let unpooled = HostOptions {
         pooled_http: false,
         ..HostOptions::default()
-    })
-    .unwrap();
-    unpooled
-        .load(hostmenow_config(&sandbox, "hostmenow"))
-        .await
-        .unwrap();
-    let before = sandbox.connections_accepted();
-    for _ in 0..calls {
-        unpooled
-            .call("hostmenow", &Request::TestConnection)
-            .await
-            .expect("test-connection answers");
-    }
+    };
     assert!(
-        sandbox.connections_accepted() - before >= calls,
+        connections_for(&sandbox, unpooled, calls).await >= calls,
         "without the pool every request opens its own connection"
     );
 }
