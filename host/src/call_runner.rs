@@ -14,7 +14,7 @@ use crate::engine::EPOCH_TICK;
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
 use crate::redact::Redactor;
-use crate::store::{CallState, call_store};
+use crate::store::CallState;
 
 /// Epoch ticks that make up `deadline` (at least one).
 pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
@@ -155,14 +155,7 @@ async fn run_once(
         }
     };
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let state = CallState::new(
-        module.name.clone(),
-        module.policy.clone(),
-        &limits,
-        deadline,
-        module.client.clone(),
-    );
-    let mut store = call_store(module.pre.engine(), state, remaining);
+    let mut store = module.new_store(deadline);
 
     let outcome = tokio::time::timeout(
         remaining,

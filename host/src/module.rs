@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::bindings::ProviderPre;
@@ -213,7 +214,18 @@ impl LoadedModule {
     /// that the module can be instantiated now, and the fixed cost of a
     /// call before the guest runs (`benches/`).
     pub async fn instantiate_idle(&self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + self.limits.deadline;
+        let mut store = self.new_store(Instant::now() + self.limits.deadline);
+        self.pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("instantiating module `{}`", self.name))?;
+        Ok(())
+    }
+
+    /// A fresh store for one call of this module: its allow-list, bounds
+    /// and the host's HTTP client, trapping at `deadline`.
+    pub(crate) fn new_store(&self, deadline: Instant) -> Store<CallState> {
         let state = CallState::new(
             self.name.clone(),
             self.policy.clone(),
@@ -221,13 +233,8 @@ impl LoadedModule {
             deadline,
             self.client.clone(),
         );
-        let mut store = call_store(self.pre.engine(), state, self.limits.deadline);
-        self.pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("instantiating module `{}`", self.name))?;
-        Ok(())
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        call_store(self.pre.engine(), state, remaining)
     }
 
     /// The name calls use.
