@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use provisioning_host::journal::{EntryId, Sealer};
+use provisioning_host::journal::{AckError, EntryId, EntryState, Sealer};
 use provisioning_host::types::{Credential, Error as ModuleError, Service, Setting};
-use provisioning_host::{CallError, CallOptions, Host, Journal, MASK, Manifest, Request, Response};
+use provisioning_host::{CallError, CallOptions, Host, MASK, Manifest, Request, Response};
 use provisioning_sandbox::{Sandbox, webline};
 use serde_json::{Map, Value, json};
 
@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         .webline()
         .set_rate_limit(webline::RATE_LIMIT, webline::RATE_WINDOW);
 
-    let pending = host.journal().context("journal")?.pending()?;
+    let pending = host.journal().context("journal")?.pending().await?;
     anyhow::ensure!(pending.is_empty(), "left pending: {pending:?}");
     println!(
         "end: nothing pending in the journal; {} services stored",
@@ -137,24 +137,31 @@ fn write_manifest(dir: &Path, sandbox: &Sandbox) -> anyhow::Result<PathBuf> {
 /// Start-up: open the journal, load the modules, and recover what a
 /// previous run left pending, before taking any new work.
 async fn start(manifest: &Manifest, db: &mut Database) -> anyhow::Result<Host> {
-    let (path, key) = manifest
+    let journal = manifest
         .journal_config()?
-        .context("the manifest needs a [journal]")?;
-    let host = Host::new()?.with_journal(Journal::open(&path, &key)?);
+        .context("the manifest needs a [journal]")?
+        .open()?;
+    let host = Host::new()?.with_journal(journal);
     host.load_manifest(manifest).await?;
     let journal = host.journal().context("journal")?;
-    let pending = journal.pending()?;
+    let pending = journal.pending().await?;
     if pending.is_empty() {
         println!("start-up: nothing pending in the journal");
     }
     for call in pending {
-        let (entry, status) = (&call.entry, call.status());
+        let entry = &call.entry;
         let service_id = entry.intent.service_id.as_deref().unwrap_or("-");
         let what = format!("entry {} {} {service_id}", entry.id, entry.intent.function);
-        let Some(outcome) = entry.outcome.as_ref().filter(|_| status == "answered") else {
-            // Cut off midway: the provider may or may not have acted. An
-            // operator checks its panel, then acknowledges the entry.
-            println!("start-up: {what}: outcome unknown, left for an operator");
+        let Some(outcome) = entry
+            .outcome
+            .as_ref()
+            .filter(|_| entry.state == EntryState::Answered)
+        else {
+            // Cut off midway (unknown), or still running on another host
+            // (in flight): the provider may or may not have acted. An
+            // operator checks its panel and resolves the entry as done or
+            // not done (`provisioning journal ack --found-done ...`).
+            println!("start-up: {what}: {}, left for an operator", entry.state);
             continue;
         };
         // The answer is kept with its credentials masked; the journal hands
@@ -163,7 +170,7 @@ async fn start(manifest: &Manifest, db: &mut Database) -> anyhow::Result<Host> {
             db.store(service_id, &created.remote_id, &call.credentials)?;
             println!("start-up: recovered {what}: stored");
         } // A refused call (outcome.succeeded false) changed nothing: the order stays open.
-        journal.acknowledge(entry.id)?;
+        journal.acknowledge(entry.id).await?;
         println!("start-up: acknowledged journal entry {}", entry.id);
     }
     Ok(host)
@@ -179,7 +186,7 @@ async fn create_account(host: &Host, db: &mut Database, service: Service) -> any
     let created = match answer.result {
         Ok(Response::Created(created)) => created,
         Ok(other) => bail!("create-account answered {other:?}"),
-        Err(error) => return settle(host, &error, answer.journal_entry),
+        Err(error) => return settle(host, &error, answer.journal_entry).await,
     };
     let entry = answer
         .journal_entry
@@ -199,7 +206,10 @@ async fn create_account(host: &Host, db: &mut Database, service: Service) -> any
     println!("create-account {id}: created remote id {remote_id} ({status:?}), issued {names:?}");
     db.store(&id, remote_id, &created.credentials)?;
     println!("stored {id} in the billing database");
-    host.journal().context("journal")?.acknowledge(entry)?;
+    host.journal()
+        .context("journal")?
+        .acknowledge(entry)
+        .await?;
     println!("acknowledged journal entry {entry}");
     Ok(())
 }
@@ -213,25 +223,27 @@ async fn fail(host: &Host, request: Request, settings: &[Setting]) -> anyhow::Re
     let answer = host.execute("webline", &request, &options).await;
     match answer.result {
         Ok(response) => bail!("expected a failure, got {response:?}"),
-        Err(error) => settle(host, &error, answer.journal_entry),
+        Err(error) => settle(host, &error, answer.journal_entry).await,
     }
 }
 
 /// After a failure: say what to do, and acknowledge a journaled call when
 /// the journal knows the provider did nothing ("answered" with a refusal).
-fn settle(host: &Host, error: &CallError, entry: Option<EntryId>) -> anyhow::Result<()> {
+async fn settle(host: &Host, error: &CallError, entry: Option<EntryId>) -> anyhow::Result<()> {
     println!("  {} -> {}", error.kind(), next_step(error));
     let (Some(journal), Some(entry)) = (host.journal(), entry) else {
         return Ok(());
     };
-    let pending = journal.pending()?;
-    if pending
-        .iter()
-        .any(|p| p.entry.id == entry && p.status() == "answered")
-    {
-        journal.acknowledge(entry)?;
-    } // else "unknown": it stays pending until an operator has checked.
-    Ok(())
+    match journal.acknowledge(entry).await {
+        // A refusal: the provider did nothing, and the journal knows it.
+        Ok(()) => Ok(()),
+        // Unknown, still running, or not ours to acknowledge (the entry of
+        // an earlier call): it stays pending until an operator has checked.
+        Err(AckError::FindingRequired(_) | AckError::InFlight(_) | AckError::NotPending(_)) => {
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// What a platform does about each kind of failure.
@@ -247,8 +259,13 @@ fn next_step(error: &CallError) -> String {
         // The key's earlier call was cut off: the provider may have acted,
         // so repeating it blindly could create a second account.
         CallError::OutcomeUnknown { entry, .. } => {
-            format!("an operator checks the provider, then acknowledges entry {entry}")
+            format!(
+                "an operator checks the provider, then resolves entry {entry} as done or not done"
+            )
         }
+        // The same call is running (on this host or another): its answer
+        // comes to whoever asks again with the key.
+        CallError::InProgress { .. } => "retry later with the same key".into(),
         // The host stopped the module: a read may be retried later; a
         // change's outcome is unknown (see above).
         CallError::DeadlineExceeded { deadline, .. } => {

@@ -1,15 +1,23 @@
 //! The journal through the library: every mutating call is recorded with
-//! its secrets removed, a repeated idempotency key gets the recorded answer,
-//! a call refused outright may be repeated under its key, and reads are not
-//! journaled.
+//! its secrets removed, a repeated idempotency key gets the recorded answer
+//! (and another request under it is refused), concurrent callers of one key
+//! share one call, a call refused outright may be repeated under its key,
+//! an entry running cannot be acknowledged, an unknown one is resolved by
+//! what an operator found, a call running on another host is waited for,
+//! and reads are not journaled.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{Harness, hostmenow_config, service};
-use provisioning_host::journal::{EntryState, JournalStore, Sealer, SqliteJournal};
-use provisioning_host::{CallError, CallOptions, Host, Journal, Request, Response};
+use provisioning_host::journal::{
+    AckError, EntryState, Finding, JournalOptions, JournalStore, OperatorFinding, Sealer,
+    SqliteJournal,
+};
+use provisioning_host::{CallError, CallOptions, Host, Journal, Limits, Request, Response};
+use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 
 /// A host with the HostMeNow module and an in-memory journal, plus direct
@@ -20,7 +28,7 @@ async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
     let host = Host::new()
         .unwrap()
-        .with_journal(Journal::new(store.clone(), sealer));
+        .with_journal(Journal::new(store.clone(), sealer).unwrap());
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();
@@ -137,12 +145,15 @@ async fn call_acknowledges_and_execute_leaves_the_entry_for_the_caller() {
         .await;
     answer.result.unwrap();
     let entry = answer.journal_entry.unwrap();
-    let pending = host.journal().unwrap().pending().unwrap();
+    let pending = host.journal().unwrap().pending().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].entry.state, EntryState::Answered);
-    assert_eq!(pending[0].status(), "answered");
-    assert!(host.journal().unwrap().acknowledge(entry).unwrap());
+    host.journal().unwrap().acknowledge(entry).await.unwrap();
     assert!(store.pending().unwrap().is_empty());
+    assert!(matches!(
+        host.journal().unwrap().acknowledge(entry).await,
+        Err(AckError::NotPending(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,7 +178,7 @@ async fn reads_are_not_journaled() {
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
     let host = Host::new()
         .unwrap()
-        .with_journal(Journal::new(store.clone(), sealer));
+        .with_journal(Journal::new(store.clone(), sealer).unwrap());
     host.load(hostmenow_config(&harness.sandbox, "hostmenow"))
         .await
         .unwrap();
@@ -181,4 +192,317 @@ async fn reads_are_not_journaled() {
     answer.result.unwrap();
     assert_eq!(answer.journal_entry, None);
     assert!(store.pending().unwrap().is_empty());
+}
+
+fn creates(sandbox: &Sandbox) -> usize {
+    sandbox
+        .hostmenow()
+        .requests()
+        .iter()
+        .filter(|r| r.action == "CreateAccount")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_key_with_another_request_is_a_conflict() {
+    let (sandbox, host, _store) = journaled().await;
+    let create = Request::CreateAccount {
+        service: service("digest-1"),
+    };
+    host.execute("hostmenow", &create, &keyed("d-1"))
+        .await
+        .result
+        .unwrap();
+    let mut other = service("digest-1");
+    other.domain = Some("another-domain.example.com".into());
+    for changed in [
+        Request::CreateAccount { service: other },
+        Request::CreateAccount {
+            service: provisioning_host::types::Service {
+                package: Some("102".into()),
+                ..service("digest-1")
+            },
+        },
+    ] {
+        let answer = host.execute("hostmenow", &changed, &keyed("d-1")).await;
+        let error = answer.result.unwrap_err();
+        assert_eq!(error.kind(), "idempotency-conflict", "{error}");
+        assert!(error.to_string().contains("other inputs"), "{error}");
+        assert!(!answer.replayed);
+    }
+    // Per-call settings are part of the request too.
+    let with_setting = CallOptions {
+        settings: vec![common::setting("product-note", "x")],
+        ..keyed("d-1")
+    };
+    let answer = host.execute("hostmenow", &create, &with_setting).await;
+    assert_eq!(answer.result.unwrap_err().kind(), "idempotency-conflict");
+    assert_eq!(creates(&sandbox), 1);
+    // The same request still replays.
+    assert!(
+        host.execute("hostmenow", &create, &keyed("d-1"))
+            .await
+            .replayed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_is_bounded_and_printable() {
+    let (sandbox, host, store) = journaled().await;
+    let create = Request::CreateAccount {
+        service: service("bound-1"),
+    };
+    for key in ["k".repeat(70_000), "line\nbreak".into(), String::new()] {
+        let answer = host.execute("hostmenow", &create, &keyed(&key)).await;
+        let error = answer.result.unwrap_err();
+        assert_eq!(error.kind(), "invalid-input", "{error}");
+        assert!(error.to_string().len() < 300, "the key is not echoed");
+    }
+    assert_eq!(creates(&sandbox), 0, "nothing was sent");
+    assert!(store.pending().unwrap().is_empty(), "nothing was recorded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_callers_of_one_key_share_one_call_and_its_answer() {
+    let (sandbox, host, store) = journaled().await;
+    let host = Arc::new(host);
+    // The provider takes its time, so that every caller arrives while the
+    // first call runs.
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::Slow(Duration::from_millis(800)), 1);
+    let create = Request::CreateAccount {
+        service: service("same-1"),
+    };
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (host, create) = (host.clone(), create.clone());
+            tokio::spawn(async move { host.execute("hostmenow", &create, &keyed("same")).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap());
+    }
+    assert_eq!(creates(&sandbox), 1, "the provider saw one create");
+    let entry = answers[0].journal_entry.expect("journaled");
+    let first = answers[0].result.clone().unwrap();
+    for answer in &answers {
+        assert_eq!(
+            answer.result.as_ref(),
+            Ok(&first),
+            "every caller gets the one answer"
+        );
+        assert_eq!(answer.journal_entry, Some(entry), "with the same entry");
+    }
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "one caller ran it"
+    );
+    assert_eq!(store.pending().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_call_cannot_be_acknowledged_and_keeps_its_outcome() {
+    let (sandbox, host, store) = journaled().await;
+    let host = Arc::new(host);
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::Slow(Duration::from_millis(1500)), 1);
+    let running = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            let create = Request::CreateAccount {
+                service: service("running-1"),
+            };
+            host.execute("hostmenow", &create, &keyed("run-1")).await
+        })
+    };
+    let journal = host.journal().unwrap().clone();
+    let entry = loop {
+        let pending = journal.pending().await.unwrap();
+        if let Some(call) = pending.first() {
+            assert_eq!(call.entry.state, EntryState::InFlight);
+            break call.entry.id;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(matches!(
+        journal.acknowledge(entry).await,
+        Err(AckError::InFlight(id)) if id == entry
+    ));
+    let found = OperatorFinding {
+        finding: Finding::NotDone,
+        remote_id: None,
+        note: None,
+    };
+    assert!(matches!(
+        journal.resolve(entry, found).await,
+        Err(AckError::InFlight(_))
+    ));
+    let answer = running.await.unwrap();
+    assert!(answer.result.is_ok(), "{:?}", answer.result);
+    let stored = store.get(entry).unwrap().unwrap();
+    assert_eq!(stored.state, EntryState::Answered, "the outcome was kept");
+    journal.acknowledge(entry).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_outcome_is_resolved_by_what_the_operator_found() {
+    let (sandbox, host, _store) = journaled().await;
+    let host = Arc::new(host);
+    let journal = host.journal().unwrap().clone();
+    // A call cut off half-way (its caller's future dropped) has an
+    // unknown outcome.
+    let cut_off = |id: &'static str, key: &'static str| {
+        let host = host.clone();
+        let sandbox_faults = sandbox.hostmenow().faults().clone();
+        async move {
+            sandbox_faults.inject(Fault::Slow(Duration::from_secs(2)), 1);
+            let create = Request::CreateAccount {
+                service: service(id),
+            };
+            let task = tokio::spawn({
+                let host = host.clone();
+                let create = create.clone();
+                async move { host.execute("hostmenow", &create, &keyed(key)).await }
+            });
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            task.abort();
+            let _ = task.await;
+            // Whatever the provider does with the cut-off request, it has
+            // done it once its delay is over.
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            let again = host.execute("hostmenow", &create, &keyed(key)).await;
+            let Err(CallError::OutcomeUnknown { entry, .. }) = again.result else {
+                panic!("{:?}", again.result)
+            };
+            assert_eq!(
+                again.journal_entry,
+                Some(entry),
+                "the answer names the entry"
+            );
+            (create, entry)
+        }
+    };
+
+    let (create, entry) = cut_off("unknown-1", "u-1").await;
+    assert!(matches!(
+        journal.acknowledge(entry).await,
+        Err(AckError::FindingRequired(_))
+    ));
+    let not_done = OperatorFinding {
+        finding: Finding::NotDone,
+        remote_id: None,
+        note: Some("not in the reseller panel".into()),
+    };
+    journal.resolve(entry, not_done).await.unwrap();
+    let before = creates(&sandbox);
+    let retried = host.execute("hostmenow", &create, &keyed("u-1")).await;
+    assert!(retried.result.is_ok(), "{:?}", retried.result);
+    assert!(!retried.replayed, "the freed key runs again");
+    assert_eq!(creates(&sandbox), before + 1);
+
+    let (create, entry) = cut_off("unknown-2", "u-2").await;
+    let done_without_id = OperatorFinding {
+        finding: Finding::Done,
+        remote_id: None,
+        note: None,
+    };
+    assert!(matches!(
+        journal.resolve(entry, done_without_id).await,
+        Err(AckError::RemoteIdRequired(_))
+    ));
+    let done = OperatorFinding {
+        finding: Finding::Done,
+        remote_id: Some("7777".into()),
+        note: Some("seen in the panel".into()),
+    };
+    journal.resolve(entry, done).await.unwrap();
+    let before = creates(&sandbox);
+    let replayed = host.execute("hostmenow", &create, &keyed("u-2")).await;
+    assert!(replayed.replayed);
+    assert_eq!(replayed.journal_entry, Some(entry));
+    let Ok(Response::Created(created)) = replayed.result else {
+        panic!("{:?}", replayed.result)
+    };
+    assert_eq!(created.remote_id, "7777");
+    assert!(
+        created.message.contains("seen in the panel"),
+        "{}",
+        created.message
+    );
+    assert_eq!(creates(&sandbox), before, "nothing sent again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress() {
+    // Two hosts on one journal file, as two processes would be.
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("journal-two-hosts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = Sealer::generate_key_hex();
+    let options = JournalOptions {
+        lease: Duration::from_secs(5),
+    };
+    let host_with = |deadline: Duration| {
+        let journal = Journal::open_with(&dir.join("journal.sqlite3"), &key, options.clone());
+        let config = hostmenow_config(&sandbox, "hostmenow").limits(Limits {
+            deadline,
+            ..Limits::default()
+        });
+        async move {
+            let host = Host::new().unwrap().with_journal(journal.unwrap());
+            host.load(config).await.unwrap();
+            Arc::new(host)
+        }
+    };
+    let first = host_with(Duration::from_secs(10)).await;
+    let impatient = host_with(Duration::from_millis(600)).await;
+    let patient = host_with(Duration::from_secs(10)).await;
+    sandbox
+        .hostmenow()
+        .faults()
+        .inject(Fault::Slow(Duration::from_millis(2000)), 1);
+    let create = Request::CreateAccount {
+        service: service("shared-1"),
+    };
+    let running = {
+        let (host, create) = (first.clone(), create.clone());
+        tokio::spawn(async move { host.execute("hostmenow", &create, &keyed("sh-1")).await })
+    };
+    // Until the intent is on record.
+    let started = Instant::now();
+    while first.journal().unwrap().pending().await.unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waited = {
+        let (host, create) = (patient.clone(), create.clone());
+        tokio::spawn(async move { host.execute("hostmenow", &create, &keyed("sh-1")).await })
+    };
+    let refused = impatient
+        .execute("hostmenow", &create, &keyed("sh-1"))
+        .await;
+    let Err(CallError::InProgress { entry, .. }) = &refused.result else {
+        panic!("{:?}", refused.result)
+    };
+    assert!(entry.is_some());
+    assert_eq!(refused.journal_entry, *entry);
+
+    let ran = running.await.unwrap();
+    let waited = waited.await.unwrap();
+    assert!(ran.result.is_ok(), "{:?}", ran.result);
+    assert!(waited.replayed);
+    assert_eq!(
+        waited.result, ran.result,
+        "the waiting host gets the answer"
+    );
+    assert_eq!(waited.journal_entry, ran.journal_entry);
+    assert_eq!(creates(&sandbox), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -101,7 +101,7 @@ async fn no_secret_reaches_a_log_line_an_answer_or_the_journal() {
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
     let host = Host::new()
         .unwrap()
-        .with_journal(Journal::new(store.clone(), sealer));
+        .with_journal(Journal::new(store.clone(), sealer).unwrap());
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();

@@ -289,11 +289,11 @@ pub enum CallError {
         /// The cap.
         cap_bytes: usize,
     },
-    /// The idempotency key was already used for a call whose outcome is
-    /// not known (still running, or the host stopped before recording it):
-    /// repeating it blindly could act twice, so an operator checks first.
+    /// The idempotency key belongs to a call whose outcome is unknown (its
+    /// host stopped, or it was cut off): repeating it blindly could act
+    /// twice, so an operator checks the provider and resolves the entry.
     #[error(
-        "{module}: idempotency key `{key}` belongs to journal entry {entry}, whose outcome is unknown: check the service at the provider, then acknowledge the entry"
+        "{module}: idempotency key `{key}` belongs to journal entry {entry}, whose outcome is unknown: check the service at the provider, then resolve the entry as done or not done (`provisioning journal ack --found-done` or `--found-not-done`)"
     )]
     OutcomeUnknown {
         /// The module's name.
@@ -302,6 +302,29 @@ pub enum CallError {
         key: String,
         /// The journal entry of the earlier call.
         entry: i64,
+    },
+    /// The same call (same key, same request) is running now and did not
+    /// end within this caller's deadline: retry later to get its answer.
+    #[error(
+        "{module}: the call with idempotency key `{key}` is still running{}: retry later to get its answer",
+        entry.map(|entry| format!(" (journal entry {entry})")).unwrap_or_default()
+    )]
+    InProgress {
+        /// The module's name.
+        module: String,
+        /// The caller's key.
+        key: String,
+        /// The journal entry of the running call, when it is on record.
+        entry: Option<i64>,
+    },
+    /// The request cannot be accepted as it is (an idempotency key too
+    /// long or with control characters, say); nothing was sent.
+    #[error("{module}: invalid request: {message}")]
+    InvalidRequest {
+        /// The module's name.
+        module: String,
+        /// What is wrong.
+        message: String,
     },
     /// The idempotency key was already used for a different call.
     #[error("{module}: idempotency key `{key}` was already used for {used_for}")]
@@ -346,9 +369,48 @@ impl CallError {
             CallError::OutputExceeded { .. } => "output-exceeded",
             CallError::ResultTooLarge { .. } => "result-too-large",
             CallError::OutcomeUnknown { .. } => "outcome-unknown",
+            CallError::InProgress { .. } => "in-progress",
+            CallError::InvalidRequest { .. } => "invalid-input",
             CallError::IdempotencyConflict { .. } => "idempotency-conflict",
             CallError::Journal { .. } => "journal",
             CallError::Host { .. } => "host",
+        }
+    }
+
+    /// Whether, after this failure, nobody knows if the provider acted:
+    /// the call was cut off or its answer was lost. Repeating such a call
+    /// blindly could act twice, so the journal keeps its idempotency key
+    /// taken until an operator has checked. Every other failure is
+    /// definite: the provider refused, or nothing was sent.
+    pub fn leaves_provider_state_unknown(&self) -> bool {
+        match self {
+            CallError::Module { error, .. } => match error {
+                ModuleError::Timeout(_)
+                | ModuleError::Transport(_)
+                | ModuleError::BadResponse(_)
+                | ModuleError::Provider(_) => true,
+                ModuleError::Unsupported(_)
+                | ModuleError::InvalidConfig(_)
+                | ModuleError::InvalidInput(_)
+                | ModuleError::AuthFailed(_)
+                | ModuleError::NotFound(_)
+                | ModuleError::AlreadyExists(_)
+                | ModuleError::InsufficientFunds(_)
+                | ModuleError::RateLimited(_) => false,
+            },
+            CallError::Trap { .. }
+            | CallError::DeadlineExceeded { .. }
+            | CallError::MemoryExhausted { .. }
+            | CallError::OutputExceeded { .. }
+            | CallError::ResultTooLarge { .. }
+            | CallError::Host { .. } => true,
+            CallError::UnknownModule(_)
+            | CallError::InvalidSettings { .. }
+            | CallError::OutcomeUnknown { .. }
+            | CallError::InProgress { .. }
+            | CallError::InvalidRequest { .. }
+            | CallError::IdempotencyConflict { .. }
+            | CallError::Journal { .. } => false,
         }
     }
 

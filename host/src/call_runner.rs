@@ -31,15 +31,16 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
 
 /// Runs `request` on `module` with `settings` (the module's own plus the
 /// caller's), each attempt in a new store. Safe reads are tried again after
-/// a transient failure, within the call's deadline.
+/// a transient failure, within the call's deadline. `redactor` is the
+/// call's, from [`call_redactor`].
 pub(crate) async fn run(
     module: &LoadedModule,
     request: &Request,
     call_settings: &[Setting],
+    redactor: &Redactor,
 ) -> Completed {
     let settings = merge_settings(&module.settings, call_settings);
-    let redactor = call_redactor(module, request, call_settings);
-    let _live = LiveSecrets::register(&redactor);
+    let _live = LiveSecrets::register(redactor);
     if let Err(error) = check_required(module, &settings) {
         return Completed {
             result: Err(error),
@@ -57,7 +58,7 @@ pub(crate) async fn run(
             result,
             denied,
             memory_peak,
-        } = run_once(module, request, &settings, deadline, &redactor).await;
+        } = run_once(module, request, &settings, deadline, redactor).await;
         memory_peak_bytes = memory_peak_bytes.max(memory_peak);
         let retry = if denied {
             None

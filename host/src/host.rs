@@ -8,10 +8,9 @@ use anyhow::Context;
 
 use crate::bindings::types::Setting;
 use crate::call::{CallError, Request, Response};
-use crate::call_journal::{Admission, Journal};
 use crate::call_runner;
 use crate::engine::{HostOptions, Runtime};
-use crate::journal::EntryId;
+use crate::journal::{Admission, EntryId, Journal};
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 
@@ -251,8 +250,9 @@ impl Host {
             ..CallOptions::default()
         };
         let answer = self.execute(module, request, &options).await;
-        if let (Some(journal), Some(entry)) = (&self.journal, answer.journal_entry)
-            && let Err(error) = journal.acknowledge(entry)
+        if let (Some(journal), Some(entry), Ok(_)) =
+            (&self.journal, answer.journal_entry, &answer.result)
+            && let Err(error) = journal.acknowledge(entry).await
         {
             tracing::error!(
                 module,
@@ -304,50 +304,76 @@ impl Host {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
         };
-        let journal = self.journal.as_ref().filter(|_| request.is_mutating());
         let redactor = call_runner::call_redactor(&loaded, request, &options.settings);
-        let entry = match journal.map(|journal| {
-            journal.begin(
+        let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
+            return Host::run(&loaded, request, &options.settings, &redactor, None).await;
+        };
+        // The call's deadline bounds its wait for the journal too: a
+        // journal that does not answer in time refuses the call unsent.
+        let deadline = std::time::Instant::now() + loaded.limits().deadline;
+        let admitted = journal
+            .shared()
+            .admit(
                 module,
                 request,
+                &options.settings,
                 options.idempotency_key.as_deref(),
                 &redactor,
+                deadline,
             )
-        }) {
-            None => None,
-            Some(Err(error)) => return Answer::from_result(Err(error)),
-            Some(Ok(Admission::Replay(entry, response))) => {
+            .await;
+        let ticket = match admitted {
+            Err((error, entry)) => {
+                return Answer {
+                    journal_entry: entry,
+                    ..Answer::from_result(Err(error))
+                };
+            }
+            Ok(Admission::Answered(settled)) => {
                 tracing::info!(
                     module,
-                    entry,
+                    entry = settled.entry,
                     "idempotency key seen before: answering with the recorded outcome"
                 );
                 return Answer {
-                    journal_entry: Some(entry),
+                    module_digest: settled.module_digest,
+                    journal_entry: settled.entry,
                     replayed: true,
-                    ..Answer::from_result(Ok(response))
+                    ..Answer::from_result(settled.result)
                 };
             }
-            Some(Ok(Admission::Run(entry))) => Some(entry),
+            Ok(Admission::Run(ticket)) => ticket,
         };
-        let completed = call_runner::run(&loaded, request, &options.settings).await;
-        let result = completed.result;
-        if let (Some(journal), Some(entry)) = (journal, entry)
-            && let Err(error) = journal.finish(entry, &result, &redactor)
-        {
-            // The caller still gets the answer; the entry stays "unknown"
-            // for an operator to check.
-            tracing::error!(
-                module,
-                entry,
-                "recording a call's outcome failed: {}",
-                redactor.redact(&format!("{error:#}"))
-            );
-        }
+        let entry = ticket.entry();
+        let answer = Host::run(&loaded, request, &options.settings, &redactor, Some(entry)).await;
+        // The outcome is on record (or the journal is given until the
+        // deadline again) before the caller hears it.
+        let finish_by = std::time::Instant::now() + loaded.limits().deadline;
+        let settled = ticket
+            .finish(answer.result, answer.module_digest, &redactor, finish_by)
+            .await;
         Answer {
-            result,
+            result: settled.result,
+            module_digest: settled.module_digest,
+            journal_entry: settled.entry,
+            replayed: false,
+            memory_peak_bytes: answer.memory_peak_bytes,
+        }
+    }
+
+    /// Runs a call in the module, unjournaled here.
+    async fn run(
+        loaded: &LoadedModule,
+        request: &Request,
+        settings: &[Setting],
+        redactor: &crate::redact::Redactor,
+        journal_entry: Option<EntryId>,
+    ) -> Answer {
+        let completed = call_runner::run(loaded, request, settings, redactor).await;
+        Answer {
+            result: completed.result,
             module_digest: Some(loaded.digest().to_string()),
-            journal_entry: entry,
+            journal_entry,
             replayed: false,
             memory_peak_bytes: completed.memory_peak_bytes,
         }

@@ -17,9 +17,9 @@
 
 mod bindings;
 mod call;
-mod call_journal;
 mod call_runner;
 mod engine;
+mod hex;
 mod host;
 mod http_client;
 pub mod journal;
@@ -35,11 +35,13 @@ mod usage_sync;
 
 pub use bindings::types;
 pub use call::{CallError, Request, Response, error_kind, error_message, function_name};
-pub use call_journal::{Journal, PendingCall};
 pub use engine::HostOptions;
 pub use host::{Answer, CallOptions, Host};
+pub use journal::{Journal, PendingCall};
 pub use limits::{Limits, RateLimit};
-pub use manifest::{JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource};
+pub use manifest::{
+    JournalConfig, JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource,
+};
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};

@@ -19,6 +19,7 @@
 //! [journal]                     # optional: record every mutating call
 //! path = "journal.sqlite3"
 //! key = { env = "PROVISIONING_JOURNAL_KEY" }   # 64 hex characters
+//! lease_seconds = 10            # optional: how long a running call's lease lasts
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::journal::{Journal, JournalOptions};
 use crate::limits::{Limits, RateLimit};
 use crate::module::{ModuleConfig, SettingValue};
 use crate::policy::OutboundPolicy;
@@ -93,6 +95,39 @@ pub struct JournalSection {
     /// The key that seals generated credentials: `{ env = "VAR" }` or
     /// `{ file = "path" }` holding 64 hex characters, never inline.
     pub key: SettingSource,
+    /// How long this host vouches for a running call between renewals,
+    /// seconds (default 10): after a crash, its calls show as unknown once
+    /// this has passed.
+    pub lease_seconds: Option<u64>,
+}
+
+/// The `[journal]` section resolved: where the journal is, its key, how it
+/// runs.
+#[derive(Clone)]
+pub struct JournalConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// The sealing key, 64 hex characters.
+    pub key_hex: String,
+    /// The lease and other options.
+    pub options: JournalOptions,
+}
+
+impl std::fmt::Debug for JournalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key never reaches a Debug dump.
+        f.debug_struct("JournalConfig")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JournalConfig {
+    /// Opens the journal this describes.
+    pub fn open(&self) -> anyhow::Result<Journal> {
+        Journal::open_with(&self.path, &self.key_hex, self.options.clone())
+    }
 }
 
 /// Where a setting's value comes from.
@@ -155,9 +190,9 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// The journal's file and sealing key (hex), when the manifest has a
-    /// `[journal]` section.
-    pub fn journal_config(&self) -> anyhow::Result<Option<(PathBuf, String)>> {
+    /// The journal's file, sealing key and options, when the manifest has
+    /// a `[journal]` section.
+    pub fn journal_config(&self) -> anyhow::Result<Option<JournalConfig>> {
         let Some(section) = &self.journal else {
             return Ok(None);
         };
@@ -167,7 +202,18 @@ impl Manifest {
                 "the journal key is a secret: give it as {{ env = \"VAR\" }} or {{ file = \"path\" }}, never inline"
             );
         }
-        Ok(Some((self.base_dir.join(&section.path), key.value)))
+        let mut options = JournalOptions::default();
+        if let Some(seconds) = section.lease_seconds {
+            if seconds == 0 {
+                bail!("[journal] lease_seconds must be above 0");
+            }
+            options.lease = Duration::from_secs(seconds);
+        }
+        Ok(Some(JournalConfig {
+            path: self.base_dir.join(&section.path),
+            key_hex: key.value,
+            options,
+        }))
     }
 
     /// Resolves every module's entry into a [`ModuleConfig`], reading secrets
@@ -364,9 +410,11 @@ mod tests {
             &dir,
         )
         .unwrap();
-        let (path, key) = manifest.journal_config().unwrap().unwrap();
-        assert_eq!(path, dir.join("j.sqlite3"));
-        assert_eq!(key, "ab".repeat(32));
+        let config = manifest.journal_config().unwrap().unwrap();
+        assert_eq!(config.path, dir.join("j.sqlite3"));
+        assert_eq!(config.key_hex, "ab".repeat(32));
+        assert_eq!(config.options.lease, crate::journal::DEFAULT_LEASE);
+        assert!(!format!("{config:?}").contains("abab"), "no key in Debug");
 
         let unset = Manifest::parse(
             "[journal]\npath = \"j.sqlite3\"\nkey = { env = \"PROVISIONING_TEST_SURELY_UNSET\" }\n",

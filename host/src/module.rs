@@ -327,7 +327,7 @@ fn compile(
     pinned_sha256: Option<&str>,
 ) -> anyhow::Result<(Component, String, Vec<String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let digest = hex(&Sha256::digest(&bytes));
+    let digest = crate::hex::encode(&Sha256::digest(&bytes));
     if let Some(pinned) = pinned_sha256
         && !pinned.trim().eq_ignore_ascii_case(&digest)
     {
@@ -445,8 +445,4 @@ fn check_settings(
         });
     }
     Ok((settings, redactor))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use provisioning_host::journal::AckError;
 use provisioning_host::types::Setting;
 use provisioning_host::{CallOptions, Manifest, Redactor, Request};
 use serde_json::{Map, Value, json};
@@ -140,9 +141,18 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    // The answer is out: the journal need not keep it any longer.
+    // The answer is out: the journal need not keep it any longer, unless
+    // nobody knows how the call ended (an operator resolves that one).
     if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
-        journal.acknowledge(entry)?;
+        match journal.acknowledge(entry).await {
+            Ok(()) | Err(AckError::NotPending(_) | AckError::InFlight(_)) => {}
+            Err(AckError::FindingRequired(_)) => eprintln!(
+                "journal entry {entry} is left pending: its outcome is unknown; check the \
+                 service at the provider, then `provisioning journal ack --found-done` or \
+                 `--found-not-done` {entry}"
+            ),
+            Err(error) => return Err(error.into()),
+        }
     }
     Ok(if result.is_ok() {
         ExitCode::SUCCESS

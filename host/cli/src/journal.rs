@@ -1,11 +1,13 @@
 //! `provisioning journal`: what the journal holds that a caller has not
-//! acknowledged (answers with their credentials, calls whose outcome is
-//! unknown), acknowledging entries, and making a sealing key.
+//! acknowledged (calls running, answers with their credentials, calls whose
+//! outcome is unknown), acknowledging and resolving entries, and making a
+//! sealing key.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::{Host, Journal, Manifest, PendingCall};
 
 /// Arguments of `journal`.
@@ -17,20 +19,39 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// List the entries not acknowledged, credentials included: answers a
-    /// caller may not have received, and calls whose outcome is unknown
-    /// (check those at the provider before repeating them).
+    /// List the entries not acknowledged, credentials included, each with
+    /// its state: `in-flight` (running on a live host), `answered` (a
+    /// caller may not have received the answer), `unknown` (nobody knows
+    /// whether the provider acted: check it there, then `ack --found-done`
+    /// or `--found-not-done`).
     Pending {
         /// The manifest with the `[journal]` section.
         #[arg(long, short, default_value = "provisioning.toml")]
         manifest: PathBuf,
     },
-    /// Acknowledge entries: their answers are safely kept elsewhere (or an
-    /// unknown outcome was checked); sealed credentials are destroyed.
+    /// Acknowledge entries: their answers are safely kept elsewhere
+    /// (sealed credentials are destroyed). An entry whose outcome is
+    /// unknown needs what you found at the provider: `--found-done` (it
+    /// happened: the next call with its key is answered with it) or
+    /// `--found-not-done` (it did not: its key is freed for a new attempt).
+    /// An entry still running cannot be acknowledged.
     Ack {
         /// The manifest with the `[journal]` section.
         #[arg(long, short, default_value = "provisioning.toml")]
         manifest: PathBuf,
+        /// The call took effect at the provider.
+        #[arg(long, conflicts_with = "found_not_done")]
+        found_done: bool,
+        /// The call did not take effect at the provider.
+        #[arg(long)]
+        found_not_done: bool,
+        /// With `--found-done` for a create-account: the provider's id of
+        /// the account you found.
+        #[arg(long, requires = "found_done")]
+        remote_id: Option<String>,
+        /// What you found, kept with the entry.
+        #[arg(long)]
+        note: Option<String>,
         /// Entry ids.
         #[arg(required = true)]
         ids: Vec<i64>,
@@ -51,7 +72,7 @@ pub fn host_for(manifest: &Manifest) -> anyhow::Result<Host> {
 fn open(manifest: &Manifest) -> anyhow::Result<Option<Journal>> {
     manifest
         .journal_config()?
-        .map(|(path, key)| Journal::open(&path, &key))
+        .map(|config| config.open())
         .transpose()
 }
 
@@ -61,30 +82,57 @@ fn required(manifest_path: &Path) -> anyhow::Result<Journal> {
         .with_context(|| format!("{} has no [journal] section", manifest_path.display()))
 }
 
-/// Runs a `journal` subcommand.
-pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+/// Runs a `journal` subcommand. `ack` exits 1 when any entry was
+/// refused (each refusal is said on stderr, or in the JSON).
+pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Pending { manifest } => {
-            let pending = required(&manifest)?.pending()?;
+            let pending = required(&manifest)?.pending().await?;
             print_pending(&pending, json);
         }
-        Command::Ack { manifest, ids } => {
+        Command::Ack {
+            manifest,
+            found_done,
+            found_not_done,
+            remote_id,
+            note,
+            ids,
+        } => {
             let journal = required(&manifest)?;
-            let mut missing = Vec::new();
+            let finding = match (found_done, found_not_done) {
+                (true, _) => Some(Finding::Done),
+                (_, true) => Some(Finding::NotDone),
+                _ => None,
+            };
+            let mut refused = Vec::new();
             for id in ids {
-                if journal.acknowledge(id)? {
-                    if !json {
-                        println!("acknowledged {id}");
+                let done = match finding {
+                    None => journal.acknowledge(id).await,
+                    Some(finding) => {
+                        let found = OperatorFinding {
+                            finding,
+                            remote_id: remote_id.clone(),
+                            note: note.clone(),
+                        };
+                        journal.resolve(id, found).await
                     }
-                } else {
-                    missing.push(id);
+                };
+                match done {
+                    Ok(()) if !json => println!("acknowledged {id}"),
+                    Ok(()) => {}
+                    Err(AckError::Store(error)) => return Err(error),
+                    Err(error) => {
+                        eprintln!("{error}");
+                        refused.push(serde_json::json!({
+                            "entry": id, "kind": error.kind(), "message": error.to_string(),
+                        }));
+                    }
                 }
             }
             if json {
-                println!("{}", serde_json::json!({ "not_pending": missing }));
+                println!("{}", serde_json::json!({ "refused": refused }));
             }
-            if !missing.is_empty() {
-                eprintln!("not pending (unknown or acknowledged already): {missing:?}");
+            if !refused.is_empty() {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -96,10 +144,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 fn print_pending(pending: &[PendingCall], json: bool) {
     if json {
         for call in pending {
-            let mut value = serde_json::to_value(&call.entry).unwrap_or_default();
-            value["status"] = call.status().into();
-            value["credentials"] = serde_json::to_value(&call.credentials).unwrap_or_default();
-            println!("{value}");
+            println!("{}", serde_json::to_value(call).unwrap_or_default());
         }
         return;
     }
@@ -119,7 +164,7 @@ fn print_pending(pending: &[PendingCall], json: bool) {
                 .join(" ");
             vec![
                 entry.id.to_string(),
-                call.status().to_string(),
+                entry.state.to_string(),
                 entry.intent.module.clone(),
                 entry.intent.function.clone(),
                 entry.intent.service_id.clone().unwrap_or_default(),
@@ -135,7 +180,7 @@ fn print_pending(pending: &[PendingCall], json: bool) {
     crate::output::print_table(
         &[
             "id",
-            "status",
+            "state",
             "module",
             "function",
             "service",

@@ -71,7 +71,7 @@ async fn main() -> std::process::ExitCode {
         Command::Call(args) => call::run(*args, cli.json).await,
         Command::Inspect(args) => inspect::run(args, cli.json).await,
         Command::Sandbox(args) => sandbox::run(args).await,
-        Command::Journal(args) => journal::run(args, cli.json),
+        Command::Journal(args) => journal::run(args, cli.json).await,
         Command::Serve(args) => serve::run(*args).await,
         Command::Usage(args) => usage::run(args, cli.json).await,
     };

@@ -48,7 +48,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             let journal = host
                 .journal()
                 .with_context(|| format!("{} has no [journal] section", args.manifest.display()))?;
-            live_services(&journal.entries()?)
+            live_services(&journal.entries().await?)
         }
     };
     let options = SyncOptions {

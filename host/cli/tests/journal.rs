@@ -46,7 +46,7 @@ fn setup(sandbox: &Sandbox, name: &str) -> (String, String) {
     std::fs::write(
         &manifest,
         format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{KEY_VAR}\" }}\n\n\
+            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{KEY_VAR}\" }}\nlease_seconds = 1\n\n\
              [modules.webline]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
              deadline_ms = 10000\n\
              [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"{API_KEY_VAR}\" }}\n\
@@ -170,7 +170,7 @@ async fn credentials_survive_a_kill_between_answer_and_caller() {
         .unwrap();
     assert_eq!(entries.len(), 1, "{entries:#?}");
     let entry = &entries[0];
-    assert_eq!(entry["status"], "answered");
+    assert_eq!(entry["state"], "answered");
     assert_eq!(entry["intent"]["function"], "create-account");
     assert_eq!(entry["intent"]["idempotency_key"], "order-4711");
     let credential = |name: &str| {
@@ -231,7 +231,7 @@ async fn credentials_survive_a_kill_between_answer_and_caller() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_call_killed_in_flight_is_listed_unknown_and_not_repeated_blindly() {
+async fn a_call_killed_in_flight_is_unknown_once_its_lease_ends_and_an_operator_frees_its_key() {
     let sandbox = Sandbox::start().await.unwrap();
     let (manifest, service) = setup(&sandbox, "inflight");
     let key = journal_key();
@@ -267,9 +267,32 @@ async fn a_call_killed_in_flight_is_listed_unknown_and_not_repeated_blindly() {
     })
     .await
     .unwrap();
-    assert_eq!(entries[0]["status"], "unknown");
+    // While it ran, it was in flight on a live host, not unknown.
     assert_eq!(entries[0]["state"], "in-flight");
+    assert!(entries[0]["owner"].as_str().unwrap().contains(':'));
     let id = entries[0]["id"].as_i64().unwrap();
+
+    // The provider's delay runs out; the request cut off with its host
+    // never reached the simulator's state (the operator will find nothing).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(sandbox.webline().accounts().is_empty());
+
+    // Its host is gone: once its lease has run out, the outcome is unknown.
+    let (m, k) = (manifest.clone(), key.clone());
+    let entries = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        loop {
+            let entries = pending(&m, &k);
+            if entries[0]["state"] == "unknown" {
+                break entries;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{entries:#?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(entries[0]["id"], id);
 
     // Repeating the key is refused: nobody knows whether it acted.
     let (m, s, k) = (manifest.clone(), service.clone(), key.clone());
@@ -280,18 +303,48 @@ async fn a_call_killed_in_flight_is_listed_unknown_and_not_repeated_blindly() {
     let answer: serde_json::Value = serde_json::from_slice(&repeat.stdout).unwrap();
     assert_eq!(answer["error"]["kind"], "outcome-unknown");
 
-    // The operator checks the provider, then acknowledges the entry.
+    // A plain acknowledgement is refused: the operator says what they
+    // found. Not there: the key is freed, and the next call runs.
     let (m, k) = (manifest.clone(), key.clone());
-    let (ack, after, again) = tokio::task::spawn_blocking(move || {
-        let ack = run(&["journal", "ack", "--manifest", &m, &id.to_string()], &k);
-        let again = run(&["journal", "ack", "--manifest", &m, &id.to_string()], &k);
-        (ack, pending(&m, &k), again)
+    let (plain, resolved, after, again) = tokio::task::spawn_blocking(move || {
+        let id = id.to_string();
+        let plain = run(&["journal", "ack", "--manifest", &m, &id], &k);
+        let resolved = run(
+            &[
+                "journal",
+                "ack",
+                "--manifest",
+                &m,
+                "--found-not-done",
+                "--note",
+                "not in the panel",
+                &id,
+            ],
+            &k,
+        );
+        let again = run(&["journal", "ack", "--manifest", &m, &id], &k);
+        (plain, resolved, pending(&m, &k), again)
     })
     .await
     .unwrap();
-    assert!(ack.status.success(), "{}", text(&ack.stderr));
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(
+        text(&plain.stderr).contains("unknown outcome"),
+        "{}",
+        text(&plain.stderr)
+    );
+    assert!(resolved.status.success(), "{}", text(&resolved.stderr));
     assert!(after.is_empty(), "{after:#?}");
     assert_eq!(again.status.code(), Some(1), "acknowledged once only");
+    let accounts_before = sandbox.webline().accounts().len();
+    let (m, s, k) = (manifest.clone(), service.clone(), key.clone());
+    let retried = tokio::task::spawn_blocking(move || run(&create_args(&m, &s, "order-9"), &k))
+        .await
+        .unwrap();
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&retried.stdout).unwrap();
+    assert_eq!(answer["ok"]["kind"], "created");
+    assert_eq!(sandbox.webline().accounts().len(), accounts_before + 1);
 }
 
 #[test]

@@ -1,138 +1,390 @@
-//! The journal's records and where they are kept.
+//! The journal of mutating calls: what the host records before a call
+//! reaches its module and after it, so that a call runs once per
+//! idempotency key and what a provider shows only once (a generated
+//! password, a license key) reaches the caller or stays sealed here.
 //!
-//! The life of an entry: [`JournalStore::begin`] records the intent of a
-//! mutating call before it reaches the module (state
-//! [`EntryState::InFlight`]); [`JournalStore::finish`] records its outcome
-//! ([`EntryState::Answered`]), with any credentials the provider issued
-//! sealed by a [`Sealer`]; [`JournalStore::acknowledge`] marks that the
-//! caller has the answer ([`EntryState::Acknowledged`]) and destroys the
-//! sealed credentials. An entry still in flight after a restart has an
-//! unknown outcome: the provider may or may not have acted.
+//! The life of an entry ([`EntryState`]): the host records the intent
+//! before the call runs ([`EntryState::InFlight`], under a lease the host
+//! renews while the call runs), then the outcome ([`EntryState::Answered`];
+//! credentials sealed by a [`Sealer`]), and the caller acknowledges it once
+//! the answer is safely kept ([`EntryState::Acknowledged`]; the sealed
+//! credentials are destroyed). An entry whose host stopped (its lease ran
+//! out) or whose call was cut off is [`EntryState::Unknown`]: an operator
+//! checks the provider and records a [`Finding`], which either makes the
+//! entry the call's outcome or frees its key.
+//!
+//! - [`Journal`]: the host's handle, and what platforms and operators use
+//!   (pending entries, acknowledgement, resolution).
+//! - [`JournalStore`] with [`SqliteJournal`]: where entries are kept.
+//! - The records: [`Intent`], [`Outcome`], [`Entry`].
 //!
 //! Inputs and outcomes reach the store with secrets already removed; the
 //! store never sees a credential in the clear.
 
+mod admission;
+mod record;
 mod seal;
 mod sqlite;
+mod store;
+mod worker;
 
+pub(crate) use admission::Admission;
+pub use record::{
+    Acknowledged, Acknowledgement, Begun, Entry, EntryId, EntryState, Finding, Intent,
+    MAX_KEY_BYTES, Outcome, Resolution,
+};
 pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
+pub use store::{Finished, JournalStore};
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// A journal entry's number.
-pub type EntryId = i64;
+use anyhow::Context;
+use serde::Serialize;
 
-/// What is known of a call before it reaches the module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Intent {
-    /// The module's name.
-    pub module: String,
-    /// The contract function, e.g. `create-account`.
-    pub function: String,
-    /// The platform's service id, when the call has a service.
-    pub service_id: Option<String>,
-    /// The caller's key (or a generated one): unique per module.
-    pub idempotency_key: String,
-    /// The request as JSON, secrets removed.
-    pub input: String,
+use crate::bindings::types::{CreatedAccount, Credential, Outcome as DoneOutcome, ServiceState};
+use crate::call::{Request, Response};
+use worker::Worker;
+
+/// How long a host vouches for a running call without renewing, unless
+/// [`JournalOptions::lease`] says otherwise: past it, others take the host
+/// for gone and the call's outcome for unknown.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// How long a journal read or acknowledgement waits for the store.
+const OPERATOR_WAIT: Duration = Duration::from_secs(10);
+
+/// How a [`Journal`] runs.
+#[derive(Debug, Clone)]
+pub struct JournalOptions {
+    /// How long a running call's lease lasts between renewals (the host
+    /// renews it every third of that).
+    pub lease: Duration,
 }
 
-/// What a call came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// Whether the module answered successfully.
-    pub succeeded: bool,
-    /// `ok`, or the error's kind (`rate-limited`, `deadline-exceeded`...).
-    pub kind: String,
-    /// The answer or the error as JSON, secrets and credentials removed.
-    pub summary: String,
-    /// The issued credentials, sealed; `None` when there were none or they
-    /// were destroyed on acknowledgement.
-    #[serde(skip)]
-    pub sealed_credentials: Option<Vec<u8>>,
+impl Default for JournalOptions {
+    fn default() -> JournalOptions {
+        JournalOptions {
+            lease: DEFAULT_LEASE,
+        }
+    }
 }
 
-/// Where an entry stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EntryState {
-    /// Intent recorded, no outcome (yet, or ever: the host stopped).
-    InFlight,
-    /// Outcome recorded, not yet acknowledged by the caller.
-    Answered,
-    /// The caller has the answer; credentials destroyed.
-    Acknowledged,
+/// The journal of mutating calls: a store, the key that seals the
+/// credentials it holds, and the thread that runs the store.
+///
+/// Cheap to clone; clones share the store and its thread.
+///
+/// ```no_run
+/// # async fn example() -> anyhow::Result<()> {
+/// use provisioning_host::{Host, Journal};
+///
+/// let journal = Journal::open("journal.sqlite3".as_ref(), &std::env::var("JOURNAL_KEY")?)?;
+/// let host = Host::new()?.with_journal(journal);
+/// for call in host.journal().unwrap().pending().await? {
+///     println!("{} {} {}: {:?}", call.entry.id, call.entry.intent.function, call.entry.state, call.credentials);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<admission::Shared>,
 }
 
-/// One journaled call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
-    /// The entry's number.
-    pub id: EntryId,
-    /// What was asked.
-    pub intent: Intent,
-    /// Where it stands.
-    pub state: EntryState,
-    /// What it came to, when known.
-    pub outcome: Option<Outcome>,
-    /// When the intent was recorded (Unix milliseconds).
-    pub started_at_ms: i64,
-    /// When the outcome was recorded.
-    pub finished_at_ms: Option<i64>,
-    /// When the caller acknowledged it.
-    pub acknowledged_at_ms: Option<i64>,
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
 }
 
-/// What [`JournalStore::begin`] found.
+/// A journal entry not acknowledged yet, with its credentials unsealed.
+/// In JSON, the entry's fields and `credentials`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingCall {
+    /// The entry as stored (input and outcome with secrets removed).
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// What the provider issued (generated passwords, license keys).
+    pub credentials: Vec<Credential>,
+}
+
+/// Why [`Journal::acknowledge`] or [`Journal::resolve`] did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// No such entry, or it was acknowledged already.
+    #[error("journal entry {0} is not pending (no such entry, or acknowledged already)")]
+    NotPending(EntryId),
+    /// The call is still running on a live host; its outcome will be
+    /// recorded when it ends.
+    #[error(
+        "journal entry {0} is still running on a live host: wait for its outcome, then acknowledge it"
+    )]
+    InFlight(EntryId),
+    /// Nobody knows whether the call took effect: an operator must say what
+    /// they found at the provider.
+    #[error(
+        "journal entry {0} has an unknown outcome: check the service at the provider, then resolve it as done (the next call with its key is answered with it) or not done (its key is freed)"
+    )]
+    FindingRequired(EntryId),
+    /// A finding was given for an entry whose outcome is known.
+    #[error("journal entry {0} has a recorded outcome: acknowledge it without a finding")]
+    FindingNotApplicable(EntryId),
+    /// "Done" for a create-account needs the provider's id of the account.
+    #[error(
+        "journal entry {0} is a create-account: say which account the provider has (its remote id)"
+    )]
+    RemoteIdRequired(EntryId),
+    /// The store failed.
+    #[error("the journal failed: {0:#}")]
+    Store(anyhow::Error),
+}
+
+impl AckError {
+    /// A stable machine-readable name: `not-pending`, `in-flight`,
+    /// `finding-required`, `finding-not-applicable`, `remote-id-required`,
+    /// `journal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AckError::NotPending(_) => "not-pending",
+            AckError::InFlight(_) => "in-flight",
+            AckError::FindingRequired(_) => "finding-required",
+            AckError::FindingNotApplicable(_) => "finding-not-applicable",
+            AckError::RemoteIdRequired(_) => "remote-id-required",
+            AckError::Store(_) => "journal",
+        }
+    }
+}
+
+/// What an operator records when resolving an unknown entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "returned once per call and matched at once; a Box would only add an allocation"
-)]
-pub enum Begun {
-    /// A new entry, in flight.
-    Started(EntryId),
-    /// The module already has an entry under this idempotency key.
-    Existing(Entry),
+pub struct OperatorFinding {
+    /// Whether the call took effect.
+    pub finding: Finding,
+    /// For a create-account found done: the provider's id of the account.
+    pub remote_id: Option<String>,
+    /// Free text kept with the entry (what was seen, a ticket number).
+    pub note: Option<String>,
 }
 
-/// Storage behind the journal. [`SqliteJournal`] is the embedded default;
-/// a server database (several hosts sharing one journal) can implement it
-/// too.
-pub trait JournalStore: Send + Sync + 'static {
-    /// Records an intent, atomically unless the module already has an
-    /// entry under its idempotency key, which is then returned instead.
-    fn begin(&self, intent: &Intent) -> anyhow::Result<Begun>;
+impl Journal {
+    /// A journal over any store, with the default options.
+    pub fn new(store: Arc<dyn JournalStore>, sealer: Sealer) -> anyhow::Result<Journal> {
+        Journal::with_options(store, sealer, JournalOptions::default())
+    }
 
-    /// Records the outcome of an entry in flight.
-    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<()>;
+    /// A journal over any store.
+    pub fn with_options(
+        store: Arc<dyn JournalStore>,
+        sealer: Sealer,
+        options: JournalOptions,
+    ) -> anyhow::Result<Journal> {
+        let worker = Worker::spawn(store, options.lease)?;
+        Ok(Journal {
+            inner: Arc::new(admission::Shared::new(worker, sealer)),
+        })
+    }
 
-    /// One entry.
-    fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>>;
+    /// The SQLite journal at `path` (created when missing), sealing with the
+    /// key given as 64 hex characters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// use provisioning_host::Journal;
+    /// use provisioning_host::journal::Sealer;
+    ///
+    /// // Production keeps one key for good (`Manifest::journal_config` reads
+    /// // it from a variable or a file): under another, the credentials
+    /// // sealed in the journal cannot be read.
+    /// let key = Sealer::generate_key_hex();
+    /// let dir = std::env::temp_dir().join(format!("journal-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let journal = Journal::open(&dir.join("journal.sqlite3"), &key)?;
+    /// // At start-up: what a previous run left unacknowledged.
+    /// assert!(journal.pending().await?.is_empty());
+    /// assert!(Journal::open(&dir.join("journal.sqlite3"), "not a key").is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn open(path: &std::path::Path, key_hex: &str) -> anyhow::Result<Journal> {
+        Journal::open_with(path, key_hex, JournalOptions::default())
+    }
 
-    /// Entries not acknowledged (in flight or answered), oldest first.
-    fn pending(&self) -> anyhow::Result<Vec<Entry>>;
+    /// [`Journal::open`] with options.
+    pub fn open_with(
+        path: &std::path::Path,
+        key_hex: &str,
+        options: JournalOptions,
+    ) -> anyhow::Result<Journal> {
+        let sealer = Sealer::from_hex(key_hex).context("the journal key")?;
+        let store = SqliteJournal::open(path)
+            .with_context(|| format!("opening the journal {}", path.display()))?;
+        Journal::with_options(Arc::new(store), sealer, options)
+    }
 
-    /// Every entry, acknowledged ones included, oldest first: the history
-    /// from which the services a platform has at each provider can be
-    /// rebuilt (see [`crate::live_services`]).
-    fn entries(&self) -> anyhow::Result<Vec<Entry>>;
+    fn operator_deadline() -> Option<Instant> {
+        Some(Instant::now() + OPERATOR_WAIT)
+    }
 
-    /// Marks an entry acknowledged and destroys its sealed credentials.
-    /// Returns false when there is no such entry or it was acknowledged
-    /// already.
-    fn acknowledge(&self, id: EntryId) -> anyhow::Result<bool>;
+    /// Entries not acknowledged yet, oldest first, credentials unsealed.
+    pub async fn pending(&self) -> anyhow::Result<Vec<PendingCall>> {
+        let entries = self
+            .inner
+            .worker
+            .run(Journal::operator_deadline(), |context| {
+                context.store.pending()
+            })
+            .await?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let credentials = self.inner.unseal(&entry)?;
+                Ok(PendingCall { entry, credentials })
+            })
+            .collect()
+    }
 
-    /// Frees an entry's idempotency key for a new call (the entry keeps a
-    /// marked copy of it): for a call that was refused outright, so that
-    /// nothing happened and trying again is safe.
-    fn release_key(&self, id: EntryId) -> anyhow::Result<()>;
+    /// One entry as stored (credentials left sealed).
+    pub async fn entry(&self, id: EntryId) -> anyhow::Result<Option<Entry>> {
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.get(id)
+            })
+            .await
+    }
+
+    /// Every entry, acknowledged ones included, oldest first, as stored
+    /// (secrets removed, credentials left sealed): the history
+    /// [`crate::live_services`] rebuilds the platform's services from.
+    pub async fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.inner
+            .worker
+            .run(None, |context| context.store.entries())
+            .await
+    }
+
+    /// Acknowledges an answered entry: the caller has kept its answer; the
+    /// sealed credentials are destroyed. Refused for an entry still in
+    /// flight, and for one whose outcome is unknown (see
+    /// [`Journal::resolve`]).
+    pub async fn acknowledge(&self, id: EntryId) -> Result<(), AckError> {
+        let entry = self.pending_entry(id).await?;
+        match entry.state {
+            EntryState::InFlight => return Err(AckError::InFlight(id)),
+            EntryState::Unknown => return Err(AckError::FindingRequired(id)),
+            EntryState::Answered | EntryState::Acknowledged => {}
+        }
+        let ack = Acknowledgement {
+            resolution: None,
+            outcome: None,
+            release_key: false,
+        };
+        self.store_acknowledgement(id, ack).await
+    }
+
+    /// Resolves an entry whose outcome was unknown with what an operator
+    /// found at the provider: [`Finding::Done`] records the call as done
+    /// (the next call with its key is answered with that, a create-account
+    /// with the remote id they give); [`Finding::NotDone`] frees the key,
+    /// so that the next call with it runs.
+    pub async fn resolve(&self, id: EntryId, found: OperatorFinding) -> Result<(), AckError> {
+        let entry = self.pending_entry(id).await?;
+        match entry.state {
+            EntryState::InFlight => return Err(AckError::InFlight(id)),
+            EntryState::Answered | EntryState::Acknowledged => {
+                return Err(AckError::FindingNotApplicable(id));
+            }
+            EntryState::Unknown => {}
+        }
+        let outcome = match found.finding {
+            Finding::NotDone => None,
+            Finding::Done => Some(operator_outcome(&entry, &found)?),
+        };
+        let ack = Acknowledgement {
+            resolution: Some(Resolution {
+                finding: found.finding,
+                note: found.note.clone(),
+            }),
+            outcome,
+            release_key: found.finding == Finding::NotDone,
+        };
+        self.store_acknowledgement(id, ack).await?;
+        tracing::info!(
+            entry = id,
+            finding = found.finding.as_str(),
+            "journal entry resolved by an operator"
+        );
+        Ok(())
+    }
+
+    async fn pending_entry(&self, id: EntryId) -> Result<Entry, AckError> {
+        match self.entry(id).await.map_err(AckError::Store)? {
+            Some(entry) if entry.state != EntryState::Acknowledged => Ok(entry),
+            _ => Err(AckError::NotPending(id)),
+        }
+    }
+
+    async fn store_acknowledgement(
+        &self,
+        id: EntryId,
+        ack: Acknowledgement,
+    ) -> Result<(), AckError> {
+        let done = self
+            .inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.acknowledge(id, &ack)
+            })
+            .await
+            .map_err(AckError::Store)?;
+        match done {
+            Acknowledged::Yes => Ok(()),
+            Acknowledged::NotPending => Err(AckError::NotPending(id)),
+            Acknowledged::InFlight => Err(AckError::InFlight(id)),
+        }
+    }
+
+    /// The journal's shared state, for the host's calls.
+    pub(crate) fn shared(&self) -> &Arc<admission::Shared> {
+        &self.inner
+    }
 }
 
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// The outcome an operator's "done" records: the answer a repeated key
+/// gets, saying where it comes from.
+fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<Outcome, AckError> {
+    let message = match &found.note {
+        Some(note) => format!("confirmed at the provider by an operator: {note}"),
+        None => "confirmed at the provider by an operator".to_string(),
+    };
+    let request: Option<Request> = serde_json::from_str(&entry.intent.input).ok();
+    let response = match request {
+        Some(Request::CreateAccount { .. }) => {
+            let remote_id = found
+                .remote_id
+                .clone()
+                .filter(|id| !id.trim().is_empty())
+                .ok_or(AckError::RemoteIdRequired(entry.id))?;
+            Response::Created(CreatedAccount {
+                remote_id,
+                already_existed: false,
+                status: ServiceState::Unknown,
+                message,
+                credentials: Vec::new(),
+            })
+        }
+        _ => Response::Done(DoneOutcome {
+            message,
+            credentials: Vec::new(),
+        }),
+    };
+    Ok(Outcome {
+        succeeded: true,
+        kind: "ok".to_string(),
+        uncertain: false,
+        summary: serde_json::to_string(&response).map_err(|error| AckError::Store(error.into()))?,
+        sealed_credentials: None,
+    })
 }

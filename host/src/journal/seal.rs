@@ -4,10 +4,16 @@
 //! associated data, so a record moved onto another entry does not open.
 //! A random nonce of that size never repeats in practice, so no counter has
 //! to survive restarts or be shared between hosts.
+//!
+//! The same key, through a derived subkey, makes the keyed digests that
+//! bind an idempotency key to its request (HMAC-SHA256): a digest of a
+//! request that carries a password reveals nothing of it without the key.
 
 use anyhow::{Context, bail};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 
 const KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 24;
@@ -15,6 +21,9 @@ const NONCE_BYTES: usize = 24;
 /// Seals and opens journal credentials with one key.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// The key of request digests, derived from the sealing key so that
+    /// the operator keeps one secret, and never used to seal.
+    digest_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -45,17 +54,20 @@ impl Sealer {
         for (byte, pair) in key.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
             *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
         }
+        let digest_key = Sha256::new()
+            .chain_update(b"provisioning journal request digest v1\0")
+            .chain_update(key)
+            .finalize()
+            .into();
         Ok(Sealer {
             cipher: XChaCha20Poly1305::new(&key.into()),
+            digest_key,
         })
     }
 
     /// A fresh random key as 64 hex characters.
     pub fn generate_key_hex() -> String {
-        XChaCha20Poly1305::generate_key(&mut OsRng)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex::encode(&XChaCha20Poly1305::generate_key(&mut OsRng))
     }
 
     /// `plaintext` sealed for `context`: nonce, then ciphertext with its
@@ -93,6 +105,18 @@ impl Sealer {
             )
             .ok()
             .context("cannot open a sealed record: wrong journal key, damaged record or record of another entry")
+    }
+}
+
+impl Sealer {
+    /// The keyed digest (HMAC-SHA256, hex) of `message`: equal for equal
+    /// messages under one key, and telling nothing of the message without
+    /// the key.
+    pub fn digest(&self, message: &[u8]) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(message);
+        crate::hex::encode(&mac.finalize().into_bytes())
     }
 }
 
@@ -178,6 +202,19 @@ mod tests {
                 .unwrap(),
             b"x"
         );
+    }
+
+    #[test]
+    fn digests_are_keyed_and_tell_requests_apart() {
+        let sealer = Sealer::from_hex(&"a1".repeat(32)).unwrap();
+        let other = Sealer::from_hex(&"b2".repeat(32)).unwrap();
+        let digest = sealer.digest(b"create-account svc-1 Pa55word");
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, sealer.digest(b"create-account svc-1 Pa55word"));
+        assert_ne!(digest, sealer.digest(b"create-account svc-1 Pa55word!"));
+        assert_ne!(digest, other.digest(b"create-account svc-1 Pa55word"));
+        let plain: String = crate::hex::encode(&Sha256::digest(b"create-account svc-1 Pa55word"));
+        assert_ne!(digest, plain, "not a plain hash anyone could recompute");
     }
 
     #[test]

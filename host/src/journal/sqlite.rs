@@ -8,37 +8,61 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Begun, Entry, EntryId, EntryState, Intent, JournalStore, Outcome, now_ms};
+use super::record::{
+    Acknowledged, Acknowledgement, Begun, Entry, EntryId, EntryState, Finding, Intent, Outcome,
+    Resolution, now_ms,
+};
+use super::store::{Finished, JournalStore};
 
 /// How long a statement waits for another connection's lock (another host
-/// on the same file, or `journal pending` reading beside the host).
+/// on the same file, or `journal pending` reading beside the host). The
+/// journal's thread waits this long at most per statement; callers wait no
+/// longer than their own deadline.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Version of the schema below, kept in SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema, one migration per version: migration `i` takes a journal
+/// from version `i` to `i + 1` (SQLite's `user_version`). Applied in order
+/// at open, each in its own transaction; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: intents and outcomes.
+    "CREATE TABLE IF NOT EXISTS calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        module TEXT NOT NULL,
+        function TEXT NOT NULL,
+        service_id TEXT,
+        idempotency_key TEXT NOT NULL,
+        input TEXT NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        succeeded INTEGER,
+        kind TEXT,
+        summary TEXT,
+        sealed_credentials BLOB,
+        finished_at_ms INTEGER,
+        acknowledged_at_ms INTEGER
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS calls_by_key ON calls (module, idempotency_key);
+    CREATE INDEX IF NOT EXISTS calls_pending ON calls (acknowledged_at_ms, id);",
+    // 2: the request's digest, whether a failure left the provider's state
+    // uncertain, the owning host's lease, an operator's resolution. Version
+    // 1 decided uncertainty by these kinds; the entries it wrote keep that.
+    "ALTER TABLE calls ADD COLUMN request_digest TEXT;
+    ALTER TABLE calls ADD COLUMN uncertain INTEGER;
+    ALTER TABLE calls ADD COLUMN owner TEXT;
+    ALTER TABLE calls ADD COLUMN lease_until_ms INTEGER;
+    ALTER TABLE calls ADD COLUMN finding TEXT;
+    ALTER TABLE calls ADD COLUMN note TEXT;
+    UPDATE calls SET uncertain = (succeeded = 0 AND kind IN ('timeout', 'transport',
+        'bad-response', 'provider', 'deadline-exceeded', 'trap', 'memory-exhausted',
+        'output-exceeded', 'result-too-large', 'host'))
+    WHERE succeeded IS NOT NULL;",
+];
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    module TEXT NOT NULL,
-    function TEXT NOT NULL,
-    service_id TEXT,
-    idempotency_key TEXT NOT NULL,
-    input TEXT NOT NULL,
-    started_at_ms INTEGER NOT NULL,
-    succeeded INTEGER,
-    kind TEXT,
-    summary TEXT,
-    sealed_credentials BLOB,
-    finished_at_ms INTEGER,
-    acknowledged_at_ms INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS calls_by_key ON calls (module, idempotency_key);
-CREATE INDEX IF NOT EXISTS calls_pending ON calls (acknowledged_at_ms, id);
-";
+/// The version this host writes: the number of migrations.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
-     succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms";
+     succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
+     request_digest, uncertain, owner, lease_until_ms, finding, note";
 
 /// A journal in a SQLite file (or in memory, for tests).
 pub struct SqliteJournal {
@@ -52,7 +76,8 @@ impl std::fmt::Debug for SqliteJournal {
 }
 
 impl SqliteJournal {
-    /// Opens (creating if needed) the journal at `path`.
+    /// Opens (creating if needed) the journal at `path`, migrating its
+    /// schema to this version; refuses one written by a newer version.
     pub fn open(path: &Path) -> anyhow::Result<SqliteJournal> {
         let connection = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
@@ -71,19 +96,10 @@ impl SqliteJournal {
         SqliteJournal::prepare(Connection::open_in_memory()?)
     }
 
-    fn prepare(connection: Connection) -> anyhow::Result<SqliteJournal> {
+    fn prepare(mut connection: Connection) -> anyhow::Result<SqliteJournal> {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
-        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        if version > SCHEMA_VERSION {
-            bail!(
-                "the journal was written by a newer version (schema {version}, this host knows {SCHEMA_VERSION})"
-            );
-        }
-        connection
-            .execute_batch(SCHEMA)
-            .context("creating the journal's tables")?;
-        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        migrate(&mut connection)?;
         Ok(SqliteJournal {
             connection: Mutex::new(connection),
         })
@@ -96,25 +112,64 @@ impl SqliteJournal {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    fn select(&self, condition: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<Entry>> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare_cached(&format!("SELECT {COLUMNS} FROM calls {condition}"))?;
+        let now = now_ms();
+        let entries = statement
+            .query_map(params, |row| entry_from_row(row, now))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(entries)
+    }
 }
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
+/// Brings the schema to [`SCHEMA_VERSION`], one migration per transaction.
+fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the journal was written by a newer version (schema {version}, this host knows {SCHEMA_VERSION})"
+        );
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = index as i64 + 1;
+        let transaction = connection.transaction()?;
+        transaction
+            .execute_batch(migration)
+            .with_context(|| format!("migrating the journal to schema {next}"))?;
+        transaction.pragma_update(None, "user_version", next)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
     let succeeded: Option<bool> = row.get(7)?;
     let acknowledged_at_ms: Option<i64> = row.get(12)?;
+    let lease_until_ms: Option<i64> = row.get(16)?;
     let outcome = match succeeded {
         Some(succeeded) => Some(Outcome {
             succeeded,
             kind: row.get(8)?,
+            uncertain: row.get::<_, Option<bool>>(14)?.unwrap_or(false),
             summary: row.get(9)?,
             sealed_credentials: row.get(10)?,
         }),
         None => None,
     };
-    let state = match (&outcome, acknowledged_at_ms) {
-        (_, Some(_)) => EntryState::Acknowledged,
-        (Some(_), None) => EntryState::Answered,
-        (None, None) => EntryState::InFlight,
-    };
+    let finding: Option<String> = row.get(17)?;
+    let resolution = finding.map(|finding| -> rusqlite::Result<Resolution> {
+        Ok(Resolution {
+            finding: if finding == Finding::Done.as_str() {
+                Finding::Done
+            } else {
+                Finding::NotDone
+            },
+            note: row.get(18)?,
+        })
+    });
     Ok(Entry {
         id: row.get(0)?,
         intent: Intent {
@@ -123,9 +178,18 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
             service_id: row.get(3)?,
             idempotency_key: row.get(4)?,
             input: row.get(5)?,
+            request_digest: row.get(13)?,
         },
-        state,
+        state: EntryState::of(
+            outcome.as_ref(),
+            acknowledged_at_ms.is_some(),
+            lease_until_ms,
+            now_ms,
+        ),
         outcome,
+        owner: row.get(15)?,
+        lease_until_ms,
+        resolution: resolution.transpose()?,
         started_at_ms: row.get(6)?,
         finished_at_ms: row.get(11)?,
         acknowledged_at_ms,
@@ -133,7 +197,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
 }
 
 impl JournalStore for SqliteJournal {
-    fn begin(&self, intent: &Intent) -> anyhow::Result<Begun> {
+    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun> {
         let mut connection = self.connection();
         // One transaction: the key check and the insert cannot interleave
         // with another host's on the same file.
@@ -143,22 +207,26 @@ impl JournalStore for SqliteJournal {
             .query_row(
                 &format!("SELECT {COLUMNS} FROM calls WHERE module = ?1 AND idempotency_key = ?2"),
                 params![intent.module, intent.idempotency_key],
-                entry_from_row,
+                |row| entry_from_row(row, now_ms()),
             )
             .optional()?;
         if let Some(existing) = existing {
             return Ok(Begun::Existing(existing));
         }
         transaction.execute(
-            "INSERT INTO calls (module, function, service_id, idempotency_key, input, started_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO calls (module, function, service_id, idempotency_key, input,
+                request_digest, started_at_ms, owner, lease_until_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 intent.module,
                 intent.function,
                 intent.service_id,
                 intent.idempotency_key,
                 intent.input,
-                now_ms()
+                intent.request_digest,
+                now_ms(),
+                owner,
+                lease_until_ms,
             ],
         )?;
         let id = transaction.last_insert_rowid();
@@ -166,90 +234,142 @@ impl JournalStore for SqliteJournal {
         Ok(Begun::Started(id))
     }
 
-    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<()> {
-        let changed = self
-            .connection()
+    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<Finished> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let resolved: Option<Option<String>> = transaction
+            .query_row(
+                "SELECT finding FROM calls WHERE id = ?1 AND finished_at_ms IS NULL",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(finding) = resolved else {
+            bail!("journal entry {id} has its outcome already, or does not exist");
+        };
+        // An operator's resolution stays on record beside the outcome; the
+        // entry goes back to pending so that both are looked at.
+        transaction
             .execute(
-                "UPDATE calls SET succeeded = ?2, kind = ?3, summary = ?4, sealed_credentials = ?5,
-                 finished_at_ms = ?6
-                 WHERE id = ?1 AND succeeded IS NULL AND acknowledged_at_ms IS NULL",
+                "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
+                    sealed_credentials = ?6, finished_at_ms = ?7, lease_until_ms = NULL,
+                    acknowledged_at_ms = NULL
+                 WHERE id = ?1",
                 params![
                     id,
                     outcome.succeeded,
                     outcome.kind,
+                    outcome.uncertain,
                     outcome.summary,
                     outcome.sealed_credentials,
                     now_ms()
                 ],
             )
             .context("recording a call's outcome")?;
-        if changed == 0 {
-            bail!("journal entry {id} is not in flight");
+        transaction.commit().context("recording a call's outcome")?;
+        Ok(if finding.is_some() {
+            Finished::Reopened
+        } else {
+            Finished::Recorded
+        })
+    }
+
+    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "UPDATE calls SET lease_until_ms = ?2 WHERE id = ?1 AND finished_at_ms IS NULL",
+            )?;
+            for id in ids {
+                statement.execute(params![id, lease_until_ms])?;
+            }
         }
+        transaction.commit().context("renewing leases")?;
         Ok(())
     }
 
     fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>> {
-        Ok(self
-            .connection()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM calls WHERE id = ?1"),
-                params![id],
-                entry_from_row,
-            )
-            .optional()?)
+        Ok(self.select("WHERE id = ?1", params![id])?.pop())
     }
 
     fn pending(&self) -> anyhow::Result<Vec<Entry>> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(&format!(
-            "SELECT {COLUMNS} FROM calls WHERE acknowledged_at_ms IS NULL ORDER BY id"
-        ))?;
-        let entries = statement
-            .query_map([], entry_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(entries)
+        self.select("WHERE acknowledged_at_ms IS NULL ORDER BY id", [])
     }
 
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let connection = self.connection();
-        let mut statement =
-            connection.prepare(&format!("SELECT {COLUMNS} FROM calls ORDER BY id"))?;
-        let entries = statement
-            .query_map([], entry_from_row)?
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading the journal's entries")?;
-        Ok(entries)
+        self.select("ORDER BY id", [])
+            .context("reading the journal's entries")
     }
 
-    fn acknowledge(&self, id: EntryId) -> anyhow::Result<bool> {
-        let changed = self
-            .connection()
-            .execute(
-                "UPDATE calls SET acknowledged_at_ms = ?2, sealed_credentials = NULL
-                 WHERE id = ?1 AND acknowledged_at_ms IS NULL",
-                params![id, now_ms()],
+    fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let now = now_ms();
+        let found: Option<(Option<bool>, Option<i64>, Option<i64>)> = transaction
+            .query_row(
+                "SELECT succeeded, lease_until_ms, acknowledged_at_ms FROM calls WHERE id = ?1",
+                params![id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
+            .optional()?;
+        match found {
+            None | Some((_, _, Some(_))) => return Ok(Acknowledged::NotPending),
+            Some((None, Some(lease), None)) if lease > now => return Ok(Acknowledged::InFlight),
+            Some(_) => {}
+        }
+        let (finding, note) = match &ack.resolution {
+            Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),
+            None => (None, None),
+        };
+        transaction.execute(
+            "UPDATE calls SET acknowledged_at_ms = ?2, sealed_credentials = NULL,
+                finding = ?3, note = ?4
+             WHERE id = ?1",
+            params![id, now, finding, note],
+        )?;
+        if let Some(outcome) = &ack.outcome {
+            transaction.execute(
+                "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5
+                 WHERE id = ?1",
+                params![
+                    id,
+                    outcome.succeeded,
+                    outcome.kind,
+                    outcome.uncertain,
+                    outcome.summary
+                ],
+            )?;
+        }
+        if ack.release_key {
+            release_key(&transaction, id)?;
+        }
+        transaction
+            .commit()
             .context("acknowledging a journal entry")?;
-        Ok(changed > 0)
+        Ok(Acknowledged::Yes)
     }
 
     fn release_key(&self, id: EntryId) -> anyhow::Result<()> {
-        self.connection()
-            .execute(
-                "UPDATE calls SET idempotency_key = idempotency_key || '#released-' || id
-                 WHERE id = ?1",
-                params![id],
-            )
-            .context("releasing an idempotency key")?;
-        Ok(())
+        release_key(&self.connection(), id).context("releasing an idempotency key")
     }
+}
+
+fn release_key(connection: &Connection, id: EntryId) -> anyhow::Result<()> {
+    connection.execute(
+        "UPDATE calls SET idempotency_key = idempotency_key || '#released-' || id
+         WHERE id = ?1 AND idempotency_key NOT LIKE '%#released-%'",
+        params![id],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    const OWNER: &str = "test-host:1";
 
     fn intent(key: &str) -> Intent {
         Intent {
@@ -258,6 +378,7 @@ mod tests {
             service_id: Some("svc-1".into()),
             idempotency_key: key.into(),
             input: r#"{"function":"create-account"}"#.into(),
+            request_digest: Some("d1".into()),
         }
     }
 
@@ -265,9 +386,14 @@ mod tests {
         Outcome {
             succeeded: true,
             kind: "ok".into(),
+            uncertain: false,
             summary: r#"{"kind":"created"}"#.into(),
             sealed_credentials: sealed,
         }
+    }
+
+    fn live() -> i64 {
+        now_ms() + 60_000
     }
 
     fn started(begun: Begun) -> EntryId {
@@ -277,22 +403,48 @@ mod tests {
         }
     }
 
+    fn plain() -> Acknowledgement {
+        Acknowledgement {
+            resolution: None,
+            outcome: None,
+            release_key: false,
+        }
+    }
+
     #[test]
     fn an_entry_goes_from_in_flight_to_answered_to_acknowledged() {
         let journal = SqliteJournal::in_memory().unwrap();
-        let id = started(journal.begin(&intent("k1")).unwrap());
+        let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
         let entry = journal.get(id).unwrap().unwrap();
         assert_eq!(entry.state, EntryState::InFlight);
+        assert_eq!(entry.owner.as_deref(), Some(OWNER));
+        assert_eq!(entry.intent, intent("k1"), "the digest is kept");
         assert_eq!(journal.pending().unwrap(), vec![entry]);
+        assert_eq!(
+            journal.acknowledge(id, &plain()).unwrap(),
+            Acknowledged::InFlight,
+            "a running call cannot be acknowledged"
+        );
 
-        journal.finish(id, &outcome(Some(vec![1, 2, 3]))).unwrap();
+        assert_eq!(
+            journal.finish(id, &outcome(Some(vec![1, 2, 3]))).unwrap(),
+            Finished::Recorded
+        );
         let entry = journal.get(id).unwrap().unwrap();
         assert_eq!(entry.state, EntryState::Answered);
         assert_eq!(entry.outcome, Some(outcome(Some(vec![1, 2, 3]))));
+        assert_eq!(entry.lease_until_ms, None, "the lease ends with the call");
         assert!(journal.finish(id, &outcome(None)).is_err(), "finished once");
 
-        assert!(journal.acknowledge(id).unwrap());
-        assert!(!journal.acknowledge(id).unwrap(), "acknowledged once");
+        assert_eq!(
+            journal.acknowledge(id, &plain()).unwrap(),
+            Acknowledged::Yes
+        );
+        assert_eq!(
+            journal.acknowledge(id, &plain()).unwrap(),
+            Acknowledged::NotPending,
+            "acknowledged once"
+        );
         assert!(journal.pending().unwrap().is_empty());
         assert_eq!(
             journal
@@ -304,8 +456,6 @@ mod tests {
             vec![(id, EntryState::Acknowledged)],
             "every entry stays in the history"
         );
-        let entry = journal.get(id).unwrap().unwrap();
-        assert_eq!(entry.state, EntryState::Acknowledged);
         let raw: Option<Vec<u8>> = journal
             .connection()
             .query_row(
@@ -318,11 +468,55 @@ mod tests {
     }
 
     #[test]
+    fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live() {
+        let journal = SqliteJournal::in_memory().unwrap();
+        let lapsed = started(journal.begin(&intent("a"), OWNER, now_ms() - 1).unwrap());
+        let renewed = started(journal.begin(&intent("b"), OWNER, now_ms() - 1).unwrap());
+        journal.renew(&[renewed], live()).unwrap();
+        assert_eq!(
+            journal.get(lapsed).unwrap().unwrap().state,
+            EntryState::Unknown
+        );
+        assert_eq!(
+            journal.get(renewed).unwrap().unwrap().state,
+            EntryState::InFlight
+        );
+        // An unknown entry can be resolved; the operator's words are kept.
+        let resolution = Resolution {
+            finding: Finding::NotDone,
+            note: Some("no such account in the panel".into()),
+        };
+        let ack = Acknowledgement {
+            resolution: Some(resolution.clone()),
+            outcome: None,
+            release_key: true,
+        };
+        assert_eq!(
+            journal.acknowledge(lapsed, &ack).unwrap(),
+            Acknowledged::Yes
+        );
+        let entry = journal.get(lapsed).unwrap().unwrap();
+        assert_eq!(entry.resolution, Some(resolution));
+        assert_eq!(entry.state, EntryState::Acknowledged);
+        started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+
+        // A host that was only slow finishes after all: nothing is lost,
+        // the entry is pending again.
+        assert_eq!(
+            journal.finish(lapsed, &outcome(Some(vec![7]))).unwrap(),
+            Finished::Reopened
+        );
+        let entry = journal.get(lapsed).unwrap().unwrap();
+        assert_eq!(entry.state, EntryState::Answered);
+        assert_eq!(entry.outcome, Some(outcome(Some(vec![7]))));
+    }
+
+    #[test]
     fn a_taken_key_returns_the_earlier_entry_until_released() {
         let journal = SqliteJournal::in_memory().unwrap();
-        let id = started(journal.begin(&intent("k1")).unwrap());
+        let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
         journal.finish(id, &outcome(None)).unwrap();
-        match journal.begin(&intent("k1")).unwrap() {
+        match journal.begin(&intent("k1"), OWNER, live()).unwrap() {
             Begun::Existing(entry) => {
                 assert_eq!(entry.id, id);
                 assert_eq!(entry.outcome, Some(outcome(None)));
@@ -331,10 +525,10 @@ mod tests {
         }
         let mut other_module = intent("k1");
         other_module.module = "blesta".into();
-        started(journal.begin(&other_module).unwrap());
+        started(journal.begin(&other_module, OWNER, live()).unwrap());
 
         journal.release_key(id).unwrap();
-        let again = started(journal.begin(&intent("k1")).unwrap());
+        let again = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
         assert_ne!(again, id);
     }
 
@@ -344,7 +538,7 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let journal = journal.clone();
-                std::thread::spawn(move || journal.begin(&intent("same")).unwrap())
+                std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
             })
             .collect();
         let started = threads
@@ -413,6 +607,40 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_journal_is_migrated_with_its_entries() {
+        let dir = TempDir::new("migrate");
+        {
+            let connection = Connection::open(dir.file()).unwrap();
+            connection.execute_batch(MIGRATIONS[0]).unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO calls (module, function, idempotency_key, input, started_at_ms,
+                        succeeded, kind, summary, finished_at_ms)
+                     VALUES ('m', 'suspend', 'k-timeout', '{}', 1, 0, 'timeout', '{}', 2),
+                            ('m', 'suspend', 'k-refused', '{}', 1, 0, 'auth-failed', '{}', 2),
+                            ('m', 'suspend', 'k-running', '{}', 1, NULL, NULL, NULL, NULL);
+                     PRAGMA user_version = 1;",
+                )
+                .unwrap();
+        }
+        let journal = SqliteJournal::open(&dir.file()).unwrap();
+        let states: Vec<_> = journal
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.intent.idempotency_key, e.state, e.intent.request_digest))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("k-timeout".into(), EntryState::Unknown, None),
+                ("k-refused".into(), EntryState::Answered, None),
+                ("k-running".into(), EntryState::Unknown, None),
+            ]
+        );
+    }
+
+    #[test]
     fn hosts_sharing_one_file_start_exactly_one_entry_per_key() {
         // Separate connections, as separate host processes would have: the
         // mutex does not serialise them, the immediate transaction and the
@@ -424,7 +652,7 @@ mod tests {
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let journal = journals[i % journals.len()].clone();
-                std::thread::spawn(move || journal.begin(&intent("same")).unwrap())
+                std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
             })
             .collect();
         let begun: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -450,9 +678,12 @@ mod tests {
         let path = dir.file();
         let (answered, in_flight) = {
             let journal = SqliteJournal::open(&path).unwrap();
-            let answered = started(journal.begin(&intent("a")).unwrap());
+            let answered = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
             journal.finish(answered, &outcome(Some(vec![9]))).unwrap();
-            (answered, started(journal.begin(&intent("b")).unwrap()))
+            (
+                answered,
+                started(journal.begin(&intent("b"), OWNER, live()).unwrap()),
+            )
         };
         let journal = SqliteJournal::open(&path).unwrap();
         let pending = journal.pending().unwrap();

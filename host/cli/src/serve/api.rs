@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
 use provisioning_host::{CallError, CallOptions, Host, LoadedModule, Request};
 use serde::Deserialize;
@@ -183,7 +184,18 @@ async fn call_module(
         settings: body.settings,
         idempotency_key: body.idempotency_key,
     };
-    let answer = state.host.execute(&name, &request, &options).await;
+    // On a task of its own: a client that hangs up does not cut a call
+    // off half-way at the provider; it runs to its end and is journaled.
+    let host = state.host.clone();
+    let answer = tokio::spawn(async move { host.execute(&name, &request, &options).await })
+        .await
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "host",
+                format!("the call's task failed: {error}"),
+            )
+        })?;
     let mut result = json!({
         "journal_entry": answer.journal_entry,
         "module_digest": answer.module_digest,
@@ -229,22 +241,27 @@ fn internal(error: anyhow::Error) -> ApiError {
 
 async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let journal = state.host.journal().ok_or_else(no_journal)?;
-    let pending = journal.pending().map_err(internal)?;
-    let entries: Vec<Value> = pending
-        .iter()
-        .map(|call| {
-            let mut value = json!(call.entry);
-            value["status"] = call.status().into();
-            value["credentials"] = json!(call.credentials);
-            value
-        })
-        .collect();
-    Ok(Json(json!({ "pending": entries })))
+    let pending = journal.pending().await.map_err(internal)?;
+    Ok(Json(json!({ "pending": pending })))
+}
+
+/// The optional body of an acknowledgement: what an operator found at the
+/// provider for an entry whose outcome is unknown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    #[serde(default)]
+    finding: Option<Finding>,
+    #[serde(default)]
+    remote_id: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 async fn journal_ack(
     State(state): State<AppState>,
     Path(entry): Path<String>,
+    body: Option<Json<AckBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let journal = state.host.journal().ok_or_else(no_journal)?;
     let id: i64 = entry.parse().map_err(|_| {
@@ -254,13 +271,32 @@ async fn journal_ack(
             format!("`{entry}` is not a journal entry number"),
         )
     })?;
-    if journal.acknowledge(id).map_err(internal)? {
-        Ok(Json(json!({ "acknowledged": id })))
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-pending",
-            format!("journal entry {id} is not pending (unknown, or acknowledged already)"),
-        ))
+    let body = body.map(|Json(body)| body).unwrap_or_default();
+    let done = match body.finding {
+        None => journal.acknowledge(id).await,
+        Some(finding) => {
+            journal
+                .resolve(
+                    id,
+                    OperatorFinding {
+                        finding,
+                        remote_id: body.remote_id,
+                        note: body.note,
+                    },
+                )
+                .await
+        }
+    };
+    match done {
+        Ok(()) => Ok(Json(json!({ "acknowledged": id }))),
+        Err(AckError::Store(error)) => Err(internal(error)),
+        Err(error) => {
+            let status = match error {
+                AckError::NotPending(_) => StatusCode::NOT_FOUND,
+                AckError::InFlight(_) | AckError::FindingRequired(_) => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Err(ApiError::new(status, error.kind(), error.to_string()))
+        }
     }
 }

@@ -1,0 +1,679 @@
+//! How a mutating call passes the journal: admitted to run (its intent on
+//! record), answered from the record (a repeated idempotency key), joined
+//! to the same call already running, or refused; and, once it ran, its
+//! outcome recorded and handed to every caller that waited for it.
+//!
+//! Callers of one key in this process meet in one place (a slot per
+//! module and key): the first runs the call, the others wait for its
+//! answer within their own deadline. A call running on another host (a
+//! shared journal file) is waited for by reading its entry until it ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::record::{Begun, Entry, EntryId, EntryState, Intent, MAX_KEY_BYTES, Outcome};
+use super::seal::Sealer;
+use super::store::Finished;
+use super::worker::Worker;
+use crate::bindings::types::{Credential, Setting};
+use crate::call::{CallError, Request, Response};
+use crate::redact::{MASK, Redactor};
+
+/// How often an entry running on another host is read again while a
+/// caller waits for it.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// The answer every caller of one key gets: the first caller's.
+#[derive(Debug, Clone)]
+pub(crate) struct Settled {
+    /// The call's result.
+    pub result: Result<Response, CallError>,
+    /// The entry that records it.
+    pub entry: Option<EntryId>,
+    /// The module version that answered, when a guest ran.
+    pub module_digest: Option<String>,
+}
+
+/// What [`Shared::admit`] decided.
+pub(crate) enum Admission {
+    /// Run the call and report its result through the ticket.
+    Run(Ticket),
+    /// Do not run it: this is the answer (recorded, or the one the same
+    /// call running now gave).
+    Answered(Settled),
+}
+
+/// One module's key, where its callers in this process meet.
+type SlotKey = (String, String);
+
+struct Slot {
+    digest: String,
+    answer: watch::Receiver<Option<Arc<Settled>>>,
+}
+
+/// The journal's state behind every [`super::Journal`] clone.
+pub(crate) struct Shared {
+    pub(super) worker: Worker,
+    sealer: Sealer,
+    /// This host, as the entries it owns name it.
+    owner: String,
+    slots: Mutex<HashMap<SlotKey, Slot>>,
+}
+
+/// The first caller of a key: it settles the slot for the others.
+struct Leader {
+    shared: Arc<Shared>,
+    key: SlotKey,
+    answer: watch::Sender<Option<Arc<Settled>>>,
+}
+
+impl Leader {
+    /// Hands the answer to every caller waiting and frees the slot.
+    fn settle(self, settled: Settled) -> Settled {
+        let _ = self.answer.send(Some(Arc::new(settled.clone())));
+        settled
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        // Settled or abandoned, the slot is free; callers still waiting on
+        // an abandoned one see the sender gone and start over.
+        self.shared.slots().remove(&self.key);
+    }
+}
+
+/// An admitted call: its entry is in flight, owned by this host. Report
+/// the result with [`Ticket::finish`]; a ticket dropped unfinished (the
+/// caller's future was cancelled) records the outcome as unknown.
+pub(crate) struct Ticket {
+    shared: Arc<Shared>,
+    leader: Option<Leader>,
+    entry: EntryId,
+    module: String,
+    finished: bool,
+}
+
+impl Ticket {
+    /// The entry that records the call.
+    pub fn entry(&self) -> EntryId {
+        self.entry
+    }
+
+    /// Records the outcome (credentials sealed, everything else with
+    /// secrets removed), waiting for the store until `deadline` at most,
+    /// and hands the answer to every caller of the same key.
+    pub async fn finish(
+        mut self,
+        result: Result<Response, CallError>,
+        module_digest: Option<String>,
+        redactor: &Redactor,
+        deadline: Instant,
+    ) -> Settled {
+        self.finished = true;
+        let entry = self.entry;
+        match self.shared.outcome_of(entry, &result, redactor) {
+            Ok(outcome) => {
+                let recorded = self.shared.worker.run(None, move |context| {
+                    context.running.remove(&entry);
+                    context.store.finish(entry, &outcome)
+                });
+                match tokio::time::timeout_at(deadline.into(), recorded).await {
+                    Ok(Ok(Finished::Recorded)) => {}
+                    Ok(Ok(Finished::Reopened)) => tracing::error!(
+                        module = %self.module,
+                        entry,
+                        "a call finished after an operator had resolved its journal entry by hand: the entry is pending again, compare the two"
+                    ),
+                    Ok(Err(error)) => tracing::error!(
+                        module = %self.module,
+                        entry,
+                        "recording a call's outcome failed; its entry will show as unknown: {}",
+                        redactor.redact(&format!("{error:#}"))
+                    ),
+                    Err(_) => tracing::warn!(
+                        module = %self.module,
+                        entry,
+                        "the journal is slow: the call's outcome is recorded once it answers"
+                    ),
+                }
+            }
+            Err(error) => tracing::error!(
+                module = %self.module,
+                entry,
+                "preparing a call's outcome for the journal failed; its entry will show as unknown: {}",
+                redactor.redact(&format!("{error:#}"))
+            ),
+        }
+        let settled = Settled {
+            result,
+            entry: Some(entry),
+            module_digest,
+        };
+        match self.leader.take() {
+            Some(leader) => leader.settle(settled),
+            None => settled,
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let entry = self.entry;
+        tracing::warn!(module = %self.module, entry, "a journaled call was cancelled before its outcome was known");
+        let outcome = Outcome {
+            succeeded: false,
+            kind: "host".to_string(),
+            uncertain: true,
+            summary: json!({
+                "kind": "host",
+                "message": "the call was cancelled before its outcome was known",
+            })
+            .to_string(),
+            sealed_credentials: None,
+        };
+        self.shared.worker.submit(move |context| {
+            if let Some(context) = context {
+                context.running.remove(&entry);
+                if let Err(error) = context.store.finish(entry, &outcome) {
+                    tracing::error!(entry, "recording a cancelled call failed: {error:#}");
+                }
+            }
+        });
+    }
+}
+
+impl Shared {
+    pub(super) fn new(worker: Worker, sealer: Sealer) -> Shared {
+        Shared {
+            worker,
+            sealer,
+            owner: host_identity(),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SlotKey, Slot>> {
+        // The map is consistent after every statement; a panic elsewhere
+        // does not make it unusable.
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Decides what to do with a mutating call: run it (its intent is on
+    /// record once this returns), answer it from the journal, answer it
+    /// with the same call's answer (a caller of the same key running now),
+    /// or refuse it. Waits until `deadline` at most.
+    pub async fn admit(
+        self: &Arc<Self>,
+        module: &str,
+        request: &Request,
+        settings: &[Setting],
+        key: Option<&str>,
+        redactor: &Redactor,
+        deadline: Instant,
+    ) -> Result<Admission, (CallError, Option<EntryId>)> {
+        let refuse = |error: CallError| (error, None);
+        if let Some(key) = key {
+            check_key(module, key).map_err(refuse)?;
+        }
+        if let Some(service) = request.service() {
+            check_field(module, "service id", &service.service_id).map_err(refuse)?;
+        }
+        let key = key.map_or_else(generated_key, str::to_string);
+        let intent = Intent {
+            module: module.to_string(),
+            function: crate::call::function_name(request.function()).to_string(),
+            service_id: request.service().map(|s| s.service_id.clone()),
+            idempotency_key: key.clone(),
+            input: redacted_input(request, redactor),
+            request_digest: Some(self.request_digest(module, request, settings)),
+        };
+        let digest = intent.request_digest.clone().unwrap_or_default();
+        let slot_key = (module.to_string(), key.clone());
+        let leader = loop {
+            let waiting = {
+                let mut slots = self.slots();
+                match slots.get(&slot_key) {
+                    Some(slot) if slot.digest != digest => {
+                        return Err(refuse(conflict(
+                            module,
+                            &key,
+                            &format!(
+                                "another {} running now (a key names one request)",
+                                intent.function
+                            ),
+                        )));
+                    }
+                    Some(slot) => slot.answer.clone(),
+                    None => {
+                        let (answer, receiver) = watch::channel(None);
+                        slots.insert(
+                            slot_key.clone(),
+                            Slot {
+                                digest: digest.clone(),
+                                answer: receiver,
+                            },
+                        );
+                        break Leader {
+                            shared: self.clone(),
+                            key: slot_key.clone(),
+                            answer,
+                        };
+                    }
+                }
+            };
+            match wait_for_answer(waiting, deadline).await {
+                Waited::Answer(settled) => return Ok(Admission::Answered((*settled).clone())),
+                // The first caller was cancelled: start over.
+                Waited::Abandoned => continue,
+                Waited::TimedOut => {
+                    return Err(refuse(CallError::InProgress {
+                        module: module.to_string(),
+                        key,
+                        entry: None,
+                    }));
+                }
+            }
+        };
+        match self.admit_as_leader(&intent, redactor, deadline).await {
+            Ok(entry) => Ok(Admission::Run(Ticket {
+                shared: self.clone(),
+                leader: Some(leader),
+                entry,
+                module: module.to_string(),
+                finished: false,
+            })),
+            Err(Decision::Answer(settled)) => Ok(Admission::Answered(leader.settle(settled))),
+            Err(Decision::Refuse(error, entry)) => {
+                leader.settle(Settled {
+                    result: Err(error.clone()),
+                    entry,
+                    module_digest: None,
+                });
+                Err((error, entry))
+            }
+        }
+    }
+
+    /// The first caller of a key in this process: records the intent, or
+    /// decides from the entry already under the key.
+    async fn admit_as_leader(
+        &self,
+        intent: &Intent,
+        redactor: &Redactor,
+        deadline: Instant,
+    ) -> Result<EntryId, Decision> {
+        let module = intent.module.as_str();
+        let journal_error = |error: anyhow::Error| {
+            Decision::Refuse(
+                CallError::Journal {
+                    module: module.to_string(),
+                    message: redactor.redact(&format!("{error:#}")),
+                },
+                None,
+            )
+        };
+        loop {
+            let begun = self
+                .begin(intent.clone(), deadline)
+                .await
+                .map_err(journal_error)?;
+            let mut existing = match begun {
+                Begun::Started(id) => return Ok(id),
+                Begun::Existing(existing) => existing,
+            };
+            if let Some(used_for) = mismatch(&existing.intent, intent) {
+                return Err(Decision::Refuse(
+                    conflict(module, &intent.idempotency_key, &used_for),
+                    Some(existing.id),
+                ));
+            }
+            // Running on another host (a shared journal): wait for it.
+            while existing.state == EntryState::InFlight {
+                if Instant::now() + POLL_EVERY >= deadline {
+                    return Err(Decision::Refuse(
+                        CallError::InProgress {
+                            module: module.to_string(),
+                            key: intent.idempotency_key.clone(),
+                            entry: Some(existing.id),
+                        },
+                        Some(existing.id),
+                    ));
+                }
+                tokio::time::sleep(POLL_EVERY).await;
+                let id = existing.id;
+                existing = self
+                    .worker
+                    .run(Some(deadline), move |context| context.store.get(id))
+                    .await
+                    .map_err(journal_error)?
+                    .context("the entry under this key disappeared")
+                    .map_err(journal_error)?;
+            }
+            match (&existing.outcome, existing.state) {
+                (Some(outcome), _) if outcome.succeeded => {
+                    let response = self.recorded_response(&existing).map_err(journal_error)?;
+                    return Err(Decision::Answer(Settled {
+                        result: Ok(response),
+                        entry: Some(existing.id),
+                        module_digest: None,
+                    }));
+                }
+                (Some(_), EntryState::Answered | EntryState::Acknowledged) => {
+                    // The earlier call was refused outright; nothing
+                    // happened, so this one may run under the same key.
+                    let id = existing.id;
+                    self.worker
+                        .run(Some(deadline), move |context| context.store.release_key(id))
+                        .await
+                        .map_err(journal_error)?;
+                }
+                _ => {
+                    return Err(Decision::Refuse(
+                        CallError::OutcomeUnknown {
+                            module: module.to_string(),
+                            key: intent.idempotency_key.clone(),
+                            entry: existing.id,
+                        },
+                        Some(existing.id),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records an intent on the journal's thread. If the caller has given
+    /// up by the time it is recorded, the entry is closed at once as not
+    /// sent (a definite outcome: nothing reached the module), so that its
+    /// key stays usable and nothing shows as running that is not.
+    async fn begin(&self, intent: Intent, deadline: Instant) -> anyhow::Result<Begun> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let owner = self.owner.clone();
+        let job = Box::new(move |context: Option<&mut super::worker::Context<'_>>| {
+            let Some(context) = context else {
+                let _ = reply.send(Err(anyhow::anyhow!(
+                    "the journal did not answer within the call's deadline (is its file locked?)"
+                )));
+                return;
+            };
+            let begun = context
+                .store
+                .begin(&intent, &owner, context.lease_until_ms());
+            if let Ok(Begun::Started(id)) = &begun {
+                context.running.insert(*id);
+            }
+            if let Err(unsent) = reply.send(begun)
+                && let Ok(Begun::Started(id)) = unsent
+            {
+                context.running.remove(&id);
+                let outcome = Outcome {
+                    succeeded: false,
+                    kind: "journal".to_string(),
+                    uncertain: false,
+                    summary: json!({
+                        "kind": "journal",
+                        "message": "not sent: the journal recorded the intent after the caller's deadline",
+                    })
+                    .to_string(),
+                    sealed_credentials: None,
+                };
+                if let Err(error) = context.store.finish(id, &outcome) {
+                    tracing::error!(
+                        entry = id,
+                        "closing an unsent call's entry failed: {error:#}"
+                    );
+                }
+            }
+        });
+        self.worker.wait(Some(deadline), job, answer).await
+    }
+
+    /// The keyed digest of everything a request says, secrets included.
+    fn request_digest(&self, module: &str, request: &Request, settings: &[Setting]) -> String {
+        let mut settings: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_str()))
+            .collect();
+        settings.sort_unstable();
+        let canonical = json!({ "module": module, "request": request, "settings": settings });
+        self.sealer.digest(canonical.to_string().as_bytes())
+    }
+
+    /// A call's outcome as the journal keeps it.
+    fn outcome_of(
+        &self,
+        id: EntryId,
+        result: &Result<Response, CallError>,
+        redactor: &Redactor,
+    ) -> anyhow::Result<Outcome> {
+        Ok(match result {
+            Ok(response) => {
+                // A module may repeat what it issued in a message, too.
+                let redactor =
+                    redactor.with(response.credentials().iter().map(|c| c.value.as_str()));
+                let credentials = response.credentials();
+                let sealed_credentials = if credentials.is_empty() {
+                    None
+                } else {
+                    Some(
+                        self.sealer
+                            .seal(&serde_json::to_vec(credentials)?, &seal_context(id)),
+                    )
+                };
+                let mut masked = response.clone();
+                if let Some(credentials) = masked.credentials_mut() {
+                    for credential in credentials {
+                        credential.value = MASK.to_string();
+                    }
+                }
+                Outcome {
+                    succeeded: true,
+                    kind: "ok".to_string(),
+                    uncertain: false,
+                    summary: redactor.redact(&serde_json::to_string(&masked)?),
+                    sealed_credentials,
+                }
+            }
+            Err(error) => Outcome {
+                succeeded: false,
+                kind: error.kind().to_string(),
+                uncertain: error.leaves_provider_state_unknown(),
+                summary: redactor.redact(
+                    &json!({ "kind": error.kind(), "message": error.to_string() }).to_string(),
+                ),
+                sealed_credentials: None,
+            },
+        })
+    }
+
+    /// The credentials sealed in an entry.
+    pub(super) fn unseal(&self, entry: &Entry) -> anyhow::Result<Vec<Credential>> {
+        let Some(sealed) = entry
+            .outcome
+            .as_ref()
+            .and_then(|o| o.sealed_credentials.as_ref())
+        else {
+            return Ok(Vec::new());
+        };
+        let bytes = self
+            .sealer
+            .open(sealed, &seal_context(entry.id))
+            .with_context(|| format!("unsealing the credentials of journal entry {}", entry.id))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading the credentials of journal entry {}", entry.id))
+    }
+
+    /// The answer an earlier call got, credentials unsealed (or masked once
+    /// they were acknowledged and destroyed).
+    fn recorded_response(&self, entry: &Entry) -> anyhow::Result<Response> {
+        let outcome = entry.outcome.as_ref().context("the entry has no outcome")?;
+        let mut response: Response =
+            serde_json::from_str(&outcome.summary).context("reading the recorded answer")?;
+        if entry.state != EntryState::Acknowledged
+            && let Some(credentials) = response.credentials_mut()
+        {
+            *credentials = self.unseal(entry)?;
+        }
+        Ok(response)
+    }
+}
+
+/// What the leader decided instead of running the call.
+enum Decision {
+    Answer(Settled),
+    Refuse(CallError, Option<EntryId>),
+}
+
+enum Waited {
+    Answer(Arc<Settled>),
+    Abandoned,
+    TimedOut,
+}
+
+/// Waits for the first caller's answer.
+async fn wait_for_answer(
+    mut answer: watch::Receiver<Option<Arc<Settled>>>,
+    deadline: Instant,
+) -> Waited {
+    let settled = tokio::time::timeout_at(deadline.into(), answer.wait_for(Option::is_some)).await;
+    match settled {
+        Ok(Ok(value)) => match value.as_ref() {
+            Some(settled) => Waited::Answer(settled.clone()),
+            None => Waited::Abandoned,
+        },
+        Ok(Err(_)) => Waited::Abandoned,
+        Err(_) => Waited::TimedOut,
+    }
+}
+
+/// How a stored intent differs from a new one under the same key, if it
+/// does: by digest, or (entries from before digests) by function and
+/// service.
+fn mismatch(stored: &Intent, new: &Intent) -> Option<String> {
+    let described = || {
+        format!(
+            "{} of service {}",
+            stored.function,
+            stored.service_id.as_deref().unwrap_or("-")
+        )
+    };
+    if stored.function != new.function || stored.service_id != new.service_id {
+        return Some(described());
+    }
+    match (&stored.request_digest, &new.request_digest) {
+        (Some(stored_digest), Some(new_digest)) if stored_digest != new_digest => Some(format!(
+            "{} with other inputs (a key names one request)",
+            described()
+        )),
+        _ => None,
+    }
+}
+
+fn conflict(module: &str, key: &str, used_for: &str) -> CallError {
+    CallError::IdempotencyConflict {
+        module: module.to_string(),
+        key: key.to_string(),
+        used_for: used_for.to_string(),
+    }
+}
+
+/// An idempotency key names a request: short, printable, non-empty.
+fn check_key(module: &str, key: &str) -> Result<(), CallError> {
+    if key.is_empty() {
+        return Err(CallError::InvalidRequest {
+            module: module.to_string(),
+            message: "the idempotency key is empty".to_string(),
+        });
+    }
+    check_field(module, "idempotency key", key)
+}
+
+/// A value the journal records in its own column: bounded and printable.
+fn check_field(module: &str, what: &str, value: &str) -> Result<(), CallError> {
+    let refuse = |message: String| CallError::InvalidRequest {
+        module: module.to_string(),
+        message,
+    };
+    if value.len() > MAX_KEY_BYTES {
+        return Err(refuse(format!(
+            "the {what} is {} bytes long; at most {MAX_KEY_BYTES} are accepted",
+            value.len()
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(refuse(format!("the {what} holds control characters")));
+    }
+    Ok(())
+}
+
+/// What a sealed record is bound to: its entry.
+fn seal_context(id: EntryId) -> Vec<u8> {
+    format!("provisioning journal entry {id}").into_bytes()
+}
+
+/// The request as JSON with every secret masked: passwords by field, and
+/// anything the redactor knows wherever it appears.
+fn redacted_input(request: &Request, redactor: &Redactor) -> String {
+    let mut request = request.clone();
+    if let Some(service) = request.service_mut()
+        && service.password.is_some()
+    {
+        service.password = Some(MASK.to_string());
+    }
+    if let Request::ChangePassword { new_password, .. } = &mut request {
+        *new_password = MASK.to_string();
+    }
+    redactor.redact(&serde_json::to_string(&request).unwrap_or_default())
+}
+
+/// A key for a call whose caller gave none: unique, so it never replays.
+fn generated_key() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "auto-{now:x}-{:x}-{:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// This host as its entries name it: `hostname:pid`.
+fn host_identity() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_string());
+    format!("{hostname}:{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_bounded_and_printable() {
+        assert!(check_key("m", "create-42").is_ok());
+        assert!(check_key("m", &"k".repeat(MAX_KEY_BYTES)).is_ok());
+        for bad in [String::new(), "k".repeat(MAX_KEY_BYTES + 1), "a\nb".into()] {
+            let error = check_key("m", &bad).unwrap_err();
+            assert_eq!(error.kind(), "invalid-input");
+            assert!(error.to_string().len() < 200, "the key is not quoted back");
+        }
+    }
+}

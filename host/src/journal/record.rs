@@ -1,0 +1,254 @@
+//! What the journal keeps of one call: its intent, its outcome, who runs
+//! it, and what an operator found when nobody knew how it ended.
+
+use serde::{Deserialize, Serialize};
+
+/// A journal entry's number.
+pub type EntryId = i64;
+
+/// The longest idempotency key (and service id) the journal records, in
+/// bytes: a key names a request, it does not carry data.
+pub const MAX_KEY_BYTES: usize = 255;
+
+/// What is known of a call before it reaches the module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The module's name.
+    pub module: String,
+    /// The contract function, e.g. `create-account`.
+    pub function: String,
+    /// The platform's service id, when the call has a service.
+    pub service_id: Option<String>,
+    /// The caller's key (or a generated one): unique per module.
+    pub idempotency_key: String,
+    /// The request as JSON, secrets removed.
+    pub input: String,
+    /// A keyed digest of the whole request, secrets included (never the
+    /// secrets themselves): a repeated key with another request is told
+    /// apart by it. `None` on entries written before digests were kept.
+    #[serde(skip)]
+    pub request_digest: Option<String>,
+}
+
+/// What a call came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Whether the module answered successfully.
+    pub succeeded: bool,
+    /// `ok`, or the error's kind (`rate-limited`, `deadline-exceeded`...).
+    pub kind: String,
+    /// Whether the failure leaves the provider's state unknown (the call
+    /// was cut off or its answer lost), so that repeating it blindly could
+    /// act twice. Always false for a success.
+    pub uncertain: bool,
+    /// The answer or the error as JSON, secrets and credentials removed.
+    pub summary: String,
+    /// The issued credentials, sealed; `None` when there were none or they
+    /// were destroyed on acknowledgement.
+    #[serde(skip)]
+    pub sealed_credentials: Option<Vec<u8>>,
+}
+
+/// Where an entry stands. Derived from what is recorded and the clock
+/// ([`EntryState::of`]), never stored, so that a host that died cannot
+/// leave a state behind that is no longer true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryState {
+    /// The call is running on a live host (its lease is current): wait
+    /// for it; it cannot be acknowledged yet.
+    InFlight,
+    /// Nobody knows whether the provider acted: the host running it
+    /// stopped (its lease ran out), or the call was cut off or its answer
+    /// lost. An operator checks the provider and records a [`Finding`].
+    Unknown,
+    /// The outcome is recorded; the caller has not acknowledged it yet.
+    Answered,
+    /// The caller has the answer (or an operator resolved the entry);
+    /// sealed credentials are destroyed.
+    Acknowledged,
+}
+
+impl EntryState {
+    /// The state of an entry with this outcome, acknowledgement and lease
+    /// at `now_ms`.
+    pub fn of(
+        outcome: Option<&Outcome>,
+        acknowledged: bool,
+        lease_until_ms: Option<i64>,
+        now_ms: i64,
+    ) -> EntryState {
+        match outcome {
+            _ if acknowledged => EntryState::Acknowledged,
+            None if lease_until_ms.is_some_and(|until| until > now_ms) => EntryState::InFlight,
+            None => EntryState::Unknown,
+            Some(outcome) if outcome.uncertain => EntryState::Unknown,
+            Some(_) => EntryState::Answered,
+        }
+    }
+
+    /// The word used in tables, logs and JSON: `in-flight`, `unknown`,
+    /// `answered`, `acknowledged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::InFlight => "in-flight",
+            EntryState::Unknown => "unknown",
+            EntryState::Answered => "answered",
+            EntryState::Acknowledged => "acknowledged",
+        }
+    }
+}
+
+impl std::fmt::Display for EntryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an operator found at the provider for a call whose outcome was
+/// unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Finding {
+    /// The call did take effect: the entry becomes the call's outcome, and
+    /// the next call with its key is answered with it.
+    Done,
+    /// The call did not take effect: its key is freed, and the next call
+    /// with it runs.
+    NotDone,
+}
+
+impl Finding {
+    /// `done` or `not-done`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::Done => "done",
+            Finding::NotDone => "not-done",
+        }
+    }
+}
+
+/// An operator's resolution of an unknown entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// What they found.
+    pub finding: Finding,
+    /// What they wrote down (the provider's id they saw, a ticket...).
+    pub note: Option<String>,
+}
+
+/// One journaled call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The entry's number.
+    pub id: EntryId,
+    /// What was asked.
+    pub intent: Intent,
+    /// Where it stands (as of reading it).
+    pub state: EntryState,
+    /// What it came to, when known.
+    pub outcome: Option<Outcome>,
+    /// The host that runs (or ran) the call, `hostname:pid`.
+    pub owner: Option<String>,
+    /// Until when that host vouches the call is still running (Unix
+    /// milliseconds); it renews this while the call runs.
+    pub lease_until_ms: Option<i64>,
+    /// What an operator found, for an entry resolved by hand.
+    pub resolution: Option<Resolution>,
+    /// When the intent was recorded (Unix milliseconds).
+    pub started_at_ms: i64,
+    /// When the outcome was recorded.
+    pub finished_at_ms: Option<i64>,
+    /// When the caller acknowledged it.
+    pub acknowledged_at_ms: Option<i64>,
+}
+
+/// What [`crate::journal::JournalStore::begin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per call and matched at once; a Box would only add an allocation"
+)]
+pub enum Begun {
+    /// A new entry, in flight.
+    Started(EntryId),
+    /// The module already has an entry under this idempotency key.
+    Existing(Entry),
+}
+
+/// How an entry is acknowledged: what the journal decided after reading
+/// it (see [`crate::journal::JournalStore::acknowledge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// What an operator found, when they resolved an unknown entry.
+    pub resolution: Option<Resolution>,
+    /// The outcome to record in place of the one on file (an operator's
+    /// "done": what a repeated key is answered with).
+    pub outcome: Option<Outcome>,
+    /// Whether the idempotency key is freed for a new attempt.
+    pub release_key: bool,
+}
+
+/// What [`crate::journal::JournalStore::acknowledge`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Done.
+    Yes,
+    /// There is no such entry, or it was acknowledged already.
+    NotPending,
+    /// The call is still running on a live host.
+    InFlight,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(uncertain: bool) -> Outcome {
+        Outcome {
+            succeeded: !uncertain,
+            kind: if uncertain { "timeout" } else { "ok" }.into(),
+            uncertain,
+            summary: String::new(),
+            sealed_credentials: None,
+        }
+    }
+
+    #[test]
+    fn the_state_follows_the_record_and_the_lease() {
+        let now = 1_000;
+        assert_eq!(
+            EntryState::of(None, false, Some(now + 1), now),
+            EntryState::InFlight
+        );
+        assert_eq!(
+            EntryState::of(None, false, Some(now), now),
+            EntryState::Unknown,
+            "a lease that ran out is a host that stopped"
+        );
+        assert_eq!(EntryState::of(None, false, None, now), EntryState::Unknown);
+        assert_eq!(
+            EntryState::of(Some(&outcome(true)), false, Some(now + 1), now),
+            EntryState::Unknown
+        );
+        assert_eq!(
+            EntryState::of(Some(&outcome(false)), false, None, now),
+            EntryState::Answered
+        );
+        assert_eq!(
+            EntryState::of(Some(&outcome(true)), true, None, now),
+            EntryState::Acknowledged
+        );
+        assert_eq!(
+            serde_json::to_value(EntryState::InFlight).unwrap(),
+            EntryState::InFlight.as_str()
+        );
+    }
+}

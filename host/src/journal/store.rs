@@ -1,0 +1,58 @@
+//! The storage behind the journal, as a trait: what any store (the
+//! embedded SQLite file, a server database shared by several hosts) must
+//! do, each operation atomic on its own.
+
+use super::record::{Acknowledged, Acknowledgement, Begun, Entry, EntryId, Intent, Outcome};
+
+/// What [`JournalStore::finish`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The outcome is recorded.
+    Recorded,
+    /// The outcome is recorded, but an operator had resolved the entry by
+    /// hand meanwhile (the host was thought gone): the entry is pending
+    /// again so that someone compares the two.
+    Reopened,
+}
+
+/// Storage behind the journal. [`super::SqliteJournal`] is the embedded
+/// default.
+///
+/// Every method may fail (a locked file, a database that is down) and is
+/// called from the journal's own thread, never from an async runtime's, so
+/// it may block; none of the methods a call runs through (`begin`,
+/// `finish`, `renew`, `get`) reads more than one entry.
+pub trait JournalStore: Send + Sync + 'static {
+    /// Records an intent, owned by `owner` under a lease until
+    /// `lease_until_ms`, atomically unless the module already has an entry
+    /// under its idempotency key, which is then returned instead.
+    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun>;
+
+    /// Records the outcome of an entry begun by this host, once; the lease
+    /// ends with it.
+    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<Finished>;
+
+    /// Extends the lease of entries still running on this host.
+    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()>;
+
+    /// One entry.
+    fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>>;
+
+    /// Entries not acknowledged, oldest first.
+    fn pending(&self) -> anyhow::Result<Vec<Entry>>;
+
+    /// Every entry, acknowledged ones included, oldest first: the history
+    /// from which the services a platform has at each provider can be
+    /// rebuilt (see [`crate::live_services`]). Never on a call's path.
+    fn entries(&self) -> anyhow::Result<Vec<Entry>>;
+
+    /// Acknowledges an entry as `ack` says and destroys its sealed
+    /// credentials, unless it is acknowledged already or still in flight
+    /// (its lease current), which is checked in the same atomic step.
+    fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged>;
+
+    /// Frees an entry's idempotency key for a new call (the entry keeps a
+    /// marked copy of it): for a call that was refused outright, so that
+    /// nothing happened and trying again is safe.
+    fn release_key(&self, id: EntryId) -> anyhow::Result<()>;
+}
