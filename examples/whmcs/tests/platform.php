@@ -622,21 +622,27 @@ namespace {
 
         // A create cut off at the provider (HTTP 500: did it act?): the entry
         // stays pending, the same key is refused until an operator has
-        // checked the provider and acknowledged the entry.
+        // checked the provider and resolved the entry; found not done, the
+        // retry runs.
         add_service(4005, 2, 1, 'Pending', 'unsure.example.com', '', 'Bl-Unsure-Pw1!');
         $secrets[] = 'Bl-Unsure-Pw1!';
         $origin = env('SANDBOX_ORIGIN');
         post_json("{$origin}/_sandbox/blesta/faults", ['fault' => 'server_error_json']);
         $first = sandboxed_CreateAccount(platform_params(4005));
-        expect(str_starts_with($first, 'provider: ') && preg_match('/acknowledge journal entry (\d+)/', $first, $match) === 1, 'a cut-off create: ' . $first);
+        expect(str_starts_with($first, 'provider: ') && preg_match('/resolve journal entry (\d+)/', $first, $match) === 1, 'a cut-off create: ' . $first);
         step('blesta', 'CreateAccount', $first);
         $again = sandboxed_CreateAccount(platform_params(4005));
         expect(str_starts_with($again, 'outcome-unknown: '), 'the retry of a cut-off create: ' . $again);
         step('blesta', 'CreateAccount', $again);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') === null, 'the cut-off create made no license');
-        expect(post_json("{$url}/v1/journal/{$match[1]}/ack", [], $token) === ['acknowledged' => (int) $match[1]], 'the operator acknowledges the entry');
-        step('blesta', 'operator', "checked the provider (no license) and acknowledged journal entry {$match[1]}");
+        expect(post_json("{$url}/v1/journal/{$match[1]}/ack", ['finding' => 'not-done', 'note' => 'no license at Blesta'], $token) === ['acknowledged' => (int) $match[1]], 'the operator resolves the entry');
+        step('blesta', 'operator', "checked the provider (no license) and resolved journal entry {$match[1]} as not done");
+        $retried = sandboxed_CreateAccount(platform_params(4005));
+        expect($retried === 'success', 'the retry after "not done" runs: ' . $retried);
+        $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
+        expect(find($licenses, 'domain', 'unsure.example.com') !== null, 'the retry made the license');
+        step('blesta', 'CreateAccount', $retried);
 
         // SuspendAccount, UnsuspendAccount.
         foreach (SERVICES as $provider => $id) {

@@ -125,23 +125,29 @@ impl SqliteJournal {
     }
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`], one migration per transaction.
+/// Brings the schema to [`SCHEMA_VERSION`]. The version is read and every
+/// migration applied under the file's write lock, in one transaction:
+/// another process opening the same new file at the same moment (a host
+/// and `journal pending`) then waits, and finds the schema done.
 fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
-    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         bail!(
             "the journal was written by a newer version (schema {version}, this host knows {SCHEMA_VERSION})"
         );
     }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let next = index as i64 + 1;
-        let transaction = connection.transaction()?;
         transaction
             .execute_batch(migration)
-            .with_context(|| format!("migrating the journal to schema {next}"))?;
-        transaction.pragma_update(None, "user_version", next)?;
-        transaction.commit()?;
+            .with_context(|| format!("migrating the journal to schema {}", index + 1))?;
     }
+    transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    transaction.commit().context("migrating the journal")?;
     Ok(())
 }
 
@@ -638,6 +644,21 @@ mod tests {
                 ("k-running".into(), EntryState::Unknown, None),
             ]
         );
+    }
+
+    #[test]
+    fn processes_opening_a_new_file_at_once_migrate_it_once() {
+        let dir = TempDir::new("open-race");
+        let path = dir.file();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteJournal::open(&path).map(|_| ()))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
     }
 
     #[test]

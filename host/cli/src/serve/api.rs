@@ -219,6 +219,7 @@ fn error_json(error: &CallError) -> Value {
         "kind": error.kind(),
         "message": error.to_string(),
         "retry_after_seconds": retry_after,
+        "uncertain": error.leaves_provider_state_unknown(),
     })
 }
 

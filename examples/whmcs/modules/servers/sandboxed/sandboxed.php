@@ -29,8 +29,10 @@
  * reuses the key and runs again: the host released it. Retrying after a
  * cut-off call (timeout, transport, provider error) is refused by the host
  * with `outcome-unknown` until an operator has checked the provider and
- * acknowledged the journal entry; a retry after a success that WHMCS did not
- * record gets the recorded answer, credentials included. Suspend, unsuspend,
+ * resolved the journal entry as done (the retry gets that answer) or not
+ * done (the retry runs); a retry while the same call still runs waits for
+ * it, or is answered `in-progress`; a retry after a success that WHMCS did
+ * not record gets the recorded answer, credentials included. Suspend, unsuspend,
  * change-password and change-package carry no key: each is a new intent that
  * may legitimately repeat (suspend, unsuspend, suspend again) and sets a state
  * that is safe to set twice.
@@ -74,10 +76,6 @@ const SANDBOXED_DEFAULT_PORT = 8790;
  * Error kinds after which nobody knows whether the provider acted; their
  * journal entries stay pending for an operator (as the host treats them).
  */
-const SANDBOXED_UNCERTAIN_KINDS = [
-    'timeout', 'transport', 'bad-response', 'provider', 'deadline-exceeded', 'trap',
-    'memory-exhausted', 'output-exceeded', 'result-too-large', 'host',
-];
 
 /**
  * A failure before or around a call: the kind (the host's or the API's, or
@@ -484,10 +482,13 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
             $error = $result['error'];
             $text = sandboxed_error_text($error, $module);
             if ($entry !== null) {
-                if (in_array($error['kind'], SANDBOXED_UNCERTAIN_KINDS, true)) {
-                    $text .= " (whether the provider acted is unknown: check it, then acknowledge journal entry {$entry}"
-                        . ' with `provisioning journal ack` before retrying)';
-                } else {
+                if ((bool) ($error['uncertain'] ?? false)) {
+                    $text .= " (whether the provider acted is unknown: check it, then resolve journal entry {$entry}"
+                        . ' as done or not done with `provisioning journal ack --found-done` or `--found-not-done`'
+                        . ' before retrying)';
+                } elseif (!in_array($error['kind'], ['outcome-unknown', 'in-progress'], true)) {
+                    // A refusal: nothing happened, and the journal knows it.
+                    // (The other two name an earlier call's entry, not ours.)
                     sandboxed_ack($connection, $entry, $action, $secrets);
                 }
             }
