@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use provisioning_host::{Host, Journal, Manifest, PendingCall};
 
+use crate::output::{errln, outln};
+
 /// Arguments of `journal`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,7 +68,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Pending { manifest } => {
             let pending = required(&manifest)?.pending()?;
-            print_pending(&pending, json);
+            print_pending(&pending, json)?;
         }
         Command::Ack { manifest, ids } => {
             let journal = required(&manifest)?;
@@ -74,38 +76,38 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             for id in ids {
                 if journal.acknowledge(id)? {
                     if !json {
-                        println!("acknowledged {id}");
+                        outln!("acknowledged {id}")?;
                     }
                 } else {
                     missing.push(id);
                 }
             }
             if json {
-                println!("{}", serde_json::json!({ "not_pending": missing }));
+                outln!("{}", serde_json::json!({ "not_pending": missing }))?;
             }
             if !missing.is_empty() {
-                eprintln!("not pending (unknown or acknowledged already): {missing:?}");
+                errln!("not pending (unknown or acknowledged already): {missing:?}");
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Keygen => println!("{}", provisioning_host::journal::Sealer::generate_key_hex()),
+        Command::Keygen => outln!("{}", provisioning_host::journal::Sealer::generate_key_hex())?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_pending(pending: &[PendingCall], json: bool) {
+fn print_pending(pending: &[PendingCall], json: bool) -> anyhow::Result<()> {
     if json {
         for call in pending {
             let mut value = serde_json::to_value(&call.entry).unwrap_or_default();
             value["status"] = call.status().into();
             value["credentials"] = serde_json::to_value(&call.credentials).unwrap_or_default();
-            println!("{value}");
+            outln!("{value}")?;
         }
-        return;
+        return Ok(());
     }
     if pending.is_empty() {
-        println!("nothing pending");
-        return;
+        outln!("nothing pending")?;
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = pending
         .iter()
@@ -144,5 +146,5 @@ fn print_pending(pending: &[PendingCall], json: bool) {
             "credentials",
         ],
         &rows,
-    );
+    )
 }
