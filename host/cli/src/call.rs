@@ -10,6 +10,8 @@ use provisioning_host::types::Setting;
 use provisioning_host::{CallOptions, Manifest, Redactor, Request};
 use serde_json::{Map, Value, json};
 
+use crate::output::{errln, outln};
+
 /// Arguments of `call`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -113,7 +115,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     };
     let answer = host.execute(&args.module, &request, &options).await;
     if args.halt_before_answer {
-        eprintln!(
+        errln!(
             "halting before the answer (journal entry {})",
             answer
                 .journal_entry
@@ -129,29 +131,38 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             .map(String::as_str),
     );
     if json {
-        println!("{}", crate::output::result_json(&result, &redactor));
+        outln!("{}", crate::output::result_json(&result, &redactor))?;
     } else {
         let (outcome, detail) = crate::output::outcome(&result, &redactor);
-        println!("{outcome}: {detail}");
+        outln!("{outcome}: {detail}")?;
         // The caller of `call` is the one who must keep what the provider
         // issued (it may show it only once).
         if let Ok(response) = &result {
             for credential in response.credentials() {
-                println!("{}: {}", credential.name, credential.value);
+                outln!("{}: {}", credential.name, credential.value)?;
             }
         }
     }
     // The answer is out: the journal need not keep it any longer, unless
-    // nobody knows how the call ended (an operator resolves that one).
+    // nobody knows how the call ended (an operator resolves that one), or
+    // the reader went away before it was written: then the journal is the
+    // only place left that holds it (`journal pending` shows it).
     if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
-        match journal.acknowledge(entry).await {
-            Ok(()) | Err(AckError::NotPending(_) | AckError::InFlight(_)) => {}
-            Err(AckError::FindingRequired(_)) => eprintln!(
-                "journal entry {entry} is left pending: its outcome is unknown; check the \
-                 service at the provider, then `provisioning journal ack --found-done` or \
-                 `--found-not-done` {entry}"
-            ),
-            Err(error) => return Err(error.into()),
+        if !crate::output::stdout_delivered() {
+            tracing::warn!(
+                entry,
+                "stdout was closed before the answer was written: the journal keeps it"
+            );
+        } else {
+            match journal.acknowledge(entry).await {
+                Ok(()) | Err(AckError::NotPending(_) | AckError::InFlight(_)) => {}
+                Err(AckError::FindingRequired(_)) => errln!(
+                    "journal entry {entry} is left pending: its outcome is unknown; check the \
+                     service at the provider, then `provisioning journal ack --found-done` or \
+                     `--found-not-done` {entry}"
+                ),
+                Err(error) => return Err(error.into()),
+            }
         }
     }
     Ok(if result.is_ok() {

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::output::outln;
+
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,19 +17,19 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let host = crate::host_options::new_host()?;
     let inspection = host.inspect(&args.component).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        outln!("{}", serde_json::to_string_pretty(&inspection)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let info = &inspection.info;
-    println!("{} ({}) {}", info.name, info.id, info.version);
-    println!("sha256: {}", inspection.digest);
-    println!("functions:");
+    outln!("{} ({}) {}", info.name, info.id, info.version)?;
+    outln!("sha256: {}", inspection.digest)?;
+    outln!("functions:")?;
     for function in &info.functions {
-        println!("  {}", provisioning_host::function_name(*function));
+        outln!("  {}", provisioning_host::function_name(*function))?;
     }
-    println!("settings:");
+    outln!("settings:")?;
     for setting in &info.settings {
-        println!(
+        outln!(
             "  {} ({:?}, {:?}{}{}): {}",
             setting.name,
             setting.kind,
@@ -39,12 +41,12 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 .map(|d| format!(", default {d}"))
                 .unwrap_or_default(),
             setting.label
-        );
+        )?;
     }
-    println!("outbound hosts: {}", info.outbound_hosts.join(", "));
-    println!("imports:");
+    outln!("outbound hosts: {}", info.outbound_hosts.join(", "))?;
+    outln!("imports:")?;
     for import in &inspection.imports {
-        println!("  {import}");
+        outln!("  {import}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,8 @@ use anyhow::Context;
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::{Host, Journal, Manifest, PendingCall};
 
+use crate::output::{errln, outln};
+
 /// Arguments of `journal`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -88,7 +90,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Pending { manifest } => {
             let pending = required(&manifest)?.pending().await?;
-            print_pending(&pending, json);
+            print_pending(&pending, json)?;
         }
         Command::Ack {
             manifest,
@@ -118,11 +120,11 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                     }
                 };
                 match done {
-                    Ok(()) if !json => println!("acknowledged {id}"),
+                    Ok(()) if !json => outln!("acknowledged {id}")?,
                     Ok(()) => {}
                     Err(AckError::Store(error)) => return Err(error),
                     Err(error) => {
-                        eprintln!("{error}");
+                        errln!("{error}");
                         refused.push(serde_json::json!({
                             "entry": id, "kind": error.kind(), "message": error.to_string(),
                         }));
@@ -130,27 +132,27 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
             if json {
-                println!("{}", serde_json::json!({ "refused": refused }));
+                outln!("{}", serde_json::json!({ "refused": refused }))?;
             }
             if !refused.is_empty() {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Keygen => println!("{}", provisioning_host::journal::Sealer::generate_key_hex()),
+        Command::Keygen => outln!("{}", provisioning_host::journal::Sealer::generate_key_hex())?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_pending(pending: &[PendingCall], json: bool) {
+fn print_pending(pending: &[PendingCall], json: bool) -> anyhow::Result<()> {
     if json {
         for call in pending {
-            println!("{}", serde_json::to_value(call).unwrap_or_default());
+            outln!("{}", serde_json::to_value(call).unwrap_or_default())?;
         }
-        return;
+        return Ok(());
     }
     if pending.is_empty() {
-        println!("nothing pending");
-        return;
+        outln!("nothing pending")?;
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = pending
         .iter()
@@ -189,5 +191,5 @@ fn print_pending(pending: &[PendingCall], json: bool) {
             "credentials",
         ],
         &rows,
-    );
+    )
 }

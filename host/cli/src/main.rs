@@ -78,7 +78,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            output::errln!("error: {error:#}");
             std::process::ExitCode::from(2)
         }
     }

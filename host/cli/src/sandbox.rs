@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 
+use crate::output::outln;
+
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,31 +19,31 @@ pub struct Args {
 /// Serves until Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start_on(args.listen).await?;
-    println!("sandbox listening on {}", sandbox.origin());
-    println!(
+    outln!("sandbox listening on {}", sandbox.origin())?;
+    outln!(
         "  HostMeNow:  {} (API key {})",
         sandbox.hostmenow().endpoint(),
         hostmenow::API_KEY
-    );
-    println!(
+    )?;
+    outln!(
         "  Blesta:     {} (uid {}, password {})",
         sandbox.blesta().endpoint(),
         blesta::UID,
         blesta::PASSWORD
-    );
-    println!(
+    )?;
+    outln!(
         "  Webline:    {} (X-API-KEY {})",
         sandbox.webline().endpoint(),
         webline::API_KEY
-    );
-    println!(
+    )?;
+    outln!(
         "  LogicBoxes: {}/api/... (auth-userid {}, api-key {}, order {})",
         sandbox.origin(),
         logicboxes::AUTH_USERID,
         logicboxes::API_KEY,
         logicboxes::ORDER_ID
-    );
-    println!("press Ctrl-C to stop");
+    )?;
+    outln!("press Ctrl-C to stop")?;
     tokio::signal::ctrl_c().await?;
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)

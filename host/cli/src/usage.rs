@@ -2,7 +2,7 @@
 //! platform's nightly refresh), one JSON line per service on stdout as the
 //! answers come, a summary on stderr, a progress bar only on a terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +11,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{Manifest, SyncOptions, SyncSummary, UsageJob, live_services, sync_usage};
 use serde_json::Value;
+
+use crate::output::{errln, outln};
 
 /// Arguments of `usage`.
 #[derive(Debug, clap::Args)]
@@ -58,14 +60,13 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     };
 
     let bar = progress_bar(jobs.len() as u64);
-    let mut stdout = std::io::stdout().lock();
     let mut write_error = None;
     let summary = sync_usage(&host, jobs, &options, |report| {
         // The bar steps aside while a line is printed, so that on a
         // terminal the two streams do not tear each other.
         bar.suspend(|| {
             let line = serde_json::to_string(report).unwrap_or_default();
-            if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            if let Err(error) = outln!("{line}") {
                 write_error.get_or_insert(error);
             }
         });
@@ -74,7 +75,7 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     .await;
     bar.finish_and_clear();
     if let Some(error) = write_error {
-        return Err(error).context("writing the reports to stdout");
+        return Err(error.context("writing the reports"));
     }
     print_summary(&summary, json);
     Ok(if summary.all_succeeded() {
@@ -138,7 +139,7 @@ fn progress_bar(services: u64) -> ProgressBar {
 /// One line on stderr: counts by outcome, calls, time and rate.
 fn print_summary(summary: &SyncSummary, json: bool) {
     if json {
-        eprintln!(
+        errln!(
             "{}",
             serde_json::to_string(summary).unwrap_or_else(|_| "{}".into())
         );
@@ -149,7 +150,7 @@ fn print_summary(summary: &SyncSummary, json: bool) {
         .iter()
         .map(|(kind, count)| format!("{count} {kind}"))
         .collect();
-    eprintln!(
+    errln!(
         "usage: {} services ({}); {} calls in {:.1} s, {:.1} calls/s",
         summary.services,
         if outcomes.is_empty() {

@@ -219,3 +219,42 @@ async fn an_inline_secret_in_the_manifest_is_refused() {
     assert!(stderr.contains("secret"), "{stderr}");
     assert!(!stderr.contains(hostmenow::API_KEY));
 }
+
+#[test]
+fn journal_pending_cuts_a_huge_cell_to_one_line() {
+    // An idempotency key is the caller's text: nothing bounds its length.
+    let key = "k".repeat(70_000);
+    let manifest = common::journal_manifest("huge-key", &[format!("{key}\nsecond line")]);
+    let journal_key = common::journal_key();
+    let envs = [(common::JOURNAL_KEY_VAR, journal_key.as_str())];
+    let manifest = manifest.to_str().unwrap();
+
+    let output = provisioning(&["journal", "pending", "--manifest", manifest], &envs);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A header, the rule under it, and the row: one line, cut short.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let row = lines[2];
+    assert!(row.starts_with("1 "), "{row}");
+    assert!(row.contains("unknown"), "{row}");
+    assert!(row.contains("create-account"), "{row}");
+    assert!(row.contains("kkkk…"), "{row}");
+    assert!(!row.contains("second line"), "{row}");
+    assert!(row.chars().count() < 300, "{} characters", row.len());
+    assert!(stderr.contains("--json prints them whole"), "{stderr}");
+
+    // JSON keeps the whole key.
+    let output = provisioning(
+        &["--json", "journal", "pending", "--manifest", manifest],
+        &envs,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let entry: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        entry["intent"]["idempotency_key"].as_str().unwrap(),
+        format!("{key}\nsecond line")
+    );
+}

@@ -17,7 +17,7 @@ use provisioning_host::types::{Contact, Service, Setting};
 use provisioning_host::{CallError, ModuleConfig, Redactor, Request, Response};
 use provisioning_sandbox::Sandbox;
 
-use crate::output;
+use crate::output::{self, outln};
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -141,7 +141,7 @@ pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 line["step"] = step.label.into();
                 line["millis"] = millis.into();
                 line["sandbox_state"] = state.into();
-                println!("{line}");
+                outln!("{line}")?;
             } else {
                 let (outcome, detail) = output::outcome(&result, &redactor);
                 rows.push(vec![
@@ -156,10 +156,10 @@ pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if !json {
-        println!(
+        outln!(
             "Each provider's component is granted {} and nothing else.\n",
             sandbox.origin()
-        );
+        )?;
         output::print_table(
             &[
                 "provider",
@@ -170,9 +170,9 @@ pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
                 "detail",
             ],
             &rows,
-        );
+        )?;
         if failures > 0 {
-            println!("\n{failures} step(s) did not behave as expected");
+            outln!("\n{failures} step(s) did not behave as expected")?;
         }
     }
     sandbox.shutdown().await;

@@ -16,6 +16,8 @@ use std::time::Duration;
 use anyhow::Context;
 use provisioning_host::Manifest;
 
+use crate::output::outln;
+
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -76,7 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
     }
     // The first stdout line tells scripts and tests where to connect.
-    println!("listening on http://{address}");
+    outln!("listening on http://{address}")?;
 
     let watcher = tokio::spawn(reload::watch(
         host.clone(),

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,79 @@ pub fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {
         command.env(key, value);
     }
     command.output().expect("the binary runs")
+}
+
+/// Runs the binary to its end like [`provisioning`], its stdout a pipe
+/// whose reader is already gone (as in `provisioning ... | true` once
+/// `true` has exited); stderr is captured, or closed the same way when
+/// `close_stderr`.
+pub fn provisioning_into_closed_pipe(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    close_stderr: bool,
+) -> Output {
+    let closed = || {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        Stdio::from(writer)
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+    command.args(args).env_remove("RUST_LOG").stdout(closed());
+    if close_stderr {
+        command.stderr(closed());
+    }
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+/// The variable [`journal_manifest`]'s manifest reads the journal key from.
+pub const JOURNAL_KEY_VAR: &str = "TEST_CLI_JOURNAL_KEY";
+
+/// The journal key (64 hex characters) for [`JOURNAL_KEY_VAR`].
+pub fn journal_key() -> String {
+    "ab".repeat(32)
+}
+
+/// A manifest with only a `[journal]` section, in a fresh directory named
+/// after `name`, its journal holding one call in flight per idempotency
+/// key in `keys` (written through the library, as a host that then died
+/// would: their leases have run out, so they show as unknown).
+pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
+    use provisioning_host::journal::{Intent, JournalStore, SqliteJournal};
+
+    let dir = std::env::temp_dir().join(format!(
+        "provisioning-cli-journal-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = SqliteJournal::open(&dir.join("journal.sqlite3")).unwrap();
+    for key in keys {
+        journal
+            .begin(
+                &Intent {
+                    module: "hostmenow".into(),
+                    function: "create-account".into(),
+                    service_id: Some("svc-1".into()),
+                    idempotency_key: key.clone(),
+                    input: "{}".into(),
+                    request_digest: None,
+                },
+                "gone-host:1",
+                0,
+            )
+            .unwrap();
+    }
+    drop(journal);
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        format!("[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n"),
+    )
+    .unwrap();
+    manifest
 }
 
 /// Bytes a process printed, as text.
