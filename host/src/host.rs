@@ -11,6 +11,7 @@ use crate::call::{CallError, Request, Response};
 use crate::call_runner;
 use crate::engine::{HostOptions, Runtime};
 use crate::journal::{Admission, EntryId, Journal};
+use crate::load_error::ModuleLoadError;
 use crate::manifest::Manifest;
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 
@@ -121,13 +122,61 @@ impl Host {
         self.journal.as_ref()
     }
 
-    /// Loads every module of a manifest. Fails on the first module that does
-    /// not load, naming it.
+    /// Loads every module of a manifest, strictly: fails on the first
+    /// module that does not load, naming it (modules before it in the
+    /// manifest stay loaded). For a host that should serve what it can,
+    /// see [`Host::load_manifest_lenient`].
     pub async fn load_manifest(&self, manifest: &Manifest) -> anyhow::Result<()> {
-        for config in manifest.module_configs()? {
-            self.load(config).await?;
+        for name in manifest.modules.keys() {
+            self.load_from_manifest(manifest, name).await?;
         }
         Ok(())
+    }
+
+    /// Loads every module of a manifest that loads, and tells why each of
+    /// the others did not (empty when all loaded). A module that fails,
+    /// for a missing environment variable, secret file or component, say,
+    /// keeps nothing else out of service; loading it again once it is
+    /// fixed ([`Host::load_from_manifest`]) brings it up.
+    ///
+    /// ```no_run
+    /// # async fn example() -> anyhow::Result<()> {
+    /// use provisioning_host::{Host, Manifest};
+    ///
+    /// let host = Host::new()?;
+    /// let manifest = Manifest::from_file("provisioning.toml".as_ref())?;
+    /// for failure in host.load_manifest_lenient(&manifest).await {
+    ///     eprintln!("{} is not ready ({}): {}", failure.module, failure.kind, failure.message);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_manifest_lenient(&self, manifest: &Manifest) -> Vec<ModuleLoadError> {
+        let mut failures = Vec::new();
+        for name in manifest.modules.keys() {
+            if let Err(failure) = self.load_from_manifest(manifest, name).await {
+                failures.push(failure);
+            }
+        }
+        failures
+    }
+
+    /// Loads (or swaps in again) the one module of a manifest named
+    /// `name`, resolving only its entry: the other modules' settings are
+    /// not read, so a broken one stands in nobody's way.
+    pub async fn load_from_manifest(
+        &self,
+        manifest: &Manifest,
+        name: &str,
+    ) -> Result<Arc<LoadedModule>, ModuleLoadError> {
+        if !manifest.modules.contains_key(name) {
+            return Err(ModuleLoadError::unknown_module(name));
+        }
+        let config = manifest
+            .module_config(name)
+            .map_err(|error| ModuleLoadError::invalid_config(name, &error))?;
+        self.load(config)
+            .await
+            .map_err(|error| ModuleLoadError::from_load(name, &error))
     }
 
     /// Loads one module, or swaps in a new version of one already loaded:

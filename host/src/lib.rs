@@ -3,7 +3,8 @@
 //! can reach only the HTTP origins its operator granted, within a memory cap
 //! and a deadline, and nothing else: no files, no environment, no sockets.
 //!
-//! - [`Host`] loads modules and runs calls.
+//! - [`Host`] loads modules and runs calls; [`ModuleLoadError`] tells why a
+//!   module of a manifest did not load.
 //! - [`Manifest`] is the operator's TOML description of the modules.
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
 //!   and failure; [`types`] holds the contract's records.
@@ -24,6 +25,7 @@ mod host;
 mod http_client;
 pub mod journal;
 mod limits;
+mod load_error;
 pub mod logging;
 mod manifest;
 mod module;
@@ -39,6 +41,7 @@ pub use engine::HostOptions;
 pub use host::{Answer, CallOptions, Host};
 pub use journal::{Journal, PendingCall};
 pub use limits::{Limits, RateLimit};
+pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{
     JournalConfig, JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource,
 };

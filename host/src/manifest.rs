@@ -152,8 +152,8 @@ impl Manifest {
     /// Reads and parses a manifest file.
     ///
     /// Relative paths in it resolve against the file's directory; secrets
-    /// are read only by [`Manifest::module_configs`] and
-    /// [`Manifest::journal_config`].
+    /// are read only by [`Manifest::module_config`],
+    /// [`Manifest::module_configs`] and [`Manifest::journal_config`].
     ///
     /// ```
     /// # fn main() -> anyhow::Result<()> {
@@ -216,17 +216,54 @@ impl Manifest {
         }))
     }
 
+    /// Resolves one module's entry into a [`ModuleConfig`], reading its
+    /// secrets from their environment variables and files; the other
+    /// modules' entries are not looked at, so a broken one does not stand in
+    /// the way.
+    ///
+    /// Errors name the module and, for a secret that cannot be read, the
+    /// setting and its variable or file (never a value).
+    pub fn module_config(&self, name: &str) -> anyhow::Result<ModuleConfig> {
+        let entry = self
+            .modules
+            .get(name)
+            .with_context(|| format!("the manifest has no module named `{name}`"))?;
+        entry
+            .to_config(name, &self.base_dir)
+            .with_context(|| format!("module `{name}`"))
+    }
+
     /// Resolves every module's entry into a [`ModuleConfig`], reading secrets
-    /// from their environment variables and files.
+    /// from their environment variables and files. Fails on the first
+    /// module that does not resolve, naming it.
     pub fn module_configs(&self) -> anyhow::Result<Vec<ModuleConfig>> {
         self.modules
-            .iter()
-            .map(|(name, entry)| {
-                entry
-                    .to_config(name, &self.base_dir)
-                    .with_context(|| format!("module `{name}`"))
-            })
+            .keys()
+            .map(|name| self.module_config(name))
             .collect()
+    }
+
+    /// Every file the manifest refers to, resolved against its directory:
+    /// each module's component and `{ file = ... }` settings, and the
+    /// journal key's file (not the journal itself, which the host writes).
+    /// What a server watches to notice a new component or a rotated secret;
+    /// reading it needs no secret, and a file may be missing.
+    pub fn referenced_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in self.modules.values() {
+            files.push(self.base_dir.join(&entry.component));
+            for source in entry.settings.values() {
+                if let SettingSource::File { file } = source {
+                    files.push(self.base_dir.join(file));
+                }
+            }
+        }
+        if let Some(SettingSource::File { file }) = self.journal.as_ref().map(|j| &j.key) {
+            files.push(self.base_dir.join(file));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        files.retain(|file| seen.insert(file.clone()));
+        files
     }
 }
 
@@ -431,6 +468,53 @@ mod tests {
 
         let none = Manifest::parse("", &dir).unwrap();
         assert!(none.journal_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn one_module_resolves_while_another_is_broken() {
+        let dir = std::env::temp_dir().join(format!("manifest-one-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("good.key"), "good-value\n").unwrap();
+        let manifest = Manifest::parse(
+            r#"
+            [journal]
+            path = "j.sqlite3"
+            key = { file = "journal.key" }
+            [modules.broken]
+            component = "broken.wasm"
+            [modules.broken.settings]
+            api-key = { env = "PROVISIONING_TEST_SURELY_UNSET" }
+            [modules.good]
+            component = "good.wasm"
+            [modules.good.settings]
+            api-key = { file = "good.key" }
+            endpoint = "https://example.com"
+            "#,
+            &dir,
+        )
+        .unwrap();
+        let good = manifest.module_config("good").unwrap();
+        assert_eq!(good.component, dir.join("good.wasm"));
+        let error = format!("{:#}", manifest.module_config("broken").unwrap_err());
+        assert!(
+            error.contains("module `broken`")
+                && error.contains("setting `api-key`")
+                && error.contains("PROVISIONING_TEST_SURELY_UNSET"),
+            "{error}"
+        );
+        let error = format!("{:#}", manifest.module_config("nope").unwrap_err());
+        assert!(error.contains("no module named `nope`"), "{error}");
+        assert!(manifest.module_configs().is_err(), "the strict form fails");
+
+        assert_eq!(
+            manifest.referenced_files(),
+            [
+                dir.join("broken.wasm"),
+                dir.join("good.wasm"),
+                dir.join("good.key"),
+                dir.join("journal.key"),
+            ]
+        );
     }
 
     #[test]

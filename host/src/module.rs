@@ -191,6 +191,7 @@ impl LoadedModule {
             .and_then(|info| check_info(&info).map(|()| info))
             .with_context(|| format!("reading the info of module `{name}`"))?;
         let (settings, redactor) = check_settings(&info, &config.settings)
+            .map_err(|error| anyhow::Error::new(SettingsRefused(format!("{error:#}"))))
             .with_context(|| format!("settings of module `{name}`"))?;
         Ok(LoadedModule {
             name,
@@ -271,7 +272,41 @@ impl LoadedModule {
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.rate_limit
     }
+
+    /// The names of the settings whose value in `config` is not the one
+    /// this module was loaded with, added and dropped ones included, in
+    /// order of name; never the values. A rotated secret shows here: a
+    /// server swaps such a module in again ([`crate::Host::load`]) as it
+    /// would a new component.
+    pub fn changed_settings(&self, config: &ModuleConfig) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (name, value) in &config.settings {
+            let current = self.settings.iter().find(|s| &s.name == name);
+            if current.is_none_or(|s| s.value != value.value) {
+                names.push(name.clone());
+            }
+        }
+        for setting in &self.settings {
+            if !config
+                .settings
+                .iter()
+                .any(|(name, _)| *name == setting.name)
+            {
+                names.push(setting.name.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
 }
+
+/// A load refused because of the configured settings (an unknown name, a
+/// secret written inline) rather than the component: what tells
+/// `invalid-config` from `load-failed` in [`crate::ModuleLoadError`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct SettingsRefused(String);
 
 /// What `inspect` shows of a component file without a manifest.
 #[derive(Debug, Clone, serde::Serialize)]

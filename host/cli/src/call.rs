@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use provisioning_host::journal::AckError;
 use provisioning_host::types::Setting;
-use provisioning_host::{CallOptions, Manifest, Redactor, Request};
+use provisioning_host::{CallOptions, LoadErrorKind, Manifest, Redactor, Request};
 use serde_json::{Map, Value, json};
 
 use crate::output::{errln, outln};
@@ -95,7 +95,14 @@ fn env_secret(var: &Option<String>) -> anyhow::Result<Option<String>> {
 pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
     let host = crate::journal::host_for(&manifest)?;
-    host.load_manifest(&manifest).await?;
+    // Only the module called: another module's missing variable or
+    // component is none of this call's business. A name the manifest does
+    // not have is left to the call, which answers `unknown-module`.
+    match host.load_from_manifest(&manifest, &args.module).await {
+        Ok(_) => {}
+        Err(failure) if failure.kind == LoadErrorKind::UnknownModule => {}
+        Err(failure) => return Err(failure.into()),
+    }
 
     let password = env_secret(&args.password_env)?;
     let new_password = env_secret(&args.new_password_env)?;

@@ -2,6 +2,7 @@
 //! platform's nightly refresh), one JSON line per service on stdout as the
 //! answers come, a summary on stderr, a progress bar only on a terminal.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use provisioning_host::{Manifest, SyncOptions, SyncSummary, UsageJob, live_services, sync_usage};
+use provisioning_host::{
+    Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services,
+    sync_usage,
+};
 use serde_json::Value;
 
 use crate::output::{errln, outln};
@@ -43,7 +47,6 @@ pub struct Args {
 pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
     let host = crate::journal::host_for(&manifest)?;
-    host.load_manifest(&manifest).await?;
     let jobs = match &args.services {
         Some(path) => read_services(path)?,
         None => {
@@ -53,6 +56,22 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             live_services(&journal.entries().await?)
         }
     };
+    // Only the modules the services need; a service of one that does not
+    // load gets an error line of its own, and the others are read.
+    let mut failures = BTreeMap::new();
+    let needed: BTreeSet<&str> = jobs.iter().map(|job| job.module.as_str()).collect();
+    for name in needed {
+        if !manifest.modules.contains_key(name) {
+            continue; // the sync reports its services `unknown-module`
+        }
+        if let Err(failure) = host.load_from_manifest(&manifest, name).await {
+            eprintln!("warning: {failure}");
+            failures.insert(name.to_string(), failure);
+        }
+    }
+    let (unloaded, jobs): (Vec<UsageJob>, Vec<UsageJob>) = jobs
+        .into_iter()
+        .partition(|job| failures.contains_key(&job.module));
     let options = SyncOptions {
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         max_rounds: args.max_rounds,
@@ -61,7 +80,29 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 
     let bar = progress_bar(jobs.len() as u64);
     let mut write_error = None;
-    let summary = sync_usage(&host, jobs, &options, |report| {
+    let unread: Vec<UsageReport> = unloaded
+        .into_iter()
+        .map(|job| {
+            let failure = &failures[&job.module];
+            UsageReport {
+                module: job.module,
+                service_id: job.service.service_id,
+                outcome: UsageOutcome::Error {
+                    kind: failure.kind.as_str().to_string(),
+                    message: failure.message.clone(),
+                },
+                attempts: 0,
+                elapsed_ms: 0,
+            }
+        })
+        .collect();
+    for report in &unread {
+        let line = serde_json::to_string(report).unwrap_or_default();
+        if let Err(error) = outln!("{line}") {
+            write_error.get_or_insert(error);
+        }
+    }
+    let mut summary = sync_usage(&host, jobs, &options, |report| {
         // The bar steps aside while a line is printed, so that on a
         // terminal the two streams do not tear each other.
         bar.suspend(|| {
@@ -74,6 +115,13 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     })
     .await;
     bar.finish_and_clear();
+    for report in &unread {
+        summary.services += 1;
+        *summary
+            .outcomes
+            .entry(report.kind().to_string())
+            .or_default() += 1;
+    }
     if let Some(error) = write_error {
         return Err(error.context("writing the reports"));
     }

@@ -258,3 +258,84 @@ fn journal_pending_cuts_a_huge_cell_to_one_line() {
         format!("{key}\nsecond line")
     );
 }
+
+/// A manifest (written as `provisioning.toml` in a fresh directory) with a
+/// good HostMeNow module and a Blesta module whose password variable is
+/// not set.
+fn manifest_with_a_broken_module(sandbox: &Sandbox) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "provisioning-cli-broken-{}-{}",
+        std::process::id(),
+        sandbox.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("provisioning.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
+             [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+             [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
+             [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+             password = {{ env = \"TEST_BLESTA_PASSWORD_SURELY_UNSET\" }}\n",
+            hostmenow = provisioning_components::HOSTMENOW,
+            blesta = provisioning_components::BLESTA,
+            origin = sandbox.origin(),
+            hmn_endpoint = sandbox.hostmenow().endpoint(),
+            blesta_endpoint = sandbox.blesta().endpoint(),
+            uid = provisioning_sandbox::blesta::UID,
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_loads_only_the_module_it_calls() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let path = manifest_with_a_broken_module(&sandbox);
+    let outputs = tokio::task::spawn_blocking(move || {
+        let manifest = path.to_str().unwrap();
+        let call = |module: &str| {
+            provisioning(
+                &["call", "--manifest", manifest, module, "test-connection"],
+                &[("TEST_HMN_KEY", hostmenow::API_KEY)],
+            )
+        };
+        // inspect reads the component file only: the broken manifest in
+        // the working directory (its default) is not looked at.
+        let inspect = std::process::Command::new(env!("CARGO_BIN_EXE_provisioning"))
+            .args(["inspect", provisioning_components::BLESTA])
+            .current_dir(path.parent().unwrap())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        (call("hostmenow"), call("blesta"), inspect)
+    })
+    .await
+    .unwrap();
+    let (good, broken, inspect) = outputs;
+    assert!(
+        good.status.success(),
+        "{}\n{}",
+        text(&good.stdout),
+        text(&good.stderr)
+    );
+    assert!(
+        text(&good.stdout).starts_with("ok"),
+        "{}",
+        text(&good.stdout)
+    );
+    assert_eq!(broken.status.code(), Some(2), "{}", text(&broken.stdout));
+    let stderr = text(&broken.stderr);
+    assert!(
+        stderr.contains("module `blesta`") && stderr.contains("TEST_BLESTA_PASSWORD_SURELY_UNSET"),
+        "{stderr}"
+    );
+    assert!(inspect.status.success(), "{}", text(&inspect.stderr));
+    assert!(
+        text(&inspect.stdout).contains("(blesta)"),
+        "{}",
+        text(&inspect.stdout)
+    );
+}

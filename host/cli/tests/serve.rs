@@ -480,3 +480,261 @@ async fn the_openapi_document_describes_the_running_server() {
     .await
     .unwrap();
 }
+
+/// A fresh directory for one test with a manifest of `modules` (TOML
+/// sections, relative paths resolving in the directory).
+fn manifest_dir(name: &str, modules: &str) -> (PathBuf, PathBuf) {
+    let dir =
+        std::env::temp_dir().join(format!("provisioning-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(&manifest, modules).unwrap();
+    (dir, manifest)
+}
+
+/// A HostMeNow module whose api-key is read from `hostmenow.key`.
+fn hostmenow_with_key_file(sandbox: &Sandbox) -> String {
+    format!(
+        "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
+         deadline_ms = 5000\n\
+         [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ file = \"hostmenow.key\" }}\n",
+        component = provisioning_components::HOSTMENOW,
+        origin = sandbox.origin(),
+        endpoint = sandbox.hostmenow().endpoint(),
+    )
+}
+
+fn sighup(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The kind of the answer to test-connection: `ok` or the error's kind.
+fn connection(server: &Server, module: &str) -> String {
+    let answer = server.call(module, json!({ "function": "test-connection" }));
+    match answer["error"]["kind"].as_str() {
+        Some(kind) => kind.to_string(),
+        None => "ok".to_string(),
+    }
+}
+
+const WRONG_KEY: &str = "hmn_wrong_key_0000";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_applies_a_rotated_secret_file() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (dir, manifest) = manifest_dir("rotate-hup", &hostmenow_with_key_file(&sandbox));
+    std::fs::write(dir.join("hostmenow.key"), format!("{WRONG_KEY}\n")).unwrap();
+    tokio::task::spawn_blocking(move || {
+        // Files are not watched in practice (an hour between checks).
+        let server = Server::start(&manifest, &["--watch-interval-ms", "3600000"]);
+        assert_eq!(connection(&server, "hostmenow"), "auth-failed");
+        let digest = server.digest("hostmenow");
+
+        std::fs::write(
+            dir.join("hostmenow.key"),
+            format!("{}\n", hostmenow::API_KEY),
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            connection(&server, "hostmenow"),
+            "auth-failed",
+            "no reload without a signal"
+        );
+        sighup(&server);
+        wait_until(&server, "the rotated key in service", || {
+            connection(&server, "hostmenow") == "ok"
+        });
+        assert_eq!(
+            server.digest("hostmenow"),
+            digest,
+            "the same component, swapped in for its settings"
+        );
+        let log = server.log();
+        assert!(
+            log.contains("reload: settings changed: api-key"),
+            "the reload names the setting:\n{log}"
+        );
+        assert!(
+            !log.contains(hostmenow::API_KEY) && !log.contains(WRONG_KEY),
+            "no key's value in the log:\n{log}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_file_is_picked_up_by_the_watcher() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (dir, manifest) = manifest_dir("rotate-watch", &hostmenow_with_key_file(&sandbox));
+    std::fs::write(dir.join("hostmenow.key"), WRONG_KEY).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &["--watch-interval-ms", "100"]);
+        assert_eq!(connection(&server, "hostmenow"), "auth-failed");
+        std::fs::write(dir.join("hostmenow.key"), hostmenow::API_KEY).unwrap();
+        wait_until(&server, "the rotated key in service", || {
+            connection(&server, "hostmenow") == "ok"
+        });
+        let log = server.log();
+        assert!(log.contains("settings changed: api-key"), "{log}");
+        assert!(
+            !log.contains(hostmenow::API_KEY) && !log.contains(WRONG_KEY),
+            "{log}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// A good HostMeNow module (key from `TEST_HMN_KEY`) and a Blesta module
+/// whose password is read from `blesta.password`.
+fn hostmenow_and_blesta(sandbox: &Sandbox) -> String {
+    format!(
+        "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
+         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
+         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+         password = {{ file = \"blesta.password\" }}\n",
+        hostmenow = provisioning_components::HOSTMENOW,
+        blesta = provisioning_components::BLESTA,
+        origin = sandbox.origin(),
+        hmn_endpoint = sandbox.hostmenow().endpoint(),
+        blesta_endpoint = sandbox.blesta().endpoint(),
+        uid = provisioning_sandbox::blesta::UID,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_that_does_not_load_is_not_ready_and_the_others_serve() {
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let (dir, manifest) = manifest_dir("not-ready", &hostmenow_and_blesta(&sandbox));
+    tokio::task::spawn_blocking(move || {
+        let schema = |name: &str| document["components"]["schemas"][name].clone();
+        let server = Server::start(&manifest, &["--watch-interval-ms", "3600000"]);
+
+        let (status, list) = server.get("/v1/modules");
+        assert_eq!(status, 200);
+        conforms(&document, &schema("ModuleList"), &list, "modules").unwrap();
+        let modules = list["modules"].as_array().unwrap();
+        let entry = |name: &str| modules.iter().find(|m| m["name"] == name).unwrap().clone();
+        assert_eq!(entry("hostmenow")["ready"], true, "{list}");
+        let blesta = entry("blesta");
+        assert_eq!(blesta["ready"], false, "{list}");
+        assert_eq!(blesta["error"]["kind"], "invalid-config", "{list}");
+        let reason = blesta["error"]["message"].as_str().unwrap();
+        assert!(
+            reason.contains("module `blesta`")
+                && reason.contains("setting `password`")
+                && reason.contains("blesta.password"),
+            "{reason}"
+        );
+
+        let (status, health) = server.get("/v1/health");
+        assert_eq!(status, 200);
+        conforms(&document, &schema("Health"), &health, "health").unwrap();
+        assert_eq!(
+            (&health["status"], &health["modules"], &health["not_ready"]),
+            (&json!("degraded"), &json!(1), &json!(1)),
+            "{health}"
+        );
+
+        let test_connection = json!({ "request": { "function": "test-connection" } });
+        let (status, refused) = server.post("/v1/modules/blesta/call", &test_connection);
+        assert_eq!(status, 503, "{refused}");
+        conforms(&document, &schema("ErrorBody"), &refused, "not ready").unwrap();
+        assert_eq!(refused["error"]["kind"], "module-not-ready");
+        assert_eq!(refused["error"]["reason"]["kind"], "invalid-config");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("blesta.password"),
+            "{refused}"
+        );
+        let (status, described) = server.get("/v1/modules/blesta");
+        assert_eq!(
+            (status, &described["error"]["kind"]),
+            (503, &json!("module-not-ready"))
+        );
+        assert_eq!(connection(&server, "hostmenow"), "ok");
+
+        // The operator puts the password in place and reloads.
+        std::fs::write(
+            dir.join("blesta.password"),
+            provisioning_sandbox::blesta::PASSWORD,
+        )
+        .unwrap();
+        sighup(&server);
+        wait_until(&server, "blesta ready", || {
+            server.get("/v1/modules/blesta").0 == 200
+        });
+        assert_eq!(connection(&server, "blesta"), "ok");
+        assert_eq!(connection(&server, "hostmenow"), "ok");
+        let (_, health) = server.get("/v1/health");
+        assert_eq!(
+            (&health["status"], &health["modules"], &health["not_ready"]),
+            (&json!("ok"), &json!(2), &json!(0)),
+            "{health}"
+        );
+        let (_, list) = server.get("/v1/modules");
+        conforms(&document, &schema("ModuleList"), &list, "modules").unwrap();
+        assert!(
+            list["modules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["ready"] == true),
+            "{list}"
+        );
+        assert!(
+            !server
+                .log()
+                .contains(provisioning_sandbox::blesta::PASSWORD)
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_strict_refuses_to_start_when_a_module_does_not_load() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (_dir, manifest) = manifest_dir("strict", &hostmenow_and_blesta(&sandbox));
+    let output = tokio::task::spawn_blocking(move || {
+        common::provisioning(
+            &[
+                "serve",
+                "--strict",
+                "--manifest",
+                manifest.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--token-env",
+                TOKEN_VAR,
+            ],
+            &[(TOKEN_VAR, TOKEN), ("TEST_HMN_KEY", hostmenow::API_KEY)],
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("module `blesta`") && stderr.contains("blesta.password"),
+        "{stderr}"
+    );
+    assert!(
+        !common::text(&output.stdout).contains("listening"),
+        "it never listened"
+    );
+}

@@ -237,3 +237,74 @@ async fn usage_from_the_journal_reads_the_services_created_and_not_terminated() 
     let stdout = text(&usage.stdout);
     assert!(!stdout.contains("Usage-Pa55word!"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_of_a_module_that_does_not_load_gets_an_error_line_and_the_rest_are_read() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let sim = sandbox.hostmenow();
+    let dir = TempDir::new("broken", &sandbox);
+    let blesta = format!(
+        "[modules.blesta]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
+         [modules.blesta.settings]\nendpoint = {endpoint:?}\nuid = {uid:?}\n\
+         password = {{ env = \"TEST_BLESTA_PASSWORD_SURELY_UNSET\" }}\n",
+        component = provisioning_components::BLESTA,
+        origin = sandbox.origin(),
+        endpoint = sandbox.blesta().endpoint(),
+        uid = provisioning_sandbox::blesta::UID,
+    );
+    let manifest = manifest(&dir.0, &sandbox, &blesta);
+    let mut services = String::new();
+    for id in ["ok-1", "ok-2"] {
+        assert!(sim.seed_service(id, &format!("{id}.example.com"), "u1", "Pw-1", "101"));
+        assert!(sim.set_usage(id, 100.0, 5000, 200.5, 10000));
+        services
+            .push_str(&json!({"module": "hostmenow", "service": {"service_id": id}}).to_string());
+        services.push('\n');
+    }
+    services.push_str(&json!({"module": "blesta", "service": {"service_id": "b-1"}}).to_string());
+    let file = dir.0.join("services.jsonl");
+    std::fs::write(&file, services).unwrap();
+
+    let output = tokio::task::spawn_blocking(move || {
+        provisioning(
+            &[
+                "usage",
+                "--manifest",
+                &manifest,
+                "--services",
+                file.to_str().unwrap(),
+            ],
+            ENVS,
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{stderr}",
+        text(&output.stdout)
+    );
+    let reports = lines(&output);
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    for id in ["ok-1", "ok-2"] {
+        let report = reports.iter().find(|r| r["service_id"] == id).unwrap();
+        assert!(report["ok"].is_object(), "{report}");
+    }
+    let broken = reports.iter().find(|r| r["service_id"] == "b-1").unwrap();
+    assert_eq!(broken["module"], "blesta");
+    assert_eq!(broken["error"]["kind"], "invalid-config", "{broken}");
+    assert_eq!(broken["attempts"], 0);
+    assert!(
+        broken["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TEST_BLESTA_PASSWORD_SURELY_UNSET"),
+        "{broken}"
+    );
+    assert!(
+        stderr.contains("usage: 3 services (1 invalid-config, 2 ok)"),
+        "{stderr}"
+    );
+}

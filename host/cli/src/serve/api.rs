@@ -2,6 +2,7 @@
 //! `openapi.json` at the crate's root describes it; a test checks the two
 //! agree.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -12,10 +13,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
-use provisioning_host::{CallError, CallOptions, Host, LoadedModule, Request};
+use provisioning_host::{CallError, CallOptions, Host, LoadedModule, ModuleLoadError, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::NotReady;
 use super::auth::{Token, require_token};
 
 /// What every handler shares.
@@ -23,6 +25,8 @@ use super::auth::{Token, require_token};
 pub struct AppState {
     /// The host with the manifest's modules.
     pub host: Arc<Host>,
+    /// The manifest's modules that did not load, with why.
+    pub not_ready: NotReady,
 }
 
 /// The router: every route behind the token, bodies capped at
@@ -47,6 +51,8 @@ pub struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
+    /// Why a module is not ready, for `module-not-ready`.
+    reason: Option<Value>,
 }
 
 impl ApiError {
@@ -55,6 +61,7 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -79,11 +86,35 @@ impl ApiError {
             format!("no module named `{name}` is loaded"),
         )
     }
+
+    /// 503 for a module of the manifest that did not load.
+    fn not_ready(failure: &ModuleLoadError) -> ApiError {
+        ApiError {
+            reason: Some(failure_json(failure)),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "module-not-ready",
+                format!(
+                    "module `{}` is not ready ({}): {}",
+                    failure.module, failure.kind, failure.message
+                ),
+            )
+        }
+    }
+}
+
+/// A load failure as the API shows it: its kind and message (which never
+/// hold a secret's value).
+fn failure_json(failure: &ModuleLoadError) -> Value {
+    json!({ "kind": failure.kind, "message": failure.message })
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "kind": self.kind, "message": self.message } });
+        let mut body = json!({ "error": { "kind": self.kind, "message": self.message } });
+        if let Some(reason) = self.reason {
+            body["error"]["reason"] = reason;
+        }
         (self.status, Json(body)).into_response()
     }
 }
@@ -123,21 +154,61 @@ async fn unknown_route() -> ApiError {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "ok", "modules": state.host.modules().len() }))
+    let not_ready = state.not_ready_count();
+    Json(json!({
+        "status": if not_ready == 0 { "ok" } else { "degraded" },
+        "modules": state.host.modules().len(),
+        "not_ready": not_ready,
+    }))
+}
+
+impl AppState {
+    fn not_ready_count(&self) -> usize {
+        self.not_ready.read().expect("not-ready lock").len()
+    }
+
+    fn not_ready(&self, name: &str) -> Option<ModuleLoadError> {
+        self.not_ready
+            .read()
+            .expect("not-ready lock")
+            .get(name)
+            .cloned()
+    }
+
+    /// Why there is no module `name` to serve: not ready, or unknown.
+    fn missing(&self, name: &str) -> ApiError {
+        match self.not_ready(name) {
+            Some(failure) => ApiError::not_ready(&failure),
+            None => ApiError::unknown_module(name),
+        }
+    }
 }
 
 fn describe(module: &LoadedModule) -> Value {
     json!({
         "name": module.name(),
+        "ready": true,
         "digest": module.digest(),
         "allowed_hosts": module.policy().origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "info": module.info(),
     })
 }
 
+/// The loaded modules (`ready: true`) and those of the manifest that did
+/// not load (`ready: false`, with why), by name.
 async fn list_modules(State(state): State<AppState>) -> Json<Value> {
-    let modules: Vec<Value> = state.host.modules().iter().map(|m| describe(m)).collect();
-    Json(json!({ "modules": modules }))
+    let mut modules: BTreeMap<String, Value> = state
+        .host
+        .modules()
+        .iter()
+        .map(|m| (m.name().to_string(), describe(m)))
+        .collect();
+    for (name, failure) in state.not_ready.read().expect("not-ready lock").iter() {
+        modules.entry(name.clone()).or_insert_with(
+            || json!({ "name": name, "ready": false, "error": failure_json(failure) }),
+        );
+    }
+    Json(json!({ "modules": modules.into_values().collect::<Vec<_>>() }))
 }
 
 async fn get_module(
@@ -147,7 +218,7 @@ async fn get_module(
     let module = state
         .host
         .module(&name)
-        .ok_or_else(|| ApiError::unknown_module(&name))?;
+        .ok_or_else(|| state.missing(&name))?;
     Ok(Json(describe(&module)))
 }
 
@@ -169,7 +240,7 @@ async fn call_module(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     if state.host.module(&name).is_none() {
-        return Err(ApiError::unknown_module(&name));
+        return Err(state.missing(&name));
     }
     // Parsed apart from the envelope so that an unknown function or a
     // missing argument is named in the message.
@@ -203,7 +274,7 @@ async fn call_module(
     });
     match &answer.result {
         Ok(response) => result["ok"] = json!(response),
-        Err(CallError::UnknownModule(name)) => return Err(ApiError::unknown_module(name)),
+        Err(CallError::UnknownModule(name)) => return Err(state.missing(name)),
         Err(error) => result["error"] = error_json(error),
     }
     Ok(Json(result))

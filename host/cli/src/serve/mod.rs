@@ -7,14 +7,15 @@ mod api;
 mod auth;
 mod reload;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::Manifest;
+use provisioning_host::{Manifest, ModuleEntry, ModuleLoadError};
 
 use crate::output::outln;
 
@@ -45,7 +46,16 @@ pub struct Args {
     /// in milliseconds.
     #[arg(long, default_value_t = 1000)]
     watch_interval_ms: u64,
+    /// Refuse to start unless every module of the manifest loads. Without
+    /// it, the modules that load are served and the others are reported
+    /// not ready (and tried again on every reload).
+    #[arg(long)]
+    strict: bool,
 }
+
+/// The manifest's modules that are not in service because they did not
+/// load, by name, with why: shown by the API, tried again by every reload.
+pub type NotReady = Arc<RwLock<BTreeMap<String, ModuleLoadError>>>;
 
 fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
     let token = match &args.token_file {
@@ -61,13 +71,35 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
     auth::Token::new(&token)
 }
 
-/// Loads the manifest, serves until SIGTERM or Ctrl-C, then lets calls in
-/// flight finish and exits.
+/// Loads the manifest (what loads, or everything with `--strict`), serves
+/// until SIGTERM or Ctrl-C, then lets calls in flight finish and exits.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
     let manifest = Manifest::from_file(&args.manifest)?;
     let host = Arc::new(crate::journal::host_for(&manifest)?);
-    host.load_manifest(&manifest).await?;
+    let failures = if args.strict {
+        host.load_manifest(&manifest).await?;
+        Vec::new()
+    } else {
+        host.load_manifest_lenient(&manifest).await
+    };
+    for failure in &failures {
+        tracing::error!(module = %failure.module, kind = %failure.kind, "module not ready, serving the others: {}", failure.message);
+    }
+    let not_ready: NotReady = Arc::new(RwLock::new(
+        failures
+            .into_iter()
+            .map(|failure| (failure.module.clone(), failure))
+            .collect(),
+    ));
+    // The entries the loaded modules were loaded with; a module not ready
+    // has none, so every reload tries it again.
+    let loaded: BTreeMap<String, ModuleEntry> = manifest
+        .modules
+        .iter()
+        .filter(|(name, _)| host.module(name).is_some())
+        .map(|(name, entry)| (name.clone(), entry.clone()))
+        .collect();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -81,14 +113,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     outln!("listening on http://{address}")?;
 
     let watcher = tokio::spawn(reload::watch(
-        host.clone(),
-        args.manifest.clone(),
-        manifest.modules.clone(),
+        reload::Reloader {
+            host: host.clone(),
+            manifest: args.manifest.clone(),
+            loaded,
+            not_ready: not_ready.clone(),
+            journal_key: reload::journal_key_digest(&manifest),
+        },
         Duration::from_millis(args.watch_interval_ms.max(10)),
         hangups,
     ));
     let app = api::router(
-        api::AppState { host: host.clone() },
+        api::AppState {
+            host: host.clone(),
+            not_ready,
+        },
         token,
         args.max_body_bytes,
     );
