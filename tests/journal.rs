@@ -172,6 +172,41 @@ async fn a_call_refused_outright_may_be_repeated_under_its_key() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn after_a_refusal_the_key_may_carry_corrected_input() {
+    let (sandbox, host, _store) = journaled().await;
+    // Refused for its input: nothing happened at the provider.
+    let mut wrong = service("fixed-1");
+    wrong.package = Some("999".into());
+    let first = host
+        .execute(
+            "hostmenow",
+            &Request::CreateAccount { service: wrong },
+            &keyed("f-1"),
+        )
+        .await;
+    let error = first.result.unwrap_err();
+    assert!(!error.leaves_provider_state_unknown(), "{error}");
+    // The caller fixes the input and tries again under the same key.
+    let fixed = Request::CreateAccount {
+        service: service("fixed-1"),
+    };
+    let second = host.execute("hostmenow", &fixed, &keyed("f-1")).await;
+    assert!(second.result.is_ok(), "{:?}", second.result);
+    assert_eq!(creates(&sandbox), 2, "both reached the provider");
+    // From then on the key stands for the request that succeeded.
+    let mut other = service("fixed-1");
+    other.domain = Some("other.example.com".into());
+    let third = host
+        .execute(
+            "hostmenow",
+            &Request::CreateAccount { service: other },
+            &keyed("f-1"),
+        )
+        .await;
+    assert_eq!(third.result.unwrap_err().kind(), "idempotency-conflict");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn reads_are_not_journaled() {
     let harness = Harness::hostmenow().await;
     let store = Arc::new(SqliteJournal::in_memory().unwrap());

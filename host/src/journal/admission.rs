@@ -333,7 +333,7 @@ impl Shared {
                 Begun::Started(id) => return Ok(id),
                 Begun::Existing(existing) => existing,
             };
-            if let Some(used_for) = mismatch(&existing.intent, intent) {
+            if let Some(used_for) = other_call(&existing.intent, intent) {
                 return Err(Decision::Refuse(
                     conflict(module, &intent.idempotency_key, &used_for),
                     Some(existing.id),
@@ -360,6 +360,19 @@ impl Shared {
                     .map_err(journal_error)?
                     .context("the entry under this key disappeared")
                     .map_err(journal_error)?;
+            }
+            let refused_outright = matches!(
+                (&existing.outcome, existing.state),
+                (Some(outcome), EntryState::Answered | EntryState::Acknowledged) if !outcome.succeeded
+            );
+            // A call refused outright left nothing behind, so its key is
+            // free for any request (the caller fixed the input, say);
+            // otherwise the key stands for the request it was used with.
+            if !refused_outright && let Some(used_for) = other_inputs(&existing.intent, intent) {
+                return Err(Decision::Refuse(
+                    conflict(module, &intent.idempotency_key, &used_for),
+                    Some(existing.id),
+                ));
             }
             match (&existing.outcome, existing.state) {
                 (Some(outcome), _) if outcome.succeeded => {
@@ -557,27 +570,32 @@ async fn wait_for_answer(
     }
 }
 
-/// How a stored intent differs from a new one under the same key, if it
-/// does: by digest, or (entries from before digests) by function and
-/// service.
-fn mismatch(stored: &Intent, new: &Intent) -> Option<String> {
-    let described = || {
-        format!(
-            "{} of service {}",
-            stored.function,
-            stored.service_id.as_deref().unwrap_or("-")
-        )
-    };
-    if stored.function != new.function || stored.service_id != new.service_id {
-        return Some(described());
-    }
+/// What a stored intent was used for, when the new one under its key is
+/// another call altogether (another function or service).
+fn other_call(stored: &Intent, new: &Intent) -> Option<String> {
+    (stored.function != new.function || stored.service_id != new.service_id)
+        .then(|| described(stored))
+}
+
+/// What a stored intent was used for, when the new one under its key is
+/// the same call with other inputs (by their digests; entries from before
+/// digests match any).
+fn other_inputs(stored: &Intent, new: &Intent) -> Option<String> {
     match (&stored.request_digest, &new.request_digest) {
         (Some(stored_digest), Some(new_digest)) if stored_digest != new_digest => Some(format!(
             "{} with other inputs (a key names one request)",
-            described()
+            described(stored)
         )),
         _ => None,
     }
+}
+
+fn described(intent: &Intent) -> String {
+    format!(
+        "{} of service {}",
+        intent.function,
+        intent.service_id.as_deref().unwrap_or("-")
+    )
 }
 
 fn conflict(module: &str, key: &str, used_for: &str) -> CallError {
