@@ -10,16 +10,10 @@ use wasmtime::{Store, Trap};
 use crate::bindings::Provider;
 use crate::bindings::types::{Error as ModuleError, Setting, SettingKind};
 use crate::call::{CallError, Request, Response, map_error_message};
-use crate::engine::EPOCH_TICK;
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
 use crate::redact::Redactor;
 use crate::store::CallState;
-
-/// Epoch ticks that make up `deadline` (at least one).
-pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
-    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
-}
 
 /// Shortest wait between two attempts of a safe read; it doubles with each
 /// further attempt, and a provider's Retry-After overrides it when longer.
@@ -39,7 +33,7 @@ pub(crate) async fn run(
     call_settings: &[Setting],
     redactor: &Redactor,
 ) -> Completed {
-    let settings = merge_settings(&module.settings, call_settings);
+    let settings = merge_settings(module.settings(), call_settings);
     let _live = LiveSecrets::register(redactor);
     if let Err(error) = check_required(module, &settings) {
         return Completed {
@@ -49,7 +43,7 @@ pub(crate) async fn run(
     }
 
     let started = Instant::now();
-    let deadline = started + module.limits.deadline;
+    let deadline = started + module.limits().deadline;
     let function = crate::call::function_name(request.function());
     let mut attempt = 1;
     let mut memory_peak_bytes = None;
@@ -67,7 +61,7 @@ pub(crate) async fn run(
         };
         let Some(delay) = retry else { break result };
         if let Err(error) = &result {
-            tracing::info!(module = %module.name, function, attempt, kind = error.kind(), delay_ms = delay.as_millis() as u64, "safe read failed; trying again");
+            tracing::info!(module = %module.name(), function, attempt, kind = error.kind(), delay_ms = delay.as_millis() as u64, "safe read failed; trying again");
         }
         tokio::time::sleep(delay).await;
         attempt += 1;
@@ -75,15 +69,15 @@ pub(crate) async fn run(
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(_) => {
-            tracing::info!(module = %module.name, function, attempt, elapsed_ms, "call succeeded")
+            tracing::info!(module = %module.name(), function, attempt, elapsed_ms, "call succeeded")
         }
         // A provider's typed answer is business as usual; a call the host
         // had to stop or refuse is worth an operator's attention.
         Err(error @ CallError::Module { .. }) => {
-            tracing::info!(module = %module.name, function, attempt, kind = error.kind(), elapsed_ms, "call failed: {error}")
+            tracing::info!(module = %module.name(), function, attempt, kind = error.kind(), elapsed_ms, "call failed: {error}")
         }
         Err(error) => {
-            tracing::warn!(module = %module.name, function, attempt, kind = error.kind(), elapsed_ms, "call stopped: {error}")
+            tracing::warn!(module = %module.name(), function, attempt, kind = error.kind(), elapsed_ms, "call stopped: {error}")
         }
     }
     Completed {
@@ -116,12 +110,12 @@ pub(crate) fn call_redactor(
 ) -> Redactor {
     let secret_settings = call_settings.iter().filter(|setting| {
         module
-            .info
+            .info()
             .settings
             .iter()
             .any(|spec| spec.name == setting.name && spec.kind == SettingKind::Secret)
     });
-    module.redactor.with(
+    module.redactor().with(
         request
             .secrets()
             .into_iter()
@@ -137,15 +131,15 @@ async fn run_once(
     deadline: Instant,
     redactor: &Redactor,
 ) -> Attempt {
-    let limits = module.limits;
+    let limits = *module.limits();
     let deadline_exceeded = || CallError::DeadlineExceeded {
-        module: module.name.to_string(),
+        module: module.name().to_string(),
         deadline: limits.deadline,
     };
     // Waits for a free call slot (the host's bound on calls at once) no
     // longer than the deadline allows.
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let _slot = match tokio::time::timeout(remaining, module.call_slots.acquire()).await {
+    let _slot = match tokio::time::timeout(remaining, module.call_slot()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(_)) | Err(_) => {
             return Attempt {
@@ -158,11 +152,8 @@ async fn run_once(
     let remaining = deadline.saturating_duration_since(Instant::now());
     let mut store = module.new_store(deadline);
 
-    let outcome = tokio::time::timeout(
-        remaining,
-        invoke(&module.pre, &mut store, request, settings),
-    )
-    .await;
+    let outcome =
+        tokio::time::timeout(remaining, invoke(module, &mut store, request, settings)).await;
     // What the guest printed may show the credentials it just generated.
     let output_redactor = match &outcome {
         Ok(Ok(Ok(response))) => {
@@ -170,12 +161,12 @@ async fn run_once(
         }
         _ => redactor.clone(),
     };
-    log_guest_output(&module.name, &store, &output_redactor);
+    log_guest_output(module.shared_name(), &store, &output_redactor);
     let result = match outcome {
         Err(_elapsed) => Err(deadline_exceeded()),
         Ok(Err(trap)) => Err(classify_trap(module, &store, trap, redactor)),
         Ok(Ok(Err(error))) => Err(CallError::Module {
-            module: module.name.to_string(),
+            module: module.name().to_string(),
             error: map_error_message(error, |m| redactor.redact(m)),
         }),
         Ok(Ok(Ok(response))) => check_result_size(module, response),
@@ -198,7 +189,7 @@ fn retry_delay(
     attempt: u32,
     deadline: Instant,
 ) -> Option<Duration> {
-    if !request.is_safe_to_repeat() || attempt > module.limits.read_retries {
+    if !request.is_safe_to_repeat() || attempt > module.limits().read_retries {
         return None;
     }
     let Err(CallError::Module { error, .. }) = result else {
@@ -223,10 +214,10 @@ fn retry_delay(
 /// Refuses an answer larger (as JSON) than the module's result cap.
 fn check_result_size(module: &LoadedModule, response: Response) -> Result<Response, CallError> {
     let bytes = json_size(&response);
-    let cap_bytes = module.limits.result_bytes;
+    let cap_bytes = module.limits().result_bytes;
     if bytes > cap_bytes {
         return Err(CallError::ResultTooLarge {
-            module: module.name.to_string(),
+            module: module.name().to_string(),
             bytes,
             cap_bytes,
         });
@@ -267,7 +258,7 @@ fn merge_settings(module: &[Setting], call: &[Setting]) -> Vec<Setting> {
 /// without default is absent or blank.
 fn check_required(module: &LoadedModule, settings: &[Setting]) -> Result<(), CallError> {
     let missing: Vec<String> = module
-        .info
+        .info()
         .settings
         .iter()
         .filter(|spec| spec.required && spec.default.is_none())
@@ -282,7 +273,7 @@ fn check_required(module: &LoadedModule, settings: &[Setting]) -> Result<(), Cal
         return Ok(());
     }
     Err(CallError::InvalidSettings {
-        module: module.name.to_string(),
+        module: module.name().to_string(),
         message: format!("missing required setting {}", missing.join(", ")),
     })
 }
@@ -290,12 +281,12 @@ fn check_required(module: &LoadedModule, settings: &[Setting]) -> Result<(), Cal
 /// Instantiates the pre-linked component and calls the request's export.
 /// The outer error is a trap or host failure; the inner one the module's.
 async fn invoke(
-    pre: &crate::bindings::ProviderPre<CallState>,
+    module: &LoadedModule,
     store: &mut Store<CallState>,
     request: &Request,
     settings: &[Setting],
 ) -> wasmtime::Result<Result<Response, crate::bindings::types::Error>> {
-    let instance: Provider = pre.instantiate_async(&mut *store).await?;
+    let instance: Provider = module.instantiate(&mut *store).await?;
     let guest = instance.billing_provisioning_module();
     let store = &mut *store;
     Ok(match request {
@@ -366,23 +357,23 @@ fn classify_trap(
     error: wasmtime::Error,
     redactor: &Redactor,
 ) -> CallError {
-    let name = module.name.to_string();
+    let name = module.name().to_string();
     if store.data().limits.memory_exhausted() {
         return CallError::MemoryExhausted {
             module: name,
-            cap_bytes: module.limits.memory_bytes,
+            cap_bytes: module.limits().memory_bytes,
         };
     }
     if store.data().output_exhausted() {
         return CallError::OutputExceeded {
             module: name,
-            cap_bytes: module.limits.output_bytes,
+            cap_bytes: module.limits().output_bytes,
         };
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return CallError::DeadlineExceeded {
             module: name,
-            deadline: module.limits.deadline,
+            deadline: module.limits().deadline,
         };
     }
     let message = redactor.redact(&format!("{error:#}"));

@@ -1,15 +1,11 @@
 //! The wasmtime engine, the linker and the HTTP client every module shares.
 //!
-//! Built once per host. The linker grants the only imports a provider module
-//! may have: `wasi:http` (checked per request against the module's
-//! allow-list) and the few WASI interfaces the Rust standard library needs
-//! (io, clocks, random, cli streams and environment), each backed by a
-//! context that grants nothing.
+//! Built once per host. The linker grants what [`crate::grant`] says a
+//! provider module may import, and nothing else.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::Semaphore;
@@ -17,17 +13,9 @@ use wasmtime::component::Linker;
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
 };
-use wasmtime_wasi::WasiView;
-use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-use wasmtime_wasi::p2::bindings::{cli, random};
-use wasmtime_wasi::random::WasiRandom;
 
 use crate::http_client::ProviderClient;
-use crate::store::CallState;
-
-/// How often the epoch advances; a runaway guest is stopped within one tick
-/// of its deadline.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+use crate::store::{CallState, EPOCH_TICK};
 
 /// The largest memory cap a module may be given (1 GiB): far beyond what a
 /// provider module needs, and what each pooled instance slot reserves.
@@ -111,7 +99,7 @@ impl Runtime {
             .context("creating the wasmtime engine")?;
 
         let mut linker = Linker::new(&engine);
-        link_granted_interfaces(&mut linker)
+        crate::grant::link(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking the interfaces a module may import")?;
         spawn_epoch_ticker(&engine);
@@ -143,35 +131,6 @@ fn pooling(slots: u32) -> PoolingAllocationConfig {
         .total_stacks(instances)
         .max_memory_size(MAX_MODULE_MEMORY);
     pool
-}
-
-/// The contract's types-only interface: provider components import it to
-/// share the record types; it has no functions.
-const CONTRACT_TYPES: &str = "billing:provisioning/types@0.1.0";
-
-/// Links exactly what a module may import (see `module::ALLOWED_IMPORTS`):
-/// no filesystem, no sockets. Each interface is backed by a context that
-/// grants nothing (empty environment, captured stdio).
-fn link_granted_interfaces(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-    // io, clocks, random, stdin/stdout/stderr.
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
-    let l = linker;
-    // What the Rust standard library adds: it reads its (empty) environment
-    // and arguments at start-up, may call exit, asks whether stdio is a
-    // terminal, and seeds its hash maps.
-    cli::environment::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::exit::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::terminal_input::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::terminal_output::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, CallState::cli)?;
-    random::insecure_seed::add_to_linker::<CallState, WasiRandom>(l, |state| {
-        state.ctx().ctx.random()
-    })?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
-    l.instance(CONTRACT_TYPES)?;
-    Ok(())
 }
 
 fn spawn_epoch_ticker(engine: &Engine) {

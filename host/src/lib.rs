@@ -20,6 +20,7 @@ mod bindings;
 mod call;
 mod call_runner;
 mod engine;
+mod grant;
 mod hex;
 mod host;
 mod http_client;

@@ -21,24 +21,6 @@ use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
 use crate::store::{CallState, call_store};
 
-/// Interfaces a provider module may import. Anything else (sockets,
-/// filesystem...) makes the load fail: the host grants nothing more.
-const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
-    "billing:provisioning/types@",
-    "wasi:http/outgoing-handler@",
-    "wasi:http/types@",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/random@",
-    "wasi:random/insecure-seed@",
-    "wasi:cli/stdin@",
-    "wasi:cli/stdout@",
-    "wasi:cli/stderr@",
-    "wasi:cli/environment@",
-    "wasi:cli/exit@",
-    "wasi:cli/terminal-",
-];
-
 /// A configured setting value and where it came from.
 #[derive(Clone)]
 pub struct SettingValue {
@@ -137,21 +119,21 @@ impl ModuleConfig {
 /// A loaded module, immutable: a new version is a new `LoadedModule`, and
 /// calls in flight keep the one they started with.
 pub struct LoadedModule {
-    pub(crate) name: Arc<str>,
-    pub(crate) digest: String,
-    pub(crate) info: ModuleInfo,
-    pub(crate) imports: Vec<String>,
-    pub(crate) pre: ProviderPre<CallState>,
-    pub(crate) policy: Arc<OutboundPolicy>,
-    pub(crate) limits: Limits,
-    pub(crate) rate_limit: Option<RateLimit>,
-    pub(crate) settings: Vec<Setting>,
+    name: Arc<str>,
+    digest: String,
+    info: ModuleInfo,
+    imports: Vec<String>,
+    pre: ProviderPre<CallState>,
+    policy: Arc<OutboundPolicy>,
+    limits: Limits,
+    rate_limit: Option<RateLimit>,
+    settings: Vec<Setting>,
     /// Masks the module's secret settings.
-    pub(crate) redactor: Redactor,
+    redactor: Redactor,
     /// The host's shared HTTP client (`None`: a connection per request).
-    pub(crate) client: Option<ProviderClient>,
+    client: Option<ProviderClient>,
     /// The host's bound on calls running at once.
-    pub(crate) call_slots: Arc<Semaphore>,
+    call_slots: Arc<Semaphore>,
     /// Keeps those secrets masked in every log line while the module is
     /// loaded.
     _live_secrets: LiveSecrets,
@@ -241,6 +223,37 @@ impl LoadedModule {
     /// The name calls use.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name, shared (for what outlives a borrow: a call's log lines).
+    pub(crate) fn shared_name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The settings every call gets, resolved at load.
+    pub(crate) fn settings(&self) -> &[Setting] {
+        &self.settings
+    }
+
+    /// Masks the module's secret settings.
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Waits for one of the host's call slots (the bound on calls running
+    /// at once); the slot is free again when the permit is dropped.
+    pub(crate) async fn call_slot(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
+        self.call_slots.acquire().await
+    }
+
+    /// A fresh instance of the pre-linked component in `store`.
+    pub(crate) async fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> wasmtime::Result<crate::bindings::Provider> {
+        self.pre.instantiate_async(store).await
     }
 
     /// What the module says it is and does.
@@ -380,11 +393,7 @@ fn compile(
         .imports(&runtime.engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    let refused: Vec<&str> = imports
-        .iter()
-        .map(String::as_str)
-        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
-        .collect();
+    let refused = crate::grant::refused(&imports);
     if !refused.is_empty() {
         bail!(
             "{} imports interfaces the host does not grant: {}",

@@ -15,6 +15,15 @@ use crate::limits::Limits;
 use crate::outbound::OutboundHooks;
 use crate::policy::OutboundPolicy;
 
+/// How often the engine's epoch advances; a runaway guest is stopped
+/// within one tick of its deadline.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Epoch ticks that make up `deadline` (at least one).
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
+    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
 /// The data of one call's [`wasmtime::Store`].
 pub(crate) struct CallState {
     wasi: WasiCtx,
@@ -81,7 +90,7 @@ pub(crate) fn call_store(
 ) -> Store<CallState> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);
-    store.set_epoch_deadline(crate::call_runner::deadline_ticks(remaining));
+    store.set_epoch_deadline(deadline_ticks(remaining));
     store.epoch_deadline_trap();
     store
 }
