@@ -45,7 +45,7 @@ pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{
     JournalConfig, JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource,
 };
-pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
+pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue, file_sha256};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};
 pub use usage_sync::{
