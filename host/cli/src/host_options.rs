@@ -32,7 +32,12 @@ pub fn init(compile_cache: Option<&str>) {
     });
 }
 
+/// The command's options.
+pub fn options() -> HostOptions {
+    OPTIONS.get().cloned().unwrap_or_default()
+}
+
 /// A new host with the command's options.
 pub fn new_host() -> anyhow::Result<Host> {
-    Host::with_options(OPTIONS.get().cloned().unwrap_or_default())
+    Host::with_options(options())
 }

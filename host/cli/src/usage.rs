@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{
-    Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services,
+    Host, Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services,
     sync_usage,
 };
 use serde_json::Value;
@@ -46,7 +46,7 @@ pub struct Args {
 /// otherwise.
 pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = crate::journal::host_for(&manifest)?;
+    let host = Host::from_manifest(&manifest, crate::host_options::options())?;
     let jobs = match &args.services {
         Some(path) => read_services(path)?,
         None => {
