@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::{Host, Manifest};
+use provisioning_host::{Host, HostOptions, Manifest};
 
 use crate::output::outln;
 
@@ -71,13 +71,10 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 ///
 /// The modules that did not load are the host's not ready ones
 /// ([`Host::not_ready`]): shown by the API, tried again by every reload.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = Arc::new(Host::from_manifest(
-        &manifest,
-        crate::host_options::options(),
-    )?);
+    let host = Arc::new(Host::from_manifest(&manifest, options)?);
     let failures = if args.strict {
         host.load_manifest(&manifest).await?;
         Vec::new()
