@@ -503,7 +503,7 @@ impl Host {
     ///         // once) in the platform's database first, then acknowledge:
     ///         // the journal destroys its sealed copy of the credentials.
     ///         if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
-    ///             journal.acknowledge(entry)?;
+    ///             journal.acknowledge(entry).await?;
     ///         }
     ///     }
     ///     Ok(other) => anyhow::bail!("unexpected answer {other:?}"),
