@@ -15,7 +15,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use provisioning_host::journal::{AckError, EntryId, EntryState, Sealer};
 use provisioning_host::types::{Credential, Error as ModuleError, Service, Setting};
-use provisioning_host::{CallError, CallOptions, Host, MASK, Manifest, Request, Response};
+use provisioning_host::{
+    CallError, CallOptions, Host, HostOptions, MASK, Manifest, Request, Response,
+};
 use provisioning_sandbox::{Sandbox, webline};
 use serde_json::{Map, Value, json};
 
@@ -137,13 +139,11 @@ fn write_manifest(dir: &Path, sandbox: &Sandbox) -> anyhow::Result<PathBuf> {
 /// Start-up: open the journal, load the modules, and recover what a
 /// previous run left pending, before taking any new work.
 async fn start(manifest: &Manifest, db: &mut Database) -> anyhow::Result<Host> {
-    let journal = manifest
-        .journal_config()?
-        .context("the manifest needs a [journal]")?
-        .open()?;
-    let host = Host::new()?.with_journal(journal);
+    // OPERATOR: `HostOptions { compile_cache: Some(dir), .. }` keeps compiled
+    // components between restarts.
+    let host = Host::from_manifest(manifest, HostOptions::default())?;
+    let journal = host.journal().context("the manifest needs a [journal]")?;
     host.load_manifest(manifest).await?;
-    let journal = host.journal().context("journal")?;
     let pending = journal.pending().await?;
     if pending.is_empty() {
         println!("start-up: nothing pending in the journal");

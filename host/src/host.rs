@@ -12,7 +12,7 @@ use crate::call_runner;
 use crate::engine::{HostOptions, Runtime};
 use crate::journal::{Admission, EntryId, Journal};
 use crate::load_error::ModuleLoadError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ModuleEntry};
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 
 /// What a caller may add to a call.
@@ -78,8 +78,25 @@ impl Answer {
 /// ```
 pub struct Host {
     runtime: Arc<Runtime>,
-    modules: RwLock<BTreeMap<String, Arc<LoadedModule>>>,
+    modules: RwLock<BTreeMap<String, Installed>>,
+    /// The modules of a manifest that are not in service because their
+    /// last load failed, by name, with why.
+    not_ready: RwLock<BTreeMap<String, ModuleLoadError>>,
     journal: Option<Journal>,
+    /// The sha256 of the journal key [`Host::from_manifest`] opened the
+    /// journal with (`Some(None)`: its manifest had no journal; `None`:
+    /// the host was not made from a manifest), to notice a changed key in
+    /// [`Host::apply_manifest`] without keeping a second copy of it.
+    journal_key: Option<Option<String>>,
+}
+
+/// A module in service, and the manifest entry it was loaded from (`None`
+/// when it was loaded from a [`ModuleConfig`] directly). The entry holds
+/// no secret: secrets are named there by their variable or file, and
+/// their resolved values are the module's own settings.
+struct Installed {
+    module: Arc<LoadedModule>,
+    entry: Option<ModuleEntry>,
 }
 
 impl Host {
@@ -105,8 +122,47 @@ impl Host {
         Ok(Host {
             runtime: Runtime::new(&options)?,
             modules: RwLock::new(BTreeMap::new()),
+            not_ready: RwLock::new(BTreeMap::new()),
             journal: None,
+            journal_key: None,
         })
+    }
+
+    /// A host for a manifest, running modules as `options` say, with the
+    /// manifest's journal when it has a `[journal]` section; no module is
+    /// loaded yet. The caller chooses how: every module strictly
+    /// ([`Host::load_manifest`]), those that load
+    /// ([`Host::load_manifest_lenient`]), or only the ones it needs
+    /// ([`Host::load_from_manifest`]). Each module's rate limit is part of
+    /// its entry, and so of the module once loaded
+    /// ([`LoadedModule::rate_limit`]); [`Host::apply_manifest`] later keeps
+    /// the host in step with an edited manifest.
+    ///
+    /// Fails when the journal's key cannot be read or the journal cannot
+    /// be opened; a module's entry is not looked at until it is loaded.
+    ///
+    /// ```no_run
+    /// # async fn example() -> anyhow::Result<()> {
+    /// use provisioning_host::{Host, HostOptions, Manifest};
+    ///
+    /// let manifest = Manifest::from_file("provisioning.toml".as_ref())?;
+    /// let host = Host::from_manifest(&manifest, HostOptions::default())?;
+    /// host.load_from_manifest(&manifest, "hostmenow").await?;
+    /// if let Some(journal) = host.journal() {
+    ///     println!("{} calls pending", journal.pending().await?.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn from_manifest(manifest: &Manifest, options: HostOptions) -> anyhow::Result<Host> {
+        let config = manifest.journal_config()?;
+        let key = config
+            .as_ref()
+            .map(|config| crate::hex::sha256(config.key_hex.as_bytes()));
+        let journal = config.map(|config| config.open()).transpose()?;
+        let mut host = Host::with_options(options)?;
+        host.journal = journal;
+        host.journal_key = Some(key);
+        Ok(host)
     }
 
     /// Journals every mutating call from now on: its intent before it
@@ -163,20 +219,106 @@ impl Host {
     /// Loads (or swaps in again) the one module of a manifest named
     /// `name`, resolving only its entry: the other modules' settings are
     /// not read, so a broken one stands in nobody's way.
+    ///
+    /// The host remembers the entry the module was loaded from, for
+    /// [`Host::apply_manifest`]; a module that fails to load while no
+    /// version of it is in service is [not ready](Host::not_ready) until
+    /// one loads.
     pub async fn load_from_manifest(
         &self,
         manifest: &Manifest,
         name: &str,
     ) -> Result<Arc<LoadedModule>, ModuleLoadError> {
-        if !manifest.modules.contains_key(name) {
+        let Some(entry) = manifest.modules.get(name) else {
             return Err(ModuleLoadError::unknown_module(name));
+        };
+        let loaded = match manifest.module_config(name) {
+            Err(error) => Err(ModuleLoadError::invalid_config(name, &error)),
+            Ok(config) => self.load_entry(config, entry).await,
+        };
+        if let Err(failure) = &loaded {
+            self.note_failure(failure);
         }
-        let config = manifest
-            .module_config(name)
-            .map_err(|error| ModuleLoadError::invalid_config(name, &error))?;
-        self.load(config)
+        loaded
+    }
+
+    /// Loads a module resolved from `entry` and remembers the entry.
+    pub(crate) async fn load_entry(
+        &self,
+        config: ModuleConfig,
+        entry: &ModuleEntry,
+    ) -> Result<Arc<LoadedModule>, ModuleLoadError> {
+        let name = config.name.clone();
+        let module = self
+            .prepare(config)
             .await
-            .map_err(|error| ModuleLoadError::from_load(name, &error))
+            .map_err(|error| ModuleLoadError::from_load(&name, &error))?;
+        self.install_from(module.clone(), Some(entry.clone()))
+            .map_err(|error| ModuleLoadError::from_load(&name, &error))?;
+        Ok(module)
+    }
+
+    /// Records why a module of the manifest did not load, when no version
+    /// of it is in service (a refused new version is not a module not
+    /// ready: the old one serves).
+    pub(crate) fn note_failure(&self, failure: &ModuleLoadError) {
+        let modules = self.modules.read().expect("module registry lock");
+        if !modules.contains_key(&failure.module) {
+            self.not_ready
+                .write()
+                .expect("not-ready lock")
+                .insert(failure.module.clone(), failure.clone());
+        }
+    }
+
+    /// The manifest entry the module `name` in service was loaded from
+    /// (`None` when none is, or it was loaded from a [`ModuleConfig`]).
+    pub(crate) fn entry(&self, name: &str) -> Option<ModuleEntry> {
+        self.modules
+            .read()
+            .expect("module registry lock")
+            .get(name)
+            .and_then(|installed| installed.entry.clone())
+    }
+
+    /// Forgets the modules not ready that `keep` refuses.
+    pub(crate) fn retain_not_ready(&self, mut keep: impl FnMut(&str) -> bool) {
+        self.not_ready
+            .write()
+            .expect("not-ready lock")
+            .retain(|name, _| keep(name));
+    }
+
+    /// The modules of a manifest that are not in service because they did
+    /// not load, by name, each with why: what [`Host::load_manifest_lenient`],
+    /// [`Host::load_from_manifest`] or [`Host::apply_manifest`] could not
+    /// load while no version of it was in service. A module leaves this
+    /// list when a version of it is put in service, or when
+    /// [`Host::apply_manifest`] is given a manifest without it.
+    pub fn not_ready(&self) -> Vec<ModuleLoadError> {
+        self.not_ready
+            .read()
+            .expect("not-ready lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Why the module `name` of a manifest is not ready (see
+    /// [`Host::not_ready`]), if it is not.
+    pub fn not_ready_module(&self, name: &str) -> Option<ModuleLoadError> {
+        self.not_ready
+            .read()
+            .expect("not-ready lock")
+            .get(name)
+            .cloned()
+    }
+
+    /// The sha256 of the journal key the host was made with by
+    /// [`Host::from_manifest`] (`Some(None)`: no journal; `None`: not
+    /// made from a manifest).
+    pub(crate) fn journal_key(&self) -> Option<Option<&str>> {
+        self.journal_key.as_ref().map(Option::as_deref)
     }
 
     /// Loads one module, or swaps in a new version of one already loaded:
@@ -218,19 +360,38 @@ impl Host {
     /// stays in service (as it does when [`Host::prepare`] fails: a file
     /// that does not compile or does not match its pinned digest).
     pub fn install(&self, module: Arc<LoadedModule>) -> anyhow::Result<()> {
+        self.install_from(module, None)
+    }
+
+    /// [`Host::install`], remembering the manifest entry the module was
+    /// loaded from.
+    fn install_from(
+        &self,
+        module: Arc<LoadedModule>,
+        entry: Option<ModuleEntry>,
+    ) -> anyhow::Result<()> {
         let name = module.name().to_string();
         let previous = {
             let mut modules = self.modules.write().expect("module registry lock");
             if let Some(old) = modules.get(&name)
-                && old.info().id != module.info().id
+                && old.module.info().id != module.info().id
             {
                 anyhow::bail!(
                     "module `{name}` is `{}`, but the new component says it is `{}`: not swapped",
-                    old.info().id,
+                    old.module.info().id,
                     module.info().id
                 );
             }
-            modules.insert(name.clone(), module.clone())
+            let installed = Installed {
+                module: module.clone(),
+                entry,
+            };
+            let previous = modules.insert(name.clone(), installed);
+            self.not_ready
+                .write()
+                .expect("not-ready lock")
+                .remove(&name);
+            previous.map(|installed| installed.module)
         };
         match previous {
             Some(old) => {
@@ -250,7 +411,8 @@ impl Host {
             .modules
             .write()
             .expect("module registry lock")
-            .remove(name);
+            .remove(name)
+            .map(|installed| installed.module);
         if let Some(module) = &removed {
             tracing::info!(module = %name, digest = %module.digest(), "module unloaded");
         }
@@ -263,7 +425,7 @@ impl Host {
             .read()
             .expect("module registry lock")
             .get(name)
-            .cloned()
+            .map(|installed| installed.module.clone())
     }
 
     /// Every loaded module, by name.
@@ -272,7 +434,7 @@ impl Host {
             .read()
             .expect("module registry lock")
             .values()
-            .cloned()
+            .map(|installed| installed.module.clone())
             .collect()
     }
 
@@ -341,7 +503,7 @@ impl Host {
     ///         // once) in the platform's database first, then acknowledge:
     ///         // the journal destroys its sealed copy of the credentials.
     ///         if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
-    ///             journal.acknowledge(entry)?;
+    ///             journal.acknowledge(entry).await?;
     ///         }
     ///     }
     ///     Ok(other) => anyhow::bail!("unexpected answer {other:?}"),

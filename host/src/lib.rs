@@ -4,7 +4,9 @@
 //! and a deadline, and nothing else: no files, no environment, no sockets.
 //!
 //! - [`Host`] loads modules and runs calls; [`ModuleLoadError`] tells why a
-//!   module of a manifest did not load.
+//!   module of a manifest did not load. [`Host::from_manifest`] makes a
+//!   host with a manifest's journal, and [`Host::apply_manifest`] keeps it
+//!   in step with the manifest as it changes ([`ReloadReport`]).
 //! - [`Manifest`] is the operator's TOML description of the modules.
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
 //!   and failure; [`types`] holds the contract's records.
@@ -33,6 +35,7 @@ mod module;
 mod outbound;
 mod policy;
 mod redact;
+mod reload;
 mod store;
 mod usage_sync;
 
@@ -46,9 +49,10 @@ pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{
     JournalConfig, JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource,
 };
-pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue};
+pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue, file_sha256};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};
+pub use reload::{Refused, ReloadReport, Removed, Swapped};
 pub use usage_sync::{
     SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services, sync_usage,
 };

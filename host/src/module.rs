@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::Store;
 use wasmtime::component::Component;
@@ -346,6 +345,21 @@ impl Inspection {
     }
 }
 
+/// The sha256 of a file, as the host prints it (lower-case hex): the
+/// digest [`LoadedModule::digest`] and [`Inspection::digest`] show, and
+/// what a manifest's `sha256 = "..."` pins.
+///
+/// ```no_run
+/// # fn main() -> anyhow::Result<()> {
+/// let digest = provisioning_host::file_sha256("modules/hostmenow_module.wasm".as_ref())?;
+/// println!("sha256 = {digest:?}");
+/// # Ok(()) }
+/// ```
+pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(crate::hex::sha256(&bytes))
+}
+
 /// Compiles a component file and links it against what the host grants:
 /// the pre-linked instance every call starts from, the file's sha256 and
 /// the component's imports.
@@ -375,7 +389,7 @@ fn compile(
     pinned_sha256: Option<&str>,
 ) -> anyhow::Result<(Component, String, Vec<String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let digest = crate::hex::encode(&Sha256::digest(&bytes));
+    let digest = crate::hex::sha256(&bytes);
     if let Some(pinned) = pinned_sha256
         && !pinned.trim().eq_ignore_ascii_case(&digest)
     {

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use provisioning_host::journal::AckError;
 use provisioning_host::types::Setting;
-use provisioning_host::{CallOptions, LoadErrorKind, Manifest, Redactor, Request};
+use provisioning_host::{
+    CallOptions, Host, HostOptions, LoadErrorKind, Manifest, Redactor, Request,
+};
 use serde_json::{Map, Value, json};
 
 use crate::output::{errln, outln};
@@ -92,9 +94,9 @@ fn env_secret(var: &Option<String>) -> anyhow::Result<Option<String>> {
 
 /// Builds the request from the arguments, runs it, prints the answer.
 /// Exits 0 on success, 1 when the call failed.
-pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = crate::journal::host_for(&manifest)?;
+    let host = Host::from_manifest(&manifest, options)?;
     // Only the module called: another module's missing variable or
     // component is none of this call's business. A name the manifest does
     // not have is left to the call, which answers `unknown-module`.

@@ -1,12 +1,9 @@
 //! How the command's hosts run modules: the options every subcommand
-//! shares, set once from the command line.
+//! shares, built once from the command line and handed to each.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-use provisioning_host::{Host, HostOptions};
-
-static OPTIONS: OnceLock<HostOptions> = OnceLock::new();
+use provisioning_host::HostOptions;
 
 /// Where compiled components are kept when the command line names no
 /// place: the user's cache directory, so that every command after the
@@ -19,20 +16,15 @@ fn default_compile_cache() -> Option<PathBuf> {
     Some(base.join("provisioning").join("compiled"))
 }
 
-/// Sets the options from `--compile-cache` (a directory, or `off`).
-pub fn init(compile_cache: Option<&str>) {
+/// The options from `--compile-cache` (a directory, or `off`).
+pub fn from_args(compile_cache: Option<&str>) -> HostOptions {
     let compile_cache = match compile_cache {
         Some("off") => None,
         Some(dir) => Some(PathBuf::from(dir)),
         None => default_compile_cache(),
     };
-    let _ = OPTIONS.set(HostOptions {
+    HostOptions {
         compile_cache,
         ..HostOptions::default()
-    });
-}
-
-/// A new host with the command's options.
-pub fn new_host() -> anyhow::Result<Host> {
-    Host::with_options(OPTIONS.get().cloned().unwrap_or_default())
+    }
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use provisioning_host::{Host, HostOptions};
+
 use crate::output::outln;
 
 /// Arguments of `inspect`.
@@ -13,8 +15,8 @@ pub struct Args {
 }
 
 /// Prints the component's info, digest and imports.
-pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
-    let host = crate::host_options::new_host()?;
+pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let host = Host::with_options(options)?;
     let inspection = host.inspect(&args.component).await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&inspection)?)?;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
-use provisioning_host::{Host, Journal, Manifest, PendingCall};
+use provisioning_host::{Journal, Manifest, PendingCall};
 
 use crate::output::{errln, outln};
 
@@ -62,26 +62,14 @@ enum Command {
     Keygen,
 }
 
-/// A host with the manifest's journal, if it has one.
-pub fn host_for(manifest: &Manifest) -> anyhow::Result<Host> {
-    let host = crate::host_options::new_host()?;
-    Ok(match open(manifest)? {
-        Some(journal) => host.with_journal(journal),
-        None => host,
-    })
-}
-
-fn open(manifest: &Manifest) -> anyhow::Result<Option<Journal>> {
-    manifest
-        .journal_config()?
-        .map(|config| config.open())
-        .transpose()
-}
-
+/// The manifest's journal, opened on its own: reading and acknowledging
+/// entries needs no host (and no engine to start).
 fn required(manifest_path: &Path) -> anyhow::Result<Journal> {
     let manifest = Manifest::from_file(manifest_path)?;
-    open(&manifest)?
-        .with_context(|| format!("{} has no [journal] section", manifest_path.display()))
+    manifest
+        .journal_config()?
+        .with_context(|| format!("{} has no [journal] section", manifest_path.display()))?
+        .open()
 }
 
 /// Runs a `journal` subcommand. `ack` exits 1 when any entry was

@@ -65,15 +65,15 @@ async fn main() -> std::process::ExitCode {
         .with_writer(provisioning_host::logging::redacting(std::io::stderr))
         .init();
     let cli = Cli::parse();
-    host_options::init(cli.compile_cache.as_deref());
+    let options = host_options::from_args(cli.compile_cache.as_deref());
     let result = match cli.command {
-        Command::Demo(args) => demo::run(args, cli.json).await,
-        Command::Call(args) => call::run(*args, cli.json).await,
-        Command::Inspect(args) => inspect::run(args, cli.json).await,
+        Command::Demo(args) => demo::run(args, options, cli.json).await,
+        Command::Call(args) => call::run(*args, options, cli.json).await,
+        Command::Inspect(args) => inspect::run(args, options, cli.json).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Journal(args) => journal::run(args, cli.json).await,
-        Command::Serve(args) => serve::run(*args).await,
-        Command::Usage(args) => usage::run(args, cli.json).await,
+        Command::Serve(args) => serve::run(*args, options).await,
+        Command::Usage(args) => usage::run(args, options, cli.json).await,
     };
     match result {
         Ok(code) => code,

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{
-    Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services,
-    sync_usage,
+    Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport,
+    live_services, sync_usage,
 };
 use serde_json::Value;
 
@@ -44,9 +44,9 @@ pub struct Args {
 
 /// Reads every service's usage; exits 0 when every one was read, 1
 /// otherwise.
-pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = crate::journal::host_for(&manifest)?;
+    let host = Host::from_manifest(&manifest, options)?;
     let jobs = match &args.services {
         Some(path) => read_services(path)?,
         None => {

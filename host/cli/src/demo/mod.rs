@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use provisioning_host::types::{Contact, Service, Setting};
-use provisioning_host::{CallError, ModuleConfig, Redactor, Request, Response};
+use provisioning_host::{CallError, Host, HostOptions, ModuleConfig, Redactor, Request, Response};
 use provisioning_sandbox::Sandbox;
 
 use crate::output::{self, outln};
@@ -85,9 +85,9 @@ impl Step {
 }
 
 /// Runs every provider's lifecycle and prints one table.
-pub async fn run(_args: Args, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(_args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start().await?;
-    let host = crate::host_options::new_host()?;
+    let host = Host::with_options(options)?;
     let providers = vec![
         hostmenow::demo(&sandbox),
         blesta::demo(&sandbox),

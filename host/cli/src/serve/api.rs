@@ -17,16 +17,14 @@ use provisioning_host::{CallError, CallOptions, Host, LoadedModule, ModuleLoadEr
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::NotReady;
 use super::auth::{Token, require_token};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The host with the manifest's modules.
+    /// The host with the manifest's modules, and those that did not load
+    /// with why ([`Host::not_ready`]).
     pub host: Arc<Host>,
-    /// The manifest's modules that did not load, with why.
-    pub not_ready: NotReady,
 }
 
 /// The router: every route behind the token, bodies capped at
@@ -154,7 +152,7 @@ async fn unknown_route() -> ApiError {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    let not_ready = state.not_ready_count();
+    let not_ready = state.host.not_ready().len();
     Json(json!({
         "status": if not_ready == 0 { "ok" } else { "degraded" },
         "modules": state.host.modules().len(),
@@ -163,21 +161,9 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 }
 
 impl AppState {
-    fn not_ready_count(&self) -> usize {
-        self.not_ready.read().expect("not-ready lock").len()
-    }
-
-    fn not_ready(&self, name: &str) -> Option<ModuleLoadError> {
-        self.not_ready
-            .read()
-            .expect("not-ready lock")
-            .get(name)
-            .cloned()
-    }
-
     /// Why there is no module `name` to serve: not ready, or unknown.
     fn missing(&self, name: &str) -> ApiError {
-        match self.not_ready(name) {
+        match self.host.not_ready_module(name) {
             Some(failure) => ApiError::not_ready(&failure),
             None => ApiError::unknown_module(name),
         }
@@ -203,9 +189,10 @@ async fn list_modules(State(state): State<AppState>) -> Json<Value> {
         .iter()
         .map(|m| (m.name().to_string(), describe(m)))
         .collect();
-    for (name, failure) in state.not_ready.read().expect("not-ready lock").iter() {
+    for failure in state.host.not_ready() {
+        let name = failure.module.clone();
         modules.entry(name.clone()).or_insert_with(
-            || json!({ "name": name, "ready": false, "error": failure_json(failure) }),
+            || json!({ "name": name, "ready": false, "error": failure_json(&failure) }),
         );
     }
     Json(json!({ "modules": modules.into_values().collect::<Vec<_>>() }))

@@ -7,15 +7,14 @@ mod api;
 mod auth;
 mod reload;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::{Manifest, ModuleEntry, ModuleLoadError};
+use provisioning_host::{Host, HostOptions, Manifest};
 
 use crate::output::outln;
 
@@ -53,10 +52,6 @@ pub struct Args {
     strict: bool,
 }
 
-/// The manifest's modules that are not in service because they did not
-/// load, by name, with why: shown by the API, tried again by every reload.
-pub type NotReady = Arc<RwLock<BTreeMap<String, ModuleLoadError>>>;
-
 fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
     let token = match &args.token_file {
         Some(path) => std::fs::read_to_string(path)
@@ -73,10 +68,13 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 
 /// Loads the manifest (what loads, or everything with `--strict`), serves
 /// until SIGTERM or Ctrl-C, then lets calls in flight finish and exits.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+///
+/// The modules that did not load are the host's not ready ones
+/// ([`Host::not_ready`]): shown by the API, tried again by every reload.
+pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = Arc::new(crate::journal::host_for(&manifest)?);
+    let host = Arc::new(Host::from_manifest(&manifest, options)?);
     let failures = if args.strict {
         host.load_manifest(&manifest).await?;
         Vec::new()
@@ -86,20 +84,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for failure in &failures {
         tracing::error!(module = %failure.module, kind = %failure.kind, "module not ready, serving the others: {}", failure.message);
     }
-    let not_ready: NotReady = Arc::new(RwLock::new(
-        failures
-            .into_iter()
-            .map(|failure| (failure.module.clone(), failure))
-            .collect(),
-    ));
-    // The entries the loaded modules were loaded with; a module not ready
-    // has none, so every reload tries it again.
-    let loaded: BTreeMap<String, ModuleEntry> = manifest
-        .modules
-        .iter()
-        .filter(|(name, _)| host.module(name).is_some())
-        .map(|(name, entry)| (name.clone(), entry.clone()))
-        .collect();
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -113,21 +97,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     outln!("listening on http://{address}")?;
 
     let watcher = tokio::spawn(reload::watch(
-        reload::Reloader {
-            host: host.clone(),
-            manifest: args.manifest.clone(),
-            loaded,
-            not_ready: not_ready.clone(),
-            journal_key: reload::journal_key_digest(&manifest),
-        },
+        host.clone(),
+        args.manifest.clone(),
         Duration::from_millis(args.watch_interval_ms.max(10)),
         hangups,
     ));
     let app = api::router(
-        api::AppState {
-            host: host.clone(),
-            not_ready,
-        },
+        api::AppState { host: host.clone() },
         token,
         args.max_body_bytes,
     );
