@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
     ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package,
-    Service, StatusReport, Usage,
+    Service, SettingKind, SettingScope, StatusReport, Usage,
 };
 
 /// A function of the contract with its arguments (the call's settings travel
@@ -506,5 +506,25 @@ pub fn function_name(function: Function) -> &'static str {
         Function::ListPackages => "list-packages",
         Function::SingleSignOn => "single-sign-on",
         Function::ServiceStatus => "service-status",
+    }
+}
+
+/// The contract's name of a setting's kind: `text`, `secret`, `number`,
+/// `boolean` or `choice`.
+pub fn setting_kind_name(kind: SettingKind) -> &'static str {
+    match kind {
+        SettingKind::Text => "text",
+        SettingKind::Secret => "secret",
+        SettingKind::Number => "number",
+        SettingKind::Boolean => "boolean",
+        SettingKind::Choice => "choice",
+    }
+}
+
+/// The contract's name of a setting's scope: `server` or `product`.
+pub fn setting_scope_name(scope: SettingScope) -> &'static str {
+    match scope {
+        SettingScope::Server => "server",
+        SettingScope::Product => "product",
     }
 }

@@ -102,6 +102,26 @@ fn inspect_shows_the_functions_and_imports() {
     assert_eq!(inspection["digest"].as_str().unwrap().len(), 64);
 }
 
+#[test]
+fn inspect_names_setting_kinds_and_scopes_in_the_contracts_words() {
+    let output = provisioning(&["inspect", provisioning_components::HOSTMENOW], &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let setting = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("no setting {name} in\n{stdout}"))
+    };
+    assert!(setting("endpoint").contains("(text, server"), "{stdout}");
+    assert!(setting("api-key").contains("(secret, server"), "{stdout}");
+    assert!(setting("ip-address").contains("(text, product"), "{stdout}");
+    assert!(
+        !stdout.contains("SettingKind::") && !stdout.contains("SettingScope::"),
+        "{stdout}"
+    );
+}
+
 /// A manifest for the sandbox in a fresh directory; `api_key` is the
 /// settings line for the key.
 fn manifest(sandbox: &Sandbox, api_key: &str) -> PathBuf {
