@@ -35,7 +35,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the sandbox in-process and run a whole service lifecycle
-    /// through the HostMeNow component.
+    /// through each provider's component (HostMeNow, Blesta, Webline,
+    /// LogicBoxes).
     Demo(demo::Args),
     /// Run one function of one module from a manifest.
     Call(Box<call::Args>),
