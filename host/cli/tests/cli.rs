@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use common::{provisioning, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
 
+// The demo exists only with the `demo` feature (on by default).
+#[cfg(feature = "demo")]
 #[test]
 fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
     let output = provisioning(&["demo"], &[]);
@@ -44,6 +46,7 @@ fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
     assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
 }
 
+#[cfg(feature = "demo")]
 #[test]
 fn demo_speaks_json_lines() {
     let output = provisioning(&["demo", "--json"], &[]);
