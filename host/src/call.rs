@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
     ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package,
-    Service, StatusReport, Usage,
+    Service, SettingKind, SettingScope, StatusReport, Usage,
 };
 
 /// A function of the contract with its arguments (the call's settings travel
 /// separately, see [`crate::Host::call_with`]).
 ///
 /// In JSON: `{"function": "suspend", "service": {...}, "reason": "unpaid"}`.
+/// What the contract makes optional may be left out: a service's `option`
+/// fields and its `custom_fields` (empty), `reason` and `app`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "function", rename_all = "kebab-case")]
 pub enum Request {
@@ -22,11 +24,13 @@ pub enum Request {
     /// Creates the service.
     CreateAccount {
         /// The service to create.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
     },
     /// Suspends the service.
     Suspend {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
         /// The platform's reason, when it has one.
         #[serde(default)]
@@ -35,16 +39,19 @@ pub enum Request {
     /// Lifts a suspension.
     Unsuspend {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
     },
     /// Removes the service for good.
     Terminate {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
     },
     /// Sets a new password.
     ChangePassword {
         /// The service (its `password` is the old one, when known).
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
         /// The new password.
         new_password: String,
@@ -52,6 +59,7 @@ pub enum Request {
     /// Moves the service to another package.
     ChangePackage {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
         /// The provider's id of the new package.
         new_package: String,
@@ -59,6 +67,7 @@ pub enum Request {
     /// Moves the service to another domain.
     ChangeDomain {
         /// The service (its `domain` is the current one).
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
         /// The new domain.
         new_domain: String,
@@ -66,6 +75,7 @@ pub enum Request {
     /// Reads resource usage.
     UsageData {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
     },
     /// Lists the packages on offer.
@@ -73,6 +83,7 @@ pub enum Request {
     /// Makes a control-panel login URL.
     SingleSignOn {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
         /// The control-panel application to open, if any.
         #[serde(default)]
@@ -81,8 +92,27 @@ pub enum Request {
     /// Reads where the service stands.
     ServiceStatus {
         /// The service.
+        #[serde(deserialize_with = "service_with_defaults")]
         service: Service,
     },
+}
+
+/// Reads a service record from JSON (or any serde format), taking what the
+/// contract makes optional as absent: every `option` field (serde's own
+/// rule) and `custom_fields`, a list, as empty. The one reading of a
+/// service: [`Request`] and [`crate::UsageJob`] both go through it.
+pub(crate) fn service_with_defaults<'de, D>(deserializer: D) -> Result<Service, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let mut value = serde_json::Value::deserialize(deserializer)?;
+    if let Some(service) = value.as_object_mut() {
+        service
+            .entry("custom_fields")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    }
+    Service::deserialize(value).map_err(D::Error::custom)
 }
 
 impl Request {
@@ -506,5 +536,25 @@ pub fn function_name(function: Function) -> &'static str {
         Function::ListPackages => "list-packages",
         Function::SingleSignOn => "single-sign-on",
         Function::ServiceStatus => "service-status",
+    }
+}
+
+/// The contract's name of a setting's kind: `text`, `secret`, `number`,
+/// `boolean` or `choice`.
+pub fn setting_kind_name(kind: SettingKind) -> &'static str {
+    match kind {
+        SettingKind::Text => "text",
+        SettingKind::Secret => "secret",
+        SettingKind::Number => "number",
+        SettingKind::Boolean => "boolean",
+        SettingKind::Choice => "choice",
+    }
+}
+
+/// The contract's name of a setting's scope: `server` or `product`.
+pub fn setting_scope_name(scope: SettingScope) -> &'static str {
+    match scope {
+        SettingScope::Server => "server",
+        SettingScope::Product => "product",
     }
 }

@@ -8,7 +8,7 @@ use crate::url::Endpoint;
 /// The settings of one call: every declared setting, validated, with
 /// defaults applied. Settings the module did not declare are ignored.
 ///
-/// `Debug` shows secret values as `<redacted>`.
+/// `Debug` shows secret values as `[redacted]`.
 #[derive(Clone)]
 pub struct Settings {
     entries: Vec<Entry>,
@@ -107,12 +107,16 @@ impl Settings {
     }
 }
 
+/// What `Debug` shows for a secret: the host's mask (`provisioning_host::MASK`)
+/// too, so that a masked value reads the same wherever it comes from.
+const MASK: &str = "[redacted]";
+
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for e in &self.entries {
             match (&e.value, e.kind) {
-                (Some(_), SettingKind::Secret) => map.entry(&e.name, &"<redacted>"),
+                (Some(_), SettingKind::Secret) => map.entry(&e.name, &MASK),
                 (value, _) => map.entry(&e.name, value),
             };
         }
@@ -257,7 +261,7 @@ mod tests {
         let s = Settings::parse(&given(&[("api-key", "sekrit")]), &specs()).unwrap();
         let shown = format!("{s:?}");
         assert!(
-            shown.contains("<redacted>") && !shown.contains("sekrit"),
+            shown.contains("[redacted]") && !shown.contains("sekrit"),
             "{shown}"
         );
     }

@@ -213,7 +213,6 @@ fn build_request(
         }
     }
     service.entry("service_id").or_insert(json!(""));
-    service.entry("custom_fields").or_insert(json!([]));
 
     let mut request = Map::new();
     request.insert("function".into(), json!(args.function));

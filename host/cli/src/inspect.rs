@@ -32,10 +32,10 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     outln!("settings:")?;
     for setting in &info.settings {
         outln!(
-            "  {} ({:?}, {:?}{}{}): {}",
+            "  {} ({}, {}{}{}): {}",
             setting.name,
-            setting.kind,
-            setting.scope,
+            provisioning_host::setting_kind_name(setting.kind),
+            provisioning_host::setting_scope_name(setting.scope),
             if setting.required { ", required" } else { "" },
             setting
                 .default

@@ -2,13 +2,20 @@
 //!
 //! A thin layer over the `provisioning-host` library: argument parsing and
 //! output formatting only.
+//!
+//! The `demo` and `sandbox` subcommands, which embed the provider
+//! simulators and the guest components, exist only with the `demo` cargo
+//! feature (on by default); the `cfg` lines here, on the `mod` lines, on
+//! [`Command`] and on its dispatch in `main`, are the only ones.
 
 mod call;
+#[cfg(feature = "demo")]
 mod demo;
 mod host_options;
 mod inspect;
 mod journal;
 mod output;
+#[cfg(feature = "demo")]
 mod sandbox;
 mod serve;
 mod usage;
@@ -35,13 +42,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the sandbox in-process and run a whole service lifecycle
-    /// through the HostMeNow component.
+    /// through each provider's component (HostMeNow, Blesta, Webline,
+    /// LogicBoxes).
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
     /// Run one function of one module from a manifest.
     Call(Box<call::Args>),
     /// Print a component's info and imports.
     Inspect(inspect::Args),
     /// Serve the provider simulators on a local port until interrupted.
+    #[cfg(feature = "demo")]
     Sandbox(sandbox::Args),
     /// Read and acknowledge the journal of mutating calls.
     Journal(journal::Args),
@@ -67,9 +77,11 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let options = host_options::from_args(cli.compile_cache.as_deref());
     let result = match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, options, cli.json).await,
         Command::Call(args) => call::run(*args, options, cli.json).await,
         Command::Inspect(args) => inspect::run(args, options, cli.json).await,
+        #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Journal(args) => journal::run(args, cli.json).await,
         Command::Serve(args) => serve::run(*args, options).await,

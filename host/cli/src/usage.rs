@@ -151,12 +151,7 @@ fn read_services(path: &Path) -> anyhow::Result<Vec<UsageJob>> {
 }
 
 fn parse_job(line: &str) -> anyhow::Result<UsageJob> {
-    let mut value: Value = serde_json::from_str(line).context("not JSON")?;
-    if let Some(service) = value.get_mut("service").and_then(Value::as_object_mut) {
-        service
-            .entry("custom_fields")
-            .or_insert_with(|| Value::Array(Vec::new()));
-    }
+    let value: Value = serde_json::from_str(line).context("not JSON")?;
     serde_json::from_value(value)
         .context("expected {\"module\": \"...\", \"service\": {\"service_id\": \"...\", ...}}")
 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use common::{provisioning, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
 
+// The demo exists only with the `demo` feature (on by default).
+#[cfg(feature = "demo")]
 #[test]
 fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
     let output = provisioning(&["demo"], &[]);
@@ -44,6 +46,7 @@ fn demo_runs_the_whole_lifecycle_and_shows_no_secret() {
     assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
 }
 
+#[cfg(feature = "demo")]
 #[test]
 fn demo_speaks_json_lines() {
     let output = provisioning(&["demo", "--json"], &[]);
@@ -100,6 +103,26 @@ fn inspect_shows_the_functions_and_imports() {
             .any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:filesystem"))
     );
     assert_eq!(inspection["digest"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn inspect_names_setting_kinds_and_scopes_in_the_contracts_words() {
+    let output = provisioning(&["inspect", provisioning_components::HOSTMENOW], &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let setting = |name: &str| {
+        stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("no setting {name} in\n{stdout}"))
+    };
+    assert!(setting("endpoint").contains("(text, server"), "{stdout}");
+    assert!(setting("api-key").contains("(secret, server"), "{stdout}");
+    assert!(setting("ip-address").contains("(text, product"), "{stdout}");
+    assert!(
+        !stdout.contains("SettingKind::") && !stdout.contains("SettingScope::"),
+        "{stdout}"
+    );
 }
 
 /// A manifest for the sandbox in a fresh directory; `api_key` is the

@@ -220,6 +220,16 @@ async fn calls_answer_typed_results_and_the_journal_is_read_and_acknowledged() {
         );
         assert_eq!(missing["error"]["kind"], "not-found", "{missing}");
 
+        // What the contract makes optional may be left out, as in `call
+        // --service` and a usage services file: here `custom_fields`.
+        let mut bare = service("s2");
+        bare.as_object_mut().unwrap().remove("custom_fields");
+        let created_bare = server.call(
+            "hostmenow",
+            json!({ "function": "create-account", "service": bare }),
+        );
+        assert_eq!(created_bare["ok"]["kind"], "created", "{created_bare}");
+
         let (_, pending) = server.get("/v1/journal/pending");
         let ids: Vec<i64> = pending["pending"]
             .as_array()
@@ -238,6 +248,7 @@ async fn calls_answer_typed_results_and_the_journal_is_read_and_acknowledged() {
     .await
     .unwrap();
     assert!(sandbox.hostmenow().service("s1").is_some());
+    assert!(sandbox.hostmenow().service("s2").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

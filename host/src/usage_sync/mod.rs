@@ -45,6 +45,7 @@ pub struct UsageJob {
     pub module: String,
     /// The service, as for any call (its `remote_id` when the provider
     /// needs it).
+    #[serde(deserialize_with = "crate::call::service_with_defaults")]
     pub service: Service,
 }
 
