@@ -25,13 +25,14 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
 
 /// Runs `request` on `module` with `settings` (the module's own plus the
 /// caller's), each attempt in a new store. Safe reads are tried again after
-/// a transient failure, within the call's deadline. `redactor` is the
-/// call's, from [`call_redactor`].
+/// a transient failure, until `deadline` (the call's, of which the journal
+/// may have used a part). `redactor` is the call's, from [`call_redactor`].
 pub(crate) async fn run(
     module: &LoadedModule,
     request: &Request,
     call_settings: &[Setting],
     redactor: &Redactor,
+    deadline: Instant,
 ) -> Completed {
     let settings = merge_settings(module.settings(), call_settings);
     let _live = LiveSecrets::register(redactor);
@@ -43,7 +44,6 @@ pub(crate) async fn run(
     }
 
     let started = Instant::now();
-    let deadline = started + module.limits().deadline;
     let function = crate::call::function_name(request.function());
     let mut attempt = 1;
     let mut memory_peak_bytes = None;

@@ -516,12 +516,21 @@ impl Host {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
         };
         let redactor = call_runner::call_redactor(&loaded, request, &options.settings);
-        let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
-            return Host::run(&loaded, request, &options.settings, &redactor, None).await;
-        };
-        // The call's deadline bounds its wait for the journal too: a
-        // journal that does not answer in time refuses the call unsent.
+        // One deadline for the whole call: its wait for the journal too (a
+        // journal that does not answer in time refuses the call unsent),
+        // and what is left of it for the guest.
         let deadline = std::time::Instant::now() + loaded.limits().deadline;
+        let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
+            return Host::run(
+                &loaded,
+                request,
+                &options.settings,
+                &redactor,
+                deadline,
+                None,
+            )
+            .await;
+        };
         let admitted = journal
             .shared()
             .admit(
@@ -556,7 +565,15 @@ impl Host {
             Ok(Admission::Run(ticket)) => ticket,
         };
         let entry = ticket.entry();
-        let answer = Host::run(&loaded, request, &options.settings, &redactor, Some(entry)).await;
+        let answer = Host::run(
+            &loaded,
+            request,
+            &options.settings,
+            &redactor,
+            deadline,
+            Some(entry),
+        )
+        .await;
         // The outcome is on record (or the journal is given until the
         // deadline again) before the caller hears it.
         let finish_by = std::time::Instant::now() + loaded.limits().deadline;
@@ -578,9 +595,10 @@ impl Host {
         request: &Request,
         settings: &[Setting],
         redactor: &crate::redact::Redactor,
+        deadline: std::time::Instant,
         journal_entry: Option<EntryId>,
     ) -> Answer {
-        let completed = call_runner::run(loaded, request, settings, redactor).await;
+        let completed = call_runner::run(loaded, request, settings, redactor, deadline).await;
         Answer {
             result: completed.result,
             module_digest: Some(loaded.digest().to_string()),

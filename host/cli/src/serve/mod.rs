@@ -89,19 +89,20 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let hangups = reload::hangups();
+    // SIGHUP is listened for, and the watched files looked at, before the
+    // server announces itself: what happens after the announcement reloads.
+    let watching = reload::watch(
+        host.clone(),
+        args.manifest.clone(),
+        Duration::from_millis(args.watch_interval_ms.max(10)),
+        reload::hangups(),
+    );
     if !address.ip().is_loopback() {
         tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
     }
     // The first stdout line tells scripts and tests where to connect.
     outln!("listening on http://{address}")?;
-
-    let watcher = tokio::spawn(reload::watch(
-        host.clone(),
-        args.manifest.clone(),
-        Duration::from_millis(args.watch_interval_ms.max(10)),
-        hangups,
-    ));
+    let watcher = tokio::spawn(watching);
     let app = api::router(
         api::AppState { host: host.clone() },
         token,

@@ -55,16 +55,35 @@ pub fn hangups() -> Option<tokio::signal::unix::Signal> {
 
 /// Reloads on SIGHUP and whenever a watched file's stamp changes (polled
 /// every `interval`; polling needs no platform-specific watcher and a
-/// manifest is a handful of files). Runs until the process ends.
-pub async fn watch(
+/// manifest is a handful of files). The files are looked at once when
+/// this is called, before the returned future first runs: a change made
+/// as soon as the server has announced itself is seen as a change. The
+/// future runs until the process ends.
+pub fn watch(
+    host: Arc<Host>,
+    manifest: PathBuf,
+    interval: Duration,
+    hangup: Option<tokio::signal::unix::Signal>,
+) -> impl std::future::Future<Output = ()> {
+    let files = watched_files(&manifest);
+    let last = stamps(&files);
+    watch_from(host, manifest, interval, hangup, files, last)
+}
+
+/// A file being written may change again at once: how long a change
+/// settles before it is read (shorter for a quick poll).
+const SETTLE: Duration = Duration::from_millis(250);
+
+async fn watch_from(
     host: Arc<Host>,
     manifest: PathBuf,
     interval: Duration,
     mut hangup: Option<tokio::signal::unix::Signal>,
+    mut files: Vec<PathBuf>,
+    mut last: Vec<Option<(SystemTime, u64)>>,
 ) {
-    let mut files = watched_files(&manifest);
-    let mut last = stamps(&files);
-    let mut ticker = tokio::time::interval(interval);
+    // The first poll one interval from now, not at once.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         let cause = tokio::select! {
             _ = ticker.tick() => {
@@ -72,9 +91,7 @@ pub async fn watch(
                 if now == last {
                     continue;
                 }
-                // A file being written may change again at once; settle
-                // for one more tick before reading it.
-                tokio::time::sleep(interval / 2).await;
+                tokio::time::sleep(SETTLE.min(interval / 2)).await;
                 "a watched file changed"
             }
             Some(()) = async { match hangup.as_mut() { Some(s) => s.recv().await, None => None } } => "SIGHUP",
