@@ -453,6 +453,52 @@ impl CallError {
     }
 }
 
+/// A failure as every JSON output shows it: serve's call results,
+/// `provisioning call --json` and `usage` lines. In JSON:
+/// `{"kind": "rate-limited", "message": "...", "retry_after_seconds": 60,
+/// "uncertain": false}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    /// The stable kind ([`CallError::kind`], or `invalid-config` and
+    /// friends for a module that did not load).
+    pub kind: String,
+    /// For a person, secrets removed.
+    pub message: String,
+    /// For `rate-limited`: the provider's Retry-After, when it gave one.
+    pub retry_after_seconds: Option<u32>,
+    /// Whether nobody knows if the provider acted
+    /// ([`CallError::leaves_provider_state_unknown`]).
+    pub uncertain: bool,
+}
+
+impl ErrorReport {
+    /// A failure that is not a call's (a module that did not load, say):
+    /// definite, with no Retry-After.
+    pub fn new(kind: &str, message: impl Into<String>) -> ErrorReport {
+        ErrorReport {
+            kind: kind.to_string(),
+            message: message.into(),
+            retry_after_seconds: None,
+            uncertain: false,
+        }
+    }
+}
+
+impl From<&CallError> for ErrorReport {
+    fn from(error: &CallError) -> ErrorReport {
+        let retry_after_seconds = match error.module_error() {
+            Some(ModuleError::RateLimited(limit)) => limit.retry_after_seconds,
+            _ => None,
+        };
+        ErrorReport {
+            kind: error.kind().to_string(),
+            message: error.to_string(),
+            retry_after_seconds,
+            uncertain: error.leaves_provider_state_unknown(),
+        }
+    }
+}
+
 /// The contract's name for an error case (`not-found`, `timeout`...).
 pub fn error_kind(error: &ModuleError) -> &'static str {
     match error {
@@ -556,5 +602,43 @@ pub fn setting_scope_name(scope: SettingScope) -> &'static str {
     match scope {
         SettingScope::Server => "server",
         SettingScope::Product => "product",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::RateLimit;
+
+    #[test]
+    fn an_error_report_carries_the_kind_the_retry_after_and_the_uncertainty() {
+        let limited = CallError::Module {
+            module: "webline".into(),
+            error: ModuleError::RateLimited(RateLimit {
+                retry_after_seconds: Some(60),
+                message: "slow down".into(),
+            }),
+        };
+        let report = ErrorReport::from(&limited);
+        assert_eq!(report.kind, "rate-limited");
+        assert_eq!(report.retry_after_seconds, Some(60));
+        assert!(!report.uncertain, "the provider refused: nothing happened");
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            serde_json::json!({
+                "kind": "rate-limited",
+                "message": "webline: rate-limited: slow down (retry after 60 s)",
+                "retry_after_seconds": 60,
+                "uncertain": false,
+            })
+        );
+        let cut_off = CallError::DeadlineExceeded {
+            module: "webline".into(),
+            deadline: Duration::from_secs(3),
+        };
+        let report = ErrorReport::from(&cut_off);
+        assert_eq!(report.kind, "deadline-exceeded");
+        assert!(report.uncertain, "nobody knows whether the provider acted");
+        assert_eq!(report.retry_after_seconds, None);
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use provisioning_host::types::Limit;
-use provisioning_host::{CallError, Redactor, Response};
+use provisioning_host::{CallError, ErrorReport, Redactor, Response};
 
 /// Writes a formatted line to stdout through [`write_stdout`]: `Ok` also
 /// when the reader is gone, an error for any other failure to write.
@@ -116,9 +116,7 @@ pub fn outcome(result: &Result<Response, CallError>, redactor: &Redactor) -> (St
 pub fn result_json(result: &Result<Response, CallError>, redactor: &Redactor) -> serde_json::Value {
     let value = match result {
         Ok(response) => serde_json::json!({ "ok": response }),
-        Err(error) => serde_json::json!({
-            "error": { "kind": error.kind(), "message": error.to_string() }
-        }),
+        Err(error) => serde_json::json!({ "error": ErrorReport::from(error) }),
     };
     // Mask on the serialized form so no field escapes, whatever its depth.
     let text = redactor.redact(&value.to_string());

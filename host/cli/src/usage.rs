@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{
-    Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport,
-    live_services, sync_usage,
+    ErrorReport, Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome,
+    UsageReport, live_services, sync_usage,
 };
 use serde_json::Value;
 
@@ -87,10 +87,10 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
             UsageReport {
                 module: job.module,
                 service_id: job.service.service_id,
-                outcome: UsageOutcome::Error {
-                    kind: failure.kind.as_str().to_string(),
-                    message: failure.message.clone(),
-                },
+                outcome: UsageOutcome::Error(ErrorReport::new(
+                    failure.kind.as_str(),
+                    failure.message.clone(),
+                )),
                 attempts: 0,
                 elapsed_ms: 0,
             }

@@ -30,7 +30,7 @@ use futures::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
-use crate::call::{CallError, Request, Response};
+use crate::call::{CallError, ErrorReport, Request, Response};
 use crate::host::Host;
 use pacer::Pacer;
 use queue::Queue;
@@ -91,20 +91,15 @@ pub struct UsageReport {
 }
 
 /// A service's usage, or the error that kept it (in JSON `"ok": {...}` or
-/// `"error": {"kind": ..., "message": ...}`, as `provisioning call --json`
-/// prints them).
+/// `"error": {...}` in the one shape of [`ErrorReport`], as
+/// `provisioning call --json` prints them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageOutcome {
     /// The contract's usage figures.
     Ok(Usage),
     /// The call failed or was not made.
-    Error {
-        /// The error's kind (`rate-limited`, `not-found`, `unsupported`...).
-        kind: String,
-        /// What happened, secrets removed.
-        message: String,
-    },
+    Error(ErrorReport),
 }
 
 impl UsageReport {
@@ -117,7 +112,7 @@ impl UsageReport {
     pub fn kind(&self) -> &str {
         match &self.outcome {
             UsageOutcome::Ok(_) => "ok",
-            UsageOutcome::Error { kind, .. } => kind,
+            UsageOutcome::Error(error) => &error.kind,
         }
     }
 }
@@ -281,7 +276,7 @@ async fn attempt(
     let module_name = pending.job.module.clone();
     let Some(module) = host.module(&module_name) else {
         let error = CallError::UnknownModule(module_name);
-        return Step::Done(pending.report(failure(error.kind(), error.to_string())));
+        return Step::Done(pending.report(call_failure(&error)));
     };
     if !module.info().functions.contains(&Function::UsageData) {
         let message = format!("{module_name}: the module does not offer usage-data");
@@ -309,16 +304,17 @@ async fn attempt(
                 tracing::info!(module = %module_name, service = %pending.job.service.service_id, attempt = pending.attempts, wait_ms = wait.as_millis() as u64, "usage sync: rate-limited; trying the service again");
                 Step::Retry(Box::new(pending), wait)
             }
-            None => Step::Done(pending.report(failure(error.kind(), error.to_string()))),
+            None => Step::Done(pending.report(call_failure(&error))),
         },
     }
 }
 
 fn failure(kind: &str, message: String) -> UsageOutcome {
-    UsageOutcome::Error {
-        kind: kind.to_string(),
-        message,
-    }
+    UsageOutcome::Error(ErrorReport::new(kind, message))
+}
+
+fn call_failure(error: &CallError) -> UsageOutcome {
+    UsageOutcome::Error(ErrorReport::from(error))
 }
 
 /// How long to wait before calling a rate-limited service again, or `None`

@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
-use provisioning_host::{CallError, CallOptions, Host, LoadedModule, ModuleLoadError, Request};
+use provisioning_host::{
+    CallError, CallOptions, ErrorReport, Host, LoadedModule, ModuleLoadError, Request,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -262,23 +264,9 @@ async fn call_module(
     match &answer.result {
         Ok(response) => result["ok"] = json!(response),
         Err(CallError::UnknownModule(name)) => return Err(state.missing(name)),
-        Err(error) => result["error"] = error_json(error),
+        Err(error) => result["error"] = json!(ErrorReport::from(error)),
     }
     Ok(Json(result))
-}
-
-/// A call's typed error as the API shows it.
-fn error_json(error: &CallError) -> Value {
-    let retry_after = match error.module_error() {
-        Some(provisioning_host::types::Error::RateLimited(limit)) => limit.retry_after_seconds,
-        _ => None,
-    };
-    json!({
-        "kind": error.kind(),
-        "message": error.to_string(),
-        "retry_after_seconds": retry_after,
-        "uncertain": error.leaves_provider_state_unknown(),
-    })
 }
 
 fn no_journal() -> ApiError {
