@@ -137,29 +137,14 @@ impl Request {
     /// Whether the request changes something at the provider. Mutating
     /// calls are journaled and never retried by the host.
     pub fn is_mutating(&self) -> bool {
-        matches!(
-            self,
-            Request::CreateAccount { .. }
-                | Request::Suspend { .. }
-                | Request::Unsuspend { .. }
-                | Request::Terminate { .. }
-                | Request::ChangePassword { .. }
-                | Request::ChangePackage { .. }
-                | Request::ChangeDomain { .. }
-        )
+        function_effect(self.function()) == Effect::Change
     }
 
     /// Whether the request only reads, so that repeating it after a
     /// transient failure cannot change anything. Single sign-on is left
     /// out: each call may mint a one-time login.
     pub fn is_safe_to_repeat(&self) -> bool {
-        matches!(
-            self,
-            Request::TestConnection
-                | Request::UsageData { .. }
-                | Request::ListPackages
-                | Request::ServiceStatus { .. }
-        )
+        function_effect(self.function()) == Effect::Read
     }
 
     /// The service the request acts on, if any.
@@ -567,22 +552,56 @@ pub(crate) fn map_error_message(error: ModuleError, f: impl Fn(&str) -> String) 
     }
 }
 
+/// What calling a function does at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Only reads: repeating it after a transient failure changes nothing,
+    /// so the host may try it again.
+    Read,
+    /// Reads, but may mint something each time (a one-time login): not
+    /// journaled, never repeated by the host.
+    OneTimeRead,
+    /// Changes something at the provider: journaled, never repeated by the
+    /// host.
+    Change,
+}
+
+/// Every function of the contract with its (kebab-case) name and its
+/// effect: the one table the host's facts about functions come from.
+pub const FUNCTIONS: &[(Function, &str, Effect)] = &[
+    (Function::TestConnection, "test-connection", Effect::Read),
+    (Function::CreateAccount, "create-account", Effect::Change),
+    (Function::Suspend, "suspend", Effect::Change),
+    (Function::Unsuspend, "unsuspend", Effect::Change),
+    (Function::Terminate, "terminate", Effect::Change),
+    (Function::ChangePassword, "change-password", Effect::Change),
+    (Function::ChangePackage, "change-package", Effect::Change),
+    (Function::ChangeDomain, "change-domain", Effect::Change),
+    (Function::UsageData, "usage-data", Effect::Read),
+    (Function::ListPackages, "list-packages", Effect::Read),
+    (
+        Function::SingleSignOn,
+        "single-sign-on",
+        Effect::OneTimeRead,
+    ),
+    (Function::ServiceStatus, "service-status", Effect::Read),
+];
+
+fn function_entry(function: Function) -> &'static (Function, &'static str, Effect) {
+    FUNCTIONS
+        .iter()
+        .find(|(f, _, _)| *f == function)
+        .expect("FUNCTIONS lists every function of the contract (tested)")
+}
+
 /// The contract's (kebab-case) name of a function, e.g. `create-account`.
 pub fn function_name(function: Function) -> &'static str {
-    match function {
-        Function::TestConnection => "test-connection",
-        Function::CreateAccount => "create-account",
-        Function::Suspend => "suspend",
-        Function::Unsuspend => "unsuspend",
-        Function::Terminate => "terminate",
-        Function::ChangePassword => "change-password",
-        Function::ChangePackage => "change-package",
-        Function::ChangeDomain => "change-domain",
-        Function::UsageData => "usage-data",
-        Function::ListPackages => "list-packages",
-        Function::SingleSignOn => "single-sign-on",
-        Function::ServiceStatus => "service-status",
-    }
+    function_entry(function).1
+}
+
+/// What calling a function does at the provider.
+pub fn function_effect(function: Function) -> Effect {
+    function_entry(function).2
 }
 
 /// The contract's name of a setting's kind: `text`, `secret`, `number`,
@@ -609,6 +628,36 @@ pub fn setting_scope_name(scope: SettingScope) -> &'static str {
 mod tests {
     use super::*;
     use crate::bindings::types::RateLimit;
+
+    #[test]
+    fn the_function_table_lists_every_function_once_with_its_wit_name() {
+        // Every name appears in the contract as a function of the module
+        // interface, and every function there appears here once.
+        let wit = include_str!("../../wit/provisioning.wit");
+        for (function, name, _) in FUNCTIONS {
+            assert!(
+                wit.contains(&format!("    {name}: func(")),
+                "{name} is not in the WIT"
+            );
+            assert_eq!(
+                FUNCTIONS.iter().filter(|(f, _, _)| f == function).count(),
+                1,
+                "{name} is listed once"
+            );
+        }
+        let in_wit = wit
+            .lines()
+            .filter(|line| line.starts_with("    ") && line.contains(": func("))
+            .filter(|line| !line.trim_start().starts_with("info:"))
+            .count();
+        assert_eq!(
+            in_wit,
+            FUNCTIONS.len(),
+            "every function of the WIT is in the table"
+        );
+        assert!(Request::ListPackages.is_safe_to_repeat());
+        assert!(!Request::ListPackages.is_mutating());
+    }
 
     #[test]
     fn an_error_report_carries_the_kind_the_retry_after_and_the_uncertainty() {

@@ -41,8 +41,8 @@ mod usage_sync;
 
 pub use bindings::types;
 pub use call::{
-    CallError, ErrorReport, Request, Response, error_kind, error_message, function_name,
-    setting_kind_name, setting_scope_name,
+    CallError, Effect, ErrorReport, FUNCTIONS, Request, Response, error_kind, error_message,
+    function_effect, function_name, setting_kind_name, setting_scope_name,
 };
 pub use engine::HostOptions;
 pub use host::{Answer, CallOptions, Host};

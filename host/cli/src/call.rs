@@ -229,12 +229,14 @@ fn build_request(
         }
     }
     serde_json::from_value(Value::Object(request)).with_context(|| {
+        let functions: Vec<&str> = provisioning_host::FUNCTIONS
+            .iter()
+            .map(|(_, name, _)| *name)
+            .collect();
         format!(
-            "cannot build a `{}` request from these arguments (functions: test-connection, \
-             create-account, suspend, unsuspend, terminate, change-password, change-package, \
-             change-domain, \
-             usage-data, list-packages, single-sign-on, service-status)",
-            args.function
+            "cannot build a `{}` request from these arguments (functions: {})",
+            args.function,
+            functions.join(", ")
         )
     })
 }
