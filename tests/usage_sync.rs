@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{TEST_DEADLINE, hostmenow_config};
 use provisioning_host::types::{Limit, Service, Usage};
 use provisioning_host::{
-    Host, Limits, ModuleConfig, RateLimit, SyncOptions, UsageJob, UsageOutcome, UsageReport,
+    Host, Limits, ModuleConfig, RequestRate, SyncOptions, UsageJob, UsageReport, UsageResult,
     sync_usage,
 };
 use provisioning_sandbox::fault::Fault;
@@ -20,7 +20,7 @@ use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 /// A sandbox and a host with every provider module loaded, HostMeNow
 /// paced by `rate_limit` and given no retry of its own, so that a 429
 /// reaches the sync.
-async fn harness(rate_limit: RateLimit) -> (Sandbox, Host) {
+async fn harness(rate_limit: RequestRate) -> (Sandbox, Host) {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
     let host = Host::new().expect("host starts");
     let limits = Limits {
@@ -105,7 +105,7 @@ fn figure(usage: &Usage, name: &str) -> (f64, Limit) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out() {
-    let generous = RateLimit::new(5000, Duration::from_secs(1)).unwrap();
+    let generous = RequestRate::new(5000, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(generous).await;
     let sim = sandbox.hostmenow();
     let mut jobs = seed(sim, 1000);
@@ -148,7 +148,7 @@ async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
 
     let mut retried = 0;
     for report in reports.iter().filter(|r| r.module == "hostmenow") {
-        let UsageOutcome::Ok(usage) = &report.outcome else {
+        let UsageResult::Ok(usage) = &report.outcome else {
             panic!("{report:?}")
         };
         let record = sim.service(&report.service_id).expect("a seeded service");
@@ -202,7 +202,7 @@ async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sync_keeps_under_the_providers_rate_limit() {
-    let tight = RateLimit::new(20, Duration::from_secs(1)).unwrap();
+    let tight = RequestRate::new(20, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(tight).await;
     let jobs = seed(sandbox.hostmenow(), 60);
     let options = SyncOptions {

@@ -9,10 +9,11 @@ use wasmtime::{Store, Trap};
 
 use crate::bindings::Provider;
 use crate::bindings::types::{Error as ModuleError, Setting, SettingKind};
-use crate::call::{CallError, Request, Response, map_error_message};
+use crate::error::{CallError, map_error_message};
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
 use crate::redact::Redactor;
+use crate::request::{Request, Response};
 use crate::store::CallState;
 
 /// Shortest wait between two attempts of a safe read; it doubles with each
@@ -44,7 +45,7 @@ pub(crate) async fn run(
     }
 
     let started = Instant::now();
-    let function = crate::call::function_name(request.function());
+    let function = crate::request::function_name(request.function());
     let mut attempt = 1;
     let mut memory_peak_bytes = None;
     let result = loop {
@@ -171,7 +172,7 @@ async fn run_once(
         }),
         Ok(Ok(Ok(response))) => check_result_size(module, response),
     };
-    let peak = store.data().limits.peak_bytes();
+    let peak = store.data().memory.peak_bytes();
     Attempt {
         result,
         denied: store.data().denied_requests(),
@@ -358,7 +359,7 @@ fn classify_trap(
     redactor: &Redactor,
 ) -> CallError {
     let name = module.name().to_string();
-    if store.data().limits.memory_exhausted() {
+    if store.data().memory.memory_exhausted() {
         return CallError::MemoryExhausted {
             module: name,
             cap_bytes: module.limits().memory_bytes,

@@ -7,13 +7,14 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context;
 
 use crate::bindings::types::Setting;
-use crate::call::{CallError, Request, Response};
 use crate::call_runner;
 use crate::engine::{HostOptions, Runtime};
+use crate::error::CallError;
 use crate::journal::{Admission, EntryId, Journal};
 use crate::load_error::ModuleLoadError;
 use crate::manifest::{Manifest, ModuleEntry};
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
+use crate::request::{Request, Response};
 
 /// What a caller may add to a call.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
 //!   and failure; [`types`] holds the contract's records.
 //! - [`sync_usage`] reads usage for many services at once, paced under
-//!   each provider's [`RateLimit`].
+//!   each provider's [`RequestRate`].
 //!
 //! The host knows no provider: everything provider-specific lives in the
 //! components.
@@ -19,9 +19,9 @@
 #![deny(missing_docs)]
 
 mod bindings;
-mod call;
 mod call_runner;
 mod engine;
+mod error;
 mod grant;
 mod hex;
 mod host;
@@ -36,26 +36,28 @@ mod outbound;
 mod policy;
 mod redact;
 mod reload;
+mod request;
 mod store;
 mod usage_sync;
 
 pub use bindings::types;
-pub use call::{
-    CallError, Effect, ErrorReport, FUNCTIONS, Request, Response, error_kind, error_message,
-    function_effect, function_name, setting_kind_name, setting_scope_name,
-};
 pub use engine::HostOptions;
+pub use error::{CallError, ErrorReport, error_kind, error_message};
 pub use host::{Answer, CallOptions, Host};
 pub use journal::{Journal, PendingCall};
-pub use limits::{Limits, RateLimit};
+pub use limits::{Limits, RequestRate};
 pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{
-    JournalConfig, JournalSection, Manifest, ModuleEntry, RateLimitEntry, SettingSource,
+    JournalConfig, JournalSection, Manifest, ModuleEntry, RequestRateEntry, SettingSource,
 };
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue, file_sha256};
 pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};
 pub use reload::{Refused, ReloadReport, Removed, Swapped};
+pub use request::{
+    Effect, FUNCTIONS, Request, Response, function_effect, function_name, setting_kind_name,
+    setting_scope_name,
+};
 pub use usage_sync::{
-    SyncOptions, SyncSummary, UsageJob, UsageOutcome, UsageReport, live_services, sync_usage,
+    SyncOptions, SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage,
 };

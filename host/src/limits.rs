@@ -45,23 +45,23 @@ impl Default for Limits {
 /// platform's own calls are few); bulk work such as
 /// [`crate::sync_usage`] paces itself by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
+pub struct RequestRate {
     /// Calls allowed in one window.
     pub requests: u32,
     /// Length of the window.
     pub per: Duration,
 }
 
-impl RateLimit {
+impl RequestRate {
     /// `requests` calls per `per`; both must be above zero.
-    pub fn new(requests: u32, per: Duration) -> anyhow::Result<RateLimit> {
+    pub fn new(requests: u32, per: Duration) -> anyhow::Result<RequestRate> {
         if requests == 0 {
             anyhow::bail!("a rate limit must allow at least one request");
         }
         if per.is_zero() {
             anyhow::bail!("a rate limit's window must be longer than zero");
         }
-        Ok(RateLimit { requests, per })
+        Ok(RequestRate { requests, per })
     }
 
     /// The steady spacing between two calls that keeps every window of
@@ -82,11 +82,11 @@ mod tests {
 
     #[test]
     fn a_rate_limit_needs_requests_and_a_window() {
-        assert!(RateLimit::new(0, Duration::from_secs(1)).is_err());
-        assert!(RateLimit::new(1, Duration::ZERO).is_err());
-        let limit = RateLimit::new(100, Duration::from_secs(300)).unwrap();
+        assert!(RequestRate::new(0, Duration::from_secs(1)).is_err());
+        assert!(RequestRate::new(1, Duration::ZERO).is_err());
+        let limit = RequestRate::new(100, Duration::from_secs(300)).unwrap();
         assert_eq!(limit.interval(), Duration::from_secs(3));
-        let thirds = RateLimit::new(3, Duration::from_secs(1)).unwrap();
+        let thirds = RequestRate::new(3, Duration::from_secs(1)).unwrap();
         assert!(
             thirds.interval() * 3 >= Duration::from_secs(1),
             "rounded up"

@@ -30,7 +30,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::journal::{Journal, JournalOptions};
-use crate::limits::{Limits, RateLimit};
+use crate::limits::{Limits, RequestRate};
 use crate::module::{ModuleConfig, SettingValue};
 use crate::policy::OutboundPolicy;
 
@@ -68,7 +68,7 @@ pub struct ModuleEntry {
     pub read_retries: Option<u32>,
     /// The provider's published request rate, which bulk work (a usage
     /// sync) keeps under.
-    pub rate_limit: Option<RateLimitEntry>,
+    pub rate_limit: Option<RequestRateEntry>,
     /// Settings given to every call.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingSource>,
@@ -78,7 +78,7 @@ pub struct ModuleEntry {
 /// `requests` calls in any `per_seconds` seconds.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RateLimitEntry {
+pub struct RequestRateEntry {
     /// Calls allowed in one window.
     pub requests: u32,
     /// Length of the window, seconds.
@@ -288,7 +288,7 @@ impl ModuleEntry {
         let rate_limit = self
             .rate_limit
             .as_ref()
-            .map(|entry| RateLimit::new(entry.requests, Duration::from_secs(entry.per_seconds)))
+            .map(|entry| RequestRate::new(entry.requests, Duration::from_secs(entry.per_seconds)))
             .transpose()
             .context("rate_limit")?;
         let settings = self
@@ -402,7 +402,7 @@ mod tests {
             .remove(0);
         assert_eq!(
             config.rate_limit,
-            Some(RateLimit {
+            Some(RequestRate {
                 requests: 100,
                 per: Duration::from_secs(300)
             })

@@ -14,7 +14,7 @@ use crate::bindings::ProviderPre;
 use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
 use crate::engine::{MAX_MODULE_MEMORY, Runtime};
 use crate::http_client::ProviderClient;
-use crate::limits::{Limits, RateLimit};
+use crate::limits::{Limits, RequestRate};
 use crate::logging::LiveSecrets;
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
@@ -57,7 +57,7 @@ pub struct ModuleConfig {
     pub pinned_sha256: Option<String>,
     /// The provider's published request rate, which bulk work (a usage
     /// sync) keeps under; `None` when the operator set none.
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<RequestRate>,
 }
 
 impl ModuleConfig {
@@ -108,8 +108,8 @@ impl ModuleConfig {
         self
     }
 
-    /// Sets the provider's published request rate (see [`RateLimit::new`]).
-    pub fn rate_limit(mut self, rate_limit: RateLimit) -> ModuleConfig {
+    /// Sets the provider's published request rate (see [`RequestRate::new`]).
+    pub fn rate_limit(mut self, rate_limit: RequestRate) -> ModuleConfig {
         self.rate_limit = Some(rate_limit);
         self
     }
@@ -125,7 +125,7 @@ pub struct LoadedModule {
     pre: ProviderPre<CallState>,
     policy: Arc<OutboundPolicy>,
     limits: Limits,
-    rate_limit: Option<RateLimit>,
+    rate_limit: Option<RequestRate>,
     settings: Vec<Setting>,
     /// Masks the module's secret settings.
     redactor: Redactor,
@@ -281,7 +281,7 @@ impl LoadedModule {
     }
 
     /// The provider's published request rate, when the operator set one.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
+    pub fn rate_limit(&self) -> Option<RequestRate> {
         self.rate_limit
     }
 

@@ -30,7 +30,7 @@ pub(crate) struct CallState {
     http: WasiHttpCtx,
     hooks: OutboundHooks,
     table: ResourceTable,
-    pub(crate) limits: MemoryLimiter,
+    pub(crate) memory: MemoryLimiter,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
     output_cap: usize,
@@ -60,7 +60,7 @@ impl CallState {
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(module, policy, deadline, limits.response_bytes, client),
             table: ResourceTable::new(),
-            limits: MemoryLimiter::new(limits.memory_bytes),
+            memory: MemoryLimiter::new(limits.memory_bytes),
             stdout,
             stderr,
             output_cap: limits.output_bytes,
@@ -89,7 +89,7 @@ pub(crate) fn call_store(
     remaining: Duration,
 ) -> Store<CallState> {
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limits);
+    store.limiter(|state| &mut state.memory);
     store.set_epoch_deadline(deadline_ticks(remaining));
     store.epoch_deadline_trap();
     store

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{
-    ErrorReport, Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageOutcome,
-    UsageReport, live_services, sync_usage,
+    ErrorReport, Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageReport,
+    UsageResult, live_services, sync_usage,
 };
 use serde_json::Value;
 
@@ -87,7 +87,7 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
             UsageReport {
                 module: job.module,
                 service_id: job.service.service_id,
-                outcome: UsageOutcome::Error(ErrorReport::new(
+                outcome: UsageResult::Error(ErrorReport::new(
                     failure.kind.as_str(),
                     failure.message.clone(),
                 )),

@@ -17,13 +17,14 @@ use anyhow::Context as _;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::record::{Begun, Entry, EntryId, EntryState, Intent, MAX_KEY_BYTES, Outcome};
+use super::record::{Begun, CallOutcome, Entry, EntryId, EntryState, Intent, MAX_KEY_BYTES};
 use super::seal::Sealer;
 use super::store::Finished;
 use super::worker::Worker;
 use crate::bindings::types::{Credential, Setting};
-use crate::call::{CallError, Request, Response};
+use crate::error::CallError;
 use crate::redact::{MASK, Redactor};
+use crate::request::{Request, Response};
 
 /// How often an entry running on another host is read again while a
 /// caller waits for it.
@@ -170,7 +171,7 @@ impl Drop for Ticket {
         }
         let entry = self.entry;
         tracing::warn!(module = %self.module, entry, "a journaled call was cancelled before its outcome was known");
-        let outcome = Outcome {
+        let outcome = CallOutcome {
             succeeded: false,
             kind: "host".to_string(),
             uncertain: true,
@@ -233,7 +234,7 @@ impl Shared {
         let key = key.map_or_else(generated_key, str::to_string);
         let intent = Intent {
             module: module.to_string(),
-            function: crate::call::function_name(request.function()).to_string(),
+            function: crate::request::function_name(request.function()).to_string(),
             service_id: request.service().map(|s| s.service_id.clone()),
             idempotency_key: key.clone(),
             input: redacted_input(request, redactor),
@@ -430,7 +431,7 @@ impl Shared {
                 && let Ok(Begun::Started(id)) = unsent
             {
                 context.running.remove(&id);
-                let outcome = Outcome {
+                let outcome = CallOutcome {
                     succeeded: false,
                     kind: "journal".to_string(),
                     uncertain: false,
@@ -469,7 +470,7 @@ impl Shared {
         id: EntryId,
         result: &Result<Response, CallError>,
         redactor: &Redactor,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<CallOutcome> {
         Ok(match result {
             Ok(response) => {
                 // A module may repeat what it issued in a message, too.
@@ -490,7 +491,7 @@ impl Shared {
                         credential.value = MASK.to_string();
                     }
                 }
-                Outcome {
+                CallOutcome {
                     succeeded: true,
                     kind: "ok".to_string(),
                     uncertain: false,
@@ -498,7 +499,7 @@ impl Shared {
                     sealed_credentials,
                 }
             }
-            Err(error) => Outcome {
+            Err(error) => CallOutcome {
                 succeeded: false,
                 kind: error.kind().to_string(),
                 uncertain: error.leaves_provider_state_unknown(),

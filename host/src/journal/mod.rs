@@ -16,7 +16,7 @@
 //! - [`Journal`]: the host's handle, and what platforms and operators use
 //!   (pending entries, acknowledgement, resolution).
 //! - [`JournalStore`] with [`SqliteJournal`]: where entries are kept.
-//! - The records: [`Intent`], [`Outcome`], [`Entry`].
+//! - The records: [`Intent`], [`CallOutcome`], [`Entry`].
 //!
 //! Inputs and outcomes reach the store with secrets already removed; the
 //! store never sees a credential in the clear.
@@ -30,8 +30,8 @@ mod worker;
 
 pub(crate) use admission::Admission;
 pub use record::{
-    Acknowledged, Acknowledgement, Begun, Entry, EntryId, EntryState, Finding, Intent,
-    MAX_KEY_BYTES, Outcome, Resolution,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
+    MAX_KEY_BYTES, Resolution,
 };
 pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
@@ -44,7 +44,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::bindings::types::{CreatedAccount, Credential, Outcome as DoneOutcome, ServiceState};
-use crate::call::{Request, Response};
+use crate::request::{Request, Response};
 use worker::Worker;
 
 /// How long a host vouches for a running call without renewing, unless
@@ -354,7 +354,7 @@ impl Journal {
 
 /// The outcome an operator's "done" records: the answer a repeated key
 /// gets, saying where it comes from.
-fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<Outcome, AckError> {
+fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<CallOutcome, AckError> {
     let message = match &found.note {
         Some(note) => format!("confirmed at the provider by an operator: {note}"),
         None => "confirmed at the provider by an operator".to_string(),
@@ -380,7 +380,7 @@ fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<Outcome, A
             credentials: Vec::new(),
         }),
     };
-    Ok(Outcome {
+    Ok(CallOutcome {
         succeeded: true,
         kind: "ok".to_string(),
         uncertain: false,

@@ -32,7 +32,7 @@ pub struct Intent {
 
 /// What a call came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct CallOutcome {
     /// Whether the module answered successfully.
     pub succeeded: bool,
     /// `ok`, or the error's kind (`rate-limited`, `deadline-exceeded`...).
@@ -73,7 +73,7 @@ impl EntryState {
     /// The state of an entry with this outcome, acknowledgement and lease
     /// at `now_ms`.
     pub fn of(
-        outcome: Option<&Outcome>,
+        outcome: Option<&CallOutcome>,
         acknowledged: bool,
         lease_until_ms: Option<i64>,
         now_ms: i64,
@@ -147,7 +147,7 @@ pub struct Entry {
     /// Where it stands (as of reading it).
     pub state: EntryState,
     /// What it came to, when known.
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<CallOutcome>,
     /// The host that runs (or ran) the call, `hostname:pid`.
     pub owner: Option<String>,
     /// Until when that host vouches the call is still running (Unix
@@ -184,7 +184,7 @@ pub struct Acknowledgement {
     pub resolution: Option<Resolution>,
     /// The outcome to record in place of the one on file (an operator's
     /// "done": what a repeated key is answered with).
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<CallOutcome>,
     /// Whether the idempotency key is freed for a new attempt.
     pub release_key: bool,
 }
@@ -211,8 +211,8 @@ pub(crate) fn now_ms() -> i64 {
 mod tests {
     use super::*;
 
-    fn outcome(uncertain: bool) -> Outcome {
-        Outcome {
+    fn outcome(uncertain: bool) -> CallOutcome {
+        CallOutcome {
             succeeded: !uncertain,
             kind: if uncertain { "timeout" } else { "ok" }.into(),
             uncertain,

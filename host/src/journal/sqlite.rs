@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::record::{
-    Acknowledged, Acknowledgement, Begun, Entry, EntryId, EntryState, Finding, Intent, Outcome,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     Resolution, now_ms,
 };
 use super::store::{Finished, JournalStore};
@@ -156,7 +156,7 @@ fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
     let acknowledged_at_ms: Option<i64> = row.get(12)?;
     let lease_until_ms: Option<i64> = row.get(16)?;
     let outcome = match succeeded {
-        Some(succeeded) => Some(Outcome {
+        Some(succeeded) => Some(CallOutcome {
             succeeded,
             kind: row.get(8)?,
             uncertain: row.get::<_, Option<bool>>(14)?.unwrap_or(false),
@@ -240,7 +240,7 @@ impl JournalStore for SqliteJournal {
         Ok(Begun::Started(id))
     }
 
-    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<Finished> {
+    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished> {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         let resolved: Option<Option<String>> = transaction
@@ -388,8 +388,8 @@ mod tests {
         }
     }
 
-    fn outcome(sealed: Option<Vec<u8>>) -> Outcome {
-        Outcome {
+    fn outcome(sealed: Option<Vec<u8>>) -> CallOutcome {
+        CallOutcome {
             succeeded: true,
             kind: "ok".into(),
             uncertain: false,

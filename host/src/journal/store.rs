@@ -2,7 +2,7 @@
 //! embedded SQLite file, a server database shared by several hosts) must
 //! do, each operation atomic on its own.
 
-use super::record::{Acknowledged, Acknowledgement, Begun, Entry, EntryId, Intent, Outcome};
+use super::record::{Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent};
 
 /// What [`JournalStore::finish`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub trait JournalStore: Send + Sync + 'static {
 
     /// Records the outcome of an entry begun by this host, once; the lease
     /// ends with it.
-    fn finish(&self, id: EntryId, outcome: &Outcome) -> anyhow::Result<Finished>;
+    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished>;
 
     /// Extends the lease of entries still running on this host.
     fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()>;

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::call::{Request, Response};
 use crate::journal::Entry;
 use crate::redact::MASK;
+use crate::request::{Request, Response};
 
 use super::UsageJob;
 
@@ -92,7 +92,7 @@ pub fn live_services(entries: &[Entry]) -> Vec<UsageJob> {
 mod tests {
     use super::*;
     use crate::bindings::types::{CreatedAccount, Service, ServiceState};
-    use crate::journal::{EntryState, Intent, Outcome};
+    use crate::journal::{CallOutcome, EntryState, Intent};
 
     fn service(id: &str) -> Service {
         Service {
@@ -112,14 +112,14 @@ mod tests {
     /// summary of a success, `None` a call with no outcome.
     fn entry(id: i64, module: &str, request: Request, answer: Option<Result<&str, &str>>) -> Entry {
         let outcome = answer.map(|answer| match answer {
-            Ok(summary) => Outcome {
+            Ok(summary) => CallOutcome {
                 succeeded: true,
                 kind: "ok".into(),
                 uncertain: false,
                 summary: summary.into(),
                 sealed_credentials: None,
             },
-            Err(kind) => Outcome {
+            Err(kind) => CallOutcome {
                 succeeded: false,
                 kind: kind.into(),
                 uncertain: false,
@@ -131,7 +131,7 @@ mod tests {
             id,
             intent: Intent {
                 module: module.into(),
-                function: crate::call::function_name(request.function()).into(),
+                function: crate::request::function_name(request.function()).into(),
                 service_id: request.service().map(|s| s.service_id.clone()),
                 idempotency_key: format!("key-{id}"),
                 input: serde_json::to_string(&request).unwrap(),

@@ -30,8 +30,9 @@ use futures::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
-use crate::call::{CallError, ErrorReport, Request, Response};
+use crate::error::{CallError, ErrorReport};
 use crate::host::Host;
+use crate::request::{Request, Response};
 use pacer::Pacer;
 use queue::Queue;
 
@@ -45,7 +46,7 @@ pub struct UsageJob {
     pub module: String,
     /// The service, as for any call (its `remote_id` when the provider
     /// needs it).
-    #[serde(deserialize_with = "crate::call::service_with_defaults")]
+    #[serde(deserialize_with = "crate::request::service_with_defaults")]
     pub service: Service,
 }
 
@@ -82,7 +83,7 @@ pub struct UsageReport {
     pub service_id: String,
     /// The figures, or why there are none.
     #[serde(flatten)]
-    pub outcome: UsageOutcome,
+    pub outcome: UsageResult,
     /// Calls the sync made for this service (0 when it made none; the
     /// host's own retries within one call count once).
     pub attempts: u32,
@@ -95,7 +96,7 @@ pub struct UsageReport {
 /// `provisioning call --json` prints them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum UsageOutcome {
+pub enum UsageResult {
     /// The contract's usage figures.
     Ok(Usage),
     /// The call failed or was not made.
@@ -105,14 +106,14 @@ pub enum UsageOutcome {
 impl UsageReport {
     /// Whether the figures were read.
     pub fn is_ok(&self) -> bool {
-        matches!(self.outcome, UsageOutcome::Ok(_))
+        matches!(self.outcome, UsageResult::Ok(_))
     }
 
     /// `ok`, or the error's kind.
     pub fn kind(&self) -> &str {
         match &self.outcome {
-            UsageOutcome::Ok(_) => "ok",
-            UsageOutcome::Error(error) => &error.kind,
+            UsageResult::Ok(_) => "ok",
+            UsageResult::Error(error) => &error.kind,
         }
     }
 }
@@ -145,7 +146,7 @@ impl SyncSummary {
 }
 
 /// Reads usage-data for every job, at most `options.concurrency` calls at a
-/// time, each module paced under its [`crate::RateLimit`] when it has one.
+/// time, each module paced under its [`crate::RequestRate`] when it has one.
 /// Each service's report goes to `on_result` as soon as it is known, so a
 /// caller can stream them; the summary comes back at the end.
 ///
@@ -175,7 +176,7 @@ pub async fn sync_usage(
     let mut queue = Queue::new();
     for job in jobs {
         let module = job.module.clone();
-        queue.push_back(&module, Pending::new(job));
+        queue.push_back(&module, QueuedService::new(job));
     }
     let mut running = FuturesUnordered::new();
     let mut waiting = FuturesUnordered::new();
@@ -228,23 +229,23 @@ fn pacers_for(host: &Host, jobs: &[UsageJob]) -> HashMap<String, Arc<Pacer>> {
 }
 
 /// A job with what the sync has done for it so far.
-struct Pending {
+struct QueuedService {
     job: UsageJob,
     attempts: u32,
     /// When its first call started.
     first_call: Option<Instant>,
 }
 
-impl Pending {
-    fn new(job: UsageJob) -> Pending {
-        Pending {
+impl QueuedService {
+    fn new(job: UsageJob) -> QueuedService {
+        QueuedService {
             job,
             attempts: 0,
             first_call: None,
         }
     }
 
-    fn report(self, outcome: UsageOutcome) -> UsageReport {
+    fn report(self, outcome: UsageResult) -> UsageReport {
         UsageReport {
             elapsed_ms: self
                 .first_call
@@ -263,13 +264,13 @@ enum Step {
     Done(UsageReport),
     /// Rate-limited: try again after this wait (boxed: a service record
     /// is large, and most steps are reports).
-    Retry(Box<Pending>, Duration),
+    Retry(Box<QueuedService>, Duration),
 }
 
 /// One call of usage-data for a job, after its module's pacer allows it.
 async fn attempt(
     host: &Host,
-    mut pending: Pending,
+    mut pending: QueuedService,
     pacer: Option<Arc<Pacer>>,
     options: &SyncOptions,
 ) -> Step {
@@ -291,7 +292,7 @@ async fn attempt(
         service: pending.job.service.clone(),
     };
     match host.call(&module_name, &request).await {
-        Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageOutcome::Ok(usage))),
+        Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageResult::Ok(usage))),
         Ok(other) => {
             let message = format!("{module_name}: usage-data answered {other:?}");
             Step::Done(pending.report(failure("host", message)))
@@ -309,12 +310,12 @@ async fn attempt(
     }
 }
 
-fn failure(kind: &str, message: String) -> UsageOutcome {
-    UsageOutcome::Error(ErrorReport::new(kind, message))
+fn failure(kind: &str, message: String) -> UsageResult {
+    UsageResult::Error(ErrorReport::new(kind, message))
 }
 
-fn call_failure(error: &CallError) -> UsageOutcome {
-    UsageOutcome::Error(ErrorReport::from(error))
+fn call_failure(error: &CallError) -> UsageResult {
+    UsageResult::Error(ErrorReport::from(error))
 }
 
 /// How long to wait before calling a rate-limited service again, or `None`
@@ -368,12 +369,12 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::{Limit, RateLimit as RateLimitAnswer, UsageFigure};
+    use crate::bindings::types::{Limit, RateLimit, UsageFigure};
 
     fn rate_limited(retry_after_seconds: Option<u32>) -> CallError {
         CallError::Module {
             module: "m".into(),
-            error: ModuleError::RateLimited(RateLimitAnswer {
+            error: ModuleError::RateLimited(RateLimit {
                 retry_after_seconds,
                 message: "slow down".into(),
             }),
@@ -415,7 +416,7 @@ mod tests {
         let ok = UsageReport {
             module: "hostmenow".into(),
             service_id: "s-1".into(),
-            outcome: UsageOutcome::Ok(usage),
+            outcome: UsageResult::Ok(usage),
             attempts: 1,
             elapsed_ms: 4,
         };

@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::limits::RateLimit;
+use crate::limits::RequestRate;
 
 /// Hands out call slots for one module, shared by every task calling it.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub(crate) struct Pacer {
 
 impl Pacer {
     /// A pacer whose first slot is now.
-    pub(crate) fn new(limit: RateLimit) -> Pacer {
+    pub(crate) fn new(limit: RequestRate) -> Pacer {
         Pacer {
             interval: limit.interval(),
             next_slot: Mutex::new(Instant::now()),
@@ -66,7 +66,7 @@ mod tests {
     use super::*;
 
     fn pacer(requests: u32, per_ms: u64) -> Pacer {
-        Pacer::new(RateLimit::new(requests, Duration::from_millis(per_ms)).unwrap())
+        Pacer::new(RequestRate::new(requests, Duration::from_millis(per_ms)).unwrap())
     }
 
     #[test]
