@@ -55,8 +55,8 @@ pub use policy::{Origin, OutboundPolicy};
 pub use redact::{MASK, Redactor};
 pub use reload::{Refused, ReloadReport, Removed, Swapped};
 pub use request::{
-    Effect, FUNCTIONS, Request, Response, function_effect, function_name, setting_kind_name,
-    setting_scope_name,
+    Effect, FUNCTIONS, Request, Response, function_effect, function_name, service_state_name,
+    setting_kind_name, setting_scope_name,
 };
 pub use usage_sync::{
     SyncOptions, SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage,

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{
-    ConnectionStatus, CreatedAccount, Credential, Function, Outcome, Package, Service, SettingKind,
-    SettingScope, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Function, Outcome, Package, Service,
+    ServiceState, SettingKind, SettingScope, StatusReport, Usage,
 };
 
 /// A function of the contract with its arguments (the call's settings travel
@@ -307,6 +307,19 @@ pub fn setting_scope_name(scope: SettingScope) -> &'static str {
     match scope {
         SettingScope::Server => "server",
         SettingScope::Product => "product",
+    }
+}
+
+/// The contract's name of a service's state: `pending`, `active`,
+/// `suspended`, `terminated`, `failed` or `unknown`.
+pub fn service_state_name(state: ServiceState) -> &'static str {
+    match state {
+        ServiceState::Pending => "pending",
+        ServiceState::Active => "active",
+        ServiceState::Suspended => "suspended",
+        ServiceState::Terminated => "terminated",
+        ServiceState::Failed => "failed",
+        ServiceState::Unknown => "unknown",
     }
 }
 

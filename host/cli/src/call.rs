@@ -142,7 +142,7 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     if json {
         outln!("{}", crate::output::result_json(&result, &redactor))?;
     } else {
-        let (outcome, detail) = crate::output::outcome(&result, &redactor);
+        let (outcome, detail) = crate::output::result_cells(&result, &redactor);
         outln!("{outcome}: {detail}")?;
         // The caller of `call` is the one who must keep what the provider
         // issued (it may show it only once).

@@ -67,7 +67,7 @@ pub fn summarize(response: &Response) -> String {
             let mut text = format!(
                 "remote id {} ({})",
                 created.remote_id,
-                state_name(created.status)
+                provisioning_host::service_state_name(created.status)
             );
             for credential in &created.credentials {
                 text.push_str(&format!(", {} issued", credential.name));
@@ -100,12 +100,13 @@ pub fn summarize(response: &Response) -> String {
                 .join(", ")
         ),
         Response::SignOn(url) => url.clone(),
-        Response::Status(status) => state_name(status.state).to_string(),
+        Response::Status(status) => provisioning_host::service_state_name(status.state).to_string(),
     }
 }
 
-/// The outcome cell: `ok`, or the error's kind with its message.
-pub fn outcome(result: &Result<Response, CallError>, redactor: &Redactor) -> (String, String) {
+/// A result as two cells: `ok` or the error's kind, and the summary or
+/// the message, masked.
+pub fn result_cells(result: &Result<Response, CallError>, redactor: &Redactor) -> (String, String) {
     match result {
         Ok(response) => ("ok".into(), redactor.redact(&summarize(response))),
         Err(error) => (error.kind().into(), redactor.redact(&error.to_string())),
@@ -226,19 +227,6 @@ fn push_printable(out: &mut String, c: char) {
             out.extend(c.escape_unicode());
         }
         c => out.push(c),
-    }
-}
-
-/// The contract's name of a service state.
-fn state_name(state: provisioning_host::types::ServiceState) -> &'static str {
-    use provisioning_host::types::ServiceState;
-    match state {
-        ServiceState::Pending => "pending",
-        ServiceState::Active => "active",
-        ServiceState::Suspended => "suspended",
-        ServiceState::Terminated => "terminated",
-        ServiceState::Failed => "failed",
-        ServiceState::Unknown => "unknown",
     }
 }
 

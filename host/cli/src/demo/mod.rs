@@ -143,7 +143,7 @@ pub async fn run(_args: Args, options: HostOptions, json: bool) -> anyhow::Resul
                 line["sandbox_state"] = state.into();
                 outln!("{line}")?;
             } else {
-                let (outcome, detail) = output::outcome(&result, &redactor);
+                let (outcome, detail) = output::result_cells(&result, &redactor);
                 rows.push(vec![
                     provider.module.to_string(),
                     step.label.to_string(),
