@@ -416,9 +416,7 @@ impl Shared {
         let owner = self.owner.clone();
         let job = Box::new(move |context: Option<&mut super::worker::Context<'_>>| {
             let Some(context) = context else {
-                let _ = reply.send(Err(anyhow::anyhow!(
-                    "the journal did not answer within the call's deadline (is its file locked?)"
-                )));
+                let _ = reply.send(Err(super::worker::late()));
                 return;
             };
             let begun = context

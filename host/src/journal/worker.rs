@@ -34,8 +34,13 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// Until when a lease taken now runs (Unix milliseconds).
     pub fn lease_until_ms(&self) -> i64 {
-        now_ms().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
+        lease_until_ms(self.lease)
     }
+}
+
+/// Until when a lease of `lease` taken now runs (Unix milliseconds).
+fn lease_until_ms(lease: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A job: called with the context, or with `None` when its deadline
@@ -109,7 +114,7 @@ impl Worker {
 
 /// The error of an operation that did not finish within its caller's
 /// deadline.
-fn late() -> anyhow::Error {
+pub(crate) fn late() -> anyhow::Error {
     anyhow!("the journal did not answer within the call's deadline (is its file locked?)")
 }
 
@@ -141,8 +146,7 @@ fn serve(store: &dyn JournalStore, lease: Duration, queue: Receiver<(Option<Inst
         if Instant::now() >= next_renewal {
             if !running.is_empty() {
                 let ids: Vec<EntryId> = running.iter().copied().collect();
-                let until = now_ms().saturating_add(lease.as_millis() as i64);
-                if let Err(error) = store.renew(&ids, until) {
+                if let Err(error) = store.renew(&ids, lease_until_ms(lease)) {
                     tracing::warn!(
                         entries = ids.len(),
                         "renewing the leases of running calls failed: {error:#}"
