@@ -295,19 +295,7 @@ fn manifest_with_a_broken_module(sandbox: &Sandbox) -> PathBuf {
     let path = dir.join("provisioning.toml");
     std::fs::write(
         &path,
-        format!(
-            "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-             [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-             password = {{ env = \"TEST_BLESTA_PASSWORD_SURELY_UNSET\" }}\n",
-            hostmenow = provisioning_components::HOSTMENOW,
-            blesta = provisioning_components::BLESTA,
-            origin = sandbox.origin(),
-            hmn_endpoint = sandbox.hostmenow().endpoint(),
-            blesta_endpoint = sandbox.blesta().endpoint(),
-            uid = provisioning_sandbox::blesta::UID,
-        ),
+        common::hostmenow_and_blesta(sandbox, r#"{ env = "TEST_BLESTA_PASSWORD_SURELY_UNSET" }"#),
     )
     .unwrap();
     path

@@ -606,19 +606,7 @@ async fn a_rotated_secret_file_is_picked_up_by_the_watcher() {
 /// A good HostMeNow module (key from `TEST_HMN_KEY`) and a Blesta module
 /// whose password is read from `blesta.password`.
 fn hostmenow_and_blesta(sandbox: &Sandbox) -> String {
-    format!(
-        "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-         password = {{ file = \"blesta.password\" }}\n",
-        hostmenow = provisioning_components::HOSTMENOW,
-        blesta = provisioning_components::BLESTA,
-        origin = sandbox.origin(),
-        hmn_endpoint = sandbox.hostmenow().endpoint(),
-        blesta_endpoint = sandbox.blesta().endpoint(),
-        uid = provisioning_sandbox::blesta::UID,
-    )
+    common::hostmenow_and_blesta(sandbox, r#"{ file = "blesta.password" }"#)
 }
 
 #[tokio::test(flavor = "multi_thread")]

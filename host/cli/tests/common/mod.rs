@@ -209,3 +209,25 @@ pub fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
+
+/// A manifest's text with a good HostMeNow module (key from `TEST_HMN_KEY`)
+/// and a Blesta module whose password comes from `blesta_password`, a
+/// setting source such as `{ env = "VAR" }` or `{ file = "path" }`.
+pub fn hostmenow_and_blesta(
+    sandbox: &provisioning_sandbox::Sandbox,
+    blesta_password: &str,
+) -> String {
+    format!(
+        "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
+         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
+         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+         password = {blesta_password}\n",
+        hostmenow = provisioning_components::HOSTMENOW,
+        blesta = provisioning_components::BLESTA,
+        origin = sandbox.origin(),
+        hmn_endpoint = sandbox.hostmenow().endpoint(),
+        blesta_endpoint = sandbox.blesta().endpoint(),
+        uid = provisioning_sandbox::blesta::UID,
+    )
+}
