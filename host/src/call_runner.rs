@@ -289,66 +289,7 @@ async fn invoke(
 ) -> wasmtime::Result<Result<Response, crate::bindings::types::Error>> {
     let instance: Provider = module.instantiate(&mut *store).await?;
     let guest = instance.billing_provisioning_module();
-    let store = &mut *store;
-    Ok(match request {
-        Request::TestConnection => guest
-            .call_test_connection(store, settings)
-            .await?
-            .map(Response::Connection),
-        Request::CreateAccount { service } => guest
-            .call_create_account(store, settings, service)
-            .await?
-            .map(Response::Created),
-        Request::Suspend { service, reason } => guest
-            .call_suspend(store, settings, service, reason.as_deref())
-            .await?
-            .map(Response::Done),
-        Request::Unsuspend { service } => guest
-            .call_unsuspend(store, settings, service)
-            .await?
-            .map(Response::Done),
-        Request::Terminate { service } => guest
-            .call_terminate(store, settings, service)
-            .await?
-            .map(Response::Done),
-        Request::ChangePassword {
-            service,
-            new_password,
-        } => guest
-            .call_change_password(store, settings, service, new_password)
-            .await?
-            .map(Response::Done),
-        Request::ChangePackage {
-            service,
-            new_package,
-        } => guest
-            .call_change_package(store, settings, service, new_package)
-            .await?
-            .map(Response::Done),
-        Request::ChangeDomain {
-            service,
-            new_domain,
-        } => guest
-            .call_change_domain(store, settings, service, new_domain)
-            .await?
-            .map(Response::Done),
-        Request::UsageData { service } => guest
-            .call_usage_data(store, settings, service)
-            .await?
-            .map(Response::Usage),
-        Request::ListPackages => guest
-            .call_list_packages(store, settings)
-            .await?
-            .map(Response::Packages),
-        Request::SingleSignOn { service, app } => guest
-            .call_single_sign_on(store, settings, service, app.as_deref())
-            .await?
-            .map(Response::SignOn),
-        Request::ServiceStatus { service } => guest
-            .call_service_status(store, settings, service)
-            .await?
-            .map(Response::Status),
-    })
+    crate::request::call_export(guest, store, settings, request).await
 }
 
 /// Tells a deadline, a memory cap and a plain trap apart.

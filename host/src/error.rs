@@ -169,20 +169,7 @@ impl CallError {
     /// definite: the provider refused, or nothing was sent.
     pub fn leaves_provider_state_unknown(&self) -> bool {
         match self {
-            CallError::Module { error, .. } => match error {
-                ModuleError::Timeout(_)
-                | ModuleError::Transport(_)
-                | ModuleError::BadResponse(_)
-                | ModuleError::Provider(_) => true,
-                ModuleError::Unsupported(_)
-                | ModuleError::InvalidConfig(_)
-                | ModuleError::InvalidInput(_)
-                | ModuleError::AuthFailed(_)
-                | ModuleError::NotFound(_)
-                | ModuleError::AlreadyExists(_)
-                | ModuleError::InsufficientFunds(_)
-                | ModuleError::RateLimited(_) => false,
-            },
+            CallError::Module { error, .. } => module_error_leaves_state_unknown(error),
             CallError::Trap { .. }
             | CallError::DeadlineExceeded { .. }
             | CallError::MemoryExhausted { .. }
@@ -254,40 +241,76 @@ impl From<&CallError> for ErrorReport {
     }
 }
 
-/// The contract's name for an error case (`not-found`, `timeout`...).
-pub fn error_kind(error: &ModuleError) -> &'static str {
-    match error {
-        ModuleError::Unsupported(_) => "unsupported",
-        ModuleError::InvalidConfig(_) => "invalid-config",
-        ModuleError::InvalidInput(_) => "invalid-input",
-        ModuleError::AuthFailed(_) => "auth-failed",
-        ModuleError::NotFound(_) => "not-found",
-        ModuleError::AlreadyExists(_) => "already-exists",
-        ModuleError::InsufficientFunds(_) => "insufficient-funds",
-        ModuleError::RateLimited(_) => "rate-limited",
-        ModuleError::Provider(_) => "provider",
-        ModuleError::BadResponse(_) => "bad-response",
-        ModuleError::Transport(_) => "transport",
-        ModuleError::Timeout(_) => "timeout",
-    }
+/// The one table of the contract's error cases that carry a message: each
+/// case with its WIT name and whether, after it, the provider's state is
+/// unknown (`uncertain`: the request may have acted) or not (`definite`:
+/// the provider refused, or nothing was sent). `rate-limited`, the one
+/// case that carries a record, is written out beside it.
+///
+/// From it come [`error_kind`], [`error_message`], the redactor's rewrite
+/// of a message and the module's part of
+/// [`CallError::leaves_provider_state_unknown`].
+macro_rules! module_error_cases {
+    (@uncertain definite) => { false };
+    (@uncertain uncertain) => { true };
+    ($($case:ident = $name:literal, $after:ident;)*) => {
+        /// The contract's name for an error case (`not-found`, `timeout`...).
+        pub fn error_kind(error: &ModuleError) -> &'static str {
+            match error {
+                $(ModuleError::$case(_) => $name,)*
+                ModuleError::RateLimited(_) => "rate-limited",
+            }
+        }
+
+        /// The human message of a module error.
+        pub fn error_message(error: &ModuleError) -> &str {
+            match error {
+                $(ModuleError::$case(message) => message,)*
+                ModuleError::RateLimited(limit) => &limit.message,
+            }
+        }
+
+        /// Rewrites every message in a module error through `f` (the
+        /// redactor).
+        pub(crate) fn map_error_message(
+            error: ModuleError,
+            f: impl Fn(&str) -> String,
+        ) -> ModuleError {
+            match error {
+                $(ModuleError::$case(message) => ModuleError::$case(f(&message)),)*
+                ModuleError::RateLimited(mut limit) => {
+                    limit.message = f(&limit.message);
+                    ModuleError::RateLimited(limit)
+                }
+            }
+        }
+
+        /// Whether, after the module answered this error, nobody knows if
+        /// the provider acted.
+        fn module_error_leaves_state_unknown(error: &ModuleError) -> bool {
+            match error {
+                $(ModuleError::$case(_) => module_error_cases!(@uncertain $after),)*
+                // The provider asked to slow down: it did not act.
+                ModuleError::RateLimited(_) => false,
+            }
+        }
+    };
 }
 
-/// The human message of a module error.
-pub fn error_message(error: &ModuleError) -> &str {
-    match error {
-        ModuleError::Unsupported(m)
-        | ModuleError::InvalidConfig(m)
-        | ModuleError::InvalidInput(m)
-        | ModuleError::AuthFailed(m)
-        | ModuleError::NotFound(m)
-        | ModuleError::AlreadyExists(m)
-        | ModuleError::InsufficientFunds(m)
-        | ModuleError::Provider(m)
-        | ModuleError::BadResponse(m)
-        | ModuleError::Transport(m)
-        | ModuleError::Timeout(m) => m,
-        ModuleError::RateLimited(r) => &r.message,
-    }
+module_error_cases! {
+    Unsupported = "unsupported", definite;
+    InvalidConfig = "invalid-config", definite;
+    InvalidInput = "invalid-input", definite;
+    AuthFailed = "auth-failed", definite;
+    NotFound = "not-found", definite;
+    AlreadyExists = "already-exists", definite;
+    InsufficientFunds = "insufficient-funds", definite;
+    // A provider's own failure may come after it acted (a 500 once the
+    // account exists); a bad or missing answer or a timeout says nothing.
+    Provider = "provider", uncertain;
+    BadResponse = "bad-response", uncertain;
+    Transport = "transport", uncertain;
+    Timeout = "timeout", uncertain;
 }
 
 /// `kind: message`, plus the retry delay of a rate limit.
@@ -298,27 +321,6 @@ fn describe(error: &ModuleError) -> String {
             None => format!("rate-limited: {}", r.message),
         },
         other => format!("{}: {}", error_kind(other), error_message(other)),
-    }
-}
-
-/// Rewrites every message in a module error through `f` (the redactor).
-pub(crate) fn map_error_message(error: ModuleError, f: impl Fn(&str) -> String) -> ModuleError {
-    match error {
-        ModuleError::Unsupported(m) => ModuleError::Unsupported(f(&m)),
-        ModuleError::InvalidConfig(m) => ModuleError::InvalidConfig(f(&m)),
-        ModuleError::InvalidInput(m) => ModuleError::InvalidInput(f(&m)),
-        ModuleError::AuthFailed(m) => ModuleError::AuthFailed(f(&m)),
-        ModuleError::NotFound(m) => ModuleError::NotFound(f(&m)),
-        ModuleError::AlreadyExists(m) => ModuleError::AlreadyExists(f(&m)),
-        ModuleError::InsufficientFunds(m) => ModuleError::InsufficientFunds(f(&m)),
-        ModuleError::RateLimited(mut r) => {
-            r.message = f(&r.message);
-            ModuleError::RateLimited(r)
-        }
-        ModuleError::Provider(m) => ModuleError::Provider(f(&m)),
-        ModuleError::BadResponse(m) => ModuleError::BadResponse(f(&m)),
-        ModuleError::Transport(m) => ModuleError::Transport(f(&m)),
-        ModuleError::Timeout(m) => ModuleError::Timeout(f(&m)),
     }
 }
 
@@ -357,5 +359,50 @@ mod tests {
         assert_eq!(report.kind, "deadline-exceeded");
         assert!(report.uncertain, "nobody knows whether the provider acted");
         assert_eq!(report.retry_after_seconds, None);
+    }
+
+    #[test]
+    fn every_error_case_of_the_wit_has_its_name_and_only_failures_after_sending_are_uncertain() {
+        let wit = include_str!("../../wit/provisioning.wit");
+        let variant = &wit[wit.find("variant error {").unwrap()..];
+        let variant = &variant[..variant.find('}').unwrap()];
+        let in_wit: Vec<&str> = variant
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.starts_with("//") && line.contains('('))
+            .map(|line| &line[..line.find('(').unwrap()])
+            .collect();
+        let cases = [
+            ModuleError::Unsupported("m".into()),
+            ModuleError::InvalidConfig("m".into()),
+            ModuleError::InvalidInput("m".into()),
+            ModuleError::AuthFailed("m".into()),
+            ModuleError::NotFound("m".into()),
+            ModuleError::AlreadyExists("m".into()),
+            ModuleError::InsufficientFunds("m".into()),
+            ModuleError::RateLimited(RateLimit {
+                retry_after_seconds: None,
+                message: "m".into(),
+            }),
+            ModuleError::Provider("m".into()),
+            ModuleError::BadResponse("m".into()),
+            ModuleError::Transport("m".into()),
+            ModuleError::Timeout("m".into()),
+        ];
+        let names: Vec<&str> = cases.iter().map(error_kind).collect();
+        assert_eq!(names, in_wit, "one name per case, as the WIT spells it");
+        let uncertain: Vec<&str> = cases
+            .iter()
+            .filter(|error| module_error_leaves_state_unknown(error))
+            .map(error_kind)
+            .collect();
+        assert_eq!(
+            uncertain,
+            ["provider", "bad-response", "transport", "timeout"]
+        );
+        for error in cases {
+            let masked = map_error_message(error, |m| format!("<{m}>"));
+            assert_eq!(error_message(&masked), "<m>", "{masked:?}");
+        }
     }
 }

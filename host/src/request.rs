@@ -5,96 +5,179 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bindings::exports::billing::provisioning::module::Guest;
 use crate::bindings::types::{
-    ConnectionStatus, CreatedAccount, Credential, Function, Outcome, Package, Service,
-    ServiceState, SettingKind, SettingScope, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package,
+    Service, ServiceState, Setting, SettingKind, SettingScope, StatusReport, Usage,
 };
 
-/// A function of the contract with its arguments (the call's settings travel
-/// separately, see [`crate::Host::call_with`]).
+/// The one table of the contract's functions. Each line gives a function's
+/// `Request` variant (named as the WIT's `Function` case), its WIT name, its
+/// [`Effect`], its arguments after the settings (the service first, when it
+/// takes one, then the rest with how each is passed to the export), the
+/// export the host calls and the [`Response`] case of its answer.
 ///
-/// In JSON: `{"function": "suspend", "service": {...}, "reason": "unpaid"}`.
-/// What the contract makes optional may be left out: a service's `option`
-/// fields and its `custom_fields` (empty), `reason` and `app`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "function", rename_all = "kebab-case")]
-pub enum Request {
+/// From it come [`Request`] and its `function`, `service` and
+/// `service_mut`, [`FUNCTIONS`] and the call of the export
+/// (`call_export`): adding a function to the WIT means one line here.
+macro_rules! contract_functions {
+    (@some) => { None };
+    (@some $service:ident) => { Some($service) };
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $name:literal, $effect:ident,
+        $export:ident -> $answer:ident
+        $({
+            $(#[doc = $service_doc:literal])*
+            $service:ident
+            $(, $(#[$field_meta:meta])* $field:ident: $field_type:ty => $argument:expr)*
+            $(,)?
+        })?;
+    )*) => {
+        /// A function of the contract with its arguments (the call's
+        /// settings travel separately, see [`crate::Host::call_with`]).
+        ///
+        /// In JSON: `{"function": "suspend", "service": {...}, "reason":
+        /// "unpaid"}`. What the contract makes optional may be left out: a
+        /// service's `option` fields and its `custom_fields` (empty),
+        /// `reason` and `app`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "function", rename_all = "kebab-case")]
+        pub enum Request {
+            $(
+                $(#[doc = $doc])*
+                $variant $({
+                    $(#[doc = $service_doc])*
+                    #[serde(deserialize_with = "service_with_defaults")]
+                    $service: Service,
+                    $($(#[$field_meta])* $field: $field_type,)*
+                })?,
+            )*
+        }
+
+        impl Request {
+            /// The contract function this request calls.
+            pub fn function(&self) -> Function {
+                match self {
+                    $(Request::$variant { .. } => Function::$variant,)*
+                }
+            }
+
+            /// The service the request acts on, if any.
+            pub fn service(&self) -> Option<&Service> {
+                match self {
+                    $(Request::$variant $({ $service, .. })? => {
+                        contract_functions!(@some $($service)?)
+                    })*
+                }
+            }
+
+            /// The service the request acts on, to fill in what the
+            /// platform has learnt since (the provider's remote id, say).
+            pub fn service_mut(&mut self) -> Option<&mut Service> {
+                match self {
+                    $(Request::$variant $({ $service, .. })? => {
+                        contract_functions!(@some $($service)?)
+                    })*
+                }
+            }
+        }
+
+        /// Every function of the contract with its (kebab-case) name and
+        /// its effect.
+        pub const FUNCTIONS: &[(Function, &str, Effect)] = &[
+            $((Function::$variant, $name, Effect::$effect),)*
+        ];
+
+        /// Calls the export a request names on an instance of a module.
+        pub(crate) async fn call_export<S>(
+            guest: &Guest,
+            store: S,
+            settings: &[Setting],
+            request: &Request,
+        ) -> wasmtime::Result<Result<Response, ModuleError>>
+        where
+            S: wasmtime::AsContextMut,
+            S::Data: Send,
+        {
+            Ok(match request {
+                $(Request::$variant $({ $service, $($field,)* })? => guest
+                    .$export(store, settings $(, $service $(, $argument)*)?)
+                    .await?
+                    .map(Response::$answer),)*
+            })
+        }
+    };
+}
+
+contract_functions! {
     /// Checks the settings reach and authenticate with the provider.
-    TestConnection,
+    TestConnection = "test-connection", Read, call_test_connection -> Connection;
     /// Creates the service.
-    CreateAccount {
+    CreateAccount = "create-account", Change, call_create_account -> Created {
         /// The service to create.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
-    },
+        service
+    };
     /// Suspends the service.
-    Suspend {
+    Suspend = "suspend", Change, call_suspend -> Done {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
+        service,
         /// The platform's reason, when it has one.
         #[serde(default)]
-        reason: Option<String>,
-    },
+        reason: Option<String> => reason.as_deref(),
+    };
     /// Lifts a suspension.
-    Unsuspend {
+    Unsuspend = "unsuspend", Change, call_unsuspend -> Done {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
-    },
+        service
+    };
     /// Removes the service for good.
-    Terminate {
+    Terminate = "terminate", Change, call_terminate -> Done {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
-    },
+        service
+    };
     /// Sets a new password.
-    ChangePassword {
+    ChangePassword = "change-password", Change, call_change_password -> Done {
         /// The service (its `password` is the old one, when known).
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
+        service,
         /// The new password.
-        new_password: String,
-    },
+        new_password: String => new_password,
+    };
     /// Moves the service to another package.
-    ChangePackage {
+    ChangePackage = "change-package", Change, call_change_package -> Done {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
+        service,
         /// The provider's id of the new package.
-        new_package: String,
-    },
+        new_package: String => new_package,
+    };
     /// Moves the service to another domain.
-    ChangeDomain {
+    ChangeDomain = "change-domain", Change, call_change_domain -> Done {
         /// The service (its `domain` is the current one).
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
+        service,
         /// The new domain.
-        new_domain: String,
-    },
+        new_domain: String => new_domain,
+    };
     /// Reads resource usage.
-    UsageData {
+    UsageData = "usage-data", Read, call_usage_data -> Usage {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
-    },
+        service
+    };
     /// Lists the packages on offer.
-    ListPackages,
-    /// Makes a control-panel login URL.
-    SingleSignOn {
+    ListPackages = "list-packages", Read, call_list_packages -> Packages;
+    /// Makes a control-panel login URL. Not repeated by the host: each
+    /// call may mint a one-time login.
+    SingleSignOn = "single-sign-on", OneTimeRead, call_single_sign_on -> SignOn {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
+        service,
         /// The control-panel application to open, if any.
         #[serde(default)]
-        app: Option<String>,
-    },
+        app: Option<String> => app.as_deref(),
+    };
     /// Reads where the service stands.
-    ServiceStatus {
+    ServiceStatus = "service-status", Read, call_service_status -> Status {
         /// The service.
-        #[serde(deserialize_with = "service_with_defaults")]
-        service: Service,
-    },
+        service
+    };
 }
 
 /// Reads a service record from JSON (or any serde format), taking what the
@@ -116,24 +199,6 @@ where
 }
 
 impl Request {
-    /// The contract function this request calls.
-    pub fn function(&self) -> Function {
-        match self {
-            Request::TestConnection => Function::TestConnection,
-            Request::CreateAccount { .. } => Function::CreateAccount,
-            Request::Suspend { .. } => Function::Suspend,
-            Request::Unsuspend { .. } => Function::Unsuspend,
-            Request::Terminate { .. } => Function::Terminate,
-            Request::ChangePassword { .. } => Function::ChangePassword,
-            Request::ChangePackage { .. } => Function::ChangePackage,
-            Request::ChangeDomain { .. } => Function::ChangeDomain,
-            Request::UsageData { .. } => Function::UsageData,
-            Request::ListPackages => Function::ListPackages,
-            Request::SingleSignOn { .. } => Function::SingleSignOn,
-            Request::ServiceStatus { .. } => Function::ServiceStatus,
-        }
-    }
-
     /// Whether the request changes something at the provider. Mutating
     /// calls are journaled and never retried by the host.
     pub fn is_mutating(&self) -> bool {
@@ -145,41 +210,6 @@ impl Request {
     /// out: each call may mint a one-time login.
     pub fn is_safe_to_repeat(&self) -> bool {
         function_effect(self.function()) == Effect::Read
-    }
-
-    /// The service the request acts on, if any.
-    pub fn service(&self) -> Option<&Service> {
-        match self {
-            Request::TestConnection | Request::ListPackages => None,
-            Request::CreateAccount { service }
-            | Request::Suspend { service, .. }
-            | Request::Unsuspend { service }
-            | Request::Terminate { service }
-            | Request::ChangePassword { service, .. }
-            | Request::ChangePackage { service, .. }
-            | Request::ChangeDomain { service, .. }
-            | Request::UsageData { service }
-            | Request::SingleSignOn { service, .. }
-            | Request::ServiceStatus { service } => Some(service),
-        }
-    }
-
-    /// The service the request acts on, to fill in what the platform has
-    /// learnt since (the provider's remote id, say).
-    pub fn service_mut(&mut self) -> Option<&mut Service> {
-        match self {
-            Request::TestConnection | Request::ListPackages => None,
-            Request::CreateAccount { service }
-            | Request::Suspend { service, .. }
-            | Request::Unsuspend { service }
-            | Request::Terminate { service }
-            | Request::ChangePassword { service, .. }
-            | Request::ChangePackage { service, .. }
-            | Request::ChangeDomain { service, .. }
-            | Request::UsageData { service }
-            | Request::SingleSignOn { service, .. }
-            | Request::ServiceStatus { service } => Some(service),
-        }
     }
 
     /// Secret values the request carries (passwords), for the redactor.
@@ -251,27 +281,6 @@ pub enum Effect {
     /// host.
     Change,
 }
-
-/// Every function of the contract with its (kebab-case) name and its
-/// effect: the one table the host's facts about functions come from.
-pub const FUNCTIONS: &[(Function, &str, Effect)] = &[
-    (Function::TestConnection, "test-connection", Effect::Read),
-    (Function::CreateAccount, "create-account", Effect::Change),
-    (Function::Suspend, "suspend", Effect::Change),
-    (Function::Unsuspend, "unsuspend", Effect::Change),
-    (Function::Terminate, "terminate", Effect::Change),
-    (Function::ChangePassword, "change-password", Effect::Change),
-    (Function::ChangePackage, "change-package", Effect::Change),
-    (Function::ChangeDomain, "change-domain", Effect::Change),
-    (Function::UsageData, "usage-data", Effect::Read),
-    (Function::ListPackages, "list-packages", Effect::Read),
-    (
-        Function::SingleSignOn,
-        "single-sign-on",
-        Effect::OneTimeRead,
-    ),
-    (Function::ServiceStatus, "service-status", Effect::Read),
-];
 
 fn function_entry(function: Function) -> &'static (Function, &'static str, Effect) {
     FUNCTIONS
