@@ -334,6 +334,21 @@ async fn no_secret_reaches_a_log_line_an_answer_or_the_journal() {
         logs.contains("set-path-with-query"),
         "the capture saw wasi-http's TRACE lines"
     );
+    // The JSON lines are a second, complete copy: every one is an object,
+    // and they carry the call's correlation fields in their spans.
+    let json_lines = capture.json_lines();
+    let objects: Vec<serde_json::Value> = json_lines
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every JSON log line is JSON"))
+        .collect();
+    assert!(
+        objects
+            .iter()
+            .any(|line| line["message"] == "call succeeded"
+                && line["spans"][0]["service_id"].is_string()),
+        "the JSON capture saw the host's log with the call's fields"
+    );
+    assert!(json_lines.contains("set-path-with-query"));
     let journal = format!("{:?}", store.pending().unwrap());
     assert!(
         journal.contains("create-account"),

@@ -139,8 +139,11 @@ async fn run_once(
     };
     // Waits for a free call slot (the host's bound on calls at once) no
     // longer than the deadline allows.
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let _slot = match tokio::time::timeout(remaining, module.call_slot()).await {
+    let waiting = Instant::now();
+    let remaining = deadline.saturating_duration_since(waiting);
+    let slot = tokio::time::timeout(remaining, module.call_slot()).await;
+    crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
+    let _slot = match slot {
         Ok(Ok(permit)) => permit,
         Ok(Err(_)) | Err(_) => {
             return Attempt {

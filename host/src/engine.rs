@@ -64,6 +64,8 @@ pub(crate) struct Runtime {
     pub(crate) client: Option<ProviderClient>,
     /// One permit per call running; see [`HostOptions::max_concurrent_calls`].
     pub(crate) call_slots: Arc<Semaphore>,
+    /// The number of call slots.
+    pub(crate) call_capacity: usize,
 }
 
 impl Runtime {
@@ -108,6 +110,7 @@ impl Runtime {
             linker,
             client: options.pooled_http.then(ProviderClient::new),
             call_slots: Arc::new(Semaphore::new(slots as usize)),
+            call_capacity: slots as usize,
         }))
     }
 }

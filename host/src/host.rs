@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
+use tracing::Instrument;
 
 use crate::bindings::types::Setting;
 use crate::call_runner;
@@ -516,14 +517,52 @@ impl Host {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
         };
-        let redactor = call_runner::call_redactor(&loaded, request, &options.settings);
+        let function = crate::request::function_name(request.function());
+        // Every event of the call carries these; the journal entry is
+        // filled in once the call has one.
+        let span = tracing::info_span!(
+            "call",
+            module,
+            function,
+            service_id = request.service().map(|service| service.service_id.as_str()),
+            idempotency_key = options.idempotency_key.as_deref(),
+            journal_entry = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let answer = self
+            .execute_loaded(&loaded, request, options)
+            .instrument(span.clone())
+            .await;
+        if let Some(entry) = answer.journal_entry {
+            span.record("journal_entry", entry);
+        }
+        let outcome = match &answer.result {
+            Ok(_) => "ok",
+            Err(error) => error.kind(),
+        };
+        crate::telemetry::record_call(module, function, outcome, started.elapsed());
+        if let Some(peak) = answer.memory_peak_bytes {
+            crate::telemetry::record_memory_peak(module, peak);
+        }
+        answer
+    }
+
+    /// [`Host::execute`] on a module found.
+    async fn execute_loaded(
+        &self,
+        loaded: &Arc<LoadedModule>,
+        request: &Request,
+        options: &CallOptions,
+    ) -> Answer {
+        let module = loaded.name();
+        let redactor = call_runner::call_redactor(loaded, request, &options.settings);
         // One deadline for the whole call: its wait for the journal too (a
         // journal that does not answer in time refuses the call unsent),
         // and what is left of it for the guest.
         let deadline = std::time::Instant::now() + loaded.limits().deadline;
         let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
             return Host::run(
-                &loaded,
+                loaded,
                 request,
                 &options.settings,
                 &redactor,
@@ -566,8 +605,9 @@ impl Host {
             Ok(Admission::Run(ticket)) => ticket,
         };
         let entry = ticket.entry();
+        tracing::Span::current().record("journal_entry", entry);
         let answer = Host::run(
-            &loaded,
+            loaded,
             request,
             &options.settings,
             &redactor,
@@ -588,6 +628,33 @@ impl Host {
             replayed: false,
             memory_peak_bytes: answer.memory_peak_bytes,
         }
+    }
+
+    /// Sets the host's state gauges ([`crate::telemetry`]): instances in use
+    /// against the capacity, the journal's pending and unknown entries,
+    /// the version each module serves. Called before each scrape.
+    pub async fn record_state(&self) {
+        let journal = match &self.journal {
+            Some(journal) => match journal.counts().await {
+                Ok(counts) => Some((counts.pending, counts.unknown)),
+                Err(error) => {
+                    tracing::warn!("reading the journal's counts failed: {error:#}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let modules = self.modules();
+        let capacity = self.runtime.call_capacity;
+        crate::telemetry::record_state(&crate::telemetry::State {
+            instances_in_use: capacity - self.runtime.call_slots.available_permits().min(capacity),
+            instances_capacity: capacity,
+            journal,
+            modules: modules
+                .iter()
+                .map(|module| (module.name(), module.digest()))
+                .collect(),
+        });
     }
 
     /// Runs a call in the module, unjournaled here.

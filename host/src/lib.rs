@@ -13,6 +13,9 @@
 //! - [`sync_usage`] reads usage for many services at once, paced under
 //!   each provider's [`RequestRate`].
 //!
+//! - [`telemetry`] names what the host counts and times (through the
+//!   `metrics` facade) for whoever installs a recorder.
+//!
 //! The host knows no provider: everything provider-specific lives in the
 //! components.
 
@@ -38,6 +41,7 @@ mod redact;
 mod reload;
 mod request;
 mod store;
+pub mod telemetry;
 mod usage_sync;
 
 pub use bindings::types;

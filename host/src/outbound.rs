@@ -83,6 +83,7 @@ impl WasiHttpHooks for OutboundHooks {
             if !allowed {
                 // Only the origin is logged: paths and queries can carry credentials.
                 tracing::warn!(module = %module, %target, "outbound request denied: origin not on the module's allow-list");
+                crate::telemetry::record_outbound_denied(&module);
                 return Err(HttpError::HttpRequestDenied);
             }
             tracing::debug!(module = %module, %target, "outbound request");

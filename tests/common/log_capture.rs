@@ -8,39 +8,73 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// Everything every thread logs, kept for inspection.
+/// Everything every thread logs, kept for inspection: once as text lines
+/// and once as JSON lines (what `--log-format json` writes), so that a
+/// secret masked in one format and not in the other is caught.
 #[derive(Clone, Default)]
-pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+pub struct LogCapture {
+    text: Buffer,
+    json: Buffer,
+}
+
+/// One format's captured bytes.
+#[derive(Clone, Default)]
+pub struct Buffer(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
     /// Installs the capture as the global subscriber: trace level
     /// everywhere except the code generator's own chatter (register
     /// allocation, instruction selection), which sees no data and would
-    /// make the test take minutes.
+    /// make the test take minutes. Both formats go through the host's
+    /// redacting writer.
     pub fn install() -> LogCapture {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+
         let capture = LogCapture::default();
-        let writer = capture.clone();
         let filter = tracing_subscriber::EnvFilter::new(
             "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
              wasmtime_internal_cranelift=info,wasmtime_environ=info,wasmparser=info",
         );
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(provisioning_host::logging::redacting(move || {
-                writer.clone()
-            }))
-            .with_ansi(false)
+        let text = capture.text.clone();
+        let json = capture.json.clone();
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(provisioning_host::logging::redacting(move || text.clone()))
+                    .with_ansi(false),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_span_list(true)
+                    .with_writer(provisioning_host::logging::redacting(move || json.clone())),
+            )
             .init();
         capture
     }
 
-    /// All that was logged so far.
+    /// All that was logged so far, in both formats.
     pub fn text(&self) -> String {
+        format!("{}\n{}", self.text.text(), self.json.text())
+    }
+
+    /// All that was logged so far as JSON lines.
+    #[allow(dead_code)] // one of the binaries that share this file reads it
+    pub fn json_lines(&self) -> String {
+        self.json.text()
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
-impl Write for LogCapture {
+impl Write for Buffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())

@@ -35,8 +35,48 @@ struct Cli {
     /// `off` compiles every time).
     #[arg(long, global = true, env = "PROVISIONING_COMPILE_CACHE")]
     compile_cache: Option<String>,
+    /// How log lines (on stderr) are written: `text` for a person, `json`
+    /// (one object per line: timestamp, level, target, message, fields and
+    /// the spans' correlation fields) for a log shipper.
+    #[arg(long, global = true, env = "PROVISIONING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// See [`Cli::log_format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to stderr so stdout stays a clean table or JSON, through the
+/// host's redacting writer: at TRACE, wasi-http quotes whole request URLs,
+/// and some providers take their API key in the query string. `RUST_LOG`
+/// sets the level; by default a one-shot command logs warnings only and
+/// `serve`, a daemon, logs each call and request at `info`.
+fn init_logging(format: LogFormat, daemon: bool) {
+    let default = if daemon {
+        "warn,provisioning=info,provisioning_host=info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let writer = provisioning_host::logging::redacting(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,16 +105,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    // Logs go to stderr so stdout stays a clean table or JSON, through the
-    // host's redacting writer: at TRACE, wasi-http quotes whole request
-    // URLs, and some providers take their API key in the query string.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(provisioning_host::logging::redacting(std::io::stderr))
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
     let options = host_options::from_args(cli.compile_cache.as_deref());
     let result = match cli.command {
         #[cfg(feature = "demo")]

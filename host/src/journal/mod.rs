@@ -109,6 +109,15 @@ pub struct PendingCall {
     pub credentials: Vec<Credential>,
 }
 
+/// What [`Journal::counts`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JournalCounts {
+    /// Entries not acknowledged yet.
+    pub pending: usize,
+    /// Of those, the entries whose outcome is unknown.
+    pub unknown: usize,
+}
+
 /// Why [`Journal::acknowledge`] or [`Journal::resolve`] did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AckError {
@@ -243,6 +252,36 @@ impl Journal {
                 Ok(PendingCall { entry, credentials })
             })
             .collect()
+    }
+
+    /// How many entries are pending, and how many of those have an unknown
+    /// outcome (each needs a person), without unsealing anything.
+    pub async fn counts(&self) -> anyhow::Result<JournalCounts> {
+        let entries = self
+            .inner
+            .worker
+            .run(Journal::operator_deadline(), |context| {
+                context.store.pending()
+            })
+            .await?;
+        Ok(JournalCounts {
+            pending: entries.len(),
+            unknown: entries
+                .iter()
+                .filter(|entry| entry.state == EntryState::Unknown)
+                .count(),
+        })
+    }
+
+    /// Whether the store takes writes now (a readiness check): a write
+    /// transaction begun and rolled back, within the operator's wait.
+    pub async fn check_writable(&self) -> anyhow::Result<()> {
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), |context| {
+                context.store.check_writable()
+            })
+            .await
     }
 
     /// One entry as stored (credentials left sealed).

@@ -359,6 +359,17 @@ impl JournalStore for SqliteJournal {
     fn release_key(&self, id: EntryId) -> anyhow::Result<()> {
         release_key(&self.connection(), id).context("releasing an idempotency key")
     }
+
+    fn check_writable(&self) -> anyhow::Result<()> {
+        // Takes the write lock as a call's intent would, then lets it go:
+        // a read-only file, a full disk's locked journal or another
+        // process holding the lock fail here.
+        let connection = self.connection();
+        connection
+            .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+            .context("taking the journal's write lock")?;
+        Ok(())
+    }
 }
 
 fn release_key(connection: &Connection, id: EntryId) -> anyhow::Result<()> {

@@ -55,4 +55,8 @@ pub trait JournalStore: Send + Sync + 'static {
     /// marked copy of it): for a call that was refused outright, so that
     /// nothing happened and trying again is safe.
     fn release_key(&self, id: EntryId) -> anyhow::Result<()>;
+
+    /// Fails unless the store takes writes now (for a readiness check);
+    /// writes nothing.
+    fn check_writable(&self) -> anyhow::Result<()>;
 }

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
 use provisioning_host::{
@@ -19,7 +19,10 @@ use provisioning_host::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use tracing::Instrument;
+
 use super::auth::{Token, require_token};
+use super::observe::CallLabels;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -29,8 +32,9 @@ pub struct AppState {
     pub host: Arc<Host>,
 }
 
-/// The router: every route behind the token, bodies capped at
-/// `max_body_bytes`.
+/// The router of the API proper: every route behind the token, bodies
+/// capped at `max_body_bytes` (the operator's unauthenticated routes are
+/// in [`super::observe`]).
 pub fn router(state: AppState, token: Token, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/health", get(health))
@@ -226,7 +230,7 @@ async fn call_module(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<Json<CallBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<CallLabels>, Json<Value>), ApiError> {
     let Json(body) = body?;
     if state.host.module(&name).is_none() {
         return Err(state.missing(&name));
@@ -247,7 +251,12 @@ async fn call_module(
     // On a task of its own: a client that hangs up does not cut a call
     // off half-way at the provider; it runs to its end and is journaled.
     let host = state.host.clone();
-    let answer = tokio::spawn(async move { host.execute(&name, &request, &options).await })
+    let labels = CallLabels {
+        module: name.clone(),
+        function: provisioning_host::function_name(request.function()),
+    };
+    let call = async move { host.execute(&name, &request, &options).await };
+    let answer = tokio::spawn(call.instrument(tracing::Span::current()))
         .await
         .map_err(|error| {
             ApiError::new(
@@ -266,7 +275,7 @@ async fn call_module(
         Err(CallError::UnknownModule(name)) => return Err(state.missing(name)),
         Err(error) => result["error"] = json!(ErrorReport::from(error)),
     }
-    Ok(Json(result))
+    Ok((Extension(labels), Json(result)))
 }
 
 fn no_journal() -> ApiError {

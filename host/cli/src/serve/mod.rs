@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod observe;
 mod reload;
 
 use std::net::SocketAddr;
@@ -73,6 +74,8 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 /// ([`Host::not_ready`]): shown by the API, tried again by every reload.
 pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
+    let metrics = observe::install_metrics().context("installing the metrics recorder")?;
+    let reloads = observe::ReloadStatus::default();
     let manifest = Manifest::from_file(&args.manifest)?;
     let host = Arc::new(Host::from_manifest(&manifest, options)?);
     let failures = if args.strict {
@@ -96,6 +99,7 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         args.manifest.clone(),
         Duration::from_millis(args.watch_interval_ms.max(10)),
         reload::hangups(),
+        reloads.clone(),
     );
     if !address.ip().is_loopback() {
         tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
@@ -107,7 +111,13 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         api::AppState { host: host.clone() },
         token,
         args.max_body_bytes,
-    );
+    )
+    .merge(observe::routes(observe::Observed {
+        host: host.clone(),
+        metrics,
+        reloads,
+    }))
+    .layer(axum::middleware::from_fn(observe::access_log));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -12,10 +12,29 @@ use std::time::{Duration, SystemTime};
 
 use provisioning_host::{Host, Manifest, ReloadReport};
 
+use super::observe::ReloadStatus;
+
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
 async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {
     let manifest = Manifest::from_file(manifest)?;
     Ok(host.apply_manifest(&manifest).await)
+}
+
+/// Why a reload counts as refused: a module's new version was refused
+/// (the old one keeps serving). `None`: accepted.
+fn refused_reason(report: &ReloadReport) -> Option<String> {
+    if report.refused.is_empty() {
+        return None;
+    }
+    let modules: Vec<String> = report
+        .refused
+        .iter()
+        .map(|refused| format!("{}: {}", refused.module, refused.error))
+        .collect();
+    Some(format!(
+        "refused, old version keeps serving: {}",
+        modules.join("; ")
+    ))
 }
 
 /// The files whose change triggers a reload: the manifest, every
@@ -64,10 +83,11 @@ pub fn watch(
     manifest: PathBuf,
     interval: Duration,
     hangup: Option<tokio::signal::unix::Signal>,
+    reloads: ReloadStatus,
 ) -> impl std::future::Future<Output = ()> {
     let files = watched_files(&manifest);
     let last = stamps(&files);
-    watch_from(host, manifest, interval, hangup, files, last)
+    watch_from(host, manifest, interval, hangup, files, last, reloads)
 }
 
 /// A file being written may change again at once: how long a change
@@ -81,6 +101,7 @@ async fn watch_from(
     mut hangup: Option<tokio::signal::unix::Signal>,
     mut files: Vec<PathBuf>,
     mut last: Vec<Option<(SystemTime, u64)>>,
+    reloads: ReloadStatus,
 ) {
     // The first poll one interval from now, not at once.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -98,15 +119,19 @@ async fn watch_from(
         };
         tracing::info!("reloading the manifest: {cause}");
         match apply(&host, &manifest).await {
-            Ok(report) => tracing::info!(
-                swapped = report.swapped.len(),
-                removed = report.removed.len(),
-                refused = report.refused.len(),
-                not_ready = report.not_ready.len(),
-                "reload done"
-            ),
+            Ok(report) => {
+                tracing::info!(
+                    swapped = report.swapped.len(),
+                    removed = report.removed.len(),
+                    refused = report.refused.len(),
+                    not_ready = report.not_ready.len(),
+                    "reload done"
+                );
+                reloads.record(refused_reason(&report));
+            }
             Err(error) => {
-                tracing::error!("reload failed, every module keeps serving: {error:#}")
+                tracing::error!("reload failed, every module keeps serving: {error:#}");
+                reloads.record(Some(format!("{error:#}")));
             }
         }
         files = watched_files(&manifest);
