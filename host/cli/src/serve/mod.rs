@@ -1,10 +1,12 @@
 //! `provisioning serve`: the host as a local service for billing platforms
 //! that are not written in Rust (a PHP module, say): a JSON API over HTTP on
 //! loopback, behind a bearer token, reloading on SIGHUP and file changes,
-//! shutting down gracefully on SIGTERM.
+//! shutting down gracefully on SIGTERM. The transport and its bounds on
+//! slow clients are in listener.rs.
 
 mod api;
 mod auth;
+mod listener;
 mod reload;
 
 use std::net::SocketAddr;
@@ -50,6 +52,8 @@ pub struct Args {
     /// not ready (and tried again on every reload).
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    transport: listener::Transport,
 }
 
 fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
@@ -108,8 +112,7 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         token,
         args.max_body_bytes,
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    listener::serve(listener, app, &args.transport, shutdown_signal())
         .await
         .context("serving")?;
     watcher.abort();
