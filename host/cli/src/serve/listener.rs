@@ -1,4 +1,4 @@
-//! serve's transport: the accept loop, HTTP/1 over TCP, the
+//! serve's transport: the accept loop, HTTP/1 over plain TCP or TLS, the
 //! bounds that keep slow and abusive clients from holding the server, and
 //! graceful shutdown.
 //!
@@ -12,8 +12,8 @@
 //! - **The request head must arrive in time** (`--header-timeout-ms`):
 //!   from the connection's start, or the end of the previous response on a
 //!   kept-alive one, to the last header line. So this is also how long an
-//!   idle connection is kept. A stalled connection is closed, and its slot
-//!   freed.
+//!   idle connection is kept. With TLS, the handshake gets the same bound
+//!   before it. A stalled connection is closed, and its slot freed.
 //! - **The body must arrive in time** (`--body-timeout-ms`): from the end
 //!   of the head to the body's last byte. A late one is answered 408
 //!   `request-timeout` and the connection closed.
@@ -24,6 +24,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,14 +44,24 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 use super::api::ApiError;
+use super::tls::Tls;
 
 /// The transport's arguments of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct Transport {
-    /// How long a client has to send a request's head, in milliseconds;
-    /// also how long an idle kept-alive connection stays open.
+    /// Serve HTTPS with this certificate chain (PEM, the server's
+    /// certificate first). Read again on every reload.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// How long a client has to send a request's head (and, with TLS, to
+    /// complete the handshake before it), in milliseconds; also how long
+    /// an idle kept-alive connection stays open.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: u64,
     /// How long a client has to send a request's body once its head has
@@ -64,6 +75,14 @@ pub struct Transport {
 }
 
 impl Transport {
+    /// The certificate and key, when serving HTTPS.
+    pub fn tls(&self) -> anyhow::Result<Option<Arc<Tls>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Tls::load(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout_ms)
     }
@@ -74,6 +93,7 @@ impl Transport {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<Arc<Tls>>,
     args: &Transport,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -84,7 +104,12 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(args.header_timeout());
-    let connection = Connection { http, app };
+    let connection = Connection {
+        http,
+        app,
+        tls: tls.map(|tls| tls.acceptor()),
+        handshake_timeout: args.header_timeout(),
+    };
     let slots = Arc::new(Semaphore::new(args.max_connections as usize));
     let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -150,6 +175,8 @@ async fn accept_failed(error: std::io::Error) {
 struct Connection {
     http: http1::Builder,
     app: Router,
+    tls: Option<TlsAcceptor>,
+    handshake_timeout: Duration,
 }
 
 impl Connection {
@@ -162,7 +189,22 @@ impl Connection {
         _slot: OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
-        let result = self.http(TokioIo::new(stream), &mut stopping).await;
+        let result = match &self.tls {
+            None => self.http(TokioIo::new(stream), &mut stopping).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => self.http(TokioIo::new(stream), &mut stopping).await,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {error}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                }
+            }
+        };
         if let Err(error) = result {
             tracing::debug!(%peer, "connection closed: {error}");
         }

@@ -1,13 +1,14 @@
 //! `provisioning serve`: the host as a local service for billing platforms
-//! that are not written in Rust (a PHP module, say): a JSON API over HTTP on
-//! loopback, behind a bearer token, reloading on SIGHUP and file changes,
-//! shutting down gracefully on SIGTERM. The transport and its bounds on
-//! slow clients are in listener.rs.
+//! that are not written in Rust (a PHP module, say): a JSON API over HTTP
+//! (or HTTPS) on loopback, behind a bearer token, reloading on SIGHUP and
+//! file changes, shutting down gracefully on SIGTERM. The transport, its
+//! bounds on slow clients and TLS are in listener.rs and tls.rs.
 
 mod api;
 mod auth;
 mod listener;
 mod reload;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,7 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 /// ([`Host::not_ready`]): shown by the API, tried again by every reload.
 pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
+    let tls = args.transport.tls()?;
     let manifest = Manifest::from_file(&args.manifest)?;
     let host = Arc::new(Host::from_manifest(&manifest, options)?);
     let failures = if args.strict {
@@ -100,19 +102,21 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         args.manifest.clone(),
         Duration::from_millis(args.watch_interval_ms.max(10)),
         reload::hangups(),
+        tls.clone(),
     );
-    if !address.ip().is_loopback() {
-        tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
+    if !address.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(%address, "serving beyond loopback without TLS: give --tls-cert and --tls-key, or put TLS in front of it");
     }
     // The first stdout line tells scripts and tests where to connect.
-    outln!("listening on http://{address}")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    outln!("listening on {scheme}://{address}")?;
     let watcher = tokio::spawn(watching);
     let app = api::router(
         api::AppState { host: host.clone() },
         token,
         args.max_body_bytes,
     );
-    listener::serve(listener, app, &args.transport, shutdown_signal())
+    listener::serve(listener, app, tls, &args.transport, shutdown_signal())
         .await
         .context("serving")?;
     watcher.abort();

@@ -4,13 +4,16 @@
 //! secret source resolved again, every module whose entry, component or
 //! resolved settings changed swapped in through the host's hot swap, a
 //! version that fails to load refused while the one in service keeps
-//! serving, a module that was not ready tried again).
+//! serving, a module that was not ready tried again). With TLS, the
+//! certificate and key are read again too, and their files watched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use provisioning_host::{Host, Manifest, ReloadReport};
+
+use super::tls::Tls;
 
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
 async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {
@@ -20,13 +23,14 @@ async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {
 
 /// The files whose change triggers a reload: the manifest, every
 /// component it names, every secret file of its modules and the journal
-/// key's file. Read from the entries, so that a module whose secret is
-/// missing still has its files watched.
-fn watched_files(manifest: &Path) -> Vec<PathBuf> {
+/// key's file (and the TLS certificate and key). Read from the entries, so
+/// that a module whose secret is missing still has its files watched.
+fn watched_files(manifest: &Path, tls: Option<&Tls>) -> Vec<PathBuf> {
     let mut files = vec![manifest.to_path_buf()];
     if let Ok(parsed) = Manifest::from_file(manifest) {
         files.extend(parsed.referenced_files());
     }
+    files.extend(tls.into_iter().flat_map(Tls::files));
     files
 }
 
@@ -64,10 +68,11 @@ pub fn watch(
     manifest: PathBuf,
     interval: Duration,
     hangup: Option<tokio::signal::unix::Signal>,
+    tls: Option<Arc<Tls>>,
 ) -> impl std::future::Future<Output = ()> {
-    let files = watched_files(&manifest);
+    let files = watched_files(&manifest, tls.as_deref());
     let last = stamps(&files);
-    watch_from(host, manifest, interval, hangup, files, last)
+    watch_from(host, manifest, interval, hangup, tls, files, last)
 }
 
 /// A file being written may change again at once: how long a change
@@ -79,6 +84,7 @@ async fn watch_from(
     manifest: PathBuf,
     interval: Duration,
     mut hangup: Option<tokio::signal::unix::Signal>,
+    tls: Option<Arc<Tls>>,
     mut files: Vec<PathBuf>,
     mut last: Vec<Option<(SystemTime, u64)>>,
 ) {
@@ -109,7 +115,10 @@ async fn watch_from(
                 tracing::error!("reload failed, every module keeps serving: {error:#}")
             }
         }
-        files = watched_files(&manifest);
+        if let Some(tls) = &tls {
+            tls.reload();
+        }
+        files = watched_files(&manifest, tls.as_deref());
         last = stamps(&files);
     }
 }
