@@ -1,12 +1,14 @@
 //! `provisioning serve`: the host as a local service for billing platforms
 //! that are not written in Rust (a PHP module, say): a JSON API over HTTP
 //! (or HTTPS) on loopback, behind a bearer token, reloading on SIGHUP and
-//! file changes, shutting down gracefully on SIGTERM. The transport, its
-//! bounds on slow clients and TLS are in listener.rs and tls.rs.
+//! file changes, shutting down gracefully on SIGTERM, telling systemd
+//! about each (notify.rs). The transport, its bounds on slow clients and
+//! TLS are in listener.rs and tls.rs.
 
 mod api;
 mod auth;
 mod listener;
+mod notify;
 mod reload;
 mod tls;
 
@@ -110,6 +112,8 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     // The first stdout line tells scripts and tests where to connect.
     let scheme = if tls.is_some() { "https" } else { "http" };
     outln!("listening on {scheme}://{address}")?;
+    notify::ready(&host);
+    notify::watchdog();
     let watcher = tokio::spawn(watching);
     let app = api::router(
         api::AppState { host: host.clone() },
@@ -143,5 +147,6 @@ async fn shutdown_signal() {
         _ = terminate => {},
         _ = tokio::signal::ctrl_c() => {},
     }
+    notify::stopping();
     tracing::info!("shutting down: no new connections, finishing calls in flight");
 }

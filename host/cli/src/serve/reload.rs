@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use provisioning_host::{Host, Manifest, ReloadReport};
 
+use super::notify;
 use super::tls::Tls;
 
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
@@ -102,6 +103,7 @@ async fn watch_from(
             }
             Some(()) = async { match hangup.as_mut() { Some(s) => s.recv().await, None => None } } => "SIGHUP",
         };
+        notify::reloading();
         tracing::info!("reloading the manifest: {cause}");
         match apply(&host, &manifest).await {
             Ok(report) => tracing::info!(
@@ -118,6 +120,7 @@ async fn watch_from(
         if let Some(tls) = &tls {
             tls.reload();
         }
+        notify::ready(&host);
         files = watched_files(&manifest, tls.as_deref());
         last = stamps(&files);
     }
