@@ -1,6 +1,7 @@
 //! `provisioning serve` under systemd: the notify protocol as a service
 //! manager hears it (a datagram socket in `NOTIFY_SOCKET`, the real binary
-//! and a real module).
+//! and a real module), and the unit file in packaging/systemd checked by
+//! `systemd-analyze verify` where that command exists.
 
 mod common;
 
@@ -205,5 +206,115 @@ fn the_service_manager_hears_ready_reloading_watchdog_pings_and_stopping() {
         ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
         "{:?}",
         manager.kinds()
+    );
+}
+/// The unit file as shipped.
+fn unit() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../packaging/systemd/provisioning.service"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn the_unit_file_has_what_the_service_needs_and_systemd_analyze_accepts_it() {
+    let unit = unit();
+    let directives: Vec<&str> = unit
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    for wanted in [
+        "Type=notify",
+        "ExecStart=/usr/local/bin/provisioning serve --manifest /etc/provisioning/provisioning.toml --token-file ${CREDENTIALS_DIRECTORY}/serve-token",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "StateDirectory=provisioning",
+        "LoadCredential=serve-token:/etc/provisioning/serve-token",
+        "WatchdogSec=30",
+        "Restart=on-failure",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "CapabilityBoundingSet=",
+    ] {
+        assert!(directives.contains(&wanted), "the unit lacks {wanted}");
+    }
+    assert!(
+        !directives
+            .iter()
+            .any(|line| line.starts_with("MemoryDenyWriteExecute")),
+        "MemoryDenyWriteExecute would stop wasmtime's compiled code"
+    );
+
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    if !analyze.is_ok_and(|output| output.status.success()) {
+        println!("skipped `systemd-analyze verify`: systemd-analyze is not on PATH");
+        return;
+    }
+    // The unit as installed, but starting the binary under test (verify
+    // checks that ExecStart's program exists).
+    let dir = fresh_dir("unit");
+    let copy = dir.join("provisioning.service");
+    std::fs::write(
+        &copy,
+        unit.replace(
+            "/usr/local/bin/provisioning",
+            env!("CARGO_BIN_EXE_provisioning"),
+        ),
+    )
+    .unwrap();
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no", "--recursive-errors=no"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    println!("systemd-analyze verify: {:?}", said.trim());
+    assert!(output.status.success(), "{said}");
+    assert!(
+        !said.contains("provisioning.service"),
+        "systemd-analyze has something to say about the unit:\n{said}"
+    );
+}
+
+#[test]
+fn the_example_manifest_reads_its_secrets_from_the_units_credentials() {
+    let example = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../packaging/systemd/provisioning.toml.example"
+    ));
+    let manifest = provisioning_host::Manifest::from_file(example).unwrap();
+    let unit = unit();
+    let credentials: Vec<&str> = unit
+        .lines()
+        .filter_map(|line| line.strip_prefix("LoadCredential="))
+        .filter_map(|credential| credential.split(':').next())
+        .collect();
+    let secrets: Vec<PathBuf> = manifest
+        .referenced_files()
+        .into_iter()
+        .filter(|file| file.extension().is_none_or(|ext| ext != "wasm"))
+        .collect();
+    assert!(!secrets.is_empty());
+    for secret in secrets {
+        let name = secret
+            .strip_prefix("/run/credentials/provisioning.service")
+            .unwrap_or_else(|_| panic!("{} is not a credential of the unit", secret.display()));
+        let name = name.to_str().unwrap();
+        assert!(
+            credentials.contains(&name),
+            "the unit loads no credential {name}: {credentials:?}"
+        );
+    }
+    let text = std::fs::read_to_string(example).unwrap();
+    assert!(
+        text.contains("path = \"/var/lib/provisioning/journal.sqlite\""),
+        "the journal is in the unit's StateDirectory"
     );
 }
