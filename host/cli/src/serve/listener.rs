@@ -34,11 +34,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -190,10 +191,10 @@ impl Connection {
     ) {
         let _ = stream.set_nodelay(true);
         let result = match &self.tls {
-            None => self.http(TokioIo::new(stream), &mut stopping).await,
+            None => self.http(TokioIo::new(stream), peer, &mut stopping).await,
             Some(acceptor) => {
                 match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => self.http(TokioIo::new(stream), &mut stopping).await,
+                    Ok(Ok(stream)) => self.http(TokioIo::new(stream), peer, &mut stopping).await,
                     Ok(Err(error)) => {
                         tracing::debug!(%peer, "TLS handshake failed: {error}");
                         return;
@@ -211,14 +212,24 @@ impl Connection {
     }
 
     /// HTTP/1 on `io` until the client closes, a bound closes it, or
-    /// shutdown lets its request in flight finish and closes it.
-    async fn http<I>(&self, io: I, stopping: &mut watch::Receiver<bool>) -> hyper::Result<()>
+    /// shutdown lets its request in flight finish and closes it. Every
+    /// request carries the client's address as axum's `ConnectInfo`, as
+    /// with `into_make_service_with_connect_info`.
+    async fn http<I>(
+        &self,
+        io: I,
+        peer: SocketAddr,
+        stopping: &mut watch::Receiver<bool>,
+    ) -> hyper::Result<()>
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        let connection = self
-            .http
-            .serve_connection(io, TowerToHyperService::new(self.app.clone()));
+        let app = TowerToHyperService::new(self.app.clone());
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            hyper::service::Service::call(&app, request)
+        });
+        let connection = self.http.serve_connection(io, service);
         let mut connection = std::pin::pin!(connection);
         tokio::select! {
             result = connection.as_mut() => result,
@@ -305,5 +316,59 @@ impl HttpBody for Deadline {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_carries_the_clients_address_and_shutdown_with_none_open_is_prompt() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/",
+            axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                peer.to_string()
+            }),
+        );
+        let transport = Transport {
+            tls_cert: None,
+            tls_key: None,
+            header_timeout_ms: 60_000,
+            body_timeout_ms: 60_000,
+            max_connections: 4,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            serve(listener, app, None, &transport, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let (client, answer) = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            (stream.local_addr().unwrap(), answer)
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with(&client.to_string()), "{answer}");
+        // With no connection open, shutdown is immediate (the header
+        // timeout is a minute).
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("shutdown waits for no connection")
+            .unwrap()
+            .unwrap();
     }
 }
