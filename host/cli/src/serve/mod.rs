@@ -1,12 +1,17 @@
 //! `provisioning serve`: the host as a local service for billing platforms
-//! that are not written in Rust (a PHP module, say): a JSON API over HTTP on
-//! loopback, behind a bearer token, reloading on SIGHUP and file changes,
-//! shutting down gracefully on SIGTERM.
+//! that are not written in Rust (a PHP module, say): a JSON API over HTTP
+//! (or HTTPS) on loopback, behind a bearer token, reloading on SIGHUP and
+//! file changes, shutting down gracefully on SIGTERM, telling systemd
+//! about each (notify.rs). The transport, its bounds on slow clients and
+//! TLS are in listener.rs and tls.rs.
 
 mod api;
 mod auth;
+mod listener;
+mod notify;
 mod observe;
 mod reload;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +56,8 @@ pub struct Args {
     /// not ready (and tried again on every reload).
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    transport: listener::Transport,
 }
 
 fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
@@ -74,6 +81,7 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 /// ([`Host::not_ready`]): shown by the API, tried again by every reload.
 pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let token = read_token(&args)?;
+    let tls = args.transport.tls()?;
     let metrics = observe::install_metrics().context("installing the metrics recorder")?;
     let reloads = observe::ReloadStatus::default();
     let manifest = Manifest::from_file(&args.manifest)?;
@@ -100,12 +108,16 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         Duration::from_millis(args.watch_interval_ms.max(10)),
         reload::hangups(),
         reloads.clone(),
+        tls.clone(),
     );
-    if !address.ip().is_loopback() {
-        tracing::warn!(%address, "serving beyond loopback: put TLS in front of it");
+    if !address.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(%address, "serving beyond loopback without TLS: give --tls-cert and --tls-key, or put TLS in front of it");
     }
     // The first stdout line tells scripts and tests where to connect.
-    outln!("listening on http://{address}")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    outln!("listening on {scheme}://{address}")?;
+    notify::ready(&host);
+    notify::watchdog();
     let watcher = tokio::spawn(watching);
     let app = api::router(
         api::AppState { host: host.clone() },
@@ -118,8 +130,7 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         reloads,
     }))
     .layer(axum::middleware::from_fn(observe::access_log));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    listener::serve(listener, app, tls, &args.transport, shutdown_signal())
         .await
         .context("serving")?;
     watcher.abort();
@@ -146,5 +157,6 @@ async fn shutdown_signal() {
         _ = terminate => {},
         _ = tokio::signal::ctrl_c() => {},
     }
+    notify::stopping();
     tracing::info!("shutting down: no new connections, finishing calls in flight");
 }

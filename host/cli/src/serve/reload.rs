@@ -4,7 +4,8 @@
 //! secret source resolved again, every module whose entry, component or
 //! resolved settings changed swapped in through the host's hot swap, a
 //! version that fails to load refused while the one in service keeps
-//! serving, a module that was not ready tried again).
+//! serving, a module that was not ready tried again). With TLS, the
+//! certificate and key are read again too, and their files watched.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use provisioning_host::{Host, Manifest, ReloadReport};
 
+use super::notify;
 use super::observe::ReloadStatus;
+use super::tls::Tls;
 
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
 async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {
@@ -39,13 +42,14 @@ fn refused_reason(report: &ReloadReport) -> Option<String> {
 
 /// The files whose change triggers a reload: the manifest, every
 /// component it names, every secret file of its modules and the journal
-/// key's file. Read from the entries, so that a module whose secret is
-/// missing still has its files watched.
-fn watched_files(manifest: &Path) -> Vec<PathBuf> {
+/// key's file (and the TLS certificate and key). Read from the entries, so
+/// that a module whose secret is missing still has its files watched.
+fn watched_files(manifest: &Path, tls: Option<&Tls>) -> Vec<PathBuf> {
     let mut files = vec![manifest.to_path_buf()];
     if let Ok(parsed) = Manifest::from_file(manifest) {
         files.extend(parsed.referenced_files());
     }
+    files.extend(tls.into_iter().flat_map(Tls::files));
     files
 }
 
@@ -84,10 +88,19 @@ pub fn watch(
     interval: Duration,
     hangup: Option<tokio::signal::unix::Signal>,
     reloads: ReloadStatus,
+    tls: Option<Arc<Tls>>,
 ) -> impl std::future::Future<Output = ()> {
-    let files = watched_files(&manifest);
+    let files = watched_files(&manifest, tls.as_deref());
     let last = stamps(&files);
-    watch_from(host, manifest, interval, hangup, files, last, reloads)
+    watch_from(
+        host,
+        manifest,
+        interval,
+        hangup,
+        tls,
+        (files, last),
+        reloads,
+    )
 }
 
 /// A file being written may change again at once: how long a change
@@ -99,8 +112,9 @@ async fn watch_from(
     manifest: PathBuf,
     interval: Duration,
     mut hangup: Option<tokio::signal::unix::Signal>,
-    mut files: Vec<PathBuf>,
-    mut last: Vec<Option<(SystemTime, u64)>>,
+    tls: Option<Arc<Tls>>,
+    // The watched files and their stamps when `watch` was called.
+    (mut files, mut last): (Vec<PathBuf>, Vec<Option<(SystemTime, u64)>>),
     reloads: ReloadStatus,
 ) {
     // The first poll one interval from now, not at once.
@@ -117,8 +131,9 @@ async fn watch_from(
             }
             Some(()) = async { match hangup.as_mut() { Some(s) => s.recv().await, None => None } } => "SIGHUP",
         };
+        notify::reloading();
         tracing::info!("reloading the manifest: {cause}");
-        match apply(&host, &manifest).await {
+        let mut refused = match apply(&host, &manifest).await {
             Ok(report) => {
                 tracing::info!(
                     swapped = report.swapped.len(),
@@ -127,14 +142,26 @@ async fn watch_from(
                     not_ready = report.not_ready.len(),
                     "reload done"
                 );
-                reloads.record(refused_reason(&report));
+                refused_reason(&report)
             }
             Err(error) => {
                 tracing::error!("reload failed, every module keeps serving: {error:#}");
-                reloads.record(Some(format!("{error:#}")));
+                Some(format!("{error:#}"))
             }
+        };
+        if let Some(tls) = &tls
+            && let Err(error) = tls.reload()
+        {
+            let tls_refused =
+                format!("TLS certificate refused, the old one keeps serving: {error:#}");
+            refused = Some(match refused {
+                Some(before) => format!("{before}; {tls_refused}"),
+                None => tls_refused,
+            });
         }
-        files = watched_files(&manifest);
+        reloads.record(refused);
+        notify::ready(&host);
+        files = watched_files(&manifest, tls.as_deref());
         last = stamps(&files);
     }
 }
