@@ -99,6 +99,10 @@ pub fn describe() {
         Unit::Count,
         "Reloads of the manifest by result (accepted, refused)."
     );
+    // Shown from the start at 0, so that a rate over them is defined.
+    for result in ["accepted", "refused"] {
+        counter!(RELOADS_TOTAL, "result" => result).increment(0);
+    }
     describe_gauge!(MODULE_INFO, "The version (digest) each module serves.");
     describe_gauge!(
         PROCESS_START_TIME_SECONDS,

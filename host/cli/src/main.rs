@@ -65,8 +65,10 @@ fn init_logging(format: LogFormat, daemon: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let writer = provisioning_host::logging::redacting(std::io::stderr);
+    // Colours only for a person at a terminal, never into a file or journald.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),

@@ -321,6 +321,10 @@ async fn the_scrape_counts_exactly_the_calls_that_were_made() {
     ] {
         assert!(!text.contains(private), "the scrape shows {private}");
     }
+    // Text logs into a pipe (a file, journald) carry no colour codes.
+    let log = server.log();
+    assert!(log.contains("call succeeded"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no ANSI escapes in {log}");
     // Every series has a HELP and a TYPE line.
     for name in [
         "provisioning_calls_total",
