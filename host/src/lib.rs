@@ -34,6 +34,7 @@ mod manifest;
 mod module;
 mod outbound;
 mod policy;
+mod rate;
 mod redact;
 mod reload;
 mod request;

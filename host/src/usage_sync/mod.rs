@@ -16,7 +16,6 @@
 //! ```
 
 mod from_journal;
-mod pacer;
 mod queue;
 
 pub use from_journal::live_services;
@@ -32,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
 use crate::error::{CallError, ErrorReport};
 use crate::host::Host;
+use crate::rate::Pacer;
 use crate::request::{Request, Response};
-use pacer::Pacer;
 use queue::Queue;
 
 /// One service whose usage to read, and the module that serves it.

@@ -1,4 +1,5 @@
-//! Keeps the calls to one provider under its published rate limit.
+//! Keeps the calls to one provider under its published rate limit: the
+//! pacing every caller of a module shares.
 //!
 //! Fixed spacing rather than a token bucket: one call every
 //! `per / requests`. A bucket that starts full lets `requests` calls through
