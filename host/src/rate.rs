@@ -170,15 +170,19 @@ impl RateLimiter {
     /// `provisioning_rate_limit_refusals_total`, both by module.
     pub(crate) async fn turn(self: &Arc<Self>, within: Within) -> Result<Turn, NoTurn> {
         let asked = Instant::now();
+        // The first look is at the moment of asking: a turn given at once
+        // has waited 0.
+        let mut first_look = Some(asked);
         loop {
             // Listening before looking, so that a call ending in between
             // is not missed.
             let changed = self.changed.notified();
             let mut changed = std::pin::pin!(changed);
             changed.as_mut().enable();
+            let now = first_look.take().unwrap_or_else(Instant::now);
             let (plan, rate) = {
                 let mut state = self.lock();
-                (state.plan(Instant::now(), within), state.rate)
+                (state.plan(now, within), state.rate)
             };
             match plan {
                 Plan::Go { id, start } => {
