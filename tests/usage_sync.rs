@@ -1,8 +1,9 @@
 //! Bulk usage sync through the real components in real wasmtime, against
 //! the simulators over loopback: a thousand HostMeNow services each read
 //! with its own figures, the providers without usage-data answered
-//! `unsupported` without a request, a provider's rate limit kept, and a 429
-//! mid-run waited out.
+//! `unsupported` without a request, a provider's rate limit kept, a 429
+//! mid-run waited out, and a Retry-After longer than the sync waits holding
+//! the provider's other services back without calling them.
 
 mod common;
 
@@ -224,5 +225,55 @@ async fn the_sync_keeps_under_the_providers_rate_limit() {
         summary.calls_per_second <= 21.0,
         "{} calls/s",
         summary.calls_per_second
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled() {
+    let generous = RequestRate::new(100, Duration::from_secs(1)).unwrap();
+    let (sandbox, host) = harness(generous).await;
+    let sim = sandbox.hostmenow();
+    let jobs = seed(sim, 5);
+    // The first request draws a 429 asking for two minutes.
+    sim.faults().inject(
+        Fault::TooManyRequests {
+            retry_after_secs: 120,
+        },
+        1,
+    );
+    let options = SyncOptions {
+        concurrency: 1,
+        ..SyncOptions::default()
+    };
+    let mut reports: Vec<UsageReport> = Vec::new();
+    let started = Instant::now();
+    let summary = sync_usage(&host, jobs, &options, |report| reports.push(report.clone())).await;
+    let elapsed = started.elapsed();
+    eprintln!("{summary:?} in {elapsed:?}");
+
+    assert_eq!(
+        summary.outcomes.get("rate-limited"),
+        Some(&5),
+        "{summary:?}"
+    );
+    assert_eq!(summary.calls, 1, "only the first service was called");
+    assert_eq!(reports[0].attempts, 1);
+    for report in &reports[1..] {
+        assert_eq!(report.attempts, 0, "{report:?}");
+        let UsageResult::Error(error) = &report.outcome else {
+            panic!("{report:?}")
+        };
+        assert!(
+            error.retry_after_seconds.is_some_and(|s| s > 60),
+            "{error:?}"
+        );
+    }
+    assert!(
+        sim.requests().is_empty(),
+        "nothing reached the provider after the 429"
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "not waited out: {elapsed:?}"
     );
 }

@@ -1,6 +1,7 @@
 //! Runs one request in a fresh store, within the module's bounds, and turns
 //! whatever happens into a [`Response`] or a typed [`CallError`]; tries a
-//! safe read again after a transient failure.
+//! safe read again after a transient failure. Every attempt waits for its
+//! turn under the module's rate limit first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,10 +9,11 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use crate::bindings::Provider;
-use crate::bindings::types::{Error as ModuleError, Setting, SettingKind};
+use crate::bindings::types::{Error as ModuleError, RateLimit, Setting, SettingKind};
 use crate::error::{CallError, map_error_message};
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
+use crate::rate::{NoTurn, Pacing};
 use crate::redact::Redactor;
 use crate::request::{Request, Response};
 use crate::store::CallState;
@@ -25,15 +27,17 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
 
 /// Runs `request` on `module` with `settings` (the module's own plus the
-/// caller's), each attempt in a new store. Safe reads are tried again after
-/// a transient failure, until `deadline` (the call's, of which the journal
-/// may have used a part). `redactor` is the call's, from [`call_redactor`].
+/// caller's), each attempt in a new store after its turn under `pacing`.
+/// Safe reads are tried again after a transient failure, until `deadline`
+/// (the call's, of which the journal may have used a part). `redactor` is
+/// the call's, from [`call_redactor`].
 pub(crate) async fn run(
     module: &LoadedModule,
     request: &Request,
     call_settings: &[Setting],
     redactor: &Redactor,
     deadline: Instant,
+    mut pacing: Pacing,
 ) -> Completed {
     let settings = merge_settings(module.settings(), call_settings);
     let _live = LiveSecrets::register(redactor);
@@ -51,11 +55,11 @@ pub(crate) async fn run(
     let result = loop {
         let Attempt {
             result,
-            denied,
+            final_answer,
             memory_peak,
-        } = run_once(module, request, &settings, deadline, redactor).await;
+        } = run_once(module, request, &settings, deadline, redactor, &mut pacing).await;
         memory_peak_bytes = memory_peak_bytes.max(memory_peak);
-        let retry = if denied {
+        let retry = if final_answer {
             None
         } else {
             retry_delay(module, request, &result, attempt, deadline)
@@ -94,11 +98,12 @@ pub(crate) struct Completed {
     pub(crate) memory_peak_bytes: Option<u64>,
 }
 
-/// One attempt's result, whether the guest asked for an origin it was not
-/// granted, and its largest linear memory (`None`: no instance was made).
+/// One attempt's result, whether it must not be tried again (the guest
+/// asked for an origin it was not granted, or the rate limit had no turn
+/// for it), and its largest linear memory (`None`: no instance was made).
 struct Attempt {
     result: Result<Response, CallError>,
-    denied: bool,
+    final_answer: bool,
     memory_peak: Option<u64>,
 }
 
@@ -131,11 +136,25 @@ async fn run_once(
     settings: &[Setting],
     deadline: Instant,
     redactor: &Redactor,
+    pacing: &mut Pacing,
 ) -> Attempt {
     let limits = *module.limits();
     let deadline_exceeded = || CallError::DeadlineExceeded {
         module: module.name().to_string(),
         deadline: limits.deadline,
+    };
+    // The turn under the module's rate limit first, so that a call slot is
+    // not held while waiting for it; the call counts as running until the
+    // turn is dropped at the end of the attempt.
+    let _turn = match pacing.turn(deadline).await {
+        Ok(turn) => turn,
+        Err(no_turn) => {
+            return Attempt {
+                result: Err(no_turn_error(module, &no_turn)),
+                final_answer: true,
+                memory_peak: None,
+            };
+        }
     };
     // Waits for a free call slot (the host's bound on calls at once) no
     // longer than the deadline allows.
@@ -148,7 +167,7 @@ async fn run_once(
         Ok(Err(_)) | Err(_) => {
             return Attempt {
                 result: Err(deadline_exceeded()),
-                denied: false,
+                final_answer: false,
                 memory_peak: None,
             };
         }
@@ -175,11 +194,37 @@ async fn run_once(
         }),
         Ok(Ok(Ok(response))) => check_result_size(module, response),
     };
+    // The provider's Retry-After speaks for every caller of the module.
+    if let Some(ModuleError::RateLimited(RateLimit {
+        retry_after_seconds: Some(seconds),
+        ..
+    })) = result.as_ref().err().and_then(CallError::module_error)
+    {
+        pacing.hold_until(Instant::now() + Duration::from_secs((*seconds).into()));
+    }
     let peak = store.data().memory.peak_bytes();
     Attempt {
         result,
-        denied: store.data().denied_requests(),
+        final_answer: store.data().denied_requests(),
         memory_peak: (peak > 0).then_some(peak as u64),
+    }
+}
+
+/// The answer to a call whose turn under the rate limit would come after
+/// its deadline: `rate-limited`, with the wait as its Retry-After. Nothing
+/// was sent, so the provider's state is known (as for any rate limit).
+fn no_turn_error(module: &LoadedModule, no_turn: &NoTurn) -> CallError {
+    CallError::Module {
+        module: module.name().to_string(),
+        error: ModuleError::RateLimited(RateLimit {
+            retry_after_seconds: Some(no_turn.retry_after_seconds()),
+            message: format!(
+                "not sent: under the module's rate limit of {} calls per {} s, its next turn is at least {:.1} s away, past the call's deadline",
+                no_turn.rate.requests,
+                no_turn.rate.per.as_secs_f64(),
+                no_turn.wait.as_secs_f64()
+            ),
+        }),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The host: a registry of loaded modules and the entry point for calls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
 use tracing::Instrument;
@@ -12,9 +12,11 @@ use crate::call_runner;
 use crate::engine::{HostOptions, Runtime};
 use crate::error::CallError;
 use crate::journal::{Admission, EntryId, Journal};
+use crate::limits::RequestRate;
 use crate::load_error::ModuleLoadError;
 use crate::manifest::{Manifest, ModuleEntry};
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
+use crate::rate::{Pacing, RateLimiter, Turn};
 use crate::request::{Request, Response};
 
 /// What a caller may add to a call.
@@ -66,6 +68,14 @@ impl Answer {
 /// module ([`Host::load`] under a name already loaded) is atomic: calls in
 /// flight finish on the version they started with.
 ///
+/// A module with a rate limit ([`LoadedModule::rate_limit`]) is paced by
+/// it on every call: each attempt that reaches the guest waits for its
+/// turn, within the call's deadline (a call whose turn would come later is
+/// answered `rate-limited` at once, nothing sent), and a provider's
+/// Retry-After holds every caller of the module. The pacing belongs to the
+/// module's name: a new version swapped in keeps it, at the new version's
+/// rate.
+///
 /// ```no_run
 /// # async fn example() -> anyhow::Result<()> {
 /// use provisioning_host::{Host, Manifest, Request};
@@ -90,6 +100,11 @@ pub struct Host {
     /// the host was not made from a manifest), to notice a changed key in
     /// [`Host::apply_manifest`] without keeping a second copy of it.
     journal_key: Option<Option<String>>,
+    /// The rate limiter of each module name whose version in service has
+    /// a rate limit. Kept apart from the versions so that a swap does not
+    /// start the pacing over, and kept when a module is unloaded: the
+    /// provider's window does not end with it.
+    limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
 }
 
 /// A module in service, and the manifest entry it was loaded from (`None`
@@ -127,6 +142,7 @@ impl Host {
             not_ready: RwLock::new(BTreeMap::new()),
             journal: None,
             journal_key: None,
+            limiters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -389,6 +405,7 @@ impl Host {
                 entry,
             };
             let previous = modules.insert(name.clone(), installed);
+            self.pace(&name, module.rate_limit());
             self.not_ready
                 .write()
                 .expect("not-ready lock")
@@ -404,6 +421,31 @@ impl Host {
             }
         }
         Ok(())
+    }
+
+    /// Paces the calls of the module `name` by `rate` from now on: its
+    /// limiter, kept or made, at the new rate; none without a rate.
+    fn pace(&self, name: &str, rate: Option<RequestRate>) {
+        let mut limiters = self.limiters.lock().expect("rate limiter lock");
+        match (rate, limiters.get(name)) {
+            (Some(rate), Some(limiter)) => limiter.set_rate(rate),
+            (Some(rate), None) => {
+                limiters.insert(name.to_string(), RateLimiter::new(name, rate));
+            }
+            (None, _) => {
+                limiters.remove(name);
+            }
+        }
+    }
+
+    /// The rate limiter of the module `name`, when the version in service
+    /// has a rate limit.
+    pub(crate) fn rate_limiter(&self, name: &str) -> Option<Arc<RateLimiter>> {
+        self.limiters
+            .lock()
+            .expect("rate limiter lock")
+            .get(name)
+            .cloned()
     }
 
     /// Takes a module out of service; calls in flight on it finish. Returns
@@ -480,7 +522,10 @@ impl Host {
     /// module answered it and which journal entry records it.
     ///
     /// A mutating call is journaled before it reaches the module; if that
-    /// fails, the call is not made. A repeated idempotency key gets the
+    /// fails, the call is not made. A module with a rate limit is paced by
+    /// it: the call waits for its turn within its deadline, or is answered
+    /// `rate-limited` with the wait as its Retry-After, nothing sent (for a
+    /// journaled call a definite outcome: its key may be used again). A repeated idempotency key gets the
     /// recorded answer of the earlier call, or `outcome-unknown` when that
     /// call never finished (an operator checks it at the provider).
     ///
@@ -514,6 +559,19 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
+        self.execute_with_turn(module, request, options, None).await
+    }
+
+    /// [`Host::execute`], the first attempt taking `first_turn` (a turn
+    /// of the module's rate limiter the caller waited for already) instead
+    /// of waiting for one.
+    pub(crate) async fn execute_with_turn(
+        &self,
+        module: &str,
+        request: &Request,
+        options: &CallOptions,
+        first_turn: Option<Turn>,
+    ) -> Answer {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
         };
@@ -530,7 +588,7 @@ impl Host {
         );
         let started = std::time::Instant::now();
         let answer = self
-            .execute_loaded(&loaded, request, options)
+            .execute_loaded(&loaded, request, options, first_turn)
             .instrument(span.clone())
             .await;
         if let Some(entry) = answer.journal_entry {
@@ -553,12 +611,18 @@ impl Host {
         loaded: &Arc<LoadedModule>,
         request: &Request,
         options: &CallOptions,
+        first_turn: Option<Turn>,
     ) -> Answer {
         let module = loaded.name();
         let redactor = call_runner::call_redactor(loaded, request, &options.settings);
+        let pacing = Pacing {
+            limiter: self.rate_limiter(module),
+            first_turn,
+        };
         // One deadline for the whole call: its wait for the journal too (a
         // journal that does not answer in time refuses the call unsent),
-        // and what is left of it for the guest.
+        // and what is left of it for the guest, its turns under the rate
+        // limit included.
         let deadline = std::time::Instant::now() + loaded.limits().deadline;
         let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
             return Host::run(
@@ -568,6 +632,7 @@ impl Host {
                 &redactor,
                 deadline,
                 None,
+                pacing,
             )
             .await;
         };
@@ -613,6 +678,7 @@ impl Host {
             &redactor,
             deadline,
             Some(entry),
+            pacing,
         )
         .await;
         // The outcome is on record (or the journal is given until the
@@ -657,7 +723,7 @@ impl Host {
         });
     }
 
-    /// Runs a call in the module, unjournaled here.
+    /// Runs a call in the module, unjournaled here, paced by `pacing`.
     async fn run(
         loaded: &LoadedModule,
         request: &Request,
@@ -665,8 +731,10 @@ impl Host {
         redactor: &crate::redact::Redactor,
         deadline: std::time::Instant,
         journal_entry: Option<EntryId>,
+        pacing: Pacing,
     ) -> Answer {
-        let completed = call_runner::run(loaded, request, settings, redactor, deadline).await;
+        let completed =
+            call_runner::run(loaded, request, settings, redactor, deadline, pacing).await;
         Answer {
             result: completed.result,
             module_digest: Some(loaded.digest().to_string()),

@@ -10,8 +10,8 @@
 //! - [`Manifest`] is the operator's TOML description of the modules.
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
 //!   and failure; [`types`] holds the contract's records.
-//! - [`sync_usage`] reads usage for many services at once, paced under
-//!   each provider's [`RequestRate`].
+//! - [`sync_usage`] reads usage for many services at once; every call, its
+//!   and any other, is paced under its provider's [`RequestRate`].
 //!
 //! - [`telemetry`] names what the host counts and times (through the
 //!   `metrics` facade) for whoever installs a recorder.
@@ -37,6 +37,7 @@ mod manifest;
 mod module;
 mod outbound;
 mod policy;
+mod rate;
 mod redact;
 mod reload;
 mod request;

@@ -1,5 +1,5 @@
 //! What one call of a module may consume, how often a safe read is tried
-//! again, and how fast bulk work may call a provider.
+//! again, and how fast the host may call a provider.
 
 use std::time::Duration;
 
@@ -41,9 +41,11 @@ impl Default for Limits {
 }
 
 /// A provider's published request rate: at most `requests` calls in any
-/// window of `per`. The host does not enforce it on single calls (a
-/// platform's own calls are few); bulk work such as
-/// [`crate::sync_usage`] paces itself by it.
+/// window of `per`. The host paces every call of the module by it, each
+/// attempt of a retried read too, whoever makes it ([`crate::Host::execute`],
+/// [`crate::sync_usage`]). It counts calls: for a provider that counts
+/// requests, a function that sends two requests counts once, so give the
+/// rate in calls of the heaviest function used in bulk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestRate {
     /// Calls allowed in one window.

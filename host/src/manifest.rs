@@ -10,7 +10,7 @@
 //! memory_mb = 64
 //! deadline_ms = 30000
 //! read_retries = 2
-//! rate_limit = { requests = 100, per_seconds = 300 }   # optional: the provider's published rate
+//! rate_limit = { requests = 100, per_seconds = 300 }   # optional: paces every call
 //!
 //! [modules.hostmenow.settings]
 //! endpoint = "https://hostmenow.org/backstage/modules/addons/products_reseller/api.php"
@@ -66,8 +66,8 @@ pub struct ModuleEntry {
     pub deadline_ms: Option<u64>,
     /// Further attempts of a safe read after a transient failure.
     pub read_retries: Option<u32>,
-    /// The provider's published request rate, which bulk work (a usage
-    /// sync) keeps under.
+    /// The provider's published request rate, which every call of the
+    /// module is paced by.
     pub rate_limit: Option<RequestRateEntry>,
     /// Settings given to every call.
     #[serde(default)]

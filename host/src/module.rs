@@ -55,8 +55,9 @@ pub struct ModuleConfig {
     /// The sha256 (hex) the component file must have, when the operator
     /// pinned one.
     pub pinned_sha256: Option<String>,
-    /// The provider's published request rate, which bulk work (a usage
-    /// sync) keeps under; `None` when the operator set none.
+    /// The provider's published request rate, which every call of the
+    /// module is paced by (see [`crate::Host`]); `None` when the operator
+    /// set none.
     pub rate_limit: Option<RequestRate>,
 }
 
@@ -280,7 +281,8 @@ impl LoadedModule {
         &self.limits
     }
 
-    /// The provider's published request rate, when the operator set one.
+    /// The provider's published request rate, when the operator set one:
+    /// what the host paces every call of the module by.
     pub fn rate_limit(&self) -> Option<RequestRate> {
         self.rate_limit
     }

@@ -22,6 +22,12 @@ pub const CALL_DURATION_SECONDS: &str = "provisioning_call_duration_seconds";
 /// Time a call attempt waited for one of the host's call slots, by
 /// `module`.
 pub const CALL_SLOT_WAIT_SECONDS: &str = "provisioning_call_slot_wait_seconds";
+/// Time a call attempt waited for its turn under the module's rate
+/// limit, by `module` (0 when the turn came at once).
+pub const RATE_LIMIT_WAIT_SECONDS: &str = "provisioning_rate_limit_wait_seconds";
+/// Calls answered `rate-limited` without being sent, because their turn
+/// would have come after their deadline, by `module`.
+pub const RATE_LIMIT_REFUSALS_TOTAL: &str = "provisioning_rate_limit_refusals_total";
 /// Outbound requests refused because their origin is not on the module's
 /// allow-list, by `module`.
 pub const OUTBOUND_DENIED_TOTAL: &str = "provisioning_outbound_denied_total";
@@ -63,6 +69,16 @@ pub fn describe() {
         CALL_SLOT_WAIT_SECONDS,
         Unit::Seconds,
         "Time a call attempt waited for a free call slot."
+    );
+    describe_histogram!(
+        RATE_LIMIT_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time a call attempt waited for its turn under the module's rate limit."
+    );
+    describe_counter!(
+        RATE_LIMIT_REFUSALS_TOTAL,
+        Unit::Count,
+        "Calls answered rate-limited unsent: their turn would have come after their deadline."
     );
     describe_counter!(
         OUTBOUND_DENIED_TOTAL,
@@ -128,6 +144,17 @@ pub(crate) fn record_call(
 /// One attempt's wait for a call slot.
 pub(crate) fn record_slot_wait(module: &str, waited: Duration) {
     histogram!(CALL_SLOT_WAIT_SECONDS, "module" => module.to_string()).record(waited.as_secs_f64());
+}
+
+/// One attempt's wait for its turn under the rate limit.
+pub(crate) fn record_rate_limit_wait(module: &str, waited: Duration) {
+    histogram!(RATE_LIMIT_WAIT_SECONDS, "module" => module.to_string())
+        .record(waited.as_secs_f64());
+}
+
+/// One call refused unsent because its turn would come after its deadline.
+pub(crate) fn record_rate_limit_refusal(module: &str) {
+    counter!(RATE_LIMIT_REFUSALS_TOTAL, "module" => module.to_string()).increment(1);
 }
 
 /// One outbound request refused by the allow-list.

@@ -1,6 +1,7 @@
 //! Bulk usage sync: usage-data for every service of a billing platform (the
 //! nightly refresh), many calls at once, each provider paced under its
-//! published rate limit, a final `rate-limited` answer waited out and
+//! published rate limit by the host's limiter of the module (the one every
+//! call to it waits on), a final `rate-limited` answer waited out and
 //! tried again.
 //!
 //! ```no_run
@@ -16,13 +17,11 @@
 //! ```
 
 mod from_journal;
-mod pacer;
 mod queue;
 
 pub use from_journal::live_services;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -31,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
 use crate::error::{CallError, ErrorReport};
-use crate::host::Host;
+use crate::host::{CallOptions, Host};
+use crate::rate::Within;
 use crate::request::{Request, Response};
-use pacer::Pacer;
 use queue::Queue;
 
 /// One service whose usage to read, and the module that serves it.
@@ -161,8 +160,12 @@ impl SyncSummary {
 ///
 /// The calls run interleaved on the caller's task (no spawning, so the host
 /// is borrowed); most of a call's time is the provider's round trip.
-/// Pacing spaces the calls the sync starts; retries the host makes inside
-/// one call are not paced.
+/// Pacing is the host's, shared with every other caller of the module: a
+/// call of the sync waits for its module's turn before its deadline starts
+/// (however long a slow rate makes the queue), and the host's own retries
+/// within the call take their turns within the deadline. A provider's
+/// Retry-After longer than `options.max_retry_wait` holds the module's
+/// services back: they are reported `rate-limited` without a call.
 pub async fn sync_usage(
     host: &Host,
     jobs: Vec<UsageJob>,
@@ -171,7 +174,6 @@ pub async fn sync_usage(
 ) -> SyncSummary {
     let started = Instant::now();
     let concurrency = options.concurrency.max(1);
-    let pacers = pacers_for(host, &jobs);
     let mut tally = Tally::default();
     let mut queue = Queue::new();
     for job in jobs {
@@ -182,8 +184,7 @@ pub async fn sync_usage(
     let mut waiting = FuturesUnordered::new();
     loop {
         while let Some(pending) = queue.next(concurrency) {
-            let pacer = pacers.get(&pending.job.module).cloned();
-            running.push(attempt(host, pending, pacer, options));
+            running.push(attempt(host, pending, options));
         }
         if running.is_empty() && waiting.is_empty() {
             break;
@@ -211,21 +212,6 @@ pub async fn sync_usage(
         }
     }
     tally.summary(started.elapsed())
-}
-
-/// A pacer for each module of the jobs that has a rate limit, shared by
-/// every call to it.
-fn pacers_for(host: &Host, jobs: &[UsageJob]) -> HashMap<String, Arc<Pacer>> {
-    let mut pacers = HashMap::new();
-    for job in jobs {
-        if pacers.contains_key(&job.module) {
-            continue;
-        }
-        if let Some(limit) = host.module(&job.module).and_then(|m| m.rate_limit()) {
-            pacers.insert(job.module.clone(), Arc::new(Pacer::new(limit)));
-        }
-    }
-    pacers
 }
 
 /// A job with what the sync has done for it so far.
@@ -267,13 +253,9 @@ enum Step {
     Retry(Box<QueuedService>, Duration),
 }
 
-/// One call of usage-data for a job, after its module's pacer allows it.
-async fn attempt(
-    host: &Host,
-    mut pending: QueuedService,
-    pacer: Option<Arc<Pacer>>,
-    options: &SyncOptions,
-) -> Step {
+/// One call of usage-data for a job, after its module's turn under the
+/// rate limit.
+async fn attempt(host: &Host, mut pending: QueuedService, options: &SyncOptions) -> Step {
     let module_name = pending.job.module.clone();
     let Some(module) = host.module(&module_name) else {
         let error = CallError::UnknownModule(module_name);
@@ -283,15 +265,30 @@ async fn attempt(
         let message = format!("{module_name}: the module does not offer usage-data");
         return Step::Done(pending.report(failure("unsupported", message)));
     }
-    if let Some(pacer) = &pacer {
-        pacer.wait_turn().await;
-    }
+    // Waited for here, before the call's deadline starts: however many
+    // services queue for a slowly paced provider, each call's deadline
+    // starts with its turn. Not through a provider's hold longer than the
+    // sync waits, though.
+    let limiter = host.rate_limiter(&module_name);
+    let turn = match &limiter {
+        Some(limiter) => match limiter.turn(Within::Hold(options.max_retry_wait)).await {
+            Ok(turn) => Some(turn),
+            Err(no_turn) => {
+                let error = held_back(&module_name, no_turn.retry_after_seconds());
+                return Step::Done(pending.report(call_failure(&error)));
+            }
+        },
+        None => None,
+    };
     pending.attempts += 1;
     pending.first_call.get_or_insert_with(Instant::now);
     let request = Request::UsageData {
         service: pending.job.service.clone(),
     };
-    match host.call(&module_name, &request).await {
+    let answer = host
+        .execute_with_turn(&module_name, &request, &CallOptions::default(), turn)
+        .await;
+    match answer.result {
         Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageResult::Ok(usage))),
         Ok(other) => {
             let message = format!("{module_name}: usage-data answered {other:?}");
@@ -299,14 +296,38 @@ async fn attempt(
         }
         Err(error) => match retry_wait(&error, pending.attempts, options) {
             Some(wait) => {
-                if let Some(pacer) = &pacer {
-                    pacer.hold_until(Instant::now() + wait);
+                // A provider's Retry-After holds the module's calls in the
+                // host already; a backoff of the sync's own does here.
+                if let (Some(limiter), None) = (&limiter, retry_after(&error)) {
+                    limiter.hold_until(Instant::now() + wait);
                 }
                 tracing::info!(module = %module_name, service = %pending.job.service.service_id, attempt = pending.attempts, wait_ms = wait.as_millis() as u64, "usage sync: rate-limited; trying the service again");
                 Step::Retry(Box::new(pending), wait)
             }
             None => Step::Done(pending.report(call_failure(&error))),
         },
+    }
+}
+
+/// The provider's Retry-After of a `rate-limited` failure, if it gave one.
+fn retry_after(error: &CallError) -> Option<u32> {
+    match error.module_error() {
+        Some(ModuleError::RateLimited(limit)) => limit.retry_after_seconds,
+        _ => None,
+    }
+}
+
+/// The report of a service not called because its module is held back
+/// (by a provider's Retry-After) for longer than the sync waits.
+fn held_back(module: &str, seconds: u32) -> CallError {
+    CallError::Module {
+        module: module.to_string(),
+        error: ModuleError::RateLimited(crate::bindings::types::RateLimit {
+            retry_after_seconds: Some(seconds),
+            message: format!(
+                "not called: the provider asked the module's callers to wait, and its next turn is {seconds} s away, longer than the sync waits"
+            ),
+        }),
     }
 }
 

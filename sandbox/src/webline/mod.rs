@@ -135,8 +135,15 @@ impl Webline {
         self.lock().omit_account_id = true;
     }
 
-    /// Every request that got past authentication, oldest first (faulted
-    /// requests never reach the API). The key is not recorded.
+    /// How many requests the per-key rate limit turned away with HTTP 429
+    /// (they are not in [`Webline::requests`]).
+    pub fn rate_limited(&self) -> u64 {
+        self.lock().rate_limited
+    }
+
+    /// Every request that got past authentication and the rate limit,
+    /// oldest first (faulted requests never reach the API). The key is not
+    /// recorded.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
     }

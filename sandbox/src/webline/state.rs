@@ -179,6 +179,9 @@ pub struct State {
     pub auth_failures: VecDeque<Instant>,
     /// Requests received.
     pub requests: Vec<RecordedRequest>,
+    /// Requests turned away by the per-key rate limit (HTTP 429); they are
+    /// not in `requests`.
+    pub rate_limited: u64,
     /// Whether the next successful `createAccount` answer leaves out
     /// `account_id` (a misbehaviour on demand).
     pub omit_account_id: bool,
@@ -196,6 +199,7 @@ impl Default for State {
             hits: HashMap::new(),
             auth_failures: VecDeque::new(),
             requests: Vec::new(),
+            rate_limited: 0,
             omit_account_id: false,
         }
     }
@@ -217,7 +221,7 @@ impl State {
     }
 
     /// Counts a request of `key`; `Err(seconds)` to wait when over the
-    /// limit.
+    /// limit (counted in `rate_limited`).
     pub fn hit(&mut self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
         let window = self.rate_window;
@@ -231,6 +235,7 @@ impl State {
         if hits.len() >= self.rate_limit {
             let oldest = hits.front().copied().unwrap_or(now);
             let wait = window.saturating_sub(now.duration_since(oldest));
+            self.rate_limited += 1;
             // Round up: waiting less than asked would hit the limit again.
             return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
         }
@@ -366,5 +371,6 @@ mod tests {
         let wait = state.hit("a").unwrap_err();
         assert!(wait > 0 && wait <= 300, "{wait}");
         assert!(state.hit("b").is_ok());
+        assert_eq!(state.rate_limited, 1);
     }
 }

@@ -1,0 +1,601 @@
+//! Keeps the calls to one provider under its published rate limit
+//! ([`RequestRate`]): one [`RateLimiter`] per module name, kept by the
+//! host's registry so that it outlives a hot swap of the module. Every
+//! call that reaches the guest takes a [`Turn`] first, each attempt of a
+//! retried read too; a call whose turn would come after its deadline is
+//! refused before anything is sent ([`NoTurn`]), and a provider's
+//! Retry-After holds every caller of the module
+//! ([`RateLimiter::hold_until`]).
+//!
+//! Fixed spacing rather than a token bucket: one call every
+//! `per / requests`. A bucket that starts full lets `requests` calls through
+//! at once and then refills, so a window that straddles the burst can hold
+//! nearly twice the limit, which is exactly what a provider counting a
+//! sliding window answers with 429. Nobody gains from bursts: spacing gives
+//! the same throughput over a run and never puts more than `requests` call
+//! starts in any window of `per`.
+//!
+//! A provider counts requests as they arrive, though, not calls as they
+//! start, and the time in between (an instance to make, the guest to run,
+//! the network) differs from call to call. Spaced at exactly the provider's
+//! rate, a call whose request gets there sooner after its start than that
+//! of the call `requests` turns earlier lands inside that call's window and
+//! is refused; under load, now and then one does (2 of 300 calls through
+//! `provisioning serve` at the Webline simulator's own rate, in its test).
+//! So a turn also waits for the window of the calls before it: a call
+//! starts only while fewer than `requests` calls are running or ended less
+//! than `per` ago. A request arrives between its call's start and its end,
+//! so no window of `per` then holds more than `requests` of them, whatever
+//! the network does; the price is one call's duration per window.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::limits::RequestRate;
+
+/// Hands out turns for one module's calls, shared by every caller of it.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    /// The module's name, for the metrics.
+    module: Arc<str>,
+    state: Mutex<State>,
+    /// Wakes the callers waiting for a running call to end: a turn ended,
+    /// or the rate changed.
+    changed: Notify,
+}
+
+/// A call's turn under its module's rate limit. The call counts as
+/// running until the turn is dropped, and for one window after.
+#[derive(Debug)]
+pub(crate) struct Turn {
+    limiter: Arc<RateLimiter>,
+    id: u64,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.limiter.end(self.id);
+    }
+}
+
+/// How long a caller may wait for its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Within {
+    /// Until the call's deadline, which its turn must not come after.
+    Deadline(Instant),
+    /// As long as the spacing and the window take (a usage sync, whose
+    /// call's deadline starts with its turn), but not through a hold that
+    /// ends more than this from now.
+    Hold(Duration),
+}
+
+/// No turn within the caller's bound; nothing was reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoTurn {
+    /// How long until the earliest turn (at least: calls still running
+    /// may make it later).
+    pub(crate) wait: Duration,
+    /// The rate the module is paced by.
+    pub(crate) rate: RequestRate,
+}
+
+impl NoTurn {
+    /// The wait in whole seconds, rounded up (a Retry-After).
+    pub(crate) fn retry_after_seconds(&self) -> u32 {
+        let seconds = self.wait.as_secs() + u64::from(self.wait.subsec_nanos() > 0);
+        u32::try_from(seconds).unwrap_or(u32::MAX).max(1)
+    }
+}
+
+/// How one call is paced: its module's limiter (`None`: the module has no
+/// rate limit) and a turn its caller may have taken already for the first
+/// attempt (a usage sync waits for it before the call's deadline starts).
+#[derive(Debug, Default)]
+pub(crate) struct Pacing {
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    pub(crate) first_turn: Option<Turn>,
+}
+
+impl Pacing {
+    /// The turn for one attempt, waited for until `deadline` at most: the
+    /// turn taken already, else a new one; `None` when the module is not
+    /// paced.
+    pub(crate) async fn turn(&mut self, deadline: Instant) -> Result<Option<Turn>, NoTurn> {
+        if let Some(turn) = self.first_turn.take() {
+            return Ok(Some(turn));
+        }
+        match &self.limiter {
+            Some(limiter) => limiter.turn(Within::Deadline(deadline)).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Holds every caller of the module until `until` (a provider's
+    /// Retry-After); nothing for a module that is not paced.
+    pub(crate) fn hold_until(&self, until: Instant) {
+        if let Some(limiter) = &self.limiter {
+            limiter.hold_until(until);
+        }
+    }
+}
+
+impl RateLimiter {
+    /// A limiter for the module `module` whose first turn is now.
+    pub(crate) fn new(module: &str, rate: RequestRate) -> Arc<RateLimiter> {
+        Arc::new(RateLimiter {
+            module: module.into(),
+            state: Mutex::new(State::new(rate)),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Paces by `rate` from the next turn on. Nothing starts over: the
+    /// spacing counts from the latest turn given and the window from the
+    /// calls already made, each measured by the new rate.
+    pub(crate) fn set_rate(&self, rate: RequestRate) {
+        let mut state = self.lock();
+        if state.rate == rate {
+            return;
+        }
+        state.rate = rate;
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    /// Gives out no turn before `until`. A provider's Retry-After speaks
+    /// for the whole account, not only for the call that drew it, so every
+    /// caller of this module waits, those whose turn was given but has not
+    /// come yet too.
+    pub(crate) fn hold_until(&self, until: Instant) {
+        let mut state = self.lock();
+        state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
+        drop(state);
+        // Callers waiting for a running call may now be past their bound.
+        self.changed.notify_waiters();
+    }
+
+    /// Waits for a turn and returns it once it has come: the call must
+    /// start then. A turn that would come after the caller's bound
+    /// (`within`) is not reserved and not waited for: [`NoTurn`] says how
+    /// far off it is. When the turn depends on calls still running, the
+    /// caller waits for them to end, within its bound; a turn given but
+    /// overtaken by a hold while waiting for it to come is given up and
+    /// asked for again.
+    ///
+    /// Every turn taken is recorded in the metric
+    /// [`crate::telemetry::RATE_LIMIT_WAIT_SECONDS`] (0 when it came at
+    /// once), every call refused for its deadline in
+    /// [`crate::telemetry::RATE_LIMIT_REFUSALS_TOTAL`].
+    pub(crate) async fn turn(self: &Arc<Self>, within: Within) -> Result<Turn, NoTurn> {
+        let asked = Instant::now();
+        // The first look is at the moment of asking: a turn given at once
+        // has waited 0.
+        let mut first_look = Some(asked);
+        loop {
+            // Listening before looking, so that a call ending in between
+            // is not missed.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            let now = first_look.take().unwrap_or_else(Instant::now);
+            let (plan, rate) = {
+                let mut state = self.lock();
+                (state.plan(now, within), state.rate)
+            };
+            match plan {
+                Plan::Go { id, start } => {
+                    // Made before waiting: a caller that gives up while it
+                    // waits ends its turn.
+                    let turn = Turn {
+                        limiter: self.clone(),
+                        id,
+                    };
+                    tokio::time::sleep_until(start.into()).await;
+                    if !self.lock().still_due(id, Instant::now()) {
+                        continue;
+                    }
+                    let waited = start.saturating_duration_since(asked);
+                    crate::telemetry::record_rate_limit_wait(&self.module, waited);
+                    return Ok(turn);
+                }
+                Plan::Refuse(wait) => {
+                    if let Within::Deadline(_) = within {
+                        crate::telemetry::record_rate_limit_refusal(&self.module);
+                    }
+                    return Err(NoTurn { wait, rate });
+                }
+                Plan::WaitForEnd => match within {
+                    Within::Deadline(deadline) => {
+                        // At the deadline, the next look refuses.
+                        let _ = tokio::time::timeout_at(deadline.into(), changed).await;
+                    }
+                    Within::Hold(_) => changed.await,
+                },
+            }
+        }
+    }
+
+    /// Marks the turn `id` as ended now.
+    fn end(&self, id: u64) {
+        self.lock().end(id, Instant::now());
+        self.changed.notify_waiters();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every statement leaves the state whole: a poisoned lock is fine.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The turns of one module, behind the limiter's lock. Every method takes
+/// the time as an argument, so that the tests can choose it.
+#[derive(Debug)]
+struct State {
+    rate: RequestRate,
+    /// When the latest turn given starts.
+    last_start: Option<Instant>,
+    /// No turn starts before this (a provider's Retry-After).
+    held_until: Option<Instant>,
+    /// The turns whose window may still count, in the order given:
+    /// running, or ended less than `per` ago.
+    turns: VecDeque<Given>,
+    next_id: u64,
+}
+
+/// A turn given.
+#[derive(Debug)]
+struct Given {
+    id: u64,
+    start: Instant,
+    /// `None` while the call runs.
+    ended: Option<Instant>,
+}
+
+/// What asking for a turn came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    /// The turn is given (reserved): it starts at `start`.
+    Go { id: u64, start: Instant },
+    /// No turn before the deadline; the earliest is this far off (at
+    /// least). Nothing was reserved.
+    Refuse(Duration),
+    /// The turn depends on when calls still running end: ask again once
+    /// one has.
+    WaitForEnd,
+}
+
+impl State {
+    fn new(rate: RequestRate) -> State {
+        State {
+            rate,
+            last_start: None,
+            held_until: None,
+            turns: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Gives the next turn, refuses it (past the caller's bound), or says
+    /// to wait for a running call to end.
+    fn plan(&mut self, now: Instant, within: Within) -> Plan {
+        let (window, known) = self.window(now);
+        let start = self.spaced(now).max(window);
+        let too_late = match within {
+            Within::Deadline(deadline) => start > deadline,
+            Within::Hold(longest) => self
+                .held_until
+                .zip(now.checked_add(longest))
+                .is_some_and(|(held, limit)| held > limit),
+        };
+        if start > now && too_late {
+            return Plan::Refuse(start - now);
+        }
+        if !known {
+            return Plan::WaitForEnd;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.last_start = Some(start);
+        self.turns.push_back(Given {
+            id,
+            start,
+            ended: None,
+        });
+        Plan::Go { id, start }
+    }
+
+    /// The earliest start the spacing and a hold allow: one interval after
+    /// the latest turn.
+    fn spaced(&self, now: Instant) -> Instant {
+        let mut start = now;
+        if let Some(last) = self.last_start {
+            start = start.max(last + self.rate.interval());
+        }
+        if let Some(held) = self.held_until {
+            start = start.max(held);
+        }
+        start
+    }
+
+    /// The earliest start the window of the calls before allows: the
+    /// moment when fewer than `requests` of them are running or ended
+    /// less than `per` before it. With whether that moment is known; if
+    /// not, it is a lower bound, as it depends on calls still running.
+    fn window(&mut self, now: Instant) -> (Instant, bool) {
+        let per = self.rate.per;
+        self.turns
+            .retain(|turn| turn.ended.is_none_or(|ended| ended + per > now));
+        let requests = usize::try_from(self.rate.requests).unwrap_or(usize::MAX);
+        let Some(free) = self.turns.len().checked_sub(requests) else {
+            return (now, true);
+        };
+        // When each call's window closes; a start at the (free + 1)-th
+        // earliest leaves fewer than `requests` of them open. An ended
+        // call's closes `per` after its end, at most `per` after now; a
+        // running call's not before `per` after now (or after its start,
+        // when that is later): every ended call's comes first.
+        let mut closed: Vec<Instant> = self
+            .turns
+            .iter()
+            .filter_map(|turn| turn.ended)
+            .map(|ended| ended + per)
+            .collect();
+        if free < closed.len() {
+            return (*closed.select_nth_unstable(free).1, true);
+        }
+        let mut open: Vec<Instant> = self
+            .turns
+            .iter()
+            .filter(|turn| turn.ended.is_none())
+            .map(|turn| turn.start.max(now) + per)
+            .collect();
+        (*open.select_nth_unstable(free - closed.len()).1, false)
+    }
+
+    /// Whether the turn `id`, come at `now`, may start: no hold has begun
+    /// over it since it was given. If one has, the turn is forgotten
+    /// (nothing was sent under it).
+    fn still_due(&mut self, id: u64, now: Instant) -> bool {
+        if self.held_until.is_none_or(|held| held <= now) {
+            return true;
+        }
+        if let Ok(index) = self.turns.binary_search_by_key(&id, |turn| turn.id) {
+            self.turns.remove(index);
+        }
+        false
+    }
+
+    /// Marks the turn `id` as ended at `now`.
+    fn end(&mut self, id: u64, now: Instant) {
+        if let Ok(index) = self.turns.binary_search_by_key(&id, |turn| turn.id) {
+            self.turns[index].ended = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(requests: u32, per_ms: u64) -> RequestRate {
+        RequestRate::new(requests, Duration::from_millis(per_ms)).unwrap()
+    }
+
+    fn ms(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// A turn at `now` that must be given; its start.
+    fn go(state: &mut State, now: Instant) -> (u64, Instant) {
+        match state.plan(now, Within::Hold(Duration::MAX)) {
+            Plan::Go { id, start } => (id, start),
+            other => panic!("no turn at once: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn turns_are_spaced_and_no_window_holds_more_than_the_limit() {
+        let mut state = State::new(rate(5, 1000));
+        let t0 = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..23 {
+            // Every caller asks at t0; each call ends as soon as it starts.
+            let (id, start) = go(&mut state, t0);
+            state.end(id, start);
+            starts.push(start);
+        }
+        for (i, start) in starts.iter().enumerate() {
+            let in_window = starts[i..]
+                .iter()
+                .take_while(|slot| slot.duration_since(*start) < Duration::from_secs(1))
+                .count();
+            assert!(in_window <= 5, "{in_window} starts in the window from #{i}");
+        }
+        assert_eq!(
+            starts[22].duration_since(starts[0]),
+            ms(22 * 200),
+            "no slower than needed"
+        );
+    }
+
+    /// Callers always waiting, each call's request arriving some time
+    /// after its start that varies from call to call (up to 40 ms, with
+    /// turns 10 ms apart), the call ending 1 ms after its request arrived:
+    /// no window holds more arrivals than the limit, as a provider
+    /// counting a sliding window sees them, and the throughput is the
+    /// rate less one call's duration per window.
+    #[test]
+    fn however_late_requests_arrive_no_window_holds_more_of_them_than_the_limit() {
+        let limit = rate(100, 1000);
+        let mut state = State::new(limit);
+        let t0 = Instant::now();
+        let mut now = t0;
+        // (end, id) of the calls running, and every arrival.
+        let mut running: Vec<(Instant, u64)> = Vec::new();
+        let mut arrivals = Vec::new();
+        let mut jitter: u64 = 7;
+        while arrivals.len() < 400 {
+            match state.plan(now, Within::Hold(Duration::MAX)) {
+                Plan::Go { id, start } => {
+                    jitter = (jitter * 1_103_515_245 + 12_345) % 2_147_483_648;
+                    let arrival = start + Duration::from_micros(jitter % 40_000);
+                    arrivals.push(arrival);
+                    running.push((arrival + ms(1), id));
+                    now = now.max(start);
+                }
+                Plan::WaitForEnd => {
+                    running.sort();
+                    let (end, id) = running.remove(0);
+                    now = now.max(end);
+                    state.end(id, end);
+                }
+                Plan::Refuse(wait) => panic!("refused without a deadline: {wait:?}"),
+            }
+            // Calls that have ended by now say so.
+            running.retain(|&(end, id)| {
+                let ended = end <= now;
+                if ended {
+                    state.end(id, end);
+                }
+                !ended
+            });
+        }
+        arrivals.sort();
+        for (i, first) in arrivals.iter().enumerate() {
+            let in_window = arrivals[i..]
+                .iter()
+                .take_while(|at| at.duration_since(*first) < limit.per)
+                .count();
+            assert!(
+                in_window <= 100,
+                "{in_window} arrivals in the window from #{i}"
+            );
+        }
+        // Three windows and 99 intervals, plus at most one call (41 ms) a
+        // window and the last request's way.
+        let took = arrivals[399].duration_since(t0);
+        assert!(
+            took <= ms(3 * (1000 + 41) + 990 + 40),
+            "400 calls at 100/s took {took:?}"
+        );
+    }
+
+    #[test]
+    fn a_hold_pushes_every_later_turn_back() {
+        let mut state = State::new(rate(10, 1000));
+        let t0 = Instant::now();
+        let (id, first) = go(&mut state, t0);
+        state.end(id, first);
+        let until = first + Duration::from_secs(7);
+        state.held_until = Some(until);
+        let (_, second) = go(&mut state, t0);
+        assert_eq!(second, until);
+        let (_, third) = go(&mut state, t0);
+        assert_eq!(third, until + ms(100));
+    }
+
+    #[test]
+    fn a_turn_past_the_deadline_is_refused_and_nothing_is_reserved() {
+        let mut state = State::new(rate(1, 5000));
+        let t0 = Instant::now();
+        let (id, first) = go(&mut state, t0);
+        state.end(id, first + ms(20));
+        let asked = t0 + ms(100);
+        assert_eq!(
+            state.plan(asked, Within::Deadline(asked + Duration::from_secs(3))),
+            Plan::Refuse(ms(4920)),
+            "the window of the call before closes 5 s after it ended"
+        );
+        // Refused turns take nothing: the next caller gets the same turn.
+        let (_, next) = go(&mut state, asked);
+        assert_eq!(next, first + ms(5020));
+        let no_turn = NoTurn {
+            wait: ms(4920),
+            rate: state.rate,
+        };
+        assert_eq!(no_turn.retry_after_seconds(), 5);
+    }
+
+    #[test]
+    fn a_turn_that_depends_on_a_running_call_waits_for_it_or_is_refused() {
+        let mut state = State::new(rate(1, 1000));
+        let t0 = Instant::now();
+        let (id, _) = go(&mut state, t0);
+        // The first call runs: the second turn comes a window after it
+        // ends, which is not known yet.
+        assert_eq!(
+            state.plan(t0 + ms(10), Within::Hold(Duration::MAX)),
+            Plan::WaitForEnd
+        );
+        assert_eq!(
+            state.plan(t0 + ms(10), Within::Deadline(t0 + ms(500))),
+            Plan::Refuse(ms(1000)),
+            "a window at least after now: past the deadline whenever it ends"
+        );
+        state.end(id, t0 + ms(30));
+        let (_, second) = go(&mut state, t0 + ms(40));
+        assert_eq!(second, t0 + ms(1030));
+    }
+
+    #[test]
+    fn a_new_rate_applies_from_the_next_turn_without_starting_over() {
+        let mut state = State::new(rate(1, 5000));
+        let t0 = Instant::now();
+        let (id, first) = go(&mut state, t0);
+        state.end(id, first);
+        let deadline = Within::Deadline(t0 + Duration::from_secs(3));
+        assert!(matches!(state.plan(t0, deadline), Plan::Refuse(_)));
+        // A faster rate: the next turn is one new interval after the last.
+        state.rate = rate(10, 1000);
+        let (_, second) = go(&mut state, t0);
+        assert_eq!(second, first + ms(100));
+        // A slower one counts from the turns given, too.
+        state.rate = rate(1, 5000);
+        assert_eq!(
+            state.plan(second, Within::Hold(Duration::MAX)),
+            Plan::WaitForEnd,
+            "one turn per window, and the second call is running"
+        );
+    }
+
+    #[test]
+    fn a_hold_begun_after_a_turn_was_given_puts_it_back_and_may_refuse_a_sync() {
+        let mut state = State::new(rate(10, 1000));
+        let t0 = Instant::now();
+        let (id, start) = go(&mut state, t0);
+        state.held_until = Some(start + ms(500));
+        assert!(!state.still_due(id, start), "held since it was given");
+        assert!(state.turns.is_empty(), "and forgotten: nothing was sent");
+        assert_eq!(
+            state.plan(start, Within::Hold(ms(400))),
+            Plan::Refuse(ms(500)),
+            "a sync does not wait through a hold longer than it waits"
+        );
+        let (_, again) = go(&mut state, start);
+        assert_eq!(again, start + ms(500));
+    }
+
+    #[tokio::test]
+    async fn callers_wait_their_turn_and_a_hold_holds_every_caller() {
+        let limiter = RateLimiter::new("test", rate(4, 200));
+        let any_time = Within::Hold(Duration::MAX);
+        let started = Instant::now();
+        for _ in 0..5 {
+            drop(limiter.turn(any_time).await.unwrap());
+        }
+        assert!(started.elapsed() >= ms(200));
+        let held = Instant::now() + ms(300);
+        limiter.hold_until(held);
+        let refused = limiter
+            .turn(Within::Deadline(Instant::now() + ms(100)))
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        drop(limiter.turn(any_time).await.unwrap());
+        assert!(Instant::now() >= held);
+    }
+}
