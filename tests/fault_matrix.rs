@@ -357,14 +357,11 @@ fn mailbox(user: &str) -> Service {
     service
 }
 
-/// An origin on loopback with nothing listening: bound, noted, released.
-fn closed_origin() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port();
-    format!("http://127.0.0.1:{port}")
+/// An origin on loopback with nothing listening, and the socket that
+/// keeps its port from being taken while the test runs.
+fn closed_origin() -> (tokio::net::TcpSocket, String) {
+    let (held, port) = common::refused_port();
+    (held, format!("http://127.0.0.1:{port}"))
 }
 
 /// What one cell came to: the kind (or `OK` for a success) and whatever
@@ -379,7 +376,7 @@ struct Cell {
 async fn run_provider(provider: Provider) -> Vec<Cell> {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
     let host = Host::new().expect("host starts");
-    let closed = closed_origin();
+    let (_held, closed) = closed_origin();
     host.load(provider.config(&sandbox, &closed))
         .await
         .unwrap_or_else(|e| panic!("{} loads: {e}", provider.name()));

@@ -1,7 +1,9 @@
 //! How the host runs modules (`HostOptions`), end to end: guests' requests
 //! share pooled keep-alive connections, compiled components are kept in a
 //! cache keyed by their contents and the engine's settings, calls beyond
-//! the host's bound wait for a slot, both instance allocators run the same
+//! the host's bound wait for a slot (and, when none comes in time, are
+//! refused `busy`, definitely unsent, journaled or not), both instance
+//! allocators run the same
 //! calls, and each call reports the memory its guest reached.
 
 mod common;
@@ -174,8 +176,13 @@ async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let waited = host.call("hostmenow", &Request::TestConnection).await;
     assert!(
-        matches!(waited, Err(CallError::DeadlineExceeded { ref module, .. }) if module == "hostmenow"),
+        matches!(waited, Err(CallError::Busy { ref module, .. }) if module == "hostmenow"),
         "no slot came free within the deadline: {waited:?}"
+    );
+    let busy = waited.unwrap_err();
+    assert!(
+        !busy.leaves_provider_state_unknown(),
+        "a call that never started left nothing uncertain: {busy}"
     );
     assert!(
         sandbox.hostmenow().requests().is_empty(),
@@ -251,4 +258,81 @@ async fn a_memory_cap_beyond_the_hosts_limit_is_refused_at_load() {
     let message = format!("{error:#}");
     assert!(message.contains("above the host's limit"), "{message}");
     assert!(host.module("hostmenow").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journaled_call_that_gets_no_slot_is_a_definite_refusal_and_its_key_stays_usable() {
+    use provisioning_host::Journal;
+    use provisioning_host::journal::{Sealer, SqliteJournal};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = std::sync::Arc::new(SqliteJournal::in_memory().unwrap());
+    let host = std::sync::Arc::new(
+        Host::with_options(HostOptions {
+            max_concurrent_calls: 1,
+            ..HostOptions::default()
+        })
+        .unwrap()
+        .with_journal(Journal::new(store, Sealer::from_hex(&"cd".repeat(32)).unwrap()).unwrap()),
+    );
+    host.load(
+        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
+            deadline: Duration::from_secs(3),
+            ..Limits::default()
+        }),
+    )
+    .await
+    .unwrap();
+    host.load(hostmenow_config(&sandbox, "hostmenow").limits(Limits {
+        deadline: Duration::from_millis(400),
+        ..Limits::default()
+    }))
+    .await
+    .unwrap();
+    let looping = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.call_with(
+                "misbehaving",
+                &Request::TestConnection,
+                &[setting("behaviour", "loop")],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let create = Request::CreateAccount {
+        service: common::service("busy-1"),
+    };
+    let options = CallOptions {
+        idempotency_key: Some("create-busy-1".into()),
+        ..CallOptions::default()
+    };
+    let refused = host.execute("hostmenow", &create, &options).await;
+    assert!(
+        matches!(refused.result, Err(CallError::Busy { .. })),
+        "{:?}",
+        refused.result
+    );
+    assert!(
+        sandbox.hostmenow().requests().is_empty(),
+        "nothing was sent"
+    );
+    let entry = host
+        .journal()
+        .unwrap()
+        .entry(refused.journal_entry.expect("the intent was journaled"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        entry.state,
+        provisioning_host::journal::EntryState::Unknown,
+        "a call that never started is not an unknown outcome: {entry:?}"
+    );
+    let _ = looping.await;
+    // Once a slot is free, the same key creates the account.
+    let created = host.execute("hostmenow", &create, &options).await;
+    assert!(created.result.is_ok(), "{:?}", created.result);
+    assert!(!created.replayed, "the refusal was not replayed");
 }

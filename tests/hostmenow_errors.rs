@@ -322,12 +322,8 @@ async fn a_provider_slower_than_the_deadline_times_out_within_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_connection_is_a_transport_error() {
     let harness = Harness::hostmenow().await;
-    // A port that was just free: bind, note it, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound and never listened on: connections are refused.
+    let (_held, port) = common::refused_port();
     let origin = format!("http://127.0.0.1:{port}");
     let host = provisioning_host::Host::new().unwrap();
     host.load(

@@ -166,7 +166,10 @@ async fn run_once(
         Ok(Ok(permit)) => permit,
         Ok(Err(_)) | Err(_) => {
             return Attempt {
-                result: Err(deadline_exceeded()),
+                result: Err(CallError::Busy {
+                    module: module.name().to_string(),
+                    deadline: limits.deadline,
+                }),
                 final_answer: false,
                 memory_peak: None,
             };

@@ -47,6 +47,17 @@ pub enum CallError {
         /// The deadline it was given.
         deadline: Duration,
     },
+    /// Every one of the host's call slots stayed taken until the call's
+    /// deadline: the call never started and nothing was sent.
+    #[error(
+        "{module}: not started: every call slot stayed busy until its deadline of {deadline:?}; nothing was sent, try again later"
+    )]
+    Busy {
+        /// The module's name.
+        module: String,
+        /// The deadline it was given.
+        deadline: Duration,
+    },
     /// The guest tried to grow its memory past the cap and was stopped.
     #[error("{module}: stopped for exceeding its memory cap of {cap_bytes} bytes")]
     MemoryExhausted {
@@ -150,6 +161,7 @@ impl CallError {
             CallError::InvalidSettings { .. } => "invalid-config",
             CallError::Trap { .. } => "trap",
             CallError::DeadlineExceeded { .. } => "deadline-exceeded",
+            CallError::Busy { .. } => "busy",
             CallError::MemoryExhausted { .. } => "memory-exhausted",
             CallError::OutputExceeded { .. } => "output-exceeded",
             CallError::ResultTooLarge { .. } => "result-too-large",
@@ -178,6 +190,7 @@ impl CallError {
             | CallError::Host { .. } => true,
             CallError::UnknownModule(_)
             | CallError::InvalidSettings { .. }
+            | CallError::Busy { .. }
             | CallError::OutcomeUnknown { .. }
             | CallError::InProgress { .. }
             | CallError::InvalidRequest { .. }

@@ -96,3 +96,15 @@ pub fn error_kind(result: &Result<Response, CallError>) -> &'static str {
         Err(error) => error.kind(),
     }
 }
+
+/// A loopback port held bound but never listened on, so that every
+/// connection to it is refused for as long as the socket is kept (a port
+/// merely released could be taken by a simulator another test starts).
+pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().unwrap())
+        .expect("a free port");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, port)
+}

@@ -105,11 +105,7 @@ fn a_call_that_cannot_run_exits_2() {
 #[test]
 fn a_call_that_fails_exits_1() {
     // A loopback port nothing listens on: the connection is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, port) = common::refused_port();
     let path = manifest("refused", &format!("http://127.0.0.1:{port}"));
     let path = path.to_str().unwrap();
     let envs = [(API_KEY_VAR, hostmenow::API_KEY)];
