@@ -202,7 +202,12 @@ namespace {
     /** Stand-in for a service's serviceProperties: its custom fields by name. */
     final class PlatformServiceProperties
     {
-        public function __construct(private readonly int $serviceId, private readonly int $productId)
+        /**
+         * @param int    $serviceId tblhosting.id, or tblhostingaddons.id for an addon
+         * @param int    $productId tblproducts.id, or tbladdons.id for an addon
+         * @param string $type      the custom fields' type: product or addon
+         */
+        public function __construct(private readonly int $serviceId, private readonly int $productId, private readonly string $type = 'product')
         {
         }
 
@@ -214,7 +219,7 @@ namespace {
                 if ($fieldId === null) {
                     $fieldId = 1 + max(array_merge([0], array_column(Capsule::$tables['tblcustomfields'], 'id')));
                     Capsule::table('tblcustomfields')->insert([
-                        'id' => $fieldId, 'type' => 'product', 'relid' => $this->productId,
+                        'id' => $fieldId, 'type' => $this->type, 'relid' => $this->productId,
                         'fieldname' => (string) $name, 'adminonly' => 'on',
                     ]);
                 }
@@ -239,7 +244,7 @@ namespace {
 
         private function fieldId(string $name): ?int
         {
-            foreach (Capsule::table('tblcustomfields')->where('type', 'product')->where('relid', $this->productId)->get() as $field) {
+            foreach (Capsule::table('tblcustomfields')->where('type', $this->type)->where('relid', $this->productId)->get() as $field) {
                 if (explode('|', $field->fieldname, 2)[0] === $name) {
                     return (int) $field->id;
                 }
@@ -256,6 +261,21 @@ namespace {
         public function __construct(public readonly int $id, public readonly int $packageid, public readonly string $billingcycle)
         {
             $this->serviceProperties = new PlatformServiceProperties($id, $packageid);
+        }
+    }
+
+    /** Stand-in for the addon model WHMCS passes as `$params['model']` for a product addon. */
+    final class PlatformAddon
+    {
+        public PlatformServiceProperties $serviceProperties;
+
+        /**
+         * @param int $id      tblhostingaddons.id (the `addonId`)
+         * @param int $addonid tbladdons.id, the addon's definition
+         */
+        public function __construct(public readonly int $id, public readonly int $addonid, public readonly int $serviceid, public readonly string $billingcycle = 'Monthly')
+        {
+            $this->serviceProperties = new PlatformServiceProperties($id, $addonid, 'addon');
         }
     }
 
@@ -339,6 +359,27 @@ namespace {
             $params['configoption' . $i] = (string) ($product['configoption' . $i] ?? '');
         }
         return $extra + $params + server_params((int) $server['id']);
+    }
+
+    /**
+     * The module parameters WHMCS builds for a product addon provisioned by
+     * the module: the parent service's, with `addonId`, the addon's model and
+     * the addon's own module settings.
+     *
+     * @return array<string, mixed>
+     */
+    function platform_addon_params(int $hostingAddonId, array $extra = []): array
+    {
+        $addon = row('tblhostingaddons', $hostingAddonId);
+        $definition = row('tbladdons', (int) $addon['addonid']);
+        $params = platform_params((int) $addon['hostingid']);
+        $params['addonId'] = $hostingAddonId;
+        $params['model'] = new PlatformAddon($hostingAddonId, (int) $definition['id'], (int) $addon['hostingid'], (string) $addon['billingcycle']);
+        $params['status'] = (string) $addon['status'];
+        for ($i = 1; $i <= 24; $i++) {
+            $params['configoption' . $i] = (string) ($definition['configoption' . $i] ?? '');
+        }
+        return $extra + $params;
     }
 
     /**
@@ -524,6 +565,9 @@ namespace {
             'tblcustomfields' => [],
             'tblcustomfieldsvalues' => [],
             'tblhosting' => [],
+            // A HostMeNow addon (say, a second site) provisioned by the module.
+            'tbladdons' => [['id' => 1, 'name' => 'Extra site', 'module' => 'sandboxed', 'configoption1' => 'hostmenow', 'configoption2' => '101']],
+            'tblhostingaddons' => [],
         ];
 
         // ConfigOptions: from serve mode (environment, no server yet).
@@ -619,6 +663,28 @@ namespace {
         expect(provider_record('logicboxes', 4004)['password'] === $passwords['logicboxes'], 'the mailbox has the WHMCS password');
         $secrets[] = $webline['password'];
         step('webline', 'credentials', "username {$webline['username']} and the generated password are in tblhosting");
+
+        // A product addon of the HostMeNow service, created beside its parent:
+        // its own key, its own account, its own stored remote id; suspending
+        // and terminating it leaves the parent alone.
+        Capsule::table('tblhostingaddons')->insert(['id' => 7, 'hostingid' => 4001, 'addonid' => 1, 'billingcycle' => 'Annually', 'status' => 'Pending']);
+        $parentRemote = platform_params(4001)['customfields']['Remote ID'];
+        expect_result('hostmenow', 'CreateAccount addon', sandboxed_CreateAccount(platform_addon_params(7)), null);
+        $addonRemote = (string) (new PlatformAddon(7, 1, 4001))->serviceProperties->get('Remote ID');
+        expect($addonRemote !== '' && $addonRemote !== $parentRemote, "the addon's remote id ({$addonRemote}) is its own, not the parent's ({$parentRemote})");
+        expect(platform_params(4001)['customfields']['Remote ID'] === $parentRemote, "the parent's remote id is untouched");
+        $hmnServices = get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'];
+        $parentAccount = find($hmnServices, 'service_id', '4001');
+        $addonAccount = find($hmnServices, 'service_id', '4001-a7');
+        expect($parentAccount !== null && $addonAccount !== null, 'HostMeNow has two accounts, the parent 4001 and the addon 4001-a7');
+        expect(count(array_filter($hmnServices, static fn (array $s): bool => in_array($s['service_id'], ['4001', '4001-a7'], true))) === 2, 'exactly two');
+        Capsule::table('tblhostingaddons')->where('id', 7)->update(['status' => 'Active']);
+        expect_result('hostmenow', 'SuspendAccount addon', sandboxed_SuspendAccount(platform_addon_params(7, ['suspendreason' => 'Addon overdue'])), null);
+        expect(provider_state('hostmenow', 4001) === 'active', 'suspending the addon left the parent active');
+        expect(strtolower((string) find(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'], 'service_id', '4001-a7')['status']) === 'suspended', 'the addon is suspended');
+        expect_result('hostmenow', 'TerminateAccount addon', sandboxed_TerminateAccount(platform_addon_params(7)), null);
+        expect(provider_state('hostmenow', 4001) === 'active', 'terminating the addon left the parent active');
+        step('hostmenow', 'addon', "parent 4001 (remote id {$parentRemote}) and addon 7 (remote id {$addonRemote}) are two accounts; the addon's suspend and terminate left the parent active");
 
         // A create cut off at the provider (HTTP 500: did it act?): the entry
         // stays pending, the same key is refused until an operator has

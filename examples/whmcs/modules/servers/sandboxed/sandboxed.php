@@ -25,7 +25,11 @@
  * `whmcs-<serviceid>-create` (plus `-after-<old remote id>` once the service
  * had an account before, so that creating it again after a termination is a
  * new call, not a replay), terminate with `whmcs-<serviceid>-terminate-<remote
- * id>`. Retrying after a refusal (bad input, auth, unsupported, rate limit)
+ * id>`. For a product addon (`$params['addonId']` set) `<serviceid>` is
+ * `<serviceid>-a<addonId>` in the keys and in the contract's `service_id`,
+ * and the remote id and every other property are the addon's own (its
+ * model's serviceProperties): an addon and its parent never share a key, an
+ * account or a stored id. Retrying after a refusal (bad input, auth, unsupported, rate limit)
  * reuses the key and runs again: the host released it. Retrying after a
  * cut-off call (timeout, transport, provider error) is refused by the host
  * with `outcome-unknown` until an operator has checked the provider and
@@ -59,6 +63,10 @@ use WHMCS\Database\Capsule;
 
 /** The WHMCS custom field (service property) holding the provider's id. */
 const SANDBOXED_REMOTE_ID_FIELD = 'Remote ID';
+
+/** An addon's properties holding what its provider issued (tblhosting's are the parent's). */
+const SANDBOXED_ADDON_USERNAME_FIELD = 'Username';
+const SANDBOXED_ADDON_PASSWORD_FIELD = 'Password';
 
 /** configoptionN of the first product-scope setting (1 is Module, 2 Package). */
 const SANDBOXED_FIRST_SETTING_OPTION = 3;
@@ -247,7 +255,7 @@ function sandboxed_TestConnection(array $params): array
 function sandboxed_CreateAccount(array $params): string
 {
     $remote = sandboxed_remote_id($params);
-    $key = 'whmcs-' . $params['serviceid'] . '-create' . ($remote !== null ? '-after-' . $remote : '');
+    $key = 'whmcs-' . sandboxed_scope($params) . '-create' . ($remote !== null ? '-after-' . $remote : '');
     return sandboxed_mutate($params, 'CreateAccount', [
         'function' => 'create-account',
         'service' => sandboxed_service($params),
@@ -299,7 +307,7 @@ function sandboxed_TerminateAccount(array $params): string
     return sandboxed_mutate($params, 'TerminateAccount', [
         'function' => 'terminate',
         'service' => sandboxed_service($params),
-    ], $remote === null ? null : 'whmcs-' . $params['serviceid'] . '-terminate-' . $remote);
+    ], $remote === null ? null : 'whmcs-' . sandboxed_scope($params) . '-terminate-' . $remote);
 }
 
 /**
@@ -542,6 +550,16 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
     if ($update === []) {
         return;
     }
+    if (sandboxed_addon_id($params) > 0) {
+        // tblhosting's username and password are the parent service's: an
+        // addon keeps what its provider issued in its own properties.
+        foreach (['serviceusername' => SANDBOXED_ADDON_USERNAME_FIELD, 'servicepassword' => SANDBOXED_ADDON_PASSWORD_FIELD] as $column => $field) {
+            if (isset($update[$column])) {
+                sandboxed_save_property($params, $field, $update[$column], $entry);
+            }
+        }
+        return;
+    }
     $stored = localAPI('UpdateClientProduct', ['serviceid' => (int) $params['serviceid']] + $update);
     if (($stored['result'] ?? '') !== 'success') {
         throw new SandboxedFailure('platform', 'the provider issued credentials but WHMCS did not store them ('
@@ -560,12 +578,57 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
  */
 function sandboxed_save_property(array $params, string $name, string $value, ?int $entry): void
 {
+    $properties = sandboxed_properties($params);
+    if ($properties === null) {
+        throw new SandboxedFailure('platform', "WHMCS passed no model of this service or addon to store `{$name}` in;"
+            . ' the answer stays in journal entry ' . ($entry ?? '-') . ' (`provisioning journal pending`)');
+    }
+    $properties->save([$name => $value]);
+}
+
+/**
+ * The product addon a call is for (`addonId`, tblhostingaddons.id), or 0
+ * when it is for the service itself.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_addon_id(array $params): int
+{
+    return max(0, (int) ($params['addonId'] ?? 0));
+}
+
+/**
+ * What a call's keys and the contract's `service_id` are scoped by: the
+ * service id, or for a product addon "<serviceid>-a<addonId>", so that an
+ * addon and its parent never share an idempotency key or a provider account.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_scope(array $params): string
+{
+    $addon = sandboxed_addon_id($params);
+    return (string) $params['serviceid'] . ($addon > 0 ? '-a' . $addon : '');
+}
+
+/**
+ * The properties (custom fields) of the service or addon a call is for:
+ * `$params['model']->serviceProperties`. For an addon WHMCS passes the
+ * addon's model; a model that is not this addon's (the parent service's) is
+ * never used, so an addon cannot read or overwrite its parent's values.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_properties(array $params): ?object
+{
     $model = $params['model'] ?? null;
     if (!is_object($model) || !isset($model->serviceProperties)) {
-        throw new SandboxedFailure('platform', "WHMCS passed no service model to store `{$name}` in; the answer stays in"
-            . ' journal entry ' . ($entry ?? '-') . ' (`provisioning journal pending`)');
+        return null;
     }
-    $model->serviceProperties->save([$name => $value]);
+    $addon = sandboxed_addon_id($params);
+    if ($addon > 0 && (int) ($model->id ?? 0) !== $addon) {
+        return null;
+    }
+    return $model->serviceProperties;
 }
 
 /**
@@ -962,7 +1025,7 @@ function sandboxed_service(array $params): array
     $model = $params['model'] ?? null;
     $cycle = $params['billingcycle'] ?? (is_object($model) ? ($model->billingcycle ?? null) : null);
     return [
-        'service_id' => (string) $params['serviceid'],
+        'service_id' => sandboxed_scope($params),
         'remote_id' => sandboxed_remote_id($params),
         'domain' => sandboxed_text($params['domain'] ?? null),
         'username' => sandboxed_text($params['username'] ?? null),
@@ -976,16 +1039,29 @@ function sandboxed_service(array $params): array
 
 /**
  * The provider's id of the service: the "Remote ID" custom field WHMCS
- * passes, else the service property.
+ * passes, else the service property. For an addon only the addon's own
+ * property counts (the custom fields WHMCS passes may be the parent's).
  *
  * @param array<string, mixed> $params module parameters
  */
 function sandboxed_remote_id(array $params): ?string
 {
-    $value = $params['customfields'][SANDBOXED_REMOTE_ID_FIELD] ?? null;
-    $model = $params['model'] ?? null;
-    if (sandboxed_text($value) === null && is_object($model) && isset($model->serviceProperties)) {
-        $value = $model->serviceProperties->get(SANDBOXED_REMOTE_ID_FIELD);
+    return sandboxed_property($params, SANDBOXED_REMOTE_ID_FIELD);
+}
+
+/**
+ * A property of the service or addon a call is for: the custom field WHMCS
+ * passes (services only), else the stored property.
+ *
+ * @param array<string, mixed> $params module parameters
+ * @param string               $name   the property
+ */
+function sandboxed_property(array $params, string $name): ?string
+{
+    $value = sandboxed_addon_id($params) > 0 ? null : ($params['customfields'][$name] ?? null);
+    $properties = sandboxed_properties($params);
+    if (sandboxed_text(is_scalar($value) ? (string) $value : null) === null && $properties !== null) {
+        $value = $properties->get($name);
     }
     return sandboxed_text(is_scalar($value) ? (string) $value : null);
 }
