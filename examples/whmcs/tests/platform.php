@@ -669,7 +669,11 @@ namespace {
         // and terminating it leaves the parent alone.
         Capsule::table('tblhostingaddons')->insert(['id' => 7, 'hostingid' => 4001, 'addonid' => 1, 'billingcycle' => 'Annually', 'status' => 'Pending']);
         $parentRemote = platform_params(4001)['customfields']['Remote ID'];
-        expect_result('hostmenow', 'CreateAccount addon', sandboxed_CreateAccount(platform_addon_params(7)), null);
+        // The customer chose two configurable options with the addon: neither is a
+        // setting of HostMeNow's, so both reach it as custom fields (ip_address
+        // is the one HostMeNow reads).
+        $addonOptions = ['ip_address' => '10.9.8.7', 'Mailboxes|Number of mailboxes' => '5'];
+        expect_result('hostmenow', 'CreateAccount addon', sandboxed_CreateAccount(platform_addon_params(7, ['configoptions' => $addonOptions])), null);
         $addonRemote = (string) (new PlatformAddon(7, 1, 4001))->serviceProperties->get('Remote ID');
         expect($addonRemote !== '' && $addonRemote !== $parentRemote, "the addon's remote id ({$addonRemote}) is its own, not the parent's ({$parentRemote})");
         expect(platform_params(4001)['customfields']['Remote ID'] === $parentRemote, "the parent's remote id is untouched");
@@ -685,6 +689,27 @@ namespace {
         expect_result('hostmenow', 'TerminateAccount addon', sandboxed_TerminateAccount(platform_addon_params(7)), null);
         expect(provider_state('hostmenow', 4001) === 'active', 'terminating the addon left the parent active');
         step('hostmenow', 'addon', "parent 4001 (remote id {$parentRemote}) and addon 7 (remote id {$addonRemote}) are two accounts; the addon's suspend and terminate left the parent active");
+
+        // Configurable options reach the provider: one named as HostMeNow's
+        // product setting `ip-address` (by its label) becomes that setting,
+        // overriding the product's blank value; the addon's above came as
+        // custom fields. HostMeNow's own record of the requests shows both.
+        add_service(4006, 1, 1, 'Pending', 'options.example.com', 'optionsx', 'Hmn-Options-Pw1!');
+        $secrets[] = 'Hmn-Options-Pw1!';
+        expect_result('hostmenow', 'CreateAccount', sandboxed_CreateAccount(platform_params(4006, ['configoptions' => ['Dedicated IP address|Dedicated IP' => '10.20.30.40|Yes, one']])), null);
+        $creates = array_values(array_filter(
+            get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/requests'),
+            static fn (array $r): bool => $r['action'] === 'CreateAccount'
+        ));
+        $byService = array_column(array_map(static fn (array $r): array => $r['params'], $creates), null, 'serviceid');
+        expect(($byService['4006']['ip_address'] ?? null) === '10.20.30.40', 'the configurable option reached HostMeNow as the ip-address setting: ' . json_encode($byService['4006'] ?? null));
+        expect(($byService['4001-a7']['ip_address'] ?? null) === '10.9.8.7', "the addon's configurable option reached HostMeNow as a custom field: " . json_encode($byService['4001-a7'] ?? null));
+        expect(!isset($byService['4001']['ip_address']), 'the parent got no ip_address');
+        $sent = array_filter($GLOBALS['platform_module_log'], static fn (array $e): bool => $e['action'] === 'CreateAccount' && str_contains($e['request'], 'options.example.com'));
+        $body = json_decode(explode("\n", (string) end($sent)['request'], 2)[1], true);
+        expect(in_array(['name' => 'ip-address', 'value' => '10.20.30.40'], $body['settings'] ?? [], true), 'sent as the setting ip-address: ' . json_encode($body));
+        expect(!in_array('Dedicated IP address', array_column($body['request']['service']['custom_fields'], 0), true), 'and not also as a custom field: ' . json_encode($body));
+        step('hostmenow', 'configoptions', 'a product setting by label (ip-address 10.20.30.40) and custom fields on the addon (ip_address 10.9.8.7) reached HostMeNow');
 
         // A create cut off at the provider (HTTP 500: did it act?): the entry
         // stays pending, the same key is refused until an operator has

@@ -449,9 +449,11 @@ function sandboxed_ServiceSingleSignOn(array $params): array
         $info = sandboxed_module_info($connection, $module);
         [$settings, $secrets] = sandboxed_product_settings($params, $info);
         $app = trim((string) ($params['app'] ?? ''));
+        $service = sandboxed_service($params);
+        $service['custom_fields'] = sandboxed_custom_fields($params, $info);
         $result = sandboxed_call($connection, $module, [
             'function' => 'single-sign-on',
-            'service' => sandboxed_service($params),
+            'service' => $service,
             'app' => $app === '' ? null : $app,
         ], $settings, null, 'ServiceSingleSignOn', array_merge($secrets, sandboxed_param_secrets($params)));
         if (isset($result['error'])) {
@@ -484,6 +486,10 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
         $info = sandboxed_module_info($connection, $module);
         [$settings, $settingSecrets] = sandboxed_product_settings($params, $info);
         $secrets = array_merge($secrets, $settingSecrets);
+        if (isset($request['service'])) {
+            // Configurable options that became settings are not sent twice.
+            $request['service']['custom_fields'] = sandboxed_custom_fields($params, $info);
+        }
         $result = sandboxed_call($connection, $module, $request, $settings, $key, $action, $secrets);
         $entry = isset($result['journal_entry']) ? (int) $result['journal_entry'] : null;
         if (isset($result['error'])) {
@@ -908,8 +914,19 @@ function sandboxed_kebab(string $name): string
  */
 function sandboxed_product_specs(array $info): array
 {
-    $specs = array_values(array_filter($info['settings'], static fn (array $spec): bool => $spec['scope'] === 'product'));
-    return array_slice($specs, 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
+    return array_slice(sandboxed_product_specs_all($info), 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
+}
+
+/**
+ * Every product-scope setting spec of a module, in the order of its info.
+ *
+ * @param array<string, mixed> $info normalized module info
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_product_specs_all(array $info): array
+{
+    return array_values(array_filter($info['settings'], static fn (array $spec): bool => $spec['scope'] === 'product'));
 }
 
 /**
@@ -940,7 +957,9 @@ function sandboxed_option_field(array $spec): array
 /**
  * The per-call settings from the product's options (configoption3...), and
  * the secret ones among their values. Blank options are left out so the
- * manifest's value applies; a yes/no box is always sent.
+ * manifest's value applies; a yes/no box is always sent. A configurable
+ * option the customer chose (`$params['configoptions']`) whose name is a
+ * product-scope setting's name or label takes that setting's place.
  *
  * @param array<string, mixed> $options `$params` or a tblproducts row
  * @param array<string, mixed> $info    normalized module info
@@ -949,10 +968,23 @@ function sandboxed_option_field(array $spec): array
  */
 function sandboxed_product_settings(array $options, array $info): array
 {
+    $raws = [];
+    foreach (sandboxed_product_specs($info) as $index => $spec) {
+        $raws[(string) $spec['name']] = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+    }
+    foreach (sandboxed_configurable_options($options) as [$name, $value]) {
+        $spec = sandboxed_setting_for_option($info, $name);
+        if ($spec !== null) {
+            $raws[(string) $spec['name']] = $value;
+        }
+    }
     $settings = [];
     $secrets = [];
-    foreach (sandboxed_product_specs($info) as $index => $spec) {
-        $raw = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+    foreach (sandboxed_product_specs_all($info) as $spec) {
+        if (!array_key_exists((string) $spec['name'], $raws)) {
+            continue;
+        }
+        $raw = $raws[(string) $spec['name']];
         if ($spec['kind'] === 'boolean') {
             $value = in_array(strtolower($raw), ['on', 'yes', '1', 'true'], true) ? 'true' : 'false';
         } elseif ($raw === '') {
@@ -966,6 +998,77 @@ function sandboxed_product_settings(array $options, array $info): array
         }
     }
     return [$settings, $secrets];
+}
+
+/**
+ * The configurable options the customer chose (`$params['configoptions']`,
+ * option name => value), as [name, value] pairs: the name and the value
+ * without WHMCS's "|friendly name" part, blank values left out.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return list<array{0: string, 1: string}>
+ */
+function sandboxed_configurable_options(array $params): array
+{
+    $options = [];
+    foreach (is_array($params['configoptions'] ?? null) ? $params['configoptions'] : [] as $name => $value) {
+        if (!is_scalar($value)) {
+            continue;
+        }
+        $name = trim(explode('|', (string) $name, 2)[0]);
+        $value = trim(explode('|', (string) $value, 2)[0]);
+        if ($name !== '' && $value !== '') {
+            $options[] = [$name, $value];
+        }
+    }
+    return $options;
+}
+
+/**
+ * The product-scope setting a configurable option stands for: the one whose
+ * name or label is the option's name (ignoring case). Server-scope settings
+ * (endpoints, credentials) are the operator's and never come from an order.
+ *
+ * @param array<string, mixed> $info normalized module info
+ * @param string               $name the option's name
+ *
+ * @return array<string, mixed>|null
+ */
+function sandboxed_setting_for_option(array $info, string $name): ?array
+{
+    foreach (sandboxed_product_specs_all($info) as $spec) {
+        if (strcasecmp((string) $spec['name'], $name) === 0 || strcasecmp((string) ($spec['label'] ?? ''), $name) === 0) {
+            return $spec;
+        }
+    }
+    return null;
+}
+
+/**
+ * The service's custom fields for the contract: the configurable options
+ * that are no setting of the module first (what the customer chose at
+ * order), then WHMCS's custom fields; blank values left out.
+ *
+ * @param array<string, mixed>      $params module parameters
+ * @param array<string, mixed>|null $info   normalized module info, when known
+ *
+ * @return list<array{0: string, 1: string}>
+ */
+function sandboxed_custom_fields(array $params, ?array $info): array
+{
+    $fields = [];
+    foreach (sandboxed_configurable_options($params) as [$name, $value]) {
+        if ($info === null || sandboxed_setting_for_option($info, $name) === null) {
+            $fields[] = [$name, $value];
+        }
+    }
+    foreach ($params['customfields'] ?? [] as $name => $value) {
+        if (is_scalar($value) && (string) $value !== '') {
+            $fields[] = [(string) $name, (string) $value];
+        }
+    }
+    return $fields;
 }
 
 /**
@@ -1016,12 +1119,7 @@ function sandboxed_chosen_module(array $params, array $names): ?string
  */
 function sandboxed_service(array $params): array
 {
-    $customFields = [];
-    foreach ($params['customfields'] ?? [] as $name => $value) {
-        if (is_scalar($value) && (string) $value !== '') {
-            $customFields[] = [(string) $name, (string) $value];
-        }
-    }
+    $customFields = sandboxed_custom_fields($params, null);
     $model = $params['model'] ?? null;
     $cycle = $params['billingcycle'] ?? (is_object($model) ? ($model->billingcycle ?? null) : null);
     return [
