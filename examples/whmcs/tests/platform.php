@@ -8,7 +8,9 @@
  * against a running `provisioning serve` whose modules reach the sandbox.
  *
  * Environment:
- *   SANDBOXED_URL, SANDBOXED_TOKEN  where serve listens and its token
+ *   SANDBOXED_URL, SANDBOXED_TOKEN  where serve listens and its token: the harness
+ *                                   makes WHMCS's server record of them, then
+ *                                   removes them (the module reads no environment)
  *   SANDBOX_ORIGIN                  the sandbox, for its /_sandbox/ control routes
  *   WHMCS_SEEDED_USAGE              optional JSON: a HostMeNow service the sandbox
  *                                   already has, with the usage UsageUpdate must import:
@@ -515,6 +517,34 @@ namespace {
         ]);
     }
 
+    /**
+     * A product's Module Settings page as WHMCS renders it: ConfigOptions
+     * (WHMCS passes no server), then each field's Loader with the product's
+     * saved options and the server of its server group (server 1). A loader
+     * that throws leaves its field as it is, with the message.
+     *
+     * @param array<string, string> $config configoptionN => value
+     *
+     * @return array<string, array<string, mixed>>
+     */
+    function product_page(array $config): array
+    {
+        $fields = sandboxed_ConfigOptions($config);
+        foreach ($fields as $label => $field) {
+            if (!isset($field['Loader'])) {
+                continue;
+            }
+            try {
+                $choices = ($field['Loader'])($config + server_params(1));
+                $fields[$label]['Type'] = 'dropdown';
+                $fields[$label]['Options'] = $choices;
+            } catch (Exception $error) {
+                $fields[$label]['Description'] = ($field['Description'] ?? '') . ' (' . $error->getMessage() . ')';
+            }
+        }
+        return $fields;
+    }
+
     function add_service(int $id, int $productId, int $server, string $status, string $domain, string $username, string $password): void
     {
         Capsule::table('tblhosting')->insert([
@@ -544,6 +574,9 @@ namespace {
         $parts = parse_url($url);
         expect(isset($parts['host'], $parts['port']), "SANDBOXED_URL {$url} has no host and port");
         $seeded = json_decode((string) getenv('WHMCS_SEEDED_USAGE'), true);
+        // From here on serve is known to WHMCS only as the server record below.
+        putenv('SANDBOXED_URL');
+        putenv('SANDBOXED_TOKEN');
 
         Capsule::$tables = [
             'tblservers' => [
@@ -562,6 +595,7 @@ namespace {
                     'language' => 'english'],
             ],
             'tblproducts' => [],
+            'tblconfiguration' => [],
             'tblcustomfields' => [],
             'tblcustomfieldsvalues' => [],
             'tblhosting' => [],
@@ -570,27 +604,44 @@ namespace {
             'tblhostingaddons' => [],
         ];
 
-        // ConfigOptions: from serve mode (environment, no server yet).
-        $options = sandboxed_ConfigOptions();
-        expect(array_keys($options) === ['Module', 'Package'], 'ConfigOptions without a module: ' . implode(', ', array_keys($options)));
+        // ConfigOptions as WHMCS renders a product's Module Settings: the
+        // fields without a server, then each field's Loader with the server
+        // of the product's server group. Nothing comes from PHP's environment.
+        $emptyPage = sandboxed_ConfigOptions();
+        expect(array_keys($emptyPage) === ['Module', 'Package'], 'ConfigOptions of a new product: ' . implode(', ', array_keys($emptyPage)));
+        expect(($emptyPage['Module']['Loader'] ?? '') === 'sandboxed_LoaderModules' && ($emptyPage['Package']['Loader'] ?? '') === 'sandboxed_LoaderPackages', 'Module and Package are filled by loaders');
+        $options = product_page([]);
         expect($options['Module']['Type'] === 'dropdown', 'the Module option lists the loaded modules: ' . ($options['Module']['Description'] ?? ''));
         $names = array_keys($options['Module']['Options']);
         expect($names === ['blesta', 'hostmenow', 'logicboxes', 'webline'], 'the Module dropdown lists ' . implode(', ', $names));
-        step('-', 'ConfigOptions', 'Module: ' . implode(', ', $names));
-        $hmn = sandboxed_ConfigOptions(['configoption1' => 'hostmenow']);
+        step('-', 'ConfigOptions', 'Module (Loader, with the server record): ' . implode(', ', $names));
+        $hmn = product_page(['configoption1' => 'hostmenow']);
         expect($hmn['Package']['Type'] === 'dropdown' && isset($hmn['Package']['Options']['101'], $hmn['Package']['Options']['102']), 'HostMeNow packages in a dropdown');
         expect(($hmn['Dedicated IP address']['Type'] ?? '') === 'text', 'HostMeNow asks for its product setting ip-address');
         step('hostmenow', 'ConfigOptions', 'Package dropdown (' . count($hmn['Package']['Options']) . ' packages), ' . implode(', ', array_slice(array_keys($hmn), 2)));
-        $lb = sandboxed_ConfigOptions(['configoption1' => 'logicboxes']);
-        expect($lb['Package']['Type'] === 'text', 'LogicBoxes lists no packages: Package is text');
+        $lb = product_page(['configoption1' => 'logicboxes']);
+        expect($lb['Package']['Type'] === 'text' && str_contains($lb['Package']['Description'], 'unsupported: '), 'LogicBoxes lists no packages: Package is text, saying why: ' . $lb['Package']['Description']);
         expect(($lb['Account type']['Type'] ?? '') === 'dropdown' && array_keys($lb['Account type']['Options']) === ['mailbox', 'forward-only'], 'LogicBoxes account type is a dropdown');
         step('logicboxes', 'ConfigOptions', 'Package text, ' . implode(', ', array_slice(array_keys($lb), 2)));
-        $blesta = sandboxed_ConfigOptions(['configoption1' => 'blesta']);
+        $blesta = product_page(['configoption1' => 'blesta']);
         expect(($blesta['License term']['Type'] ?? '') === 'dropdown', 'Blesta term is a dropdown');
         step('blesta', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($blesta), 2)));
-        $webline = sandboxed_ConfigOptions(['configoption1' => 'webline']);
+        $webline = product_page(['configoption1' => 'webline']);
         expect(($webline['Wait for activation (seconds)']['Type'] ?? '') === 'text', 'Webline wait is a number field');
         step('webline', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($webline), 2)));
+        $noServer = sandboxed_ConfigOptions(['configoption1' => 'hostmenow']);
+        expect(isset($noServer['Dedicated IP address']), "without a server the page shows the module's settings as the host last described them");
+        $loaded = sandboxed_LoaderModules(server_params(1));
+        expect(isset($loaded['hostmenow']), 'the loader answers with the server record alone');
+        try {
+            sandboxed_LoaderModules(server_params(2));
+            expect(false, 'a loader with nothing listening throws');
+        } catch (PlatformFailure $failure) {
+            throw $failure;
+        } catch (Exception $failure) {
+            expect(str_contains($failure->getMessage(), 'transport: '), 'the loader says why: ' . $failure->getMessage());
+            step('-', 'ConfigOptions', 'Loader with nothing listening -> ' . $failure->getMessage());
+        }
 
         configure_product(1, 'HostMeNow Basic', 'hostmenow', ['Package' => '101']);
         configure_product(2, 'Blesta License', 'blesta', ['Package' => 'monthly', 'License term' => 'monthly']);

@@ -15,11 +15,14 @@
  * serve`, its bearer token as the password or access hash) and create products
  * that use it; option 1 picks the provider module, option 2 its package.
  *
- * Where the host is found: the WHMCS server record (`serverhostname`, or
- * `serverip`; `serverport`; `serversecure` for https; `serveraccesshash` or
- * else `serverpassword` for the token). Where WHMCS passes no server (the
- * product's ConfigOptions page), the environment variables `SANDBOXED_URL`
- * and `SANDBOXED_TOKEN` of the PHP process.
+ * Where the host is found: the WHMCS server record, and nothing else
+ * (`serverhostname`, or `serverip`; `serverport`; `serversecure` for https;
+ * `serveraccesshash` or else `serverpassword` for the token). The product's
+ * Module and Package dropdowns are filled by `Loader` functions, which WHMCS
+ * calls with the server of the product's server group; the modules' info
+ * they read is kept in tblconfiguration (`SandboxedModuleInfo`) so that the
+ * product page, which WHMCS renders without a server, can show the chosen
+ * module's settings.
  *
  * Idempotency: create-account is sent with the key
  * `whmcs-<serviceid>-create` (plus `-after-<old remote id>` once the service
@@ -126,10 +129,13 @@ function sandboxed_MetaData(): array
 }
 
 /**
- * The product's module settings, built from what the host serves: option 1
- * "Module" (the loaded modules), option 2 "Package" (the chosen module's
- * packages when it can list them, else free text), then the chosen module's
- * product-scope settings in the order of its `info`.
+ * The product's module settings: option 1 "Module" and option 2 "Package",
+ * dropdowns whose choices WHMCS asks the host for through the `Loader`
+ * functions below (with the product's server), then the chosen module's
+ * product-scope settings in the order of its `info`, as the host last
+ * described it (tblconfiguration `SandboxedModuleInfo`, refreshed by every
+ * loader and call). WHMCS renders this page without a server: nothing here
+ * goes to the network unless WHMCS passes one.
  *
  * @param array<string, mixed> $params whatever WHMCS passes (may be nothing)
  *
@@ -137,61 +143,38 @@ function sandboxed_MetaData(): array
  */
 function sandboxed_ConfigOptions(array $params = []): array
 {
-    $packageText = [
-        'Type' => 'text',
-        'Size' => '25',
-        'Description' => "The provider's package id",
-    ];
-    try {
-        $connection = sandboxed_connection($params);
-        $modules = sandboxed_modules($connection);
-    } catch (SandboxedFailure $failure) {
-        return [
-            'Module' => [
-                'Type' => 'text',
-                'Size' => '25',
-                'Description' => 'Module name in the provisioning manifest (the host could not be asked: '
-                    . $failure->describe() . ')',
-            ],
-            'Package' => $packageText,
-        ];
-    }
-    $names = array_keys($modules);
     $options = [
         'Module' => [
-            'Type' => 'dropdown',
-            'Options' => array_combine($names, $names) ?: [],
-            'Description' => 'Provider module; save to see its packages and settings',
+            'Type' => 'text',
+            'Size' => '25',
+            'Loader' => 'sandboxed_LoaderModules',
+            'SimpleMode' => true,
+            'Description' => 'Provider module (a module name of the manifest); save to see its settings',
         ],
-        'Package' => $packageText,
+        'Package' => [
+            'Type' => 'text',
+            'Size' => '25',
+            'Loader' => 'sandboxed_LoaderPackages',
+            'SimpleMode' => true,
+            'Description' => "The provider's package id",
+        ],
     ];
-    $chosen = sandboxed_chosen_module($params, $names);
-    if ($chosen === null) {
-        return $options;
-    }
-    $info = $modules[$chosen]['info'];
-    if (in_array('list-packages', $info['functions'], true)) {
+    $known = sandboxed_known_info();
+    if (trim((string) ($params['serverhostname'] ?? ($params['serverip'] ?? ''))) !== '') {
         try {
-            $result = sandboxed_call($connection, $chosen, ['function' => 'list-packages'], [], null, 'ConfigOptions', []);
-            if (isset($result['ok'])) {
-                $packages = [];
-                foreach ($result['ok']['value'] as $package) {
-                    $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
-                }
-                $options['Package'] = [
-                    'Type' => 'dropdown',
-                    'Options' => $packages,
-                    'Description' => 'Package at ' . $info['name'],
-                ];
-            } else {
-                $options['Package']['Description'] .= ' (the list could not be read: '
-                    . sandboxed_error_text($result['error'], $chosen) . ')';
-            }
-        } catch (SandboxedFailure $failure) {
-            $options['Package']['Description'] .= ' (the list could not be read: ' . $failure->describe() . ')';
+            $known = array_map(static fn (array $m): array => $m['info'], sandboxed_modules(sandboxed_connection($params)));
+        } catch (SandboxedFailure) {
+            // The last known info stands.
         }
     }
-    foreach (sandboxed_product_specs($info) as $spec) {
+    $chosen = trim((string) ($params['configoption1'] ?? ''));
+    if ($chosen === '' && count($known) === 1) {
+        $chosen = (string) array_key_first($known);
+    }
+    if (!isset($known[$chosen])) {
+        return $options;
+    }
+    foreach (sandboxed_product_specs($known[$chosen]) as $spec) {
         $label = $spec['label'];
         while (isset($options[$label])) {
             $label .= ' ';
@@ -202,6 +185,114 @@ function sandboxed_ConfigOptions(array $params = []): array
         }
     }
     return $options;
+}
+
+/**
+ * Loader of option 1: the modules the product's server loads, by name.
+ * Throws (WHMCS shows the message) when the host cannot be asked.
+ *
+ * @param array<string, mixed> $params module parameters with the product's server
+ *
+ * @return array<string, string>
+ */
+function sandboxed_LoaderModules(array $params): array
+{
+    try {
+        $modules = sandboxed_modules(sandboxed_connection($params));
+    } catch (SandboxedFailure $failure) {
+        throw new Exception('The provisioning host could not be asked: ' . $failure->describe());
+    }
+    $choices = [];
+    foreach ($modules as $name => $module) {
+        $choices[$name] = $name . ' (' . $module['info']['name'] . ')';
+    }
+    return $choices;
+}
+
+/**
+ * Loader of option 2: the packages of the product's module (option 1), for
+ * a module that can list them. Throws (WHMCS shows the message, and the
+ * field stays free text) when it cannot.
+ *
+ * @param array<string, mixed> $params module parameters with the product's server
+ *
+ * @return array<string, string>
+ */
+function sandboxed_LoaderPackages(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        if (!in_array('list-packages', $info['functions'], true)) {
+            throw new SandboxedFailure('unsupported', "{$info['name']} cannot list its packages: type the package id");
+        }
+        [$settings, $secrets] = sandboxed_product_settings($params, $info);
+        $result = sandboxed_call($connection, $module, ['function' => 'list-packages'], $settings, null, 'ConfigOptions', $secrets);
+        if (isset($result['error'])) {
+            throw sandboxed_error_failure($result['error'], $module);
+        }
+    } catch (SandboxedFailure $failure) {
+        throw new Exception('The packages could not be read: ' . $failure->describe());
+    }
+    $packages = [];
+    foreach ($result['ok']['value'] as $package) {
+        $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
+    }
+    return $packages;
+}
+
+/** tblconfiguration's setting holding the modules' info as the host last described it. */
+const SANDBOXED_INFO_SETTING = 'SandboxedModuleInfo';
+
+/**
+ * The modules' normalized info as the host last described it, by name.
+ *
+ * @return array<string, array<string, mixed>>
+ */
+function sandboxed_known_info(): array
+{
+    if (!class_exists(Capsule::class)) {
+        return [];
+    }
+    try {
+        $json = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->value('value');
+    } catch (Throwable) {
+        return [];
+    }
+    $known = is_string($json) ? json_decode($json, true) : null;
+    return is_array($known) ? $known : [];
+}
+
+/**
+ * Keeps the modules' info for the product page (see sandboxed_known_info);
+ * info changes when a module is swapped, so it is written whenever it
+ * differs. A failure to write costs only the product page's settings.
+ *
+ * @param array<string, array<string, mixed>> $infos normalized info by module name
+ */
+function sandboxed_remember_info(array $infos): void
+{
+    if (!class_exists(Capsule::class)) {
+        return;
+    }
+    try {
+        $known = sandboxed_known_info();
+        $merged = $infos + $known;
+        ksort($merged);
+        if ($merged === $known) {
+            return;
+        }
+        $value = sandboxed_json($merged);
+        $query = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING);
+        if ($query->first() === null) {
+            Capsule::table('tblconfiguration')->insert(['setting' => SANDBOXED_INFO_SETTING, 'value' => $value]);
+        } else {
+            Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->update(['value' => $value]);
+        }
+    } catch (Throwable) {
+        // Only the product page's settings are the poorer for it.
+    }
 }
 
 /**
@@ -780,8 +871,8 @@ function sandboxed_http(array $connection, string $method, string $path, array|o
 }
 
 /**
- * Where the host is and its token: the WHMCS server record, else the
- * environment (SANDBOXED_URL, SANDBOXED_TOKEN).
+ * Where the host is and its token: the WHMCS server record (hostname or
+ * IP, port, secure; the access hash, else the password, as the token).
  *
  * @param array<string, mixed> $params module or server parameters
  *
@@ -793,39 +884,31 @@ function sandboxed_connection(array $params): array
     if ($host === '') {
         $host = trim((string) ($params['serverip'] ?? ''));
     }
-    if ($host !== '') {
-        if (preg_match('#^https?://#i', $host)) {
-            $url = rtrim($host, '/');
-        } else {
-            $secure = in_array(strtolower((string) ($params['serversecure'] ?? '')), ['1', 'on', 'true', 'yes'], true)
-                || strtolower((string) ($params['serverhttpprefix'] ?? '')) === 'https';
-            if (str_contains($host, ':') && !str_starts_with($host, '[')) {
-                $host = '[' . $host . ']';
-            }
-            $port = (int) ($params['serverport'] ?? 0);
-            if ($port <= 0) {
-                $port = $secure ? 443 : SANDBOXED_DEFAULT_PORT;
-            }
-            $url = ($secure ? 'https' : 'http') . '://' . $host . ':' . $port;
-        }
-        $token = (string) ($params['serveraccesshash'] ?? '');
-        if (trim($token) === '') {
-            $token = (string) ($params['serverpassword'] ?? '');
-        }
+    if ($host === '') {
+        throw new SandboxedFailure('invalid-config', 'no provisioning serve to call: assign the product a server'
+            . ' group with a "Sandboxed provisioning modules" server (hostname, port, the token as password)');
+    }
+    if (preg_match('#^https?://#i', $host)) {
+        $url = rtrim($host, '/');
     } else {
-        $url = rtrim((string) getenv('SANDBOXED_URL'), '/');
-        $token = '';
+        $secure = in_array(strtolower((string) ($params['serversecure'] ?? '')), ['1', 'on', 'true', 'yes'], true)
+            || strtolower((string) ($params['serverhttpprefix'] ?? '')) === 'https';
+        if (str_contains($host, ':') && !str_starts_with($host, '[')) {
+            $host = '[' . $host . ']';
+        }
+        $port = (int) ($params['serverport'] ?? 0);
+        if ($port <= 0) {
+            $port = $secure ? 443 : SANDBOXED_DEFAULT_PORT;
+        }
+        $url = ($secure ? 'https' : 'http') . '://' . $host . ':' . $port;
     }
+    $token = (string) ($params['serveraccesshash'] ?? '');
     if (trim($token) === '') {
-        $token = (string) getenv('SANDBOXED_TOKEN');
-    }
-    if ($url === '') {
-        throw new SandboxedFailure('invalid-config', 'no provisioning serve to call: assign a server'
-            . ' (hostname, port, token as password) or set SANDBOXED_URL and SANDBOXED_TOKEN');
+        $token = (string) ($params['serverpassword'] ?? '');
     }
     if (trim($token) === '') {
         throw new SandboxedFailure('invalid-config', "no token for provisioning serve: set the server's"
-            . ' password or access hash, or SANDBOXED_TOKEN');
+            . ' password or access hash');
     }
     return ['url' => $url, 'token' => trim($token)];
 }
@@ -853,6 +936,7 @@ function sandboxed_modules(array $connection): array
         }
         ksort($modules);
         $cache[$cacheKey] = $modules;
+        sandboxed_remember_info(array_map(static fn (array $m): array => $m['info'], $modules));
     }
     return $cache[$cacheKey];
 }
@@ -1083,31 +1167,6 @@ function sandboxed_module_name(array $params): string
         throw new SandboxedFailure('invalid-config', "the product's Module (module setting 1) is empty");
     }
     return $module;
-}
-
-/**
- * The module whose packages and settings ConfigOptions shows: the product's
- * option 1 when WHMCS passes it (or it can be read for the product being
- * edited), else the only module loaded.
- *
- * @param array<string, mixed> $params whatever WHMCS passed
- * @param list<string>         $names  the loaded modules
- */
-function sandboxed_chosen_module(array $params, array $names): ?string
-{
-    $chosen = trim((string) ($params['configoption1'] ?? ''));
-    $productId = (int) ($params['pid'] ?? ($_REQUEST['id'] ?? 0));
-    if ($chosen === '' && $productId > 0 && class_exists(Capsule::class)) {
-        try {
-            $chosen = (string) (Capsule::table('tblproducts')->where('id', $productId)->value('configoption1') ?? '');
-        } catch (Throwable) {
-            $chosen = '';
-        }
-    }
-    if (in_array($chosen, $names, true)) {
-        return $chosen;
-    }
-    return count($names) === 1 ? $names[0] : null;
 }
 
 /**
@@ -1371,7 +1430,6 @@ function sandboxed_param_secrets(array $params): array
         (string) ($params['password'] ?? ''),
         (string) ($params['serverpassword'] ?? ''),
         (string) ($params['serveraccesshash'] ?? ''),
-        (string) getenv('SANDBOXED_TOKEN'),
     ], static fn (string $secret): bool => $secret !== ''));
 }
 
