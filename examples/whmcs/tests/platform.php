@@ -778,13 +778,49 @@ namespace {
         step('blesta', 'CreateAccount', $again);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') === null, 'the cut-off create made no license');
-        expect(post_json("{$url}/v1/journal/{$match[1]}/ack", ['finding' => 'not-done', 'note' => 'no license at Blesta'], $token) === ['acknowledged' => (int) $match[1]], 'the operator resolves the entry');
-        step('blesta', 'operator', "checked the provider (no license) and resolved journal entry {$match[1]} as not done");
+        // The admin's service tab shows the entry and what to do; the buttons
+        // offer the two findings (and what Blesta can do: change the domain).
+        $tab = sandboxed_AdminServicesTabFields(platform_params(4005));
+        expect(str_contains($tab['Journal'], "Entry {$match[1]}: create-account, unknown") && str_contains($tab['Journal'], 'Check the service at the provider'), 'the tab shows the unknown entry: ' . $tab['Journal']);
+        expect(str_contains($tab['Status at the provider'], 'reports no status'), 'Blesta reports no status: ' . $tab['Status at the provider']);
+        $buttons = sandboxed_AdminCustomButtonArray(platform_params(4005));
+        expect($buttons === ['Change domain' => 'ChangeDomain', 'Checked at the provider: it happened' => 'AckDone', 'Checked at the provider: it did not happen' => 'AckNotDone'], 'Blesta buttons with an unknown outcome: ' . json_encode($buttons));
+        step('blesta', 'AdminServicesTab', strip_tags($tab['Journal']));
+        expect(sandboxed_AckNotDone(platform_params(4005)) === 'success', 'the operator resolves the entry from the button');
+        expect(!in_array($match[1], array_column(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id')), 'the entry is resolved');
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4005)) === ['Change domain' => 'ChangeDomain'], 'no finding to give once resolved');
+        step('blesta', 'operator', "checked the provider (no license) and resolved journal entry {$match[1]} as not done with the button");
         $retried = sandboxed_CreateAccount(platform_params(4005));
         expect($retried === 'success', 'the retry after "not done" runs: ' . $retried);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') !== null, 'the retry made the license');
         step('blesta', 'CreateAccount', $retried);
+
+        // Change domain (a button): the admin edits the domain, then clicks.
+        set_service(4005, ['domain' => 'moved.example.com']);
+        expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
+        expect(find(get_json("{$origin}/_sandbox/blesta/licenses")['licenses'], 'domain', 'moved.example.com') !== null, 'Blesta moved the license');
+        set_service(4005, ['domain' => 'unsure.example.com']);
+        expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
+        $digest = sandboxed_AdminServicesTabFields(platform_params(4005))['Module version that last answered'];
+        expect(preg_match('#^<code>[0-9a-f]{64}</code>$#', $digest) === 1, 'the tab names the digest of the version that answered: ' . $digest);
+
+        // Webline reports a status: the tab shows it live, Refresh status keeps it.
+        $tab = sandboxed_AdminServicesTabFields(platform_params(4003));
+        expect(str_starts_with($tab['Status at the provider'], '<strong>active</strong>'), 'Webline status on the tab: ' . $tab['Status at the provider']);
+        expect($tab['Journal'] === 'nothing pending' && $tab['Provider ID'] !== '<em>none yet</em>', 'Webline tab: ' . json_encode($tab));
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4003)) === ['Refresh status' => 'RefreshStatus'], 'Webline can only refresh its status');
+        expect_result('webline', 'RefreshStatus', sandboxed_RefreshStatus(platform_params(4003)), null);
+        expect(platform_params(4003)['customfields']['Provider status'] === 'active', 'the status is kept on the service');
+        step('webline', 'AdminServicesTab', strip_tags(str_replace('<br>', '; ', $tab['Status at the provider'])));
+
+        // Reset password (a button): a new password at HostMeNow and in WHMCS.
+        $before = row('tblhosting', 4001)['password'];
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4001)) === ['Reset password' => 'ResetPassword'], 'HostMeNow buttons: ' . json_encode(sandboxed_AdminCustomButtonArray(platform_params(4001))));
+        expect_result('hostmenow', 'ResetPassword', sandboxed_ResetPassword(platform_params(4001)), null);
+        $reset = row('tblhosting', 4001)['password'];
+        expect($reset !== $before && strlen($reset) === 16 && provider_record('hostmenow', 4001)['password'] === $reset, 'the reset password is at HostMeNow and in tblhosting');
+        $secrets[] = $reset;
 
         // SuspendAccount, UnsuspendAccount.
         foreach (SERVICES as $provider => $id) {

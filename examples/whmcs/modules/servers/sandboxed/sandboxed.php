@@ -71,6 +71,12 @@ const SANDBOXED_REMOTE_ID_FIELD = 'Remote ID';
 const SANDBOXED_ADDON_USERNAME_FIELD = 'Username';
 const SANDBOXED_ADDON_PASSWORD_FIELD = 'Password';
 
+/** The service property keeping the digest of the module version that last answered it. */
+const SANDBOXED_DIGEST_FIELD = 'Module version';
+
+/** The service property keeping the last status read at the provider. */
+const SANDBOXED_STATUS_FIELD = 'Provider status';
+
 /** configoptionN of the first product-scope setting (1 is Module, 2 Package). */
 const SANDBOXED_FIRST_SETTING_OPTION = 3;
 
@@ -557,17 +563,313 @@ function sandboxed_ServiceSingleSignOn(array $params): array
 }
 
 /**
+ * The service's tab in the admin area: the provider's remote id, the module
+ * and the digest of the version that last answered, the live status where
+ * the module reports one, and the journal entries of this service still
+ * pending, an unknown outcome with what to do about it.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array<string, string> label => HTML
+ */
+function sandboxed_AdminServicesTabFields(array $params): array
+{
+    $e = static fn (string $text): string => htmlspecialchars($text, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8');
+    $module = trim((string) ($params['configoption1'] ?? ''));
+    $remote = sandboxed_remote_id($params);
+    $fields = [
+        'Provider ID' => $remote === null ? '<em>none yet</em>' : $e($remote),
+        'Provisioning module' => $e($module === '' ? '(no module chosen)' : $module),
+    ];
+    $digest = sandboxed_property($params, SANDBOXED_DIGEST_FIELD);
+    $fields['Module version that last answered'] = $digest === null ? '<em>no call yet</em>' : '<code>' . $e($digest) . '</code>';
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+        $fields['Provisioning module'] = $e($module . ' (' . $info['name'] . ' ' . ($info['version'] ?? '') . ')');
+        if (!in_array('service-status', $info['functions'], true)) {
+            $fields['Status at the provider'] = '<em>' . $e($info['name'] . ' reports no status') . '</em>';
+        } elseif ($remote === null) {
+            $fields['Status at the provider'] = '<em>not created yet</em>';
+        } else {
+            $status = sandboxed_status($params, $connection, $info, 'AdminServicesTabFields');
+            $details = array_map(static fn (array $d): string => $e($d[0] . ': ' . $d[1]), $status['details']);
+            $fields['Status at the provider'] = '<strong>' . $e($status['state']) . '</strong>'
+                . ($details === [] ? '' : '<br>' . implode('<br>', $details));
+        }
+        $entries = sandboxed_service_entries($connection, $params);
+        if ($entries === []) {
+            $fields['Journal'] = 'nothing pending';
+        } else {
+            $lines = [];
+            foreach ($entries as $entry) {
+                $line = 'Entry ' . (int) $entry['id'] . ': ' . $entry['intent']['function'] . ', ' . $entry['state'];
+                if ($entry['state'] === 'unknown') {
+                    $line .= ': whether the provider acted is unknown. Check the service at the provider, then click'
+                        . ' "Checked at the provider: it happened" (for a create, first put the account\'s id in '
+                        . SANDBOXED_REMOTE_ID_FIELD . ') or "Checked at the provider: it did not happen"; until then'
+                        . ' the same call is refused.';
+                } elseif ($entry['state'] === 'in-flight') {
+                    $line .= ': still running; wait.';
+                } else {
+                    $line .= ': answered, the answer not yet acknowledged.';
+                }
+                $lines[] = $e($line);
+            }
+            $fields['Journal'] = implode('<br>', $lines);
+        }
+    } catch (SandboxedFailure $failure) {
+        $fields['Status at the provider'] = '<em>' . $e(sandboxed_mask($failure->describe(), sandboxed_param_secrets($params))) . '</em>';
+    }
+    return $fields;
+}
+
+/**
+ * The admin area's buttons for the service: only what its module can do,
+ * and the two findings of an operator when a call's outcome is unknown.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array<string, string> label => function suffix
+ */
+function sandboxed_AdminCustomButtonArray(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+    } catch (SandboxedFailure) {
+        return [];
+    }
+    $buttons = [];
+    if (in_array('service-status', $info['functions'], true)) {
+        $buttons['Refresh status'] = 'RefreshStatus';
+    }
+    if (in_array('change-domain', $info['functions'], true)) {
+        $buttons['Change domain'] = 'ChangeDomain';
+    }
+    if (in_array('change-password', $info['functions'], true)) {
+        $buttons['Reset password'] = 'ResetPassword';
+    }
+    try {
+        $unknown = array_filter(sandboxed_service_entries($connection, $params), static fn (array $e): bool => $e['state'] === 'unknown');
+    } catch (SandboxedFailure) {
+        $unknown = [];
+    }
+    if ($unknown !== []) {
+        $buttons['Checked at the provider: it happened'] = 'AckDone';
+        $buttons['Checked at the provider: it did not happen'] = 'AckNotDone';
+    }
+    return $buttons;
+}
+
+/**
+ * Button: reads the status at the provider and keeps it in the service's
+ * "Provider status" property.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_RefreshStatus(array $params): string
+{
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+        $status = sandboxed_status($params, $connection, $info, 'RefreshStatus');
+        sandboxed_save_property($params, SANDBOXED_STATUS_FIELD, $status['state'], null);
+        return 'success';
+    } catch (SandboxedFailure $failure) {
+        return sandboxed_mask($failure->describe(), $secrets);
+    }
+}
+
+/**
+ * Button: moves the service at the provider to the domain WHMCS now has for
+ * it (the admin edits the domain, saves, then clicks).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_ChangeDomain(array $params): string
+{
+    return sandboxed_mutate($params, 'ChangeDomain', [
+        'function' => 'change-domain',
+        'service' => sandboxed_service($params),
+        'new_domain' => trim((string) ($params['domain'] ?? '')),
+    ], null);
+}
+
+/**
+ * Button: sets a new random password at the provider and in WHMCS (a
+ * provider that generates its own answers it as a credential, which wins).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_ResetPassword(array $params): string
+{
+    $password = sandboxed_new_password();
+    return sandboxed_mutate($params, 'ResetPassword', [
+        'function' => 'change-password',
+        'service' => sandboxed_service($params),
+        'new_password' => $password,
+    ], null, static function (array $answer) use ($params, $password): void {
+        $issued = array_filter($answer['value']['credentials'] ?? [], static fn (array $c): bool => ($c['name'] ?? '') === 'password');
+        if ($issued === []) {
+            // The provider took ours: WHMCS keeps it (an issued one is kept by sandboxed_keep).
+            sandboxed_keep($params, ['kind' => 'done', 'value' => ['credentials' => [['name' => 'password', 'value' => $password, 'secret' => true]]]], false, null);
+        }
+    });
+}
+
+/** A random password of 16 letters, digits and signs (at least one of each kind). */
+function sandboxed_new_password(): string
+{
+    $sets = ['abcdefghijkmnpqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '!#%+-_'];
+    $chars = [];
+    foreach ($sets as $set) {
+        $chars[] = $set[random_int(0, strlen($set) - 1)];
+    }
+    $all = implode('', $sets);
+    while (count($chars) < 16) {
+        $chars[] = $all[random_int(0, strlen($all) - 1)];
+    }
+    for ($i = count($chars) - 1; $i > 0; $i--) {
+        $j = random_int(0, $i);
+        [$chars[$i], $chars[$j]] = [$chars[$j], $chars[$i]];
+    }
+    return implode('', $chars);
+}
+
+/**
+ * Button: the operator checked the provider and the call whose outcome was
+ * unknown did happen. For a create-account, the account's id is taken from
+ * the service's Remote ID (fill it in first).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_AckDone(array $params): string
+{
+    return sandboxed_resolve($params, 'done');
+}
+
+/**
+ * Button: the operator checked the provider and the call whose outcome was
+ * unknown did not happen; its key is free, the next call runs.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_AckNotDone(array $params): string
+{
+    return sandboxed_resolve($params, 'not-done');
+}
+
+/**
+ * Resolves every unknown journal entry of the service with the operator's
+ * finding.
+ *
+ * @param array<string, mixed> $params  module parameters
+ * @param string               $finding done or not-done
+ */
+function sandboxed_resolve(array $params, string $finding): string
+{
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $unknown = array_values(array_filter(sandboxed_service_entries($connection, $params), static fn (array $e): bool => $e['state'] === 'unknown'));
+        if ($unknown === []) {
+            return 'not-pending: no call of this service has an unknown outcome';
+        }
+        $admin = trim((string) ($_SESSION['adminid'] ?? ''));
+        foreach ($unknown as $entry) {
+            $body = ['finding' => $finding, 'note' => 'checked at the provider, from WHMCS' . ($admin === '' ? '' : ' (admin ' . $admin . ')')];
+            if ($finding === 'done' && $entry['intent']['function'] === 'create-account') {
+                $remote = sandboxed_remote_id($params);
+                if ($remote === null) {
+                    return 'invalid-input: put the id of the account found at the provider in ' . SANDBOXED_REMOTE_ID_FIELD . ' first';
+                }
+                $body['remote_id'] = $remote;
+            }
+            sandboxed_http($connection, 'POST', '/v1/journal/' . (int) $entry['id'] . '/ack', $body);
+            sandboxed_log($finding === 'done' ? 'AckDone' : 'AckNotDone', 'POST /v1/journal/' . (int) $entry['id'] . "/ack\n" . sandboxed_json($body), 'acknowledged', [], $secrets);
+        }
+        return 'success';
+    } catch (SandboxedFailure $failure) {
+        return sandboxed_mask($failure->describe(), $secrets);
+    }
+}
+
+/**
+ * The live status at the provider: state (kebab case) and details.
+ *
+ * @param array<string, mixed>              $params     module parameters
+ * @param array{url: string, token: string} $connection the host
+ * @param array<string, mixed>              $info       normalized module info
+ * @param string                            $action     the WHMCS function, for the log
+ *
+ * @return array{state: string, details: list<array{0: string, 1: string}>}
+ */
+function sandboxed_status(array $params, array $connection, array $info, string $action): array
+{
+    $module = sandboxed_module_name($params);
+    if (!in_array('service-status', $info['functions'], true)) {
+        throw new SandboxedFailure('unsupported', $info['name'] . ' reports no status');
+    }
+    [$settings, $secrets] = sandboxed_product_settings($params, $info);
+    $service = sandboxed_service($params);
+    $service['custom_fields'] = sandboxed_custom_fields($params, $info);
+    $result = sandboxed_call($connection, $module, ['function' => 'service-status', 'service' => $service], $settings, null, $action, array_merge($secrets, sandboxed_param_secrets($params)));
+    if (isset($result['error'])) {
+        throw sandboxed_error_failure($result['error'], $module);
+    }
+    $value = $result['ok']['value'] ?? [];
+    $details = [];
+    foreach ($value['details'] ?? [] as $detail) {
+        $details[] = [(string) ($detail[0] ?? ''), (string) ($detail[1] ?? '')];
+    }
+    return ['state' => sandboxed_kebab((string) ($value['state'] ?? 'unknown')), 'details' => $details];
+}
+
+/**
+ * The journal entries still pending for this service (or addon) at its
+ * module, oldest first. Credentials they hold are dropped here: they are
+ * the caller's, never the admin page's.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param array<string, mixed>              $params     module parameters
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_service_entries(array $connection, array $params): array
+{
+    $module = sandboxed_module_name($params);
+    $scope = sandboxed_scope($params);
+    [, $list] = sandboxed_http($connection, 'GET', '/v1/journal/pending');
+    $entries = [];
+    foreach ($list['pending'] ?? [] as $entry) {
+        $intent = $entry['intent'] ?? [];
+        if (($intent['module'] ?? '') !== $module) {
+            continue;
+        }
+        $key = (string) ($intent['idempotency_key'] ?? '');
+        if ((string) ($intent['service_id'] ?? '') === $scope || str_starts_with($key, 'whmcs-' . $scope . '-')) {
+            unset($entry['credentials']);
+            $entries[] = $entry;
+        }
+    }
+    return $entries;
+}
+
+/**
  * Runs one mutating function: the call, then (on success) the remote id and
  * credentials into WHMCS, then the journal acknowledgement.
  *
  * @param array<string, mixed> $params  module parameters
  * @param string               $action  the WHMCS function, for the module log
  * @param array<string, mixed> $request the contract's request
- * @param string|null          $key     idempotency key, if the call has one
+ * @param string|null          $key       idempotency key, if the call has one
+ * @param callable|null        $onSuccess stores what the caller must before the answer's own values
  *
  * @return string "success" or "kind: message"
  */
-function sandboxed_mutate(array $params, string $action, array $request, ?string $key): string
+function sandboxed_mutate(array $params, string $action, array $request, ?string $key, ?callable $onSuccess = null): string
 {
     $secrets = sandboxed_param_secrets($params);
     try {
@@ -583,6 +885,7 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
         }
         $result = sandboxed_call($connection, $module, $request, $settings, $key, $action, $secrets);
         $entry = isset($result['journal_entry']) ? (int) $result['journal_entry'] : null;
+        sandboxed_note_digest($params, $result);
         if (isset($result['error'])) {
             $error = $result['error'];
             $text = sandboxed_error_text($error, $module);
@@ -598,6 +901,9 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
                 }
             }
             return sandboxed_mask($text, $secrets);
+        }
+        if ($onSuccess !== null) {
+            $onSuccess($result['ok']);
         }
         sandboxed_keep($params, $result['ok'], (bool) ($result['replayed'] ?? false), $entry);
         if ($entry !== null) {
@@ -662,6 +968,29 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
         throw new SandboxedFailure('platform', 'the provider issued credentials but WHMCS did not store them ('
             . ($stored['message'] ?? 'no message') . '); they stay in journal entry ' . ($entry ?? '-')
             . ' (`provisioning journal pending`)');
+    }
+}
+
+/**
+ * Keeps the digest of the module version that answered (shown on the
+ * admin tab); a failure to keep it never fails the call.
+ *
+ * @param array<string, mixed> $params module parameters
+ * @param array<string, mixed> $result the CallResult
+ */
+function sandboxed_note_digest(array $params, array $result): void
+{
+    $digest = sandboxed_text($result['module_digest'] ?? null);
+    $properties = sandboxed_properties($params);
+    if ($digest === null || $properties === null) {
+        return;
+    }
+    try {
+        if ($properties->get(SANDBOXED_DIGEST_FIELD) !== $digest) {
+            $properties->save([SANDBOXED_DIGEST_FIELD => $digest]);
+        }
+    } catch (Throwable) {
+        // Only the admin tab is the poorer for it.
     }
 }
 
@@ -1147,8 +1476,11 @@ function sandboxed_custom_fields(array $params, ?array $info): array
             $fields[] = [$name, $value];
         }
     }
+    // What this module keeps in properties is no customer's input, and must
+    // not change a request (its idempotency digest) from one call to the next.
+    $own = [SANDBOXED_REMOTE_ID_FIELD, SANDBOXED_DIGEST_FIELD, SANDBOXED_STATUS_FIELD, SANDBOXED_ADDON_USERNAME_FIELD, SANDBOXED_ADDON_PASSWORD_FIELD];
     foreach ($params['customfields'] ?? [] as $name => $value) {
-        if (is_scalar($value) && (string) $value !== '') {
+        if (is_scalar($value) && (string) $value !== '' && !in_array((string) $name, $own, true)) {
             $fields[] = [(string) $name, (string) $value];
         }
     }
