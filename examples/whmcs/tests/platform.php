@@ -888,6 +888,36 @@ namespace {
             . (is_array($seeded) ? sprintf('; %d disk %d/%d MB', $seeded['service'], $seeded['diskusage'], $seeded['disklimit']) : ''));
         step('-', 'UsageUpdate', 'blesta, webline, logicboxes report no usage: skipped; terminated and other servers untouched');
 
+        // ClientArea: the overview template and what it is given.
+        $template = __DIR__ . '/../modules/servers/sandboxed/templates/clientarea.tpl';
+        expect(is_file($template), 'the module ships templates/clientarea.tpl');
+        $tpl = (string) file_get_contents($template);
+        foreach ([4001 => 'hostmenow', 4003 => 'webline', 4004 => 'logicboxes'] as $id => $provider) {
+            $page = sandboxed_ClientArea(platform_params($id));
+            expect($page['templatefile'] === 'templates/clientarea' && is_array($page['vars']['sandboxed'] ?? null), "{$provider} ClientArea: " . json_encode($page));
+            $vars = $page['vars']['sandboxed'];
+            expect($vars['error'] === null, "{$provider} ClientArea read everything: " . (string) $vars['error']);
+            preg_match_all('/\$sandboxed\.([a-z_]+)/', $tpl, $used);
+            foreach (array_unique($used[1]) as $name) {
+                expect(array_key_exists($name, $vars), "the template's \$sandboxed.{$name} is given");
+            }
+            $pageText = 'status ' . $vars['status'] . ' (' . $vars['status_source'] . ')';
+            foreach ($vars['usage'] as $figure) {
+                $pageText .= ', ' . $figure['name'] . ' ' . $figure['used'] . '/' . $figure['limit'] . ' ' . $figure['unit'];
+            }
+            step($provider, 'ClientArea', $pageText . ($vars['sso'] ? ', sign-on button' : ''));
+        }
+        $hmnPage = sandboxed_ClientArea(platform_params(4001))['vars']['sandboxed'];
+        $byName = array_column($hmnPage['usage'], null, 'name');
+        expect(($byName['Disk']['limit'] ?? null) === '20000' && $byName['Disk']['unlimited'] === false, 'HostMeNow disk with its limit: ' . json_encode($byName));
+        expect(($byName['Bandwidth']['limit'] ?? null) === 'unlimited' && $byName['Bandwidth']['unlimited'] === true, 'HostMeNow bandwidth unlimited, said as such');
+        expect($hmnPage['sso'] === true && $hmnPage['status'] === 'Active' && $hmnPage['status_source'] === 'whmcs', 'HostMeNow: the sign-on button, WHMCS status (no status call)');
+        $weblinePage = sandboxed_ClientArea(platform_params(4003))['vars']['sandboxed'];
+        expect($weblinePage['status'] === 'active' && $weblinePage['status_source'] === 'provider' && $weblinePage['sso'] === false && $weblinePage['usage'] === [], "Webline: the provider's status, no sign-on, no usage");
+        expect(str_contains($tpl, 'Unlimited') && str_contains($tpl, 'dosinglesignon=1'), 'the template says unlimited and posts the sign-on to WHMCS');
+        $down = sandboxed_ClientArea(['serverpassword' => 'not-the-token-4242'] + platform_params(4001))['vars']['sandboxed'];
+        expect($down['error'] === 'The service details could not be read right now (unauthorized).', 'a failure is a line of the page, no secret: ' . (string) $down['error']);
+
         // ServiceSingleSignOn.
         foreach (SERVICES as $provider => $id) {
             $result = sandboxed_ServiceSingleSignOn(platform_params($id));

@@ -563,6 +563,79 @@ function sandboxed_ServiceSingleSignOn(array $params): array
 }
 
 /**
+ * The client area's overview of the service (templates/clientarea.tpl):
+ * the status (the provider's, where the module reports one), the usage
+ * figures with their limits (an unlimited one said as such) and a single
+ * sign-on button where the module supports it. A failure to read shows as
+ * a line of the page, never as an error page.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array{templatefile: string, vars: array<string, mixed>}
+ */
+function sandboxed_ClientArea(array $params): array
+{
+    $vars = [
+        'serviceid' => (int) $params['serviceid'],
+        'provider' => trim((string) ($params['configoption1'] ?? '')),
+        'status' => (string) ($params['status'] ?? ''),
+        'status_source' => 'whmcs',
+        'usage' => [],
+        'usage_updated' => null,
+        'sso' => false,
+        'sso_label' => sandboxed_MetaData()['ServiceSingleSignOnLabel'],
+        'error' => null,
+    ];
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        $vars['provider'] = (string) $info['name'];
+        // Signing on to a service that is not active would only fail.
+        $vars['sso'] = in_array('single-sign-on', $info['functions'], true) && strcasecmp((string) ($params['status'] ?? ''), 'Active') === 0;
+        if (in_array('service-status', $info['functions'], true) && sandboxed_remote_id($params) !== null) {
+            $vars['status'] = sandboxed_status($params, $connection, $info, 'ClientArea')['state'];
+            $vars['status_source'] = 'provider';
+        }
+        if (in_array('usage-data', $info['functions'], true)) {
+            [$settings, $settingSecrets] = sandboxed_product_settings($params, $info);
+            $service = sandboxed_service($params);
+            $service['custom_fields'] = sandboxed_custom_fields($params, $info);
+            $result = sandboxed_call($connection, $module, ['function' => 'usage-data', 'service' => $service], $settings, null, 'ClientArea', array_merge($secrets, $settingSecrets));
+            if (isset($result['error'])) {
+                throw sandboxed_error_failure($result['error'], $module);
+            }
+            foreach ($result['ok']['value']['figures'] ?? [] as $figure) {
+                $limit = $figure['limit'] ?? null;
+                $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+                $vars['usage'][] = [
+                    'name' => ucfirst((string) ($figure['name'] ?? '')),
+                    'used' => sandboxed_figure((float) ($figure['used'] ?? 0)),
+                    'unit' => (string) ($figure['unit'] ?? ''),
+                    'unlimited' => $limitValue === null,
+                    'limit' => $limitValue === null ? 'unlimited' : sandboxed_figure((float) $limitValue),
+                ];
+            }
+            $vars['usage_updated'] = sandboxed_text($result['ok']['value']['updated_at'] ?? null);
+        }
+    } catch (SandboxedFailure $failure) {
+        $vars['error'] = 'The service details could not be read right now (' . $failure->kind . ').';
+    }
+    return ['templatefile' => 'templates/clientarea', 'vars' => ['sandboxed' => $vars]];
+}
+
+/**
+ * A figure as people read it: no trailing ".0", two decimals at most.
+ *
+ * @param float $value the figure
+ */
+function sandboxed_figure(float $value): string
+{
+    return rtrim(rtrim(number_format($value, 2, '.', ''), '0'), '.');
+}
+
+/**
  * The service's tab in the admin area: the provider's remote id, the module
  * and the digest of the version that last answered, the live status where
  * the module reports one, and the journal entries of this service still
