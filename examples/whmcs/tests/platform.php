@@ -134,12 +134,65 @@ namespace WHMCS\Database {
     }
 }
 
+namespace WHMCS\Module {
+    /** Stand-in for WHMCS's base class of admin dashboard widgets. */
+    abstract class AbstractWidget
+    {
+        protected $title = '';
+        protected $description = '';
+        protected $weight = 100;
+        protected $columns = 1;
+        protected $cache = false;
+        protected $cacheExpiry = 3600;
+        protected $requiredPermission = '';
+
+        abstract public function getData();
+
+        abstract public function generateOutput($data);
+
+        public function getTitle(): string
+        {
+            return (string) $this->title;
+        }
+    }
+}
+
 namespace {
     use WHMCS\Database\Capsule;
 
     define('WHMCS', true);
 
     // ---- Stand-ins for WHMCS's own helpers --------------------------------
+
+    /** @var array<string, list<callable>> The hooks added, by hook point. */
+    $GLOBALS['platform_hooks'] = [];
+
+    /** WHMCS's add_hook. */
+    function add_hook(string $hookPoint, int $priority, callable $function): void
+    {
+        $GLOBALS['platform_hooks'][$hookPoint][] = $function;
+    }
+
+    /**
+     * What the functions of a hook point return, as WHMCS runs them.
+     *
+     * @return list<mixed>
+     */
+    function run_hook(string $hookPoint, array $vars = []): array
+    {
+        return array_map(static fn (callable $f): mixed => $f($vars), $GLOBALS['platform_hooks'][$hookPoint] ?? []);
+    }
+
+    /** WHMCS keeps server passwords encrypted in tblservers; decrypt() reads them. */
+    function encrypt(string $value): string
+    {
+        return 'enc:' . base64_encode($value);
+    }
+
+    function decrypt(string $value): string
+    {
+        return str_starts_with($value, 'enc:') ? (string) base64_decode(substr($value, 4), true) : $value;
+    }
 
     /** @var list<array<string, string>> What logModuleCall recorded. */
     $GLOBALS['platform_module_log'] = [];
@@ -399,7 +452,7 @@ namespace {
             'serverip' => (string) $server['ipaddress'],
             'serverhostname' => (string) $server['hostname'],
             'serverusername' => (string) $server['username'],
-            'serverpassword' => (string) $server['password'],
+            'serverpassword' => decrypt((string) $server['password']),
             'serveraccesshash' => (string) $server['accesshash'],
             'serversecure' => (bool) $server['secure'],
             'serverhttpprefix' => $server['secure'] ? 'https' : 'http',
@@ -582,10 +635,10 @@ namespace {
             'tblservers' => [
                 ['id' => 1, 'name' => 'provisioning serve', 'type' => 'sandboxed', 'ipaddress' => $parts['host'],
                     'hostname' => $parts['host'], 'port' => $parts['port'], 'secure' => false,
-                    'username' => '', 'password' => $token, 'accesshash' => ''],
+                    'username' => '', 'password' => encrypt($token), 'accesshash' => ''],
                 ['id' => 2, 'name' => 'another host', 'type' => 'sandboxed', 'ipaddress' => '127.0.0.1',
                     'hostname' => '127.0.0.1', 'port' => 9, 'secure' => false,
-                    'username' => '', 'password' => 'unused-token', 'accesshash' => ''],
+                    'username' => '', 'password' => encrypt('unused-token'), 'accesshash' => ''],
             ],
             'tblclients' => [
                 ['id' => 1, 'firstname' => 'Asha', 'lastname' => 'Mushi', 'companyname' => '', 'email' => 'asha@example.co.tz',
@@ -778,6 +831,15 @@ namespace {
         step('blesta', 'CreateAccount', $again);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') === null, 'the cut-off create made no license');
+        // The admin dashboard's widget lists it, first, as unknown.
+        $widgets = array_values(array_filter(run_hook('AdminHomeWidgets'), static fn (mixed $w): bool => $w instanceof \WHMCS\Module\AbstractWidget));
+        expect(count($widgets) === 1 && $widgets[0]->getTitle() === 'Provisioning journal', 'the module adds one dashboard widget');
+        $html = $widgets[0]->generateOutput($widgets[0]->getData());
+        expect(str_contains($html, ">unknown</span> #{$match[1]} blesta create-account") && str_contains($html, 'service 4005') && str_contains($html, 'check at the provider'), 'the widget lists the unknown entry: ' . $html);
+        expect(str_contains($html, 'another host</strong><p class="text-danger">Could not be asked: transport: '), 'the widget says which server could not be asked: ' . $html);
+        expect(!str_contains($html, $token) && !str_contains($html, 'unused-token'), 'the widget shows no token');
+        step('-', 'dashboard widget', trim(preg_replace('/\s+/', ' ', html_entity_decode(strip_tags(str_replace('><', '> <', explode('</li>', $html)[0]))))));
+
         // The admin's service tab shows the entry and what to do; the buttons
         // offer the two findings (and what Blesta can do: change the domain).
         $tab = sandboxed_AdminServicesTabFields(platform_params(4005));
@@ -946,6 +1008,8 @@ namespace {
         $pending = get_json("{$url}/v1/journal/pending", $token)['pending'];
         expect($pending === [], 'journal entries left pending: ' . implode(', ', array_column($pending, 'id')));
         step('-', 'journal', 'nothing pending');
+        $widget = run_hook('AdminHomeWidgets')[0];
+        expect(str_contains($widget->generateOutput($widget->getData()), 'provisioning serve</strong><p>Nothing pending.</p>'), 'the widget says nothing is pending');
 
         // No secret in the module log, once WHMCS has replaced $replaceVars.
         $log = $GLOBALS['platform_module_log'];
@@ -962,7 +1026,8 @@ namespace {
         step('-', 'module log', count($log) . ' entries, no secret after replacement');
     }
 
-    require __DIR__ . '/../modules/servers/sandboxed/sandboxed.php';
+    require_once __DIR__ . '/../modules/servers/sandboxed/sandboxed.php';
+    require_once __DIR__ . '/../modules/servers/sandboxed/hooks.php';
 
     try {
         main();
