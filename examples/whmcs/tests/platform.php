@@ -696,6 +696,20 @@ namespace {
             step('-', 'ConfigOptions', 'Loader with nothing listening -> ' . $failure->getMessage());
         }
 
+        // The README's table of what each provider module supports says what
+        // the modules' info says.
+        $readme = (string) file_get_contents(__DIR__ . '/../README.md');
+        $modules = sandboxed_modules(sandboxed_connection(server_params(1)));
+        preg_match_all('/^\| [^|]+ \| `([a-z-]+)` \| (yes|no) \| (yes|no) \| (yes|no) \| (yes|no) \|$/m', $readme, $rows, PREG_SET_ORDER);
+        expect(count($rows) === 12, 'the README has a row per contract function: ' . count($rows));
+        foreach ($rows as $row) {
+            foreach (['hostmenow', 'blesta', 'webline', 'logicboxes'] as $column => $provider) {
+                $supported = in_array($row[1], $modules[$provider]['info']['functions'], true);
+                expect(($row[2 + $column] === 'yes') === $supported, "the README says {$provider} " . ($supported ? 'lacks' : 'has') . " {$row[1]}");
+            }
+        }
+        step('-', 'README', 'the feature table matches every module\'s info');
+
         configure_product(1, 'HostMeNow Basic', 'hostmenow', ['Package' => '101']);
         configure_product(2, 'Blesta License', 'blesta', ['Package' => 'monthly', 'License term' => 'monthly']);
         configure_product(3, 'Webline Basic', 'webline', ['Package' => '1', 'Wait for activation (seconds)' => '0']);
