@@ -8,7 +8,9 @@
  * against a running `provisioning serve` whose modules reach the sandbox.
  *
  * Environment:
- *   SANDBOXED_URL, SANDBOXED_TOKEN  where serve listens and its token
+ *   SANDBOXED_URL, SANDBOXED_TOKEN  where serve listens and its token: the harness
+ *                                   makes WHMCS's server record of them, then
+ *                                   removes them (the module reads no environment)
  *   SANDBOX_ORIGIN                  the sandbox, for its /_sandbox/ control routes
  *   WHMCS_SEEDED_USAGE              optional JSON: a HostMeNow service the sandbox
  *                                   already has, with the usage UsageUpdate must import:
@@ -132,12 +134,65 @@ namespace WHMCS\Database {
     }
 }
 
+namespace WHMCS\Module {
+    /** Stand-in for WHMCS's base class of admin dashboard widgets. */
+    abstract class AbstractWidget
+    {
+        protected $title = '';
+        protected $description = '';
+        protected $weight = 100;
+        protected $columns = 1;
+        protected $cache = false;
+        protected $cacheExpiry = 3600;
+        protected $requiredPermission = '';
+
+        abstract public function getData();
+
+        abstract public function generateOutput($data);
+
+        public function getTitle(): string
+        {
+            return (string) $this->title;
+        }
+    }
+}
+
 namespace {
     use WHMCS\Database\Capsule;
 
     define('WHMCS', true);
 
     // ---- Stand-ins for WHMCS's own helpers --------------------------------
+
+    /** @var array<string, list<callable>> The hooks added, by hook point. */
+    $GLOBALS['platform_hooks'] = [];
+
+    /** WHMCS's add_hook. */
+    function add_hook(string $hookPoint, int $priority, callable $function): void
+    {
+        $GLOBALS['platform_hooks'][$hookPoint][] = $function;
+    }
+
+    /**
+     * What the functions of a hook point return, as WHMCS runs them.
+     *
+     * @return list<mixed>
+     */
+    function run_hook(string $hookPoint, array $vars = []): array
+    {
+        return array_map(static fn (callable $f): mixed => $f($vars), $GLOBALS['platform_hooks'][$hookPoint] ?? []);
+    }
+
+    /** WHMCS keeps server passwords encrypted in tblservers; decrypt() reads them. */
+    function encrypt(string $value): string
+    {
+        return 'enc:' . base64_encode($value);
+    }
+
+    function decrypt(string $value): string
+    {
+        return str_starts_with($value, 'enc:') ? (string) base64_decode(substr($value, 4), true) : $value;
+    }
 
     /** @var list<array<string, string>> What logModuleCall recorded. */
     $GLOBALS['platform_module_log'] = [];
@@ -202,7 +257,12 @@ namespace {
     /** Stand-in for a service's serviceProperties: its custom fields by name. */
     final class PlatformServiceProperties
     {
-        public function __construct(private readonly int $serviceId, private readonly int $productId)
+        /**
+         * @param int    $serviceId tblhosting.id, or tblhostingaddons.id for an addon
+         * @param int    $productId tblproducts.id, or tbladdons.id for an addon
+         * @param string $type      the custom fields' type: product or addon
+         */
+        public function __construct(private readonly int $serviceId, private readonly int $productId, private readonly string $type = 'product')
         {
         }
 
@@ -214,7 +274,7 @@ namespace {
                 if ($fieldId === null) {
                     $fieldId = 1 + max(array_merge([0], array_column(Capsule::$tables['tblcustomfields'], 'id')));
                     Capsule::table('tblcustomfields')->insert([
-                        'id' => $fieldId, 'type' => 'product', 'relid' => $this->productId,
+                        'id' => $fieldId, 'type' => $this->type, 'relid' => $this->productId,
                         'fieldname' => (string) $name, 'adminonly' => 'on',
                     ]);
                 }
@@ -239,7 +299,7 @@ namespace {
 
         private function fieldId(string $name): ?int
         {
-            foreach (Capsule::table('tblcustomfields')->where('type', 'product')->where('relid', $this->productId)->get() as $field) {
+            foreach (Capsule::table('tblcustomfields')->where('type', $this->type)->where('relid', $this->productId)->get() as $field) {
                 if (explode('|', $field->fieldname, 2)[0] === $name) {
                     return (int) $field->id;
                 }
@@ -256,6 +316,21 @@ namespace {
         public function __construct(public readonly int $id, public readonly int $packageid, public readonly string $billingcycle)
         {
             $this->serviceProperties = new PlatformServiceProperties($id, $packageid);
+        }
+    }
+
+    /** Stand-in for the addon model WHMCS passes as `$params['model']` for a product addon. */
+    final class PlatformAddon
+    {
+        public PlatformServiceProperties $serviceProperties;
+
+        /**
+         * @param int $id      tblhostingaddons.id (the `addonId`)
+         * @param int $addonid tbladdons.id, the addon's definition
+         */
+        public function __construct(public readonly int $id, public readonly int $addonid, public readonly int $serviceid, public readonly string $billingcycle = 'Monthly')
+        {
+            $this->serviceProperties = new PlatformServiceProperties($id, $addonid, 'addon');
         }
     }
 
@@ -342,6 +417,27 @@ namespace {
     }
 
     /**
+     * The module parameters WHMCS builds for a product addon provisioned by
+     * the module: the parent service's, with `addonId`, the addon's model and
+     * the addon's own module settings.
+     *
+     * @return array<string, mixed>
+     */
+    function platform_addon_params(int $hostingAddonId, array $extra = []): array
+    {
+        $addon = row('tblhostingaddons', $hostingAddonId);
+        $definition = row('tbladdons', (int) $addon['addonid']);
+        $params = platform_params((int) $addon['hostingid']);
+        $params['addonId'] = $hostingAddonId;
+        $params['model'] = new PlatformAddon($hostingAddonId, (int) $definition['id'], (int) $addon['hostingid'], (string) $addon['billingcycle']);
+        $params['status'] = (string) $addon['status'];
+        for ($i = 1; $i <= 24; $i++) {
+            $params['configoption' . $i] = (string) ($definition['configoption' . $i] ?? '');
+        }
+        return $extra + $params;
+    }
+
+    /**
      * The server parameters WHMCS passes to TestConnection and UsageUpdate
      * (and, with the service's, to every other function).
      *
@@ -356,7 +452,7 @@ namespace {
             'serverip' => (string) $server['ipaddress'],
             'serverhostname' => (string) $server['hostname'],
             'serverusername' => (string) $server['username'],
-            'serverpassword' => (string) $server['password'],
+            'serverpassword' => decrypt((string) $server['password']),
             'serveraccesshash' => (string) $server['accesshash'],
             'serversecure' => (bool) $server['secure'],
             'serverhttpprefix' => $server['secure'] ? 'https' : 'http',
@@ -474,6 +570,34 @@ namespace {
         ]);
     }
 
+    /**
+     * A product's Module Settings page as WHMCS renders it: ConfigOptions
+     * (WHMCS passes no server), then each field's Loader with the product's
+     * saved options and the server of its server group (server 1). A loader
+     * that throws leaves its field as it is, with the message.
+     *
+     * @param array<string, string> $config configoptionN => value
+     *
+     * @return array<string, array<string, mixed>>
+     */
+    function product_page(array $config): array
+    {
+        $fields = sandboxed_ConfigOptions($config);
+        foreach ($fields as $label => $field) {
+            if (!isset($field['Loader'])) {
+                continue;
+            }
+            try {
+                $choices = ($field['Loader'])($config + server_params(1));
+                $fields[$label]['Type'] = 'dropdown';
+                $fields[$label]['Options'] = $choices;
+            } catch (Exception $error) {
+                $fields[$label]['Description'] = ($field['Description'] ?? '') . ' (' . $error->getMessage() . ')';
+            }
+        }
+        return $fields;
+    }
+
     function add_service(int $id, int $productId, int $server, string $status, string $domain, string $username, string $password): void
     {
         Capsule::table('tblhosting')->insert([
@@ -503,15 +627,18 @@ namespace {
         $parts = parse_url($url);
         expect(isset($parts['host'], $parts['port']), "SANDBOXED_URL {$url} has no host and port");
         $seeded = json_decode((string) getenv('WHMCS_SEEDED_USAGE'), true);
+        // From here on serve is known to WHMCS only as the server record below.
+        putenv('SANDBOXED_URL');
+        putenv('SANDBOXED_TOKEN');
 
         Capsule::$tables = [
             'tblservers' => [
                 ['id' => 1, 'name' => 'provisioning serve', 'type' => 'sandboxed', 'ipaddress' => $parts['host'],
                     'hostname' => $parts['host'], 'port' => $parts['port'], 'secure' => false,
-                    'username' => '', 'password' => $token, 'accesshash' => ''],
+                    'username' => '', 'password' => encrypt($token), 'accesshash' => ''],
                 ['id' => 2, 'name' => 'another host', 'type' => 'sandboxed', 'ipaddress' => '127.0.0.1',
                     'hostname' => '127.0.0.1', 'port' => 9, 'secure' => false,
-                    'username' => '', 'password' => 'unused-token', 'accesshash' => ''],
+                    'username' => '', 'password' => encrypt('unused-token'), 'accesshash' => ''],
             ],
             'tblclients' => [
                 ['id' => 1, 'firstname' => 'Asha', 'lastname' => 'Mushi', 'companyname' => '', 'email' => 'asha@example.co.tz',
@@ -521,32 +648,67 @@ namespace {
                     'language' => 'english'],
             ],
             'tblproducts' => [],
+            'tblconfiguration' => [],
             'tblcustomfields' => [],
             'tblcustomfieldsvalues' => [],
             'tblhosting' => [],
+            // A HostMeNow addon (say, a second site) provisioned by the module.
+            'tbladdons' => [['id' => 1, 'name' => 'Extra site', 'module' => 'sandboxed', 'configoption1' => 'hostmenow', 'configoption2' => '101']],
+            'tblhostingaddons' => [],
         ];
 
-        // ConfigOptions: from serve mode (environment, no server yet).
-        $options = sandboxed_ConfigOptions();
-        expect(array_keys($options) === ['Module', 'Package'], 'ConfigOptions without a module: ' . implode(', ', array_keys($options)));
+        // ConfigOptions as WHMCS renders a product's Module Settings: the
+        // fields without a server, then each field's Loader with the server
+        // of the product's server group. Nothing comes from PHP's environment.
+        $emptyPage = sandboxed_ConfigOptions();
+        expect(array_keys($emptyPage) === ['Module', 'Package'], 'ConfigOptions of a new product: ' . implode(', ', array_keys($emptyPage)));
+        expect(($emptyPage['Module']['Loader'] ?? '') === 'sandboxed_LoaderModules' && ($emptyPage['Package']['Loader'] ?? '') === 'sandboxed_LoaderPackages', 'Module and Package are filled by loaders');
+        $options = product_page([]);
         expect($options['Module']['Type'] === 'dropdown', 'the Module option lists the loaded modules: ' . ($options['Module']['Description'] ?? ''));
         $names = array_keys($options['Module']['Options']);
         expect($names === ['blesta', 'hostmenow', 'logicboxes', 'webline'], 'the Module dropdown lists ' . implode(', ', $names));
-        step('-', 'ConfigOptions', 'Module: ' . implode(', ', $names));
-        $hmn = sandboxed_ConfigOptions(['configoption1' => 'hostmenow']);
+        step('-', 'ConfigOptions', 'Module (Loader, with the server record): ' . implode(', ', $names));
+        $hmn = product_page(['configoption1' => 'hostmenow']);
         expect($hmn['Package']['Type'] === 'dropdown' && isset($hmn['Package']['Options']['101'], $hmn['Package']['Options']['102']), 'HostMeNow packages in a dropdown');
         expect(($hmn['Dedicated IP address']['Type'] ?? '') === 'text', 'HostMeNow asks for its product setting ip-address');
         step('hostmenow', 'ConfigOptions', 'Package dropdown (' . count($hmn['Package']['Options']) . ' packages), ' . implode(', ', array_slice(array_keys($hmn), 2)));
-        $lb = sandboxed_ConfigOptions(['configoption1' => 'logicboxes']);
-        expect($lb['Package']['Type'] === 'text', 'LogicBoxes lists no packages: Package is text');
+        $lb = product_page(['configoption1' => 'logicboxes']);
+        expect($lb['Package']['Type'] === 'text' && str_contains($lb['Package']['Description'], 'unsupported: '), 'LogicBoxes lists no packages: Package is text, saying why: ' . $lb['Package']['Description']);
         expect(($lb['Account type']['Type'] ?? '') === 'dropdown' && array_keys($lb['Account type']['Options']) === ['mailbox', 'forward-only'], 'LogicBoxes account type is a dropdown');
         step('logicboxes', 'ConfigOptions', 'Package text, ' . implode(', ', array_slice(array_keys($lb), 2)));
-        $blesta = sandboxed_ConfigOptions(['configoption1' => 'blesta']);
+        $blesta = product_page(['configoption1' => 'blesta']);
         expect(($blesta['License term']['Type'] ?? '') === 'dropdown', 'Blesta term is a dropdown');
         step('blesta', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($blesta), 2)));
-        $webline = sandboxed_ConfigOptions(['configoption1' => 'webline']);
+        $webline = product_page(['configoption1' => 'webline']);
         expect(($webline['Wait for activation (seconds)']['Type'] ?? '') === 'text', 'Webline wait is a number field');
         step('webline', 'ConfigOptions', 'Package dropdown, ' . implode(', ', array_slice(array_keys($webline), 2)));
+        $noServer = sandboxed_ConfigOptions(['configoption1' => 'hostmenow']);
+        expect(isset($noServer['Dedicated IP address']), "without a server the page shows the module's settings as the host last described them");
+        $loaded = sandboxed_LoaderModules(server_params(1));
+        expect(isset($loaded['hostmenow']), 'the loader answers with the server record alone');
+        try {
+            sandboxed_LoaderModules(server_params(2));
+            expect(false, 'a loader with nothing listening throws');
+        } catch (PlatformFailure $failure) {
+            throw $failure;
+        } catch (Exception $failure) {
+            expect(str_contains($failure->getMessage(), 'transport: '), 'the loader says why: ' . $failure->getMessage());
+            step('-', 'ConfigOptions', 'Loader with nothing listening -> ' . $failure->getMessage());
+        }
+
+        // The README's table of what each provider module supports says what
+        // the modules' info says.
+        $readme = (string) file_get_contents(__DIR__ . '/../README.md');
+        $modules = sandboxed_modules(sandboxed_connection(server_params(1)));
+        preg_match_all('/^\| [^|]+ \| `([a-z-]+)` \| (yes|no) \| (yes|no) \| (yes|no) \| (yes|no) \|$/m', $readme, $rows, PREG_SET_ORDER);
+        expect(count($rows) === 12, 'the README has a row per contract function: ' . count($rows));
+        foreach ($rows as $row) {
+            foreach (['hostmenow', 'blesta', 'webline', 'logicboxes'] as $column => $provider) {
+                $supported = in_array($row[1], $modules[$provider]['info']['functions'], true);
+                expect(($row[2 + $column] === 'yes') === $supported, "the README says {$provider} " . ($supported ? 'lacks' : 'has') . " {$row[1]}");
+            }
+        }
+        step('-', 'README', 'the feature table matches every module\'s info');
 
         configure_product(1, 'HostMeNow Basic', 'hostmenow', ['Package' => '101']);
         configure_product(2, 'Blesta License', 'blesta', ['Package' => 'monthly', 'License term' => 'monthly']);
@@ -620,6 +782,53 @@ namespace {
         $secrets[] = $webline['password'];
         step('webline', 'credentials', "username {$webline['username']} and the generated password are in tblhosting");
 
+        // A product addon of the HostMeNow service, created beside its parent:
+        // its own key, its own account, its own stored remote id; suspending
+        // and terminating it leaves the parent alone.
+        Capsule::table('tblhostingaddons')->insert(['id' => 7, 'hostingid' => 4001, 'addonid' => 1, 'billingcycle' => 'Annually', 'status' => 'Pending']);
+        $parentRemote = platform_params(4001)['customfields']['Remote ID'];
+        // The customer chose two configurable options with the addon: neither is a
+        // setting of HostMeNow's, so both reach it as custom fields (ip_address
+        // is the one HostMeNow reads).
+        $addonOptions = ['ip_address' => '10.9.8.7', 'Mailboxes|Number of mailboxes' => '5'];
+        expect_result('hostmenow', 'CreateAccount addon', sandboxed_CreateAccount(platform_addon_params(7, ['configoptions' => $addonOptions])), null);
+        $addonRemote = (string) (new PlatformAddon(7, 1, 4001))->serviceProperties->get('Remote ID');
+        expect($addonRemote !== '' && $addonRemote !== $parentRemote, "the addon's remote id ({$addonRemote}) is its own, not the parent's ({$parentRemote})");
+        expect(platform_params(4001)['customfields']['Remote ID'] === $parentRemote, "the parent's remote id is untouched");
+        $hmnServices = get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'];
+        $parentAccount = find($hmnServices, 'service_id', '4001');
+        $addonAccount = find($hmnServices, 'service_id', '4001-a7');
+        expect($parentAccount !== null && $addonAccount !== null, 'HostMeNow has two accounts, the parent 4001 and the addon 4001-a7');
+        expect(count(array_filter($hmnServices, static fn (array $s): bool => in_array($s['service_id'], ['4001', '4001-a7'], true))) === 2, 'exactly two');
+        Capsule::table('tblhostingaddons')->where('id', 7)->update(['status' => 'Active']);
+        expect_result('hostmenow', 'SuspendAccount addon', sandboxed_SuspendAccount(platform_addon_params(7, ['suspendreason' => 'Addon overdue'])), null);
+        expect(provider_state('hostmenow', 4001) === 'active', 'suspending the addon left the parent active');
+        expect(strtolower((string) find(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'], 'service_id', '4001-a7')['status']) === 'suspended', 'the addon is suspended');
+        expect_result('hostmenow', 'TerminateAccount addon', sandboxed_TerminateAccount(platform_addon_params(7)), null);
+        expect(provider_state('hostmenow', 4001) === 'active', 'terminating the addon left the parent active');
+        step('hostmenow', 'addon', "parent 4001 (remote id {$parentRemote}) and addon 7 (remote id {$addonRemote}) are two accounts; the addon's suspend and terminate left the parent active");
+
+        // Configurable options reach the provider: one named as HostMeNow's
+        // product setting `ip-address` (by its label) becomes that setting,
+        // overriding the product's blank value; the addon's above came as
+        // custom fields. HostMeNow's own record of the requests shows both.
+        add_service(4006, 1, 1, 'Pending', 'options.example.com', 'optionsx', 'Hmn-Options-Pw1!');
+        $secrets[] = 'Hmn-Options-Pw1!';
+        expect_result('hostmenow', 'CreateAccount', sandboxed_CreateAccount(platform_params(4006, ['configoptions' => ['Dedicated IP address|Dedicated IP' => '10.20.30.40|Yes, one']])), null);
+        $creates = array_values(array_filter(
+            get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/requests'),
+            static fn (array $r): bool => $r['action'] === 'CreateAccount'
+        ));
+        $byService = array_column(array_map(static fn (array $r): array => $r['params'], $creates), null, 'serviceid');
+        expect(($byService['4006']['ip_address'] ?? null) === '10.20.30.40', 'the configurable option reached HostMeNow as the ip-address setting: ' . json_encode($byService['4006'] ?? null));
+        expect(($byService['4001-a7']['ip_address'] ?? null) === '10.9.8.7', "the addon's configurable option reached HostMeNow as a custom field: " . json_encode($byService['4001-a7'] ?? null));
+        expect(!isset($byService['4001']['ip_address']), 'the parent got no ip_address');
+        $sent = array_filter($GLOBALS['platform_module_log'], static fn (array $e): bool => $e['action'] === 'CreateAccount' && str_contains($e['request'], 'options.example.com'));
+        $body = json_decode(explode("\n", (string) end($sent)['request'], 2)[1], true);
+        expect(in_array(['name' => 'ip-address', 'value' => '10.20.30.40'], $body['settings'] ?? [], true), 'sent as the setting ip-address: ' . json_encode($body));
+        expect(!in_array('Dedicated IP address', array_column($body['request']['service']['custom_fields'], 0), true), 'and not also as a custom field: ' . json_encode($body));
+        step('hostmenow', 'configoptions', 'a product setting by label (ip-address 10.20.30.40) and custom fields on the addon (ip_address 10.9.8.7) reached HostMeNow');
+
         // A create cut off at the provider (HTTP 500: did it act?): the entry
         // stays pending, the same key is refused until an operator has
         // checked the provider and resolved the entry; found not done, the
@@ -636,13 +845,58 @@ namespace {
         step('blesta', 'CreateAccount', $again);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') === null, 'the cut-off create made no license');
-        expect(post_json("{$url}/v1/journal/{$match[1]}/ack", ['finding' => 'not-done', 'note' => 'no license at Blesta'], $token) === ['acknowledged' => (int) $match[1]], 'the operator resolves the entry');
-        step('blesta', 'operator', "checked the provider (no license) and resolved journal entry {$match[1]} as not done");
+        // The admin dashboard's widget lists it, first, as unknown.
+        $widgets = array_values(array_filter(run_hook('AdminHomeWidgets'), static fn (mixed $w): bool => $w instanceof \WHMCS\Module\AbstractWidget));
+        expect(count($widgets) === 1 && $widgets[0]->getTitle() === 'Provisioning journal', 'the module adds one dashboard widget');
+        $html = $widgets[0]->generateOutput($widgets[0]->getData());
+        expect(str_contains($html, ">unknown</span> #{$match[1]} blesta create-account") && str_contains($html, 'service 4005') && str_contains($html, 'check at the provider'), 'the widget lists the unknown entry: ' . $html);
+        expect(str_contains($html, 'another host</strong><p class="text-danger">Could not be asked: transport: '), 'the widget says which server could not be asked: ' . $html);
+        expect(!str_contains($html, $token) && !str_contains($html, 'unused-token'), 'the widget shows no token');
+        step('-', 'dashboard widget', trim(preg_replace('/\s+/', ' ', html_entity_decode(strip_tags(str_replace('><', '> <', explode('</li>', $html)[0]))))));
+
+        // The admin's service tab shows the entry and what to do; the buttons
+        // offer the two findings (and what Blesta can do: change the domain).
+        $tab = sandboxed_AdminServicesTabFields(platform_params(4005));
+        expect(str_contains($tab['Journal'], "Entry {$match[1]}: create-account, unknown") && str_contains($tab['Journal'], 'Check the service at the provider'), 'the tab shows the unknown entry: ' . $tab['Journal']);
+        expect(str_contains($tab['Status at the provider'], 'reports no status'), 'Blesta reports no status: ' . $tab['Status at the provider']);
+        $buttons = sandboxed_AdminCustomButtonArray(platform_params(4005));
+        expect($buttons === ['Change domain' => 'ChangeDomain', 'Checked at the provider: it happened' => 'AckDone', 'Checked at the provider: it did not happen' => 'AckNotDone'], 'Blesta buttons with an unknown outcome: ' . json_encode($buttons));
+        step('blesta', 'AdminServicesTab', strip_tags($tab['Journal']));
+        expect(sandboxed_AckNotDone(platform_params(4005)) === 'success', 'the operator resolves the entry from the button');
+        expect(!in_array($match[1], array_column(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id')), 'the entry is resolved');
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4005)) === ['Change domain' => 'ChangeDomain'], 'no finding to give once resolved');
+        step('blesta', 'operator', "checked the provider (no license) and resolved journal entry {$match[1]} as not done with the button");
         $retried = sandboxed_CreateAccount(platform_params(4005));
         expect($retried === 'success', 'the retry after "not done" runs: ' . $retried);
         $licenses = get_json("{$origin}/_sandbox/blesta/licenses")['licenses'];
         expect(find($licenses, 'domain', 'unsure.example.com') !== null, 'the retry made the license');
         step('blesta', 'CreateAccount', $retried);
+
+        // Change domain (a button): the admin edits the domain, then clicks.
+        set_service(4005, ['domain' => 'moved.example.com']);
+        expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
+        expect(find(get_json("{$origin}/_sandbox/blesta/licenses")['licenses'], 'domain', 'moved.example.com') !== null, 'Blesta moved the license');
+        set_service(4005, ['domain' => 'unsure.example.com']);
+        expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
+        $digest = sandboxed_AdminServicesTabFields(platform_params(4005))['Module version that last answered'];
+        expect(preg_match('#^<code>[0-9a-f]{64}</code>$#', $digest) === 1, 'the tab names the digest of the version that answered: ' . $digest);
+
+        // Webline reports a status: the tab shows it live, Refresh status keeps it.
+        $tab = sandboxed_AdminServicesTabFields(platform_params(4003));
+        expect(str_starts_with($tab['Status at the provider'], '<strong>active</strong>'), 'Webline status on the tab: ' . $tab['Status at the provider']);
+        expect($tab['Journal'] === 'nothing pending' && $tab['Provider ID'] !== '<em>none yet</em>', 'Webline tab: ' . json_encode($tab));
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4003)) === ['Refresh status' => 'RefreshStatus'], 'Webline can only refresh its status');
+        expect_result('webline', 'RefreshStatus', sandboxed_RefreshStatus(platform_params(4003)), null);
+        expect(platform_params(4003)['customfields']['Provider status'] === 'active', 'the status is kept on the service');
+        step('webline', 'AdminServicesTab', strip_tags(str_replace('<br>', '; ', $tab['Status at the provider'])));
+
+        // Reset password (a button): a new password at HostMeNow and in WHMCS.
+        $before = row('tblhosting', 4001)['password'];
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4001)) === ['Reset password' => 'ResetPassword'], 'HostMeNow buttons: ' . json_encode(sandboxed_AdminCustomButtonArray(platform_params(4001))));
+        expect_result('hostmenow', 'ResetPassword', sandboxed_ResetPassword(platform_params(4001)), null);
+        $reset = row('tblhosting', 4001)['password'];
+        expect($reset !== $before && strlen($reset) === 16 && provider_record('hostmenow', 4001)['password'] === $reset, 'the reset password is at HostMeNow and in tblhosting');
+        $secrets[] = $reset;
 
         // SuspendAccount, UnsuspendAccount.
         foreach (SERVICES as $provider => $id) {
@@ -710,6 +964,36 @@ namespace {
             . (is_array($seeded) ? sprintf('; %d disk %d/%d MB', $seeded['service'], $seeded['diskusage'], $seeded['disklimit']) : ''));
         step('-', 'UsageUpdate', 'blesta, webline, logicboxes report no usage: skipped; terminated and other servers untouched');
 
+        // ClientArea: the overview template and what it is given.
+        $template = __DIR__ . '/../modules/servers/sandboxed/templates/clientarea.tpl';
+        expect(is_file($template), 'the module ships templates/clientarea.tpl');
+        $tpl = (string) file_get_contents($template);
+        foreach ([4001 => 'hostmenow', 4003 => 'webline', 4004 => 'logicboxes'] as $id => $provider) {
+            $page = sandboxed_ClientArea(platform_params($id));
+            expect($page['templatefile'] === 'templates/clientarea' && is_array($page['vars']['sandboxed'] ?? null), "{$provider} ClientArea: " . json_encode($page));
+            $vars = $page['vars']['sandboxed'];
+            expect($vars['error'] === null, "{$provider} ClientArea read everything: " . (string) $vars['error']);
+            preg_match_all('/\$sandboxed\.([a-z_]+)/', $tpl, $used);
+            foreach (array_unique($used[1]) as $name) {
+                expect(array_key_exists($name, $vars), "the template's \$sandboxed.{$name} is given");
+            }
+            $pageText = 'status ' . $vars['status'] . ' (' . $vars['status_source'] . ')';
+            foreach ($vars['usage'] as $figure) {
+                $pageText .= ', ' . $figure['name'] . ' ' . $figure['used'] . '/' . $figure['limit'] . ' ' . $figure['unit'];
+            }
+            step($provider, 'ClientArea', $pageText . ($vars['sso'] ? ', sign-on button' : ''));
+        }
+        $hmnPage = sandboxed_ClientArea(platform_params(4001))['vars']['sandboxed'];
+        $byName = array_column($hmnPage['usage'], null, 'name');
+        expect(($byName['Disk']['limit'] ?? null) === '20000' && $byName['Disk']['unlimited'] === false, 'HostMeNow disk with its limit: ' . json_encode($byName));
+        expect(($byName['Bandwidth']['limit'] ?? null) === 'unlimited' && $byName['Bandwidth']['unlimited'] === true, 'HostMeNow bandwidth unlimited, said as such');
+        expect($hmnPage['sso'] === true && $hmnPage['status'] === 'Active' && $hmnPage['status_source'] === 'whmcs', 'HostMeNow: the sign-on button, WHMCS status (no status call)');
+        $weblinePage = sandboxed_ClientArea(platform_params(4003))['vars']['sandboxed'];
+        expect($weblinePage['status'] === 'active' && $weblinePage['status_source'] === 'provider' && $weblinePage['sso'] === false && $weblinePage['usage'] === [], "Webline: the provider's status, no sign-on, no usage");
+        expect(str_contains($tpl, 'Unlimited') && str_contains($tpl, 'dosinglesignon=1'), 'the template says unlimited and posts the sign-on to WHMCS');
+        $down = sandboxed_ClientArea(['serverpassword' => 'not-the-token-4242'] + platform_params(4001))['vars']['sandboxed'];
+        expect($down['error'] === 'The service details could not be read right now (unauthorized).', 'a failure is a line of the page, no secret: ' . (string) $down['error']);
+
         // ServiceSingleSignOn.
         foreach (SERVICES as $provider => $id) {
             $result = sandboxed_ServiceSingleSignOn(platform_params($id));
@@ -738,6 +1022,8 @@ namespace {
         $pending = get_json("{$url}/v1/journal/pending", $token)['pending'];
         expect($pending === [], 'journal entries left pending: ' . implode(', ', array_column($pending, 'id')));
         step('-', 'journal', 'nothing pending');
+        $widget = run_hook('AdminHomeWidgets')[0];
+        expect(str_contains($widget->generateOutput($widget->getData()), 'provisioning serve</strong><p>Nothing pending.</p>'), 'the widget says nothing is pending');
 
         // No secret in the module log, once WHMCS has replaced $replaceVars.
         $log = $GLOBALS['platform_module_log'];
@@ -754,7 +1040,8 @@ namespace {
         step('-', 'module log', count($log) . ' entries, no secret after replacement');
     }
 
-    require __DIR__ . '/../modules/servers/sandboxed/sandboxed.php';
+    require_once __DIR__ . '/../modules/servers/sandboxed/sandboxed.php';
+    require_once __DIR__ . '/../modules/servers/sandboxed/hooks.php';
 
     try {
         main();

@@ -15,17 +15,24 @@
  * serve`, its bearer token as the password or access hash) and create products
  * that use it; option 1 picks the provider module, option 2 its package.
  *
- * Where the host is found: the WHMCS server record (`serverhostname`, or
- * `serverip`; `serverport`; `serversecure` for https; `serveraccesshash` or
- * else `serverpassword` for the token). Where WHMCS passes no server (the
- * product's ConfigOptions page), the environment variables `SANDBOXED_URL`
- * and `SANDBOXED_TOKEN` of the PHP process.
+ * Where the host is found: the WHMCS server record, and nothing else
+ * (`serverhostname`, or `serverip`; `serverport`; `serversecure` for https;
+ * `serveraccesshash` or else `serverpassword` for the token). The product's
+ * Module and Package dropdowns are filled by `Loader` functions, which WHMCS
+ * calls with the server of the product's server group; the modules' info
+ * they read is kept in tblconfiguration (`SandboxedModuleInfo`) so that the
+ * product page, which WHMCS renders without a server, can show the chosen
+ * module's settings.
  *
  * Idempotency: create-account is sent with the key
  * `whmcs-<serviceid>-create` (plus `-after-<old remote id>` once the service
  * had an account before, so that creating it again after a termination is a
  * new call, not a replay), terminate with `whmcs-<serviceid>-terminate-<remote
- * id>`. Retrying after a refusal (bad input, auth, unsupported, rate limit)
+ * id>`. For a product addon (`$params['addonId']` set) `<serviceid>` is
+ * `<serviceid>-a<addonId>` in the keys and in the contract's `service_id`,
+ * and the remote id and every other property are the addon's own (its
+ * model's serviceProperties): an addon and its parent never share a key, an
+ * account or a stored id. Retrying after a refusal (bad input, auth, unsupported, rate limit)
  * reuses the key and runs again: the host released it. Retrying after a
  * cut-off call (timeout, transport, provider error) is refused by the host
  * with `outcome-unknown` until an operator has checked the provider and
@@ -59,6 +66,16 @@ use WHMCS\Database\Capsule;
 
 /** The WHMCS custom field (service property) holding the provider's id. */
 const SANDBOXED_REMOTE_ID_FIELD = 'Remote ID';
+
+/** An addon's properties holding what its provider issued (tblhosting's are the parent's). */
+const SANDBOXED_ADDON_USERNAME_FIELD = 'Username';
+const SANDBOXED_ADDON_PASSWORD_FIELD = 'Password';
+
+/** The service property keeping the digest of the module version that last answered it. */
+const SANDBOXED_DIGEST_FIELD = 'Module version';
+
+/** The service property keeping the last status read at the provider. */
+const SANDBOXED_STATUS_FIELD = 'Provider status';
 
 /** configoptionN of the first product-scope setting (1 is Module, 2 Package). */
 const SANDBOXED_FIRST_SETTING_OPTION = 3;
@@ -118,10 +135,13 @@ function sandboxed_MetaData(): array
 }
 
 /**
- * The product's module settings, built from what the host serves: option 1
- * "Module" (the loaded modules), option 2 "Package" (the chosen module's
- * packages when it can list them, else free text), then the chosen module's
- * product-scope settings in the order of its `info`.
+ * The product's module settings: option 1 "Module" and option 2 "Package",
+ * dropdowns whose choices WHMCS asks the host for through the `Loader`
+ * functions below (with the product's server), then the chosen module's
+ * product-scope settings in the order of its `info`, as the host last
+ * described it (tblconfiguration `SandboxedModuleInfo`, refreshed by every
+ * loader and call). WHMCS renders this page without a server: nothing here
+ * goes to the network unless WHMCS passes one.
  *
  * @param array<string, mixed> $params whatever WHMCS passes (may be nothing)
  *
@@ -129,61 +149,38 @@ function sandboxed_MetaData(): array
  */
 function sandboxed_ConfigOptions(array $params = []): array
 {
-    $packageText = [
-        'Type' => 'text',
-        'Size' => '25',
-        'Description' => "The provider's package id",
-    ];
-    try {
-        $connection = sandboxed_connection($params);
-        $modules = sandboxed_modules($connection);
-    } catch (SandboxedFailure $failure) {
-        return [
-            'Module' => [
-                'Type' => 'text',
-                'Size' => '25',
-                'Description' => 'Module name in the provisioning manifest (the host could not be asked: '
-                    . $failure->describe() . ')',
-            ],
-            'Package' => $packageText,
-        ];
-    }
-    $names = array_keys($modules);
     $options = [
         'Module' => [
-            'Type' => 'dropdown',
-            'Options' => array_combine($names, $names) ?: [],
-            'Description' => 'Provider module; save to see its packages and settings',
+            'Type' => 'text',
+            'Size' => '25',
+            'Loader' => 'sandboxed_LoaderModules',
+            'SimpleMode' => true,
+            'Description' => 'Provider module (a module name of the manifest); save to see its settings',
         ],
-        'Package' => $packageText,
+        'Package' => [
+            'Type' => 'text',
+            'Size' => '25',
+            'Loader' => 'sandboxed_LoaderPackages',
+            'SimpleMode' => true,
+            'Description' => "The provider's package id",
+        ],
     ];
-    $chosen = sandboxed_chosen_module($params, $names);
-    if ($chosen === null) {
-        return $options;
-    }
-    $info = $modules[$chosen]['info'];
-    if (in_array('list-packages', $info['functions'], true)) {
+    $known = sandboxed_known_info();
+    if (trim((string) ($params['serverhostname'] ?? ($params['serverip'] ?? ''))) !== '') {
         try {
-            $result = sandboxed_call($connection, $chosen, ['function' => 'list-packages'], [], null, 'ConfigOptions', []);
-            if (isset($result['ok'])) {
-                $packages = [];
-                foreach ($result['ok']['value'] as $package) {
-                    $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
-                }
-                $options['Package'] = [
-                    'Type' => 'dropdown',
-                    'Options' => $packages,
-                    'Description' => 'Package at ' . $info['name'],
-                ];
-            } else {
-                $options['Package']['Description'] .= ' (the list could not be read: '
-                    . sandboxed_error_text($result['error'], $chosen) . ')';
-            }
-        } catch (SandboxedFailure $failure) {
-            $options['Package']['Description'] .= ' (the list could not be read: ' . $failure->describe() . ')';
+            $known = array_map(static fn (array $m): array => $m['info'], sandboxed_modules(sandboxed_connection($params)));
+        } catch (SandboxedFailure) {
+            // The last known info stands.
         }
     }
-    foreach (sandboxed_product_specs($info) as $spec) {
+    $chosen = trim((string) ($params['configoption1'] ?? ''));
+    if ($chosen === '' && count($known) === 1) {
+        $chosen = (string) array_key_first($known);
+    }
+    if (!isset($known[$chosen])) {
+        return $options;
+    }
+    foreach (sandboxed_product_specs($known[$chosen]) as $spec) {
         $label = $spec['label'];
         while (isset($options[$label])) {
             $label .= ' ';
@@ -194,6 +191,114 @@ function sandboxed_ConfigOptions(array $params = []): array
         }
     }
     return $options;
+}
+
+/**
+ * Loader of option 1: the modules the product's server loads, by name.
+ * Throws (WHMCS shows the message) when the host cannot be asked.
+ *
+ * @param array<string, mixed> $params module parameters with the product's server
+ *
+ * @return array<string, string>
+ */
+function sandboxed_LoaderModules(array $params): array
+{
+    try {
+        $modules = sandboxed_modules(sandboxed_connection($params));
+    } catch (SandboxedFailure $failure) {
+        throw new Exception('The provisioning host could not be asked: ' . $failure->describe());
+    }
+    $choices = [];
+    foreach ($modules as $name => $module) {
+        $choices[$name] = $name . ' (' . $module['info']['name'] . ')';
+    }
+    return $choices;
+}
+
+/**
+ * Loader of option 2: the packages of the product's module (option 1), for
+ * a module that can list them. Throws (WHMCS shows the message, and the
+ * field stays free text) when it cannot.
+ *
+ * @param array<string, mixed> $params module parameters with the product's server
+ *
+ * @return array<string, string>
+ */
+function sandboxed_LoaderPackages(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        if (!in_array('list-packages', $info['functions'], true)) {
+            throw new SandboxedFailure('unsupported', "{$info['name']} cannot list its packages: type the package id");
+        }
+        [$settings, $secrets] = sandboxed_product_settings($params, $info);
+        $result = sandboxed_call($connection, $module, ['function' => 'list-packages'], $settings, null, 'ConfigOptions', $secrets);
+        if (isset($result['error'])) {
+            throw sandboxed_error_failure($result['error'], $module);
+        }
+    } catch (SandboxedFailure $failure) {
+        throw new Exception('The packages could not be read: ' . $failure->describe());
+    }
+    $packages = [];
+    foreach ($result['ok']['value'] as $package) {
+        $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
+    }
+    return $packages;
+}
+
+/** tblconfiguration's setting holding the modules' info as the host last described it. */
+const SANDBOXED_INFO_SETTING = 'SandboxedModuleInfo';
+
+/**
+ * The modules' normalized info as the host last described it, by name.
+ *
+ * @return array<string, array<string, mixed>>
+ */
+function sandboxed_known_info(): array
+{
+    if (!class_exists(Capsule::class)) {
+        return [];
+    }
+    try {
+        $json = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->value('value');
+    } catch (Throwable) {
+        return [];
+    }
+    $known = is_string($json) ? json_decode($json, true) : null;
+    return is_array($known) ? $known : [];
+}
+
+/**
+ * Keeps the modules' info for the product page (see sandboxed_known_info);
+ * info changes when a module is swapped, so it is written whenever it
+ * differs. A failure to write costs only the product page's settings.
+ *
+ * @param array<string, array<string, mixed>> $infos normalized info by module name
+ */
+function sandboxed_remember_info(array $infos): void
+{
+    if (!class_exists(Capsule::class)) {
+        return;
+    }
+    try {
+        $known = sandboxed_known_info();
+        $merged = $infos + $known;
+        ksort($merged);
+        if ($merged === $known) {
+            return;
+        }
+        $value = sandboxed_json($merged);
+        $query = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING);
+        if ($query->first() === null) {
+            Capsule::table('tblconfiguration')->insert(['setting' => SANDBOXED_INFO_SETTING, 'value' => $value]);
+        } else {
+            Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->update(['value' => $value]);
+        }
+    } catch (Throwable) {
+        // Only the product page's settings are the poorer for it.
+    }
 }
 
 /**
@@ -247,7 +352,7 @@ function sandboxed_TestConnection(array $params): array
 function sandboxed_CreateAccount(array $params): string
 {
     $remote = sandboxed_remote_id($params);
-    $key = 'whmcs-' . $params['serviceid'] . '-create' . ($remote !== null ? '-after-' . $remote : '');
+    $key = 'whmcs-' . sandboxed_scope($params) . '-create' . ($remote !== null ? '-after-' . $remote : '');
     return sandboxed_mutate($params, 'CreateAccount', [
         'function' => 'create-account',
         'service' => sandboxed_service($params),
@@ -299,7 +404,7 @@ function sandboxed_TerminateAccount(array $params): string
     return sandboxed_mutate($params, 'TerminateAccount', [
         'function' => 'terminate',
         'service' => sandboxed_service($params),
-    ], $remote === null ? null : 'whmcs-' . $params['serviceid'] . '-terminate-' . $remote);
+    ], $remote === null ? null : 'whmcs-' . sandboxed_scope($params) . '-terminate-' . $remote);
 }
 
 /**
@@ -441,9 +546,11 @@ function sandboxed_ServiceSingleSignOn(array $params): array
         $info = sandboxed_module_info($connection, $module);
         [$settings, $secrets] = sandboxed_product_settings($params, $info);
         $app = trim((string) ($params['app'] ?? ''));
+        $service = sandboxed_service($params);
+        $service['custom_fields'] = sandboxed_custom_fields($params, $info);
         $result = sandboxed_call($connection, $module, [
             'function' => 'single-sign-on',
-            'service' => sandboxed_service($params),
+            'service' => $service,
             'app' => $app === '' ? null : $app,
         ], $settings, null, 'ServiceSingleSignOn', array_merge($secrets, sandboxed_param_secrets($params)));
         if (isset($result['error'])) {
@@ -456,17 +563,386 @@ function sandboxed_ServiceSingleSignOn(array $params): array
 }
 
 /**
+ * The client area's overview of the service (templates/clientarea.tpl):
+ * the status (the provider's, where the module reports one), the usage
+ * figures with their limits (an unlimited one said as such) and a single
+ * sign-on button where the module supports it. A failure to read shows as
+ * a line of the page, never as an error page.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array{templatefile: string, vars: array<string, mixed>}
+ */
+function sandboxed_ClientArea(array $params): array
+{
+    $vars = [
+        'serviceid' => (int) $params['serviceid'],
+        'provider' => trim((string) ($params['configoption1'] ?? '')),
+        'status' => (string) ($params['status'] ?? ''),
+        'status_source' => 'whmcs',
+        'usage' => [],
+        'usage_updated' => null,
+        'sso' => false,
+        'sso_label' => sandboxed_MetaData()['ServiceSingleSignOnLabel'],
+        'error' => null,
+    ];
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $module = sandboxed_module_name($params);
+        $info = sandboxed_module_info($connection, $module);
+        $vars['provider'] = (string) $info['name'];
+        // Signing on to a service that is not active would only fail.
+        $vars['sso'] = in_array('single-sign-on', $info['functions'], true) && strcasecmp((string) ($params['status'] ?? ''), 'Active') === 0;
+        if (in_array('service-status', $info['functions'], true) && sandboxed_remote_id($params) !== null) {
+            $vars['status'] = sandboxed_status($params, $connection, $info, 'ClientArea')['state'];
+            $vars['status_source'] = 'provider';
+        }
+        if (in_array('usage-data', $info['functions'], true)) {
+            [$settings, $settingSecrets] = sandboxed_product_settings($params, $info);
+            $service = sandboxed_service($params);
+            $service['custom_fields'] = sandboxed_custom_fields($params, $info);
+            $result = sandboxed_call($connection, $module, ['function' => 'usage-data', 'service' => $service], $settings, null, 'ClientArea', array_merge($secrets, $settingSecrets));
+            if (isset($result['error'])) {
+                throw sandboxed_error_failure($result['error'], $module);
+            }
+            foreach ($result['ok']['value']['figures'] ?? [] as $figure) {
+                $limit = $figure['limit'] ?? null;
+                $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+                $vars['usage'][] = [
+                    'name' => ucfirst((string) ($figure['name'] ?? '')),
+                    'used' => sandboxed_figure((float) ($figure['used'] ?? 0)),
+                    'unit' => (string) ($figure['unit'] ?? ''),
+                    'unlimited' => $limitValue === null,
+                    'limit' => $limitValue === null ? 'unlimited' : sandboxed_figure((float) $limitValue),
+                ];
+            }
+            $vars['usage_updated'] = sandboxed_text($result['ok']['value']['updated_at'] ?? null);
+        }
+    } catch (SandboxedFailure $failure) {
+        $vars['error'] = 'The service details could not be read right now (' . $failure->kind . ').';
+    }
+    return ['templatefile' => 'templates/clientarea', 'vars' => ['sandboxed' => $vars]];
+}
+
+/**
+ * A figure as people read it: no trailing ".0", two decimals at most.
+ *
+ * @param float $value the figure
+ */
+function sandboxed_figure(float $value): string
+{
+    return rtrim(rtrim(number_format($value, 2, '.', ''), '0'), '.');
+}
+
+/**
+ * The service's tab in the admin area: the provider's remote id, the module
+ * and the digest of the version that last answered, the live status where
+ * the module reports one, and the journal entries of this service still
+ * pending, an unknown outcome with what to do about it.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array<string, string> label => HTML
+ */
+function sandboxed_AdminServicesTabFields(array $params): array
+{
+    $e = static fn (string $text): string => htmlspecialchars($text, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8');
+    $module = trim((string) ($params['configoption1'] ?? ''));
+    $remote = sandboxed_remote_id($params);
+    $fields = [
+        'Provider ID' => $remote === null ? '<em>none yet</em>' : $e($remote),
+        'Provisioning module' => $e($module === '' ? '(no module chosen)' : $module),
+    ];
+    $digest = sandboxed_property($params, SANDBOXED_DIGEST_FIELD);
+    $fields['Module version that last answered'] = $digest === null ? '<em>no call yet</em>' : '<code>' . $e($digest) . '</code>';
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+        $fields['Provisioning module'] = $e($module . ' (' . $info['name'] . ' ' . ($info['version'] ?? '') . ')');
+        if (!in_array('service-status', $info['functions'], true)) {
+            $fields['Status at the provider'] = '<em>' . $e($info['name'] . ' reports no status') . '</em>';
+        } elseif ($remote === null) {
+            $fields['Status at the provider'] = '<em>not created yet</em>';
+        } else {
+            $status = sandboxed_status($params, $connection, $info, 'AdminServicesTabFields');
+            $details = array_map(static fn (array $d): string => $e($d[0] . ': ' . $d[1]), $status['details']);
+            $fields['Status at the provider'] = '<strong>' . $e($status['state']) . '</strong>'
+                . ($details === [] ? '' : '<br>' . implode('<br>', $details));
+        }
+        $entries = sandboxed_service_entries($connection, $params);
+        if ($entries === []) {
+            $fields['Journal'] = 'nothing pending';
+        } else {
+            $lines = [];
+            foreach ($entries as $entry) {
+                $line = 'Entry ' . (int) $entry['id'] . ': ' . $entry['intent']['function'] . ', ' . $entry['state'];
+                if ($entry['state'] === 'unknown') {
+                    $line .= ': whether the provider acted is unknown. Check the service at the provider, then click'
+                        . ' "Checked at the provider: it happened" (for a create, first put the account\'s id in '
+                        . SANDBOXED_REMOTE_ID_FIELD . ') or "Checked at the provider: it did not happen"; until then'
+                        . ' the same call is refused.';
+                } elseif ($entry['state'] === 'in-flight') {
+                    $line .= ': still running; wait.';
+                } else {
+                    $line .= ': answered, the answer not yet acknowledged.';
+                }
+                $lines[] = $e($line);
+            }
+            $fields['Journal'] = implode('<br>', $lines);
+        }
+    } catch (SandboxedFailure $failure) {
+        $fields['Status at the provider'] = '<em>' . $e(sandboxed_mask($failure->describe(), sandboxed_param_secrets($params))) . '</em>';
+    }
+    return $fields;
+}
+
+/**
+ * The admin area's buttons for the service: only what its module can do,
+ * and the two findings of an operator when a call's outcome is unknown.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return array<string, string> label => function suffix
+ */
+function sandboxed_AdminCustomButtonArray(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+    } catch (SandboxedFailure) {
+        return [];
+    }
+    $buttons = [];
+    if (in_array('service-status', $info['functions'], true)) {
+        $buttons['Refresh status'] = 'RefreshStatus';
+    }
+    if (in_array('change-domain', $info['functions'], true)) {
+        $buttons['Change domain'] = 'ChangeDomain';
+    }
+    if (in_array('change-password', $info['functions'], true)) {
+        $buttons['Reset password'] = 'ResetPassword';
+    }
+    try {
+        $unknown = array_filter(sandboxed_service_entries($connection, $params), static fn (array $e): bool => $e['state'] === 'unknown');
+    } catch (SandboxedFailure) {
+        $unknown = [];
+    }
+    if ($unknown !== []) {
+        $buttons['Checked at the provider: it happened'] = 'AckDone';
+        $buttons['Checked at the provider: it did not happen'] = 'AckNotDone';
+    }
+    return $buttons;
+}
+
+/**
+ * Button: reads the status at the provider and keeps it in the service's
+ * "Provider status" property.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_RefreshStatus(array $params): string
+{
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $info = sandboxed_module_info($connection, sandboxed_module_name($params));
+        $status = sandboxed_status($params, $connection, $info, 'RefreshStatus');
+        sandboxed_save_property($params, SANDBOXED_STATUS_FIELD, $status['state'], null);
+        return 'success';
+    } catch (SandboxedFailure $failure) {
+        return sandboxed_mask($failure->describe(), $secrets);
+    }
+}
+
+/**
+ * Button: moves the service at the provider to the domain WHMCS now has for
+ * it (the admin edits the domain, saves, then clicks).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_ChangeDomain(array $params): string
+{
+    return sandboxed_mutate($params, 'ChangeDomain', [
+        'function' => 'change-domain',
+        'service' => sandboxed_service($params),
+        'new_domain' => trim((string) ($params['domain'] ?? '')),
+    ], null);
+}
+
+/**
+ * Button: sets a new random password at the provider and in WHMCS (a
+ * provider that generates its own answers it as a credential, which wins).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_ResetPassword(array $params): string
+{
+    $password = sandboxed_new_password();
+    return sandboxed_mutate($params, 'ResetPassword', [
+        'function' => 'change-password',
+        'service' => sandboxed_service($params),
+        'new_password' => $password,
+    ], null, static function (array $answer) use ($params, $password): void {
+        $issued = array_filter($answer['value']['credentials'] ?? [], static fn (array $c): bool => ($c['name'] ?? '') === 'password');
+        if ($issued === []) {
+            // The provider took ours: WHMCS keeps it (an issued one is kept by sandboxed_keep).
+            sandboxed_keep($params, ['kind' => 'done', 'value' => ['credentials' => [['name' => 'password', 'value' => $password, 'secret' => true]]]], false, null);
+        }
+    });
+}
+
+/** A random password of 16 letters, digits and signs (at least one of each kind). */
+function sandboxed_new_password(): string
+{
+    $sets = ['abcdefghijkmnpqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '!#%+-_'];
+    $chars = [];
+    foreach ($sets as $set) {
+        $chars[] = $set[random_int(0, strlen($set) - 1)];
+    }
+    $all = implode('', $sets);
+    while (count($chars) < 16) {
+        $chars[] = $all[random_int(0, strlen($all) - 1)];
+    }
+    for ($i = count($chars) - 1; $i > 0; $i--) {
+        $j = random_int(0, $i);
+        [$chars[$i], $chars[$j]] = [$chars[$j], $chars[$i]];
+    }
+    return implode('', $chars);
+}
+
+/**
+ * Button: the operator checked the provider and the call whose outcome was
+ * unknown did happen. For a create-account, the account's id is taken from
+ * the service's Remote ID (fill it in first).
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_AckDone(array $params): string
+{
+    return sandboxed_resolve($params, 'done');
+}
+
+/**
+ * Button: the operator checked the provider and the call whose outcome was
+ * unknown did not happen; its key is free, the next call runs.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_AckNotDone(array $params): string
+{
+    return sandboxed_resolve($params, 'not-done');
+}
+
+/**
+ * Resolves every unknown journal entry of the service with the operator's
+ * finding.
+ *
+ * @param array<string, mixed> $params  module parameters
+ * @param string               $finding done or not-done
+ */
+function sandboxed_resolve(array $params, string $finding): string
+{
+    $secrets = sandboxed_param_secrets($params);
+    try {
+        $connection = sandboxed_connection($params);
+        $unknown = array_values(array_filter(sandboxed_service_entries($connection, $params), static fn (array $e): bool => $e['state'] === 'unknown'));
+        if ($unknown === []) {
+            return 'not-pending: no call of this service has an unknown outcome';
+        }
+        $admin = trim((string) ($_SESSION['adminid'] ?? ''));
+        foreach ($unknown as $entry) {
+            $body = ['finding' => $finding, 'note' => 'checked at the provider, from WHMCS' . ($admin === '' ? '' : ' (admin ' . $admin . ')')];
+            if ($finding === 'done' && $entry['intent']['function'] === 'create-account') {
+                $remote = sandboxed_remote_id($params);
+                if ($remote === null) {
+                    return 'invalid-input: put the id of the account found at the provider in ' . SANDBOXED_REMOTE_ID_FIELD . ' first';
+                }
+                $body['remote_id'] = $remote;
+            }
+            sandboxed_http($connection, 'POST', '/v1/journal/' . (int) $entry['id'] . '/ack', $body);
+            sandboxed_log($finding === 'done' ? 'AckDone' : 'AckNotDone', 'POST /v1/journal/' . (int) $entry['id'] . "/ack\n" . sandboxed_json($body), 'acknowledged', [], $secrets);
+        }
+        return 'success';
+    } catch (SandboxedFailure $failure) {
+        return sandboxed_mask($failure->describe(), $secrets);
+    }
+}
+
+/**
+ * The live status at the provider: state (kebab case) and details.
+ *
+ * @param array<string, mixed>              $params     module parameters
+ * @param array{url: string, token: string} $connection the host
+ * @param array<string, mixed>              $info       normalized module info
+ * @param string                            $action     the WHMCS function, for the log
+ *
+ * @return array{state: string, details: list<array{0: string, 1: string}>}
+ */
+function sandboxed_status(array $params, array $connection, array $info, string $action): array
+{
+    $module = sandboxed_module_name($params);
+    if (!in_array('service-status', $info['functions'], true)) {
+        throw new SandboxedFailure('unsupported', $info['name'] . ' reports no status');
+    }
+    [$settings, $secrets] = sandboxed_product_settings($params, $info);
+    $service = sandboxed_service($params);
+    $service['custom_fields'] = sandboxed_custom_fields($params, $info);
+    $result = sandboxed_call($connection, $module, ['function' => 'service-status', 'service' => $service], $settings, null, $action, array_merge($secrets, sandboxed_param_secrets($params)));
+    if (isset($result['error'])) {
+        throw sandboxed_error_failure($result['error'], $module);
+    }
+    $value = $result['ok']['value'] ?? [];
+    $details = [];
+    foreach ($value['details'] ?? [] as $detail) {
+        $details[] = [(string) ($detail[0] ?? ''), (string) ($detail[1] ?? '')];
+    }
+    return ['state' => sandboxed_kebab((string) ($value['state'] ?? 'unknown')), 'details' => $details];
+}
+
+/**
+ * The journal entries still pending for this service (or addon) at its
+ * module, oldest first. Credentials they hold are dropped here: they are
+ * the caller's, never the admin page's.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param array<string, mixed>              $params     module parameters
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_service_entries(array $connection, array $params): array
+{
+    $module = sandboxed_module_name($params);
+    $scope = sandboxed_scope($params);
+    [, $list] = sandboxed_http($connection, 'GET', '/v1/journal/pending');
+    $entries = [];
+    foreach ($list['pending'] ?? [] as $entry) {
+        $intent = $entry['intent'] ?? [];
+        if (($intent['module'] ?? '') !== $module) {
+            continue;
+        }
+        $key = (string) ($intent['idempotency_key'] ?? '');
+        if ((string) ($intent['service_id'] ?? '') === $scope || str_starts_with($key, 'whmcs-' . $scope . '-')) {
+            unset($entry['credentials']);
+            $entries[] = $entry;
+        }
+    }
+    return $entries;
+}
+
+/**
  * Runs one mutating function: the call, then (on success) the remote id and
  * credentials into WHMCS, then the journal acknowledgement.
  *
  * @param array<string, mixed> $params  module parameters
  * @param string               $action  the WHMCS function, for the module log
  * @param array<string, mixed> $request the contract's request
- * @param string|null          $key     idempotency key, if the call has one
+ * @param string|null          $key       idempotency key, if the call has one
+ * @param callable|null        $onSuccess stores what the caller must before the answer's own values
  *
  * @return string "success" or "kind: message"
  */
-function sandboxed_mutate(array $params, string $action, array $request, ?string $key): string
+function sandboxed_mutate(array $params, string $action, array $request, ?string $key, ?callable $onSuccess = null): string
 {
     $secrets = sandboxed_param_secrets($params);
     try {
@@ -476,8 +952,13 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
         $info = sandboxed_module_info($connection, $module);
         [$settings, $settingSecrets] = sandboxed_product_settings($params, $info);
         $secrets = array_merge($secrets, $settingSecrets);
+        if (isset($request['service'])) {
+            // Configurable options that became settings are not sent twice.
+            $request['service']['custom_fields'] = sandboxed_custom_fields($params, $info);
+        }
         $result = sandboxed_call($connection, $module, $request, $settings, $key, $action, $secrets);
         $entry = isset($result['journal_entry']) ? (int) $result['journal_entry'] : null;
+        sandboxed_note_digest($params, $result);
         if (isset($result['error'])) {
             $error = $result['error'];
             $text = sandboxed_error_text($error, $module);
@@ -493,6 +974,9 @@ function sandboxed_mutate(array $params, string $action, array $request, ?string
                 }
             }
             return sandboxed_mask($text, $secrets);
+        }
+        if ($onSuccess !== null) {
+            $onSuccess($result['ok']);
         }
         sandboxed_keep($params, $result['ok'], (bool) ($result['replayed'] ?? false), $entry);
         if ($entry !== null) {
@@ -542,11 +1026,44 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
     if ($update === []) {
         return;
     }
+    if (sandboxed_addon_id($params) > 0) {
+        // tblhosting's username and password are the parent service's: an
+        // addon keeps what its provider issued in its own properties.
+        foreach (['serviceusername' => SANDBOXED_ADDON_USERNAME_FIELD, 'servicepassword' => SANDBOXED_ADDON_PASSWORD_FIELD] as $column => $field) {
+            if (isset($update[$column])) {
+                sandboxed_save_property($params, $field, $update[$column], $entry);
+            }
+        }
+        return;
+    }
     $stored = localAPI('UpdateClientProduct', ['serviceid' => (int) $params['serviceid']] + $update);
     if (($stored['result'] ?? '') !== 'success') {
         throw new SandboxedFailure('platform', 'the provider issued credentials but WHMCS did not store them ('
             . ($stored['message'] ?? 'no message') . '); they stay in journal entry ' . ($entry ?? '-')
             . ' (`provisioning journal pending`)');
+    }
+}
+
+/**
+ * Keeps the digest of the module version that answered (shown on the
+ * admin tab); a failure to keep it never fails the call.
+ *
+ * @param array<string, mixed> $params module parameters
+ * @param array<string, mixed> $result the CallResult
+ */
+function sandboxed_note_digest(array $params, array $result): void
+{
+    $digest = sandboxed_text($result['module_digest'] ?? null);
+    $properties = sandboxed_properties($params);
+    if ($digest === null || $properties === null) {
+        return;
+    }
+    try {
+        if ($properties->get(SANDBOXED_DIGEST_FIELD) !== $digest) {
+            $properties->save([SANDBOXED_DIGEST_FIELD => $digest]);
+        }
+    } catch (Throwable) {
+        // Only the admin tab is the poorer for it.
     }
 }
 
@@ -560,12 +1077,57 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
  */
 function sandboxed_save_property(array $params, string $name, string $value, ?int $entry): void
 {
+    $properties = sandboxed_properties($params);
+    if ($properties === null) {
+        throw new SandboxedFailure('platform', "WHMCS passed no model of this service or addon to store `{$name}` in;"
+            . ' the answer stays in journal entry ' . ($entry ?? '-') . ' (`provisioning journal pending`)');
+    }
+    $properties->save([$name => $value]);
+}
+
+/**
+ * The product addon a call is for (`addonId`, tblhostingaddons.id), or 0
+ * when it is for the service itself.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_addon_id(array $params): int
+{
+    return max(0, (int) ($params['addonId'] ?? 0));
+}
+
+/**
+ * What a call's keys and the contract's `service_id` are scoped by: the
+ * service id, or for a product addon "<serviceid>-a<addonId>", so that an
+ * addon and its parent never share an idempotency key or a provider account.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_scope(array $params): string
+{
+    $addon = sandboxed_addon_id($params);
+    return (string) $params['serviceid'] . ($addon > 0 ? '-a' . $addon : '');
+}
+
+/**
+ * The properties (custom fields) of the service or addon a call is for:
+ * `$params['model']->serviceProperties`. For an addon WHMCS passes the
+ * addon's model; a model that is not this addon's (the parent service's) is
+ * never used, so an addon cannot read or overwrite its parent's values.
+ *
+ * @param array<string, mixed> $params module parameters
+ */
+function sandboxed_properties(array $params): ?object
+{
     $model = $params['model'] ?? null;
     if (!is_object($model) || !isset($model->serviceProperties)) {
-        throw new SandboxedFailure('platform', "WHMCS passed no service model to store `{$name}` in; the answer stays in"
-            . ' journal entry ' . ($entry ?? '-') . ' (`provisioning journal pending`)');
+        return null;
     }
-    $model->serviceProperties->save([$name => $value]);
+    $addon = sandboxed_addon_id($params);
+    if ($addon > 0 && (int) ($model->id ?? 0) !== $addon) {
+        return null;
+    }
+    return $model->serviceProperties;
 }
 
 /**
@@ -711,8 +1273,8 @@ function sandboxed_http(array $connection, string $method, string $path, array|o
 }
 
 /**
- * Where the host is and its token: the WHMCS server record, else the
- * environment (SANDBOXED_URL, SANDBOXED_TOKEN).
+ * Where the host is and its token: the WHMCS server record (hostname or
+ * IP, port, secure; the access hash, else the password, as the token).
  *
  * @param array<string, mixed> $params module or server parameters
  *
@@ -724,39 +1286,31 @@ function sandboxed_connection(array $params): array
     if ($host === '') {
         $host = trim((string) ($params['serverip'] ?? ''));
     }
-    if ($host !== '') {
-        if (preg_match('#^https?://#i', $host)) {
-            $url = rtrim($host, '/');
-        } else {
-            $secure = in_array(strtolower((string) ($params['serversecure'] ?? '')), ['1', 'on', 'true', 'yes'], true)
-                || strtolower((string) ($params['serverhttpprefix'] ?? '')) === 'https';
-            if (str_contains($host, ':') && !str_starts_with($host, '[')) {
-                $host = '[' . $host . ']';
-            }
-            $port = (int) ($params['serverport'] ?? 0);
-            if ($port <= 0) {
-                $port = $secure ? 443 : SANDBOXED_DEFAULT_PORT;
-            }
-            $url = ($secure ? 'https' : 'http') . '://' . $host . ':' . $port;
-        }
-        $token = (string) ($params['serveraccesshash'] ?? '');
-        if (trim($token) === '') {
-            $token = (string) ($params['serverpassword'] ?? '');
-        }
+    if ($host === '') {
+        throw new SandboxedFailure('invalid-config', 'no provisioning serve to call: assign the product a server'
+            . ' group with a "Sandboxed provisioning modules" server (hostname, port, the token as password)');
+    }
+    if (preg_match('#^https?://#i', $host)) {
+        $url = rtrim($host, '/');
     } else {
-        $url = rtrim((string) getenv('SANDBOXED_URL'), '/');
-        $token = '';
+        $secure = in_array(strtolower((string) ($params['serversecure'] ?? '')), ['1', 'on', 'true', 'yes'], true)
+            || strtolower((string) ($params['serverhttpprefix'] ?? '')) === 'https';
+        if (str_contains($host, ':') && !str_starts_with($host, '[')) {
+            $host = '[' . $host . ']';
+        }
+        $port = (int) ($params['serverport'] ?? 0);
+        if ($port <= 0) {
+            $port = $secure ? 443 : SANDBOXED_DEFAULT_PORT;
+        }
+        $url = ($secure ? 'https' : 'http') . '://' . $host . ':' . $port;
     }
+    $token = (string) ($params['serveraccesshash'] ?? '');
     if (trim($token) === '') {
-        $token = (string) getenv('SANDBOXED_TOKEN');
-    }
-    if ($url === '') {
-        throw new SandboxedFailure('invalid-config', 'no provisioning serve to call: assign a server'
-            . ' (hostname, port, token as password) or set SANDBOXED_URL and SANDBOXED_TOKEN');
+        $token = (string) ($params['serverpassword'] ?? '');
     }
     if (trim($token) === '') {
         throw new SandboxedFailure('invalid-config', "no token for provisioning serve: set the server's"
-            . ' password or access hash, or SANDBOXED_TOKEN');
+            . ' password or access hash');
     }
     return ['url' => $url, 'token' => trim($token)];
 }
@@ -784,6 +1338,7 @@ function sandboxed_modules(array $connection): array
         }
         ksort($modules);
         $cache[$cacheKey] = $modules;
+        sandboxed_remember_info(array_map(static fn (array $m): array => $m['info'], $modules));
     }
     return $cache[$cacheKey];
 }
@@ -845,8 +1400,19 @@ function sandboxed_kebab(string $name): string
  */
 function sandboxed_product_specs(array $info): array
 {
-    $specs = array_values(array_filter($info['settings'], static fn (array $spec): bool => $spec['scope'] === 'product'));
-    return array_slice($specs, 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
+    return array_slice(sandboxed_product_specs_all($info), 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
+}
+
+/**
+ * Every product-scope setting spec of a module, in the order of its info.
+ *
+ * @param array<string, mixed> $info normalized module info
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_product_specs_all(array $info): array
+{
+    return array_values(array_filter($info['settings'], static fn (array $spec): bool => $spec['scope'] === 'product'));
 }
 
 /**
@@ -877,7 +1443,9 @@ function sandboxed_option_field(array $spec): array
 /**
  * The per-call settings from the product's options (configoption3...), and
  * the secret ones among their values. Blank options are left out so the
- * manifest's value applies; a yes/no box is always sent.
+ * manifest's value applies; a yes/no box is always sent. A configurable
+ * option the customer chose (`$params['configoptions']`) whose name is a
+ * product-scope setting's name or label takes that setting's place.
  *
  * @param array<string, mixed> $options `$params` or a tblproducts row
  * @param array<string, mixed> $info    normalized module info
@@ -886,10 +1454,23 @@ function sandboxed_option_field(array $spec): array
  */
 function sandboxed_product_settings(array $options, array $info): array
 {
+    $raws = [];
+    foreach (sandboxed_product_specs($info) as $index => $spec) {
+        $raws[(string) $spec['name']] = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+    }
+    foreach (sandboxed_configurable_options($options) as [$name, $value]) {
+        $spec = sandboxed_setting_for_option($info, $name);
+        if ($spec !== null) {
+            $raws[(string) $spec['name']] = $value;
+        }
+    }
     $settings = [];
     $secrets = [];
-    foreach (sandboxed_product_specs($info) as $index => $spec) {
-        $raw = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+    foreach (sandboxed_product_specs_all($info) as $spec) {
+        if (!array_key_exists((string) $spec['name'], $raws)) {
+            continue;
+        }
+        $raw = $raws[(string) $spec['name']];
         if ($spec['kind'] === 'boolean') {
             $value = in_array(strtolower($raw), ['on', 'yes', '1', 'true'], true) ? 'true' : 'false';
         } elseif ($raw === '') {
@@ -903,6 +1484,80 @@ function sandboxed_product_settings(array $options, array $info): array
         }
     }
     return [$settings, $secrets];
+}
+
+/**
+ * The configurable options the customer chose (`$params['configoptions']`,
+ * option name => value), as [name, value] pairs: the name and the value
+ * without WHMCS's "|friendly name" part, blank values left out.
+ *
+ * @param array<string, mixed> $params module parameters
+ *
+ * @return list<array{0: string, 1: string}>
+ */
+function sandboxed_configurable_options(array $params): array
+{
+    $options = [];
+    foreach (is_array($params['configoptions'] ?? null) ? $params['configoptions'] : [] as $name => $value) {
+        if (!is_scalar($value)) {
+            continue;
+        }
+        $name = trim(explode('|', (string) $name, 2)[0]);
+        $value = trim(explode('|', (string) $value, 2)[0]);
+        if ($name !== '' && $value !== '') {
+            $options[] = [$name, $value];
+        }
+    }
+    return $options;
+}
+
+/**
+ * The product-scope setting a configurable option stands for: the one whose
+ * name or label is the option's name (ignoring case). Server-scope settings
+ * (endpoints, credentials) are the operator's and never come from an order.
+ *
+ * @param array<string, mixed> $info normalized module info
+ * @param string               $name the option's name
+ *
+ * @return array<string, mixed>|null
+ */
+function sandboxed_setting_for_option(array $info, string $name): ?array
+{
+    foreach (sandboxed_product_specs_all($info) as $spec) {
+        if (strcasecmp((string) $spec['name'], $name) === 0 || strcasecmp((string) ($spec['label'] ?? ''), $name) === 0) {
+            return $spec;
+        }
+    }
+    return null;
+}
+
+/**
+ * The service's custom fields for the contract: the configurable options
+ * that are no setting of the module first (what the customer chose at
+ * order), then WHMCS's custom fields; blank values left out.
+ *
+ * @param array<string, mixed>      $params module parameters
+ * @param array<string, mixed>|null $info   normalized module info, when known
+ *
+ * @return list<array{0: string, 1: string}>
+ */
+function sandboxed_custom_fields(array $params, ?array $info): array
+{
+    $fields = [];
+    foreach (sandboxed_configurable_options($params) as [$name, $value]) {
+        if ($info === null || sandboxed_setting_for_option($info, $name) === null) {
+            $fields[] = [$name, $value];
+        }
+    }
+    // What this module keeps in properties is no customer's input, and must
+    // not change a request (its idempotency digest) from one call to the next.
+    $own = [SANDBOXED_REMOTE_ID_FIELD, SANDBOXED_DIGEST_FIELD, SANDBOXED_STATUS_FIELD, SANDBOXED_ADDON_USERNAME_FIELD, SANDBOXED_ADDON_PASSWORD_FIELD];
+    foreach ($params['customfields'] ?? [] as $name => $value) {
+        if (is_scalar($value) && (string) $value !== '' && !in_array((string) $name, $own, true)) {
+            $fields[] = [(string) $name, (string) $value];
+        }
+    }
+    return $fields;
 }
 
 /**
@@ -920,31 +1575,6 @@ function sandboxed_module_name(array $params): string
 }
 
 /**
- * The module whose packages and settings ConfigOptions shows: the product's
- * option 1 when WHMCS passes it (or it can be read for the product being
- * edited), else the only module loaded.
- *
- * @param array<string, mixed> $params whatever WHMCS passed
- * @param list<string>         $names  the loaded modules
- */
-function sandboxed_chosen_module(array $params, array $names): ?string
-{
-    $chosen = trim((string) ($params['configoption1'] ?? ''));
-    $productId = (int) ($params['pid'] ?? ($_REQUEST['id'] ?? 0));
-    if ($chosen === '' && $productId > 0 && class_exists(Capsule::class)) {
-        try {
-            $chosen = (string) (Capsule::table('tblproducts')->where('id', $productId)->value('configoption1') ?? '');
-        } catch (Throwable) {
-            $chosen = '';
-        }
-    }
-    if (in_array($chosen, $names, true)) {
-        return $chosen;
-    }
-    return count($names) === 1 ? $names[0] : null;
-}
-
-/**
  * The contract's service record from WHMCS's parameters.
  *
  * @param array<string, mixed> $params module parameters
@@ -953,16 +1583,11 @@ function sandboxed_chosen_module(array $params, array $names): ?string
  */
 function sandboxed_service(array $params): array
 {
-    $customFields = [];
-    foreach ($params['customfields'] ?? [] as $name => $value) {
-        if (is_scalar($value) && (string) $value !== '') {
-            $customFields[] = [(string) $name, (string) $value];
-        }
-    }
+    $customFields = sandboxed_custom_fields($params, null);
     $model = $params['model'] ?? null;
     $cycle = $params['billingcycle'] ?? (is_object($model) ? ($model->billingcycle ?? null) : null);
     return [
-        'service_id' => (string) $params['serviceid'],
+        'service_id' => sandboxed_scope($params),
         'remote_id' => sandboxed_remote_id($params),
         'domain' => sandboxed_text($params['domain'] ?? null),
         'username' => sandboxed_text($params['username'] ?? null),
@@ -976,16 +1601,29 @@ function sandboxed_service(array $params): array
 
 /**
  * The provider's id of the service: the "Remote ID" custom field WHMCS
- * passes, else the service property.
+ * passes, else the service property. For an addon only the addon's own
+ * property counts (the custom fields WHMCS passes may be the parent's).
  *
  * @param array<string, mixed> $params module parameters
  */
 function sandboxed_remote_id(array $params): ?string
 {
-    $value = $params['customfields'][SANDBOXED_REMOTE_ID_FIELD] ?? null;
-    $model = $params['model'] ?? null;
-    if (sandboxed_text($value) === null && is_object($model) && isset($model->serviceProperties)) {
-        $value = $model->serviceProperties->get(SANDBOXED_REMOTE_ID_FIELD);
+    return sandboxed_property($params, SANDBOXED_REMOTE_ID_FIELD);
+}
+
+/**
+ * A property of the service or addon a call is for: the custom field WHMCS
+ * passes (services only), else the stored property.
+ *
+ * @param array<string, mixed> $params module parameters
+ * @param string               $name   the property
+ */
+function sandboxed_property(array $params, string $name): ?string
+{
+    $value = sandboxed_addon_id($params) > 0 ? null : ($params['customfields'][$name] ?? null);
+    $properties = sandboxed_properties($params);
+    if (sandboxed_text(is_scalar($value) ? (string) $value : null) === null && $properties !== null) {
+        $value = $properties->get($name);
     }
     return sandboxed_text(is_scalar($value) ? (string) $value : null);
 }
@@ -1197,7 +1835,6 @@ function sandboxed_param_secrets(array $params): array
         (string) ($params['password'] ?? ''),
         (string) ($params['serverpassword'] ?? ''),
         (string) ($params['serveraccesshash'] ?? ''),
-        (string) getenv('SANDBOXED_TOKEN'),
     ], static fn (string $secret): bool => $secret !== ''));
 }
 
