@@ -132,6 +132,45 @@ async fn the_compile_cache_keeps_one_artifact_per_component_and_engine() {
     let _ = std::fs::remove_dir_all(&cache);
 }
 
+/// Loads a misbehaving module (deadline `spin_for`) and HostMeNow (deadline
+/// `hostmenow_deadline`) into `host`, whose only call slot then spins in a
+/// misbehaving call until its deadline; returns that call once it has the
+/// slot.
+async fn take_the_only_slot(
+    host: &std::sync::Arc<Host>,
+    sandbox: &Sandbox,
+    spin_for: Duration,
+    hostmenow_deadline: Duration,
+) -> tokio::task::JoinHandle<Result<provisioning_host::Response, CallError>> {
+    host.load(
+        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
+            deadline: spin_for,
+            ..Limits::default()
+        }),
+    )
+    .await
+    .unwrap();
+    host.load(hostmenow_config(sandbox, "hostmenow").limits(Limits {
+        deadline: hostmenow_deadline,
+        ..Limits::default()
+    }))
+    .await
+    .unwrap();
+    let looping = tokio::spawn({
+        let host = host.clone();
+        async move {
+            host.call_with(
+                "misbehaving",
+                &Request::TestConnection,
+                &[setting("behaviour", "loop")],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    looping
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -146,34 +185,14 @@ async fn a_call_beyond_the_bound_waits_for_a_slot_within_its_deadline() {
         })
         .unwrap(),
     );
-    host.load(
-        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
-            deadline: Duration::from_secs(5),
-            ..Limits::default()
-        }),
-    )
-    .await
-    .unwrap();
-    host.load(hostmenow_config(&sandbox, "hostmenow").limits(Limits {
-        deadline: Duration::from_millis(300),
-        ..Limits::default()
-    }))
-    .await
-    .unwrap();
-
     // The only slot spins until its deadline.
-    let looping = tokio::spawn({
-        let host = host.clone();
-        async move {
-            host.call_with(
-                "misbehaving",
-                &Request::TestConnection,
-                &[setting("behaviour", "loop")],
-            )
-            .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let looping = take_the_only_slot(
+        &host,
+        &sandbox,
+        Duration::from_secs(5),
+        Duration::from_millis(300),
+    )
+    .await;
     let waited = host.call("hostmenow", &Request::TestConnection).await;
     assert!(
         matches!(waited, Err(CallError::Busy { ref module, .. }) if module == "hostmenow"),
@@ -275,32 +294,13 @@ async fn a_journaled_call_that_gets_no_slot_is_a_definite_refusal_and_its_key_st
         .unwrap()
         .with_journal(Journal::new(store, Sealer::from_hex(&"cd".repeat(32)).unwrap()).unwrap()),
     );
-    host.load(
-        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
-            deadline: Duration::from_secs(3),
-            ..Limits::default()
-        }),
+    let looping = take_the_only_slot(
+        &host,
+        &sandbox,
+        Duration::from_secs(3),
+        Duration::from_millis(400),
     )
-    .await
-    .unwrap();
-    host.load(hostmenow_config(&sandbox, "hostmenow").limits(Limits {
-        deadline: Duration::from_millis(400),
-        ..Limits::default()
-    }))
-    .await
-    .unwrap();
-    let looping = tokio::spawn({
-        let host = host.clone();
-        async move {
-            host.call_with(
-                "misbehaving",
-                &Request::TestConnection,
-                &[setting("behaviour", "loop")],
-            )
-            .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    .await;
     let create = Request::CreateAccount {
         service: common::service("busy-1"),
     };
