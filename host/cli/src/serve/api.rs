@@ -7,21 +7,19 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
-use provisioning_host::{
-    CallError, CallOptions, ErrorReport, Host, LoadedModule, ModuleLoadError, Request,
-};
+use provisioning_host::{CallError, CallOptions, ErrorReport, Host, LoadedModule, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use tracing::Instrument;
 
 use super::auth::{Token, require_token};
+use super::error::{ApiError, failure_json};
 use super::observe::CallLabels;
 
 /// What every handler shares.
@@ -47,110 +45,6 @@ pub fn router(state: AppState, token: Token, max_body_bytes: usize) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(token, require_token))
-}
-
-/// A refused request: an HTTP status and the typed error body.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-    /// Why a module is not ready, for `module-not-ready`.
-    reason: Option<Value>,
-}
-
-impl ApiError {
-    pub(super) fn new(
-        status: StatusCode,
-        kind: &'static str,
-        message: impl Into<String>,
-    ) -> ApiError {
-        ApiError {
-            status,
-            kind,
-            message: message.into(),
-            reason: None,
-        }
-    }
-
-    /// 401.
-    pub fn unauthorized(message: &str) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-    }
-
-    /// The 401 answer with the challenge header clients expect.
-    pub fn into_response_with_challenge(self) -> Response {
-        let mut response = self.into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
-    }
-
-    fn unknown_module(name: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown-module",
-            format!("no module named `{name}` is loaded"),
-        )
-    }
-
-    /// 503 for a module of the manifest that did not load.
-    fn not_ready(failure: &ModuleLoadError) -> ApiError {
-        ApiError {
-            reason: Some(failure_json(failure)),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "module-not-ready",
-                format!(
-                    "module `{}` is not ready ({}): {}",
-                    failure.module, failure.kind, failure.message
-                ),
-            )
-        }
-    }
-}
-
-/// A load failure as the API shows it: its kind and message (which never
-/// hold a secret's value).
-fn failure_json(failure: &ModuleLoadError) -> Value {
-    json!({ "kind": failure.kind, "message": failure.message })
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "kind": self.kind, "message": self.message } });
-        if let Some(reason) = self.reason {
-            body["error"]["reason"] = reason;
-        }
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> ApiError {
-        match rejection {
-            JsonRejection::BytesRejection(_)
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body-too-large",
-                    "the request body is larger than the server accepts",
-                )
-            }
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "malformed-request",
-                "send the body as `Content-Type: application/json`",
-            ),
-            other => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-request",
-                other.body_text(),
-            ),
-        }
-    }
 }
 
 async fn unknown_route() -> ApiError {

@@ -7,7 +7,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::api::ApiError;
+use super::error::ApiError;
 
 /// Shortest token the server accepts from its operator.
 const MIN_TOKEN_LEN: usize = 16;

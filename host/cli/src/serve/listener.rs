@@ -47,7 +47,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::api::ApiError;
+use super::error::ApiError;
 use super::tls::Tls;
 
 /// The transport's arguments of `serve`.

@@ -7,6 +7,7 @@
 
 mod api;
 mod auth;
+mod error;
 mod listener;
 mod notify;
 mod observe;
