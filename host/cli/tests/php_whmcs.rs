@@ -161,12 +161,21 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             let domain = format!("bulk{i}.example.com");
             let username = format!("bulk{i}");
             assert!(hmn.seed_service(&id, &domain, &username, "Bulk-Pw-1!", "101"));
-            let (disk, disk_limit, bandwidth, bandwidth_limit) =
-                (i as f64 + 0.25, 5000 + i, 2.0 * i as f64 + 0.75, if i % 2 == 0 { 0 } else { 9000 + i });
+            let (disk, disk_limit, bandwidth, bandwidth_limit) = (
+                i as f64 + 0.25,
+                5000 + i,
+                2.0 * i as f64 + 0.75,
+                if i % 2 == 0 { 0 } else { 9000 + i },
+            );
             assert!(hmn.set_usage(&id, disk, disk_limit, bandwidth, bandwidth_limit));
             serde_json::json!([
-                5000 + i, domain, username,
-                disk.round() as u64, disk_limit, bandwidth.round() as u64, bandwidth_limit
+                5000 + i,
+                domain,
+                username,
+                disk.round() as u64,
+                disk_limit,
+                bandwidth.round() as u64,
+                bandwidth_limit
             ])
         })
         .collect();
@@ -187,7 +196,10 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             .env("SANDBOXED_TOKEN", TOKEN)
             .env("SANDBOX_ORIGIN", &origin)
             .env("WHMCS_SEEDED_USAGE", seeded.to_string())
-            .env("WHMCS_BULK_USAGE", serde_json::Value::from(bulk).to_string())
+            .env(
+                "WHMCS_BULK_USAGE",
+                serde_json::Value::from(bulk).to_string(),
+            )
             .output()
             .expect("php runs");
         let pending: serde_json::Value = ureq::get(&format!("{}/v1/journal/pending", server.base))
@@ -221,10 +233,17 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
         .iter()
         .filter(|line| line.contains("route=/v1/usage"))
         .count();
-    assert_eq!(batches, 2, "one POST /v1/usage per UsageUpdate:\n{}", access.join("\n"));
+    assert_eq!(
+        batches,
+        2,
+        "one POST /v1/usage per UsageUpdate:\n{}",
+        access.join("\n")
+    );
     let single_reads = access
         .iter()
-        .filter(|line| line.contains("function=\"usage-data\"") || line.contains("function=usage-data"))
+        .filter(|line| {
+            line.contains("function=\"usage-data\"") || line.contains("function=usage-data")
+        })
         .count();
     assert!(
         single_reads < 10,
@@ -233,9 +252,17 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
     let bulk_reads = hmn
         .requests()
         .iter()
-        .filter(|r| r.action == "get_Bandwidth_Disk_Usage" && r.params["serviceid"].as_str().is_some_and(|id| id.len() == 4 && id.starts_with('5')))
+        .filter(|r| {
+            r.action == "get_Bandwidth_Disk_Usage"
+                && r.params["serviceid"]
+                    .as_str()
+                    .is_some_and(|id| id.len() == 4 && id.starts_with('5'))
+        })
         .count();
-    assert_eq!(bulk_reads as u64, BULK_SERVICES, "each of the large server's services read once");
+    assert_eq!(
+        bulk_reads as u64, BULK_SERVICES,
+        "each of the large server's services read once"
+    );
 
     // HostMeNow: the service went through its whole life, in order.
     let record = hmn.service("4001").expect("HostMeNow has service 4001");

@@ -76,7 +76,13 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
             "101"
         ));
         // Two decimals, as the provider prints them; every service its own.
-        assert!(sim.set_usage(&id, i as f64 + 0.25, 5000 + i as u64, 2.0 * i as f64 + 0.5, 10000));
+        assert!(sim.set_usage(
+            &id,
+            i as f64 + 0.25,
+            5000 + i as u64,
+            2.0 * i as f64 + 0.5,
+            10000
+        ));
         services.push(json!({ "module": "hostmenow", "service": service(&id) }));
     }
     assert_eq!(services.len() - HOSTMENOW_SERVICES, SERVICES / 10);
@@ -111,7 +117,10 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         assert_eq!(results.len(), SERVICES);
         for (i, (result, asked)) in results.iter().zip(&services).enumerate() {
             assert_eq!(result["module"], asked["module"], "result {i}");
-            assert_eq!(result["service_id"], asked["service"]["service_id"], "result {i}");
+            assert_eq!(
+                result["service_id"], asked["service"]["service_id"],
+                "result {i}"
+            );
             if asked["module"] == "blesta" {
                 assert_eq!(result["error"]["kind"], "unsupported", "{result}");
                 assert_eq!(result["attempts"], 0, "{result}");
@@ -121,7 +130,10 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
             let record = sim.service(id).expect("a seeded service");
             assert_eq!(
                 figure(result, "disk"),
-                (record.disk_used_mb, json!({ "Value": record.disk_limit_mb as f64 })),
+                (
+                    record.disk_used_mb,
+                    json!({ "Value": record.disk_limit_mb as f64 })
+                ),
                 "{result}"
             );
             assert_eq!(
@@ -138,7 +150,10 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         let summary = &body["summary"];
         assert_eq!(summary["services"], SERVICES);
         assert_eq!(summary["outcomes"]["ok"], HOSTMENOW_SERVICES);
-        assert_eq!(summary["outcomes"]["unsupported"], SERVICES - HOSTMENOW_SERVICES);
+        assert_eq!(
+            summary["outcomes"]["unsupported"],
+            SERVICES - HOSTMENOW_SERVICES
+        );
         assert_eq!(summary["calls"], HOSTMENOW_SERVICES);
         assert!(
             sim.requests().len() - requests_before >= HOSTMENOW_SERVICES,
@@ -188,14 +203,16 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
         assert!(
-            body["error"]["message"].as_str().unwrap().contains("services[1]"),
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("services[1]"),
             "{body}"
         );
 
         // Behind the token like every other route.
         let unauthorized = common::answer(
-            ureq::post(&format!("{}/v1/usage", server.base))
-                .send_json(json!({ "services": [] })),
+            ureq::post(&format!("{}/v1/usage", server.base)).send_json(json!({ "services": [] })),
         );
         assert_eq!(unauthorized.0, 401);
     })

@@ -14,8 +14,8 @@ use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
 use provisioning_host::{
-    CallError, CallOptions, ErrorReport, Host, LoadedModule, ModuleLoadError, Request,
-    SyncOptions, SyncSummary, UsageJob, UsageReport, UsageResult, sync_usage,
+    CallError, CallOptions, ErrorReport, Host, LoadedModule, ModuleLoadError, Request, SyncOptions,
+    SyncSummary, UsageJob, UsageReport, UsageResult, sync_usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -428,7 +428,10 @@ async fn read_usage(
     .await;
     if unread > 0 {
         summary.services += unread;
-        *summary.outcomes.entry("module-not-ready".into()).or_default() += unread;
+        *summary
+            .outcomes
+            .entry("module-not-ready".into())
+            .or_default() += unread;
     }
     // The sync reports every job it is given, so every slot is filled.
     (results.into_iter().flatten().collect(), summary)
