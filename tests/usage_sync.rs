@@ -76,6 +76,7 @@ fn seed(sim: &hostmenow::HostMeNow, count: usize) -> Vec<UsageJob> {
             UsageJob {
                 module: "hostmenow".into(),
                 service: service(&id),
+                settings: Vec::new(),
             }
         })
         .collect()
@@ -115,6 +116,7 @@ async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
             jobs.push(UsageJob {
                 module: module.into(),
                 service: service(&format!("{module}-{i}")),
+                settings: Vec::new(),
             });
         }
     }

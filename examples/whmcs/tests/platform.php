@@ -15,6 +15,10 @@
  *   WHMCS_SEEDED_USAGE              optional JSON: a HostMeNow service the sandbox
  *                                   already has, with the usage UsageUpdate must import:
  *                                   {"service": 4010, "domain": "...", "diskusage": 1251, ...}
+ *   WHMCS_BULK_USAGE                optional JSON: HostMeNow services the sandbox already
+ *                                   has, for a server of their own whose UsageUpdate
+ *                                   must import them all in one request:
+ *                                   [[service, domain, username, diskusage, disklimit, bwusage, bwlimit], ...]
  *
  * Prints one line per step; exits 1 with a message at the first failure.
  */
@@ -627,6 +631,7 @@ namespace {
         $parts = parse_url($url);
         expect(isset($parts['host'], $parts['port']), "SANDBOXED_URL {$url} has no host and port");
         $seeded = json_decode((string) getenv('WHMCS_SEEDED_USAGE'), true);
+        $bulk = json_decode((string) getenv('WHMCS_BULK_USAGE'), true);
         // From here on serve is known to WHMCS only as the server record below.
         putenv('SANDBOXED_URL');
         putenv('SANDBOXED_TOKEN');
@@ -639,6 +644,11 @@ namespace {
                 ['id' => 2, 'name' => 'another host', 'type' => 'sandboxed', 'ipaddress' => '127.0.0.1',
                     'hostname' => '127.0.0.1', 'port' => 9, 'secure' => false,
                     'username' => '', 'password' => encrypt('unused-token'), 'accesshash' => ''],
+                // The same host again, as a server of its own for the many
+                // services of WHMCS_BULK_USAGE.
+                ['id' => 3, 'name' => 'a large server', 'type' => 'sandboxed', 'ipaddress' => $parts['host'],
+                    'hostname' => $parts['host'], 'port' => $parts['port'], 'secure' => false,
+                    'username' => '', 'password' => encrypt($token), 'accesshash' => ''],
             ],
             'tblclients' => [
                 ['id' => 1, 'firstname' => 'Asha', 'lastname' => 'Mushi', 'companyname' => '', 'email' => 'asha@example.co.tz',
@@ -963,6 +973,28 @@ namespace {
         step('hostmenow', 'UsageUpdate', sprintf('success: 4001 disk %d/%d MB, bandwidth %d/unlimited', $usage['diskusage'], $usage['disklimit'], $usage['bwusage'])
             . (is_array($seeded) ? sprintf('; %d disk %d/%d MB', $seeded['service'], $seeded['diskusage'], $seeded['disklimit']) : ''));
         step('-', 'UsageUpdate', 'blesta, webline, logicboxes report no usage: skipped; terminated and other servers untouched');
+
+        // UsageUpdate of a server with many services: one request to the
+        // host for them all (the Rust side counts the requests in serve's
+        // access log), every service's figures written.
+        if (is_array($bulk)) {
+            foreach ($bulk as [$id, $domain, $username]) {
+                add_service((int) $id, 1, 3, 'Active', (string) $domain, (string) $username, 'Bulk-Pw-1!');
+            }
+            $started = microtime(true);
+            $result = sandboxed_UsageUpdate(server_params(3));
+            $took = microtime(true) - $started;
+            expect($result === 'success', 'UsageUpdate of the large server: ' . $result);
+            foreach ($bulk as [$id, , , $disk, $diskLimit, $bandwidth, $bandwidthLimit]) {
+                $row = row('tblhosting', (int) $id);
+                $got = [$row['diskusage'], $row['disklimit'], $row['bwusage'], $row['bwlimit']];
+                expect($got === [$disk, $diskLimit, $bandwidth, $bandwidthLimit], "usage of {$id}: " . json_encode($got)
+                    . ', expected ' . json_encode([$disk, $diskLimit, $bandwidth, $bandwidthLimit]));
+                expect($row['lastupdate'] !== '0000-00-00 00:00:00', "lastupdate of {$id} set");
+            }
+            expect(row('tblhosting', 4001)['diskusage'] === $usage['diskusage'], "the large server's UsageUpdate left server 1's services alone");
+            step('hostmenow', 'UsageUpdate', sprintf('success: %d services of one server in one request, %.2f s', count($bulk), $took));
+        }
 
         // ClientArea: the overview template and what it is given.
         $template = __DIR__ . '/../modules/servers/sandboxed/templates/clientarea.tpl';

@@ -220,6 +220,13 @@ mod tests {
         assert_eq!(job.module, "hostmenow");
         assert_eq!(job.service.service_id, "456");
         assert_eq!(job.service.remote_id.as_deref(), Some("7001"));
+        assert!(job.settings.is_empty());
+        let with_settings = parse_job(
+            r#"{"module": "hostmenow", "service": {"service_id": "456"}, "settings": [{"name": "ip-address", "value": "yes"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(with_settings.settings.len(), 1);
+        assert_eq!(with_settings.settings[0].name, "ip-address");
         assert!(parse_job(r#"{"service": {"service_id": "456"}}"#).is_err());
         assert!(parse_job(r#"{"module": "hostmenow", "service": {}}"#).is_err());
         assert!(parse_job("456").is_err());

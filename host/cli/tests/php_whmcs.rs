@@ -24,6 +24,11 @@ const TOKEN_VAR: &str = "TEST_WHMCS_SERVE_TOKEN";
 /// UsageUpdate must import (its WHMCS row is made by the PHP script).
 const SEEDED_SERVICE: &str = "4010";
 
+/// HostMeNow services the provider already has, on a WHMCS server of their
+/// own, whose UsageUpdate must import them all in one request: ids from
+/// 5000.
+const BULK_SERVICES: u64 = 500;
+
 /// Whether `php` runs and has the curl extension.
 fn php_with_curl() -> bool {
     Command::new("php")
@@ -149,6 +154,31 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
         "101"
     ));
     assert!(hmn.set_usage(SEEDED_SERVICE, 1250.5, 5000, 3500.75, 0));
+    // Each its own figures; the PHP side expects them rounded to whole MB.
+    let bulk: Vec<serde_json::Value> = (0..BULK_SERVICES)
+        .map(|i| {
+            let id = (5000 + i).to_string();
+            let domain = format!("bulk{i}.example.com");
+            let username = format!("bulk{i}");
+            assert!(hmn.seed_service(&id, &domain, &username, "Bulk-Pw-1!", "101"));
+            let (disk, disk_limit, bandwidth, bandwidth_limit) = (
+                i as f64 + 0.25,
+                5000 + i,
+                2.0 * i as f64 + 0.75,
+                if i % 2 == 0 { 0 } else { 9000 + i },
+            );
+            assert!(hmn.set_usage(&id, disk, disk_limit, bandwidth, bandwidth_limit));
+            serde_json::json!([
+                5000 + i,
+                domain,
+                username,
+                disk.round() as u64,
+                disk_limit,
+                bandwidth.round() as u64,
+                bandwidth_limit
+            ])
+        })
+        .collect();
     let manifest = setup(&sandbox);
     let origin = sandbox.origin();
     let script =
@@ -166,6 +196,10 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             .env("SANDBOXED_TOKEN", TOKEN)
             .env("SANDBOX_ORIGIN", &origin)
             .env("WHMCS_SEEDED_USAGE", seeded.to_string())
+            .env(
+                "WHMCS_BULK_USAGE",
+                serde_json::Value::from(bulk).to_string(),
+            )
             .output()
             .expect("php runs");
         let pending: serde_json::Value = ureq::get(&format!("{}/v1/journal/pending", server.base))
@@ -188,6 +222,47 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
         text(&output.stderr)
     );
     assert!(stdout.contains("ok: the WHMCS platform test passed"));
+
+    // UsageUpdate made one request to the host per server it ran for (the
+    // first server, then the large one), not one per service.
+    let access: Vec<&str> = server_log
+        .lines()
+        .filter(|line| line.contains("provisioning::access"))
+        .collect();
+    let batches = access
+        .iter()
+        .filter(|line| line.contains("route=/v1/usage"))
+        .count();
+    assert_eq!(
+        batches,
+        2,
+        "one POST /v1/usage per UsageUpdate:\n{}",
+        access.join("\n")
+    );
+    let single_reads = access
+        .iter()
+        .filter(|line| {
+            line.contains("function=\"usage-data\"") || line.contains("function=usage-data")
+        })
+        .count();
+    assert!(
+        single_reads < 10,
+        "{single_reads} usage-data calls one by one: UsageUpdate read services singly"
+    );
+    let bulk_reads = hmn
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.action == "get_Bandwidth_Disk_Usage"
+                && r.params["serviceid"]
+                    .as_str()
+                    .is_some_and(|id| id.len() == 4 && id.starts_with('5'))
+        })
+        .count();
+    assert_eq!(
+        bulk_reads as u64, BULK_SERVICES,
+        "each of the large server's services read once"
+    );
 
     // HostMeNow: the service went through its whole life, in order.
     let record = hmn.service("4001").expect("HostMeNow has service 4001");

@@ -451,6 +451,15 @@ async fn the_openapi_document_describes_the_running_server() {
                         &url,
                         &json!({ "request": { "function": "usage-data", "service": service("o1") } }),
                     ),
+                    // One service read, one whose module is unknown: a
+                    // result each, the second its error.
+                    "post" if url == "/v1/usage" => server.post(
+                        &url,
+                        &json!({ "services": [
+                            { "module": "hostmenow", "service": service("o1") },
+                            { "module": "nowhere", "service": { "service_id": "x" } },
+                        ] }),
+                    ),
                     "post" => server.post(&url, &json!({})),
                     other => panic!("undocumented method {other}"),
                 };
@@ -490,7 +499,7 @@ async fn the_openapi_document_describes_the_running_server() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 9, "every operation was exercised");
+        assert_eq!(checked, 10, "every operation was exercised");
         // A call's typed error fits the documented shape as well.
         let failed = server.call("hostmenow", json!({ "function": "suspend", "service": service("nope") }));
         conforms(

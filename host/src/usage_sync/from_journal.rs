@@ -62,6 +62,7 @@ pub fn live_services(entries: &[Entry]) -> Vec<UsageJob> {
                 let job = UsageJob {
                     module: entry.intent.module.clone(),
                     service,
+                    settings: Vec::new(),
                 };
                 match live {
                     Some(existing) => *existing = job,

@@ -28,7 +28,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::types::{Error as ModuleError, Function, Service, Usage};
+use crate::bindings::types::{Error as ModuleError, Function, Service, Setting, Usage};
 use crate::error::{CallError, ErrorReport};
 use crate::host::{CallOptions, Host};
 use crate::rate::Within;
@@ -47,6 +47,11 @@ pub struct UsageJob {
     /// needs it).
     #[serde(deserialize_with = "crate::request::service_with_defaults")]
     pub service: Service,
+    /// Settings for this service's call (a billing platform's product
+    /// settings), overriding the module's configured ones by name; none
+    /// when left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
 }
 
 /// How a sync runs.
@@ -285,8 +290,12 @@ async fn attempt(host: &Host, mut pending: QueuedService, options: &SyncOptions)
     let request = Request::UsageData {
         service: pending.job.service.clone(),
     };
+    let call_options = CallOptions {
+        settings: pending.job.settings.clone(),
+        idempotency_key: None,
+    };
     let answer = host
-        .execute_with_turn(&module_name, &request, &CallOptions::default(), turn)
+        .execute_with_turn(&module_name, &request, &call_options, turn)
         .await;
     match answer.result {
         Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageResult::Ok(usage))),

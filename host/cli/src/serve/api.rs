@@ -2,7 +2,7 @@
 //! `openapi.json` at the crate's root describes it; a test checks the two
 //! agree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
-use provisioning_host::{CallError, CallOptions, ErrorReport, Host, LoadedModule, Request};
+use provisioning_host::{
+    CallError, CallOptions, ErrorReport, Host, LoadedModule, Request, SyncOptions, SyncSummary,
+    UsageJob, UsageReport, UsageResult, sync_usage,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,20 +33,41 @@ pub struct AppState {
     pub host: Arc<Host>,
 }
 
+/// Bounds on request bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Every route but the batch usage one.
+    pub max_body_bytes: usize,
+    /// `POST /v1/usage`, whose body names up to [`MAX_USAGE_SERVICES`]
+    /// services.
+    pub max_usage_body_bytes: usize,
+}
+
+/// The most services one `POST /v1/usage` may name.
+pub const MAX_USAGE_SERVICES: usize = 10_000;
+
+/// The most calls in flight a `POST /v1/usage` may ask for.
+pub const MAX_USAGE_CONCURRENCY: usize = 256;
+
 /// The router of the API proper: every route behind the token, bodies
-/// capped at `max_body_bytes` (the operator's unauthenticated routes are
-/// in [`super::observe`]).
-pub fn router(state: AppState, token: Token, max_body_bytes: usize) -> Router {
+/// capped by `limits` (the operator's unauthenticated routes are in
+/// [`super::observe`]).
+pub fn router(state: AppState, token: Token, limits: BodyLimits) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/modules", get(list_modules))
         .route("/v1/modules/{module}", get(get_module))
         .route("/v1/modules/{module}/call", post(call_module))
+        // The route's own cap, over the router's below.
+        .route(
+            "/v1/usage",
+            post(usage).layer(DefaultBodyLimit::max(limits.max_usage_body_bytes)),
+        )
         .route("/v1/journal/pending", get(journal_pending))
         .route("/v1/journal/{entry}/ack", post(journal_ack))
         .fallback(unknown_route)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(token, require_token))
 }
 
@@ -174,6 +198,139 @@ async fn call_module(
         Err(error) => result["error"] = json!(ErrorReport::from(error)),
     }
     Ok((Extension(labels), Json(result)))
+}
+
+/// The body of a batch usage read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageBody {
+    /// Each a [`UsageJob`]; parsed one by one so that a bad one is named.
+    services: Vec<Value>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+fn malformed(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed-request", message)
+}
+
+/// `POST /v1/usage`: usage-data for many services in one request (a
+/// billing platform's nightly refresh), run by [`sync_usage`] with its
+/// bounded concurrency and each module's rate limit. One result per
+/// service, in the order given, each a [`UsageReport`] as `provisioning
+/// usage` prints it; a service whose module is unknown or not ready gets
+/// its error there, not the request's.
+async fn usage(
+    State(state): State<AppState>,
+    body: Result<Json<UsageBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    if body.services.len() > MAX_USAGE_SERVICES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too-many-services",
+            format!(
+                "{} services in one request; at most {MAX_USAGE_SERVICES}: split them over several requests",
+                body.services.len()
+            ),
+        ));
+    }
+    let concurrency = body
+        .concurrency
+        .unwrap_or(SyncOptions::default().concurrency);
+    if !(1..=MAX_USAGE_CONCURRENCY).contains(&concurrency) {
+        return Err(malformed(format!(
+            "`concurrency` is {concurrency}; it is from 1 to {MAX_USAGE_CONCURRENCY}"
+        )));
+    }
+    let jobs = body
+        .services
+        .into_iter()
+        .enumerate()
+        .map(|(index, job)| {
+            serde_json::from_value::<UsageJob>(job).map_err(|error| {
+                malformed(format!(
+                    "`services[{index}]` is not {{\"module\": \"...\", \"service\": {{\"service_id\": \"...\", ...}}}}: {error}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = SyncOptions {
+        concurrency,
+        ..SyncOptions::default()
+    };
+    // On a task of its own, like a call: a client that hangs up does not
+    // cut the reads off half-way.
+    let host = state.host.clone();
+    let run = async move { read_usage(&host, jobs, &options).await };
+    let (results, summary) = tokio::spawn(run.instrument(tracing::Span::current()))
+        .await
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "host",
+                format!("the usage reads' task failed: {error}"),
+            )
+        })?;
+    Ok(Json(json!({ "results": results, "summary": summary })))
+}
+
+/// Every job's report, in the jobs' order, and the summary over them.
+async fn read_usage(
+    host: &Host,
+    jobs: Vec<UsageJob>,
+    options: &SyncOptions,
+) -> (Vec<UsageReport>, SyncSummary) {
+    let mut results: Vec<Option<UsageReport>> = vec![None; jobs.len()];
+    // Where each service's report goes: the sync answers in the order its
+    // calls end. The same service named twice gets two reports, filled in
+    // turn.
+    let mut slots: BTreeMap<(String, String), VecDeque<usize>> = BTreeMap::new();
+    let mut runnable = Vec::with_capacity(jobs.len());
+    let mut unread = 0usize;
+    for (index, job) in jobs.into_iter().enumerate() {
+        // A module of the manifest that did not load: its services are
+        // reported not ready without a call (the sync alone would say
+        // unknown-module).
+        if host.module(&job.module).is_none()
+            && let Some(failure) = host.not_ready_module(&job.module)
+        {
+            let message = format!(
+                "module `{}` is not ready ({}): {}",
+                failure.module, failure.kind, failure.message
+            );
+            results[index] = Some(UsageReport {
+                module: job.module,
+                service_id: job.service.service_id,
+                outcome: UsageResult::Error(ErrorReport::new("module-not-ready", message)),
+                attempts: 0,
+                elapsed_ms: 0,
+            });
+            unread += 1;
+            continue;
+        }
+        slots
+            .entry((job.module.clone(), job.service.service_id.clone()))
+            .or_default()
+            .push_back(index);
+        runnable.push(job);
+    }
+    let mut summary = sync_usage(host, runnable, options, |report| {
+        let key = (report.module.clone(), report.service_id.clone());
+        if let Some(index) = slots.get_mut(&key).and_then(VecDeque::pop_front) {
+            results[index] = Some(report.clone());
+        }
+    })
+    .await;
+    if unread > 0 {
+        summary.services += unread;
+        *summary
+            .outcomes
+            .entry("module-not-ready".into())
+            .or_default() += unread;
+    }
+    // The sync reports every job it is given, so every slot is filled.
+    (results.into_iter().flatten().collect(), summary)
 }
 
 fn no_journal() -> ApiError {

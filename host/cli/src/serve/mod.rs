@@ -48,6 +48,10 @@ pub struct Args {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     max_body_bytes: usize,
+    /// Largest request body of `POST /v1/usage` (a list of up to 10 000
+    /// services, a few hundred bytes each), in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_usage_body_bytes: usize,
     /// How often the manifest and component files are checked for changes,
     /// in milliseconds.
     #[arg(long, default_value_t = 1000)]
@@ -123,7 +127,10 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     let app = api::router(
         api::AppState { host: host.clone() },
         token,
-        args.max_body_bytes,
+        api::BodyLimits {
+            max_body_bytes: args.max_body_bytes,
+            max_usage_body_bytes: args.max_usage_body_bytes,
+        },
     )
     .merge(observe::routes(observe::Observed {
         host: host.clone(),

@@ -89,6 +89,12 @@ const SANDBOXED_MASK = '[redacted]';
 /** Default port of `provisioning serve`. */
 const SANDBOXED_DEFAULT_PORT = 8790;
 
+/** The most services one `POST /v1/usage` may name (the host's cap). */
+const SANDBOXED_USAGE_BATCH = 10000;
+
+/** Seconds a `POST /v1/usage` may take: a whole server's usage. */
+const SANDBOXED_USAGE_TIMEOUT = 1800;
+
 /**
  * Error kinds after which nobody knows whether the provider acted; their
  * journal entries stay pending for an operator (as the host treats them).
@@ -447,7 +453,11 @@ function sandboxed_ChangePackage(array $params): string
 
 /**
  * Imports disk and bandwidth usage for every active or suspended service on
- * this server whose module reports usage, into tblhosting.
+ * this server whose module reports usage, into tblhosting: one request to
+ * the host for the whole server (`POST /v1/usage`, which reads the services
+ * with the host's bounded concurrency and each module's rate limit), then
+ * one update per service whose figures came back. A service whose read
+ * failed is left as it was and named in the answer.
  *
  * @param array<string, mixed> $params server parameters
  *
@@ -469,36 +479,79 @@ function sandboxed_UsageUpdate(array $params): string
     }
     $products = [];
     $failures = [];
+    // The jobs, grouped by module; the rows they are for, by service id.
+    $byModule = [];
+    $rows = [];
+    $secrets = [$connection['token']];
     foreach ($services as $row) {
         $row = (array) $row;
         try {
-            sandboxed_update_usage($connection, $modules, $row, $products);
-        } catch (SandboxedFailure $failure) {
-            $failures[] = 'service ' . $row['id'] . ': ' . $failure->describe();
+            $job = sandboxed_usage_job($modules, $row, $products);
         } catch (Throwable $error) {
             $failures[] = 'service ' . $row['id'] . ': platform: ' . $error->getMessage();
+            continue;
+        }
+        if ($job === null) {
+            continue;
+        }
+        [$module, $entry, $jobSecrets] = $job;
+        $byModule[$module][] = $entry;
+        $rows[(string) $row['id']] = $row;
+        array_push($secrets, ...$jobSecrets);
+    }
+    $jobs = array_merge(...array_values($byModule));
+    // One request for the server; a server with more services than one
+    // request may name gets one request per SANDBOXED_USAGE_BATCH.
+    foreach (array_chunk($jobs, SANDBOXED_USAGE_BATCH) as $batch) {
+        try {
+            $results = sandboxed_read_usage($connection, $batch, $secrets);
+        } catch (SandboxedFailure $failure) {
+            $failures[] = $failure->describe();
+            continue;
+        }
+        foreach ($results as $result) {
+            $id = (string) ($result['service_id'] ?? '');
+            $module = (string) ($result['module'] ?? '');
+            try {
+                if (!isset($rows[$id])) {
+                    throw new SandboxedFailure('bad-response', "the host answered for service {$id}, which was not asked for");
+                }
+                if (isset($result['error'])) {
+                    throw sandboxed_error_failure($result['error'], $module);
+                }
+                $update = sandboxed_usage_columns($result['ok']['figures'] ?? []);
+                if ($update !== []) {
+                    $update['lastupdate'] = Capsule::raw('now()');
+                    Capsule::table('tblhosting')->where('id', (int) $id)->update($update);
+                }
+            } catch (SandboxedFailure $failure) {
+                $failures[] = 'service ' . $id . ': ' . $failure->describe();
+            } catch (Throwable $error) {
+                $failures[] = 'service ' . $id . ': platform: ' . $error->getMessage();
+            }
         }
     }
     return $failures === [] ? 'success' : implode('; ', $failures);
 }
 
 /**
- * Reads one service's usage and writes it to tblhosting; services whose
- * module reports no usage are left alone.
+ * The usage job of one service, or null when its module is not loaded or
+ * reports no usage (the service is left alone).
  *
- * @param array{url: string, token: string}  $connection the host
- * @param array<string, array<string, mixed>> $modules    the loaded modules
- * @param array<string, mixed>                $row        the tblhosting row
- * @param array<int, array<string, mixed>>    $products   tblproducts rows read so far
+ * @param array<string, array<string, mixed>> $modules  the loaded modules
+ * @param array<string, mixed>                $row      the tblhosting row
+ * @param array<int, array<string, mixed>>    $products tblproducts rows read so far
+ *
+ * @return array{0: string, 1: array<string, mixed>, 2: list<string>}|null the module, the job and its secrets
  */
-function sandboxed_update_usage(array $connection, array $modules, array $row, array &$products): void
+function sandboxed_usage_job(array $modules, array $row, array &$products): ?array
 {
     $productId = (int) $row['packageid'];
     $products[$productId] ??= (array) (Capsule::table('tblproducts')->where('id', $productId)->first() ?? []);
     $product = $products[$productId];
     $module = (string) ($product['configoption1'] ?? '');
     if (!isset($modules[$module]) || !in_array('usage-data', $modules[$module]['info']['functions'], true)) {
-        return;
+        return null;
     }
     $service = [
         'service_id' => (string) $row['id'],
@@ -512,23 +565,42 @@ function sandboxed_update_usage(array $connection, array $modules, array $row, a
         'custom_fields' => [],
     ];
     [$settings, $secrets] = sandboxed_product_settings($product, $modules[$module]['info']);
-    $result = sandboxed_call(
-        $connection,
-        $module,
-        ['function' => 'usage-data', 'service' => $service],
-        $settings,
-        null,
-        'UsageUpdate',
-        $secrets
-    );
-    if (isset($result['error'])) {
-        throw sandboxed_error_failure($result['error'], $module);
+    $job = ['module' => $module, 'service' => $service];
+    if ($settings !== []) {
+        $job['settings'] = $settings;
     }
-    $update = sandboxed_usage_columns($result['ok']['value']['figures'] ?? []);
-    if ($update !== []) {
-        $update['lastupdate'] = Capsule::raw('now()');
-        Capsule::table('tblhosting')->where('id', (int) $row['id'])->update($update);
+    return [$module, $job, $secrets];
+}
+
+/**
+ * One `POST /v1/usage`: every job's report, in the jobs' order, logged as
+ * one exchange.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param list<array<string, mixed>>         $jobs       {module, service, settings?}
+ * @param list<string>                       $secrets    values to mask in the log
+ *
+ * @return list<array<string, mixed>>
+ */
+function sandboxed_read_usage(array $connection, array $jobs, array $secrets): array
+{
+    $body = ['services' => $jobs];
+    $request = 'POST /v1/usage (' . count($jobs) . " services)\n" . sandboxed_json($body);
+    try {
+        // However many services, the host paces each module's provider:
+        // allow the request the time a large server takes.
+        [$raw, $answer] = sandboxed_http($connection, 'POST', '/v1/usage', $body, SANDBOXED_USAGE_TIMEOUT);
+    } catch (SandboxedFailure $failure) {
+        sandboxed_log('UsageUpdate', $request, $failure->describe(), [], $secrets);
+        throw $failure;
     }
+    sandboxed_log('UsageUpdate', $request, $raw, $answer, $secrets);
+    $results = $answer['results'] ?? null;
+    if (!is_array($results) || count($results) !== count($jobs)) {
+        throw new SandboxedFailure('bad-response', 'provisioning serve answered ' . (is_array($results) ? count($results) : 'no')
+            . ' usage results for ' . count($jobs) . ' services');
+    }
+    return $results;
 }
 
 /**
@@ -1219,10 +1291,11 @@ function sandboxed_call(
  * @param string                             $method     GET or POST
  * @param string                             $path       e.g. /v1/modules
  * @param array<string, mixed>|object|null   $body       JSON body to send
+ * @param int                                $timeout    seconds the whole request may take
  *
  * @return array{0: string, 1: array<string, mixed>}
  */
-function sandboxed_http(array $connection, string $method, string $path, array|object|null $body = null): array
+function sandboxed_http(array $connection, string $method, string $path, array|object|null $body = null, int $timeout = 120): array
 {
     if (!function_exists('curl_init')) {
         throw new SandboxedFailure('invalid-config', "PHP's curl extension is not installed");
@@ -1234,7 +1307,7 @@ function sandboxed_http(array $connection, string $method, string $path, array|o
         CURLOPT_CUSTOMREQUEST => $method,
         CURLOPT_CONNECTTIMEOUT => 5,
         // A call is bounded by its module's deadline (30 s by default).
-        CURLOPT_TIMEOUT => 120,
+        CURLOPT_TIMEOUT => $timeout,
         CURLOPT_FOLLOWLOCATION => false,
         CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
     ];
