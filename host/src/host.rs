@@ -525,9 +525,10 @@ impl Host {
     /// fails, the call is not made. A module with a rate limit is paced by
     /// it: the call waits for its turn within its deadline, or is answered
     /// `rate-limited` with the wait as its Retry-After, nothing sent (for a
-    /// journaled call a definite outcome: its key may be used again). A repeated idempotency key gets the
-    /// recorded answer of the earlier call, or `outcome-unknown` when that
-    /// call never finished (an operator checks it at the provider).
+    /// journaled call a definite outcome: its key may be used again). A
+    /// repeated idempotency key gets the recorded answer of the earlier
+    /// call, or `outcome-unknown` when that call never finished (an
+    /// operator checks it at the provider).
     ///
     /// A platform stores the answer, then acknowledges the journal entry
     /// (`examples/embed.rs` in the repository shows the whole cycle, with
