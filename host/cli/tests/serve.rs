@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Serve, answer};
 use provisioning_sandbox::fault::Fault;
@@ -112,20 +112,6 @@ fn service(id: &str) -> Value {
         "client": { "first_name": "Test", "last_name": "Client", "email": "c@example.com" },
         "custom_fields": []
     })
-}
-
-/// Waits (up to a minute: a reload compiles a component, and CI machines
-/// are busy) for `done`, showing the server's log if it never comes.
-fn wait_until(server: &Server, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}; the server said:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -260,9 +246,7 @@ async fn a_changed_component_is_swapped_in_and_a_broken_one_refused() {
         let first = server.digest("hostmenow");
 
         std::fs::write(&component, rebuilt(&component, "v2")).unwrap();
-        wait_until(&server, "the new version", || {
-            server.digest("hostmenow") != first
-        });
+        server.wait_until("the new version", || server.digest("hostmenow") != first);
         let second = server.digest("hostmenow");
         let log = server.log();
         assert!(
@@ -271,7 +255,7 @@ async fn a_changed_component_is_swapped_in_and_a_broken_one_refused() {
         );
 
         std::fs::write(&component, b"\0asm not a component").unwrap();
-        wait_until(&server, "the refusal", || {
+        server.wait_until("the refusal", || {
             server.log().contains("new version refused")
         });
         assert_eq!(
@@ -306,9 +290,7 @@ async fn sighup_reloads() {
             .status()
             .unwrap();
         assert!(status.success());
-        wait_until(&server, "the reload", || {
-            server.digest("hostmenow") != first
-        });
+        server.wait_until("the reload", || server.digest("hostmenow") != first);
     })
     .await
     .unwrap();
@@ -580,7 +562,7 @@ async fn sighup_applies_a_rotated_secret_file() {
             "no reload without a signal"
         );
         sighup(&server);
-        wait_until(&server, "the rotated key in service", || {
+        server.wait_until("the rotated key in service", || {
             connection(&server, "hostmenow") == "ok"
         });
         assert_eq!(
@@ -611,7 +593,7 @@ async fn a_rotated_secret_file_is_picked_up_by_the_watcher() {
         let server = Server::start(&manifest, &["--watch-interval-ms", "100"]);
         assert_eq!(connection(&server, "hostmenow"), "auth-failed");
         std::fs::write(dir.join("hostmenow.key"), hostmenow::API_KEY).unwrap();
-        wait_until(&server, "the rotated key in service", || {
+        server.wait_until("the rotated key in service", || {
             connection(&server, "hostmenow") == "ok"
         });
         let log = server.log();
@@ -696,9 +678,7 @@ async fn a_module_that_does_not_load_is_not_ready_and_the_others_serve() {
         )
         .unwrap();
         sighup(&server);
-        wait_until(&server, "blesta ready", || {
-            server.get("/v1/modules/blesta").0 == 200
-        });
+        server.wait_until("blesta ready", || server.get("/v1/modules/blesta").0 == 200);
         assert_eq!(connection(&server, "blesta"), "ok");
         assert_eq!(connection(&server, "hostmenow"), "ok");
         let (_, health) = server.get("/v1/health");

@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use common::{Serve, answer};
 use provisioning_sandbox::{Sandbox, hostmenow};
@@ -23,30 +22,12 @@ const JOURNAL_KEY_VAR: &str = "TEST_OBSERVE_JOURNAL_KEY";
 /// another origin is denied) with a short deadline, and a journal holding
 /// one entry whose host died mid-call (its outcome unknown).
 fn setup(sandbox: &Sandbox, name: &str) -> PathBuf {
-    use provisioning_host::journal::{Intent, JournalStore, SqliteJournal};
-
-    let dir = std::env::temp_dir().join(format!(
-        "provisioning-observe-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let journal = SqliteJournal::open(&dir.join("journal.sqlite3")).unwrap();
-    journal
-        .begin(
-            &Intent {
-                module: "hostmenow".into(),
-                function: "create-account".into(),
-                service_id: Some("svc-gone".into()),
-                idempotency_key: "create-svc-gone".into(),
-                input: "{}".into(),
-                request_digest: None,
-            },
-            "gone-host:1",
-            0,
-        )
-        .unwrap();
-    drop(journal);
+    let dir = common::fresh_dir(&format!("observe-{name}"));
+    common::seed_dead_host_entries(
+        &dir.join("journal.sqlite3"),
+        "svc-gone",
+        &["create-svc-gone".to_string()],
+    );
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,
@@ -336,20 +317,18 @@ async fn the_scrape_counts_exactly_the_calls_that_were_made() {
     }
 }
 
+/// Writes a watched file in one step (a new file renamed over the old),
+/// so that the server's watcher never reads it half-written and reloads
+/// twice.
+fn replace_file(path: &Path, text: impl AsRef<[u8]>) {
+    let new = path.with_extension("new");
+    std::fs::write(&new, text).unwrap();
+    std::fs::rename(&new, path).unwrap();
+}
+
 fn ready(server: &Serve) -> (u16, Value) {
     let (status, body) = get_open(server, "/v1/health/ready");
     (status, serde_json::from_str(&body).unwrap())
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,12 +364,11 @@ async fn liveness_and_readiness_answer_without_the_token_and_tell_what_is_wrong(
     // A manifest naming a module whose component is missing: the reload
     // is refused for that module, which is not ready; the others serve.
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
+    replace_file(
         &manifest,
         format!("{text}\n[modules.absent]\ncomponent = \"no-such.wasm\"\nallowed_hosts = []\n"),
-    )
-    .unwrap();
-    wait_for("the reload", || {
+    );
+    server.wait_until("the reload", || {
         ready(&server).1["last_reload"] != Value::Null
     });
     let (status, body) = ready(&server);
@@ -400,8 +378,8 @@ async fn liveness_and_readiness_answer_without_the_token_and_tell_what_is_wrong(
     assert_eq!(body["last_reload"]["result"], "accepted", "{body}");
 
     // A manifest that does not parse: refused, with the reason.
-    std::fs::write(&manifest, "[modules.hostmenow\n").unwrap();
-    wait_for("the refused reload", || {
+    replace_file(&manifest, "[modules.hostmenow\n");
+    server.wait_until("the refused reload", || {
         ready(&server).1["last_reload"]["result"] == "refused"
     });
     let (_, body) = ready(&server);
@@ -451,7 +429,7 @@ async fn json_logs_carry_the_request_id_and_the_calls_fields_on_every_line() {
     let made = response.header("x-request-id").unwrap().to_string();
     assert_eq!(made.len(), 32, "{made}");
 
-    wait_for("the access lines", || {
+    server.wait_until("the access lines", || {
         server.log().matches("\"provisioning::access\"").count() >= 2
     });
     let log = server.log();

@@ -28,9 +28,7 @@ async fn three_hundred_calls_at_the_providers_own_rate_draw_no_429() {
     let window = Duration::from_secs(1);
     sim.set_rate_limit(webline::RATE_LIMIT, window);
 
-    let dir = std::env::temp_dir().join(format!("provisioning-serve-rate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("serve-rate");
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,

@@ -21,9 +21,7 @@ const TOKEN_VAR: &str = "TEST_SLOW_SERVE_TOKEN";
 /// A manifest without modules (the transport is under test, not a
 /// module), in a fresh directory named after `name`.
 fn empty_manifest(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("provisioning-slow-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir(&format!("slow-{name}"));
     let manifest = dir.join("provisioning.toml");
     std::fs::write(&manifest, "").unwrap();
     manifest

@@ -17,10 +17,7 @@ const TOKEN_VAR: &str = "TEST_SYSTEMD_SERVE_TOKEN";
 
 /// A fresh directory for one test.
 fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("provisioning-sd-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::fresh_dir(&format!("sd-{name}"))
 }
 
 /// One datagram the server sent: its `KEY=value` lines, and when it came.

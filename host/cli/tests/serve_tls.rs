@@ -67,10 +67,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A fresh directory for one test.
 fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("provisioning-tls-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::fresh_dir(&format!("tls-{name}"))
 }
 
 /// A CA's certificate, and a server certificate and its key.
@@ -214,20 +211,6 @@ fn sighup(server: &Serve) {
     assert!(status.success());
 }
 
-/// Waits (up to a minute) for `done`, showing the server's log if it never
-/// comes.
-fn wait_until(server: &Serve, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}; the server said:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Copies the certificate and key of `pair` over the files being served.
 fn install(pair: &Pair, served: &Pair) {
     std::fs::copy(&pair.key, &served.key).unwrap();
@@ -286,7 +269,7 @@ fn https_with_a_verified_certificate_and_a_new_pair_after_sighup() {
     // pair keeps serving.
     std::fs::copy(&second.cert, &served.cert).unwrap();
     sighup(&server);
-    wait_until(&server, "the refusal", || {
+    server.wait_until("the refusal", || {
         server.log().contains("TLS certificate refused")
     });
     assert!(
@@ -299,7 +282,7 @@ fn https_with_a_verified_certificate_and_a_new_pair_after_sighup() {
     // The whole second pair: served after the next SIGHUP.
     install(&second, &served);
     sighup(&server);
-    wait_until(&server, "the second certificate", || {
+    server.wait_until("the second certificate", || {
         health(&trusts_second, &server.base).is_ok()
     });
     assert_eq!(health(&trusts_second, &server.base).unwrap().0, 200);
@@ -348,7 +331,7 @@ fn a_changed_certificate_file_is_picked_up_by_the_watcher() {
     );
     install(&second, &served);
     let trusts_second = trusting(&second.ca);
-    wait_until(&server, "the second certificate", || {
+    server.wait_until("the second certificate", || {
         health(&trusts_second, &server.base).is_ok()
     });
 }

@@ -44,12 +44,7 @@ fn figure(result: &Value, name: &str) -> (f64, Value) {
 async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_order() {
     let sandbox = Arc::new(Sandbox::start().await.expect("sandbox starts"));
     let sim = sandbox.hostmenow();
-    let dir = std::env::temp_dir().join(format!(
-        "provisioning-cli-serve-usage-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("cli-serve-usage");
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,

@@ -59,22 +59,40 @@ pub fn journal_key() -> String {
 /// key in `keys` (written through the library, as a host that then died
 /// would: their leases have run out, so they show as unknown).
 pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
-    use provisioning_host::journal::{Intent, JournalStore, SqliteJournal};
+    let dir = fresh_dir(&format!("cli-journal-{name}"));
+    seed_dead_host_entries(&dir.join("journal.sqlite3"), "svc-1", keys);
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        format!("[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n"),
+    )
+    .unwrap();
+    manifest
+}
 
-    let dir = std::env::temp_dir().join(format!(
-        "provisioning-cli-journal-{}-{name}",
-        std::process::id()
-    ));
+/// A fresh, empty directory for one test, named after `label` and this
+/// process.
+pub fn fresh_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("provisioning-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let journal = SqliteJournal::open(&dir.join("journal.sqlite3")).unwrap();
+    dir
+}
+
+/// Writes into the SQLite journal at `path` one create-account of
+/// HostMeNow in flight per idempotency key in `keys`, owned by a host that
+/// then died (their leases have run out, so they show as unknown).
+pub fn seed_dead_host_entries(path: &Path, service_id: &str, keys: &[String]) {
+    use provisioning_host::journal::{Intent, JournalStore, SqliteJournal};
+
+    let journal = SqliteJournal::open(path).unwrap();
     for key in keys {
         journal
             .begin(
                 &Intent {
                     module: "hostmenow".into(),
                     function: "create-account".into(),
-                    service_id: Some("svc-1".into()),
+                    service_id: Some(service_id.into()),
                     idempotency_key: key.clone(),
                     input: "{}".into(),
                     request_digest: None,
@@ -84,14 +102,6 @@ pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
             )
             .unwrap();
     }
-    drop(journal);
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!("[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n"),
-    )
-    .unwrap();
-    manifest
 }
 
 /// Bytes a process printed, as text.
@@ -173,6 +183,21 @@ impl Serve {
     /// What the server logged so far.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (up to a minute: a reload compiles a component, and CI
+    /// machines are busy) for `done`, showing the server's log if it never
+    /// comes.
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "timed out waiting for {what}; the server said:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// `GET path` with the token: the status and the JSON body.
