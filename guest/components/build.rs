@@ -14,9 +14,13 @@ use std::process::Command;
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Guest crates to build: (constant name, directory under `guest/`).
-/// The package is `<directory>-module`, its artifact `<directory>_module.wasm`.
+/// The package is `<directory>-module`, its artifact the package name with
+/// `_` for `-` and `.wasm`.
 const GUESTS: &[(&str, &str)] = &[
     ("HOSTMENOW", "hostmenow"),
+    // HostMeNow's module as its next release would be, for tests that swap a
+    // module under live products: one more product setting, in front.
+    ("HOSTMENOW_NEXT", "hostmenow-next"),
     ("BLESTA", "blesta"),
     ("WEBLINE", "webline"),
     ("LOGICBOXES", "logicboxes"),
@@ -96,7 +100,7 @@ fn main() {
     let mut constants = String::new();
     for (name, dir) in GUESTS {
         let package = format!("{dir}-module");
-        let path = artifacts.join(format!("{dir}_module.wasm"));
+        let path = artifacts.join(format!("{}.wasm", package.replace('-', "_")));
         assert!(path.is_file(), "{} was not produced", path.display());
         writeln!(
             constants,

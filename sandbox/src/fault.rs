@@ -4,7 +4,9 @@
 //! sits in front of a simulator's route: each request takes the next queued
 //! fault, if any, and gets the faulty answer instead of reaching the
 //! simulator, so a faulted request never changes the simulator's state.
-//! [`Fault::Slow`] is the exception: it only delays a normal answer.
+//! [`Fault::Slow`] and [`Fault::AnswerLost`] are the exceptions: the first
+//! only delays a normal answer, the second lets the simulator act and loses
+//! its answer on the way back.
 //!
 //! Some faults are about the transport rather than the answer's content:
 //! [`Fault::DisconnectMidBody`] drops the connection in the middle of the
@@ -67,6 +69,11 @@ pub enum Fault {
         /// Size of the whole body.
         bytes: u64,
     },
+    /// The simulator handles the request (its state changes as it would),
+    /// then its answer is lost on the way back: the client gets what
+    /// [`Fault::DisconnectMidBody`] sends. A provider that acted and a
+    /// caller who cannot know it.
+    AnswerLost,
     /// HTTP 302 Found with this `Location` (meant to be an origin the
     /// client was not granted, e.g. `http://ungranted.invalid/steal`) and
     /// a small `text/html` page.
@@ -141,6 +148,7 @@ impl Fault {
                 response
             }
             Fault::Slow(_) => return None,
+            Fault::AnswerLost => return Fault::DisconnectMidBody.response(),
             Fault::DisconnectMidBody => {
                 let mut response = (
                     StatusCode::OK,
@@ -352,6 +360,10 @@ pub async fn middleware(
         tokio::time::sleep(delay).await;
         return next.run(request).await;
     }
+    if fault == Fault::AnswerLost {
+        // The simulator acts; what it answered never reaches the client.
+        drop(next.run(request).await);
+    }
     // Every other variant has a canned answer; the request never reaches
     // the simulator, so its state stays untouched.
     fault
@@ -385,6 +397,8 @@ pub enum FaultSpec {
     },
     /// [`Fault::DisconnectMidBody`].
     DisconnectMidBody,
+    /// [`Fault::AnswerLost`].
+    AnswerLost,
     /// [`Fault::OversizedBody`].
     OversizedBody {
         /// Size of the whole body.
@@ -410,6 +424,7 @@ impl From<FaultSpec> for Fault {
             }
             FaultSpec::Slow { millis } => Fault::Slow(Duration::from_millis(millis)),
             FaultSpec::DisconnectMidBody => Fault::DisconnectMidBody,
+            FaultSpec::AnswerLost => Fault::AnswerLost,
             FaultSpec::OversizedBody { bytes } => Fault::OversizedBody { bytes },
             FaultSpec::RedirectTo { location } => Fault::RedirectTo { location },
         }

@@ -193,6 +193,31 @@ async fn oversized_and_disconnecting_answers_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_lost_answer_leaves_the_simulator_acted_and_the_client_cut_off() {
+    let (hmn, router) = simulator();
+    hmn.faults().inject(Fault::AnswerLost, 1);
+    let response = router
+        .clone()
+        .oneshot(
+            axum::http::Request::post(hostmenow::PATH)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    json!({"api_key": hostmenow::API_KEY, "action": "CreateAccount", "params": create_params("1", "101")}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.into_body().collect().await.is_err());
+    // Unlike every other answering fault, the provider did act.
+    assert!(hmn.service("1").is_some());
+    assert!(hmn.credit() < 500.0);
+    assert_eq!(hmn.requests().len(), 1);
+    assert_eq!(hmn.faults().pending(), 0);
+}
+
+#[tokio::test]
 async fn faults_apply_in_order_for_the_given_number_of_requests() {
     let (hmn, router) = simulator();
     hmn.faults().inject(Fault::ServerErrorJson, 2);

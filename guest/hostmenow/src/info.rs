@@ -8,6 +8,10 @@ pub const ENDPOINT: &str = "endpoint";
 pub const API_KEY: &str = "api-key";
 /// Setting: dedicated IP address sent as `ip_address`.
 pub const IP_ADDRESS: &str = "ip-address";
+/// Setting (the next release only): how many of the product one order
+/// buys, sent as `qty`.
+#[cfg(feature = "next-version")]
+pub const QUANTITY: &str = "quantity";
 
 /// The documented endpoint.
 const DEFAULT_ENDPOINT: &str =
@@ -23,6 +27,11 @@ pub fn settings() -> Vec<SettingSpec> {
         SettingSpec::secret(API_KEY, "API key")
             .required()
             .with_help("API key from the HostMeNow reseller dashboard"),
+        #[cfg(feature = "next-version")]
+        SettingSpec::number(QUANTITY, "Quantity")
+            .per_product()
+            .with_default("1")
+            .with_help("How many of the product one order buys, sent as qty"),
         SettingSpec::text(IP_ADDRESS, "Dedicated IP address")
             .per_product()
             .with_help(

@@ -57,7 +57,7 @@ pub fn create(service: &Service, settings: &Settings) -> Result<Params, Error> {
         "billingcycle",
         &billing_cycle(required(service.billing_cycle.as_deref(), "billing-cycle")?),
     );
-    put(&mut params, "qty", "1");
+    put(&mut params, "qty", quantity(settings));
     put(
         &mut params,
         "domain",
@@ -122,6 +122,16 @@ pub fn billing_cycle(cycle: &str) -> String {
         .filter(|c| !matches!(c, '-' | '_' | ' '))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// `qty`: the product setting where the module declares one, else 1.
+fn quantity(settings: &Settings) -> &str {
+    #[cfg(feature = "next-version")]
+    if let Some(quantity) = settings.get(crate::info::QUANTITY) {
+        return quantity;
+    }
+    let _ = settings;
+    "1"
 }
 
 /// The dedicated IP: the service's custom field, else the product's
