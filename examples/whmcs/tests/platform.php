@@ -15,6 +15,9 @@
  *   WHMCS_SEEDED_USAGE              optional JSON: a HostMeNow service the sandbox
  *                                   already has, with the usage UsageUpdate must import:
  *                                   {"service": 4010, "domain": "...", "diskusage": 1251, ...}
+ *   WHMCS_MANIFEST, WHMCS_NEXT_MANIFEST
+ *                                   serve's manifest, and the same with HostMeNow's next
+ *                                   release in place of its module: the harness swaps it in
  *   WHMCS_BULK_USAGE                optional JSON: HostMeNow services the sandbox already
  *                                   has, for a server of their own whose UsageUpdate
  *                                   must import them all in one request:
@@ -35,16 +38,61 @@ namespace WHMCS\Database {
         /** @var array<string, list<array<string, mixed>>> */
         public static array $tables = [];
 
+        /** @var array<string, list<string>> Tables the module created, with their columns. */
+        public static array $created = [];
+
         /** A query on one table. */
         public static function table(string $name): Query
         {
             return new Query($name);
         }
 
+        /** The schema builder, for the module's own tables. */
+        public static function schema(): Schema
+        {
+            return new Schema();
+        }
+
         /** A raw SQL expression (only now() is understood). */
         public static function raw(string $expression): Raw
         {
             return new Raw($expression);
+        }
+    }
+
+    /** Stand-in for Laravel's schema builder: tables exist or not. */
+    final class Schema
+    {
+        public function hasTable(string $name): bool
+        {
+            return array_key_exists($name, Capsule::$tables);
+        }
+
+        public function create(string $name, callable $define): void
+        {
+            if ($this->hasTable($name)) {
+                throw new \LogicException("table {$name} exists already");
+            }
+            $blueprint = new Blueprint();
+            $define($blueprint);
+            Capsule::$tables[$name] = [];
+            Capsule::$created[$name] = $blueprint->columns;
+        }
+    }
+
+    /** Stand-in for Laravel's Blueprint: records the columns named, takes any modifier. */
+    final class Blueprint
+    {
+        /** @var list<string> */
+        public array $columns = [];
+
+        /** @param list<mixed> $arguments */
+        public function __call(string $method, array $arguments): self
+        {
+            if (is_string($arguments[0] ?? null) && !in_array($method, ['default', 'comment'], true)) {
+                $this->columns[] = $arguments[0];
+            }
+            return $this;
         }
     }
 
@@ -118,6 +166,24 @@ namespace WHMCS\Database {
                 Capsule::$tables[$this->table][$index] = $values + Capsule::$tables[$this->table][$index];
             }
             return count($rows);
+        }
+
+        /**
+         * Updates the row matching $attributes, or inserts one of both.
+         *
+         * @param array<string, mixed> $attributes
+         * @param array<string, mixed> $values
+         */
+        public function updateOrInsert(array $attributes, array $values = []): bool
+        {
+            foreach ($attributes as $column => $value) {
+                $this->where($column, $value);
+            }
+            if ($this->matching() === []) {
+                return $this->insert($attributes + $values);
+            }
+            $this->update($values);
+            return true;
         }
 
         /** @param array<string, mixed> $values */
@@ -236,6 +302,14 @@ namespace {
      */
     function localAPI(string $command, array $values = [], ?string $adminUser = null): array
     {
+        if ($command === 'UpdateClientAddon') {
+            $id = (int) ($values['id'] ?? 0);
+            if (Capsule::table('tblhostingaddons')->where('id', $id)->first() === null) {
+                return ['result' => 'error', 'message' => 'Addon ID Not Found'];
+            }
+            Capsule::table('tblhostingaddons')->where('id', $id)->update(array_intersect_key($values, ['status' => true]));
+            return ['result' => 'success', 'id' => $id];
+        }
         if ($command !== 'UpdateClientProduct') {
             return ['result' => 'error', 'message' => "Command Not Found: {$command}"];
         }
@@ -726,6 +800,7 @@ namespace {
         // The email order comes only from the product: the manifest sets none.
         configure_product(4, 'LogicBoxes Mailbox', 'logicboxes', ['Email order ID' => '7700123', 'Account type' => 'mailbox']);
         configure_product(5, 'HostMeNow Pro', 'hostmenow', ['Package' => '102']);
+        configure_product(7, 'HostMeNow Dedicated', 'hostmenow', ['Package' => '101', 'Dedicated IP address' => '10.1.2.3']);
 
         $passwords = ['hostmenow' => 'Hmn-Initial-Pw1!', 'blesta' => 'Bl-Unused-Pw1!', 'webline' => 'Whmcs-Gen-Pw1!', 'logicboxes' => 'Lb-Initial-Pw1!'];
         add_service(4001, 1, 1, 'Pending', 'shop.example.com', 'shopexam', $passwords['hostmenow']);
@@ -811,6 +886,26 @@ namespace {
         expect($parentAccount !== null && $addonAccount !== null, 'HostMeNow has two accounts, the parent 4001 and the addon 4001-a7');
         expect(count(array_filter($hmnServices, static fn (array $s): bool => in_array($s['service_id'], ['4001', '4001-a7'], true))) === 2, 'exactly two');
         Capsule::table('tblhostingaddons')->where('id', 7)->update(['status' => 'Active']);
+        // The admin's and the client's views of the addon are the addon's own:
+        // its provider id and module version on the tab, its buttons, its
+        // usage in the client area, its password reset.
+        $addonTab = sandboxed_AdminServicesTabFields(platform_addon_params(7));
+        expect($addonTab['Provider ID'] === $addonRemote && $addonTab['Journal'] === 'nothing pending', "the addon's admin tab: " . json_encode($addonTab));
+        expect(str_starts_with($addonTab['Module version that last answered'], '<code>'), "the addon's tab names the version that created it: " . json_encode($addonTab));
+        expect(sandboxed_AdminCustomButtonArray(platform_addon_params(7)) === ['Reset password' => 'ResetPassword'], "the addon's buttons: " . json_encode(sandboxed_AdminCustomButtonArray(platform_addon_params(7))));
+        $logged = count($GLOBALS['platform_module_log']);
+        $addonPage = sandboxed_ClientArea(platform_addon_params(7))['vars']['sandboxed'];
+        $asked = array_filter(array_slice($GLOBALS['platform_module_log'], $logged), static fn (array $e): bool => $e['action'] === 'ClientArea');
+        expect($addonPage['error'] === null && $addonPage['usage'] !== [] && $addonPage['sso'], "the addon's client area: " . json_encode($addonPage));
+        expect(count($asked) === 1 && str_contains((string) end($asked)['request'], '"service_id":"4001-a7"'), "the client area read the addon's usage, not the parent's: " . json_encode(array_column($asked, 'request')));
+        $parentPassword = row('tblhosting', 4001)['password'];
+        expect_result('hostmenow', 'ResetPassword addon', sandboxed_ResetPassword(platform_addon_params(7)), null);
+        $addonPassword = (string) (new PlatformAddon(7, 1, 4001))->serviceProperties->get('Password');
+        expect(strlen($addonPassword) === 16 && $addonPassword !== $parentPassword, "the addon's new password is in its own properties");
+        expect(row('tblhosting', 4001)['password'] === $parentPassword, "the parent's password is untouched");
+        expect((string) find(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'], 'service_id', '4001-a7')['password'] === $addonPassword, 'HostMeNow has it for the addon');
+        $secrets[] = $addonPassword;
+        step('hostmenow', 'addon views', "tab (provider id {$addonRemote}), buttons, client area and password reset are the addon's own");
         expect_result('hostmenow', 'SuspendAccount addon', sandboxed_SuspendAccount(platform_addon_params(7, ['suspendreason' => 'Addon overdue'])), null);
         expect(provider_state('hostmenow', 4001) === 'active', 'suspending the addon left the parent active');
         expect(strtolower((string) find(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/services')['services'], 'service_id', '4001-a7')['status']) === 'suspended', 'the addon is suspended');
@@ -882,6 +977,35 @@ namespace {
         expect(find($licenses, 'domain', 'unsure.example.com') !== null, 'the retry made the license');
         step('blesta', 'CreateAccount', $retried);
 
+        // A create whose answer was lost after HostMeNow acted: the operator
+        // finds the account at the provider, puts its id in Remote ID and
+        // clicks "it happened"; WHMCS marks the service Active and keeps
+        // the id, and there is one account, not two.
+        add_service(4007, 1, 1, 'Pending', 'lost.example.com', 'lostanswer', 'Hmn-Lost-Pw1!');
+        $secrets[] = 'Hmn-Lost-Pw1!';
+        post_json("{$origin}/_sandbox/hostmenow/faults", ['fault' => 'answer_lost']);
+        $lost = sandboxed_CreateAccount(platform_params(4007));
+        expect(preg_match('/resolve journal entry (\d+)/', $lost, $lostEntry) === 1, 'a create whose answer was lost: ' . $lost);
+        step('hostmenow', 'CreateAccount', $lost);
+        $found = provider_record('hostmenow', 4007);
+        expect($found !== null, 'HostMeNow did create the account');
+        $buttons = sandboxed_AdminCustomButtonArray(platform_params(4007));
+        expect(($buttons['Checked at the provider: it happened'] ?? '') === 'AckDone', 'the finding buttons are offered: ' . json_encode($buttons));
+        $noId = sandboxed_AckDone(platform_params(4007));
+        expect(str_starts_with($noId, 'invalid-input: ') && str_contains($noId, 'Remote ID'), '"it happened" for a create asks for the id first: ' . $noId);
+        (new PlatformService(4007, 1, 'Monthly'))->serviceProperties->save(['Remote ID' => (string) $found['order_id']]);
+        expect(sandboxed_AckDone(platform_params(4007)) === 'success', 'the operator resolves the entry as done');
+        expect(!in_array($lostEntry[1], array_column(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id')), 'the entry is resolved');
+        expect(row('tblhosting', 4007)['domainstatus'] === 'Active', 'WHMCS shows the service Active');
+        expect(sandboxed_kept_remote_id(4007, 0) === (string) $found['order_id'], "the module's table keeps the id");
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4007)) === ['Reset password' => 'ResetPassword'], 'no finding to give once resolved');
+        expect_result('hostmenow', 'SuspendAccount', sandboxed_SuspendAccount(platform_params(4007, ['suspendreason' => 'checked'])), null);
+        $accounts = array_filter(get_json("{$origin}/_sandbox/hostmenow/services")['services'], static fn (array $s): bool => $s['service_id'] === '4007');
+        expect(count($accounts) === 1 && strtolower((string) reset($accounts)['status']) === 'suspended', 'one account, the one found, and the next call acts on it');
+        expect_result('hostmenow', 'TerminateAccount', sandboxed_TerminateAccount(platform_params(4007)), null);
+        set_service(4007, ['domainstatus' => 'Terminated']);
+        step('hostmenow', 'operator', "found the lost create's account (order {$found['order_id']}) at the provider and resolved journal entry {$lostEntry[1]} as done with the button");
+
         // Change domain (a button): the admin edits the domain, then clicks.
         set_service(4005, ['domain' => 'moved.example.com']);
         expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
@@ -899,6 +1023,19 @@ namespace {
         expect_result('webline', 'RefreshStatus', sandboxed_RefreshStatus(platform_params(4003)), null);
         expect(platform_params(4003)['customfields']['Provider status'] === 'active', 'the status is kept on the service');
         step('webline', 'AdminServicesTab', strip_tags(str_replace('<br>', '; ', $tab['Status at the provider'])));
+
+        // A service moved to another product keeps its provider id: custom
+        // fields belong to the old product, the module's own table does not.
+        configure_product(6, 'Webline Plus', 'webline', ['Package' => '1', 'Wait for activation (seconds)' => '0']);
+        $weblineRemote = platform_params(4003)['customfields']['Remote ID'];
+        set_service(4003, ['packageid' => 6]);
+        expect(platform_params(4003)['customfields']['Remote ID'] === '', "the new product's Remote ID field is blank for the moved service");
+        $tab = sandboxed_AdminServicesTabFields(platform_params(4003));
+        expect($tab['Provider ID'] === $weblineRemote && str_starts_with($tab['Status at the provider'], '<strong>active</strong>'), 'the moved service still has its provider id and status: ' . json_encode($tab));
+        expect_result('webline', 'RefreshStatus', sandboxed_RefreshStatus(platform_params(4003)), null);
+        expect((Capsule::$created['mod_sandboxed_accounts'] ?? []) === ['service_id', 'addon_id', 'remote_id', 'updated_at'], 'the module made its table: ' . json_encode(Capsule::$created));
+        set_service(4003, ['packageid' => 3]);
+        step('webline', 'product change', "moved to another product, the service kept its provider id {$weblineRemote} (mod_sandboxed_accounts)");
 
         // Reset password (a button): a new password at HostMeNow and in WHMCS.
         $before = row('tblhosting', 4001)['password'];
@@ -1038,6 +1175,46 @@ namespace {
                 step($provider, 'ServiceSingleSignOn', $result['errorMsg']);
             }
         }
+
+        // A module swapped under live products: HostMeNow's next release
+        // declares a product setting (quantity) in front of ip-address. The
+        // products keep their values where they were; the new setting takes
+        // a slot of its own, after them.
+        $oldVersion = get_json("{$url}/v1/modules/hostmenow", $token)['info']['version'];
+        expect(rename(env('WHMCS_NEXT_MANIFEST'), env('WHMCS_MANIFEST')), 'the next manifest replaces the live one');
+        $deadline = microtime(true) + 20;
+        while (($version = get_json("{$url}/v1/modules/hostmenow", $token)['info']['version']) === $oldVersion) {
+            expect(microtime(true) < $deadline, "serve did not swap HostMeNow's module in 20 s");
+            usleep(50_000);
+        }
+        // A new WHMCS page: nothing remembered from before the swap.
+        SandboxedRequestCache::$modules = [];
+        add_service(4008, 7, 1, 'Pending', 'dedicated.example.com', 'dedicatedx', 'Hmn-Dedicated-Pw1!');
+        $secrets[] = 'Hmn-Dedicated-Pw1!';
+        expect_result('hostmenow', "CreateAccount ({$version})", sandboxed_CreateAccount(platform_params(4008)), null);
+        // The product's page, once a call has seen the new version.
+        $dedicated = row('tblproducts', 7);
+        $labels = array_keys(product_page($dedicated));
+        expect(array_slice($labels, 0, 4) === ['Module', 'Package', 'Dedicated IP address', 'Quantity'], 'the product page after the swap keeps ip-address in option 3 and adds Quantity as option 4: ' . implode(', ', $labels));
+        expect($dedicated['configoption3'] === '10.1.2.3', 'the product still has its IP address in option 3');
+        // The admin fills the new setting; it reaches HostMeNow as qty.
+        Capsule::table('tblproducts')->where('id', 7)->update(['configoption4' => '2']);
+        add_service(4009, 7, 1, 'Pending', 'dedicated2.example.com', 'dedicated2x', 'Hmn-Dedicated-Pw2!');
+        $secrets[] = 'Hmn-Dedicated-Pw2!';
+        expect_result('hostmenow', "CreateAccount ({$version})", sandboxed_CreateAccount(platform_params(4009)), null);
+        $creates = array_column(array_map(
+            static fn (array $r): array => $r['params'],
+            array_filter(get_json(env('SANDBOX_ORIGIN') . '/_sandbox/hostmenow/requests'), static fn (array $r): bool => $r['action'] === 'CreateAccount')
+        ), null, 'serviceid');
+        expect(($creates['4008']['ip_address'] ?? null) === '10.1.2.3' && ($creates['4008']['qty'] ?? null) === '1', "after the swap the product's IP address reached HostMeNow, quantity its default: " . json_encode($creates['4008'] ?? null));
+        expect(($creates['4009']['ip_address'] ?? null) === '10.1.2.3' && ($creates['4009']['qty'] ?? null) === '2', 'the new setting reached HostMeNow from its own slot: ' . json_encode($creates['4009'] ?? null));
+        $slots = json_decode((string) Capsule::table('tblconfiguration')->where('setting', 'SandboxedSettingSlots')->value('value'), true);
+        expect(($slots['hostmenow'] ?? null) === ['ip-address' => 3, 'quantity' => 4], 'the slots are pinned by name: ' . json_encode($slots));
+        foreach ([4008, 4009] as $id) {
+            expect_result('hostmenow', 'TerminateAccount', sandboxed_TerminateAccount(platform_params($id)), null);
+            set_service($id, ['domainstatus' => 'Terminated']);
+        }
+        step('hostmenow', 'module swap', "{$oldVersion} -> {$version} under a live product: ip-address stayed in option 3 (10.1.2.3 reached HostMeNow), quantity took option 4 (qty 2 reached HostMeNow)");
 
         // TerminateAccount.
         foreach (SERVICES as $provider => $id) {

@@ -103,42 +103,47 @@ fn start_serve(manifest: &Path) -> Serve {
 }
 
 /// A fresh directory with a manifest (journal, the four modules, each
-/// granted only the sandbox). LogicBoxes gets no email order and Webline no
-/// activation wait here: the WHMCS products give them per call.
-fn setup(sandbox: &Sandbox) -> PathBuf {
+/// granted only the sandbox) and beside it the same manifest with
+/// HostMeNow's next release in place of its module, for the PHP side to
+/// swap in. LogicBoxes gets no email order and Webline no activation wait
+/// here: the WHMCS products give them per call.
+fn setup(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("provisioning-whmcs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("provisioning.toml");
+    let next = dir.join("provisioning.next.toml");
+    std::fs::write(&manifest, manifest_text(sandbox, provisioning_components::HOSTMENOW)).unwrap();
+    std::fs::write(&next, manifest_text(sandbox, provisioning_components::HOSTMENOW_NEXT)).unwrap();
+    (manifest, next)
+}
+
+/// The manifest, with `hostmenow` as the component of module `hostmenow`.
+fn manifest_text(sandbox: &Sandbox, hostmenow: &str) -> String {
     let origin = sandbox.origin();
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
-             [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-             [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-             [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-             [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-             password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
-             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-             [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
-             [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-             [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
-             api-key = {{ env = \"TEST_LB_KEY\" }}\n",
-            hmn = provisioning_components::HOSTMENOW,
-            hmn_endpoint = sandbox.hostmenow().endpoint(),
-            blesta = provisioning_components::BLESTA,
-            blesta_endpoint = sandbox.blesta().endpoint(),
-            uid = blesta::UID,
-            webline = provisioning_components::WEBLINE,
-            webline_endpoint = sandbox.webline().endpoint(),
-            lb = provisioning_components::LOGICBOXES,
-            lb_endpoint = sandbox.logicboxes().origin(),
-            userid = logicboxes::AUTH_USERID,
-        ),
+    format!(
+        "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
+         [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+         password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
+         [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
+         [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
+         api-key = {{ env = \"TEST_LB_KEY\" }}\n",
+        hmn = hostmenow,
+        hmn_endpoint = sandbox.hostmenow().endpoint(),
+        blesta = provisioning_components::BLESTA,
+        blesta_endpoint = sandbox.blesta().endpoint(),
+        uid = blesta::UID,
+        webline = provisioning_components::WEBLINE,
+        webline_endpoint = sandbox.webline().endpoint(),
+        lb = provisioning_components::LOGICBOXES,
+        lb_endpoint = sandbox.logicboxes().origin(),
+        userid = logicboxes::AUTH_USERID,
     )
-    .unwrap();
-    manifest
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,7 +184,7 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             ])
         })
         .collect();
-    let manifest = setup(&sandbox);
+    let (manifest, next_manifest) = setup(&sandbox);
     let origin = sandbox.origin();
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/whmcs/tests/platform.php");
@@ -195,6 +200,8 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             .env("SANDBOXED_URL", &server.base)
             .env("SANDBOXED_TOKEN", TOKEN)
             .env("SANDBOX_ORIGIN", &origin)
+            .env("WHMCS_MANIFEST", &manifest)
+            .env("WHMCS_NEXT_MANIFEST", &next_manifest)
             .env("WHMCS_SEEDED_USAGE", seeded.to_string())
             .env(
                 "WHMCS_BULK_USAGE",

@@ -64,8 +64,16 @@ if (!defined('WHMCS')) {
 
 use WHMCS\Database\Capsule;
 
-/** The WHMCS custom field (service property) holding the provider's id. */
+/** The WHMCS custom field (service property) showing the provider's id. */
 const SANDBOXED_REMOTE_ID_FIELD = 'Remote ID';
+
+/**
+ * The module's own table of each service's and addon's provider id, by
+ * tblhosting.id and tblhostingaddons.id (0 for the service itself): custom
+ * fields belong to a product, so a service moved to another product would
+ * lose its Remote ID with them.
+ */
+const SANDBOXED_ACCOUNTS_TABLE = 'mod_sandboxed_accounts';
 
 /** An addon's properties holding what its provider issued (tblhosting's are the parent's). */
 const SANDBOXED_ADDON_USERNAME_FIELD = 'Username';
@@ -96,11 +104,6 @@ const SANDBOXED_USAGE_BATCH = 10000;
 const SANDBOXED_USAGE_TIMEOUT = 1800;
 
 /**
- * Error kinds after which nobody knows whether the provider acted; their
- * journal entries stay pending for an operator (as the host treats them).
- */
-
-/**
  * A failure before or around a call: the kind (the host's or the API's, or
  * this module's own `transport`, `bad-response`, `invalid-config`,
  * `platform`) and a message that holds no secret.
@@ -121,6 +124,17 @@ final class SandboxedFailure extends RuntimeException
     {
         return $this->kind . ': ' . $this->getMessage();
     }
+}
+
+/**
+ * What the module learns once per WHMCS request (each page load or cron
+ * run is a PHP process of its own): the hosts' module lists, so one page
+ * asks each host once.
+ */
+final class SandboxedRequestCache
+{
+    /** @var array<string, array<string, array<string, mixed>>> module lists by host and token digest */
+    public static array $modules = [];
 }
 
 /**
@@ -186,15 +200,18 @@ function sandboxed_ConfigOptions(array $params = []): array
     if (!isset($known[$chosen])) {
         return $options;
     }
-    foreach (sandboxed_product_specs($known[$chosen]) as $spec) {
-        $label = $spec['label'];
+    // WHMCS numbers the fields in the order given: each setting's field
+    // goes where its pinned slot is, a retired setting's slot keeps a blank.
+    foreach (sandboxed_product_slots($chosen, $known[$chosen]) as $spec) {
+        $label = is_array($spec) ? (string) $spec['label'] : "Unused (was {$spec})";
         while (isset($options[$label])) {
             $label .= ' ';
         }
-        $options[$label] = sandboxed_option_field($spec);
-        if (count($options) >= SANDBOXED_MAX_OPTIONS) {
-            break;
-        }
+        $options[$label] = is_array($spec) ? sandboxed_option_field($spec) : [
+            'Type' => 'text',
+            'Size' => '5',
+            'Description' => "This module version no longer has the setting `{$spec}`; its place is kept so the settings after it stay where they are",
+        ];
     }
     return $options;
 }
@@ -257,6 +274,56 @@ function sandboxed_LoaderPackages(array $params): array
 /** tblconfiguration's setting holding the modules' info as the host last described it. */
 const SANDBOXED_INFO_SETTING = 'SandboxedModuleInfo';
 
+/** tblconfiguration's setting pinning each module's product settings to their configoption slots. */
+const SANDBOXED_SLOTS_SETTING = 'SandboxedSettingSlots';
+
+/**
+ * A JSON object the module keeps in tblconfiguration; empty when there is
+ * none or it cannot be read.
+ *
+ * @param string $setting tblconfiguration.setting
+ *
+ * @return array<string, mixed>
+ */
+function sandboxed_stored_json(string $setting): array
+{
+    if (!class_exists(Capsule::class)) {
+        return [];
+    }
+    try {
+        $json = Capsule::table('tblconfiguration')->where('setting', $setting)->value('value');
+    } catch (Throwable) {
+        return [];
+    }
+    $stored = is_string($json) ? json_decode($json, true) : null;
+    return is_array($stored) ? $stored : [];
+}
+
+/**
+ * Keeps a JSON object in tblconfiguration (see sandboxed_stored_json).
+ * Answers whether it was kept; a failure costs only what the caller says.
+ *
+ * @param string               $setting tblconfiguration.setting
+ * @param array<string, mixed> $value   the object
+ */
+function sandboxed_store_json(string $setting, array $value): bool
+{
+    if (!class_exists(Capsule::class)) {
+        return false;
+    }
+    try {
+        $json = sandboxed_json($value);
+        if (Capsule::table('tblconfiguration')->where('setting', $setting)->first() === null) {
+            Capsule::table('tblconfiguration')->insert(['setting' => $setting, 'value' => $json]);
+        } else {
+            Capsule::table('tblconfiguration')->where('setting', $setting)->update(['value' => $json]);
+        }
+        return true;
+    } catch (Throwable) {
+        return false;
+    }
+}
+
 /**
  * The modules' normalized info as the host last described it, by name.
  *
@@ -264,16 +331,7 @@ const SANDBOXED_INFO_SETTING = 'SandboxedModuleInfo';
  */
 function sandboxed_known_info(): array
 {
-    if (!class_exists(Capsule::class)) {
-        return [];
-    }
-    try {
-        $json = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->value('value');
-    } catch (Throwable) {
-        return [];
-    }
-    $known = is_string($json) ? json_decode($json, true) : null;
-    return is_array($known) ? $known : [];
+    return sandboxed_stored_json(SANDBOXED_INFO_SETTING);
 }
 
 /**
@@ -285,26 +343,60 @@ function sandboxed_known_info(): array
  */
 function sandboxed_remember_info(array $infos): void
 {
-    if (!class_exists(Capsule::class)) {
-        return;
+    $known = sandboxed_known_info();
+    $merged = $infos + $known;
+    ksort($merged);
+    if ($merged !== $known) {
+        sandboxed_store_json(SANDBOXED_INFO_SETTING, $merged);
     }
-    try {
-        $known = sandboxed_known_info();
-        $merged = $infos + $known;
-        ksort($merged);
-        if ($merged === $known) {
-            return;
+}
+
+/**
+ * Where each product-scope setting of a module lives: configoptionN, by
+ * setting name, for every name the module (the manifest's module name) has
+ * ever declared. WHMCS stores a product's module settings by position, so
+ * a name keeps its slot for good: a name seen for the first time takes the
+ * next free slot, and a name a later version drops leaves its slot unused.
+ * A swapped-in version that adds, drops or reorders settings thus never
+ * moves an existing product's values. The first sight of a module assigns
+ * the slots in the order of its info (what the module did before slots were
+ * pinned). Settings past WHMCS's 24 options get no slot.
+ *
+ * @param string               $module module name in the manifest
+ * @param array<string, mixed> $info   its normalized info
+ *
+ * @return array<int, array<string, mixed>|string> configoption number => the
+ *                                                 setting's spec, or the name
+ *                                                 of one this version no longer declares
+ */
+function sandboxed_product_slots(string $module, array $info): array
+{
+    $registry = sandboxed_stored_json(SANDBOXED_SLOTS_SETTING);
+    $pinned = is_array($registry[$module] ?? null) ? array_map('intval', $registry[$module]) : [];
+    $next = $pinned === [] ? SANDBOXED_FIRST_SETTING_OPTION : max($pinned) + 1;
+    $specs = [];
+    $changed = false;
+    foreach (sandboxed_product_specs_all($info) as $spec) {
+        $name = (string) $spec['name'];
+        if (!isset($pinned[$name])) {
+            if ($next > SANDBOXED_MAX_OPTIONS) {
+                continue;
+            }
+            $pinned[$name] = $next++;
+            $changed = true;
         }
-        $value = sandboxed_json($merged);
-        $query = Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING);
-        if ($query->first() === null) {
-            Capsule::table('tblconfiguration')->insert(['setting' => SANDBOXED_INFO_SETTING, 'value' => $value]);
-        } else {
-            Capsule::table('tblconfiguration')->where('setting', SANDBOXED_INFO_SETTING)->update(['value' => $value]);
-        }
-    } catch (Throwable) {
-        // Only the product page's settings are the poorer for it.
+        $specs[$name] = $spec;
     }
+    if ($changed && $module !== '') {
+        $registry[$module] = $pinned;
+        sandboxed_store_json(SANDBOXED_SLOTS_SETTING, $registry);
+    }
+    $slots = [];
+    foreach ($pinned as $name => $slot) {
+        $slots[$slot] = $specs[$name] ?? (string) $name;
+    }
+    ksort($slots);
+    return $slots;
 }
 
 /**
@@ -931,9 +1023,21 @@ function sandboxed_resolve(array $params, string $finding): string
                     return 'invalid-input: put the id of the account found at the provider in ' . SANDBOXED_REMOTE_ID_FIELD . ' first';
                 }
                 $body['remote_id'] = $remote;
+                sandboxed_keep_remote_id((int) $params['serviceid'], sandboxed_addon_id($params), $remote, (int) $entry['id']);
             }
             sandboxed_http($connection, 'POST', '/v1/journal/' . (int) $entry['id'] . '/ack', $body);
             sandboxed_log($finding === 'done' ? 'AckDone' : 'AckNotDone', 'POST /v1/journal/' . (int) $entry['id'] . "/ack\n" . sandboxed_json($body), 'acknowledged', [], $secrets);
+            if (isset($body['remote_id'])) {
+                // The account exists: WHMCS says so too, so nobody clicks
+                // Create and makes a second one.
+                $marked = sandboxed_addon_id($params) > 0
+                    ? localAPI('UpdateClientAddon', ['id' => sandboxed_addon_id($params), 'status' => 'Active'])
+                    : localAPI('UpdateClientProduct', ['serviceid' => (int) $params['serviceid'], 'status' => 'Active']);
+                if (($marked['result'] ?? '') !== 'success') {
+                    return 'platform: journal entry ' . (int) $entry['id'] . ' is resolved, but WHMCS did not mark the service Active ('
+                        . ($marked['message'] ?? 'no message') . '): set its status by hand';
+                }
+            }
         }
         return 'success';
     } catch (SandboxedFailure $failure) {
@@ -1079,7 +1183,10 @@ function sandboxed_keep(array $params, array $answer, bool $replayed, ?int $entr
     $remote = null;
     if (($answer['kind'] ?? '') === 'created') {
         $remote = (string) $value['remote_id'];
-        if ($remote !== '' && $remote !== sandboxed_remote_id($params)) {
+        if ($remote !== '') {
+            sandboxed_keep_remote_id((int) $params['serviceid'], sandboxed_addon_id($params), $remote, $entry);
+        }
+        if ($remote !== '' && $remote !== sandboxed_property($params, SANDBOXED_REMOTE_ID_FIELD)) {
             sandboxed_save_property($params, SANDBOXED_REMOTE_ID_FIELD, $remote, $entry);
         }
     }
@@ -1398,7 +1505,7 @@ function sandboxed_connection(array $params): array
  */
 function sandboxed_modules(array $connection): array
 {
-    static $cache = [];
+    $cache = &SandboxedRequestCache::$modules;
     $cacheKey = $connection['url'] . "\0" . hash('sha256', $connection['token']);
     if (!isset($cache[$cacheKey])) {
         [, $list] = sandboxed_http($connection, 'GET', '/v1/modules');
@@ -1464,19 +1571,6 @@ function sandboxed_kebab(string $name): string
 }
 
 /**
- * The product-scope setting specs of a module, in the order of its info:
- * configoption3 onwards.
- *
- * @param array<string, mixed> $info normalized module info
- *
- * @return list<array<string, mixed>>
- */
-function sandboxed_product_specs(array $info): array
-{
-    return array_slice(sandboxed_product_specs_all($info), 0, SANDBOXED_MAX_OPTIONS - SANDBOXED_FIRST_SETTING_OPTION + 1);
-}
-
-/**
  * Every product-scope setting spec of a module, in the order of its info.
  *
  * @param array<string, mixed> $info normalized module info
@@ -1514,7 +1608,8 @@ function sandboxed_option_field(array $spec): array
 }
 
 /**
- * The per-call settings from the product's options (configoption3...), and
+ * The per-call settings from the product's options (each setting's pinned
+ * configoption, see sandboxed_product_slots), and
  * the secret ones among their values. Blank options are left out so the
  * manifest's value applies; a yes/no box is always sent. A configurable
  * option the customer chose (`$params['configoptions']`) whose name is a
@@ -1528,8 +1623,10 @@ function sandboxed_option_field(array $spec): array
 function sandboxed_product_settings(array $options, array $info): array
 {
     $raws = [];
-    foreach (sandboxed_product_specs($info) as $index => $spec) {
-        $raws[(string) $spec['name']] = trim((string) ($options['configoption' . (SANDBOXED_FIRST_SETTING_OPTION + $index)] ?? ''));
+    foreach (sandboxed_product_slots(trim((string) ($options['configoption1'] ?? '')), $info) as $slot => $spec) {
+        if (is_array($spec)) {
+            $raws[(string) $spec['name']] = trim((string) ($options['configoption' . $slot] ?? ''));
+        }
     }
     foreach (sandboxed_configurable_options($options) as [$name, $value]) {
         $spec = sandboxed_setting_for_option($info, $name);
@@ -1681,7 +1778,63 @@ function sandboxed_service(array $params): array
  */
 function sandboxed_remote_id(array $params): ?string
 {
-    return sandboxed_property($params, SANDBOXED_REMOTE_ID_FIELD);
+    return sandboxed_property($params, SANDBOXED_REMOTE_ID_FIELD)
+        ?? sandboxed_kept_remote_id((int) ($params['serviceid'] ?? 0), sandboxed_addon_id($params));
+}
+
+/**
+ * Keeps the provider's id of a service or addon in the module's own table
+ * (SANDBOXED_ACCOUNTS_TABLE), creating the table the first time.
+ *
+ * @param int      $serviceId tblhosting.id
+ * @param int      $addonId   tblhostingaddons.id, 0 for the service itself
+ * @param string   $remote    the provider's id
+ * @param int|null $entry     the journal entry, for messages
+ */
+function sandboxed_keep_remote_id(int $serviceId, int $addonId, string $remote, ?int $entry): void
+{
+    try {
+        $schema = Capsule::schema();
+        if (!$schema->hasTable(SANDBOXED_ACCOUNTS_TABLE)) {
+            $schema->create(SANDBOXED_ACCOUNTS_TABLE, static function ($table): void {
+                $table->integer('service_id');
+                $table->integer('addon_id')->default(0);
+                $table->string('remote_id', 191);
+                $table->timestamp('updated_at')->nullable();
+                $table->unique(['service_id', 'addon_id']);
+            });
+        }
+        Capsule::table(SANDBOXED_ACCOUNTS_TABLE)->updateOrInsert(
+            ['service_id' => $serviceId, 'addon_id' => $addonId],
+            ['remote_id' => $remote, 'updated_at' => date('Y-m-d H:i:s')]
+        );
+    } catch (Throwable $error) {
+        throw new SandboxedFailure('platform', "the provider's id {$remote} could not be kept in "
+            . SANDBOXED_ACCOUNTS_TABLE . ' (' . $error->getMessage() . '); the answer stays in journal entry '
+            . ($entry ?? '-') . ' (`provisioning journal pending`)');
+    }
+}
+
+/**
+ * The provider's id of a service or addon from the module's own table.
+ *
+ * @param int $serviceId tblhosting.id
+ * @param int $addonId   tblhostingaddons.id, 0 for the service itself
+ */
+function sandboxed_kept_remote_id(int $serviceId, int $addonId): ?string
+{
+    try {
+        if (!Capsule::schema()->hasTable(SANDBOXED_ACCOUNTS_TABLE)) {
+            return null;
+        }
+        $value = Capsule::table(SANDBOXED_ACCOUNTS_TABLE)
+            ->where('service_id', $serviceId)
+            ->where('addon_id', $addonId)
+            ->value('remote_id');
+    } catch (Throwable) {
+        return null;
+    }
+    return sandboxed_text($value);
 }
 
 /**
@@ -1702,8 +1855,8 @@ function sandboxed_property(array $params, string $name): ?string
 }
 
 /**
- * The stored "Remote ID" of a service, read from the custom field tables
- * (UsageUpdate has no module parameters per service).
+ * The stored "Remote ID" of a service: its product's custom field, else
+ * the module's own table (UsageUpdate has no module parameters per service).
  *
  * @param int $serviceId tblhosting.id
  * @param int $productId tblproducts.id
@@ -1717,13 +1870,15 @@ function sandboxed_stored_remote_id(int $serviceId, int $productId): ?string
         if ($name !== SANDBOXED_REMOTE_ID_FIELD) {
             continue;
         }
-        $value = Capsule::table('tblcustomfieldsvalues')
+        $value = sandboxed_text(Capsule::table('tblcustomfieldsvalues')
             ->where('fieldid', (int) $field['id'])
             ->where('relid', $serviceId)
-            ->value('value');
-        return sandboxed_text($value);
+            ->value('value'));
+        if ($value !== null) {
+            return $value;
+        }
     }
-    return null;
+    return sandboxed_kept_remote_id($serviceId, 0);
 }
 
 /**
