@@ -151,6 +151,11 @@ function sandboxed_MetaData(): array
         'DefaultNonSSLPort' => (string) SANDBOXED_DEFAULT_PORT,
         'DefaultSSLPort' => '443',
         'ServiceSingleSignOnLabel' => 'Log in to the control panel',
+        // Server sync (ListAccounts): accounts are matched to services by
+        // domain and to products by the provider's package id (option 2).
+        'ListAccountsUniqueIdentifierDisplayName' => 'Domain',
+        'ListAccountsUniqueIdentifierField' => 'domain',
+        'ListAccountsProductField' => 'configoption2',
     ];
 }
 
@@ -158,8 +163,8 @@ function sandboxed_MetaData(): array
  * The product's module settings: option 1 "Module" and option 2 "Package",
  * dropdowns whose choices WHMCS asks the host for through the `Loader`
  * functions below (with the product's server), then the chosen module's
- * product-scope settings in the order of its `info`, as the host last
- * described it (tblconfiguration `SandboxedModuleInfo`, refreshed by every
+ * product-scope settings, each at the option its name is pinned to (see
+ * sandboxed_product_slots), from its `info` as the host last described it (tblconfiguration `SandboxedModuleInfo`, refreshed by every
  * loader and call). WHMCS renders this page without a server: nothing here
  * goes to the network unless WHMCS passes one.
  *
@@ -412,17 +417,7 @@ function sandboxed_TestConnection(array $params): array
 {
     try {
         $connection = sandboxed_connection($params);
-        $modules = sandboxed_modules($connection);
-        $only = trim((string) ($params['serverusername'] ?? ''));
-        if ($only !== '') {
-            if (!isset($modules[$only])) {
-                throw new SandboxedFailure('unknown-module', "no module named `{$only}` is loaded");
-            }
-            $modules = [$only => $modules[$only]];
-        }
-        if ($modules === []) {
-            throw new SandboxedFailure('invalid-config', 'the host has no module loaded');
-        }
+        $modules = sandboxed_server_modules($connection, $params);
         $failures = [];
         foreach ($modules as $name => $module) {
             if (!in_array('test-connection', $module['info']['functions'], true)) {
@@ -434,6 +429,92 @@ function sandboxed_TestConnection(array $params): array
             }
         }
         return ['success' => $failures === [], 'error' => implode('; ', $failures)];
+    } catch (SandboxedFailure $failure) {
+        return ['success' => false, 'error' => $failure->describe()];
+    }
+}
+
+/**
+ * The modules a server stands for: every module its host loads, or only
+ * the one named as the server's username.
+ *
+ * @param array{url: string, token: string} $connection the host
+ * @param array<string, mixed>              $params     server parameters
+ *
+ * @return array<string, array<string, mixed>> by module name
+ */
+function sandboxed_server_modules(array $connection, array $params): array
+{
+    $modules = sandboxed_modules($connection);
+    $only = trim((string) ($params['serverusername'] ?? ''));
+    if ($only !== '') {
+        if (!isset($modules[$only])) {
+            throw new SandboxedFailure('unknown-module', "no module named `{$only}` is loaded");
+        }
+        $modules = [$only => $modules[$only]];
+    }
+    if ($modules === []) {
+        throw new SandboxedFailure('invalid-config', 'the host has no module loaded');
+    }
+    return $modules;
+}
+
+/** WHMCS's status of an account the Server Sync Tool imports, by the contract's service state. */
+const SANDBOXED_SYNC_STATUS = ['active' => 'Active', 'suspended' => 'Suspended', 'pending' => 'Pending'];
+
+/**
+ * Server sync (WHMCS's Server Sync Tool): the accounts at the providers of
+ * the server's modules that can list them (`list-accounts`). Modules that
+ * cannot are skipped; a server whose modules all cannot says so. Accounts
+ * that are terminated, failed or of unknown state are left out. Any module
+ * failing fails the whole list: a partial one would show the missing
+ * accounts as gone.
+ *
+ * @param array<string, mixed> $params server parameters
+ *
+ * @return array{success: bool, accounts?: list<array<string, string>>, error?: string}
+ */
+function sandboxed_ListAccounts(array $params): array
+{
+    try {
+        $connection = sandboxed_connection($params);
+        $modules = sandboxed_server_modules($connection, $params);
+        $listing = array_filter($modules, static fn (array $m): bool => in_array('list-accounts', $m['info']['functions'], true));
+        if ($listing === []) {
+            throw new SandboxedFailure('unsupported', 'none of this server\'s modules can list its accounts ('
+                . implode(', ', array_keys($modules)) . ')');
+        }
+        $accounts = [];
+        $failures = [];
+        foreach (array_keys($listing) as $name) {
+            $result = sandboxed_call($connection, $name, ['function' => 'list-accounts'], [], null, 'ListAccounts', []);
+            if (isset($result['error'])) {
+                $failures[] = $name . ': ' . sandboxed_error_text($result['error'], $name);
+                continue;
+            }
+            foreach ($result['ok']['value'] ?? [] as $account) {
+                $status = SANDBOXED_SYNC_STATUS[(string) ($account['state'] ?? '')] ?? null;
+                if ($status === null) {
+                    continue;
+                }
+                $domain = (string) ($account['domain'] ?? '');
+                $created = strtotime((string) ($account['created'] ?? ''));
+                $accounts[] = [
+                    'email' => (string) ($account['email'] ?? ''),
+                    'username' => (string) ($account['username'] ?? ''),
+                    'domain' => $domain,
+                    'uniqueIdentifier' => $domain !== '' ? $domain : (string) $account['remote_id'],
+                    'product' => (string) ($account['package'] ?? ''),
+                    'primaryip' => '',
+                    'created' => $created === false ? '' : date('Y-m-d H:i:s', $created),
+                    'status' => $status,
+                ];
+            }
+        }
+        if ($failures !== []) {
+            return ['success' => false, 'error' => implode('; ', $failures)];
+        }
+        return ['success' => true, 'accounts' => $accounts];
     } catch (SandboxedFailure $failure) {
         return ['success' => false, 'error' => $failure->describe()];
     }
