@@ -330,6 +330,7 @@ async fn info_lists_exactly_the_supported_functions_and_the_rest_are_unsupported
             Function::Terminate,
             Function::ChangeDomain,
             Function::ListPackages,
+            Function::ListAccounts,
         ]
     );
     let mut svc = license_service("u.example.com");

@@ -237,6 +237,7 @@ async fn functions_the_api_cannot_do_are_unsupported() {
         Request::ServiceStatus {
             service: svc.clone(),
         },
+        Request::ListAccounts,
     ] {
         let result = harness.call(&request).await;
         assert_eq!(

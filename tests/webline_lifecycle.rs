@@ -157,7 +157,8 @@ async fn info_lists_exactly_the_supported_functions_and_the_rest_is_unsupported(
             Function::TestConnection,
             Function::CreateAccount,
             Function::ListPackages,
-            Function::ServiceStatus
+            Function::ServiceStatus,
+            Function::ListAccounts,
         ]
     );
     let mut svc = service("keep.co.tz", "1");

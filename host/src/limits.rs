@@ -20,8 +20,9 @@ pub struct Limits {
     /// Size of the answer a guest may hand back (as JSON), so that a module
     /// cannot push megabytes into the caller's hands.
     pub result_bytes: usize,
-    /// Further attempts for a read that is safe to repeat (test-connection,
-    /// usage-data, list-packages, service-status) after a rate limit, a
+    /// Further attempts for a read that is safe to repeat (a function of
+    /// effect [`Effect::Read`](crate::Effect::Read) in
+    /// [`FUNCTIONS`](crate::FUNCTIONS)) after a rate limit, a
     /// provider error, a bad answer or a transport failure. Mutating calls
     /// are never tried again.
     pub read_retries: u32,

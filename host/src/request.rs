@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::exports::billing::provisioning::module::Guest;
 use crate::bindings::types::{
-    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, Outcome, Package,
-    Service, ServiceState, Setting, SettingKind, SettingScope, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, ListedAccount,
+    Outcome, Package, Service, ServiceState, Setting, SettingKind, SettingScope, StatusReport,
+    Usage,
 };
 
 /// The one table of the contract's functions. Each line gives a function's
@@ -178,6 +179,8 @@ contract_functions! {
         /// The service.
         service
     };
+    /// Lists the accounts the provider has for the reseller.
+    ListAccounts = "list-accounts", Read, call_list_accounts -> Accounts;
 }
 
 /// Reads a service record from JSON (or any serde format), taking what the
@@ -245,6 +248,8 @@ pub enum Response {
     SignOn(String),
     /// From service-status.
     Status(StatusReport),
+    /// From list-accounts.
+    Accounts(Vec<ListedAccount>),
 }
 
 impl Response {
@@ -364,5 +369,7 @@ mod tests {
         );
         assert!(Request::ListPackages.is_safe_to_repeat());
         assert!(!Request::ListPackages.is_mutating());
+        assert!(Request::ListAccounts.is_safe_to_repeat());
+        assert!(!Request::ListAccounts.is_mutating());
     }
 }

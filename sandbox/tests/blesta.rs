@@ -221,6 +221,27 @@ async fn a_license_lives_and_dies_with_real_state_and_charges() {
     );
     let listed = post(&router, "getlicenses", &[]).await;
     assert_ne!(listed["data"][&key][0]["date_suspended"], "0000-00-00");
+    // The document's shape: keyed by license, each a list of one license
+    // with exactly the document's fields.
+    let entry = listed["data"][&key][0].as_object().unwrap();
+    let mut fields: Vec<&str> = entry.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "date_added",
+            "date_renews",
+            "date_suspended",
+            "domain",
+            "license",
+            "term",
+            "type"
+        ]
+    );
+    assert_eq!(
+        (&entry["license"], &entry["domain"], &entry["term"]),
+        (&json!(key), &json!("life.example.com"), &json!("monthly"))
+    );
     assert_eq!(
         code_of(&post(&router, "unsuspendlicense", &[("license", &key)]).await),
         200

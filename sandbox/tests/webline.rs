@@ -171,6 +171,25 @@ async fn create_generates_credentials_charges_and_keeps_state() {
     assert!(got["data"].get("password").is_none());
     let (_, listed) = call(&router, json!({"action": "listAccounts"})).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    // The document's fields, no more: a package by name, no client email.
+    let entry = listed["data"][0].as_object().unwrap();
+    let mut fields: Vec<&str> = entry.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "created_at",
+            "domain",
+            "id",
+            "package_name",
+            "server_name",
+            "status",
+            "username"
+        ]
+    );
+    assert_eq!(listed["data"][0]["id"], id);
+    assert_eq!(listed["data"][0]["package_name"], "Basic Hosting");
+    assert_eq!(listed["data"][0]["status"], "active");
 
     let (status, again) = call(&router, create_body("shop.co.tz", json!("2"))).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -16,6 +16,8 @@ use crate::info::{ENDPOINT, PASSWORD, TEST_MODE, UID};
 pub mod action {
     /// Reads the account's credit in USD.
     pub const GET_CREDIT: &str = "getcredit";
+    /// Lists every license of the account (not paged).
+    pub const GET_LICENSES: &str = "getlicenses";
     /// Lists the packages (terms) the account may add.
     pub const GET_PACKAGES: &str = "getpackages";
     /// Adds a license for a domain.

@@ -58,6 +58,7 @@ pub fn module_info() -> ModuleInfo {
             Function::Terminate,
             Function::ChangeDomain,
             Function::ListPackages,
+            Function::ListAccounts,
         ],
         settings: settings(),
         outbound_hosts: vec!["https://www.phillipsdata.com".to_owned()],

@@ -11,12 +11,13 @@
 mod api;
 mod info;
 mod license;
+mod listing;
 mod packages;
 
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Credential, Error, ModuleInfo, Outcome, Package, Service,
-    ServiceState, Setting, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Error, ListedAccount, ModuleInfo, Outcome,
+    Package, Service, ServiceState, Setting, StatusReport, Usage,
 };
 use provisioning_guest::{Guest, input, json};
 
@@ -197,6 +198,11 @@ impl Guest for Blesta {
 
     fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
         Err(unsupported("has no call that reports one license's status"))
+    }
+
+    fn list_accounts(settings: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
+        let (_, api) = open(&settings)?;
+        listing::accounts(&api.call(action::GET_LICENSES, &[])?)
     }
 }
 

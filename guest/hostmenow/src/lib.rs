@@ -16,8 +16,8 @@ mod usage;
 
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Error, ModuleInfo, Outcome, Package, Service, ServiceState,
-    Setting, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Error, ListedAccount, ModuleInfo, Outcome, Package, Service,
+    ServiceState, Setting, StatusReport, Usage,
 };
 use provisioning_guest::{Guest, json};
 use serde_json::{Map, Value};
@@ -166,6 +166,14 @@ impl Guest for HostMeNow {
     fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
         Err(Error::Unsupported(
             "the HostMeNow API has no call that reports a service's status".to_owned(),
+        ))
+    }
+
+    fn list_accounts(_: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
+        Err(Error::Unsupported(
+            "the HostMeNow API has no call that lists the reseller's accounts \
+             (every account call takes one service id)"
+                .to_owned(),
         ))
     }
 }

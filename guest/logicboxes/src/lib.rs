@@ -14,8 +14,8 @@ mod params;
 
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Credential, Error, ModuleInfo, Outcome, Package, Service,
-    ServiceState, Setting, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Credential, Error, ListedAccount, ModuleInfo, Outcome,
+    Package, Service, ServiceState, Setting, StatusReport, Usage,
 };
 use provisioning_guest::{Guest, input, json};
 use serde_json::Value;
@@ -200,6 +200,14 @@ impl Guest for LogicBoxes {
         Err(unsupported(
             "service-status",
             "the documented LogicBoxes mail user API has no call that reports a mailbox's status",
+        ))
+    }
+
+    fn list_accounts(_: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
+        Err(unsupported(
+            "list-accounts",
+            "the documented LogicBoxes mail user API has no call that lists mailboxes \
+             (it adds, changes and deletes one mailbox of an order at a time)",
         ))
     }
 }

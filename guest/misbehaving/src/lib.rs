@@ -23,8 +23,8 @@ use provisioning_guest::Guest;
 use provisioning_guest::http::Request;
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Error, Function, ModuleInfo, Outcome, Package, Service,
-    Setting, SettingSpec, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Error, Function, ListedAccount, ModuleInfo, Outcome, Package,
+    Service, Setting, SettingSpec, StatusReport, Usage,
 };
 
 const BEHAVIOUR: &str = "behaviour";
@@ -186,6 +186,10 @@ impl Guest for Misbehaving {
     }
 
     fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
+        unsupported()
+    }
+
+    fn list_accounts(_: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
         unsupported()
     }
 }

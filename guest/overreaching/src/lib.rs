@@ -12,8 +12,8 @@ use std::net::TcpStream;
 
 use provisioning_guest::Guest;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Error, Function, ModuleInfo, Outcome, Package, Service,
-    Setting, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Error, Function, ListedAccount, ModuleInfo, Outcome, Package,
+    Service, Setting, StatusReport, Usage,
 };
 
 /// The module.
@@ -89,6 +89,10 @@ impl Guest for Overreaching {
     }
 
     fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
+        unsupported()
+    }
+
+    fn list_accounts(_: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
         unsupported()
     }
 }

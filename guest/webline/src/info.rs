@@ -56,6 +56,7 @@ pub fn module_info() -> ModuleInfo {
             Function::CreateAccount,
             Function::ListPackages,
             Function::ServiceStatus,
+            Function::ListAccounts,
         ],
         settings: settings(),
         outbound_hosts: vec!["https://reseller.co.tz".to_owned()],

@@ -2,8 +2,8 @@
 //! reseller's hosting API (one JSON endpoint, `X-API-KEY`, an `action`
 //! field).
 //!
-//! The API can list packages, create an account and read an account's
-//! status and limits; nothing else. Everything generic (settings, HTTP,
+//! The API can list packages, create an account, list the accounts and
+//! read an account's status and limits; nothing else. Everything generic (settings, HTTP,
 //! error mapping by status and body shape) lives in `provisioning-guest`.
 
 #![deny(unsafe_code)]
@@ -13,12 +13,13 @@ mod account;
 mod activation;
 mod api;
 mod info;
+mod listing;
 mod packages;
 
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Error, ModuleInfo, Outcome, Package, Service, ServiceState,
-    Setting, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Error, ListedAccount, ModuleInfo, Outcome, Package, Service,
+    ServiceState, Setting, StatusReport, Usage,
 };
 use provisioning_guest::{Guest, json};
 use serde_json::{Map, Value};
@@ -175,6 +176,14 @@ impl Guest for Webline {
             state: account::state(account::status_word(&status)),
             details,
         })
+    }
+
+    fn list_accounts(settings: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {
+        let (_, api) = open(&settings)?;
+        // The list is not paged: one answer holds every account.
+        let list = api.call(action::LIST_ACCOUNTS, Map::new())?;
+        let packages = packages::packages(&api.call(action::GET_PACKAGES, Map::new())?)?;
+        listing::accounts(&list, &packages)
     }
 }
 

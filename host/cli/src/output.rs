@@ -101,6 +101,19 @@ pub fn summarize(response: &Response) -> String {
         ),
         Response::SignOn(url) => url.clone(),
         Response::Status(status) => provisioning_host::service_state_name(status.state).to_string(),
+        Response::Accounts(accounts) => format!(
+            "{} accounts: {}",
+            accounts.len(),
+            accounts
+                .iter()
+                .map(|a| format!(
+                    "{} ({})",
+                    a.remote_id,
+                    provisioning_host::service_state_name(a.state)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

@@ -411,3 +411,33 @@ async fn journal_ack(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use provisioning_host::{FUNCTIONS, Response};
+    use serde_json::Value;
+
+    /// The document describes calls in prose, so it is held against the
+    /// contract's one table of functions here rather than listed twice.
+    #[test]
+    fn the_openapi_document_names_every_function_and_the_list_answer() {
+        let document: Value =
+            serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json parses");
+        let schema = &document["components"]["schemas"]["CallRequest"]["properties"];
+        let request = schema["request"]["description"].as_str().unwrap();
+        for (_, name, _) in FUNCTIONS {
+            assert!(
+                request.contains(&format!(" {name},"))
+                    || request.contains(&format!(" {name} ("))
+                    || request.contains(&format!(" {name}.")),
+                "openapi.json's CallRequest does not name {name}"
+            );
+        }
+        let ok = document["components"]["schemas"]["CallResult"]["properties"]["ok"]["description"]
+            .as_str()
+            .unwrap();
+        let kind = serde_json::to_value(Response::Accounts(Vec::new())).unwrap()["kind"].clone();
+        let kind = kind.as_str().unwrap();
+        assert!(ok.contains(&format!("|{kind},")), "{kind} is not in {ok}");
+    }
+}
