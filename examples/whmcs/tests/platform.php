@@ -785,7 +785,9 @@ namespace {
         $readme = (string) file_get_contents(__DIR__ . '/../README.md');
         $modules = sandboxed_modules(sandboxed_connection(server_params(1)));
         preg_match_all('/^\| [^|]+ \| `([a-z-]+)` \| (yes|no) \| (yes|no) \| (yes|no) \| (yes|no) \|$/m', $readme, $rows, PREG_SET_ORDER);
-        expect(count($rows) === 12, 'the README has a row per contract function: ' . count($rows));
+        $named = array_column($rows, 1);
+        $declared = array_unique(array_merge(...array_map(static fn (array $m): array => $m['info']['functions'], array_values($modules))));
+        expect(count(array_unique($named)) === count($named) && array_diff($declared, $named) === [], 'the README has one row per contract function a module declares: missing ' . implode(', ', array_diff($declared, $named)));
         foreach ($rows as $row) {
             foreach (['hostmenow', 'blesta', 'webline', 'logicboxes'] as $column => $provider) {
                 $supported = in_array($row[1], $modules[$provider]['info']['functions'], true);
@@ -1014,6 +1016,26 @@ namespace {
         expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
         $digest = sandboxed_AdminServicesTabFields(platform_params(4005))['Module version that last answered'];
         expect(preg_match('#^<code>[0-9a-f]{64}</code>$#', $digest) === 1, 'the tab names the digest of the version that answered: ' . $digest);
+
+        // Server sync (WHMCS's Server Sync Tool): the accounts of the modules
+        // that can list them, Blesta's licenses and Webline's accounts, in
+        // WHMCS's shape, matched by domain; a server of HostMeNow alone
+        // cannot sync and says so.
+        $meta = sandboxed_MetaData();
+        expect($meta['ListAccountsUniqueIdentifierField'] === 'domain' && $meta['ListAccountsProductField'] === 'configoption2', 'the ListAccounts MetaData keys');
+        $sync = sandboxed_ListAccounts(server_params(1));
+        expect($sync['success'] === true, 'ListAccounts: ' . json_encode($sync));
+        $byDomain = array_column($sync['accounts'], null, 'uniqueIdentifier');
+        expect(($byDomain['duka.co.tz']['status'] ?? null) === 'Active' && $byDomain['duka.co.tz']['product'] === '1', 'the Webline account is listed: ' . json_encode($byDomain['duka.co.tz'] ?? $sync['accounts']));
+        expect(($byDomain['unsure.example.com']['status'] ?? null) === 'Active' && ($byDomain['licensed.example.com']['status'] ?? null) === 'Active', 'both Blesta licenses are listed: ' . json_encode($sync['accounts']));
+        expect(!isset($byDomain['shop.example.com']), 'HostMeNow cannot list: its services are not there');
+        foreach ($sync['accounts'] as $account) {
+            expect(array_keys($account) === ['email', 'username', 'domain', 'uniqueIdentifier', 'product', 'primaryip', 'created', 'status'], "WHMCS's keys: " . json_encode($account));
+            expect($account['created'] === '' || preg_match('/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/', $account['created']) === 1, 'created as Y-m-d H:i:s: ' . $account['created']);
+        }
+        $hostmenowOnly = sandboxed_ListAccounts(['serverusername' => 'hostmenow'] + server_params(1));
+        expect($hostmenowOnly['success'] === false && str_starts_with($hostmenowOnly['error'], 'unsupported: '), 'a server of HostMeNow alone: ' . json_encode($hostmenowOnly));
+        step('-', 'ListAccounts', count($sync['accounts']) . ' accounts from blesta and webline; a server of hostmenow alone: ' . $hostmenowOnly['error']);
 
         // Webline reports a status: the tab shows it live, Refresh status keeps it.
         $tab = sandboxed_AdminServicesTabFields(platform_params(4003));

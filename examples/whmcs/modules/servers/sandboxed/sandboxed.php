@@ -493,7 +493,7 @@ function sandboxed_ListAccounts(array $params): array
                 continue;
             }
             foreach ($result['ok']['value'] ?? [] as $account) {
-                $status = SANDBOXED_SYNC_STATUS[(string) ($account['state'] ?? '')] ?? null;
+                $status = SANDBOXED_SYNC_STATUS[sandboxed_kebab((string) ($account['state'] ?? ''))] ?? null;
                 if ($status === null) {
                     continue;
                 }

@@ -1,0 +1,242 @@
+//! Reconciling unknown outcomes with the providers, through the library:
+//! real components, a real journal, the sandbox's simulators over loopback.
+//! A call whose answer was lost after the provider acted is resolved done
+//! (a create-account with the account's provider id, so the retry under
+//! its key gets that account and no second one); a call cut off before the
+//! provider acted is resolved not done (the retry runs); what the
+//! provider's state cannot tell stays for an operator.
+
+mod common;
+
+use std::sync::Arc;
+
+use provisioning_host::journal::{EntryState, JournalStore, Sealer, SqliteJournal};
+use provisioning_host::reconcile::{Verdict, reconcile};
+use provisioning_host::types::Service;
+use provisioning_host::{CallOptions, Host, Journal, Limits, ModuleConfig, Request, Response};
+use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::{Sandbox, blesta, webline};
+
+/// A host with Webline, Blesta and HostMeNow and an in-memory journal,
+/// plus the store to look at.
+async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
+    let sandbox = Sandbox::start().await.unwrap();
+    let store = Arc::new(SqliteJournal::in_memory().unwrap());
+    let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
+    let host = Host::new()
+        .unwrap()
+        .with_journal(Journal::new(store.clone(), sealer).unwrap());
+    let limits = Limits {
+        deadline: common::TEST_DEADLINE,
+        ..Limits::default()
+    };
+    let webline = ModuleConfig::new("webline", provisioning_components::WEBLINE)
+        .allow_hosts(&[sandbox.origin()])
+        .unwrap()
+        .setting("endpoint", sandbox.webline().endpoint())
+        .setting("api-key", webline::API_KEY)
+        .setting("activation-wait-seconds", "0")
+        .limits(limits.clone());
+    let blesta = ModuleConfig::new("blesta", provisioning_components::BLESTA)
+        .allow_hosts(&[sandbox.origin()])
+        .unwrap()
+        .setting("endpoint", sandbox.blesta().endpoint())
+        .setting("uid", blesta::UID)
+        .setting("password", blesta::PASSWORD)
+        .limits(limits);
+    host.load(webline).await.unwrap();
+    host.load(blesta).await.unwrap();
+    host.load(common::hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    (sandbox, host, store)
+}
+
+fn keyed(key: &str) -> CallOptions {
+    CallOptions {
+        idempotency_key: Some(key.into()),
+        ..CallOptions::default()
+    }
+}
+
+/// A service on `domain` for Webline (package 1) or Blesta (a term).
+fn on_domain(domain: &str, package: &str) -> Service {
+    Service {
+        service_id: format!("svc-{domain}"),
+        remote_id: None,
+        domain: Some(domain.into()),
+        username: None,
+        password: None,
+        package: Some(package.into()),
+        billing_cycle: Some("monthly".into()),
+        client: common::service("x").client,
+        custom_fields: Vec::new(),
+    }
+}
+
+/// The state of journal entry `id`.
+fn state(store: &SqliteJournal, id: i64) -> EntryState {
+    store.get(id).unwrap().unwrap().state
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_was_lost_is_found_done_and_its_retry_gets_that_account() {
+    let (sandbox, host, store) = journaled().await;
+    let service = on_domain("lost.co.tz", "1");
+    let create = Request::CreateAccount {
+        service: service.clone(),
+    };
+    sandbox.webline().faults().inject(Fault::AnswerLost, 1);
+    let lost = host.execute("webline", &create, &keyed("k-lost")).await;
+    assert!(lost.result.is_err(), "{:?}", lost.result);
+    let entry = lost.journal_entry.unwrap();
+    assert_eq!(state(&store, entry), EntryState::Unknown);
+    let accounts = sandbox.webline().accounts();
+    assert_eq!(accounts.len(), 1, "Webline did create the account");
+    let remote_id = accounts[0].id.to_string();
+
+    let report = reconcile(&host).await.unwrap();
+    assert_eq!(report.entries.len(), 1, "{report:?}");
+    assert_eq!(report.resolved(), 1, "{report:?}");
+    match &report.entries[0].verdict {
+        Verdict::Done {
+            remote_id: found, ..
+        } => assert_eq!(found.as_deref(), Some(remote_id.as_str())),
+        other => panic!("expected done, got {other:?}"),
+    }
+    assert_eq!(state(&store, entry), EntryState::Acknowledged);
+    let resolution = store.get(entry).unwrap().unwrap();
+    assert!(
+        format!("{resolution:?}").contains("reconciled with the provider: list-accounts"),
+        "what was seen is recorded: {resolution:?}"
+    );
+
+    let retried = host.execute("webline", &create, &keyed("k-lost")).await;
+    assert!(retried.replayed);
+    match retried.result {
+        Ok(Response::Created(created)) => assert_eq!(created.remote_id, remote_id),
+        other => panic!("expected the recorded account, got {other:?}"),
+    }
+    assert_eq!(sandbox.webline().accounts().len(), 1, "no second account");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_cut_off_before_the_provider_acted_is_found_not_done_and_its_retry_runs() {
+    let (sandbox, host, store) = journaled().await;
+    let create = Request::CreateAccount {
+        service: on_domain("cut.example.com", "monthly"),
+    };
+    sandbox.blesta().faults().inject(Fault::ServerErrorJson, 1);
+    let cut = host.execute("blesta", &create, &keyed("k-cut")).await;
+    let entry = cut.journal_entry.unwrap();
+    assert_eq!(state(&store, entry), EntryState::Unknown);
+    assert!(sandbox.blesta().licenses().is_empty());
+
+    let report = reconcile(&host).await.unwrap();
+    assert!(
+        matches!(report.entries[0].verdict, Verdict::NotDone { .. }),
+        "{report:?}"
+    );
+    assert_eq!(state(&store, entry), EntryState::Acknowledged);
+
+    let retried = host.execute("blesta", &create, &keyed("k-cut")).await;
+    assert!(!retried.replayed, "the freed key runs the call again");
+    assert!(matches!(retried.result, Ok(Response::Created(_))));
+    assert_eq!(sandbox.blesta().licenses().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_suspend_whose_answer_was_lost_is_read_back_from_the_provider() {
+    let (sandbox, host, store) = journaled().await;
+    let created = host
+        .call(
+            "blesta",
+            &Request::CreateAccount {
+                service: on_domain("pause.example.com", "monthly"),
+            },
+        )
+        .await
+        .unwrap();
+    let Response::Created(created) = created else {
+        panic!("{created:?}")
+    };
+    let mut service = on_domain("pause.example.com", "monthly");
+    service.remote_id = Some(created.remote_id.clone());
+    sandbox.blesta().faults().inject(Fault::AnswerLost, 1);
+    let lost = host
+        .execute(
+            "blesta",
+            &Request::Suspend {
+                service,
+                reason: None,
+            },
+            &keyed("k-suspend"),
+        )
+        .await;
+    let entry = lost.journal_entry.unwrap();
+    assert_eq!(state(&store, entry), EntryState::Unknown);
+
+    let report = reconcile(&host).await.unwrap();
+    match &report.entries[0].verdict {
+        Verdict::Done { evidence, .. } => assert!(evidence.contains("suspended"), "{evidence}"),
+        other => panic!("expected done, got {other:?}"),
+    }
+    assert_eq!(state(&store, entry), EntryState::Acknowledged);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_provider_cannot_tell_stays_for_an_operator() {
+    let (sandbox, host, store) = journaled().await;
+    let service = common::service("r1");
+    host.call(
+        "hostmenow",
+        &Request::CreateAccount {
+            service: service.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    // A password change leaves nothing to read back; HostMeNow reports no
+    // state, so a lost suspend cannot be told either.
+    sandbox.hostmenow().faults().inject(Fault::AnswerLost, 2);
+    let password = host
+        .execute(
+            "hostmenow",
+            &Request::ChangePassword {
+                service: service.clone(),
+                new_password: "N3w-Passw0rd!".into(),
+            },
+            &keyed("k-password"),
+        )
+        .await;
+    let suspend = host
+        .execute(
+            "hostmenow",
+            &Request::Suspend {
+                service,
+                reason: None,
+            },
+            &keyed("k-hmn-suspend"),
+        )
+        .await;
+    let report = reconcile(&host).await.unwrap();
+    assert_eq!(report.entries.len(), 2, "{report:?}");
+    assert_eq!(report.resolved(), 0, "{report:?}");
+    for line in &report.entries {
+        let Verdict::Undecided { reason } = &line.verdict else {
+            panic!("{line:?}");
+        };
+        let expected = match line.function.as_str() {
+            "change-password" => "password",
+            _ => "does not tell",
+        };
+        assert!(reason.contains(expected), "{}: {reason}", line.function);
+    }
+    for answer in [password, suspend] {
+        assert_eq!(
+            state(&store, answer.journal_entry.unwrap()),
+            EntryState::Unknown,
+            "left for an operator"
+        );
+    }
+}
