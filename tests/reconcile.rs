@@ -36,7 +36,7 @@ async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
         .setting("endpoint", sandbox.webline().endpoint())
         .setting("api-key", webline::API_KEY)
         .setting("activation-wait-seconds", "0")
-        .limits(limits.clone());
+        .limits(limits);
     let blesta = ModuleConfig::new("blesta", provisioning_components::BLESTA)
         .allow_hosts(&[sandbox.origin()])
         .unwrap()
@@ -61,6 +61,10 @@ fn keyed(key: &str) -> CallOptions {
 
 /// A service on `domain` for Webline (package 1) or Blesta (a term).
 fn on_domain(domain: &str, package: &str) -> Service {
+    let mut client = common::service("x").client;
+    if let Some(client) = client.as_mut() {
+        client.phone = Some("+255712345678".into());
+    }
     Service {
         service_id: format!("svc-{domain}"),
         remote_id: None,
@@ -69,7 +73,7 @@ fn on_domain(domain: &str, package: &str) -> Service {
         password: None,
         package: Some(package.into()),
         billing_cycle: Some("monthly".into()),
-        client: common::service("x").client,
+        client,
         custom_fields: Vec::new(),
     }
 }

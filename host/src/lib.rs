@@ -38,6 +38,7 @@ mod module;
 mod outbound;
 mod policy;
 mod rate;
+pub mod reconcile;
 mod redact;
 mod reload;
 mod request;

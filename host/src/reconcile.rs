@@ -27,7 +27,9 @@
 
 use serde::Serialize;
 
-use crate::bindings::types::{Error as ModuleError, Function, ListedAccount, Service, ServiceState};
+use crate::bindings::types::{
+    Error as ModuleError, Function, ListedAccount, Service, ServiceState,
+};
 use crate::error::CallError;
 use crate::host::Host;
 use crate::journal::{EntryId, EntryState, Finding, OperatorFinding};
@@ -206,7 +208,9 @@ async fn look_into(host: &Host, module: &str, request: &Request) -> Verdict {
 
 /// Undecided: the read shows the service but no state that tells.
 fn no_state(seen: &str) -> Verdict {
-    undecided(&format!("{seen}, a state that does not tell whether the call acted"))
+    undecided(&format!(
+        "{seen}, a state that does not tell whether the call acted"
+    ))
 }
 
 fn undecided(reason: &str) -> Verdict {
@@ -251,22 +255,20 @@ async fn observe(
     }
     if functions.contains(&Function::ListAccounts) {
         return match host.call(module, &Request::ListAccounts).await {
-            Ok(Response::Accounts(accounts)) => {
-                find(&accounts, service, remote_id).map(|found| {
-                    Some(match found {
-                        Some(account) => Observation::Present {
-                            remote_id: Some(account.remote_id.clone()),
-                            state: account.state,
-                            domain: account.domain.clone(),
-                            package: account.package.clone(),
-                            source: "list-accounts",
-                        },
-                        None => Observation::Absent {
-                            source: "list-accounts",
-                        },
-                    })
+            Ok(Response::Accounts(accounts)) => find(&accounts, service, remote_id).map(|found| {
+                Some(match found {
+                    Some(account) => Observation::Present {
+                        remote_id: Some(account.remote_id.clone()),
+                        state: account.state,
+                        domain: account.domain.clone(),
+                        package: account.package.clone(),
+                        source: "list-accounts",
+                    },
+                    None => Observation::Absent {
+                        source: "list-accounts",
+                    },
                 })
-            }
+            }),
             Ok(_) => Err("list-accounts answered with another function's answer".to_owned()),
             Err(error) => Err(format!("list-accounts failed: {error}")),
         };
@@ -358,7 +360,10 @@ fn verdict(request: &Request, observation: &Observation) -> Verdict {
         Observation::Absent { source } => {
             let evidence = format!("{source}: the provider does not have the service");
             return match request {
-                Request::Terminate { .. } => Verdict::Done { remote_id: None, evidence },
+                Request::Terminate { .. } => Verdict::Done {
+                    remote_id: None,
+                    evidence,
+                },
                 Request::CreateAccount { .. } => Verdict::NotDone { evidence },
                 _ => undecided(&format!(
                     "{evidence}, so the call cannot have acted, nor can anything be repeated"
@@ -412,7 +417,9 @@ fn verdict(request: &Request, observation: &Observation) -> Verdict {
             _ => no_state(&seen),
         },
         Request::ChangePackage { new_package, .. } => match package {
-            Some(package) if package == new_package => done(format!("{seen}, on package {package}")),
+            Some(package) if package == new_package => {
+                done(format!("{seen}, on package {package}"))
+            }
             Some(package) => not_done(format!("{seen}, on package {package}")),
             None => undecided(&format!("{seen}; the read gives no package")),
         },

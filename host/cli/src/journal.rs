@@ -1,14 +1,15 @@
 //! `provisioning journal`: what the journal holds that a caller has not
 //! acknowledged (calls running, answers with their credentials, calls whose
-//! outcome is unknown), acknowledging and resolving entries, and making a
-//! sealing key.
+//! outcome is unknown), acknowledging and resolving entries, reconciling
+//! unknown outcomes with the providers, and making a sealing key.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
-use provisioning_host::{Journal, Manifest, PendingCall};
+use provisioning_host::reconcile::{ReconcileReport, Verdict};
+use provisioning_host::{Host, HostOptions, Journal, Manifest, PendingCall};
 
 use crate::output::{errln, outln};
 
@@ -58,6 +59,17 @@ enum Command {
         #[arg(required = true)]
         ids: Vec<i64>,
     },
+    /// Resolve the entries whose outcome is unknown where the provider can
+    /// tell what happened: each entry's module is asked, through its read
+    /// functions (service-status, list-accounts, usage-data), about the
+    /// entry's service, and the entry is resolved done or not done with
+    /// what was seen. The others stay for `ack --found-done` or
+    /// `--found-not-done`. Exits 1 when any stays.
+    Reconcile {
+        /// The manifest with the `[journal]` section and the modules.
+        #[arg(long, short, default_value = "provisioning.toml")]
+        manifest: PathBuf,
+    },
     /// Print a new random sealing key (64 hex characters).
     Keygen,
 }
@@ -74,8 +86,15 @@ fn required(manifest_path: &Path) -> anyhow::Result<Journal> {
 
 /// Runs a `journal` subcommand. `ack` exits 1 when any entry was
 /// refused (each refusal is said on stderr, or in the JSON).
-pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
     match args.command {
+        Command::Reconcile { manifest } => {
+            let report = reconcile(&manifest, options).await?;
+            print_reconciled(&report, json)?;
+            if report.resolved() < report.entries.len() {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Pending { manifest } => {
             let pending = required(&manifest)?.pending().await?;
             print_pending(&pending, json)?;
@@ -129,6 +148,69 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
         Command::Keygen => outln!("{}", provisioning_host::journal::Sealer::generate_key_hex())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One reconcile pass with the manifest's journal and the modules its
+/// unknown entries name (a module that does not load leaves its entries
+/// undecided, with why).
+async fn reconcile(manifest_path: &Path, options: HostOptions) -> anyhow::Result<ReconcileReport> {
+    let manifest = Manifest::from_file(manifest_path)?;
+    let host = Host::from_manifest(&manifest, options)?;
+    let journal = host
+        .journal()
+        .with_context(|| format!("{} has no [journal] section", manifest_path.display()))?;
+    let mut modules: Vec<String> = journal
+        .pending()
+        .await?
+        .into_iter()
+        .map(|call| call.entry.intent.module)
+        .collect();
+    modules.sort();
+    modules.dedup();
+    for name in modules {
+        if let Err(failure) = host.load_from_manifest(&manifest, &name).await {
+            errln!("warning: {failure}");
+        }
+    }
+    provisioning_host::reconcile::reconcile(&host).await
+}
+
+fn print_reconciled(report: &ReconcileReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        for line in &report.entries {
+            outln!("{}", serde_json::to_value(line).unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    for line in &report.entries {
+        let what = format!(
+            "{} {} {} service {}",
+            line.entry,
+            line.module,
+            line.function,
+            line.service_id.as_deref().unwrap_or("-")
+        );
+        match &line.verdict {
+            Verdict::Done {
+                remote_id,
+                evidence,
+            } => outln!(
+                "{what}: done{} ({evidence})",
+                remote_id
+                    .as_deref()
+                    .map(|id| format!(", remote id {id}"))
+                    .unwrap_or_default()
+            )?,
+            Verdict::NotDone { evidence } => outln!("{what}: not done ({evidence})")?,
+            Verdict::Undecided { reason } => outln!("{what}: left for an operator ({reason})")?,
+        }
+    }
+    outln!(
+        "{} of {} unknown entries resolved",
+        report.resolved(),
+        report.entries.len()
+    )?;
+    Ok(())
 }
 
 fn print_pending(pending: &[PendingCall], json: bool) -> anyhow::Result<()> {

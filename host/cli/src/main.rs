@@ -95,7 +95,7 @@ enum Command {
     /// Serve the provider simulators on a local port until interrupted.
     #[cfg(feature = "demo")]
     Sandbox(sandbox::Args),
-    /// Read and acknowledge the journal of mutating calls.
+    /// Read, acknowledge and reconcile the journal of mutating calls.
     Journal(journal::Args),
     /// Serve the manifest's modules over a local JSON API (for PHP and other
     /// platforms), reloading on SIGHUP and file changes.
@@ -117,7 +117,7 @@ async fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect::run(args, options, cli.json).await,
         #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(args).await,
-        Command::Journal(args) => journal::run(args, cli.json).await,
+        Command::Journal(args) => journal::run(args, options, cli.json).await,
         Command::Serve(args) => serve::run(*args, options).await,
         Command::Usage(args) => usage::run(args, options, cli.json).await,
     };

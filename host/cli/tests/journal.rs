@@ -36,6 +36,13 @@ fn run(args: &[&str], key: &str) -> Output {
 /// A manifest for Webline in the sandbox with a journal, in a fresh
 /// directory; also writes the service file. Returns (manifest, service).
 fn setup(sandbox: &Sandbox, name: &str) -> (String, String) {
+    let manifest = write_manifest(sandbox, name);
+    setup_service(&manifest, name)
+}
+
+/// A fresh directory with a manifest for Webline in the sandbox, with a
+/// journal.
+fn write_manifest(sandbox: &Sandbox, name: &str) -> String {
     let dir = std::env::temp_dir().join(format!(
         "provisioning-journal-{}-{name}",
         std::process::id()
@@ -57,7 +64,13 @@ fn setup(sandbox: &Sandbox, name: &str) -> (String, String) {
         ),
     )
     .unwrap();
-    let service = dir.join("service.json");
+    path_str(manifest)
+}
+
+/// Writes the service file `<name>.json` beside the manifest, for
+/// `svc-<name>` on `<name>.co.tz`. Returns (manifest, service).
+fn setup_service(manifest: &str, name: &str) -> (String, String) {
+    let service = std::path::Path::new(manifest).with_file_name(format!("{name}.json"));
     std::fs::write(
         &service,
         serde_json::json!({
@@ -74,7 +87,7 @@ fn setup(sandbox: &Sandbox, name: &str) -> (String, String) {
         .to_string(),
     )
     .unwrap();
-    (path_str(manifest), path_str(service))
+    (manifest.to_string(), path_str(service))
 }
 
 fn path_str(path: PathBuf) -> String {
@@ -374,4 +387,106 @@ fn a_journal_opened_with_another_key_cannot_read_the_credentials() {
     let stderr = text(&output.stderr);
     assert!(stderr.contains("wrong journal key"), "{stderr}");
     drop(sandbox);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journal_reconcile_resolves_what_the_provider_shows_a_killed_call_and_a_lost_answer() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, killed_service) = setup(&sandbox, "reckill");
+    let (_, lost_service) = setup_service(&manifest, "reclost");
+    let key = journal_key();
+
+    // One create killed with its host while the provider takes its time
+    // (the provider never acts: the request dies with its connection)...
+    sandbox
+        .webline()
+        .faults()
+        .inject(Fault::Slow(Duration::from_secs(3)), 1);
+    let mut child = command(&create_args(&manifest, &killed_service, "rec-killed"), &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (m, k) = (manifest.clone(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        while pending(&m, &k).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no intent recorded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+
+    // ...and one whose answer was lost after the provider created it.
+    sandbox.webline().faults().inject(Fault::AnswerLost, 1);
+    let (m, s, k) = (manifest.clone(), lost_service.clone(), key.clone());
+    let lost = tokio::task::spawn_blocking(move || run(&create_args(&m, &s, "rec-lost"), &k))
+        .await
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(1), "{}", text(&lost.stdout));
+    let accounts = sandbox.webline().accounts();
+    assert_eq!(accounts.len(), 1, "only the lost answer's account exists");
+    let lost_id = accounts[0].id.to_string();
+
+    // Once the killed host's lease is over, both are unknown; one
+    // reconcile pass resolves both from the provider's list.
+    let (m, k) = (manifest.clone(), key.clone());
+    let (report, after) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        while !pending(&m, &k).iter().all(|e| e["state"] == "unknown") {
+            assert!(started.elapsed() < Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let report = run(&["journal", "reconcile", "--manifest", &m, "--json"], &k);
+        (report, pending(&m, &k))
+    })
+    .await
+    .unwrap();
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let lines: Vec<serde_json::Value> = text(&report.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let by_service = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["service_id"] == id)
+            .unwrap_or_else(|| panic!("{id}: {lines:#?}"))
+    };
+    assert_eq!(by_service("svc-reckill")["verdict"], "not-done");
+    let lost_line = by_service("svc-reclost");
+    assert_eq!(lost_line["verdict"], "done");
+    assert_eq!(lost_line["remote_id"], lost_id.as_str());
+    assert!(after.is_empty(), "{after:#?}");
+
+    // The lost one's key answers with its account; the killed one's runs.
+    let (m, k) = (manifest.clone(), key.clone());
+    let (again_lost, again_killed) = tokio::task::spawn_blocking(move || {
+        (
+            run(&create_args(&m, &lost_service, "rec-lost"), &k),
+            run(&create_args(&m, &killed_service, "rec-killed"), &k),
+        )
+    })
+    .await
+    .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&again_lost.stdout).unwrap();
+    assert_eq!(
+        answer["ok"]["value"]["remote_id"],
+        lost_id.as_str(),
+        "{answer}"
+    );
+    assert!(
+        again_killed.status.success(),
+        "{}",
+        text(&again_killed.stderr)
+    );
+    assert_eq!(sandbox.webline().accounts().len(), 2);
 }

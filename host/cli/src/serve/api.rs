@@ -65,6 +65,7 @@ pub fn router(state: AppState, token: Token, limits: BodyLimits) -> Router {
         )
         .route("/v1/journal/pending", get(journal_pending))
         .route("/v1/journal/{entry}/ack", post(journal_ack))
+        .route("/v1/journal/reconcile", post(journal_reconcile))
         .fallback(unknown_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -354,6 +355,21 @@ async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, A
     let journal = state.host.journal().ok_or_else(no_journal)?;
     let pending = journal.pending().await.map_err(internal)?;
     Ok(Json(json!({ "pending": pending })))
+}
+
+/// One reconcile pass: the entries whose outcome is unknown, each resolved
+/// where its provider can tell what happened, or left with why not.
+async fn journal_reconcile(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if state.host.journal().is_none() {
+        return Err(no_journal());
+    }
+    let report = provisioning_host::reconcile::reconcile(&state.host)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({
+        "resolved": report.resolved(),
+        "entries": report.entries,
+    })))
 }
 
 /// The optional body of an acknowledgement: what an operator found at the

@@ -61,6 +61,11 @@ pub struct Args {
     /// not ready (and tried again on every reload).
     #[arg(long)]
     strict: bool,
+    /// Reconcile the journal's unknown outcomes with the providers every
+    /// this many seconds (as `POST /v1/journal/reconcile` does once). Off
+    /// unless given.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    reconcile_every_secs: Option<u64>,
     #[command(flatten)]
     transport: listener::Transport,
 }
@@ -124,6 +129,10 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     notify::ready(&host);
     notify::watchdog();
     let watcher = tokio::spawn(watching);
+    let reconciler = args
+        .reconcile_every_secs
+        .filter(|_| host.journal().is_some())
+        .map(|secs| tokio::spawn(reconcile_every(host.clone(), Duration::from_secs(secs))));
     let app = api::router(
         api::AppState { host: host.clone() },
         token,
@@ -142,8 +151,31 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         .await
         .context("serving")?;
     watcher.abort();
+    if let Some(reconciler) = reconciler {
+        reconciler.abort();
+    }
     tracing::info!("stopped: every call in flight has finished");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The background reconcile pass: every `period`, the journal's unknown
+/// outcomes are looked into at their providers; a pass that fails is
+/// logged and the next one tries again.
+async fn reconcile_every(host: Arc<Host>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match provisioning_host::reconcile::reconcile(&host).await {
+            Ok(report) if report.entries.is_empty() => {}
+            Ok(report) => tracing::info!(
+                resolved = report.resolved(),
+                unknown = report.entries.len(),
+                "reconcile pass"
+            ),
+            Err(error) => tracing::warn!("reconcile pass failed: {error:#}"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C. From then on no connection is accepted;
