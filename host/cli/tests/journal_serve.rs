@@ -4,7 +4,8 @@
 //! of one key share one call; a locked journal refuses mutating calls
 //! unsent while health and reads go on; a key names one request; a key is
 //! bounded; a server killed mid-call leaves an unknown entry that an
-//! operator resolves through the API.
+//! operator resolves through the API; a lost answer is reconciled with the
+//! provider by the background pass.
 
 mod common;
 
@@ -50,6 +51,10 @@ fn setup(sandbox: &Sandbox, name: &str) -> PathBuf {
 }
 
 fn start(manifest: &Path) -> Serve {
+    start_with(manifest, &[])
+}
+
+fn start_with(manifest: &Path, extra: &[&str]) -> Serve {
     let journal_key = "cd".repeat(32);
     Serve::start(
         manifest,
@@ -59,7 +64,7 @@ fn start(manifest: &Path) -> Serve {
             ("TEST_JS_WEBLINE", webline::API_KEY),
             ("TEST_JS_HMN", hostmenow::API_KEY),
         ],
-        &[],
+        extra,
     )
 }
 
@@ -414,4 +419,36 @@ async fn a_server_killed_mid_call_leaves_an_unknown_entry_an_operator_resolves()
         sandbox.webline().accounts().is_empty(),
         "nothing sent again"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_background_pass_reconciles_a_lost_answer_with_the_provider() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let manifest = setup(&sandbox, "reconcile-every");
+    sandbox.webline().faults().inject(Fault::AnswerLost, 1);
+    let sim = sandbox.webline().clone();
+    tokio::task::spawn_blocking(move || {
+        let server = start_with(&manifest, &["--reconcile-every-secs", "1"]);
+        let lost = create(&server, "rec1", "rec-every");
+        assert!(lost["error"].is_object(), "{lost}");
+        assert_eq!(sim.accounts().len(), 1, "the provider did create it");
+        let remote_id = sim.accounts()[0].id.to_string();
+        // Unknown at first; the pass resolves it within a second or two.
+        wait_for_pending(&server, |entries| entries.is_empty());
+        let again = create(&server, "rec1", "rec-every");
+        assert_eq!(again["replayed"], true, "{again}");
+        assert_eq!(
+            again["ok"]["value"]["remote_id"],
+            remote_id.as_str(),
+            "{again}"
+        );
+        assert_eq!(sim.accounts().len(), 1, "no second account");
+        let log = server.log();
+        assert!(
+            log.contains("reconcile pass") && log.contains("resolved=1"),
+            "{log}"
+        );
+    })
+    .await
+    .unwrap();
 }
