@@ -1,0 +1,155 @@
+//! Several hosts, one journal: two real `provisioning serve` processes on
+//! one journal and one sandbox. The same idempotency key sent to both at
+//! once reaches the provider exactly once, and every caller of a key gets
+//! the same answer.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::Serve;
+use provisioning_sandbox::fault::Fault;
+use provisioning_sandbox::{Sandbox, webline};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "several-hosts-token-0123456789";
+const TOKEN_VAR: &str = "TEST_SH_TOKEN";
+
+/// Calls in all, and distinct keys among them.
+const CALLS: usize = 50;
+const KEYS: usize = 10;
+
+/// A manifest serving Webline from the sandbox, with `journal` as its
+/// `[journal]` section's location line, in a fresh directory.
+fn setup(sandbox: &Sandbox, name: &str, journal: &str) -> PathBuf {
+    let dir = common::fresh_dir(&format!("several-hosts-{name}"));
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[journal]\n{journal}\nkey = {{ env = \"TEST_SH_JOURNAL_KEY\" }}\n\n\
+             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 20000\n\
+             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_SH_WEBLINE\" }}\n\
+             activation-wait-seconds = \"0\"\n",
+            webline = provisioning_components::WEBLINE,
+            origin = sandbox.origin(),
+            endpoint = sandbox.webline().endpoint(),
+        ),
+    )
+    .unwrap();
+    manifest
+}
+
+fn start(manifest: &std::path::Path, journal_key: &str) -> Serve {
+    Serve::start(
+        manifest,
+        (TOKEN_VAR, TOKEN),
+        &[
+            ("TEST_SH_JOURNAL_KEY", journal_key),
+            ("TEST_SH_WEBLINE", webline::API_KEY),
+        ],
+        &[],
+    )
+}
+
+/// The service a key creates: one request per key, whichever host gets it.
+fn service(key: usize) -> Value {
+    json!({
+        "service_id": format!("svc-{key}"), "domain": format!("shared{key}.co.tz"), "package": "1",
+        "billing_cycle": "monthly",
+        "client": {
+            "first_name": "Asha", "last_name": "Mushi", "email": "asha@example.co.tz",
+            "phone": "+255712345678", "country": "TZ"
+        },
+        "custom_fields": []
+    })
+}
+
+/// 50 concurrent create-account calls over both hosts with 10 keys: the
+/// simulator ends with exactly 10 accounts, and every answer for a key
+/// names the same account. Returns the answers by key, for the caller to
+/// report.
+fn fifty_creates_over_two_hosts(
+    sandbox: &Sandbox,
+    hosts: [&Serve; 2],
+) -> BTreeMap<usize, Vec<Value>> {
+    // Each create waits at the provider, so that callers of one key on
+    // both hosts overlap.
+    sandbox
+        .webline()
+        .faults()
+        .inject(Fault::Slow(Duration::from_millis(300)), KEYS);
+    let answers: Vec<(usize, Value)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..CALLS)
+            .map(|i| {
+                let (key, host) = (i % KEYS, hosts[i % 2]);
+                scope.spawn(move || {
+                    let (status, body) = host.post(
+                        "/v1/modules/webline/call",
+                        &json!({
+                            "request": { "function": "create-account", "service": service(key) },
+                            "idempotency_key": format!("shared-create-{key}"),
+                        }),
+                    );
+                    assert_eq!(status, 200, "{body}");
+                    (key, body)
+                })
+            })
+            .collect();
+        calls.into_iter().map(|call| call.join().unwrap()).collect()
+    });
+    let mut by_key: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+    for (key, answer) in answers {
+        by_key.entry(key).or_default().push(answer);
+    }
+    let accounts = sandbox.webline().accounts();
+    assert_eq!(
+        accounts.len(),
+        KEYS,
+        "one account per key: {:#?}",
+        accounts.iter().map(|a| &a.domain).collect::<Vec<_>>()
+    );
+    for (key, answers) in &by_key {
+        let remote_ids: Vec<&Value> = answers
+            .iter()
+            .map(|a| &a["ok"]["value"]["remote_id"])
+            .collect();
+        assert!(
+            remote_ids
+                .iter()
+                .all(|id| id.is_string() && *id == remote_ids[0]),
+            "every answer for key {key} names one account: {answers:#?}"
+        );
+        let domain = format!("shared{key}.co.tz");
+        let account = accounts.iter().find(|a| a.domain == domain).unwrap();
+        assert_eq!(remote_ids[0], &json!(account.id.to_string()));
+    }
+    by_key
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_on_one_sqlite_journal_create_each_key_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let manifest = setup(&sandbox, "sqlite", "path = \"journal.sqlite3\"");
+    let key = "ef".repeat(32);
+    let sandbox = std::sync::Arc::new(sandbox);
+    let shared = sandbox.clone();
+    tokio::task::spawn_blocking(move || {
+        let first = start(&manifest, &key);
+        let second = start(&manifest, &key);
+        let answers = fifty_creates_over_two_hosts(&shared, [&first, &second]);
+        let replayed = answers
+            .values()
+            .flatten()
+            .filter(|a| a["replayed"] == true)
+            .count();
+        println!(
+            "{CALLS} calls, {KEYS} keys, two hosts: {} accounts, {replayed} answers replayed",
+            shared.webline().accounts().len()
+        );
+    })
+    .await
+    .unwrap();
+}
