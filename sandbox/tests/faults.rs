@@ -21,6 +21,23 @@ async fn create_raw(router: &axum::Router) -> Answer {
     .await
 }
 
+/// Sends a CreateAccount for service "1" through tower, for answers whose
+/// body is read (or fails) afterwards.
+async fn create_response(router: &axum::Router) -> axum::response::Response {
+    router
+        .clone()
+        .oneshot(
+            axum::http::Request::post(hostmenow::PATH)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    json!({"api_key": hostmenow::API_KEY, "action": "CreateAccount", "params": create_params("1", "101")}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+}
+
 /// The faulted request reached nothing: no service, no charge, no record.
 fn assert_untouched(hmn: &HostMeNow) {
     assert!(hmn.services().is_empty());
@@ -161,18 +178,7 @@ async fn oversized_and_disconnecting_answers_change_nothing() {
     // The disconnect is read through tower here, where it shows as a body
     // error (see tests/server.rs for the dropped connection).
     hmn.faults().inject(Fault::DisconnectMidBody, 1);
-    let response = router
-        .clone()
-        .oneshot(
-            axum::http::Request::post(hostmenow::PATH)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(axum::body::Body::from(
-                    json!({"api_key": hostmenow::API_KEY, "action": "CreateAccount", "params": create_params("1", "101")}).to_string(),
-                ))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = create_response(&router).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_LENGTH], "512");
     assert!(response.into_body().collect().await.is_err());
@@ -196,18 +202,7 @@ async fn oversized_and_disconnecting_answers_change_nothing() {
 async fn a_lost_answer_leaves_the_simulator_acted_and_the_client_cut_off() {
     let (hmn, router) = simulator();
     hmn.faults().inject(Fault::AnswerLost, 1);
-    let response = router
-        .clone()
-        .oneshot(
-            axum::http::Request::post(hostmenow::PATH)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(axum::body::Body::from(
-                    json!({"api_key": hostmenow::API_KEY, "action": "CreateAccount", "params": create_params("1", "101")}).to_string(),
-                ))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let response = create_response(&router).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.into_body().collect().await.is_err());
     // Unlike every other answering fault, the provider did act.

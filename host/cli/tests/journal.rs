@@ -136,6 +136,42 @@ fn pending(manifest: &str, key: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Starts a create-account under `idempotency_key` and kills the process
+/// (SIGKILL) as soon as its intent is on record; answers the pending
+/// entries as they were then.
+async fn kill_once_recorded(
+    manifest: &str,
+    service: &str,
+    idempotency_key: &str,
+    key: &str,
+) -> Vec<serde_json::Value> {
+    let mut child = command(&create_args(manifest, service, idempotency_key), key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (m, k) = (manifest.to_string(), key.to_string());
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let entries = loop {
+            let entries = pending(&m, &k);
+            if !entries.is_empty() {
+                break entries;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no intent recorded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        entries
+    })
+    .await
+    .unwrap()
+}
+
 fn journal_key() -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_provisioning"))
         .args(["journal", "keygen"])
@@ -254,32 +290,7 @@ async fn a_call_killed_in_flight_is_unknown_once_its_lease_ends_and_an_operator_
         .faults()
         .inject(Fault::Slow(Duration::from_secs(3)), 1);
 
-    let mut child = command(&create_args(&manifest, &service, "order-9"), &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (m, k) = (manifest.clone(), key.clone());
-    let entries = tokio::task::spawn_blocking(move || {
-        // Wait until the intent is on record, then kill.
-        let started = Instant::now();
-        let entries = loop {
-            let entries = pending(&m, &k);
-            if !entries.is_empty() {
-                break entries;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no intent recorded"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        child.kill().unwrap();
-        child.wait().unwrap();
-        entries
-    })
-    .await
-    .unwrap();
+    let entries = kill_once_recorded(&manifest, &service, "order-9", &key).await;
     // While it ran, it was in flight on a live host, not unknown.
     assert_eq!(entries[0]["state"], "in-flight");
     assert!(entries[0]["owner"].as_str().unwrap().contains(':'));
@@ -402,26 +413,7 @@ async fn journal_reconcile_resolves_what_the_provider_shows_a_killed_call_and_a_
         .webline()
         .faults()
         .inject(Fault::Slow(Duration::from_secs(3)), 1);
-    let mut child = command(&create_args(&manifest, &killed_service, "rec-killed"), &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (m, k) = (manifest.clone(), key.clone());
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        while pending(&m, &k).is_empty() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no intent recorded"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-    })
-    .await
-    .unwrap();
+    kill_once_recorded(&manifest, &killed_service, "rec-killed", &key).await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
 
     // ...and one whose answer was lost after the provider created it.
