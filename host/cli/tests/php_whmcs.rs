@@ -113,8 +113,16 @@ fn setup(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("provisioning.toml");
     let next = dir.join("provisioning.next.toml");
-    std::fs::write(&manifest, manifest_text(sandbox, provisioning_components::HOSTMENOW)).unwrap();
-    std::fs::write(&next, manifest_text(sandbox, provisioning_components::HOSTMENOW_NEXT)).unwrap();
+    std::fs::write(
+        &manifest,
+        manifest_text(sandbox, provisioning_components::HOSTMENOW),
+    )
+    .unwrap();
+    std::fs::write(
+        &next,
+        manifest_text(sandbox, provisioning_components::HOSTMENOW_NEXT),
+    )
+    .unwrap();
     (manifest, next)
 }
 

@@ -144,7 +144,13 @@ impl PgServer {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
         let name: String = format!("{test}_{n}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(60)
             .collect();
         self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
@@ -155,8 +161,26 @@ impl PgServer {
     /// printed (unaligned, tuples only).
     pub fn psql(&self, database: &str, sql: &str) -> String {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", USER, "-d", database, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("running psql");
         assert!(
@@ -348,10 +372,20 @@ mod tests {
         let server = PgServer::start();
         eprintln!("started in {:?}", server.started_in);
         let url = server.database("smoke");
-        let db = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+        let db = url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
         assert_eq!(server.psql(&db, "SELECT 1 + 1"), "2");
         server.stop();
-        assert!(TcpListener::bind(("127.0.0.1", server.port())).is_ok(), "stopped");
+        assert!(
+            TcpListener::bind(("127.0.0.1", server.port())).is_ok(),
+            "stopped"
+        );
         server.start_again();
         assert_eq!(server.psql(&db, "SELECT 2 + 2"), "4");
         let dir = server.dir.clone();
