@@ -596,3 +596,93 @@ impl JournalStore for PostgresJournal {
 const RELEASE_KEY: &str = "UPDATE provisioning_journal_calls
     SET idempotency_key = idempotency_key || '#released-' || id
     WHERE id = $1 AND idempotency_key NOT LIKE '%#released-%'";
+
+#[cfg(test)]
+mod tests {
+    //! What is PostgreSQL's own: the URL kept out of messages, `sslmode`,
+    //! and the database going away and coming back. The store's behaviour
+    //! is tested once for every store, in `super::super::store_tests`.
+
+    use super::*;
+    use provisioning_test_postgres::PgServer;
+    use std::time::Instant;
+
+    fn intent(key: &str) -> Intent {
+        Intent {
+            module: "webline".into(),
+            function: "create-account".into(),
+            service_id: None,
+            idempotency_key: key.into(),
+            input: "{}".into(),
+            request_digest: None,
+        }
+    }
+
+    #[test]
+    fn messages_name_the_database_never_the_password() {
+        let url =
+            "postgres://journal:S3cret-pw@127.0.0.1:1/billing?sslmode=disable&connect_timeout=1";
+        assert_eq!(describe_url(url).as_deref(), Some("127.0.0.1:1/billing"));
+        let error = format!("{:#}", PostgresJournal::connect(url).unwrap_err());
+        assert!(error.contains("127.0.0.1:1/billing"), "{error}");
+        assert!(!error.contains("S3cret-pw"), "{error}");
+        assert!(!error.contains("journal:"), "no user either: {error}");
+    }
+
+    #[test]
+    fn sslmode_prefer_falls_back_to_plain_and_require_insists_on_tls() {
+        // The test server offers no TLS.
+        let server = PgServer::shared();
+        let url = server.database("sslmode");
+        let prefer = url.replace("sslmode=disable", "sslmode=prefer");
+        PostgresJournal::connect(&prefer)
+            .unwrap()
+            .check_writable()
+            .unwrap();
+        let require = url.replace("sslmode=disable", "sslmode=require");
+        let error = format!("{:#}", PostgresJournal::connect(&require).unwrap_err());
+        assert!(error.contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn a_database_that_goes_away_fails_each_operation_and_is_used_again_when_back() {
+        let server = PgServer::start();
+        let journal = PostgresJournal::connect(&server.database("down")).unwrap();
+        let before = journal
+            .begin(&intent("before"), "h:1", now_ms() + 60_000)
+            .unwrap();
+        assert!(matches!(before, Begun::Started(_)));
+
+        server.stop();
+        let asked = Instant::now();
+        let error = format!("{:#}", journal.check_writable().unwrap_err());
+        assert!(error.contains("cannot reach the database"), "{error}");
+        assert!(
+            journal
+                .begin(&intent("while-down"), "h:1", now_ms() + 60_000)
+                .is_err()
+        );
+        assert!(journal.pending().is_err());
+        assert!(
+            asked.elapsed() < OPERATION_TIMEOUT,
+            "refused at once, not after a hang: {:?}",
+            asked.elapsed()
+        );
+
+        server.start_again();
+        journal.check_writable().unwrap();
+        assert!(matches!(
+            journal
+                .begin(&intent("after"), "h:1", now_ms() + 60_000)
+                .unwrap(),
+            Begun::Started(_)
+        ));
+        let keys: Vec<_> = journal
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.intent.idempotency_key)
+            .collect();
+        assert_eq!(keys, ["before", "after"], "nothing was written while down");
+    }
+}
