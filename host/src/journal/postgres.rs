@@ -685,4 +685,22 @@ mod tests {
             .collect();
         assert_eq!(keys, ["before", "after"], "nothing was written while down");
     }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_manifest_naming_a_database_url_opens_the_postgres_journal() {
+        let url = PgServer::shared().database("manifest");
+        let dir = std::env::temp_dir().join(format!("pg-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("journal.url"), &url).unwrap();
+        std::fs::write(dir.join("journal.key"), "cd".repeat(32)).unwrap();
+        let manifest = crate::Manifest::parse(
+            "[journal]\nurl = { file = \"journal.url\" }\nkey = { file = \"journal.key\" }\n",
+            &dir,
+        )
+        .unwrap();
+        let journal = manifest.journal_config().unwrap().unwrap().open().unwrap();
+        journal.check_writable().await.unwrap();
+        assert!(journal.pending().await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
