@@ -4,35 +4,76 @@
 //! share one call, a call refused outright may be repeated under its key,
 //! an entry running cannot be acknowledged, an unknown one is resolved by
 //! what an operator found, a call running on another host is waited for,
-//! and reads are not journaled.
+//! and reads are not journaled. Each runs on both stores, SQLite and
+//! PostgreSQL (a throwaway server; `sqlite::NAME`, `postgres::NAME`); a
+//! PostgreSQL server stopped mid-test refuses mutating calls unsent and
+//! the host takes up the database again when it is back.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::journal_store::{Store, TestJournal};
 use common::{Harness, hostmenow_config, service};
 use provisioning_host::journal::{
-    AckError, EntryState, Finding, JournalOptions, JournalStore, OperatorFinding, Sealer,
-    SqliteJournal,
+    AckError, EntryState, Finding, JournalOptions, JournalStore, OperatorFinding,
 };
-use provisioning_host::{CallError, CallOptions, Host, Journal, Limits, Request, Response};
+use provisioning_host::{CallError, CallOptions, Host, Limits, Request, Response};
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 
-/// A host with the HostMeNow module and an in-memory journal, plus direct
-/// access to the store to look at what was written.
-async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
+/// Every test below, on each store: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_each_store {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    super::$test(super::Store::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $test() {
+                    super::$test(super::Store::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_store!(
+    a_repeated_key_gets_the_recorded_answer_not_a_second_account,
+    the_journal_holds_no_secret,
+    call_acknowledges_and_execute_leaves_the_entry_for_the_caller,
+    a_call_refused_outright_may_be_repeated_under_its_key,
+    after_a_refusal_the_key_may_carry_corrected_input,
+    reads_are_not_journaled,
+    the_same_key_with_another_request_is_a_conflict,
+    a_key_is_bounded_and_printable,
+    concurrent_callers_of_one_key_share_one_call_and_its_answer,
+    a_running_call_cannot_be_acknowledged_and_keeps_its_outcome,
+    an_unknown_outcome_is_resolved_by_what_the_operator_found,
+    a_call_running_on_another_host_is_waited_for_or_reported_in_progress,
+);
+
+/// A host with the HostMeNow module and a fresh journal on `on`, plus
+/// direct access to the store to look at what was written (and the
+/// journal's place, kept for the test's length).
+async fn journaled(on: Store) -> (Sandbox, Host, Arc<dyn JournalStore>, TestJournal) {
     let sandbox = Sandbox::start().await.unwrap();
-    let store = Arc::new(SqliteJournal::in_memory().unwrap());
-    let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
+    let journal = TestJournal::new(on, "journal");
+    let store = journal.store();
     let host = Host::new()
         .unwrap()
-        .with_journal(Journal::new(store.clone(), sealer).unwrap());
+        .with_journal(journal.journal_over(store.clone(), JournalOptions::default()));
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();
-    (sandbox, host, store)
+    (sandbox, host, store, journal)
 }
 
 fn keyed(key: &str) -> CallOptions {
@@ -42,9 +83,8 @@ fn keyed(key: &str) -> CallOptions {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_repeated_key_gets_the_recorded_answer_not_a_second_account() {
-    let (sandbox, host, store) = journaled().await;
+async fn a_repeated_key_gets_the_recorded_answer_not_a_second_account(on: Store) {
+    let (sandbox, host, store, _journal) = journaled(on).await;
     let create = Request::CreateAccount {
         service: service("idem-1"),
     };
@@ -81,9 +121,8 @@ async fn a_repeated_key_gets_the_recorded_answer_not_a_second_account() {
     assert_eq!(store.pending().unwrap().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_journal_holds_no_secret() {
-    let (_sandbox, host, store) = journaled().await;
+async fn the_journal_holds_no_secret(on: Store) {
+    let (_sandbox, host, store, _journal) = journaled(on).await;
     let svc = service("secret-1");
     let password = svc.password.clone().unwrap();
     let new_password = "N3w-Pa55word-for-journal".to_string();
@@ -120,9 +159,8 @@ async fn the_journal_holds_no_secret() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn call_acknowledges_and_execute_leaves_the_entry_for_the_caller() {
-    let (_sandbox, host, store) = journaled().await;
+async fn call_acknowledges_and_execute_leaves_the_entry_for_the_caller(on: Store) {
+    let (_sandbox, host, store, _journal) = journaled(on).await;
     host.call(
         "hostmenow",
         &Request::CreateAccount {
@@ -156,9 +194,8 @@ async fn call_acknowledges_and_execute_leaves_the_entry_for_the_caller() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_call_refused_outright_may_be_repeated_under_its_key() {
-    let (sandbox, host, _store) = journaled().await;
+async fn a_call_refused_outright_may_be_repeated_under_its_key(on: Store) {
+    let (sandbox, host, _store, _journal) = journaled(on).await;
     let create = Request::CreateAccount {
         service: service("refused-1"),
     };
@@ -171,9 +208,8 @@ async fn a_call_refused_outright_may_be_repeated_under_its_key() {
     assert!(second.result.is_ok(), "{:?}", second.result);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn after_a_refusal_the_key_may_carry_corrected_input() {
-    let (sandbox, host, _store) = journaled().await;
+async fn after_a_refusal_the_key_may_carry_corrected_input(on: Store) {
+    let (sandbox, host, _store, _journal) = journaled(on).await;
     // Refused for its input: nothing happened at the provider.
     let mut wrong = service("fixed-1");
     wrong.package = Some("999".into());
@@ -206,14 +242,13 @@ async fn after_a_refusal_the_key_may_carry_corrected_input() {
     assert_eq!(third.result.unwrap_err().kind(), "idempotency-conflict");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn reads_are_not_journaled() {
+async fn reads_are_not_journaled(on: Store) {
     let harness = Harness::hostmenow().await;
-    let store = Arc::new(SqliteJournal::in_memory().unwrap());
-    let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
+    let journal = TestJournal::new(on, "reads");
+    let store = journal.store();
     let host = Host::new()
         .unwrap()
-        .with_journal(Journal::new(store.clone(), sealer).unwrap());
+        .with_journal(journal.journal_over(store.clone(), JournalOptions::default()));
     host.load(hostmenow_config(&harness.sandbox, "hostmenow"))
         .await
         .unwrap();
@@ -238,9 +273,8 @@ fn creates(sandbox: &Sandbox) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_same_key_with_another_request_is_a_conflict() {
-    let (sandbox, host, _store) = journaled().await;
+async fn the_same_key_with_another_request_is_a_conflict(on: Store) {
+    let (sandbox, host, _store, _journal) = journaled(on).await;
     let create = Request::CreateAccount {
         service: service("digest-1"),
     };
@@ -281,9 +315,8 @@ async fn the_same_key_with_another_request_is_a_conflict() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_is_bounded_and_printable() {
-    let (sandbox, host, store) = journaled().await;
+async fn a_key_is_bounded_and_printable(on: Store) {
+    let (sandbox, host, store, _journal) = journaled(on).await;
     let create = Request::CreateAccount {
         service: service("bound-1"),
     };
@@ -297,9 +330,8 @@ async fn a_key_is_bounded_and_printable() {
     assert!(store.pending().unwrap().is_empty(), "nothing was recorded");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_callers_of_one_key_share_one_call_and_its_answer() {
-    let (sandbox, host, store) = journaled().await;
+async fn concurrent_callers_of_one_key_share_one_call_and_its_answer(on: Store) {
+    let (sandbox, host, store, _journal) = journaled(on).await;
     let host = Arc::new(host);
     // The provider takes its time, so that every caller arrives while the
     // first call runs.
@@ -339,9 +371,8 @@ async fn concurrent_callers_of_one_key_share_one_call_and_its_answer() {
     assert_eq!(store.pending().unwrap().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_running_call_cannot_be_acknowledged_and_keeps_its_outcome() {
-    let (sandbox, host, store) = journaled().await;
+async fn a_running_call_cannot_be_acknowledged_and_keeps_its_outcome(on: Store) {
+    let (sandbox, host, store, _journal) = journaled(on).await;
     let host = Arc::new(host);
     sandbox
         .hostmenow()
@@ -385,9 +416,8 @@ async fn a_running_call_cannot_be_acknowledged_and_keeps_its_outcome() {
     journal.acknowledge(entry).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_outcome_is_resolved_by_what_the_operator_found() {
-    let (sandbox, host, _store) = journaled().await;
+async fn an_unknown_outcome_is_resolved_by_what_the_operator_found(on: Store) {
+    let (sandbox, host, _store, _journal) = journaled(on).await;
     let host = Arc::new(host);
     let journal = host.journal().unwrap().clone();
     // A call cut off half-way (its caller's future dropped) has an
@@ -473,25 +503,22 @@ async fn an_unknown_outcome_is_resolved_by_what_the_operator_found() {
     assert_eq!(creates(&sandbox), before, "nothing sent again");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress() {
-    // Two hosts on one journal file, as two processes would be.
+async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress(on: Store) {
+    // Three hosts on one journal (one file, one database), as three
+    // processes would be.
     let sandbox = Sandbox::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("journal-two-hosts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = Sealer::generate_key_hex();
+    let shared = TestJournal::new(on, "two_hosts");
     let options = JournalOptions {
         lease: Duration::from_secs(5),
     };
     let host_with = |deadline: Duration| {
-        let journal = Journal::open_with(&dir.join("journal.sqlite3"), &key, options.clone());
+        let journal = shared.open(options.clone());
         let config = hostmenow_config(&sandbox, "hostmenow").limits(Limits {
             deadline,
             ..Limits::default()
         });
         async move {
-            let host = Host::new().unwrap().with_journal(journal.unwrap());
+            let host = Host::new().unwrap().with_journal(journal);
             host.load(config).await.unwrap();
             Arc::new(host)
         }
@@ -539,5 +566,68 @@ async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress() 
     );
     assert_eq!(waited.journal_entry, ran.journal_entry);
     assert_eq!(creates(&sandbox), 1);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_down_refuses_mutating_calls_unsent_and_the_host_recovers_when_it_is_back() {
+    // A server of the test's own: stopping the shared one would cut the
+    // other tests off.
+    let server = provisioning_test_postgres::PgServer::start();
+    eprintln!("PostgreSQL started in {:?}", server.started_in);
+    let sandbox = Sandbox::start().await.unwrap();
+    let journal = TestJournal::on(&server, "down").open(JournalOptions::default());
+    let host = Host::new().unwrap().with_journal(journal.clone());
+    host.load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let create = |id: &str| Request::CreateAccount {
+        service: service(id),
+    };
+    let before = host
+        .execute("hostmenow", &create("down-1"), &keyed("d-1"))
+        .await;
+    assert!(before.result.is_ok(), "{:?}", before.result);
+    journal.check_writable().await.unwrap();
+
+    server.stop();
+    let refused = host
+        .execute("hostmenow", &create("down-2"), &keyed("d-2"))
+        .await;
+    let error = refused.result.unwrap_err();
+    assert_eq!(error.kind(), "journal", "{error}");
+    assert_eq!(refused.journal_entry, None);
+    assert_eq!(creates(&sandbox), 1, "nothing reached the provider");
+    let read = host
+        .execute(
+            "hostmenow",
+            &Request::TestConnection,
+            &CallOptions::default(),
+        )
+        .await;
+    assert!(
+        read.result.is_ok(),
+        "a read needs no journal: {:?}",
+        read.result
+    );
+    assert!(
+        journal.check_writable().await.is_err(),
+        "not ready while the database is down"
+    );
+
+    server.start_again();
+    journal.check_writable().await.unwrap();
+    let after = host
+        .execute("hostmenow", &create("down-2"), &keyed("d-2"))
+        .await;
+    assert!(after.result.is_ok(), "{:?}", after.result);
+    assert!(!after.replayed, "the refused call left no entry behind");
+    assert_eq!(creates(&sandbox), 2);
+    let keys: Vec<_> = journal
+        .pending()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|call| call.entry.intent.idempotency_key)
+        .collect();
+    assert_eq!(keys, ["d-1", "d-2"]);
 }

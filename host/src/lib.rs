@@ -50,7 +50,7 @@ pub use bindings::types;
 pub use engine::HostOptions;
 pub use error::{CallError, ErrorReport, error_kind, error_message};
 pub use host::{Answer, CallOptions, Host};
-pub use journal::{Journal, PendingCall};
+pub use journal::{Journal, JournalLocation, PendingCall};
 pub use limits::{Limits, RequestRate};
 pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{

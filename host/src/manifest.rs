@@ -17,7 +17,8 @@
 //! api-key = { env = "HOSTMENOW_API_KEY" }
 //!
 //! [journal]                     # optional: record every mutating call
-//! path = "journal.sqlite3"
+//! path = "journal.sqlite3"      # a SQLite file, or instead a PostgreSQL database:
+//! # url = { env = "PROVISIONING_JOURNAL_URL" }  # postgres://user:password@host/db?sslmode=require
 //! key = { env = "PROVISIONING_JOURNAL_KEY" }   # 64 hex characters
 //! lease_seconds = 10            # optional: how long a running call's lease lasts
 //! ```
@@ -29,7 +30,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::journal::{Journal, JournalOptions};
+use crate::journal::{Journal, JournalLocation, JournalOptions};
 use crate::limits::{Limits, RequestRate};
 use crate::module::{ModuleConfig, SettingValue};
 use crate::policy::OutboundPolicy;
@@ -90,8 +91,12 @@ pub struct RequestRateEntry {
 #[serde(deny_unknown_fields)]
 pub struct JournalSection {
     /// The SQLite file, relative to the manifest's directory if not
-    /// absolute; created when missing.
-    pub path: PathBuf,
+    /// absolute; created when missing. Exactly one of `path` and `url`.
+    pub path: Option<PathBuf>,
+    /// The PostgreSQL database's URL
+    /// (`postgres://user:password@host:port/dbname?sslmode=require`): a
+    /// secret, so `{ env = "VAR" }` or `{ file = "path" }`, never inline.
+    pub url: Option<SettingSource>,
     /// The key that seals generated credentials: `{ env = "VAR" }` or
     /// `{ file = "path" }` holding 64 hex characters, never inline.
     pub key: SettingSource,
@@ -105,8 +110,8 @@ pub struct JournalSection {
 /// runs.
 #[derive(Clone)]
 pub struct JournalConfig {
-    /// The SQLite file.
-    pub path: PathBuf,
+    /// The SQLite file or the PostgreSQL database.
+    pub location: JournalLocation,
     /// The sealing key, 64 hex characters.
     pub key_hex: String,
     /// The lease and other options.
@@ -117,7 +122,7 @@ impl std::fmt::Debug for JournalConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The key never reaches a Debug dump.
         f.debug_struct("JournalConfig")
-            .field("path", &self.path)
+            .field("location", &self.location)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -126,7 +131,7 @@ impl std::fmt::Debug for JournalConfig {
 impl JournalConfig {
     /// Opens the journal this describes.
     pub fn open(&self) -> anyhow::Result<Journal> {
-        Journal::open_with(&self.path, &self.key_hex, self.options.clone())
+        Journal::open_at(&self.location, &self.key_hex, self.options.clone())
     }
 }
 
@@ -202,6 +207,29 @@ impl Manifest {
                 "the journal key is a secret: give it as {{ env = \"VAR\" }} or {{ file = \"path\" }}, never inline"
             );
         }
+        let location = match (&section.path, &section.url) {
+            (Some(path), None) => JournalLocation::Sqlite(self.base_dir.join(path)),
+            (None, Some(url)) => {
+                let url = url.resolve("journal URL", &self.base_dir)?;
+                if url.inline {
+                    bail!(
+                        "the journal URL is a secret (it may hold a password): give it as {{ env = \"VAR\" }} or {{ file = \"path\" }}, never inline"
+                    );
+                }
+                if crate::journal::describe_url(&url.value).is_none() {
+                    bail!(
+                        "the journal URL is not a PostgreSQL URL (postgres://user:password@host:port/dbname)"
+                    );
+                }
+                JournalLocation::Postgres(url.value)
+            }
+            (Some(_), Some(_)) => bail!(
+                "[journal] has both `path` (a SQLite file) and `url` (a PostgreSQL database): keep one"
+            ),
+            (None, None) => {
+                bail!("[journal] needs `path` (a SQLite file) or `url` (a PostgreSQL database)")
+            }
+        };
         let mut options = JournalOptions::default();
         if let Some(seconds) = section.lease_seconds {
             if seconds == 0 {
@@ -210,7 +238,7 @@ impl Manifest {
             options.lease = Duration::from_secs(seconds);
         }
         Ok(Some(JournalConfig {
-            path: self.base_dir.join(&section.path),
+            location,
             key_hex: key.value,
             options,
         }))
@@ -258,8 +286,15 @@ impl Manifest {
                 }
             }
         }
-        if let Some(SettingSource::File { file }) = self.journal.as_ref().map(|j| &j.key) {
-            files.push(self.base_dir.join(file));
+        if let Some(journal) = &self.journal {
+            for source in [Some(&journal.key), journal.url.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if let SettingSource::File { file } = source {
+                    files.push(self.base_dir.join(file));
+                }
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         files.retain(|file| seen.insert(file.clone()));
@@ -448,7 +483,10 @@ mod tests {
         )
         .unwrap();
         let config = manifest.journal_config().unwrap().unwrap();
-        assert_eq!(config.path, dir.join("j.sqlite3"));
+        assert_eq!(
+            config.location,
+            JournalLocation::Sqlite(dir.join("j.sqlite3"))
+        );
         assert_eq!(config.key_hex, "ab".repeat(32));
         assert_eq!(config.options.lease, crate::journal::DEFAULT_LEASE);
         assert!(!format!("{config:?}").contains("abab"), "no key in Debug");
@@ -515,6 +553,52 @@ mod tests {
                 dir.join("journal.key"),
             ]
         );
+    }
+
+    #[test]
+    fn a_journal_url_selects_postgres_and_is_a_secret_never_shown() {
+        let dir = std::env::temp_dir().join(format!("manifest-journal-url-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = "postgres://journal:S3cret-pw@db.internal:6543/billing?sslmode=require";
+        std::fs::write(dir.join("journal.url"), format!("{url}\n")).unwrap();
+        std::fs::write(dir.join("journal.key"), "ab".repeat(32)).unwrap();
+        let key = "key = { file = \"journal.key\" }\n";
+        let parse = |journal: &str| Manifest::parse(&format!("[journal]\n{journal}{key}"), &dir);
+
+        let manifest = parse("url = { file = \"journal.url\" }\n").unwrap();
+        let config = manifest.journal_config().unwrap().unwrap();
+        assert_eq!(config.location, JournalLocation::Postgres(url.into()));
+        let shown = format!("{config:?} {}", config.location);
+        assert!(!shown.contains("S3cret-pw"), "{shown}");
+        assert!(shown.contains("db.internal:6543/billing"), "{shown}");
+        assert!(
+            manifest
+                .referenced_files()
+                .contains(&dir.join("journal.url")),
+            "a rotated URL file is noticed like any secret file"
+        );
+
+        let inline = parse(&format!("url = \"{url}\"\n")).unwrap();
+        let error = format!("{:#}", inline.journal_config().unwrap_err());
+        assert!(error.contains("never inline"), "{error}");
+        assert!(!error.contains("S3cret-pw"), "{error}");
+
+        let both = parse("path = \"j.sqlite3\"\nurl = { file = \"journal.url\" }\n").unwrap();
+        let error = format!("{:#}", both.journal_config().unwrap_err());
+        assert!(error.contains("keep one"), "{error}");
+        let neither = parse("").unwrap();
+        let error = format!("{:#}", neither.journal_config().unwrap_err());
+        assert!(error.contains("needs `path`"), "{error}");
+
+        std::fs::write(
+            dir.join("bad.url"),
+            "postgres://u:S3cret-pw@h/db?sslmode=bogus",
+        )
+        .unwrap();
+        let bad = parse("url = { file = \"bad.url\" }\n").unwrap();
+        let error = format!("{:#}", bad.journal_config().unwrap_err());
+        assert!(error.contains("not a PostgreSQL URL"), "{error}");
+        assert!(!error.contains("S3cret-pw"), "{error}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+pub mod journal_store;
+
 use std::time::Duration;
 
 use provisioning_host::types::{Contact, Service, Setting};

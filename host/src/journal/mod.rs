@@ -15,20 +15,26 @@
 //!
 //! - [`Journal`]: the host's handle, and what platforms and operators use
 //!   (pending entries, acknowledgement, resolution).
-//! - [`JournalStore`] with [`SqliteJournal`]: where entries are kept.
+//! - [`JournalStore`] with [`SqliteJournal`] (one file, the default) and
+//!   [`PostgresJournal`] (a database server, the store several hosts can
+//!   share): where entries are kept; [`JournalLocation`] names one.
 //! - The records: [`Intent`], [`CallOutcome`], [`Entry`].
 //!
 //! Inputs and outcomes reach the store with secrets already removed; the
 //! store never sees a credential in the clear.
 
 mod admission;
+mod postgres;
 mod record;
 mod seal;
 mod sqlite;
 mod store;
+#[cfg(test)]
+mod store_tests;
 mod worker;
 
 pub(crate) use admission::Admission;
+pub use postgres::{PostgresJournal, describe_url};
 pub use record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     MAX_KEY_BYTES, Resolution,
@@ -54,6 +60,52 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// How long a journal read or acknowledgement waits for the store.
 const OPERATOR_WAIT: Duration = Duration::from_secs(10);
+
+/// Where a journal is kept: what the manifest's `[journal]` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum JournalLocation {
+    /// A SQLite file, created when missing.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database, by URL. The URL is a secret (it may hold a
+    /// password): `Debug` and every message show `host:port/dbname` only.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for JournalLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            JournalLocation::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&describe_url(url).unwrap_or_else(|| "(a URL that does not parse)".into()))
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Display for JournalLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalLocation::Sqlite(path) => write!(f, "the SQLite journal {}", path.display()),
+            JournalLocation::Postgres(url) => match describe_url(url) {
+                Some(database) => write!(f, "the PostgreSQL journal {database}"),
+                None => f.write_str("the PostgreSQL journal"),
+            },
+        }
+    }
+}
+
+impl JournalLocation {
+    /// Opens the store there, migrating its schema; refuses one written
+    /// by a newer version.
+    pub fn open_store(&self) -> anyhow::Result<Arc<dyn JournalStore>> {
+        let store: Arc<dyn JournalStore> = match self {
+            JournalLocation::Sqlite(path) => Arc::new(SqliteJournal::open(path)?),
+            JournalLocation::Postgres(url) => Arc::new(PostgresJournal::connect(url)?),
+        };
+        Ok(store)
+    }
+}
 
 /// How a [`Journal`] runs.
 #[derive(Debug, Clone)]
@@ -226,10 +278,26 @@ impl Journal {
         key_hex: &str,
         options: JournalOptions,
     ) -> anyhow::Result<Journal> {
+        Journal::open_at(
+            &JournalLocation::Sqlite(path.to_path_buf()),
+            key_hex,
+            options,
+        )
+    }
+
+    /// The journal at `location` (a SQLite file created when missing, or a
+    /// PostgreSQL database, its schema migrated), sealing with the key
+    /// given as 64 hex characters.
+    pub fn open_at(
+        location: &JournalLocation,
+        key_hex: &str,
+        options: JournalOptions,
+    ) -> anyhow::Result<Journal> {
         let sealer = Sealer::from_hex(key_hex).context("the journal key")?;
-        let store = SqliteJournal::open(path)
-            .with_context(|| format!("opening the journal {}", path.display()))?;
-        Journal::with_options(Arc::new(store), sealer, options)
+        let store = location
+            .open_store()
+            .with_context(|| format!("opening {location}"))?;
+        Journal::with_options(store, sealer, options)
     }
 
     fn operator_deadline() -> Option<Instant> {

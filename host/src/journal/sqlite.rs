@@ -12,7 +12,7 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     Resolution, now_ms,
 };
-use super::store::{Finished, JournalStore};
+use super::store::{Finished, JournalStore, newer_schema};
 
 /// How long a statement waits for another connection's lock (another host
 /// on the same file, or `journal pending` reading beside the host). The
@@ -58,7 +58,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The version this host writes: the number of migrations.
-const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
      succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
@@ -134,9 +134,7 @@ fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
         connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
-        bail!(
-            "the journal was written by a newer version (schema {version}, this host knows {SCHEMA_VERSION})"
-        );
+        return Err(newer_schema(version, SCHEMA_VERSION));
     }
     if version == SCHEMA_VERSION {
         return Ok(());
@@ -383,188 +381,11 @@ fn release_key(connection: &Connection, id: EntryId) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    //! What is SQLite's own: the file's settings and the migration of a
+    //! version 1 file. The store's behaviour is tested once for every
+    //! store, in `super::super::store_tests`.
+
     use super::*;
-    use std::sync::Arc;
-
-    const OWNER: &str = "test-host:1";
-
-    fn intent(key: &str) -> Intent {
-        Intent {
-            module: "webline".into(),
-            function: "create-account".into(),
-            service_id: Some("svc-1".into()),
-            idempotency_key: key.into(),
-            input: r#"{"function":"create-account"}"#.into(),
-            request_digest: Some("d1".into()),
-        }
-    }
-
-    fn outcome(sealed: Option<Vec<u8>>) -> CallOutcome {
-        CallOutcome {
-            succeeded: true,
-            kind: "ok".into(),
-            uncertain: false,
-            summary: r#"{"kind":"created"}"#.into(),
-            sealed_credentials: sealed,
-        }
-    }
-
-    fn live() -> i64 {
-        now_ms() + 60_000
-    }
-
-    fn started(begun: Begun) -> EntryId {
-        match begun {
-            Begun::Started(id) => id,
-            Begun::Existing(entry) => panic!("expected a new entry, got {entry:?}"),
-        }
-    }
-
-    fn plain() -> Acknowledgement {
-        Acknowledgement {
-            resolution: None,
-            outcome: None,
-            release_key: false,
-        }
-    }
-
-    #[test]
-    fn an_entry_goes_from_in_flight_to_answered_to_acknowledged() {
-        let journal = SqliteJournal::in_memory().unwrap();
-        let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
-        let entry = journal.get(id).unwrap().unwrap();
-        assert_eq!(entry.state, EntryState::InFlight);
-        assert_eq!(entry.owner.as_deref(), Some(OWNER));
-        assert_eq!(entry.intent, intent("k1"), "the digest is kept");
-        assert_eq!(journal.pending().unwrap(), vec![entry]);
-        assert_eq!(
-            journal.acknowledge(id, &plain()).unwrap(),
-            Acknowledged::InFlight,
-            "a running call cannot be acknowledged"
-        );
-
-        assert_eq!(
-            journal.finish(id, &outcome(Some(vec![1, 2, 3]))).unwrap(),
-            Finished::Recorded
-        );
-        let entry = journal.get(id).unwrap().unwrap();
-        assert_eq!(entry.state, EntryState::Answered);
-        assert_eq!(entry.outcome, Some(outcome(Some(vec![1, 2, 3]))));
-        assert_eq!(entry.lease_until_ms, None, "the lease ends with the call");
-        assert!(journal.finish(id, &outcome(None)).is_err(), "finished once");
-
-        assert_eq!(
-            journal.acknowledge(id, &plain()).unwrap(),
-            Acknowledged::Yes
-        );
-        assert_eq!(
-            journal.acknowledge(id, &plain()).unwrap(),
-            Acknowledged::NotPending,
-            "acknowledged once"
-        );
-        assert!(journal.pending().unwrap().is_empty());
-        assert_eq!(
-            journal
-                .entries()
-                .unwrap()
-                .iter()
-                .map(|e| (e.id, e.state))
-                .collect::<Vec<_>>(),
-            vec![(id, EntryState::Acknowledged)],
-            "every entry stays in the history"
-        );
-        let raw: Option<Vec<u8>> = journal
-            .connection()
-            .query_row(
-                "SELECT sealed_credentials FROM calls WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(raw, None, "sealed credentials destroyed");
-    }
-
-    #[test]
-    fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live() {
-        let journal = SqliteJournal::in_memory().unwrap();
-        let lapsed = started(journal.begin(&intent("a"), OWNER, now_ms() - 1).unwrap());
-        let renewed = started(journal.begin(&intent("b"), OWNER, now_ms() - 1).unwrap());
-        journal.renew(&[renewed], live()).unwrap();
-        assert_eq!(
-            journal.get(lapsed).unwrap().unwrap().state,
-            EntryState::Unknown
-        );
-        assert_eq!(
-            journal.get(renewed).unwrap().unwrap().state,
-            EntryState::InFlight
-        );
-        // An unknown entry can be resolved; the operator's words are kept.
-        let resolution = Resolution {
-            finding: Finding::NotDone,
-            note: Some("no such account in the panel".into()),
-        };
-        let ack = Acknowledgement {
-            resolution: Some(resolution.clone()),
-            outcome: None,
-            release_key: true,
-        };
-        assert_eq!(
-            journal.acknowledge(lapsed, &ack).unwrap(),
-            Acknowledged::Yes
-        );
-        let entry = journal.get(lapsed).unwrap().unwrap();
-        assert_eq!(entry.resolution, Some(resolution));
-        assert_eq!(entry.state, EntryState::Acknowledged);
-        started(journal.begin(&intent("a"), OWNER, live()).unwrap());
-
-        // A host that was only slow finishes after all: nothing is lost,
-        // the entry is pending again.
-        assert_eq!(
-            journal.finish(lapsed, &outcome(Some(vec![7]))).unwrap(),
-            Finished::Reopened
-        );
-        let entry = journal.get(lapsed).unwrap().unwrap();
-        assert_eq!(entry.state, EntryState::Answered);
-        assert_eq!(entry.outcome, Some(outcome(Some(vec![7]))));
-    }
-
-    #[test]
-    fn a_taken_key_returns_the_earlier_entry_until_released() {
-        let journal = SqliteJournal::in_memory().unwrap();
-        let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
-        journal.finish(id, &outcome(None)).unwrap();
-        match journal.begin(&intent("k1"), OWNER, live()).unwrap() {
-            Begun::Existing(entry) => {
-                assert_eq!(entry.id, id);
-                assert_eq!(entry.outcome, Some(outcome(None)));
-            }
-            Begun::Started(_) => panic!("the key was taken"),
-        }
-        let mut other_module = intent("k1");
-        other_module.module = "blesta".into();
-        started(journal.begin(&other_module, OWNER, live()).unwrap());
-
-        journal.release_key(id).unwrap();
-        let again = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
-        assert_ne!(again, id);
-    }
-
-    #[test]
-    fn concurrent_begins_with_one_key_start_exactly_one_entry() {
-        let journal = Arc::new(SqliteJournal::in_memory().unwrap());
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let journal = journal.clone();
-                std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
-            })
-            .collect();
-        let started = threads
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .filter(|b| matches!(b, Begun::Started(_)))
-            .count();
-        assert_eq!(started, 1);
-    }
 
     /// A fresh directory of its own for one test, removed on drop.
     struct TempDir(std::path::PathBuf);
@@ -612,18 +433,6 @@ mod tests {
     }
 
     #[test]
-    fn a_journal_from_a_newer_schema_is_refused() {
-        let dir = TempDir::new("newer");
-        drop(SqliteJournal::open(&dir.file()).unwrap());
-        Connection::open(dir.file())
-            .unwrap()
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
-        let error = SqliteJournal::open(&dir.file()).unwrap_err().to_string();
-        assert!(error.contains("newer version"), "{error}");
-    }
-
-    #[test]
     fn a_version_1_journal_is_migrated_with_its_entries() {
         let dir = TempDir::new("migrate");
         {
@@ -655,77 +464,5 @@ mod tests {
                 ("k-running".into(), EntryState::Unknown, None),
             ]
         );
-    }
-
-    #[test]
-    fn processes_opening_a_new_file_at_once_migrate_it_once() {
-        let dir = TempDir::new("open-race");
-        let path = dir.file();
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let path = path.clone();
-                std::thread::spawn(move || SqliteJournal::open(&path).map(|_| ()))
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap().unwrap();
-        }
-    }
-
-    #[test]
-    fn hosts_sharing_one_file_start_exactly_one_entry_per_key() {
-        // Separate connections, as separate host processes would have: the
-        // mutex does not serialise them, the immediate transaction and the
-        // unique index do.
-        let dir = TempDir::new("shared");
-        let journals: Vec<_> = (0..4)
-            .map(|_| Arc::new(SqliteJournal::open(&dir.file()).unwrap()))
-            .collect();
-        let threads: Vec<_> = (0..16)
-            .map(|i| {
-                let journal = journals[i % journals.len()].clone();
-                std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
-            })
-            .collect();
-        let begun: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let started: Vec<_> = begun
-            .iter()
-            .filter_map(|b| match b {
-                Begun::Started(id) => Some(*id),
-                Begun::Existing(_) => None,
-            })
-            .collect();
-        assert_eq!(started.len(), 1, "{begun:?}");
-        for b in &begun {
-            if let Begun::Existing(entry) = b {
-                assert_eq!(entry.id, started[0]);
-            }
-        }
-        assert_eq!(journals[0].pending().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn entries_survive_reopening_the_file() {
-        let dir = TempDir::new("reopen");
-        let path = dir.file();
-        let (answered, in_flight) = {
-            let journal = SqliteJournal::open(&path).unwrap();
-            let answered = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
-            journal.finish(answered, &outcome(Some(vec![9]))).unwrap();
-            (
-                answered,
-                started(journal.begin(&intent("b"), OWNER, live()).unwrap()),
-            )
-        };
-        let journal = SqliteJournal::open(&path).unwrap();
-        let pending = journal.pending().unwrap();
-        assert_eq!(
-            pending.iter().map(|e| (e.id, e.state)).collect::<Vec<_>>(),
-            vec![
-                (answered, EntryState::Answered),
-                (in_flight, EntryState::InFlight)
-            ]
-        );
-        assert_eq!(pending[0].outcome, Some(outcome(Some(vec![9]))));
     }
 }

@@ -60,3 +60,11 @@ pub trait JournalStore: Send + Sync + 'static {
     /// writes nothing.
     fn check_writable(&self) -> anyhow::Result<()>;
 }
+
+/// The error of a store whose schema is newer than this host knows (a
+/// newer host migrated it): the host refuses it rather than guess.
+pub(crate) fn newer_schema(found: i64, known: i64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the journal was written by a newer version (schema {found}, this host knows {known}): upgrade this host"
+    )
+}

@@ -115,7 +115,9 @@ impl Worker {
 /// The error of an operation that did not finish within its caller's
 /// deadline.
 pub(crate) fn late() -> anyhow::Error {
-    anyhow!("the journal did not answer within the call's deadline (is its file locked?)")
+    anyhow!(
+        "the journal did not answer within the call's deadline (is its file locked, or its database slow?)"
+    )
 }
 
 /// The thread's loop: jobs in order, leases renewed in between.

@@ -1,0 +1,706 @@
+//! The journal in a PostgreSQL database: the store several hosts can share.
+//!
+//! The client is tokio-postgres with a deadpool-postgres pool, TLS through
+//! rustls (tokio-postgres-rustls). Chosen over sqlx because the store needs
+//! a dozen fixed statements, not a query layer: sqlx's compile-time checks
+//! want a database at build time (or a checked-in cache of it), it brings
+//! its own drivers, macros and runtime glue into a build that wasmtime
+//! already makes large, while tokio-postgres is the protocol client alone,
+//! on the tokio the host has anyway, and deadpool is a small pool that
+//! reconnects on its own (a connection the server dropped is discarded
+//! when it comes back to the pool, and the next call makes a new one).
+//!
+//! TLS follows the URL's `sslmode`: `disable` (plain), `prefer` (the
+//! default: TLS when the server offers it) or `require`. The server's
+//! certificate is always verified against the Mozilla roots of
+//! webpki-roots, the same roots the guests' HTTP client trusts, so that a
+//! host's trust does not depend on the machine's certificate store; a
+//! server with a private CA is reached through a TLS proxy, or without TLS
+//! on a private network.
+//!
+//! [`JournalStore`] is synchronous and runs on the journal's own thread.
+//! The store owns a small tokio runtime (one worker thread) that keeps the
+//! pool's connections; each operation is spawned there and waited for,
+//! bounded by [`OPERATION_TIMEOUT`], so no thread of the host's runtime is
+//! ever blocked and a database that is down or unreachable fails the
+//! operation (the journal then refuses mutating calls) instead of hanging.
+//!
+//! The URL may hold a password: it is never printed. Errors and logs name
+//! the database as `host:port/dbname` only.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Row;
+
+use super::record::{
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
+    Resolution, now_ms,
+};
+use super::store::{Finished, JournalStore, newer_schema};
+
+/// How long one store operation may take, connecting included: past it,
+/// it fails (a database that is down or unreachable, a lock held too
+/// long). Callers wait no longer than their own deadline anyway.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections kept open to the database. The journal's thread runs one
+/// operation at a time; the others serve a reader beside it and a
+/// connection being replaced.
+const POOL_SIZE: usize = 4;
+
+/// The key of the advisory lock that serialises migrations: hosts starting
+/// at once on one database migrate it one after the other (ASCII
+/// "provjrnl").
+const MIGRATION_LOCK: i64 = 0x7072_6f76_6a72_6e6c;
+
+/// The schema, one migration per version: migration `i` takes a database
+/// from version `i` to `i + 1`, each version recorded as a row of
+/// `provisioning_journal_schema`. Applied in order at start-up, all in one
+/// transaction under [`MIGRATION_LOCK`]; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: intents, outcomes, leases and resolutions (SQLite's schema 2).
+    "CREATE TABLE provisioning_journal_calls (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        module TEXT NOT NULL,
+        function TEXT NOT NULL,
+        service_id TEXT,
+        idempotency_key TEXT NOT NULL,
+        input TEXT NOT NULL,
+        request_digest TEXT,
+        started_at_ms BIGINT NOT NULL,
+        owner TEXT,
+        lease_until_ms BIGINT,
+        succeeded BOOLEAN,
+        kind TEXT,
+        uncertain BOOLEAN,
+        summary TEXT,
+        sealed_credentials BYTEA,
+        finished_at_ms BIGINT,
+        acknowledged_at_ms BIGINT,
+        finding TEXT,
+        note TEXT,
+        UNIQUE (module, idempotency_key)
+    );
+    CREATE INDEX provisioning_journal_pending ON provisioning_journal_calls (id)
+        WHERE acknowledged_at_ms IS NULL;",
+];
+
+/// The version this host writes: the number of migrations.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
+     succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
+     request_digest, uncertain, owner, lease_until_ms, finding, note";
+
+const TABLE: &str = "provisioning_journal_calls";
+
+/// A journal in a PostgreSQL database, through a pool of connections.
+pub struct PostgresJournal {
+    pool: Pool,
+    runtime: Option<tokio::runtime::Runtime>,
+    target: Arc<str>,
+}
+
+impl std::fmt::Debug for PostgresJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresJournal")
+            .field("database", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PostgresJournal {
+    fn drop(&mut self) {
+        // Without waiting: the value may be dropped on an async runtime's
+        // thread, where a blocking shutdown is not allowed.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The database a URL names, as errors and logs show it:
+/// `host:port/dbname`, never the user or the password. `None` when the
+/// URL does not parse.
+pub fn describe_url(url: &str) -> Option<String> {
+    tokio_postgres::Config::from_str(url)
+        .ok()
+        .map(|config| describe(&config))
+}
+
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".to_string());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().or(config.get_user()).unwrap_or("");
+    format!("{host}:{port}/{database}")
+}
+
+impl PostgresJournal {
+    /// Connects to the database at `url`
+    /// (`postgres://user:password@host:port/dbname?sslmode=require`) and
+    /// brings its schema to this version; refuses one written by a newer
+    /// version. Fails when the database cannot be reached now.
+    pub fn connect(url: &str) -> anyhow::Result<PostgresJournal> {
+        // The parser's message names the option at fault, never its value.
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|error| anyhow!("the journal URL is not a PostgreSQL URL: {error}"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(OPERATION_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("provisioning");
+        }
+        let target: Arc<str> = describe(&config).into();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("journal-postgres")
+            .enable_all()
+            .build()
+            .context("starting the PostgreSQL journal's runtime")?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(OPERATION_TIMEOUT))
+            .create_timeout(Some(OPERATION_TIMEOUT))
+            .recycle_timeout(Some(OPERATION_TIMEOUT))
+            .build()
+            .context("making the PostgreSQL journal's pool")?;
+        let journal = PostgresJournal {
+            pool,
+            runtime: Some(runtime),
+            target,
+        };
+        journal.run("migrating the schema", migrate)?;
+        Ok(journal)
+    }
+
+    /// The database, as `host:port/dbname`.
+    pub fn database(&self) -> &str {
+        &self.target
+    }
+
+    /// Runs `operation` with a pooled connection on the store's runtime
+    /// and waits for it, [`OPERATION_TIMEOUT`] at most; errors say what was
+    /// being done and in which database.
+    fn run<T, F>(&self, what: &str, operation: impl FnOnce(Pool) -> F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = anyhow::Result<T>> + Send + 'static,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .context("the PostgreSQL journal is closed")?;
+        let work = operation(self.pool.clone());
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let result = match tokio::time::timeout(OPERATION_TIMEOUT, work).await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow!(
+                    "the database did not answer within {}s",
+                    OPERATION_TIMEOUT.as_secs()
+                )),
+            };
+            let _ = reply.send(result);
+        });
+        answer
+            .recv()
+            .map_err(|_| anyhow!("the PostgreSQL journal's runtime stopped"))?
+            .with_context(|| format!("{what} (PostgreSQL journal {})", self.target))
+    }
+}
+
+/// rustls with ring (the provider the rest of the host uses) and the
+/// webpki roots.
+fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS for the PostgreSQL journal")?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+/// A connection from the pool, its error said plainly.
+async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
+    pool.get()
+        .await
+        .map_err(|error| anyhow!("cannot reach the database: {error}"))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]: one transaction under an
+/// advisory lock, so that hosts starting at once on one database migrate
+/// it one at a time and the later ones find it done.
+async fn migrate(pool: Pool) -> anyhow::Result<()> {
+    let mut client = connection(&pool).await?;
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS provisioning_journal_schema (
+                version BIGINT PRIMARY KEY,
+                applied_at_ms BIGINT NOT NULL
+            )",
+        )
+        .await?;
+    let version: i64 = transaction
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM provisioning_journal_schema",
+            &[],
+        )
+        .await?
+        .get(0);
+    if version > SCHEMA_VERSION {
+        return Err(newer_schema(version, SCHEMA_VERSION));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = index as i64 + 1;
+        transaction
+            .batch_execute(migration)
+            .await
+            .with_context(|| format!("migrating the journal to schema {to}"))?;
+        transaction
+            .execute(
+                "INSERT INTO provisioning_journal_schema (version, applied_at_ms) VALUES ($1, $2)",
+                &[&to, &now_ms()],
+            )
+            .await?;
+    }
+    transaction
+        .commit()
+        .await
+        .context("migrating the journal")?;
+    Ok(())
+}
+
+fn entry_from_row(row: &Row, now_ms: i64) -> anyhow::Result<Entry> {
+    let succeeded: Option<bool> = row.try_get(7)?;
+    let acknowledged_at_ms: Option<i64> = row.try_get(12)?;
+    let lease_until_ms: Option<i64> = row.try_get(16)?;
+    let outcome = match succeeded {
+        Some(succeeded) => Some(CallOutcome {
+            succeeded,
+            kind: row.try_get::<_, Option<String>>(8)?.unwrap_or_default(),
+            uncertain: row.try_get::<_, Option<bool>>(14)?.unwrap_or(false),
+            summary: row.try_get::<_, Option<String>>(9)?.unwrap_or_default(),
+            sealed_credentials: row.try_get(10)?,
+        }),
+        None => None,
+    };
+    let finding: Option<String> = row.try_get(17)?;
+    let resolution = match finding {
+        Some(finding) => Some(Resolution {
+            finding: if finding == Finding::Done.as_str() {
+                Finding::Done
+            } else {
+                Finding::NotDone
+            },
+            note: row.try_get(18)?,
+        }),
+        None => None,
+    };
+    Ok(Entry {
+        id: row.try_get(0)?,
+        intent: Intent {
+            module: row.try_get(1)?,
+            function: row.try_get(2)?,
+            service_id: row.try_get(3)?,
+            idempotency_key: row.try_get(4)?,
+            input: row.try_get(5)?,
+            request_digest: row.try_get(13)?,
+        },
+        state: EntryState::of(
+            outcome.as_ref(),
+            acknowledged_at_ms.is_some(),
+            lease_until_ms,
+            now_ms,
+        ),
+        outcome,
+        owner: row.try_get(15)?,
+        lease_until_ms,
+        resolution,
+        started_at_ms: row.try_get(6)?,
+        finished_at_ms: row.try_get(11)?,
+        acknowledged_at_ms,
+    })
+}
+
+fn entries_from_rows(rows: &[Row]) -> anyhow::Result<Vec<Entry>> {
+    let now = now_ms();
+    rows.iter().map(|row| entry_from_row(row, now)).collect()
+}
+
+impl PostgresJournal {
+    fn select(&self, what: &str, condition: &'static str) -> anyhow::Result<Vec<Entry>> {
+        self.run(what, move |pool| async move {
+            let client = connection(&pool).await?;
+            let rows = client
+                .query(&format!("SELECT {COLUMNS} FROM {TABLE} {condition}"), &[])
+                .await?;
+            entries_from_rows(&rows)
+        })
+    }
+}
+
+impl JournalStore for PostgresJournal {
+    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun> {
+        let intent = intent.clone();
+        let owner = owner.to_string();
+        self.run("recording a call's intent", move |pool| async move {
+            let client = connection(&pool).await?;
+            // One statement: the unique key decides between this insert and
+            // another host's; a concurrent insert of the same key is waited
+            // for, then this one does nothing and the entry is read.
+            for _ in 0..3 {
+                let inserted = client
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO {TABLE} (module, function, service_id, idempotency_key,
+                                input, request_digest, started_at_ms, owner, lease_until_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             ON CONFLICT (module, idempotency_key) DO NOTHING
+                             RETURNING id"
+                        ),
+                        &[
+                            &intent.module,
+                            &intent.function,
+                            &intent.service_id,
+                            &intent.idempotency_key,
+                            &intent.input,
+                            &intent.request_digest,
+                            &now_ms(),
+                            &owner,
+                            &lease_until_ms,
+                        ],
+                    )
+                    .await?;
+                if let Some(row) = inserted {
+                    return Ok(Begun::Started(row.try_get(0)?));
+                }
+                let existing = client
+                    .query_opt(
+                        &format!(
+                            "SELECT {COLUMNS} FROM {TABLE}
+                             WHERE module = $1 AND idempotency_key = $2"
+                        ),
+                        &[&intent.module, &intent.idempotency_key],
+                    )
+                    .await?;
+                if let Some(row) = existing {
+                    return Ok(Begun::Existing(entry_from_row(&row, now_ms())?));
+                }
+                // The key was released between the two statements: again.
+            }
+            bail!("the idempotency key kept changing hands")
+        })
+    }
+
+    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished> {
+        let outcome = outcome.clone();
+        self.run("recording a call's outcome", move |pool| async move {
+            let client = connection(&pool).await?;
+            // An operator's resolution stays on record beside the outcome;
+            // the entry goes back to pending so that both are looked at.
+            let row = client
+                .query_opt(
+                    &format!(
+                        "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
+                            summary = $5, sealed_credentials = $6, finished_at_ms = $7,
+                            lease_until_ms = NULL, acknowledged_at_ms = NULL
+                         WHERE id = $1 AND finished_at_ms IS NULL
+                         RETURNING finding IS NOT NULL"
+                    ),
+                    &[
+                        &id,
+                        &outcome.succeeded,
+                        &outcome.kind,
+                        &outcome.uncertain,
+                        &outcome.summary,
+                        &outcome.sealed_credentials,
+                        &now_ms(),
+                    ],
+                )
+                .await?;
+            match row {
+                None => bail!("journal entry {id} has its outcome already, or does not exist"),
+                Some(row) if row.try_get::<_, bool>(0)? => Ok(Finished::Reopened),
+                Some(_) => Ok(Finished::Recorded),
+            }
+        })
+    }
+
+    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()> {
+        let ids = ids.to_vec();
+        self.run("renewing leases", move |pool| async move {
+            let client = connection(&pool).await?;
+            client
+                .execute(
+                    &format!(
+                        "UPDATE {TABLE} SET lease_until_ms = $2
+                         WHERE id = ANY($1) AND finished_at_ms IS NULL"
+                    ),
+                    &[&ids, &lease_until_ms],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>> {
+        self.run("reading a journal entry", move |pool| async move {
+            let client = connection(&pool).await?;
+            let row = client
+                .query_opt(
+                    &format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = $1"),
+                    &[&id],
+                )
+                .await?;
+            row.map(|row| entry_from_row(&row, now_ms())).transpose()
+        })
+    }
+
+    fn pending(&self) -> anyhow::Result<Vec<Entry>> {
+        self.select(
+            "reading the pending entries",
+            "WHERE acknowledged_at_ms IS NULL ORDER BY id",
+        )
+    }
+
+    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        self.select("reading the journal's entries", "ORDER BY id")
+    }
+
+    fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
+        let ack = ack.clone();
+        self.run("acknowledging a journal entry", move |pool| async move {
+            let mut client = connection(&pool).await?;
+            let transaction = client.transaction().await?;
+            // The row stays locked until the commit: a host finishing the
+            // call meanwhile waits, and the in-flight check holds.
+            let found = transaction
+                .query_opt(
+                    &format!(
+                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms FROM {TABLE}
+                         WHERE id = $1 FOR UPDATE"
+                    ),
+                    &[&id],
+                )
+                .await?;
+            let Some(found) = found else {
+                return Ok(Acknowledged::NotPending);
+            };
+            let succeeded: Option<bool> = found.try_get(0)?;
+            let lease: Option<i64> = found.try_get(1)?;
+            let acknowledged: Option<i64> = found.try_get(2)?;
+            let now = now_ms();
+            if acknowledged.is_some() {
+                return Ok(Acknowledged::NotPending);
+            }
+            if succeeded.is_none() && lease.is_some_and(|lease| lease > now) {
+                return Ok(Acknowledged::InFlight);
+            }
+            let (finding, note) = match &ack.resolution {
+                Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),
+                None => (None, None),
+            };
+            transaction
+                .execute(
+                    &format!(
+                        "UPDATE {TABLE} SET acknowledged_at_ms = $2, sealed_credentials = NULL,
+                            finding = $3, note = $4
+                         WHERE id = $1"
+                    ),
+                    &[&id, &now, &finding, &note],
+                )
+                .await?;
+            if let Some(outcome) = &ack.outcome {
+                transaction
+                    .execute(
+                        &format!(
+                            "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
+                                summary = $5
+                             WHERE id = $1"
+                        ),
+                        &[
+                            &id,
+                            &outcome.succeeded,
+                            &outcome.kind,
+                            &outcome.uncertain,
+                            &outcome.summary,
+                        ],
+                    )
+                    .await?;
+            }
+            if ack.release_key {
+                transaction.execute(RELEASE_KEY, &[&id]).await?;
+            }
+            transaction.commit().await?;
+            Ok(Acknowledged::Yes)
+        })
+    }
+
+    fn release_key(&self, id: EntryId) -> anyhow::Result<()> {
+        self.run("releasing an idempotency key", move |pool| async move {
+            let client = connection(&pool).await?;
+            client.execute(RELEASE_KEY, &[&id]).await?;
+            Ok(())
+        })
+    }
+
+    fn check_writable(&self) -> anyhow::Result<()> {
+        self.run(
+            "checking that the journal takes writes",
+            |pool| async move {
+                let mut client = connection(&pool).await?;
+                // The lock a write takes, then let go: a read-only server (a
+                // standby, `default_transaction_read_only`) fails here.
+                let transaction = client.transaction().await?;
+                transaction
+                    .batch_execute(&format!("LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE"))
+                    .await?;
+                transaction.rollback().await?;
+                Ok(())
+            },
+        )
+    }
+}
+
+const RELEASE_KEY: &str = "UPDATE provisioning_journal_calls
+    SET idempotency_key = idempotency_key || '#released-' || id
+    WHERE id = $1 AND idempotency_key NOT LIKE '%#released-%'";
+
+#[cfg(test)]
+mod tests {
+    //! What is PostgreSQL's own: the URL kept out of messages, `sslmode`,
+    //! and the database going away and coming back. The store's behaviour
+    //! is tested once for every store, in `super::super::store_tests`.
+
+    use super::*;
+    use provisioning_test_postgres::PgServer;
+    use std::time::Instant;
+
+    fn intent(key: &str) -> Intent {
+        Intent {
+            module: "webline".into(),
+            function: "create-account".into(),
+            service_id: None,
+            idempotency_key: key.into(),
+            input: "{}".into(),
+            request_digest: None,
+        }
+    }
+
+    #[test]
+    fn messages_name_the_database_never_the_password() {
+        let url =
+            "postgres://journal:S3cret-pw@127.0.0.1:1/billing?sslmode=disable&connect_timeout=1";
+        assert_eq!(describe_url(url).as_deref(), Some("127.0.0.1:1/billing"));
+        let error = format!("{:#}", PostgresJournal::connect(url).unwrap_err());
+        assert!(error.contains("127.0.0.1:1/billing"), "{error}");
+        assert!(!error.contains("S3cret-pw"), "{error}");
+        assert!(!error.contains("journal:"), "no user either: {error}");
+    }
+
+    #[test]
+    fn sslmode_prefer_falls_back_to_plain_and_require_insists_on_tls() {
+        // The test server offers no TLS.
+        let server = PgServer::shared();
+        let url = server.database("sslmode");
+        let prefer = url.replace("sslmode=disable", "sslmode=prefer");
+        PostgresJournal::connect(&prefer)
+            .unwrap()
+            .check_writable()
+            .unwrap();
+        let require = url.replace("sslmode=disable", "sslmode=require");
+        let error = format!("{:#}", PostgresJournal::connect(&require).unwrap_err());
+        assert!(error.contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn a_database_that_goes_away_fails_each_operation_and_is_used_again_when_back() {
+        let server = PgServer::start();
+        let journal = PostgresJournal::connect(&server.database("down")).unwrap();
+        let before = journal
+            .begin(&intent("before"), "h:1", now_ms() + 60_000)
+            .unwrap();
+        assert!(matches!(before, Begun::Started(_)));
+
+        server.stop();
+        let asked = Instant::now();
+        let error = format!("{:#}", journal.check_writable().unwrap_err());
+        assert!(error.contains("cannot reach the database"), "{error}");
+        assert!(
+            journal
+                .begin(&intent("while-down"), "h:1", now_ms() + 60_000)
+                .is_err()
+        );
+        assert!(journal.pending().is_err());
+        assert!(
+            asked.elapsed() < OPERATION_TIMEOUT,
+            "refused at once, not after a hang: {:?}",
+            asked.elapsed()
+        );
+
+        server.start_again();
+        journal.check_writable().unwrap();
+        assert!(matches!(
+            journal
+                .begin(&intent("after"), "h:1", now_ms() + 60_000)
+                .unwrap(),
+            Begun::Started(_)
+        ));
+        let keys: Vec<_> = journal
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.intent.idempotency_key)
+            .collect();
+        assert_eq!(keys, ["before", "after"], "nothing was written while down");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_manifest_naming_a_database_url_opens_the_postgres_journal() {
+        let url = PgServer::shared().database("manifest");
+        let dir = std::env::temp_dir().join(format!("pg-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("journal.url"), &url).unwrap();
+        std::fs::write(dir.join("journal.key"), "cd".repeat(32)).unwrap();
+        let manifest = crate::Manifest::parse(
+            "[journal]\nurl = { file = \"journal.url\" }\nkey = { file = \"journal.key\" }\n",
+            &dir,
+        )
+        .unwrap();
+        let journal = manifest.journal_config().unwrap().unwrap().open().unwrap();
+        journal.check_writable().await.unwrap();
+        assert!(journal.pending().await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

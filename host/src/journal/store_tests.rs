@@ -1,0 +1,453 @@
+//! The store's behaviour, written once and run against every store: the
+//! SQLite file and a PostgreSQL database on a throwaway server
+//! (`provisioning-test-postgres`). Each test gets a fresh journal of its
+//! own (a new file, a new database) and may open it several times, as
+//! several hosts would.
+
+use std::sync::Arc;
+
+use super::postgres::PostgresJournal;
+use super::record::{
+    Acknowledged, Acknowledgement, Begun, CallOutcome, EntryId, EntryState, Finding, Intent,
+    Resolution, now_ms,
+};
+use super::sqlite::SqliteJournal;
+use super::store::{Finished, JournalStore};
+use provisioning_test_postgres::PgServer;
+
+/// A fresh journal of one store kind, to open as often as needed.
+trait TestJournal: Sync {
+    /// A new handle on it (a host's connection).
+    fn open(&self) -> anyhow::Result<Arc<dyn JournalStore>>;
+    /// Marks the stored schema as `version` (as a newer host would).
+    fn set_schema_version(&self, version: i64);
+    /// The schema version this host writes.
+    fn known_version(&self) -> i64;
+}
+
+/// A SQLite file in a directory of its own, removed on drop.
+struct SqliteFile(std::path::PathBuf);
+
+impl SqliteFile {
+    fn new(test: &str) -> SqliteFile {
+        let dir = std::env::temp_dir().join(format!(
+            "provisioning-journal-{test}-{}-{}",
+            std::process::id(),
+            now_ms()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        SqliteFile(dir)
+    }
+
+    fn file(&self) -> std::path::PathBuf {
+        self.0.join("journal.sqlite3")
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestJournal for SqliteFile {
+    fn open(&self) -> anyhow::Result<Arc<dyn JournalStore>> {
+        Ok(Arc::new(SqliteJournal::open(&self.file())?))
+    }
+
+    fn set_schema_version(&self, version: i64) {
+        rusqlite::Connection::open(self.file())
+            .unwrap()
+            .pragma_update(None, "user_version", version)
+            .unwrap();
+    }
+
+    fn known_version(&self) -> i64 {
+        super::sqlite::SCHEMA_VERSION
+    }
+}
+
+/// A database of its own on the test binary's PostgreSQL server.
+struct PostgresDatabase {
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    fn new(test: &str) -> PostgresDatabase {
+        let url = PgServer::shared().database(test);
+        let name = url
+            .rsplit('/')
+            .next()
+            .and_then(|tail| tail.split('?').next())
+            .unwrap()
+            .to_string();
+        PostgresDatabase { name, url }
+    }
+}
+
+impl TestJournal for PostgresDatabase {
+    fn open(&self) -> anyhow::Result<Arc<dyn JournalStore>> {
+        Ok(Arc::new(PostgresJournal::connect(&self.url)?))
+    }
+
+    fn set_schema_version(&self, version: i64) {
+        PgServer::shared().psql(
+            &self.name,
+            &format!("INSERT INTO provisioning_journal_schema VALUES ({version}, 0)"),
+        );
+    }
+
+    fn known_version(&self) -> i64 {
+        super::postgres::SCHEMA_VERSION
+    }
+}
+
+/// Every test below, for each store: `journal::store_tests::sqlite::NAME`
+/// and `journal::store_tests::postgres::NAME`.
+macro_rules! for_each_store {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&super::SqliteFile::new(stringify!($test)));
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&super::PostgresDatabase::new(stringify!($test)));
+                }
+            )*
+        }
+    };
+}
+
+for_each_store!(
+    an_entry_goes_from_in_flight_to_answered_to_acknowledged,
+    a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live,
+    an_operators_done_replaces_the_outcome_on_record,
+    a_taken_key_returns_the_earlier_entry_until_released,
+    hosts_sharing_one_journal_start_exactly_one_entry_per_key,
+    pending_lists_unacknowledged_entries_oldest_first,
+    entries_survive_reopening,
+    hosts_opening_a_new_journal_at_once_migrate_it_once,
+    a_journal_from_a_newer_schema_is_refused_naming_both_versions,
+    a_journal_that_takes_writes_says_so,
+);
+
+const OWNER: &str = "test-host:1";
+
+fn intent(key: &str) -> Intent {
+    Intent {
+        module: "webline".into(),
+        function: "create-account".into(),
+        service_id: Some("svc-1".into()),
+        idempotency_key: key.into(),
+        input: r#"{"function":"create-account"}"#.into(),
+        request_digest: Some("d1".into()),
+    }
+}
+
+fn outcome(sealed: Option<Vec<u8>>) -> CallOutcome {
+    CallOutcome {
+        succeeded: true,
+        kind: "ok".into(),
+        uncertain: false,
+        summary: r#"{"kind":"created"}"#.into(),
+        sealed_credentials: sealed,
+    }
+}
+
+fn live() -> i64 {
+    now_ms() + 60_000
+}
+
+fn started(begun: Begun) -> EntryId {
+    match begun {
+        Begun::Started(id) => id,
+        Begun::Existing(entry) => panic!("expected a new entry, got {entry:?}"),
+    }
+}
+
+fn plain() -> Acknowledgement {
+    Acknowledgement {
+        resolution: None,
+        outcome: None,
+        release_key: false,
+    }
+}
+
+fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
+    let entry = journal.get(id).unwrap().unwrap();
+    assert_eq!(entry.state, EntryState::InFlight);
+    assert_eq!(entry.owner.as_deref(), Some(OWNER));
+    assert_eq!(entry.intent, intent("k1"), "the digest is kept");
+    assert_eq!(journal.pending().unwrap(), vec![entry]);
+    assert_eq!(
+        journal.acknowledge(id, &plain()).unwrap(),
+        Acknowledged::InFlight,
+        "a running call cannot be acknowledged"
+    );
+
+    assert_eq!(
+        journal.finish(id, &outcome(Some(vec![1, 2, 3]))).unwrap(),
+        Finished::Recorded
+    );
+    let entry = journal.get(id).unwrap().unwrap();
+    assert_eq!(entry.state, EntryState::Answered);
+    assert_eq!(entry.outcome, Some(outcome(Some(vec![1, 2, 3]))));
+    assert_eq!(entry.lease_until_ms, None, "the lease ends with the call");
+    assert!(entry.finished_at_ms.is_some());
+    assert!(journal.finish(id, &outcome(None)).is_err(), "finished once");
+    assert_eq!(
+        journal.get(id).unwrap().unwrap().outcome,
+        Some(outcome(Some(vec![1, 2, 3]))),
+        "the second finish changed nothing"
+    );
+
+    assert_eq!(
+        journal.acknowledge(id, &plain()).unwrap(),
+        Acknowledged::Yes
+    );
+    assert_eq!(
+        journal.acknowledge(id, &plain()).unwrap(),
+        Acknowledged::NotPending,
+        "acknowledged once"
+    );
+    assert_eq!(
+        journal.acknowledge(id + 1000, &plain()).unwrap(),
+        Acknowledged::NotPending,
+        "no such entry"
+    );
+    assert!(journal.pending().unwrap().is_empty());
+    let entries = journal.entries().unwrap();
+    assert_eq!(
+        entries.iter().map(|e| (e.id, e.state)).collect::<Vec<_>>(),
+        vec![(id, EntryState::Acknowledged)],
+        "every entry stays in the history"
+    );
+    assert_eq!(
+        entries[0]
+            .outcome
+            .as_ref()
+            .map(|o| o.sealed_credentials.clone()),
+        Some(None),
+        "sealed credentials destroyed, the outcome kept"
+    );
+    assert!(journal.get(id + 1000).unwrap().is_none());
+}
+
+fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let lapsed = started(journal.begin(&intent("a"), OWNER, now_ms() - 1).unwrap());
+    let renewed = started(journal.begin(&intent("b"), OWNER, now_ms() - 1).unwrap());
+    journal.renew(&[renewed], live()).unwrap();
+    assert_eq!(
+        journal.get(lapsed).unwrap().unwrap().state,
+        EntryState::Unknown
+    );
+    assert_eq!(
+        journal.get(renewed).unwrap().unwrap().state,
+        EntryState::InFlight
+    );
+    // A finished entry's lease is not renewed back to life.
+    journal.finish(renewed, &outcome(None)).unwrap();
+    journal.renew(&[renewed], live()).unwrap();
+    assert_eq!(journal.get(renewed).unwrap().unwrap().lease_until_ms, None);
+
+    // An unknown entry can be resolved; the operator's words are kept.
+    let resolution = Resolution {
+        finding: Finding::NotDone,
+        note: Some("no such account in the panel".into()),
+    };
+    let ack = Acknowledgement {
+        resolution: Some(resolution.clone()),
+        outcome: None,
+        release_key: true,
+    };
+    assert_eq!(
+        journal.acknowledge(lapsed, &ack).unwrap(),
+        Acknowledged::Yes
+    );
+    let entry = journal.get(lapsed).unwrap().unwrap();
+    assert_eq!(entry.resolution, Some(resolution));
+    assert_eq!(entry.state, EntryState::Acknowledged);
+    started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+
+    // A host that was only slow finishes after all: nothing is lost, the
+    // entry is pending again.
+    assert_eq!(
+        journal.finish(lapsed, &outcome(Some(vec![7]))).unwrap(),
+        Finished::Reopened
+    );
+    let entry = journal.get(lapsed).unwrap().unwrap();
+    assert_eq!(entry.state, EntryState::Answered);
+    assert_eq!(entry.outcome, Some(outcome(Some(vec![7]))));
+}
+
+fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let id = started(journal.begin(&intent("cut"), OWNER, live()).unwrap());
+    let cut_off = CallOutcome {
+        succeeded: false,
+        kind: "timeout".into(),
+        uncertain: true,
+        summary: "{}".into(),
+        sealed_credentials: None,
+    };
+    journal.finish(id, &cut_off).unwrap();
+    assert_eq!(journal.get(id).unwrap().unwrap().state, EntryState::Unknown);
+    let ack = Acknowledgement {
+        resolution: Some(Resolution {
+            finding: Finding::Done,
+            note: None,
+        }),
+        outcome: Some(outcome(None)),
+        release_key: false,
+    };
+    assert_eq!(journal.acknowledge(id, &ack).unwrap(), Acknowledged::Yes);
+    match journal.begin(&intent("cut"), OWNER, live()).unwrap() {
+        Begun::Existing(entry) => {
+            assert_eq!(entry.outcome, Some(outcome(None)));
+            assert_eq!(entry.resolution.unwrap().finding, Finding::Done);
+        }
+        Begun::Started(_) => panic!("the key stays taken by a call found done"),
+    }
+}
+
+fn a_taken_key_returns_the_earlier_entry_until_released(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
+    journal.finish(id, &outcome(None)).unwrap();
+    match journal.begin(&intent("k1"), OWNER, live()).unwrap() {
+        Begun::Existing(entry) => {
+            assert_eq!(entry.id, id);
+            assert_eq!(entry.outcome, Some(outcome(None)));
+        }
+        Begun::Started(_) => panic!("the key was taken"),
+    }
+    let mut other_module = intent("k1");
+    other_module.module = "blesta".into();
+    started(journal.begin(&other_module, OWNER, live()).unwrap());
+
+    journal.release_key(id).unwrap();
+    journal.release_key(id).unwrap();
+    let released = journal.get(id).unwrap().unwrap();
+    assert_eq!(
+        released.intent.idempotency_key,
+        format!("k1#released-{id}"),
+        "a marked copy, marked once"
+    );
+    let again = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
+    assert_ne!(again, id);
+}
+
+fn hosts_sharing_one_journal_start_exactly_one_entry_per_key(db: &dyn TestJournal) {
+    // Separate handles, as separate host processes would have.
+    let journals: Vec<_> = (0..4).map(|_| db.open().unwrap()).collect();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let journal = journals[i % journals.len()].clone();
+            std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
+        })
+        .collect();
+    let begun: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let started: Vec<_> = begun
+        .iter()
+        .filter_map(|b| match b {
+            Begun::Started(id) => Some(*id),
+            Begun::Existing(_) => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 1, "{begun:?}");
+    for b in &begun {
+        if let Begun::Existing(entry) = b {
+            assert_eq!(entry.id, started[0]);
+        }
+    }
+    assert_eq!(journals[0].pending().unwrap().len(), 1);
+}
+
+fn pending_lists_unacknowledged_entries_oldest_first(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let ids: Vec<_> = (0..5)
+        .map(|i| {
+            started(
+                journal
+                    .begin(&intent(&format!("p{i}")), OWNER, live())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for &id in &ids {
+        journal.finish(id, &outcome(None)).unwrap();
+    }
+    journal.acknowledge(ids[1], &plain()).unwrap();
+    journal.acknowledge(ids[3], &plain()).unwrap();
+    let pending: Vec<_> = journal.pending().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(pending, vec![ids[0], ids[2], ids[4]]);
+    let all: Vec<_> = journal.entries().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(all, ids, "the history, oldest first");
+}
+
+fn entries_survive_reopening(db: &dyn TestJournal) {
+    let (answered, in_flight) = {
+        let journal = db.open().unwrap();
+        let answered = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+        journal.finish(answered, &outcome(Some(vec![9]))).unwrap();
+        (
+            answered,
+            started(journal.begin(&intent("b"), OWNER, live()).unwrap()),
+        )
+    };
+    let journal = db.open().unwrap();
+    let pending = journal.pending().unwrap();
+    assert_eq!(
+        pending.iter().map(|e| (e.id, e.state)).collect::<Vec<_>>(),
+        vec![
+            (answered, EntryState::Answered),
+            (in_flight, EntryState::InFlight)
+        ]
+    );
+    assert_eq!(pending[0].outcome, Some(outcome(Some(vec![9]))));
+}
+
+fn hosts_opening_a_new_journal_at_once_migrate_it_once(db: &dyn TestJournal) {
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8).map(|_| scope.spawn(|| db.open())).collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+    });
+    let journal = db.open().unwrap();
+    started(journal.begin(&intent("after"), OWNER, live()).unwrap());
+}
+
+fn a_journal_from_a_newer_schema_is_refused_naming_both_versions(db: &dyn TestJournal) {
+    drop(db.open().unwrap());
+    let known = db.known_version();
+    db.set_schema_version(known + 1);
+    let Err(error) = db.open() else {
+        panic!("a newer schema was opened")
+    };
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("newer version")
+            && error.contains(&format!("schema {}", known + 1))
+            && error.contains(&format!("knows {known}")),
+        "{error}"
+    );
+}
+
+fn a_journal_that_takes_writes_says_so(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    journal.check_writable().unwrap();
+    assert!(journal.pending().unwrap().is_empty(), "nothing written");
+}
