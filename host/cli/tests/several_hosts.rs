@@ -1,7 +1,7 @@
 //! Several hosts, one journal: two real `provisioning serve` processes on
-//! one journal and one sandbox. The same idempotency key sent to both at
-//! once reaches the provider exactly once, and every caller of a key gets
-//! the same answer.
+//! one journal (a SQLite file they share, or a real PostgreSQL server) and
+//! one sandbox. The same idempotency key sent to both at once reaches the
+//! provider exactly once, and every caller of a key gets the same answer.
 
 mod common;
 
@@ -42,16 +42,13 @@ fn setup(sandbox: &Sandbox, name: &str, journal: &str) -> PathBuf {
     manifest
 }
 
-fn start(manifest: &std::path::Path, journal_key: &str) -> Serve {
-    Serve::start(
-        manifest,
-        (TOKEN_VAR, TOKEN),
-        &[
-            ("TEST_SH_JOURNAL_KEY", journal_key),
-            ("TEST_SH_WEBLINE", webline::API_KEY),
-        ],
-        &[],
-    )
+fn start(manifest: &std::path::Path, journal_key: &str, envs: &[(&str, &str)]) -> Serve {
+    let mut all = vec![
+        ("TEST_SH_JOURNAL_KEY", journal_key),
+        ("TEST_SH_WEBLINE", webline::API_KEY),
+    ];
+    all.extend_from_slice(envs);
+    Serve::start(manifest, (TOKEN_VAR, TOKEN), &all, &[])
 }
 
 /// The service a key creates: one request per key, whichever host gets it.
@@ -129,27 +126,55 @@ fn fifty_creates_over_two_hosts(
     by_key
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_hosts_on_one_sqlite_journal_create_each_key_once() {
-    let sandbox = Sandbox::start().await.unwrap();
-    let manifest = setup(&sandbox, "sqlite", "path = \"journal.sqlite3\"");
+/// Two hosts on the journal `journal` (with `envs`) run
+/// [`fifty_creates_over_two_hosts`]; prints the figures.
+async fn two_hosts(name: &str, journal: &str, envs: &[(&str, &str)]) {
+    let sandbox = std::sync::Arc::new(Sandbox::start().await.unwrap());
+    let manifest = setup(&sandbox, name, journal);
     let key = "ef".repeat(32);
-    let sandbox = std::sync::Arc::new(sandbox);
-    let shared = sandbox.clone();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let name = name.to_string();
     tokio::task::spawn_blocking(move || {
-        let first = start(&manifest, &key);
-        let second = start(&manifest, &key);
-        let answers = fifty_creates_over_two_hosts(&shared, [&first, &second]);
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let first = start(&manifest, &key, &envs);
+        let second = start(&manifest, &key, &envs);
+        let started = std::time::Instant::now();
+        let answers = fifty_creates_over_two_hosts(&sandbox, [&first, &second]);
         let replayed = answers
             .values()
             .flatten()
             .filter(|a| a["replayed"] == true)
             .count();
         println!(
-            "{CALLS} calls, {KEYS} keys, two hosts: {} accounts, {replayed} answers replayed",
-            shared.webline().accounts().len()
+            "{name}: {CALLS} calls, {KEYS} keys, two hosts: {} accounts, {replayed} answers \
+             replayed, {:.2} s",
+            sandbox.webline().accounts().len(),
+            started.elapsed().as_secs_f64()
         );
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_on_one_sqlite_journal_create_each_key_once() {
+    two_hosts("sqlite", "path = \"journal.sqlite3\"", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_on_one_postgres_journal_create_each_key_once() {
+    let url = tokio::task::spawn_blocking(|| {
+        provisioning_test_postgres::PgServer::shared().database("several_hosts")
+    })
+    .await
+    .unwrap();
+    two_hosts(
+        "postgres",
+        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+        &[("TEST_SH_JOURNAL_URL", &url)],
+    )
+    .await;
 }
