@@ -2,6 +2,8 @@
 //! one journal (a SQLite file they share, or a real PostgreSQL server) and
 //! one sandbox. The same idempotency key sent to both at once reaches the
 //! provider exactly once, and every caller of a key gets the same answer.
+//! A host killed mid-call leaves an entry the other host sees as unknown
+//! once the lease is over, and reconciles from the provider's state.
 
 mod common;
 
@@ -29,7 +31,7 @@ fn setup(sandbox: &Sandbox, name: &str, journal: &str) -> PathBuf {
     std::fs::write(
         &manifest,
         format!(
-            "[journal]\n{journal}\nkey = {{ env = \"TEST_SH_JOURNAL_KEY\" }}\n\n\
+            "[journal]\n{journal}\nkey = {{ env = \"TEST_SH_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
              [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 20000\n\
              [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_SH_WEBLINE\" }}\n\
              activation-wait-seconds = \"0\"\n",
@@ -177,4 +179,82 @@ async fn two_hosts_on_one_postgres_journal_create_each_key_once() {
         &[("TEST_SH_JOURNAL_URL", &url)],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_killed_mid_create_leaves_an_entry_the_other_host_reconciles() {
+    let url = tokio::task::spawn_blocking(|| {
+        provisioning_test_postgres::PgServer::shared().database("killed_host")
+    })
+    .await
+    .unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let manifest = setup(
+        &sandbox,
+        "killed",
+        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+    );
+    // The provider takes its time; the first host dies meanwhile, and the
+    // request dies with its connection (the provider never acts).
+    sandbox
+        .webline()
+        .faults()
+        .inject(Fault::Slow(Duration::from_secs(3)), 1);
+    let sim = sandbox.webline().clone();
+    tokio::task::spawn_blocking(move || {
+        let key = "ef".repeat(32);
+        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
+        let mut doomed = start(&manifest, &key, &envs);
+        let survivor = start(&manifest, &key, &envs);
+        let base = doomed.base.clone();
+        let caller = std::thread::spawn(move || {
+            // Cut off when its host dies: no answer.
+            let _ = ureq::post(&format!("{base}/v1/modules/webline/call"))
+                .set("Authorization", &format!("Bearer {TOKEN}"))
+                .send_json(json!({
+                    "request": { "function": "create-account", "service": service(7) },
+                    "idempotency_key": "killed-create",
+                }));
+        });
+        let pending = |host: &Serve| -> Vec<Value> {
+            let (status, body) = host.get("/v1/journal/pending");
+            assert_eq!(status, 200, "{body}");
+            body["pending"].as_array().unwrap().clone()
+        };
+        survivor.wait_until("the intent on record", || !pending(&survivor).is_empty());
+        doomed.child.kill().unwrap();
+        doomed.child.wait().unwrap();
+        caller.join().unwrap();
+        std::thread::sleep(Duration::from_millis(3500));
+        assert!(sim.accounts().is_empty(), "the provider never acted");
+        survivor.wait_until("the dead host's entry unknown", || {
+            pending(&survivor)[0]["state"] == "unknown"
+        });
+        // The same key on the survivor is refused until it is resolved.
+        let (_, refused) = survivor.post(
+            "/v1/modules/webline/call",
+            &json!({
+                "request": { "function": "create-account", "service": service(7) },
+                "idempotency_key": "killed-create",
+            }),
+        );
+        assert_eq!(refused["error"]["kind"], "outcome-unknown", "{refused}");
+        let (status, report) = survivor.post("/v1/journal/reconcile", &json!({}));
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["resolved"], 1, "{report}");
+        assert_eq!(report["entries"][0]["verdict"], "not-done", "{report}");
+        assert!(pending(&survivor).is_empty());
+        // Freed: the key runs once more, on the survivor.
+        let (_, created) = survivor.post(
+            "/v1/modules/webline/call",
+            &json!({
+                "request": { "function": "create-account", "service": service(7) },
+                "idempotency_key": "killed-create",
+            }),
+        );
+        assert_eq!(created["ok"]["kind"], "created", "{created}");
+        assert_eq!(sim.accounts().len(), 1);
+    })
+    .await
+    .unwrap();
 }
