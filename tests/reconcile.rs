@@ -7,6 +7,8 @@
 //! provider's state cannot tell stays for an operator.
 
 mod common;
+#[path = "webline_harness.rs"]
+mod webline_harness;
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use provisioning_host::reconcile::{Verdict, reconcile};
 use provisioning_host::types::Service;
 use provisioning_host::{CallOptions, Host, Journal, Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::fault::Fault;
-use provisioning_sandbox::{Sandbox, blesta, webline};
+use provisioning_sandbox::{Sandbox, blesta};
 
 /// A host with Webline, Blesta and HostMeNow and an in-memory journal,
 /// plus the store to look at.
@@ -30,13 +32,7 @@ async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
         deadline: common::TEST_DEADLINE,
         ..Limits::default()
     };
-    let webline = ModuleConfig::new("webline", provisioning_components::WEBLINE)
-        .allow_hosts(&[sandbox.origin()])
-        .unwrap()
-        .setting("endpoint", sandbox.webline().endpoint())
-        .setting("api-key", webline::API_KEY)
-        .setting("activation-wait-seconds", "0")
-        .limits(limits);
+    let webline = webline_harness::config(&sandbox).limits(limits);
     let blesta = ModuleConfig::new("blesta", provisioning_components::BLESTA)
         .allow_hosts(&[sandbox.origin()])
         .unwrap()
@@ -61,21 +57,7 @@ fn keyed(key: &str) -> CallOptions {
 
 /// A service on `domain` for Webline (package 1) or Blesta (a term).
 fn on_domain(domain: &str, package: &str) -> Service {
-    let mut client = common::service("x").client;
-    if let Some(client) = client.as_mut() {
-        client.phone = Some("+255712345678".into());
-    }
-    Service {
-        service_id: format!("svc-{domain}"),
-        remote_id: None,
-        domain: Some(domain.into()),
-        username: None,
-        password: None,
-        package: Some(package.into()),
-        billing_cycle: Some("monthly".into()),
-        client,
-        custom_fields: Vec::new(),
-    }
+    webline_harness::service(domain, package)
 }
 
 /// The state of journal entry `id`.

@@ -385,37 +385,12 @@ mod tests {
     //! version 1 file. The store's behaviour is tested once for every
     //! store, in `super::super::store_tests`.
 
+    use super::super::store_tests::SqliteFile;
     use super::*;
-
-    /// A fresh directory of its own for one test, removed on drop.
-    struct TempDir(std::path::PathBuf);
-
-    impl TempDir {
-        fn new(test: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!(
-                "provisioning-journal-{test}-{}-{}",
-                std::process::id(),
-                now_ms()
-            ));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn file(&self) -> std::path::PathBuf {
-            self.0.join("journal.sqlite3")
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     #[test]
     fn a_file_journal_is_in_wal_mode_with_full_synchronous_writes() {
-        let dir = TempDir::new("pragmas");
+        let dir = SqliteFile::new("pragmas");
         let journal = SqliteJournal::open(&dir.file()).unwrap();
         let connection = journal.connection();
         let mode: String = connection
@@ -434,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_version_1_journal_is_migrated_with_its_entries() {
-        let dir = TempDir::new("migrate");
+        let dir = SqliteFile::new("migrate");
         {
             let connection = Connection::open(dir.file()).unwrap();
             connection.execute_batch(MIGRATIONS[0]).unwrap();

@@ -26,10 +26,10 @@ trait TestJournal: Sync {
 }
 
 /// A SQLite file in a directory of its own, removed on drop.
-struct SqliteFile(std::path::PathBuf);
+pub(super) struct SqliteFile(std::path::PathBuf);
 
 impl SqliteFile {
-    fn new(test: &str) -> SqliteFile {
+    pub(super) fn new(test: &str) -> SqliteFile {
         let dir = std::env::temp_dir().join(format!(
             "provisioning-journal-{test}-{}-{}",
             std::process::id(),
@@ -40,7 +40,7 @@ impl SqliteFile {
         SqliteFile(dir)
     }
 
-    fn file(&self) -> std::path::PathBuf {
+    pub(super) fn file(&self) -> std::path::PathBuf {
         self.0.join("journal.sqlite3")
     }
 }
