@@ -419,9 +419,7 @@ impl Shared {
                 let _ = reply.send(Err(super::worker::late()));
                 return;
             };
-            let begun = context
-                .store
-                .begin(&intent, &owner, context.lease_until_ms());
+            let begun = context.store.begin(&intent, &owner, context.lease);
             if let Ok(Begun::Started(id)) = &begun {
                 context.running.insert(*id);
             }

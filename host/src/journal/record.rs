@@ -207,6 +207,17 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A length in milliseconds, saturating (a lease, a retention).
+pub(crate) fn duration_ms(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Until when a lease of `lease` taken now by this machine's clock runs
+/// (Unix milliseconds): for a store on this machine.
+pub(crate) fn lease_until_ms(lease: std::time::Duration) -> i64 {
+    now_ms().saturating_add(duration_ms(lease))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

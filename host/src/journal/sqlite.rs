@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, now_ms,
+    Resolution, lease_until_ms, now_ms,
 };
 use super::store::{Finished, JournalStore, newer_schema};
 
@@ -201,7 +201,7 @@ fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
 }
 
 impl JournalStore for SqliteJournal {
-    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun> {
+    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun> {
         let mut connection = self.connection();
         // One transaction: the key check and the insert cannot interleave
         // with another host's on the same file.
@@ -230,7 +230,7 @@ impl JournalStore for SqliteJournal {
                 intent.request_digest,
                 now_ms(),
                 owner,
-                lease_until_ms,
+                lease_until_ms(lease),
             ],
         )?;
         let id = transaction.last_insert_rowid();
@@ -278,7 +278,8 @@ impl JournalStore for SqliteJournal {
         })
     }
 
-    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()> {
+    fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
+        let lease_until_ms = lease_until_ms(lease);
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         {

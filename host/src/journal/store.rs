@@ -2,6 +2,8 @@
 //! embedded SQLite file, a server database shared by several hosts) must
 //! do, each operation atomic on its own.
 
+use std::time::Duration;
+
 use super::record::{Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent};
 
 /// What [`JournalStore::finish`] found.
@@ -22,18 +24,24 @@ pub enum Finished {
 /// called from the journal's own thread, never from an async runtime's, so
 /// it may block; none of the methods a call runs through (`begin`,
 /// `finish`, `renew`, `get`) reads more than one entry.
+///
+/// Time is the store's own: leases are given as a length and measured, like
+/// every timestamp and every entry's state, by the clock of the place the
+/// entries are kept (the database server's for a shared store), so that
+/// hosts whose clocks differ still agree on whose lease has run out.
 pub trait JournalStore: Send + Sync + 'static {
-    /// Records an intent, owned by `owner` under a lease until
-    /// `lease_until_ms`, atomically unless the module already has an entry
-    /// under its idempotency key, which is then returned instead.
-    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun>;
+    /// Records an intent, owned by `owner` under a lease of `lease` from
+    /// now, atomically unless the module already has an entry under its
+    /// idempotency key, which is then returned instead.
+    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun>;
 
     /// Records the outcome of an entry begun by this host, once; the lease
     /// ends with it.
     fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished>;
 
-    /// Extends the lease of entries still running on this host.
-    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()>;
+    /// Extends the lease of entries still running on this host to `lease`
+    /// from now.
+    fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()>;
 
     /// One entry.
     fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>>;

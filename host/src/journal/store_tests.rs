@@ -5,6 +5,7 @@
 //! several hosts would.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::postgres::PostgresJournal;
 use super::record::{
@@ -163,8 +164,8 @@ fn outcome(sealed: Option<Vec<u8>>) -> CallOutcome {
     }
 }
 
-fn live() -> i64 {
-    now_ms() + 60_000
+fn live() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn started(begun: Begun) -> EntryId {
@@ -246,8 +247,8 @@ fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal
 
 fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let lapsed = started(journal.begin(&intent("a"), OWNER, now_ms() - 1).unwrap());
-    let renewed = started(journal.begin(&intent("b"), OWNER, now_ms() - 1).unwrap());
+    let lapsed = started(journal.begin(&intent("a"), OWNER, Duration::ZERO).unwrap());
+    let renewed = started(journal.begin(&intent("b"), OWNER, Duration::ZERO).unwrap());
     journal.renew(&[renewed], live()).unwrap();
     assert_eq!(
         journal.get(lapsed).unwrap().unwrap().state,

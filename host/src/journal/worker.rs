@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use tokio::sync::oneshot;
 
-use super::record::{EntryId, now_ms};
+use super::record::EntryId;
 use super::store::JournalStore;
 
 /// What a job runs with.
@@ -29,18 +29,6 @@ pub(crate) struct Context<'a> {
     pub running: &'a mut BTreeSet<EntryId>,
     /// The lease a new or renewed entry gets, from now.
     pub lease: Duration,
-}
-
-impl Context<'_> {
-    /// Until when a lease taken now runs (Unix milliseconds).
-    pub fn lease_until_ms(&self) -> i64 {
-        lease_until_ms(self.lease)
-    }
-}
-
-/// Until when a lease of `lease` taken now runs (Unix milliseconds).
-fn lease_until_ms(lease: Duration) -> i64 {
-    now_ms().saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A job: called with the context, or with `None` when its deadline
@@ -148,7 +136,7 @@ fn serve(store: &dyn JournalStore, lease: Duration, queue: Receiver<(Option<Inst
         if Instant::now() >= next_renewal {
             if !running.is_empty() {
                 let ids: Vec<EntryId> = running.iter().copied().collect();
-                if let Err(error) = store.renew(&ids, lease_until_ms(lease)) {
+                if let Err(error) = store.renew(&ids, lease) {
                     tracing::warn!(
                         entries = ids.len(),
                         "renewing the leases of running calls failed: {error:#}"

@@ -98,7 +98,7 @@ pub fn seed_dead_host_entries(path: &Path, service_id: &str, keys: &[String]) {
                     request_digest: None,
                 },
                 "gone-host:1",
-                0,
+                std::time::Duration::ZERO,
             )
             .unwrap();
     }
