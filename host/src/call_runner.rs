@@ -203,7 +203,9 @@ async fn run_once(
         ..
     })) = result.as_ref().err().and_then(CallError::module_error)
     {
-        pacing.hold_until(Instant::now() + Duration::from_secs((*seconds).into()));
+        pacing
+            .hold_until(Instant::now() + Duration::from_secs((*seconds).into()))
+            .await;
     }
     let peak = store.data().memory.peak_bytes();
     Attempt {

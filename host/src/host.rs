@@ -187,6 +187,11 @@ impl Host {
     /// reaches the module, its outcome after, generated credentials sealed
     /// until acknowledged.
     pub fn with_journal(mut self, journal: Journal) -> Host {
+        if let Some(budget) = journal.shared_budget() {
+            for limiter in self.limiters.lock().expect("rate limiter lock").values() {
+                limiter.share(budget.clone());
+            }
+        }
         self.journal = Some(journal);
         self
     }
@@ -430,7 +435,12 @@ impl Host {
         match (rate, limiters.get(name)) {
             (Some(rate), Some(limiter)) => limiter.set_rate(rate),
             (Some(rate), None) => {
-                limiters.insert(name.to_string(), RateLimiter::new(name, rate));
+                let limiter = RateLimiter::new(name, rate);
+                // Hosts sharing a journal database share its rate budget.
+                if let Some(budget) = self.journal.as_ref().and_then(Journal::shared_budget) {
+                    limiter.share(budget);
+                }
+                limiters.insert(name.to_string(), limiter);
             }
             (None, _) => {
                 limiters.remove(name);

@@ -27,14 +27,64 @@
 //! than `per` ago. A request arrives between its call's start and its end,
 //! so no window of `per` then holds more than `requests` of them, whatever
 //! the network does; the price is one call's duration per window.
+//!
+//! Several hosts on one journal database share a provider account, and so
+//! its limit: each turn is then also reserved in a [`SharedBudget`] kept in
+//! that database, spaced after the latest turn any host reserved, and a
+//! provider's Retry-After seen by one host holds them all. The window of
+//! calls still running stays each host's own (a host cannot see another's
+//! calls end), so across hosts only the spacing holds: give hosts that
+//! share a journal a `rate_limit` a little under the provider's (a tenth
+//! less absorbs the arrival jitter the window would otherwise absorb).
+//! While the database cannot be reached each host paces alone.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::limits::RequestRate;
+
+/// Turns of a module reserved where every host of one journal sees them,
+/// so that hosts sharing a provider account keep to its rate together.
+/// Times are lengths from now as the budget's own clock measures them, so
+/// that hosts' clocks need not agree.
+pub(crate) trait SharedBudget: Send + Sync + 'static {
+    /// Reserves the module's next turn: `interval` after the latest turn
+    /// any host reserved, not before `ask.not_before` from now, not during
+    /// a hold. Nothing is reserved when the turn would start more than
+    /// `ask.max_wait` from now, or a hold lasts more than `ask.max_hold`.
+    fn reserve(&self, module: &str, ask: BudgetAsk)
+    -> BoxFuture<'static, anyhow::Result<Reserved>>;
+
+    /// Holds every host's turns of the module for `hold` from now (a
+    /// provider's Retry-After).
+    fn hold(&self, module: &str, hold: Duration) -> BoxFuture<'static, anyhow::Result<()>>;
+}
+
+/// What a turn asks of a [`SharedBudget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BudgetAsk {
+    /// The spacing of the module's turns (its rate's interval).
+    pub(crate) interval: Duration,
+    /// The earliest start, from now (this host's own pacing).
+    pub(crate) not_before: Duration,
+    /// The latest start the caller takes, from now.
+    pub(crate) max_wait: Duration,
+    /// The longest hold the caller waits through, from now.
+    pub(crate) max_hold: Duration,
+}
+
+/// What a [`SharedBudget`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reserved {
+    /// The turn is reserved; it starts this long from now.
+    At(Duration),
+    /// Nothing reserved: the earliest turn is this far off.
+    Refused(Duration),
+}
 
 /// Hands out turns for one module's calls, shared by every caller of it.
 #[derive(Debug)]
@@ -45,6 +95,15 @@ pub(crate) struct RateLimiter {
     /// Wakes the callers waiting for a running call to end: a turn ended,
     /// or the rate changed.
     changed: Notify,
+    /// The budget shared with other hosts, when the host's journal keeps
+    /// one; set once.
+    shared: OnceLock<Arc<dyn SharedBudget>>,
+}
+
+impl std::fmt::Debug for dyn SharedBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedBudget")
+    }
 }
 
 /// A call's turn under its module's rate limit. The call counts as
@@ -115,9 +174,9 @@ impl Pacing {
 
     /// Holds every caller of the module until `until` (a provider's
     /// Retry-After); nothing for a module that is not paced.
-    pub(crate) fn hold_until(&self, until: Instant) {
+    pub(crate) async fn hold_until(&self, until: Instant) {
         if let Some(limiter) = &self.limiter {
-            limiter.hold_until(until);
+            limiter.hold_until(until).await;
         }
     }
 }
@@ -129,7 +188,14 @@ impl RateLimiter {
             module: module.into(),
             state: Mutex::new(State::new(rate)),
             changed: Notify::new(),
+            shared: OnceLock::new(),
         })
+    }
+
+    /// Reserves every turn in `budget` too, from the next turn on (once:
+    /// a limiter keeps the first budget it is given).
+    pub(crate) fn share(&self, budget: Arc<dyn SharedBudget>) {
+        let _ = self.shared.set(budget);
     }
 
     /// Paces by `rate` from the next turn on. Nothing starts over: the
@@ -148,13 +214,22 @@ impl RateLimiter {
     /// Gives out no turn before `until`. A provider's Retry-After speaks
     /// for the whole account, not only for the call that drew it, so every
     /// caller of this module waits, those whose turn was given but has not
-    /// come yet too.
-    pub(crate) fn hold_until(&self, until: Instant) {
-        let mut state = self.lock();
-        state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
-        drop(state);
+    /// come yet too; with a shared budget, every host's callers, the hold
+    /// on record there before this returns (so that the caller who drew
+    /// the Retry-After hears of it after the other hosts can see it).
+    pub(crate) async fn hold_until(&self, until: Instant) {
+        {
+            let mut state = self.lock();
+            state.held_until = Some(state.held_until.map_or(until, |held| held.max(until)));
+        }
         // Callers waiting for a running call may now be past their bound.
         self.changed.notify_waiters();
+        if let Some(shared) = self.shared.get() {
+            let hold = until.saturating_duration_since(Instant::now());
+            if let Err(error) = shared.hold(&self.module, hold).await {
+                tracing::warn!(module = %self.module, "the provider's Retry-After holds this host only: {error:#}");
+            }
+        }
     }
 
     /// Waits for a turn and returns it once it has come: the call must
@@ -193,6 +268,15 @@ impl RateLimiter {
                         limiter: self.clone(),
                         id,
                     };
+                    let start = match self.reserve_shared(id, start, within, rate).await {
+                        Ok(start) => start,
+                        Err(no_turn) => {
+                            if let Within::Deadline(_) = within {
+                                crate::telemetry::record_rate_limit_refusal(&self.module);
+                            }
+                            return Err(no_turn);
+                        }
+                    };
                     tokio::time::sleep_until(start.into()).await;
                     if !self.lock().still_due(id, Instant::now()) {
                         continue;
@@ -214,6 +298,52 @@ impl RateLimiter {
                     }
                     Within::Hold(_) => changed.await,
                 },
+            }
+        }
+    }
+
+    /// The start of the turn `id`, given for `start` by this host, once it
+    /// is reserved in the shared budget too (no sooner than `start`); the
+    /// turn forgotten and refused when the budget has none within the
+    /// caller's bound. Without a budget, or while it cannot be reached (the
+    /// database is down: this host then paces alone), `start` as given.
+    async fn reserve_shared(
+        &self,
+        id: u64,
+        start: Instant,
+        within: Within,
+        rate: RequestRate,
+    ) -> Result<Instant, NoTurn> {
+        let Some(shared) = self.shared.get() else {
+            return Ok(start);
+        };
+        let now = Instant::now();
+        let (max_wait, max_hold) = match within {
+            Within::Deadline(deadline) => {
+                let left = deadline.saturating_duration_since(now);
+                (left, left)
+            }
+            Within::Hold(longest) => (Duration::MAX, longest),
+        };
+        let ask = BudgetAsk {
+            interval: rate.interval(),
+            not_before: start.saturating_duration_since(now),
+            max_wait,
+            max_hold,
+        };
+        match shared.reserve(&self.module, ask).await {
+            Ok(Reserved::At(delay)) => {
+                let shared_start = Instant::now() + delay;
+                Ok(self.lock().reserved(id, shared_start))
+            }
+            Ok(Reserved::Refused(wait)) => {
+                self.lock().forget(id);
+                self.changed.notify_waiters();
+                Err(NoTurn { wait, rate })
+            }
+            Err(error) => {
+                tracing::warn!(module = %self.module, "the shared rate budget cannot be reached; pacing alone: {error:#}");
+                Ok(start)
             }
         }
     }
@@ -368,6 +498,27 @@ impl State {
             self.turns.remove(index);
         }
         false
+    }
+
+    /// The turn `id` starts at `start` after all (the shared budget put it
+    /// there), unless that is earlier than given: later turns are spaced
+    /// from it. Its start.
+    fn reserved(&mut self, id: u64, start: Instant) -> Instant {
+        let Ok(index) = self.turns.binary_search_by_key(&id, |turn| turn.id) else {
+            return start;
+        };
+        let turn = &mut self.turns[index];
+        turn.start = turn.start.max(start);
+        let start = turn.start;
+        self.last_start = Some(self.last_start.map_or(start, |last| last.max(start)));
+        start
+    }
+
+    /// Forgets the turn `id`: it was never used (nothing was sent).
+    fn forget(&mut self, id: u64) {
+        if let Ok(index) = self.turns.binary_search_by_key(&id, |turn| turn.id) {
+            self.turns.remove(index);
+        }
     }
 
     /// Marks the turn `id` as ended at `now`.
@@ -590,7 +741,7 @@ mod tests {
         }
         assert!(started.elapsed() >= ms(200));
         let held = Instant::now() + ms(300);
-        limiter.hold_until(held);
+        limiter.hold_until(held).await;
         let refused = limiter
             .turn(Within::Deadline(Instant::now() + ms(100)))
             .await;

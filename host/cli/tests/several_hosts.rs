@@ -3,7 +3,9 @@
 //! one sandbox. The same idempotency key sent to both at once reaches the
 //! provider exactly once, and every caller of a key gets the same answer.
 //! A host killed mid-call leaves an entry the other host sees as unknown
-//! once the lease is over, and reconciles from the provider's state.
+//! once the lease is over, and reconciles from the provider's state. On a
+//! PostgreSQL journal the hosts share the module's rate limit: together
+//! they keep to it, and a provider's Retry-After seen by one holds both.
 
 mod common;
 
@@ -26,13 +28,19 @@ const KEYS: usize = 10;
 /// A manifest serving Webline from the sandbox, with `journal` as its
 /// `[journal]` section's location line, in a fresh directory.
 fn setup(sandbox: &Sandbox, name: &str, journal: &str) -> PathBuf {
+    setup_with(sandbox, name, journal, "deadline_ms = 20000")
+}
+
+/// [`setup`] with `module_lines` (the deadline and any more) in Webline's
+/// module entry.
+fn setup_with(sandbox: &Sandbox, name: &str, journal: &str, module_lines: &str) -> PathBuf {
     let dir = common::fresh_dir(&format!("several-hosts-{name}"));
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,
         format!(
             "[journal]\n{journal}\nkey = {{ env = \"TEST_SH_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 20000\n\
+             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\n{module_lines}\n\
              [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_SH_WEBLINE\" }}\n\
              activation-wait-seconds = \"0\"\n",
             webline = provisioning_components::WEBLINE,
@@ -254,6 +262,128 @@ async fn a_host_killed_mid_create_leaves_an_entry_the_other_host_reconciles() {
         );
         assert_eq!(created["ok"]["kind"], "created", "{created}");
         assert_eq!(sim.accounts().len(), 1);
+    })
+    .await
+    .unwrap();
+}
+
+/// A PostgreSQL database of its own on the tests' shared server, by URL.
+async fn postgres_database(name: &'static str) -> String {
+    tokio::task::spawn_blocking(move || {
+        provisioning_test_postgres::PgServer::shared().database(name)
+    })
+    .await
+    .unwrap()
+}
+
+/// Two hosts on one PostgreSQL journal, each paced at 80 calls a second,
+/// send 300 calls to a provider that takes 100 a second: together they
+/// keep to 80 (alone, each would send 80 a second and the two 160), so the
+/// provider turns none away, and the calls take the time that one budget
+/// of 80 a second takes. (The fifth under the provider's limit absorbs
+/// the jitter of requests' arrivals between hosts, as README advises.)
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
+    const CALLS: usize = 300;
+    const CALLERS: usize = 20;
+    const PACED: usize = 80;
+    let url = postgres_database("shared_rate").await;
+    let sandbox = Sandbox::start().await.unwrap();
+    let sim = sandbox.webline().clone();
+    sim.set_rate_limit(webline::RATE_LIMIT, Duration::from_secs(1));
+    let manifest = setup_with(
+        &sandbox,
+        "shared-rate",
+        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+        &format!("deadline_ms = 20000\nrate_limit = {{ requests = {PACED}, per_seconds = 1 }}"),
+    );
+    let elapsed = tokio::task::spawn_blocking(move || {
+        let key = "ef".repeat(32);
+        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
+        let hosts = [start(&manifest, &key, &envs), start(&manifest, &key, &envs)];
+        let call = json!({ "request": { "function": "test-connection" } });
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for caller in 0..CALLERS {
+                let (host, call) = (&hosts[caller % 2], &call);
+                scope.spawn(move || {
+                    for _ in 0..CALLS / CALLERS {
+                        let (status, body) = host.post("/v1/modules/webline/call", call);
+                        assert_eq!(status, 200, "{body}");
+                        assert_eq!(body["ok"]["kind"], "connection", "{body}");
+                    }
+                });
+            }
+        });
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    let (reached, refused) = (sim.requests().len(), sim.rate_limited());
+    println!(
+        "shared rate: {CALLS} calls over two hosts paced at {PACED}/s together in {:.2} s; \
+         {reached} requests reached the provider, {refused} answered 429",
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(refused, 0, "the provider turned requests away");
+    assert_eq!(reached, CALLS, "one request a call, none retried");
+    // One budget: 300 turns spaced 1/80 s apart span 299 intervals (two
+    // budgets would take half that).
+    let one_budget = Duration::from_secs_f64((CALLS - 1) as f64 / PACED as f64);
+    assert!(
+        elapsed >= one_budget,
+        "{CALLS} calls took {elapsed:?}, less than one budget's {one_budget:?}"
+    );
+}
+
+/// A provider's Retry-After drawn by one host holds the other too: its
+/// call within the hold is answered `rate-limited` without being sent, and
+/// once the hold is over it goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_drawn_on_one_host_holds_the_other() {
+    let url = postgres_database("shared_hold").await;
+    let sandbox = Sandbox::start().await.unwrap();
+    let sim = sandbox.webline().clone();
+    let manifest = setup_with(
+        &sandbox,
+        "shared-hold",
+        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+        "deadline_ms = 1500\nrate_limit = { requests = 90, per_seconds = 1 }",
+    );
+    tokio::task::spawn_blocking(move || {
+        let key = "ef".repeat(32);
+        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
+        let (first, second) = (start(&manifest, &key, &envs), start(&manifest, &key, &envs));
+        let call = json!({ "request": { "function": "test-connection" } });
+        // Both hosts have reached the provider once: each has its limiter
+        // and its way to the database.
+        for host in [&first, &second] {
+            let (_, body) = host.post("/v1/modules/webline/call", &call);
+            assert_eq!(body["ok"]["kind"], "connection", "{body}");
+        }
+        sim.faults().inject(
+            Fault::TooManyRequests {
+                retry_after_secs: 3,
+            },
+            1,
+        );
+        let (_, drawn) = first.post("/v1/modules/webline/call", &call);
+        let held_at = std::time::Instant::now();
+        assert_eq!(drawn["error"]["kind"], "rate-limited", "{drawn}");
+        let sent = sim.requests().len();
+        let (_, held) = second.post("/v1/modules/webline/call", &call);
+        assert_eq!(held["error"]["kind"], "rate-limited", "{held}");
+        let message = held["error"]["message"].as_str().unwrap();
+        assert!(message.contains("not sent"), "{message}");
+        assert!(
+            held["error"]["retry_after_seconds"].as_u64().unwrap() >= 1,
+            "{held}"
+        );
+        assert_eq!(sim.requests().len(), sent, "the held host sent nothing");
+        // After the hold, the other host's calls go through again.
+        std::thread::sleep(Duration::from_secs(3).saturating_sub(held_at.elapsed()));
+        let (_, after) = second.post("/v1/modules/webline/call", &call);
+        assert_eq!(after["ok"]["kind"], "connection", "{after}");
     })
     .await
     .unwrap();

@@ -25,6 +25,7 @@
 
 mod admission;
 mod postgres;
+mod postgres_budget;
 mod record;
 mod seal;
 mod sqlite;
@@ -50,6 +51,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::bindings::types::{CreatedAccount, Credential, Outcome as DoneOutcome, ServiceState};
+use crate::rate::SharedBudget;
 use crate::request::{Request, Response};
 use worker::Worker;
 
@@ -99,13 +101,24 @@ impl JournalLocation {
     /// Opens the store there, migrating its schema; refuses one written
     /// by a newer version.
     pub fn open_store(&self) -> anyhow::Result<Arc<dyn JournalStore>> {
-        let store: Arc<dyn JournalStore> = match self {
-            JournalLocation::Sqlite(path) => Arc::new(SqliteJournal::open(path)?),
-            JournalLocation::Postgres(url) => Arc::new(PostgresJournal::connect(url)?),
-        };
-        Ok(store)
+        Ok(self.open_with_budget()?.0)
+    }
+
+    /// The store, and the rate budget it keeps for the hosts that share it
+    /// (a database server's; a SQLite file keeps none).
+    fn open_with_budget(&self) -> anyhow::Result<StoreAndBudget> {
+        Ok(match self {
+            JournalLocation::Sqlite(path) => (Arc::new(SqliteJournal::open(path)?), None),
+            JournalLocation::Postgres(url) => {
+                let database = Arc::new(PostgresJournal::connect(url)?);
+                (database.clone(), Some(database))
+            }
+        })
     }
 }
+
+/// An open store, and the rate budget it keeps for the hosts that share it.
+type StoreAndBudget = (Arc<dyn JournalStore>, Option<Arc<dyn SharedBudget>>);
 
 /// How a [`Journal`] runs.
 #[derive(Debug, Clone)]
@@ -142,6 +155,9 @@ impl Default for JournalOptions {
 #[derive(Clone)]
 pub struct Journal {
     inner: Arc<admission::Shared>,
+    /// The rate budget shared by the hosts of this journal, when its store
+    /// keeps one.
+    budget: Option<Arc<dyn SharedBudget>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -243,6 +259,7 @@ impl Journal {
         let worker = Worker::spawn(store, options.lease)?;
         Ok(Journal {
             inner: Arc::new(admission::Shared::new(worker, sealer)),
+            budget: None,
         })
     }
 
@@ -294,10 +311,12 @@ impl Journal {
         options: JournalOptions,
     ) -> anyhow::Result<Journal> {
         let sealer = Sealer::from_hex(key_hex).context("the journal key")?;
-        let store = location
-            .open_store()
+        let (store, budget) = location
+            .open_with_budget()
             .with_context(|| format!("opening {location}"))?;
-        Journal::with_options(store, sealer, options)
+        let mut journal = Journal::with_options(store, sealer, options)?;
+        journal.budget = budget;
+        Ok(journal)
     }
 
     fn operator_deadline() -> Option<Instant> {
@@ -451,6 +470,12 @@ impl Journal {
             Acknowledged::NotPending => Err(AckError::NotPending(id)),
             Acknowledged::InFlight => Err(AckError::InFlight(id)),
         }
+    }
+
+    /// The rate budget the hosts of this journal share (a PostgreSQL
+    /// journal's), for the host's rate limiters.
+    pub(crate) fn shared_budget(&self) -> Option<Arc<dyn SharedBudget>> {
+        self.budget.clone()
     }
 
     /// The journal's shared state, for the host's calls.

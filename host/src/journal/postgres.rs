@@ -25,6 +25,10 @@
 //! ever blocked and a database that is down or unreachable fails the
 //! operation (the journal then refuses mutating calls) instead of hanging.
 //!
+//! Time is the server's: every timestamp and lease is written, and every
+//! entry's state judged, by the database's `clock_timestamp()`, so that
+//! hosts whose clocks differ agree on whose lease has run out.
+//!
 //! The URL may hold a password: it is never printed. Errors and logs name
 //! the database as `host:port/dbname` only.
 
@@ -39,7 +43,7 @@ use tokio_postgres::Row;
 
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, now_ms,
+    Resolution, duration_ms,
 };
 use super::store::{Finished, JournalStore, newer_schema};
 
@@ -88,14 +92,24 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX provisioning_journal_pending ON provisioning_journal_calls (id)
         WHERE acknowledged_at_ms IS NULL;",
+    // 2: the rate budget several hosts share.
+    super::postgres_budget::MIGRATION,
 ];
 
 /// The version this host writes: the number of migrations.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The database's clock, in Unix milliseconds: the one clock every host
+/// sharing the journal reads (the statement's start, the same wherever a
+/// statement reads it).
+pub(super) const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
+
+/// An entry's columns, in the order [`entry_from_row`] reads them, and last
+/// the database's clock ([`NOW_MS`]) to judge its state by.
 const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
      succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
-     request_digest, uncertain, owner, lease_until_ms, finding, note";
+     request_digest, uncertain, owner, lease_until_ms, finding, note, \
+     (extract(epoch from statement_timestamp()) * 1000)::bigint";
 
 const TABLE: &str = "provisioning_journal_calls";
 
@@ -229,6 +243,42 @@ impl PostgresJournal {
     }
 }
 
+impl PostgresJournal {
+    /// Runs `operation` with a pooled connection on the store's runtime,
+    /// as [`PostgresJournal::run`] does, for an async caller: the future
+    /// waits without blocking a thread, `timeout` at most.
+    pub(super) fn run_async<T, F>(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        operation: impl FnOnce(Pool) -> F,
+    ) -> futures::future::BoxFuture<'static, anyhow::Result<T>>
+    where
+        T: Send + 'static,
+        F: Future<Output = anyhow::Result<T>> + Send + 'static,
+    {
+        let target = self.target.clone();
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Box::pin(async { Err(anyhow!("the PostgreSQL journal is closed")) });
+        };
+        let work = operation(self.pool.clone());
+        let done = runtime.spawn(async move {
+            match tokio::time::timeout(timeout, work).await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow!(
+                    "the database did not answer within {} ms",
+                    timeout.as_millis()
+                )),
+            }
+        });
+        Box::pin(async move {
+            done.await
+                .map_err(|_| anyhow!("the PostgreSQL journal's runtime stopped"))?
+                .with_context(|| format!("{what} (PostgreSQL journal {target})"))
+        })
+    }
+}
+
 /// rustls with ring (the provider the rest of the host uses) and the
 /// webpki roots.
 fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
@@ -245,7 +295,7 @@ fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
 }
 
 /// A connection from the pool, its error said plainly.
-async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
+pub(super) async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
     pool.get()
         .await
         .map_err(|error| anyhow!("cannot reach the database: {error}"))
@@ -289,8 +339,10 @@ async fn migrate(pool: Pool) -> anyhow::Result<()> {
             .with_context(|| format!("migrating the journal to schema {to}"))?;
         transaction
             .execute(
-                "INSERT INTO provisioning_journal_schema (version, applied_at_ms) VALUES ($1, $2)",
-                &[&to, &now_ms()],
+                &format!(
+                    "INSERT INTO provisioning_journal_schema (version, applied_at_ms) VALUES ($1, {NOW_MS})"
+                ),
+                &[&to],
             )
             .await?;
     }
@@ -301,7 +353,10 @@ async fn migrate(pool: Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn entry_from_row(row: &Row, now_ms: i64) -> anyhow::Result<Entry> {
+/// An entry from a row of [`COLUMNS`], its state judged by the database's
+/// clock read with it.
+fn entry_from_row(row: &Row) -> anyhow::Result<Entry> {
+    let now_ms: i64 = row.try_get(19)?;
     let succeeded: Option<bool> = row.try_get(7)?;
     let acknowledged_at_ms: Option<i64> = row.try_get(12)?;
     let lease_until_ms: Option<i64> = row.try_get(16)?;
@@ -354,8 +409,7 @@ fn entry_from_row(row: &Row, now_ms: i64) -> anyhow::Result<Entry> {
 }
 
 fn entries_from_rows(rows: &[Row]) -> anyhow::Result<Vec<Entry>> {
-    let now = now_ms();
-    rows.iter().map(|row| entry_from_row(row, now)).collect()
+    rows.iter().map(entry_from_row).collect()
 }
 
 impl PostgresJournal {
@@ -371,7 +425,8 @@ impl PostgresJournal {
 }
 
 impl JournalStore for PostgresJournal {
-    fn begin(&self, intent: &Intent, owner: &str, lease_until_ms: i64) -> anyhow::Result<Begun> {
+    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun> {
+        let lease_ms = duration_ms(lease);
         let intent = intent.clone();
         let owner = owner.to_string();
         self.run("recording a call's intent", move |pool| async move {
@@ -385,7 +440,7 @@ impl JournalStore for PostgresJournal {
                         &format!(
                             "INSERT INTO {TABLE} (module, function, service_id, idempotency_key,
                                 input, request_digest, started_at_ms, owner, lease_until_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             VALUES ($1, $2, $3, $4, $5, $6, {NOW_MS}, $7, {NOW_MS} + $8)
                              ON CONFLICT (module, idempotency_key) DO NOTHING
                              RETURNING id"
                         ),
@@ -396,9 +451,8 @@ impl JournalStore for PostgresJournal {
                             &intent.idempotency_key,
                             &intent.input,
                             &intent.request_digest,
-                            &now_ms(),
                             &owner,
-                            &lease_until_ms,
+                            &lease_ms,
                         ],
                     )
                     .await?;
@@ -415,7 +469,7 @@ impl JournalStore for PostgresJournal {
                     )
                     .await?;
                 if let Some(row) = existing {
-                    return Ok(Begun::Existing(entry_from_row(&row, now_ms())?));
+                    return Ok(Begun::Existing(entry_from_row(&row)?));
                 }
                 // The key was released between the two statements: again.
             }
@@ -433,7 +487,7 @@ impl JournalStore for PostgresJournal {
                 .query_opt(
                     &format!(
                         "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
-                            summary = $5, sealed_credentials = $6, finished_at_ms = $7,
+                            summary = $5, sealed_credentials = $6, finished_at_ms = {NOW_MS},
                             lease_until_ms = NULL, acknowledged_at_ms = NULL
                          WHERE id = $1 AND finished_at_ms IS NULL
                          RETURNING finding IS NOT NULL"
@@ -445,7 +499,6 @@ impl JournalStore for PostgresJournal {
                         &outcome.uncertain,
                         &outcome.summary,
                         &outcome.sealed_credentials,
-                        &now_ms(),
                     ],
                 )
                 .await?;
@@ -457,17 +510,18 @@ impl JournalStore for PostgresJournal {
         })
     }
 
-    fn renew(&self, ids: &[EntryId], lease_until_ms: i64) -> anyhow::Result<()> {
+    fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
+        let lease_ms = duration_ms(lease);
         let ids = ids.to_vec();
         self.run("renewing leases", move |pool| async move {
             let client = connection(&pool).await?;
             client
                 .execute(
                     &format!(
-                        "UPDATE {TABLE} SET lease_until_ms = $2
+                        "UPDATE {TABLE} SET lease_until_ms = {NOW_MS} + $2
                          WHERE id = ANY($1) AND finished_at_ms IS NULL"
                     ),
-                    &[&ids, &lease_until_ms],
+                    &[&ids, &lease_ms],
                 )
                 .await?;
             Ok(())
@@ -483,7 +537,7 @@ impl JournalStore for PostgresJournal {
                     &[&id],
                 )
                 .await?;
-            row.map(|row| entry_from_row(&row, now_ms())).transpose()
+            row.map(|row| entry_from_row(&row)).transpose()
         })
     }
 
@@ -508,7 +562,7 @@ impl JournalStore for PostgresJournal {
             let found = transaction
                 .query_opt(
                     &format!(
-                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms FROM {TABLE}
+                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms, {NOW_MS} FROM {TABLE}
                          WHERE id = $1 FOR UPDATE"
                     ),
                     &[&id],
@@ -520,7 +574,7 @@ impl JournalStore for PostgresJournal {
             let succeeded: Option<bool> = found.try_get(0)?;
             let lease: Option<i64> = found.try_get(1)?;
             let acknowledged: Option<i64> = found.try_get(2)?;
-            let now = now_ms();
+            let now: i64 = found.try_get(3)?;
             if acknowledged.is_some() {
                 return Ok(Acknowledged::NotPending);
             }
@@ -649,7 +703,7 @@ mod tests {
         let server = PgServer::start();
         let journal = PostgresJournal::connect(&server.database("down")).unwrap();
         let before = journal
-            .begin(&intent("before"), "h:1", now_ms() + 60_000)
+            .begin(&intent("before"), "h:1", Duration::from_secs(60))
             .unwrap();
         assert!(matches!(before, Begun::Started(_)));
 
@@ -659,7 +713,7 @@ mod tests {
         assert!(error.contains("cannot reach the database"), "{error}");
         assert!(
             journal
-                .begin(&intent("while-down"), "h:1", now_ms() + 60_000)
+                .begin(&intent("while-down"), "h:1", Duration::from_secs(60))
                 .is_err()
         );
         assert!(journal.pending().is_err());
@@ -673,7 +727,7 @@ mod tests {
         journal.check_writable().unwrap();
         assert!(matches!(
             journal
-                .begin(&intent("after"), "h:1", now_ms() + 60_000)
+                .begin(&intent("after"), "h:1", Duration::from_secs(60))
                 .unwrap(),
             Begun::Started(_)
         ));

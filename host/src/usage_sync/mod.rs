@@ -308,7 +308,7 @@ async fn attempt(host: &Host, mut pending: QueuedService, options: &SyncOptions)
                 // A provider's Retry-After holds the module's calls in the
                 // host already; a backoff of the sync's own does here.
                 if let (Some(limiter), None) = (&limiter, retry_after(&error)) {
-                    limiter.hold_until(Instant::now() + wait);
+                    limiter.hold_until(Instant::now() + wait).await;
                 }
                 tracing::info!(module = %module_name, service = %pending.job.service.service_id, attempt = pending.attempts, wait_ms = wait.as_millis() as u64, "usage sync: rate-limited; trying the service again");
                 Step::Retry(Box::new(pending), wait)

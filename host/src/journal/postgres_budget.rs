@@ -1,0 +1,240 @@
+//! The rate budget several hosts share through their PostgreSQL journal
+//! ([`SharedBudget`]): one row per module name with the start of the latest
+//! turn any host reserved and until when a provider's Retry-After holds
+//! them all, each read and moved in one statement under the row's lock, by
+//! the database's clock.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::postgres::{NOW_MS, PostgresJournal, connection};
+use super::record::duration_ms;
+use crate::rate::{BudgetAsk, Reserved, SharedBudget};
+
+/// How long a turn waits for the database before the host paces alone:
+/// short, since a call's deadline waits on it.
+const BUDGET_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Bounds that stand for "no bound" (a year), so that sums with the
+/// database's clock stay within a `BIGINT`.
+const FOREVER_MS: i64 = 365 * 24 * 3600 * 1000;
+
+const TABLE: &str = "provisioning_rate_budget";
+
+/// The schema's migration that makes the budget (PostgreSQL's schema 2).
+pub(super) const MIGRATION: &str = "CREATE TABLE provisioning_rate_budget (
+        module TEXT PRIMARY KEY,
+        last_start_ms BIGINT NOT NULL,
+        held_until_ms BIGINT NOT NULL DEFAULT 0
+    );";
+
+fn bounded_ms(duration: Duration) -> i64 {
+    duration_ms(duration).min(FOREVER_MS)
+}
+
+impl SharedBudget for PostgresJournal {
+    fn reserve(
+        &self,
+        module: &str,
+        ask: BudgetAsk,
+    ) -> BoxFuture<'static, anyhow::Result<Reserved>> {
+        let module = module.to_string();
+        let not_before = bounded_ms(ask.not_before);
+        let interval = bounded_ms(ask.interval);
+        let max_wait = bounded_ms(ask.max_wait);
+        let max_hold = bounded_ms(ask.max_hold);
+        self.run_async(
+            "reserving a turn under the shared rate limit",
+            BUDGET_TIMEOUT,
+            move |pool| async move {
+                let client = connection(&pool).await?;
+                // The turn: spaced after the latest any host reserved, not
+                // during a hold, not before this host's own pacing allows.
+                let start = format!("GREATEST({NOW_MS} + $2, last_start_ms + $3, held_until_ms)");
+                loop {
+                    let moved = client
+                        .query_opt(
+                            &format!(
+                                "UPDATE {TABLE} SET last_start_ms = {start}
+                                 WHERE module = $1 AND {start} <= {NOW_MS} + $4
+                                    AND held_until_ms <= {NOW_MS} + $5
+                                 RETURNING last_start_ms - {NOW_MS}"
+                            ),
+                            &[&module, &not_before, &interval, &max_wait, &max_hold],
+                        )
+                        .await?;
+                    if let Some(row) = moved {
+                        return Ok(Reserved::At(from_ms(row.try_get(0)?)));
+                    }
+                    let refused = client
+                        .query_opt(
+                            &format!("SELECT {start} - {NOW_MS} FROM {TABLE} WHERE module = $1"),
+                            &[&module, &not_before, &interval],
+                        )
+                        .await?;
+                    if let Some(row) = refused {
+                        return Ok(Reserved::Refused(from_ms(row.try_get(0)?)));
+                    }
+                    // The module's first turn on this database.
+                    let first = client
+                        .query_opt(
+                            &format!(
+                                "INSERT INTO {TABLE} (module, last_start_ms)
+                                 VALUES ($1, {NOW_MS} + $2)
+                                 ON CONFLICT (module) DO NOTHING
+                                 RETURNING last_start_ms - {NOW_MS}"
+                            ),
+                            &[&module, &not_before],
+                        )
+                        .await?;
+                    if let Some(row) = first {
+                        return Ok(Reserved::At(from_ms(row.try_get(0)?)));
+                    }
+                    // Another host made the row meanwhile: take a turn after
+                    // its.
+                }
+            },
+        )
+    }
+
+    fn hold(&self, module: &str, hold: Duration) -> BoxFuture<'static, anyhow::Result<()>> {
+        let module = module.to_string();
+        let hold = bounded_ms(hold);
+        self.run_async(
+            "holding the shared rate limit",
+            BUDGET_TIMEOUT,
+            move |pool| async move {
+                let client = connection(&pool).await?;
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO {TABLE} (module, last_start_ms, held_until_ms)
+                             VALUES ($1, 0, {NOW_MS} + $2)
+                             ON CONFLICT (module) DO UPDATE
+                             SET held_until_ms = GREATEST({TABLE}.held_until_ms, EXCLUDED.held_until_ms)"
+                        ),
+                        &[&module, &hold],
+                    )
+                    .await?;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// A length from the database's milliseconds (a negative one is now).
+fn from_ms(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provisioning_test_postgres::PgServer;
+
+    fn ask(interval_ms: u64, max_wait_ms: u64) -> BudgetAsk {
+        BudgetAsk {
+            interval: Duration::from_millis(interval_ms),
+            not_before: Duration::ZERO,
+            max_wait: Duration::from_millis(max_wait_ms),
+            max_hold: Duration::from_millis(max_wait_ms),
+        }
+    }
+
+    fn at(reserved: Reserved) -> Duration {
+        match reserved {
+            Reserved::At(delay) => delay,
+            Reserved::Refused(wait) => panic!("refused, {wait:?} off"),
+        }
+    }
+
+    /// Two hosts (two connections to one database) take turns of one
+    /// module: each turn is spaced after the latest either took; a turn
+    /// past a caller's bound reserves nothing; another module is apart.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn hosts_on_one_database_space_their_turns_as_one() {
+        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_spacing"))
+            .await
+            .unwrap();
+        let (first, second) = tokio::task::spawn_blocking(move || {
+            (
+                PostgresJournal::connect(&url).unwrap(),
+                PostgresJournal::connect(&url).unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+        let hosts = [&first, &second];
+        let mut delays = Vec::new();
+        for turn in 0..6 {
+            let host = hosts[turn % 2];
+            delays.push(at(host
+                .reserve("webline", ask(1000, 60_000))
+                .await
+                .unwrap()));
+        }
+        // Asked at once, the turns lie one interval apart whichever host
+        // took them (less the few milliseconds the asking took).
+        for (turn, delay) in delays.iter().enumerate() {
+            let expected = Duration::from_secs(turn as u64);
+            assert!(
+                *delay <= expected && expected - *delay < Duration::from_millis(500),
+                "turn {turn} in {delay:?}, expected about {expected:?}: {delays:?}"
+            );
+        }
+        // The next is 6 s off: refused within 2 s, and nothing reserved.
+        match second.reserve("webline", ask(1000, 2000)).await.unwrap() {
+            Reserved::Refused(wait) => assert!(wait > Duration::from_secs(5), "{wait:?}"),
+            other => panic!("{other:?}"),
+        }
+        let seventh = at(first.reserve("webline", ask(1000, 60_000)).await.unwrap());
+        assert!(seventh > Duration::from_millis(5500) && seventh <= Duration::from_secs(6));
+        // Another module's budget is its own.
+        let other = at(second.reserve("blesta", ask(1000, 60_000)).await.unwrap());
+        assert!(other < Duration::from_millis(100), "{other:?}");
+    }
+
+    /// A hold recorded by one host pushes the other's next turn past it,
+    /// and refuses a caller who would not wait that long.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_hold_from_one_host_holds_the_other() {
+        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_hold"))
+            .await
+            .unwrap();
+        let (first, second) = tokio::task::spawn_blocking(move || {
+            (
+                PostgresJournal::connect(&url).unwrap(),
+                PostgresJournal::connect(&url).unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+        first
+            .hold("webline", Duration::from_secs(30))
+            .await
+            .unwrap();
+        match second.reserve("webline", ask(10, 5000)).await.unwrap() {
+            Reserved::Refused(wait) => assert!(wait > Duration::from_secs(25), "{wait:?}"),
+            other => panic!("{other:?}"),
+        }
+        // A caller that waits through holds (a usage sync's turn) gets the
+        // first turn after it.
+        let patient = BudgetAsk {
+            max_wait: Duration::MAX,
+            max_hold: Duration::MAX,
+            ..ask(10, 0)
+        };
+        let delay = at(second.reserve("webline", patient).await.unwrap());
+        assert!(
+            delay > Duration::from_secs(25) && delay <= Duration::from_secs(30),
+            "{delay:?}"
+        );
+        // A shorter hold does not shorten a longer one.
+        first.hold("webline", Duration::from_secs(1)).await.unwrap();
+        match first.reserve("webline", ask(10, 5000)).await.unwrap() {
+            Reserved::Refused(wait) => assert!(wait > Duration::from_secs(25), "{wait:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
