@@ -226,3 +226,57 @@ async fn what_the_provider_cannot_tell_stays_for_an_operator() {
         );
     }
 }
+
+/// Two of Webline's creates left unknown (one whose answer was lost after
+/// the account was made, one cut off before Webline acted) are both
+/// decided in one pass from one read of Webline's account list.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_pass_reads_a_modules_list_once_for_all_its_entries() {
+    let (sandbox, host, store) = journaled().await;
+    let create = |domain: &str| Request::CreateAccount {
+        service: on_domain(domain, "1"),
+    };
+    sandbox.webline().faults().inject(Fault::AnswerLost, 1);
+    let lost = host
+        .execute("webline", &create("made.co.tz"), &keyed("k-made"))
+        .await;
+    sandbox.webline().faults().inject(Fault::ServerErrorJson, 1);
+    let cut = host
+        .execute("webline", &create("unmade.co.tz"), &keyed("k-unmade"))
+        .await;
+    let (lost, cut) = (lost.journal_entry.unwrap(), cut.journal_entry.unwrap());
+    assert_eq!(state(&store, lost), EntryState::Unknown);
+    assert_eq!(state(&store, cut), EntryState::Unknown);
+    let lists_before = list_reads(&sandbox);
+
+    let report = reconcile(&host).await.unwrap();
+    assert_eq!(report.resolved(), 2, "{report:?}");
+    let verdict = |id| {
+        &report
+            .entries
+            .iter()
+            .find(|e| e.entry == id)
+            .unwrap()
+            .verdict
+    };
+    assert!(matches!(verdict(lost), Verdict::Done { .. }), "{report:?}");
+    assert!(
+        matches!(verdict(cut), Verdict::NotDone { .. }),
+        "{report:?}"
+    );
+    assert_eq!(
+        list_reads(&sandbox) - lists_before,
+        1,
+        "one list read for both"
+    );
+}
+
+/// How many listAccounts requests reached Webline.
+fn list_reads(sandbox: &Sandbox) -> usize {
+    sandbox
+        .webline()
+        .requests()
+        .iter()
+        .filter(|r| r.action == "listAccounts")
+        .count()
+}

@@ -24,6 +24,11 @@
 //!
 //! The reads run with the module's configured settings: per-call settings
 //! of the original call (a platform's product settings) are not journaled.
+//! A module's list is read once per pass, however many of its entries it
+//! decides.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -124,13 +129,14 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
         .journal()
         .ok_or_else(|| anyhow::anyhow!("the host has no journal to reconcile"))?;
     let mut report = ReconcileReport::default();
+    let mut lists = Lists::default();
     for pending in journal.pending().await? {
         let entry = pending.entry;
         if entry.state != EntryState::Unknown {
             continue;
         }
         let mut verdict = match serde_json::from_str::<Request>(&entry.intent.input) {
-            Ok(request) => look_into(host, &entry.intent.module, &request).await,
+            Ok(request) => look_into(host, &mut lists, &entry.intent.module, &request).await,
             Err(error) => Verdict::Undecided {
                 reason: format!("the journaled request cannot be read back ({error})"),
             },
@@ -181,8 +187,29 @@ fn finding(verdict: &Verdict) -> Option<OperatorFinding> {
     }
 }
 
+/// Each module's list-accounts answer in this pass (the accounts, or why
+/// there are none), read when first needed.
+#[derive(Default)]
+struct Lists(HashMap<String, Result<Arc<Vec<ListedAccount>>, String>>);
+
+impl Lists {
+    /// The module's accounts, read now unless this pass has read them.
+    async fn of(&mut self, host: &Host, module: &str) -> Result<Arc<Vec<ListedAccount>>, String> {
+        if let Some(known) = self.0.get(module) {
+            return known.clone();
+        }
+        let read = match host.call(module, &Request::ListAccounts).await {
+            Ok(Response::Accounts(accounts)) => Ok(Arc::new(accounts)),
+            Ok(_) => Err("list-accounts answered with another function's answer".to_owned()),
+            Err(error) => Err(format!("list-accounts failed: {error}")),
+        };
+        self.0.insert(module.to_owned(), read.clone());
+        read
+    }
+}
+
 /// Asks the provider about the request's service and decides.
-async fn look_into(host: &Host, module: &str, request: &Request) -> Verdict {
+async fn look_into(host: &Host, lists: &mut Lists, module: &str, request: &Request) -> Verdict {
     let Some(service) = request.service() else {
         return undecided("the call has no service to look up");
     };
@@ -196,7 +223,7 @@ async fn look_into(host: &Host, module: &str, request: &Request) -> Verdict {
     // A create looks for the account it may have made, so it must not match
     // on a provider id left from an earlier account.
     let by_id = !matches!(request, Request::CreateAccount { .. });
-    match observe(host, module, &functions, service, by_id).await {
+    match observe(host, lists, module, &functions, service, by_id).await {
         Ok(Some(observation)) => verdict(request, &observation),
         Ok(None) => undecided(&format!(
             "module `{module}` has no read that shows this service (service-status with a \
@@ -223,6 +250,7 @@ fn undecided(reason: &str) -> Verdict {
 /// module has; `Ok(None)` when it has none that applies.
 async fn observe(
     host: &Host,
+    lists: &mut Lists,
     module: &str,
     functions: &[Function],
     service: &Service,
@@ -254,24 +282,21 @@ async fn observe(
         };
     }
     if functions.contains(&Function::ListAccounts) {
-        return match host.call(module, &Request::ListAccounts).await {
-            Ok(Response::Accounts(accounts)) => find(&accounts, service, remote_id).map(|found| {
-                Some(match found {
-                    Some(account) => Observation::Present {
-                        remote_id: Some(account.remote_id.clone()),
-                        state: account.state,
-                        domain: account.domain.clone(),
-                        package: account.package.clone(),
-                        source: "list-accounts",
-                    },
-                    None => Observation::Absent {
-                        source: "list-accounts",
-                    },
-                })
-            }),
-            Ok(_) => Err("list-accounts answered with another function's answer".to_owned()),
-            Err(error) => Err(format!("list-accounts failed: {error}")),
-        };
+        let accounts = lists.of(host, module).await?;
+        return find(&accounts, service, remote_id).map(|found| {
+            Some(match found {
+                Some(account) => Observation::Present {
+                    remote_id: Some(account.remote_id.clone()),
+                    state: account.state,
+                    domain: account.domain.clone(),
+                    package: account.package.clone(),
+                    source: "list-accounts",
+                },
+                None => Observation::Absent {
+                    source: "list-accounts",
+                },
+            })
+        });
     }
     if functions.contains(&Function::UsageData) {
         let request = Request::UsageData {
