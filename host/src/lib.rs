@@ -65,5 +65,6 @@ pub use request::{
     setting_kind_name, setting_scope_name,
 };
 pub use usage_sync::{
-    SyncOptions, SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage,
+    DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_LEASE, SharedRun, SharedSyncSummary, SyncOptions,
+    SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage, sync_usage_shared,
 };

@@ -584,6 +584,28 @@ async fn usage_has_the_notes_shape_at_top_level_with_strings() {
 }
 
 #[tokio::test]
+async fn usage_reads_are_counted_per_service_only_when_figures_are_answered() {
+    let (hmn, router) = simulator();
+    create(&router, "1", "101").await;
+    create(&router, "2", "101").await;
+    for id in ["1", "1", "2", "missing"] {
+        call(
+            &router,
+            "get_Bandwidth_Disk_Usage",
+            json!({"serviceid": id}),
+        )
+        .await;
+    }
+    call(&router, "GetServerName", json!({"serviceid": "2"})).await;
+    let reads = hmn.usage_reads();
+    assert_eq!(
+        reads.into_iter().collect::<Vec<_>>(),
+        [("1".to_string(), 2), ("2".to_string(), 1)]
+    );
+    assert_eq!(hmn.service("1").unwrap().usage_reads, 2);
+}
+
+#[tokio::test]
 async fn usage_with_unlimited_limits_is_zero_and_zero_percent() {
     let (hmn, router) = simulator();
     // Pro has unlimited bandwidth from its product.

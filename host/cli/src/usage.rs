@@ -1,6 +1,12 @@
 //! `provisioning usage`: usage-data for many services at once (a billing
 //! platform's nightly refresh), one JSON line per service on stdout as the
 //! answers come, a summary on stderr, a progress bar only on a terminal.
+//!
+//! `--from-journal` is a run shared by every host that runs it under the
+//! same `--run` name (today's UTC date by default): the hosts split the
+//! live services between them through the journal, each read once per
+//! run (see `provisioning_host::sync_usage_shared`); each host prints the
+//! services it read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -11,8 +17,9 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use provisioning_host::{
-    ErrorReport, Host, HostOptions, Manifest, SyncOptions, SyncSummary, UsageJob, UsageReport,
-    UsageResult, live_services, sync_usage,
+    ErrorReport, Host, HostOptions, Manifest, ModuleLoadError, SharedRun, SharedSyncSummary,
+    SyncOptions, SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage,
+    sync_usage_shared,
 };
 use serde_json::Value;
 
@@ -30,9 +37,26 @@ pub struct Args {
     #[arg(long, required_unless_present = "from_journal")]
     services: Option<PathBuf>,
     /// Every live service the journal knows of: created and not terminated
-    /// (needs the manifest's `[journal]`).
+    /// (needs the manifest's `[journal]`), in a run shared with every host
+    /// running it under the same `--run`: each service is read by one of
+    /// them, once per run.
     #[arg(long, conflicts_with = "services")]
     from_journal: bool,
+    /// The run's name (with `--from-journal`): the hosts giving the same
+    /// name share the run, and a service done in it is not read again
+    /// under that name (run it again to finish what a failed run left).
+    /// Default: today's date in UTC (`YYYY-MM-DD`).
+    #[arg(long, requires = "from_journal")]
+    run: Option<String>,
+    /// Services a host claims at once (with `--from-journal`): at most
+    /// this many are read twice when a host dies mid-run.
+    #[arg(long, default_value_t = provisioning_host::DEFAULT_CLAIM_BATCH as u64, value_parser = clap::value_parser!(u64).range(1..), requires = "from_journal")]
+    claim_batch: u64,
+    /// How long a host's claim lasts unless renewed (it is, every third of
+    /// that while the host reads): how soon the other hosts take over the
+    /// services of a host that died (with `--from-journal`).
+    #[arg(long, default_value_t = provisioning_host::DEFAULT_CLAIM_LEASE.as_secs(), value_parser = clap::value_parser!(u64).range(1..), requires = "from_journal")]
+    claim_lease_secs: u64,
     /// Calls in flight at once, over every module.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     concurrency: u64,
@@ -56,27 +80,21 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
             live_services(&journal.entries().await?)
         }
     };
-    // Only the modules the services need; a service of one that does not
-    // load gets an error line of its own, and the others are read.
-    let mut failures = BTreeMap::new();
-    let needed: BTreeSet<&str> = jobs.iter().map(|job| job.module.as_str()).collect();
-    for name in needed {
-        if !manifest.modules.contains_key(name) {
-            continue; // the sync reports its services `unknown-module`
-        }
-        if let Err(failure) = host.load_from_manifest(&manifest, name).await {
-            eprintln!("warning: {failure}");
-            failures.insert(name.to_string(), failure);
-        }
-    }
-    let (unloaded, jobs): (Vec<UsageJob>, Vec<UsageJob>) = jobs
-        .into_iter()
-        .partition(|job| failures.contains_key(&job.module));
+    let failures = load_modules(&host, &manifest, &jobs).await;
     let options = SyncOptions {
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         max_rounds: args.max_rounds,
         ..SyncOptions::default()
     };
+    if args.from_journal {
+        let mut run = SharedRun::new(args.run.clone().unwrap_or_else(SharedRun::todays_name))?;
+        run.batch = usize::try_from(args.claim_batch).unwrap_or(usize::MAX);
+        run.lease = Duration::from_secs(args.claim_lease_secs);
+        return run_shared(&host, jobs, &run, &options, &failures, json).await;
+    }
+    let (unloaded, jobs): (Vec<UsageJob>, Vec<UsageJob>) = jobs
+        .into_iter()
+        .partition(|job| failures.contains_key(&job.module));
 
     let bar = progress_bar(jobs.len() as u64);
     let mut write_error = None;
@@ -131,6 +149,117 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Loads the modules the services need (only those); a service of one
+/// that does not load gets an error line of its own, and the others are
+/// read. Returns the failures by module.
+async fn load_modules(
+    host: &Host,
+    manifest: &Manifest,
+    jobs: &[UsageJob],
+) -> BTreeMap<String, ModuleLoadError> {
+    let mut failures = BTreeMap::new();
+    let needed: BTreeSet<&str> = jobs.iter().map(|job| job.module.as_str()).collect();
+    for name in needed {
+        if !manifest.modules.contains_key(name) {
+            continue; // the sync reports its services `unknown-module`
+        }
+        if let Err(failure) = host.load_from_manifest(manifest, name).await {
+            eprintln!("warning: {failure}");
+            failures.insert(name.to_string(), failure);
+        }
+    }
+    failures
+}
+
+/// This host's share of the run shared through the journal: one line per
+/// service it read, then the summary; exits 0 when every one it read was
+/// read successfully, 1 otherwise.
+async fn run_shared(
+    host: &Host,
+    jobs: Vec<UsageJob>,
+    run: &SharedRun,
+    options: &SyncOptions,
+    failures: &BTreeMap<String, ModuleLoadError>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let journal = host.journal().context("the shared run needs the journal")?;
+    // This host's share is not known in advance: the bar counts the
+    // services read here against the live services it knows of.
+    let bar = progress_bar(jobs.len() as u64);
+    let mut write_error = None;
+    let mut relabelled = Vec::new();
+    let summary = sync_usage_shared(host, journal, jobs, run, options, |report| {
+        // A service of a module that did not load here is reported with
+        // why, as without a shared run.
+        let unloaded = failures.get(&report.module).map(|failure| UsageReport {
+            outcome: UsageResult::Error(ErrorReport::new(
+                failure.kind.as_str(),
+                failure.message.clone(),
+            )),
+            ..report.clone()
+        });
+        if let Some(unloaded) = &unloaded {
+            relabelled.push(unloaded.kind().to_string());
+        }
+        let report = unloaded.as_ref().unwrap_or(report);
+        bar.suspend(|| {
+            let line = serde_json::to_string(report).unwrap_or_default();
+            if let Err(error) = outln!("{line}") {
+                write_error.get_or_insert(error);
+            }
+        });
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    let mut summary = summary?;
+    if let Some(error) = write_error {
+        return Err(error.context("writing the reports"));
+    }
+    // The outcomes as printed: a module that did not load here counts by
+    // its load error, not as `unknown-module`.
+    for kind in relabelled {
+        if let Some(count) = summary.sync.outcomes.get_mut("unknown-module") {
+            *count -= 1;
+            if *count == 0 {
+                summary.sync.outcomes.remove("unknown-module");
+            }
+        }
+        *summary.sync.outcomes.entry(kind).or_default() += 1;
+    }
+    print_shared_summary(&summary, json);
+    Ok(if summary.sync.all_succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The summary of this host's share of a shared run, on stderr: as
+/// [`print_summary`]'s, then the run and this host's part in it.
+fn print_shared_summary(summary: &SharedSyncSummary, json: bool) {
+    if json {
+        errln!(
+            "{}",
+            serde_json::to_string(summary).unwrap_or_else(|_| "{}".into())
+        );
+        return;
+    }
+    print_summary(&summary.sync, false);
+    let taken_over = match summary.taken_over {
+        0 => String::new(),
+        n => format!(", {n} taken over from a host that stopped"),
+    };
+    errln!(
+        "run {}: shared through the journal; {} of its {} services read here by {} in {} claims{taken_over}",
+        summary.run,
+        summary.sync.services,
+        summary.run_services,
+        summary.host,
+        summary.batches,
+    );
 }
 
 /// The jobs of a services file: one JSON object a line, blank lines

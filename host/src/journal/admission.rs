@@ -203,6 +203,11 @@ impl Shared {
         }
     }
 
+    /// This host, as the entries and usage claims it owns name it.
+    pub(super) fn owner(&self) -> &str {
+        &self.owner
+    }
+
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<SlotKey, Slot>> {
         // The map is consistent after every statement; a panic elsewhere
         // does not make it unusable.

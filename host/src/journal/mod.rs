@@ -19,6 +19,9 @@
 //!   [`PostgresJournal`] (a database server, the store several hosts can
 //!   share): where entries are kept; [`JournalLocation`] names one.
 //! - The records: [`Intent`], [`CallOutcome`], [`Entry`].
+//! - Usage runs shared by several hosts ([`Journal::start_usage_run`],
+//!   [`Journal::claim_usage`]): which host reads which service's usage in
+//!   a nightly sync, claimed through the store under a lease.
 //!
 //! Inputs and outcomes reach the store with secrets already removed; the
 //! store never sees a credential in the clear.
@@ -32,6 +35,7 @@ mod sqlite;
 mod store;
 #[cfg(test)]
 mod store_tests;
+mod usage_claims;
 mod worker;
 
 pub(crate) use admission::Admission;
@@ -43,6 +47,7 @@ pub use record::{
 pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
 pub use store::{Finished, JournalStore};
+pub use usage_claims::{RunService, USAGE_RUNS_KEPT, UsageClaim, UsageServiceKey};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -476,6 +481,89 @@ impl Journal {
     /// journal's), for the host's rate limiters.
     pub(crate) fn shared_budget(&self) -> Option<Arc<dyn SharedBudget>> {
         self.budget.clone()
+    }
+
+    /// This host as the journal names it (`hostname:pid`): the owner of
+    /// the calls it runs and of the usage services it claims.
+    pub fn owner(&self) -> &str {
+        self.inner.owner()
+    }
+
+    /// Registers `services` for the usage run `run` (the ones registered
+    /// already, by this host or another, keep their state), first
+    /// forgetting runs registered more than [`USAGE_RUNS_KEPT`] ago;
+    /// returns how many services the run has.
+    pub async fn start_usage_run(
+        &self,
+        run: &str,
+        services: Vec<RunService>,
+    ) -> anyhow::Result<usize> {
+        let run = run.to_string();
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context
+                    .store
+                    .register_usage_run(&run, &services, USAGE_RUNS_KEPT)
+            })
+            .await
+    }
+
+    /// Claims for this host up to `limit` services of `run` that are
+    /// neither done nor under another live claim, under a lease of `lease`
+    /// (by the store's clock): until it runs out, no other host gets them.
+    /// Renew it with [`Journal::renew_usage_claims`] while reading them,
+    /// and mark each done with [`Journal::finish_usage`].
+    pub async fn claim_usage(
+        &self,
+        run: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<UsageClaim> {
+        let run = run.to_string();
+        let owner = self.owner().to_string();
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.claim_usage(&run, &owner, limit, lease)
+            })
+            .await
+    }
+
+    /// Extends this host's claims on `services` of `run` to `lease` from
+    /// now (those not done and not taken over meanwhile).
+    pub async fn renew_usage_claims(
+        &self,
+        run: &str,
+        services: Vec<UsageServiceKey>,
+        lease: Duration,
+    ) -> anyhow::Result<()> {
+        let run = run.to_string();
+        let owner = self.owner().to_string();
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context
+                    .store
+                    .renew_usage_claims(&run, &owner, &services, lease)
+            })
+            .await
+    }
+
+    /// Marks `services` of `run` done: their reports are out, and no host
+    /// claims them again in the run.
+    pub async fn finish_usage(
+        &self,
+        run: &str,
+        services: Vec<UsageServiceKey>,
+    ) -> anyhow::Result<()> {
+        let run = run.to_string();
+        self.inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.finish_usage(&run, &services)
+            })
+            .await
     }
 
     /// The journal's shared state, for the host's calls.

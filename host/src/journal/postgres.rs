@@ -26,7 +26,7 @@
 //! operation (the journal then refuses mutating calls) instead of hanging.
 //!
 //! Time is the server's: every timestamp and lease is written, and every
-//! entry's state judged, by the database's `clock_timestamp()`, so that
+//! entry's state judged, by the database's `statement_timestamp()`, so that
 //! hosts whose clocks differ agree on whose lease has run out.
 //!
 //! The URL may hold a password: it is never printed. Errors and logs name
@@ -46,6 +46,7 @@ use super::record::{
     Resolution, duration_ms,
 };
 use super::store::{Finished, JournalStore, newer_schema};
+use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
 /// How long one store operation may take, connecting included: past it,
 /// it fails (a database that is down or unreachable, a lock held too
@@ -94,6 +95,26 @@ const MIGRATIONS: &[&str] = &[
         WHERE acknowledged_at_ms IS NULL;",
     // 2: the rate budget several hosts share.
     super::postgres_budget::MIGRATION,
+    // 3: usage runs shared by several hosts (SQLite's schema 3): each
+    // service registered for a run, the host that claimed it and until
+    // when (by the server's clock), whether it is done.
+    "CREATE TABLE provisioning_journal_usage_claims (
+        run TEXT NOT NULL,
+        module TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        job TEXT NOT NULL,
+        registered_at_ms BIGINT NOT NULL,
+        claimed_by TEXT,
+        lease_until_ms BIGINT,
+        times_claimed INTEGER NOT NULL DEFAULT 0,
+        done_at_ms BIGINT,
+        PRIMARY KEY (run, module, service_id)
+    );
+    CREATE INDEX provisioning_journal_usage_open
+        ON provisioning_journal_usage_claims (run, position) WHERE done_at_ms IS NULL;
+    CREATE INDEX provisioning_journal_usage_registered
+        ON provisioning_journal_usage_claims (registered_at_ms);",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -112,6 +133,14 @@ const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input,
      (extract(epoch from statement_timestamp()) * 1000)::bigint";
 
 const TABLE: &str = "provisioning_journal_calls";
+
+/// The usage runs' table.
+const CLAIMS: &str = "provisioning_journal_usage_claims";
+
+/// The key of the advisory lock that serialises registering usage runs:
+/// hosts registering at once insert one after the other, never waiting on
+/// each other's rows in opposite orders (ASCII "provusge").
+const USAGE_RUN_LOCK: i64 = 0x7072_6f76_7573_6765;
 
 /// A journal in a PostgreSQL database, through a pool of connections.
 pub struct PostgresJournal {
@@ -645,6 +674,186 @@ impl JournalStore for PostgresJournal {
             },
         )
     }
+
+    fn register_usage_run(
+        &self,
+        run: &str,
+        services: &[RunService],
+        forget_after: Duration,
+    ) -> anyhow::Result<usize> {
+        let run = run.to_string();
+        let modules: Vec<String> = services.iter().map(|s| s.key.module.clone()).collect();
+        let ids: Vec<String> = services.iter().map(|s| s.key.service_id.clone()).collect();
+        let jobs: Vec<String> = services.iter().map(|s| s.job.clone()).collect();
+        let positions: Vec<i64> = (0..services.len() as i64).collect();
+        let forget_after = millis(forget_after);
+        self.run("registering a usage run", move |pool| async move {
+            let mut client = connection(&pool).await?;
+            let transaction = client.transaction().await?;
+            transaction
+                .execute("SELECT pg_advisory_xact_lock($1)", &[&USAGE_RUN_LOCK])
+                .await?;
+            transaction
+                .execute(
+                    &format!("DELETE FROM {CLAIMS} WHERE registered_at_ms < {NOW_MS} - $1"),
+                    &[&forget_after],
+                )
+                .await?;
+            transaction
+                .execute(
+                    &format!(
+                        "INSERT INTO {CLAIMS}
+                            (run, module, service_id, position, job, registered_at_ms)
+                         SELECT $1, module, service_id, position, job, {NOW_MS}
+                         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
+                            AS new (module, service_id, position, job)
+                         ON CONFLICT (run, module, service_id) DO NOTHING"
+                    ),
+                    &[&run, &modules, &ids, &positions, &jobs],
+                )
+                .await?;
+            let count: i64 = transaction
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1"),
+                    &[&run],
+                )
+                .await?
+                .try_get(0)?;
+            transaction.commit().await?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+
+    fn claim_usage(
+        &self,
+        run: &str,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<UsageClaim> {
+        let run = run.to_string();
+        let owner = owner.to_string();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let lease = millis(lease).max(1);
+        self.run("claiming usage services", move |pool| async move {
+            let client = connection(&pool).await?;
+            // Rows another host is claiming at this moment are skipped, not
+            // waited for; the leases are judged by the server's clock.
+            let rows = client
+                .query(
+                    &format!(
+                        "WITH open AS (
+                            SELECT run, module, service_id, times_claimed, position
+                            FROM {CLAIMS}
+                            WHERE run = $1 AND done_at_ms IS NULL
+                                AND (lease_until_ms IS NULL OR lease_until_ms <= {NOW_MS})
+                            ORDER BY position, module, service_id
+                            LIMIT $3
+                            FOR UPDATE SKIP LOCKED
+                         )
+                         UPDATE {CLAIMS} AS claim
+                         SET claimed_by = $2, lease_until_ms = {NOW_MS} + $4,
+                            times_claimed = claim.times_claimed + 1
+                         FROM open
+                         WHERE claim.run = open.run AND claim.module = open.module
+                            AND claim.service_id = open.service_id
+                         RETURNING claim.module, claim.service_id, claim.job,
+                            open.times_claimed, open.position"
+                    ),
+                    &[&run, &owner, &limit, &lease],
+                )
+                .await?;
+            let mut claimed = rows
+                .iter()
+                .map(|row| {
+                    let service = RunService {
+                        key: UsageServiceKey {
+                            module: row.try_get(0)?,
+                            service_id: row.try_get(1)?,
+                        },
+                        job: row.try_get(2)?,
+                    };
+                    let times: i32 = row.try_get(3)?;
+                    let position: i64 = row.try_get(4)?;
+                    Ok((position, service, times))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            claimed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+            let in_progress: i64 = client
+                .query_one(
+                    &format!(
+                        "SELECT COUNT(*) FROM {CLAIMS}
+                         WHERE run = $1 AND done_at_ms IS NULL AND lease_until_ms > {NOW_MS}"
+                    ),
+                    &[&run],
+                )
+                .await?
+                .try_get(0)?;
+            Ok(UsageClaim {
+                taken_over: claimed.iter().filter(|(_, _, times)| *times > 0).count(),
+                in_progress: usize::try_from(in_progress)
+                    .unwrap_or(0)
+                    .saturating_sub(claimed.len()),
+                services: claimed.into_iter().map(|(_, service, _)| service).collect(),
+            })
+        })
+    }
+
+    fn renew_usage_claims(
+        &self,
+        run: &str,
+        owner: &str,
+        services: &[UsageServiceKey],
+        lease: Duration,
+    ) -> anyhow::Result<()> {
+        let run = run.to_string();
+        let owner = owner.to_string();
+        let (modules, ids) = key_columns(services);
+        let lease = millis(lease).max(1);
+        self.run("renewing usage claims", move |pool| async move {
+            let client = connection(&pool).await?;
+            client
+                .execute(
+                    &format!(
+                        "UPDATE {CLAIMS} SET lease_until_ms = {NOW_MS} + $5
+                         WHERE run = $1 AND claimed_by = $2 AND done_at_ms IS NULL
+                            AND (module, service_id) IN
+                                (SELECT * FROM unnest($3::text[], $4::text[]))"
+                    ),
+                    &[&run, &owner, &modules, &ids, &lease],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()> {
+        let run = run.to_string();
+        let (modules, ids) = key_columns(services);
+        self.run("marking usage services done", move |pool| async move {
+            let client = connection(&pool).await?;
+            client
+                .execute(
+                    &format!(
+                        "UPDATE {CLAIMS} SET done_at_ms = {NOW_MS}, lease_until_ms = NULL
+                         WHERE run = $1 AND done_at_ms IS NULL
+                            AND (module, service_id) IN
+                                (SELECT * FROM unnest($2::text[], $3::text[]))"
+                    ),
+                    &[&run, &modules, &ids],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Services' keys as two parallel arrays, for `unnest`.
+fn key_columns(services: &[UsageServiceKey]) -> (Vec<String>, Vec<String>) {
+    services
+        .iter()
+        .map(|key| (key.module.clone(), key.service_id.clone()))
+        .unzip()
 }
 
 const RELEASE_KEY: &str = "UPDATE provisioning_journal_calls

@@ -13,6 +13,7 @@ use super::record::{
     Resolution, lease_until_ms, now_ms,
 };
 use super::store::{Finished, JournalStore, newer_schema};
+use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
 /// How long a statement waits for another connection's lock (another host
 /// on the same file, or `journal pending` reading beside the host). The
@@ -55,6 +56,23 @@ const MIGRATIONS: &[&str] = &[
         'bad-response', 'provider', 'deadline-exceeded', 'trap', 'memory-exhausted',
         'output-exceeded', 'result-too-large', 'host'))
     WHERE succeeded IS NOT NULL;",
+    // 3: usage runs shared by several hosts: each service registered for a
+    // run, the host that claimed it and until when, whether it is done.
+    "CREATE TABLE IF NOT EXISTS usage_claims (
+        run TEXT NOT NULL,
+        module TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        job TEXT NOT NULL,
+        registered_at_ms INTEGER NOT NULL,
+        claimed_by TEXT,
+        lease_until_ms INTEGER,
+        times_claimed INTEGER NOT NULL DEFAULT 0,
+        done_at_ms INTEGER,
+        PRIMARY KEY (run, module, service_id)
+    );
+    CREATE INDEX IF NOT EXISTS usage_claims_open ON usage_claims (run, done_at_ms, position);
+    CREATE INDEX IF NOT EXISTS usage_claims_registered ON usage_claims (registered_at_ms);",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -367,6 +385,161 @@ impl JournalStore for SqliteJournal {
         connection
             .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
             .context("taking the journal's write lock")?;
+        Ok(())
+    }
+
+    fn register_usage_run(
+        &self,
+        run: &str,
+        services: &[RunService],
+        forget_after: Duration,
+    ) -> anyhow::Result<usize> {
+        let mut connection = self.connection();
+        // Immediate: the write lock from the start, so that hosts on one
+        // file register one after the other.
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        transaction.execute(
+            "DELETE FROM usage_claims WHERE registered_at_ms < ?1",
+            params![now.saturating_sub(millis(forget_after))],
+        )?;
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT OR IGNORE INTO usage_claims
+                    (run, module, service_id, position, job, registered_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (position, service) in services.iter().enumerate() {
+                insert.execute(params![
+                    run,
+                    service.key.module,
+                    service.key.service_id,
+                    position as i64,
+                    service.job,
+                    now
+                ])?;
+            }
+        }
+        let count: i64 = transaction.query_row(
+            "SELECT COUNT(*) FROM usage_claims WHERE run = ?1",
+            params![run],
+            |row| row.get(0),
+        )?;
+        transaction.commit().context("registering a usage run")?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    fn claim_usage(
+        &self,
+        run: &str,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<UsageClaim> {
+        let mut connection = self.connection();
+        // Immediate: the choice and the claim in one step under the write
+        // lock, so that two hosts on one file never claim the same row.
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let in_progress: i64 = transaction.query_row(
+            "SELECT COUNT(*) FROM usage_claims
+             WHERE run = ?1 AND done_at_ms IS NULL AND lease_until_ms > ?2",
+            params![run, now],
+            |row| row.get(0),
+        )?;
+        let open: Vec<(RunService, i64)> = {
+            let mut select = transaction.prepare_cached(
+                "SELECT module, service_id, job, times_claimed FROM usage_claims
+                 WHERE run = ?1 AND done_at_ms IS NULL
+                    AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
+                 ORDER BY position, module, service_id
+                 LIMIT ?3",
+            )?;
+            select
+                .query_map(
+                    params![run, now, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |row| {
+                        Ok((
+                            RunService {
+                                key: UsageServiceKey {
+                                    module: row.get(0)?,
+                                    service_id: row.get(1)?,
+                                },
+                                job: row.get(2)?,
+                            },
+                            row.get(3)?,
+                        ))
+                    },
+                )?
+                .collect::<Result<_, _>>()?
+        };
+        {
+            let mut claim = transaction.prepare_cached(
+                "UPDATE usage_claims
+                 SET claimed_by = ?4, lease_until_ms = ?5, times_claimed = times_claimed + 1
+                 WHERE run = ?1 AND module = ?2 AND service_id = ?3",
+            )?;
+            let until = now.saturating_add(millis(lease).max(1));
+            for (service, _) in &open {
+                claim.execute(params![
+                    run,
+                    service.key.module,
+                    service.key.service_id,
+                    owner,
+                    until
+                ])?;
+            }
+        }
+        transaction.commit().context("claiming usage services")?;
+        Ok(UsageClaim {
+            taken_over: open.iter().filter(|(_, times)| *times > 0).count(),
+            services: open.into_iter().map(|(service, _)| service).collect(),
+            in_progress: usize::try_from(in_progress).unwrap_or(0),
+        })
+    }
+
+    fn renew_usage_claims(
+        &self,
+        run: &str,
+        owner: &str,
+        services: &[UsageServiceKey],
+        lease: Duration,
+    ) -> anyhow::Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        {
+            let mut renew = transaction.prepare_cached(
+                "UPDATE usage_claims SET lease_until_ms = ?5
+                 WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND claimed_by = ?4
+                    AND done_at_ms IS NULL",
+            )?;
+            let until = now_ms().saturating_add(millis(lease).max(1));
+            for key in services {
+                renew.execute(params![run, key.module, key.service_id, owner, until])?;
+            }
+        }
+        transaction.commit().context("renewing usage claims")?;
+        Ok(())
+    }
+
+    fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        {
+            let mut finish = transaction.prepare_cached(
+                "UPDATE usage_claims SET done_at_ms = ?4, lease_until_ms = NULL
+                 WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND done_at_ms IS NULL",
+            )?;
+            let now = now_ms();
+            for key in services {
+                finish.execute(params![run, key.module, key.service_id, now])?;
+            }
+        }
+        transaction
+            .commit()
+            .context("marking usage services done")?;
         Ok(())
     }
 }

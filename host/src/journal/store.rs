@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::record::{Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent};
+use super::usage_claims::{RunService, UsageClaim, UsageServiceKey};
 
 /// What [`JournalStore::finish`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,48 @@ pub trait JournalStore: Send + Sync + 'static {
     /// Fails unless the store takes writes now (for a readiness check);
     /// writes nothing.
     fn check_writable(&self) -> anyhow::Result<()>;
+
+    /// Registers `services` for the usage run `run` (those registered
+    /// already keep their state: claimed, done), after deleting the rows of
+    /// every run registered more than `forget_after` ago; returns how many
+    /// services the run has now. One atomic step; hosts registering the
+    /// same run at once are serialised.
+    fn register_usage_run(
+        &self,
+        run: &str,
+        services: &[RunService],
+        forget_after: Duration,
+    ) -> anyhow::Result<usize>;
+
+    /// Claims for `owner` up to `limit` services of `run` that are not
+    /// done and not under a live claim (never claimed, or their claim's
+    /// lease ran out), under a lease of `lease` from now, in the order they
+    /// were registered. Atomic and exclusive: two hosts claiming at once
+    /// never get the same service while its lease runs. The lease is
+    /// judged by the store's clock (the database server's, for a shared
+    /// database), so the hosts' clocks do not matter.
+    fn claim_usage(
+        &self,
+        run: &str,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> anyhow::Result<UsageClaim>;
+
+    /// Extends to `lease` from now the claims `owner` still holds on these
+    /// services of `run` (not done, not taken over by another host).
+    fn renew_usage_claims(
+        &self,
+        run: &str,
+        owner: &str,
+        services: &[UsageServiceKey],
+        lease: Duration,
+    ) -> anyhow::Result<()>;
+
+    /// Marks these services of `run` done (their usage was read and
+    /// reported), whoever holds their claim: they are never claimed again
+    /// in the run.
+    fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()>;
 }
 
 /// The error of a store whose schema is newer than this host knows (a

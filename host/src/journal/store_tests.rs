@@ -4,6 +4,7 @@
 //! own (a new file, a new database) and may open it several times, as
 //! several hosts would.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::record::{
 };
 use super::sqlite::SqliteJournal;
 use super::store::{Finished, JournalStore};
+use super::usage_claims::{RunService, UsageServiceKey};
 use provisioning_test_postgres::PgServer;
 
 /// A fresh journal of one store kind, to open as often as needed.
@@ -139,6 +141,10 @@ for_each_store!(
     hosts_opening_a_new_journal_at_once_migrate_it_once,
     a_journal_from_a_newer_schema_is_refused_naming_both_versions,
     a_journal_that_takes_writes_says_so,
+    usage_claims_are_exclusive_and_done_services_are_never_claimed_again,
+    hosts_claiming_usage_at_once_share_the_services_without_overlap,
+    an_expired_usage_claim_is_taken_over_and_a_renewed_one_is_not,
+    a_new_usage_run_starts_fresh_and_old_runs_are_forgotten,
 );
 
 const OWNER: &str = "test-host:1";
@@ -451,4 +457,203 @@ fn a_journal_that_takes_writes_says_so(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
     journal.check_writable().unwrap();
     assert!(journal.pending().unwrap().is_empty(), "nothing written");
+}
+
+/// `count` services of a usage run, `svc-000`... on HostMeNow.
+fn run_services(count: usize) -> Vec<RunService> {
+    (0..count)
+        .map(|i| RunService {
+            key: usage_key(&format!("svc-{i:03}")),
+            job: format!(r#"{{"module":"hostmenow","service":{{"service_id":"svc-{i:03}"}}}}"#),
+        })
+        .collect()
+}
+
+fn usage_key(service_id: &str) -> UsageServiceKey {
+    UsageServiceKey {
+        module: "hostmenow".into(),
+        service_id: service_id.into(),
+    }
+}
+
+fn keys(services: &[RunService]) -> Vec<UsageServiceKey> {
+    services.iter().map(|s| s.key.clone()).collect()
+}
+
+const LONG: Duration = Duration::from_secs(60);
+const KEEP: Duration = Duration::from_secs(3600);
+
+fn usage_claims_are_exclusive_and_done_services_are_never_claimed_again(db: &dyn TestJournal) {
+    let (a, b) = (db.open().unwrap(), db.open().unwrap());
+    let all = run_services(10);
+    assert_eq!(a.register_usage_run("r", &all, KEEP).unwrap(), 10);
+    assert_eq!(
+        b.register_usage_run("r", &all[5..], KEEP).unwrap(),
+        10,
+        "registering again adds nothing"
+    );
+
+    let first = a.claim_usage("r", "host-a:1", 4, LONG).unwrap();
+    assert_eq!(
+        first.services,
+        all[..4],
+        "in the order registered, jobs kept"
+    );
+    assert_eq!((first.taken_over, first.in_progress), (0, 0));
+    let second = b.claim_usage("r", "host-b:1", 100, LONG).unwrap();
+    assert_eq!(second.services, all[4..], "what A holds is not claimed");
+    assert_eq!(second.in_progress, 4, "A's four, still running");
+    let none = b.claim_usage("r", "host-b:1", 100, LONG).unwrap();
+    assert!(none.services.is_empty());
+    assert_eq!(none.in_progress, 10);
+
+    a.finish_usage("r", &keys(&first.services)).unwrap();
+    let after = a.claim_usage("r", "host-a:1", 100, LONG).unwrap();
+    assert!(after.services.is_empty(), "done is never claimed again");
+    assert_eq!(after.in_progress, 6);
+    b.finish_usage("r", &keys(&second.services)).unwrap();
+    // Renewing a done service brings no claim back to life.
+    b.renew_usage_claims("r", "host-b:1", &keys(&second.services), LONG)
+        .unwrap();
+    let over = b.claim_usage("r", "host-b:1", 100, LONG).unwrap();
+    assert_eq!(
+        (over.services.len(), over.in_progress),
+        (0, 0),
+        "the run is over"
+    );
+    assert_eq!(b.register_usage_run("r", &all, KEEP).unwrap(), 10);
+    assert!(
+        a.claim_usage("r", "host-a:1", 100, LONG)
+            .unwrap()
+            .services
+            .is_empty(),
+        "a host joining late registers the run again and finds it done"
+    );
+}
+
+fn hosts_claiming_usage_at_once_share_the_services_without_overlap(db: &dyn TestJournal) {
+    let all = run_services(200);
+    let hosts: Vec<_> = (0..4).map(|_| db.open().unwrap()).collect();
+    let shares: Vec<Vec<UsageServiceKey>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let all = &all;
+                scope.spawn(move || {
+                    let owner = format!("host-{i}:1");
+                    host.register_usage_run("together", all, KEEP).unwrap();
+                    let mut mine = Vec::new();
+                    loop {
+                        let claim = host.claim_usage("together", &owner, 7, LONG).unwrap();
+                        if claim.services.is_empty() {
+                            break;
+                        }
+                        let batch = keys(&claim.services);
+                        host.finish_usage("together", &batch).unwrap();
+                        mine.extend(batch);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let claimed: Vec<&UsageServiceKey> = shares.iter().flatten().collect();
+    let distinct: BTreeSet<&UsageServiceKey> = claimed.iter().copied().collect();
+    assert_eq!(
+        claimed.len(),
+        200,
+        "each claimed once: {:?}",
+        shares.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(distinct.len(), 200, "every service claimed");
+}
+
+fn an_expired_usage_claim_is_taken_over_and_a_renewed_one_is_not(db: &dyn TestJournal) {
+    let (a, b) = (db.open().unwrap(), db.open().unwrap());
+    let all = run_services(4);
+    a.register_usage_run("r", &all, KEEP).unwrap();
+    let short = Duration::from_millis(300);
+    let dying = a.claim_usage("r", "host-a:1", 2, short).unwrap();
+    let renewed = a.claim_usage("r", "host-a:1", 2, short).unwrap();
+    assert_eq!(dying.services, all[..2]);
+    assert_eq!(renewed.services, all[2..]);
+    a.renew_usage_claims("r", "host-a:1", &keys(&renewed.services), LONG)
+        .unwrap();
+    // Another host's renewal does not touch A's claims.
+    b.renew_usage_claims("r", "host-b:1", &keys(&dying.services), LONG)
+        .unwrap();
+    let early = b.claim_usage("r", "host-b:1", 10, LONG).unwrap();
+    assert!(early.services.is_empty(), "A's leases are running");
+    assert_eq!(early.in_progress, 4);
+
+    std::thread::sleep(short + Duration::from_millis(200));
+    let taken = b.claim_usage("r", "host-b:1", 10, LONG).unwrap();
+    assert_eq!(taken.services, all[..2], "only the lapsed claims");
+    assert_eq!(taken.taken_over, 2);
+    assert_eq!(taken.in_progress, 2, "A's renewed claims");
+    // A comes back: its old claims are B's now and are not renewed for it.
+    a.renew_usage_claims("r", "host-a:1", &keys(&dying.services), short)
+        .unwrap();
+    std::thread::sleep(short + Duration::from_millis(200));
+    assert!(
+        a.claim_usage("r", "host-a:1", 10, LONG)
+            .unwrap()
+            .services
+            .is_empty(),
+        "B's claims held"
+    );
+}
+
+fn a_new_usage_run_starts_fresh_and_old_runs_are_forgotten(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let all = run_services(3);
+    journal.register_usage_run("monday", &all, KEEP).unwrap();
+    let monday = journal.claim_usage("monday", "h:1", 10, LONG).unwrap();
+    journal
+        .finish_usage("monday", &keys(&monday.services))
+        .unwrap();
+
+    assert_eq!(
+        journal.register_usage_run("tuesday", &all, KEEP).unwrap(),
+        3
+    );
+    let tuesday = journal.claim_usage("tuesday", "h:1", 10, LONG).unwrap();
+    assert_eq!(tuesday.services, all, "another run reads everything again");
+    assert_eq!(tuesday.taken_over, 0);
+
+    // Registering a run forgets the runs registered longer ago than it
+    // keeps them: monday's name, reused, starts afresh.
+    // (A second's margin either way: a busy machine's fsyncs are slow.)
+    std::thread::sleep(Duration::from_millis(2000));
+    let forget = Duration::from_millis(1000);
+    assert_eq!(
+        journal
+            .register_usage_run("wednesday", &all[..1], forget)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        journal.register_usage_run("monday", &all, forget).unwrap(),
+        3
+    );
+    assert_eq!(
+        journal
+            .claim_usage("monday", "h:1", 10, LONG)
+            .unwrap()
+            .services,
+        all,
+        "monday's done rows were deleted"
+    );
+    assert_eq!(
+        journal.register_usage_run("wednesday", &[], KEEP).unwrap(),
+        1,
+        "a run just registered is kept"
+    );
+    assert_eq!(
+        journal.register_usage_run("tuesday", &[], KEEP).unwrap(),
+        0,
+        "tuesday's rows are gone"
+    );
 }

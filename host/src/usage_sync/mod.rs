@@ -15,11 +15,19 @@
 //! eprintln!("{} of {} services ok", summary.succeeded(), summary.services);
 //! # }
 //! ```
+//!
+//! Several hosts share one nightly sync of the services their journal
+//! knows through [`sync_usage_shared`]: each service is claimed by one
+//! host through the journal and read once per run.
 
 mod from_journal;
 mod queue;
+mod shared;
 
 pub use from_journal::live_services;
+pub use shared::{
+    DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_LEASE, SharedRun, SharedSyncSummary, sync_usage_shared,
+};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

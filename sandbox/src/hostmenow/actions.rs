@@ -239,6 +239,7 @@ fn usage(params: &Params, state: &mut State) -> Outcome {
     if !is_cpanel(service) {
         return Err(Reply::error(USAGE_CPANEL_ONLY));
     }
+    service.usage_reads += 1;
     // The notes: figures sit at the top level, not under `data`, and every
     // number is a string.
     Ok(Reply::ok(json!({

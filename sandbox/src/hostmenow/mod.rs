@@ -78,6 +78,18 @@ impl HostMeNow {
         self.lock().services.clone()
     }
 
+    /// How many times each service's usage figures were read
+    /// (`get_Bandwidth_Disk_Usage` answered with figures), by service id,
+    /// services never read included; a terminated service's count stays
+    /// until an order under its id replaces it.
+    pub fn usage_reads(&self) -> std::collections::BTreeMap<String, u64> {
+        self.lock()
+            .services
+            .iter()
+            .map(|s| (s.service_id.clone(), s.usage_reads))
+            .collect()
+    }
+
     /// The account's credit.
     pub fn credit(&self) -> f64 {
         cents_to_f64(self.lock().credit_cents)

@@ -51,6 +51,10 @@ pub struct ServiceRecord {
     pub bandwidth_used_mb: f64,
     /// Monthly bandwidth quota in MB; 0 = unlimited.
     pub bandwidth_limit_mb: u64,
+    /// Times `get_Bandwidth_Disk_Usage` answered this service's figures:
+    /// the sandbox's count, not the provider's, so that a test can tell a
+    /// service read once from one read twice.
+    pub usage_reads: u64,
 }
 
 /// Who a new service is for: what `CreateAccount` (or a seeded order)
@@ -81,6 +85,7 @@ impl ServiceRecord {
             disk_limit_mb: 0,
             bandwidth_used_mb: 0.0,
             bandwidth_limit_mb: 0,
+            usage_reads: 0,
         };
         record.apply_product(product);
         record
