@@ -67,13 +67,23 @@ impl SharedBudget for PostgresJournal {
                     if let Some(row) = moved {
                         return Ok(Reserved::At(from_ms(row.try_get(0)?)));
                     }
+                    // Nothing moved: past the caller's bounds, or no row yet
+                    // when the update looked (another host may have made it
+                    // since: then the update is tried again).
                     let refused = client
                         .query_opt(
-                            &format!("SELECT {start} - {NOW_MS} FROM {TABLE} WHERE module = $1"),
-                            &[&module, &not_before, &interval],
+                            &format!(
+                                "SELECT {start} - {NOW_MS},
+                                    {start} <= {NOW_MS} + $4 AND held_until_ms <= {NOW_MS} + $5
+                                 FROM {TABLE} WHERE module = $1"
+                            ),
+                            &[&module, &not_before, &interval, &max_wait, &max_hold],
                         )
                         .await?;
                     if let Some(row) = refused {
+                        if row.try_get::<_, bool>(1)? {
+                            continue;
+                        }
                         return Ok(Reserved::Refused(from_ms(row.try_get(0)?)));
                     }
                     // The module's first turn on this database.
@@ -236,5 +246,45 @@ mod tests {
             Reserved::Refused(wait) => assert!(wait > Duration::from_secs(25), "{wait:?}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Many turns asked at once from two hosts, the module's first among
+    /// them (its row made by one while the others look): every one is
+    /// reserved, none refused, each its own slot.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn turns_asked_at_once_by_two_hosts_are_all_reserved_apart() {
+        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_at_once"))
+            .await
+            .unwrap();
+        let hosts = tokio::task::spawn_blocking(move || {
+            [
+                std::sync::Arc::new(PostgresJournal::connect(&url).unwrap()),
+                std::sync::Arc::new(PostgresJournal::connect(&url).unwrap()),
+            ]
+        })
+        .await
+        .unwrap();
+        let patient = BudgetAsk {
+            max_wait: Duration::MAX,
+            max_hold: Duration::from_secs(60),
+            ..ask(10, 0)
+        };
+        let turns: Vec<_> = (0..64)
+            .map(|i| {
+                let host = hosts[i % 2].clone();
+                tokio::spawn(async move { host.reserve("hostmenow", patient).await.unwrap() })
+            })
+            .collect();
+        let mut delays = Vec::new();
+        for turn in turns {
+            delays.push(at(turn.await.unwrap()));
+        }
+        delays.sort();
+        // 64 slots 10 ms apart: the last at least 630 ms off, less what
+        // the asking took.
+        assert!(
+            delays[63] >= Duration::from_millis(500),
+            "not one slot each: {delays:?}"
+        );
     }
 }
