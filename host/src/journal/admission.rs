@@ -430,7 +430,11 @@ impl Shared {
             let begun = match (begun, still_our_key(context.store, &check)) {
                 (Ok(begun), Ok(())) => Ok(begun),
                 (Ok(Begun::Started(id)), Err(error)) => {
-                    close_unsent(context.store, id, "not sent: the journal's key has changed");
+                    close_unsent(
+                        context.store,
+                        id,
+                        "not sent: the journal's key could not be confirmed (rotated, or unreadable)",
+                    );
                     Err(error)
                 }
                 (Ok(Begun::Existing(_)), Err(error)) | (Err(error), _) => Err(error),
