@@ -520,7 +520,11 @@ fn journal_rekey_reseals_pending_credentials_and_journal_purge_deletes_only_ackn
         &key,
     );
     let (stdout, stderr) = (text(&rekeyed.stdout), text(&rekeyed.stderr));
-    assert!(rekeyed.status.success(), "{stderr}");
+    assert!(
+        rekeyed.status.success(),
+        "{:?}: {stdout}\n{stderr}",
+        rekeyed.status
+    );
     assert!(
         stdout.contains("re-sealed the credentials of 1 pending entries under the new key")
             && stdout.contains(&format!(

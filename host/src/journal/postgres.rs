@@ -842,6 +842,36 @@ mod tests {
         assert_eq!(keys, ["before", "after"], "nothing was written while down");
     }
 
+    #[test]
+    fn a_schema_1_database_is_migrated_with_its_entries_and_no_key_on_record() {
+        let server = PgServer::shared();
+        let url = server.database("schema1");
+        let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+        server.psql(
+            name,
+            &format!(
+                "CREATE TABLE provisioning_journal_schema (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);
+                 INSERT INTO provisioning_journal_schema VALUES (1, 0);
+                 {}
+                 INSERT INTO provisioning_journal_calls (module, function, idempotency_key, input,
+                     started_at_ms, succeeded, kind, summary, finished_at_ms, acknowledged_at_ms)
+                 VALUES ('m', 'suspend', 'old', '{{}}', 1, true, 'ok', '{{}}', 2, 3);",
+                MIGRATIONS[0]
+            ),
+        );
+        let journal = PostgresJournal::connect(&url).unwrap();
+        assert_eq!(
+            server
+                .psql(name, "SELECT MAX(version) FROM provisioning_journal_schema")
+                .trim(),
+            SCHEMA_VERSION.to_string()
+        );
+        assert_eq!(journal.entries().unwrap().len(), 1, "the entry is kept");
+        assert_eq!(journal.key_record().unwrap(), None, "no key on record yet");
+        assert_eq!(journal.adopt_key("check").unwrap().check, "check");
+        assert_eq!(journal.purge_acknowledged(now_ms(), 10).unwrap(), 1);
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn a_manifest_naming_a_database_url_opens_the_postgres_journal() {
         let url = PgServer::shared().database("manifest");

@@ -550,5 +550,10 @@ mod tests {
                 ("k-running".into(), EntryState::Unknown, None),
             ]
         );
+        assert_eq!(
+            journal.key_record().unwrap(),
+            None,
+            "no key on record: the first key opening it is adopted"
+        );
     }
 }
