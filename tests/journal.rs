@@ -4,12 +4,16 @@
 //! share one call, a call refused outright may be repeated under its key,
 //! an entry running cannot be acknowledged, an unknown one is resolved by
 //! what an operator found, a call running on another host is waited for,
-//! and reads are not journaled. Each runs on both stores, SQLite and
+//! and reads are not journaled; a rotated key re-seals the pending
+//! credentials, keeps replays recognised, and leaves hosts with the old
+//! key (or an unrelated one) refusing. Each runs on both stores, SQLite and
 //! PostgreSQL (a throwaway server; `sqlite::NAME`, `postgres::NAME`); a
 //! PostgreSQL server stopped mid-test refuses mutating calls unsent and
 //! the host takes up the database again when it is back.
 
 mod common;
+#[path = "webline_harness.rs"]
+mod webline_harness;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::journal_store::{Store, TestJournal};
 use common::{Harness, hostmenow_config, service};
 use provisioning_host::journal::{
-    AckError, EntryState, Finding, JournalOptions, JournalStore, OperatorFinding,
+    AckError, EntryState, Finding, JournalOptions, JournalStore, KeyError, OperatorFinding, Sealer,
 };
 use provisioning_host::{CallError, CallOptions, Host, Limits, Request, Response};
 use provisioning_sandbox::fault::Fault;
@@ -58,6 +62,8 @@ on_each_store!(
     a_running_call_cannot_be_acknowledged_and_keeps_its_outcome,
     an_unknown_outcome_is_resolved_by_what_the_operator_found,
     a_call_running_on_another_host_is_waited_for_or_reported_in_progress,
+    a_rekeyed_journal_opens_with_the_new_key_and_recognises_replays,
+    a_rekeyed_journal_refuses_the_old_key_and_an_unrelated_one_differently,
 );
 
 /// A host with the HostMeNow module and a fresh journal on `on`, plus
@@ -510,6 +516,7 @@ async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress(on
     let shared = TestJournal::new(on, "two_hosts");
     let options = JournalOptions {
         lease: Duration::from_secs(5),
+        ..JournalOptions::default()
     };
     let host_with = |deadline: Duration| {
         let journal = shared.open(options.clone());
@@ -630,4 +637,149 @@ async fn postgres_down_refuses_mutating_calls_unsent_and_the_host_recovers_when_
         .map(|call| call.entry.intent.idempotency_key)
         .collect();
     assert_eq!(keys, ["d-1", "d-2"]);
+}
+
+/// A journal on `on` with a host running Webline on it, and one
+/// create-account answered but not acknowledged (its generated password
+/// sealed in the journal). Returns the account's password too.
+async fn webline_with_a_pending_create(
+    on: Store,
+    name: &str,
+) -> (Sandbox, TestJournal, Host, Request, String) {
+    let sandbox = Sandbox::start().await.unwrap();
+    let journal = TestJournal::new(on, name);
+    let host = Host::new()
+        .unwrap()
+        .with_journal(journal.open(JournalOptions::default()));
+    host.load(webline_harness::config(&sandbox)).await.unwrap();
+    let create = Request::CreateAccount {
+        service: webline_harness::service(&format!("{}.co.tz", name.replace('_', "-")), "1"),
+    };
+    let answer = host.execute("webline", &create, &keyed("order-1")).await;
+    let created = webline_harness::created(answer.result);
+    let password = created
+        .credentials
+        .iter()
+        .find(|c| c.name == "password")
+        .expect("Webline generates a password")
+        .value
+        .clone();
+    assert_eq!(sandbox.webline().accounts()[0].password, password);
+    (sandbox, journal, host, create, password)
+}
+
+async fn a_rekeyed_journal_opens_with_the_new_key_and_recognises_replays(on: Store) {
+    let (sandbox, journal, old_host, create, password) =
+        webline_with_a_pending_create(on, "rekey_new").await;
+    let new_key = Sealer::generate_key_hex();
+    let report = old_host
+        .journal()
+        .unwrap()
+        .rekey(&new_key)
+        .await
+        .expect("nothing is running");
+    assert_eq!(report.resealed, 1);
+
+    // Opened with the new key: the pending credentials read as before.
+    let reopened = journal
+        .open_with_key(&new_key)
+        .expect("the new key opens it");
+    let pending = reopened.pending().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let unsealed: Vec<_> = pending[0]
+        .credentials
+        .iter()
+        .map(|c| (c.name.as_str(), c.value.as_str()))
+        .collect();
+    assert!(
+        unsealed.contains(&("password", password.as_str())),
+        "{unsealed:?}"
+    );
+
+    // A host on the new key: the same request under the same key is the
+    // same request (its digest, made under the old key, still matches)...
+    let new_host = Host::new().unwrap().with_journal(reopened);
+    new_host
+        .load(webline_harness::config(&sandbox))
+        .await
+        .unwrap();
+    let replay = new_host
+        .execute("webline", &create, &keyed("order-1"))
+        .await;
+    assert!(replay.replayed, "{:?}", replay.result);
+    let replayed = webline_harness::created(replay.result);
+    assert!(
+        replayed
+            .credentials
+            .iter()
+            .any(|c| c.name == "password" && c.value == password)
+    );
+    assert_eq!(sandbox.webline().accounts().len(), 1, "no second account");
+    // ...and another request under it is still told apart.
+    let other = Request::CreateAccount {
+        service: webline_harness::service("rekey-new.co.tz", "2"),
+    };
+    let conflict = new_host.execute("webline", &other, &keyed("order-1")).await;
+    assert!(
+        matches!(conflict.result, Err(CallError::IdempotencyConflict { .. })),
+        "{:?}",
+        conflict.result
+    );
+
+    // The host still running with the old key records nothing more: its
+    // mutating calls are refused, unsent, until it is restarted.
+    let suspend = Request::Suspend {
+        service: webline_harness::service("rekey-new.co.tz", "1"),
+        reason: None,
+    };
+    let before = sandbox.webline().requests().len();
+    let refused = old_host.execute("webline", &suspend, &keyed("s-1")).await;
+    let Err(CallError::Journal { message, .. }) = &refused.result else {
+        panic!("{:?}", refused.result)
+    };
+    assert!(message.contains("restart this host"), "{message}");
+    assert_eq!(sandbox.webline().requests().len(), before, "nothing sent");
+}
+
+async fn a_rekeyed_journal_refuses_the_old_key_and_an_unrelated_one_differently(on: Store) {
+    let (_sandbox, journal, host, _create, _password) =
+        webline_with_a_pending_create(on, "rekey_old").await;
+    let new_key = Sealer::generate_key_hex();
+    let report = host.journal().unwrap().rekey(&new_key).await.unwrap();
+
+    let old = journal
+        .open_with_key(journal.key())
+        .expect_err("the old key is refused");
+    let message = format!("{old:#}");
+    assert!(
+        matches!(
+            old.downcast_ref::<KeyError>(),
+            Some(KeyError::PreviousKey { .. })
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "this is the journal's previous key, replaced on {}: use the new one",
+            report.replaced_on()
+        )),
+        "{message}"
+    );
+    assert!(!message.contains(journal.key()) && !message.contains(&new_key));
+
+    let unrelated = Sealer::generate_key_hex();
+    let other = journal
+        .open_with_key(&unrelated)
+        .expect_err("an unrelated key is refused");
+    let message = format!("{other:#}");
+    assert!(
+        matches!(other.downcast_ref::<KeyError>(), Some(KeyError::OtherKey)),
+        "{message}"
+    );
+    assert!(message.contains("wrong journal key"), "{message}");
+    assert!(!message.contains("previous key"), "{message}");
+
+    journal
+        .open_with_key(&new_key)
+        .expect("the new key opens it");
 }

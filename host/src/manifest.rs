@@ -21,6 +21,7 @@
 //! # url = { env = "PROVISIONING_JOURNAL_URL" }  # postgres://user:password@host/db?sslmode=require
 //! key = { env = "PROVISIONING_JOURNAL_KEY" }   # 64 hex characters
 //! lease_seconds = 10            # optional: how long a running call's lease lasts
+//! retain_acknowledged_days = 90 # optional: purge acknowledged entries after 90 days
 //! ```
 
 use std::collections::BTreeMap;
@@ -104,6 +105,24 @@ pub struct JournalSection {
     /// seconds (default 10): after a crash, its calls show as unknown once
     /// this has passed.
     pub lease_seconds: Option<u64>,
+    /// How many days an acknowledged entry is kept: `provisioning journal
+    /// purge` and serve (at start, then hourly) delete the entries
+    /// acknowledged longer ago. Entries not acknowledged (in flight,
+    /// answered, unknown) are never purged, and sealed credentials are
+    /// destroyed at acknowledgement whatever this says.
+    ///
+    /// Absent (the default): acknowledged entries are kept for good, as
+    /// before this option existed. That is the default because purging
+    /// loses two things an operator should give up knowingly: a purged
+    /// entry's idempotency key is free again (a platform repeating a call
+    /// with it after the purge runs it anew), and `provisioning usage
+    /// --from-journal` rebuilds the services from the entries, so it no
+    /// longer sees a service whose create-account was purged (give it
+    /// `--services` instead). 90 is a sensible value when neither matters:
+    /// well beyond any platform's retries and a quarter's billing cycles.
+    /// 0 is refused (it would free keys as soon as they are acknowledged):
+    /// leave the option out to keep everything.
+    pub retain_acknowledged_days: Option<u64>,
 }
 
 /// The `[journal]` section resolved: where the journal is, its key, how it
@@ -236,6 +255,17 @@ impl Manifest {
                 bail!("[journal] lease_seconds must be above 0");
             }
             options.lease = Duration::from_secs(seconds);
+        }
+        if let Some(days) = section.retain_acknowledged_days {
+            if days == 0 {
+                bail!(
+                    "[journal] retain_acknowledged_days must be above 0 (leave it out to keep acknowledged entries for good)"
+                );
+            }
+            let seconds = days
+                .checked_mul(86_400)
+                .context("[journal] retain_acknowledged_days is too large")?;
+            options.retain_acknowledged = Some(Duration::from_secs(seconds));
         }
         Ok(Some(JournalConfig {
             location,
@@ -489,6 +519,10 @@ mod tests {
         );
         assert_eq!(config.key_hex, "ab".repeat(32));
         assert_eq!(config.options.lease, crate::journal::DEFAULT_LEASE);
+        assert_eq!(
+            config.options.retain_acknowledged, None,
+            "kept for good unless the operator says otherwise"
+        );
         assert!(!format!("{config:?}").contains("abab"), "no key in Debug");
 
         let unset = Manifest::parse(
@@ -506,6 +540,38 @@ mod tests {
 
         let none = Manifest::parse("", &dir).unwrap();
         assert!(none.journal_config().unwrap().is_none());
+    }
+
+    #[test]
+    fn retention_is_read_in_days_and_zero_is_refused() {
+        let dir = std::env::temp_dir().join(format!("manifest-retain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("journal.key"), "ab".repeat(32)).unwrap();
+        let parse = |line: &str| {
+            Manifest::parse(
+                &format!(
+                    "[journal]\npath = \"j.sqlite3\"\nkey = {{ file = \"journal.key\" }}\n{line}"
+                ),
+                &dir,
+            )
+            .unwrap()
+            .journal_config()
+        };
+        let config = parse("retain_acknowledged_days = 90\n").unwrap().unwrap();
+        assert_eq!(
+            config.options.retain_acknowledged,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        let error = format!("{:#}", parse("retain_acknowledged_days = 0\n").unwrap_err());
+        assert!(
+            error.contains("retain_acknowledged_days must be above 0"),
+            "{error}"
+        );
+        let error = format!(
+            "{:#}",
+            parse(&format!("retain_acknowledged_days = {}\n", i64::MAX)).unwrap_err()
+        );
+        assert!(error.contains("too large"), "{error}");
     }
 
     #[test]

@@ -74,6 +74,16 @@ impl TestJournal {
     pub fn open(&self, options: JournalOptions) -> Journal {
         Journal::open_at(&self.location, &self.key, options).expect("the journal opens")
     }
+
+    /// Opens this journal as a host given `key` would (it may refuse).
+    pub fn open_with_key(&self, key: &str) -> anyhow::Result<Journal> {
+        Journal::open_at(&self.location, key, JournalOptions::default())
+    }
+
+    /// The key the journal was made with.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 impl Drop for TestJournal {

@@ -1,15 +1,17 @@
 //! `provisioning journal`: what the journal holds that a caller has not
 //! acknowledged (calls running, answers with their credentials, calls whose
 //! outcome is unknown), acknowledging and resolving entries, reconciling
-//! unknown outcomes with the providers, and making a sealing key.
+//! unknown outcomes with the providers, purging old acknowledged entries,
+//! and making and rotating the sealing key.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::journal::{AckError, Finding, OperatorFinding};
+use provisioning_host::journal::{AckError, Finding, OperatorFinding, RekeyError};
 use provisioning_host::reconcile::{ReconcileReport, Verdict};
-use provisioning_host::{Host, HostOptions, Journal, Manifest, PendingCall};
+use provisioning_host::{Host, HostOptions, Journal, Manifest, PendingCall, SettingSource};
 
 use crate::output::{errln, outln};
 
@@ -72,6 +74,44 @@ enum Command {
     },
     /// Print a new random sealing key (64 hex characters).
     Keygen,
+    /// Delete the entries acknowledged longer ago than the manifest's
+    /// `[journal] retain_acknowledged_days` (or `--older-than-days`), once,
+    /// and print how many. Entries not acknowledged are never deleted. A
+    /// deleted entry's idempotency key is free again, and `usage
+    /// --from-journal` no longer sees its service.
+    Purge {
+        /// The manifest with the `[journal]` section.
+        #[arg(long, short, default_value = "provisioning.toml")]
+        manifest: PathBuf,
+        /// Delete the entries acknowledged more than this many days ago,
+        /// instead of the manifest's retention (0: every acknowledged
+        /// entry).
+        #[arg(long)]
+        older_than_days: Option<u64>,
+    },
+    /// Rotate the journal's sealing key: the credentials of pending entries
+    /// are sealed again under the new key, in one transaction, and the
+    /// journal takes the new key's check value. Give the new key (made by
+    /// `journal keygen`) in a file or an environment variable, never on the
+    /// command line; the manifest's key must be the journal's current one.
+    /// Refused while a call is running on a live host. Afterwards, put the
+    /// new key where the manifest's `[journal] key` points and restart
+    /// every host on the journal: until then they refuse mutating calls.
+    Rekey {
+        /// The manifest with the `[journal]` section (and the current key).
+        #[arg(long, short, default_value = "provisioning.toml")]
+        manifest: PathBuf,
+        /// A file holding the new key (64 hex characters).
+        #[arg(
+            long,
+            required_unless_present = "new_key_env",
+            conflicts_with = "new_key_env"
+        )]
+        new_key_file: Option<PathBuf>,
+        /// An environment variable holding the new key.
+        #[arg(long)]
+        new_key_env: Option<String>,
+    },
 }
 
 /// The manifest's journal, opened on its own: reading and acknowledging
@@ -146,6 +186,88 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
             }
         }
         Command::Keygen => outln!("{}", provisioning_host::journal::Sealer::generate_key_hex())?,
+        Command::Purge {
+            manifest,
+            older_than_days,
+        } => {
+            let journal = required(&manifest)?;
+            let older_than = match older_than_days {
+                Some(days) => Duration::from_secs(
+                    days.checked_mul(86_400)
+                        .context("--older-than-days is too large")?,
+                ),
+                None => journal.retain_acknowledged().with_context(|| {
+                    format!(
+                        "{} keeps acknowledged entries for good (no [journal] retain_acknowledged_days): give --older-than-days to purge anyway",
+                        manifest.display()
+                    )
+                })?,
+            };
+            let purged = journal.purge_acknowledged(older_than).await?;
+            if json {
+                outln!("{}", serde_json::json!({ "purged": purged }))?;
+            } else {
+                outln!(
+                    "purged {purged} acknowledged entries (acknowledged more than {} days ago)",
+                    older_than.as_secs() / 86_400
+                )?;
+            }
+        }
+        Command::Rekey {
+            manifest,
+            new_key_file,
+            new_key_env,
+        } => return rekey(&manifest, new_key_file, new_key_env, json).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `journal rekey`: exits 1 when the journal refused (a call running, the
+/// key changed meanwhile, the same key), 2 on an error.
+async fn rekey(
+    manifest_path: &Path,
+    new_key_file: Option<PathBuf>,
+    new_key_env: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let new_key = match (&new_key_file, &new_key_env) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the new key's file {}", path.display()))?,
+        (None, Some(var)) => std::env::var(var)
+            .with_context(|| format!("environment variable {var} (the new key) is not set"))?,
+        (None, None) => anyhow::bail!("give the new key with --new-key-file or --new-key-env"),
+    };
+    let manifest = Manifest::from_file(manifest_path)?;
+    let journal = manifest
+        .journal_config()?
+        .with_context(|| format!("{} has no [journal] section", manifest_path.display()))?
+        .open()?;
+    let report = match journal.rekey(&new_key).await {
+        Ok(report) => report,
+        Err(RekeyError::Failed(error)) => return Err(error),
+        Err(refused) => {
+            errln!("{refused}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if json {
+        outln!("{}", serde_json::to_value(report).unwrap_or_default())?;
+    }
+    let key_place = match manifest.journal.as_ref().map(|section| &section.key) {
+        Some(SettingSource::Env { env }) => format!("the environment variable {env}"),
+        Some(SettingSource::File { file }) => format!("the file {}", file.display()),
+        _ => "where the manifest's [journal] key points".to_string(),
+    };
+    let message = format!(
+        "re-sealed the credentials of {} pending entries under the new key; the old key was replaced on {}.\n\
+         Now put the new key in {key_place} (the manifest's [journal] key) and restart every host on this journal: until then they refuse mutating calls, and a host given the old key refuses to start.",
+        report.resealed,
+        report.replaced_on()
+    );
+    if json {
+        errln!("{message}");
+    } else {
+        outln!("{message}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

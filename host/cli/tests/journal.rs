@@ -3,7 +3,9 @@
 //! the answer, or while the provider is still working; after a restart,
 //! `journal pending` shows the answer with its credentials, or the call as
 //! unknown, and `journal ack` clears it. A repeated idempotency key gets the
-//! recorded answer instead of a second account.
+//! recorded answer instead of a second account. `journal rekey` re-seals
+//! the pending credentials under a new key (the old key is then refused,
+//! saying so) and `journal purge` deletes acknowledged entries only.
 
 mod common;
 
@@ -481,4 +483,166 @@ async fn journal_reconcile_resolves_what_the_provider_shows_a_killed_call_and_a_
         text(&again_killed.stderr)
     );
     assert_eq!(sandbox.webline().accounts().len(), 2);
+}
+
+#[test]
+fn journal_rekey_reseals_pending_credentials_and_journal_purge_deletes_only_acknowledged_entries() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = rt.block_on(Sandbox::start()).unwrap();
+    let (manifest, service) = setup(&sandbox, "rekey");
+    let key = journal_key();
+    // An answered entry whose generated password is sealed in the journal.
+    let mut args = create_args(&manifest, &service, "order-r");
+    args.push("--halt-before-answer");
+    let mut child = command(&args, &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stderr(&mut child, "halting before the answer");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let password = sandbox.webline().accounts()[0].password.clone();
+
+    // The new key from a file; the manifest's key is the current one.
+    let new_key = journal_key();
+    let new_key_file = PathBuf::from(&manifest).with_file_name("new.key");
+    std::fs::write(&new_key_file, format!("{new_key}\n")).unwrap();
+    let rekeyed = run(
+        &[
+            "journal",
+            "rekey",
+            "--manifest",
+            &manifest,
+            "--new-key-file",
+            new_key_file.to_str().unwrap(),
+        ],
+        &key,
+    );
+    let (stdout, stderr) = (text(&rekeyed.stdout), text(&rekeyed.stderr));
+    assert!(
+        rekeyed.status.success(),
+        "{:?}: {stdout}\n{stderr}",
+        rekeyed.status
+    );
+    assert!(
+        stdout.contains("re-sealed the credentials of 1 pending entries under the new key")
+            && stdout.contains(&format!(
+                "put the new key in the environment variable {KEY_VAR}"
+            ))
+            && stdout.contains("restart every host"),
+        "{stdout}"
+    );
+    for secret in [&key, &new_key, &password] {
+        assert!(!stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()));
+    }
+
+    // The old key: refused, saying it is the previous one.
+    let old = run(&["journal", "pending", "--manifest", &manifest], &key);
+    assert_eq!(old.status.code(), Some(2));
+    let stderr = text(&old.stderr);
+    assert!(
+        stderr.contains("this is the journal's previous key, replaced on ")
+            && stderr.contains("use the new one"),
+        "{stderr}"
+    );
+    // An unrelated key: refused, differently.
+    let unrelated = run(
+        &["journal", "pending", "--manifest", &manifest],
+        &journal_key(),
+    );
+    assert_eq!(unrelated.status.code(), Some(2));
+    let stderr = text(&unrelated.stderr);
+    assert!(
+        stderr.contains("wrong journal key") && !stderr.contains("previous key"),
+        "{stderr}"
+    );
+    // The new key: the credentials read as before.
+    let entries = pending(&manifest, &new_key);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert!(
+        entries[0]["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "password" && c["value"] == password.as_str()),
+        "{entries:#?}"
+    );
+
+    // Again, from an environment variable, and refused while a key is not
+    // given at all.
+    let third = journal_key();
+    let rekeyed = command(
+        &[
+            "journal",
+            "rekey",
+            "--manifest",
+            &manifest,
+            "--new-key-env",
+            "TEST_NEW_JOURNAL_KEY",
+        ],
+        &new_key,
+    )
+    .env("TEST_NEW_JOURNAL_KEY", &third)
+    .output()
+    .unwrap();
+    assert!(rekeyed.status.success(), "{}", text(&rekeyed.stderr));
+    let keyless = run(&["journal", "rekey", "--manifest", &manifest], &third);
+    assert_eq!(keyless.status.code(), Some(2), "clap's usage error");
+    assert_eq!(pending(&manifest, &third).len(), 1);
+
+    // Purging: the answered entry is not acknowledged, so it stays.
+    let purge_all = [
+        "journal",
+        "purge",
+        "--manifest",
+        &manifest,
+        "--older-than-days",
+        "0",
+    ];
+    let purged = run(&purge_all, &third);
+    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    assert!(text(&purged.stdout).contains("purged 0 acknowledged entries"));
+    assert_eq!(pending(&manifest, &third).len(), 1);
+    // Without a retention in the manifest, a plain purge says what to do.
+    let plain = run(&["journal", "purge", "--manifest", &manifest], &third);
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(
+        text(&plain.stderr).contains("keeps acknowledged entries for good"),
+        "{}",
+        text(&plain.stderr)
+    );
+
+    // After two rotations the caller's repeat is still the same request:
+    // the recorded answer, no second account; it acknowledges the entry.
+    let repeat = run(&create_args(&manifest, &service, "order-r"), &third);
+    assert!(repeat.status.success(), "{}", text(&repeat.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&repeat.stdout).unwrap();
+    assert_eq!(answer["ok"]["kind"], "created", "{answer}");
+    assert_eq!(sandbox.webline().accounts().len(), 1, "no second account");
+    assert!(pending(&manifest, &third).is_empty());
+
+    std::thread::sleep(Duration::from_millis(20));
+    let purged = run(&purge_all, &third);
+    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    assert!(
+        text(&purged.stdout).contains("purged 1 acknowledged entries"),
+        "{}",
+        text(&purged.stdout)
+    );
+    let again = run(
+        &[
+            "journal",
+            "purge",
+            "--manifest",
+            &manifest,
+            "--older-than-days",
+            "0",
+            "--json",
+        ],
+        &third,
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again, serde_json::json!({ "purged": 0 }));
+    drop(sandbox);
 }

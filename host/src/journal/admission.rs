@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::record::{Begun, CallOutcome, Entry, EntryId, EntryState, Intent, MAX_KEY_BYTES};
 use super::seal::Sealer;
-use super::store::Finished;
+use super::store::{Finished, JournalStore};
 use super::worker::Worker;
 use crate::bindings::types::{Credential, Setting};
 use crate::error::CallError;
@@ -61,7 +61,7 @@ struct Slot {
 /// The journal's state behind every [`super::Journal`] clone.
 pub(crate) struct Shared {
     pub(super) worker: Worker,
-    sealer: Sealer,
+    pub(super) sealer: Sealer,
     /// This host, as the entries it owns name it.
     owner: String,
     slots: Mutex<HashMap<SlotKey, Slot>>,
@@ -419,12 +419,29 @@ impl Shared {
     async fn begin(&self, intent: Intent, deadline: Instant) -> anyhow::Result<Begun> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let owner = self.owner.clone();
+        let check = self.sealer.check_value().to_string();
         let job = Box::new(move |context: Option<&mut super::worker::Context<'_>>| {
             let Some(context) = context else {
                 let _ = reply.send(Err(super::worker::late()));
                 return;
             };
             let begun = context.store.begin(&intent, &owner, context.lease);
+            // Read after the intent is on record: a rotation committed
+            // before it is seen here, and one not yet committed found the
+            // entry in flight and was refused (see `JournalStore::rekey`),
+            // so nothing is ever sealed under a key the journal has left.
+            let begun = match (begun, still_our_key(context.store, &check)) {
+                (Ok(begun), Ok(())) => Ok(begun),
+                (Ok(Begun::Started(id)), Err(error)) => {
+                    close_unsent(
+                        context.store,
+                        id,
+                        "not sent: the journal's key could not be confirmed (rotated, or unreadable)",
+                    );
+                    Err(error)
+                }
+                (Ok(Begun::Existing(_)), Err(error)) | (Err(error), _) => Err(error),
+            };
             if let Ok(Begun::Started(id)) = &begun {
                 context.running.insert(*id);
             }
@@ -432,23 +449,11 @@ impl Shared {
                 && let Ok(Begun::Started(id)) = unsent
             {
                 context.running.remove(&id);
-                let outcome = CallOutcome {
-                    succeeded: false,
-                    kind: "journal".to_string(),
-                    uncertain: false,
-                    summary: json!({
-                        "kind": "journal",
-                        "message": "not sent: the journal recorded the intent after the caller's deadline",
-                    })
-                    .to_string(),
-                    sealed_credentials: None,
-                };
-                if let Err(error) = context.store.finish(id, &outcome) {
-                    tracing::error!(
-                        entry = id,
-                        "closing an unsent call's entry failed: {error:#}"
-                    );
-                }
+                close_unsent(
+                    context.store,
+                    id,
+                    "not sent: the journal recorded the intent after the caller's deadline",
+                );
             }
         });
         self.worker.wait(Some(deadline), job, answer).await
@@ -541,6 +546,36 @@ impl Shared {
             *credentials = self.unseal(entry)?;
         }
         Ok(response)
+    }
+}
+
+/// Fails unless the journal is still sealed under the key this host was
+/// opened with (`check` is its check value).
+fn still_our_key(store: &dyn JournalStore, check: &str) -> anyhow::Result<()> {
+    match store.key_record()? {
+        Some(record) if record.check == check => Ok(()),
+        _ => anyhow::bail!(
+            "the journal's key has changed since this host opened it (`provisioning journal rekey`): restart this host with the journal's new key"
+        ),
+    }
+}
+
+/// Closes an entry whose call was never sent, with a definite outcome
+/// saying why: its key stays usable, and nothing shows as running that
+/// is not.
+fn close_unsent(store: &dyn JournalStore, id: EntryId, message: &str) {
+    let outcome = CallOutcome {
+        succeeded: false,
+        kind: "journal".to_string(),
+        uncertain: false,
+        summary: json!({ "kind": "journal", "message": message }).to_string(),
+        sealed_credentials: None,
+    };
+    if let Err(error) = store.finish(id, &outcome) {
+        tracing::error!(
+            entry = id,
+            "closing an unsent call's entry failed: {error:#}"
+        );
     }
 }
 
@@ -638,7 +673,7 @@ fn check_field(module: &str, what: &str, value: &str) -> Result<(), CallError> {
 }
 
 /// What a sealed record is bound to: its entry.
-fn seal_context(id: EntryId) -> Vec<u8> {
+pub(super) fn seal_context(id: EntryId) -> Vec<u8> {
     format!("provisioning journal entry {id}").into_bytes()
 }
 

@@ -25,8 +25,16 @@
 //!
 //! Inputs and outcomes reach the store with secrets already removed; the
 //! store never sees a credential in the clear.
+//!
+//! Keeping it small and its key fresh: acknowledged entries older than
+//! [`JournalOptions::retain_acknowledged`] are purged
+//! ([`Journal::purge_acknowledged`]; sealed credentials are destroyed at
+//! acknowledgement already), and [`Journal::rekey`] rotates the sealing
+//! key. The journal records its key's check value, so that a host opened
+//! with another key refuses to start ([`KeyError`]).
 
 mod admission;
+mod key;
 mod postgres;
 mod postgres_budget;
 mod record;
@@ -39,6 +47,8 @@ mod usage_claims;
 mod worker;
 
 pub(crate) use admission::Admission;
+use admission::seal_context;
+pub use key::{KeyError, RekeyError, RekeyReport};
 pub use postgres::{PostgresJournal, describe_url};
 pub use record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
@@ -46,7 +56,7 @@ pub use record::{
 };
 pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
-pub use store::{Finished, JournalStore};
+pub use store::{Finished, JournalStore, KeyRecord, Rekey, Rekeyed, Reseal};
 pub use usage_claims::{RunService, USAGE_RUNS_KEPT, UsageClaim, UsageServiceKey};
 
 use std::sync::Arc;
@@ -67,6 +77,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 /// How long a journal read or acknowledgement waits for the store.
 const OPERATOR_WAIT: Duration = Duration::from_secs(10);
+
+/// How many entries one step of a purge deletes: each step is one store
+/// operation on the journal's thread, so that calls' operations run
+/// between steps rather than after one long delete.
+const PURGE_STEP: usize = 500;
 
 /// Where a journal is kept: what the manifest's `[journal]` names.
 #[derive(Clone, PartialEq, Eq)]
@@ -131,12 +146,18 @@ pub struct JournalOptions {
     /// How long a running call's lease lasts between renewals (the host
     /// renews it every third of that).
     pub lease: Duration,
+    /// How long an acknowledged entry is kept before a purge deletes it
+    /// (`[journal] retain_acknowledged_days`); `None`, the default: kept
+    /// for good. The journal only keeps the setting for whoever purges
+    /// ([`Journal::purge_acknowledged`], serve's hourly pass).
+    pub retain_acknowledged: Option<Duration>,
 }
 
 impl Default for JournalOptions {
     fn default() -> JournalOptions {
         JournalOptions {
             lease: DEFAULT_LEASE,
+            retain_acknowledged: None,
         }
     }
 }
@@ -163,6 +184,7 @@ pub struct Journal {
     /// The rate budget shared by the hosts of this journal, when its store
     /// keeps one.
     budget: Option<Arc<dyn SharedBudget>>,
+    retain_acknowledged: Option<Duration>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -256,15 +278,21 @@ impl Journal {
     }
 
     /// A journal over any store.
+    ///
+    /// Refuses a key that is not the journal's ([`KeyError`]: its previous
+    /// key after a rotation, or another one); a journal with no key on
+    /// record yet adopts this one. Blocks on the store while it checks.
     pub fn with_options(
         store: Arc<dyn JournalStore>,
         sealer: Sealer,
         options: JournalOptions,
     ) -> anyhow::Result<Journal> {
+        let sealer = key::admit(store.as_ref(), sealer)?;
         let worker = Worker::spawn(store, options.lease)?;
         Ok(Journal {
             inner: Arc::new(admission::Shared::new(worker, sealer)),
             budget: None,
+            retain_acknowledged: options.retain_acknowledged,
         })
     }
 
@@ -450,6 +478,100 @@ impl Journal {
         Ok(())
     }
 
+    /// How long acknowledged entries are kept, as the journal's options
+    /// said (`None`: for good).
+    pub fn retain_acknowledged(&self) -> Option<Duration> {
+        self.retain_acknowledged
+    }
+
+    /// Deletes the entries acknowledged more than `older_than` ago and says
+    /// how many. Entries not acknowledged (in flight, answered, unknown)
+    /// are never deleted; their sealed credentials are destroyed at
+    /// acknowledgement already. A deleted entry's idempotency key is free
+    /// again (a call repeated with it runs anew), and it leaves the history
+    /// [`Journal::entries`] gives. Deletes in steps, so that calls go on
+    /// meanwhile.
+    pub async fn purge_acknowledged(&self, older_than: Duration) -> anyhow::Result<usize> {
+        let older_than = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = record::now_ms().saturating_sub(older_than);
+        let mut purged = 0;
+        loop {
+            let deleted = self
+                .inner
+                .worker
+                .run(None, move |context| {
+                    context.store.purge_acknowledged(cutoff, PURGE_STEP)
+                })
+                .await
+                .context("purging acknowledged journal entries")?;
+            purged += deleted;
+            if deleted < PURGE_STEP {
+                return Ok(purged);
+            }
+        }
+    }
+
+    /// Rotates the journal's sealing key to `new_key_hex` (64 hex
+    /// characters), in one transaction: every sealed credential is opened
+    /// with this journal's key and sealed again under the new one, and the
+    /// journal records the new key's check value, keeping the old one's
+    /// (a host given the old key then says so) and the journal's digest key
+    /// sealed under the new key, so that the request digests on record stay
+    /// valid.
+    ///
+    /// Refused while any entry is in flight on a live host, when the
+    /// journal's key changed since this handle was opened, and for the key
+    /// in use. Afterwards this handle (and every host still running with
+    /// the old key) can no longer record calls: hosts refuse mutating calls
+    /// until restarted with the new key.
+    pub async fn rekey(&self, new_key_hex: &str) -> Result<RekeyReport, RekeyError> {
+        let new = Sealer::from_hex(new_key_hex)
+            .context("the new journal key")
+            .map_err(RekeyError::Failed)?;
+        let old = &self.inner.sealer;
+        if new.check_value() == old.check_value() {
+            return Err(RekeyError::SameKey);
+        }
+        let replaced_at_ms = record::now_ms();
+        let record = KeyRecord {
+            check: new.check_value().to_string(),
+            previous_check: Some(old.check_value().to_string()),
+            replaced_at_ms: Some(replaced_at_ms),
+            sealed_digest_key: Some(new.seal(&old.digest_key(), key::DIGEST_KEY_CONTEXT)),
+        };
+        let shared = self.inner.clone();
+        let reseal = move |id: EntryId, sealed: &[u8]| -> anyhow::Result<Vec<u8>> {
+            let context = seal_context(id);
+            let credentials = shared
+                .sealer
+                .open(sealed, &context)
+                .with_context(|| format!("re-sealing the credentials of journal entry {id}"))?;
+            Ok(new.seal(&credentials, &context))
+        };
+        let rekey = Rekey {
+            current_check: old.check_value().to_string(),
+            new: record,
+            reseal: Arc::new(reseal),
+        };
+        let done = self
+            .inner
+            .worker
+            .run(None, move |context| context.store.rekey(&rekey))
+            .await
+            .map_err(RekeyError::Failed)?;
+        match done {
+            Rekeyed::Done { resealed } => {
+                tracing::info!(resealed, "the journal's key was rotated");
+                Ok(RekeyReport {
+                    resealed,
+                    replaced_at_ms,
+                })
+            }
+            Rekeyed::KeyMismatch => Err(RekeyError::KeyMismatch),
+            Rekeyed::InFlight(ids) => Err(RekeyError::InFlight(ids)),
+        }
+    }
+
     async fn pending_entry(&self, id: EntryId) -> Result<Entry, AckError> {
         match self.entry(id).await.map_err(AckError::Store)? {
             Some(entry) if entry.state != EntryState::Acknowledged => Ok(entry),
@@ -607,4 +729,187 @@ fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<CallOutcom
         summary: serde_json::to_string(&response).map_err(|error| AckError::Store(error.into()))?,
         sealed_credentials: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The key check at open and the rotation, above any store (the
+    //! stores' part is in `store_tests`, on both).
+
+    use super::*;
+
+    fn sealer(key: &str) -> Sealer {
+        Sealer::from_hex(key).unwrap()
+    }
+
+    /// An answered entry whose credentials `key` sealed, written straight
+    /// to the store (as a host before key records would have).
+    fn sealed_entry(store: &dyn JournalStore, key: &str) -> EntryId {
+        static KEYS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let intent = Intent {
+            module: "m".into(),
+            function: "create-account".into(),
+            service_id: Some("svc-1".into()),
+            idempotency_key: format!("k-{n}"),
+            input: "{}".into(),
+            request_digest: None,
+        };
+        let Begun::Started(id) = store
+            .begin(&intent, "h:1", Duration::from_secs(60))
+            .unwrap()
+        else {
+            panic!("a new key")
+        };
+        let credentials = vec![Credential {
+            name: "password".into(),
+            value: "Generated-1".into(),
+            secret: true,
+        }];
+        let outcome = CallOutcome {
+            succeeded: true,
+            kind: "ok".into(),
+            uncertain: false,
+            summary: "{}".into(),
+            sealed_credentials: Some(sealer(key).seal(
+                &serde_json::to_vec(&credentials).unwrap(),
+                &seal_context(id),
+            )),
+        };
+        store.finish(id, &outcome).unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn an_existing_journal_adopts_the_first_key_that_opens_its_credentials() {
+        let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::in_memory().unwrap());
+        let (key, other) = (Sealer::generate_key_hex(), Sealer::generate_key_hex());
+        let id = sealed_entry(store.as_ref(), &key);
+        assert_eq!(store.key_record().unwrap(), None, "a journal from before");
+
+        let refused = Journal::new(store.clone(), sealer(&other)).unwrap_err();
+        assert!(
+            matches!(refused.downcast_ref::<KeyError>(), Some(KeyError::CannotOpen(e)) if *e == id),
+            "{refused:#}"
+        );
+        assert_eq!(store.key_record().unwrap(), None, "not adopted");
+
+        let journal = Journal::new(store.clone(), sealer(&key)).unwrap();
+        assert_eq!(
+            store.key_record().unwrap().unwrap().check,
+            sealer(&key).check_value()
+        );
+        assert_eq!(
+            journal.pending().await.unwrap()[0].credentials[0].value,
+            "Generated-1"
+        );
+        Journal::new(store.clone(), sealer(&key)).expect("the same key again");
+        let refused = Journal::new(store.clone(), sealer(&other)).unwrap_err();
+        assert!(
+            matches!(refused.downcast_ref::<KeyError>(), Some(KeyError::OtherKey)),
+            "{refused:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_journal_adopts_its_first_key() {
+        let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::in_memory().unwrap());
+        let key = Sealer::generate_key_hex();
+        Journal::new(store.clone(), sealer(&key)).unwrap();
+        assert_eq!(
+            store.key_record().unwrap().unwrap().check,
+            sealer(&key).check_value()
+        );
+        assert!(Journal::new(store.clone(), sealer(&Sealer::generate_key_hex())).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_rekey_carries_the_digest_key_and_re_seals_under_the_new_key() {
+        let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::in_memory().unwrap());
+        let (first, second, third) = (
+            Sealer::generate_key_hex(),
+            Sealer::generate_key_hex(),
+            Sealer::generate_key_hex(),
+        );
+        let journal = Journal::new(store.clone(), sealer(&first)).unwrap();
+        let id = sealed_entry(store.as_ref(), &first);
+        let digest = journal.inner.sealer.digest(b"a request");
+
+        assert!(matches!(
+            journal.rekey(&first).await,
+            Err(RekeyError::SameKey)
+        ));
+        assert!(matches!(
+            journal.rekey("not a key").await,
+            Err(RekeyError::Failed(_))
+        ));
+        journal.rekey(&second).await.unwrap();
+        assert!(
+            matches!(journal.rekey(&third).await, Err(RekeyError::KeyMismatch)),
+            "this handle's key is no longer the journal's"
+        );
+        let rotated = Journal::new(store.clone(), sealer(&second)).unwrap();
+        assert_eq!(
+            rotated.inner.sealer.digest(b"a request"),
+            digest,
+            "digests made before the rotation still match"
+        );
+        let sealed = store.get(id).unwrap().unwrap().outcome.unwrap();
+        let sealed = sealed.sealed_credentials.unwrap();
+        assert!(sealer(&first).open(&sealed, &seal_context(id)).is_err());
+        assert!(sealer(&second).open(&sealed, &seal_context(id)).is_ok());
+
+        // Twice over: the digest key is still the first one.
+        rotated.rekey(&third).await.unwrap();
+        let again = Journal::new(store.clone(), sealer(&third)).unwrap();
+        assert_eq!(again.inner.sealer.digest(b"a request"), digest);
+        assert_eq!(
+            again.pending().await.unwrap()[0].credentials[0].value,
+            "Generated-1"
+        );
+        let refused = Journal::new(store.clone(), sealer(&first)).unwrap_err();
+        assert!(
+            matches!(refused.downcast_ref::<KeyError>(), Some(KeyError::OtherKey)),
+            "only the key just replaced is named as such: {refused:#}"
+        );
+        let refused = Journal::new(store, sealer(&second)).unwrap_err();
+        assert!(
+            matches!(
+                refused.downcast_ref::<KeyError>(),
+                Some(KeyError::PreviousKey { .. })
+            ),
+            "{refused:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_purge_counts_across_steps() {
+        let store: Arc<dyn JournalStore> = Arc::new(SqliteJournal::in_memory().unwrap());
+        let journal = Journal::new(store.clone(), sealer(&Sealer::generate_key_hex())).unwrap();
+        let ack = Acknowledgement {
+            resolution: None,
+            outcome: None,
+            release_key: false,
+        };
+        for _ in 0..PURGE_STEP + 3 {
+            let id = sealed_entry(store.as_ref(), &Sealer::generate_key_hex());
+            store.acknowledge(id, &ack).unwrap();
+        }
+        let pending = sealed_entry(store.as_ref(), &Sealer::generate_key_hex());
+        assert_eq!(
+            journal
+                .purge_acknowledged(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0,
+            "none acknowledged an hour ago"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            journal.purge_acknowledged(Duration::ZERO).await.unwrap(),
+            PURGE_STEP + 3
+        );
+        let left: Vec<_> = store.entries().unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(left, vec![pending]);
+    }
 }

@@ -45,7 +45,10 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     Resolution, duration_ms,
 };
-use super::store::{Finished, JournalStore, newer_schema};
+use super::store::{
+    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
+    newer_schema,
+};
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
 /// How long one store operation may take, connecting included: past it,
@@ -115,6 +118,17 @@ const MIGRATIONS: &[&str] = &[
         ON provisioning_journal_usage_claims (run, position) WHERE done_at_ms IS NULL;
     CREATE INDEX provisioning_journal_usage_registered
         ON provisioning_journal_usage_claims (registered_at_ms);",
+    // 4: the journal's own values by name: the check values of its key
+    // and of the key it replaced, and the digest key after a rotation
+    // (see `super::store::meta`); acknowledged entries by age, for purging
+    // them.
+    "CREATE TABLE provisioning_journal_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE INDEX provisioning_journal_acknowledged
+        ON provisioning_journal_calls (acknowledged_at_ms)
+        WHERE acknowledged_at_ms IS NOT NULL;",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -846,6 +860,148 @@ impl JournalStore for PostgresJournal {
             Ok(())
         })
     }
+
+    fn purge_acknowledged(
+        &self,
+        acknowledged_before_ms: i64,
+        at_most: usize,
+    ) -> anyhow::Result<usize> {
+        let at_most = i64::try_from(at_most).unwrap_or(i64::MAX);
+        self.run("purging acknowledged entries", move |pool| async move {
+            let client = connection(&pool).await?;
+            let deleted = client
+                .execute(
+                    &format!(
+                        "DELETE FROM {TABLE} WHERE id IN (
+                            SELECT id FROM {TABLE}
+                            WHERE acknowledged_at_ms IS NOT NULL AND acknowledged_at_ms < $1
+                            ORDER BY acknowledged_at_ms, id LIMIT $2)"
+                    ),
+                    &[&acknowledged_before_ms, &at_most],
+                )
+                .await?;
+            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn key_record(&self) -> anyhow::Result<Option<KeyRecord>> {
+        self.run("reading the journal's key record", |pool| async move {
+            read_key_record(&connection(&pool).await?).await
+        })
+    }
+
+    fn adopt_key(&self, check: &str) -> anyhow::Result<KeyRecord> {
+        let check = check.to_string();
+        self.run("recording the journal's key", move |pool| async move {
+            let client = connection(&pool).await?;
+            client
+                .execute(
+                    "INSERT INTO provisioning_journal_meta (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO NOTHING",
+                    &[&meta::KEY_CHECK, &check],
+                )
+                .await?;
+            read_key_record(&client)
+                .await?
+                .context("the journal's key record disappeared")
+        })
+    }
+
+    fn rekey(&self, rekey: &Rekey) -> anyhow::Result<Rekeyed> {
+        let rekey = rekey.clone();
+        self.run("rotating the journal's key", move |pool| async move {
+            let mut client = connection(&pool).await?;
+            let transaction = client.transaction().await?;
+            // Held until the commit: no host records an intent or an
+            // outcome meanwhile (both write the table), and a second
+            // rotation waits for this one. Reads go on.
+            transaction
+                .batch_execute(&format!(
+                    "LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE;
+                     LOCK TABLE provisioning_journal_meta IN SHARE ROW EXCLUSIVE MODE;"
+                ))
+                .await?;
+            match read_key_record(&transaction).await? {
+                Some(record) if record.check == rekey.current_check => {}
+                _ => return Ok(Rekeyed::KeyMismatch),
+            }
+            let in_flight: Vec<EntryId> = transaction
+                .query(
+                    &format!(
+                        "SELECT id FROM {TABLE} WHERE acknowledged_at_ms IS NULL
+                            AND succeeded IS NULL AND lease_until_ms > {NOW_MS} ORDER BY id"
+                    ),
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+            if !in_flight.is_empty() {
+                return Ok(Rekeyed::InFlight(in_flight));
+            }
+            let sealed = transaction
+                .query(
+                    &format!(
+                        "SELECT id, sealed_credentials FROM {TABLE}
+                         WHERE sealed_credentials IS NOT NULL ORDER BY id"
+                    ),
+                    &[],
+                )
+                .await?;
+            for row in &sealed {
+                let id: EntryId = row.try_get(0)?;
+                let record: Vec<u8> = row.try_get(1)?;
+                let resealed = (rekey.reseal)(id, &record)?;
+                transaction
+                    .execute(
+                        &format!("UPDATE {TABLE} SET sealed_credentials = $2 WHERE id = $1"),
+                        &[&id, &resealed],
+                    )
+                    .await?;
+            }
+            for (name, value) in key_record_rows(&rekey.new) {
+                match value {
+                    Some(value) => {
+                        transaction
+                            .execute(
+                                "INSERT INTO provisioning_journal_meta (name, value)
+                                 VALUES ($1, $2)
+                                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                                &[&name, &value],
+                            )
+                            .await?
+                    }
+                    None => {
+                        transaction
+                            .execute(
+                                "DELETE FROM provisioning_journal_meta WHERE name = $1",
+                                &[&name],
+                            )
+                            .await?
+                    }
+                };
+            }
+            transaction.commit().await?;
+            Ok(Rekeyed::Done {
+                resealed: sealed.len(),
+            })
+        })
+    }
+}
+
+/// The key record, read through `client` (a connection or a transaction).
+async fn read_key_record(
+    client: &impl deadpool_postgres::GenericClient,
+) -> anyhow::Result<Option<KeyRecord>> {
+    let rows = client
+        .query("SELECT name, value FROM provisioning_journal_meta", &[])
+        .await?;
+    let rows = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<anyhow::Result<Vec<(String, String)>>>()?;
+    key_record_from(rows)
 }
 
 /// Services' keys as two parallel arrays, for `unnest`.
@@ -947,6 +1103,41 @@ mod tests {
             .map(|e| e.intent.idempotency_key)
             .collect();
         assert_eq!(keys, ["before", "after"], "nothing was written while down");
+    }
+
+    #[test]
+    fn a_schema_1_database_is_migrated_with_its_entries_and_no_key_on_record() {
+        let server = PgServer::shared();
+        let url = server.database("schema1");
+        let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+        server.psql(
+            name,
+            &format!(
+                "CREATE TABLE provisioning_journal_schema (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);
+                 INSERT INTO provisioning_journal_schema VALUES (1, 0);
+                 {}
+                 INSERT INTO provisioning_journal_calls (module, function, idempotency_key, input,
+                     started_at_ms, succeeded, kind, summary, finished_at_ms, acknowledged_at_ms)
+                 VALUES ('m', 'suspend', 'old', '{{}}', 1, true, 'ok', '{{}}', 2, 3);",
+                MIGRATIONS[0]
+            ),
+        );
+        let journal = PostgresJournal::connect(&url).unwrap();
+        assert_eq!(
+            server
+                .psql(name, "SELECT MAX(version) FROM provisioning_journal_schema")
+                .trim(),
+            SCHEMA_VERSION.to_string()
+        );
+        assert_eq!(journal.entries().unwrap().len(), 1, "the entry is kept");
+        assert_eq!(journal.key_record().unwrap(), None, "no key on record yet");
+        assert_eq!(journal.adopt_key("check").unwrap().check, "check");
+        assert_eq!(
+            journal
+                .purge_acknowledged(super::super::record::now_ms(), 10)
+                .unwrap(),
+            1
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]

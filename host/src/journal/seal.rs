@@ -8,6 +8,14 @@
 //! The same key, through a derived subkey, makes the keyed digests that
 //! bind an idempotency key to its request (HMAC-SHA256): a digest of a
 //! request that carries a password reveals nothing of it without the key.
+//! A journal keeps its digest key for good: after a rotation
+//! (`provisioning journal rekey`) the key it had is kept sealed under the
+//! new sealing key, so that digests made before still match
+//! ([`Sealer::with_digest_key`]).
+//!
+//! A third derived subkey makes the key's check value
+//! ([`Sealer::check_value`]): what the journal stores to tell the right key
+//! from another one at start-up, and nothing from which the key follows.
 
 use anyhow::{Context, bail};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -22,8 +30,11 @@ const NONCE_BYTES: usize = 24;
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
     /// The key of request digests, derived from the sealing key so that
-    /// the operator keeps one secret, and never used to seal.
+    /// the operator keeps one secret, and never used to seal; after a
+    /// rotation, the journal's first one (see [`Sealer::with_digest_key`]).
     digest_key: [u8; 32],
+    /// The key's check value (hex).
+    check: String,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -59,10 +70,37 @@ impl Sealer {
             .chain_update(key)
             .finalize()
             .into();
+        let check_key: [u8; 32] = Sha256::new()
+            .chain_update(b"provisioning journal key check v1\0")
+            .chain_update(key)
+            .finalize()
+            .into();
+        let check = hmac_hex(&check_key, b"provisioning journal key check v1");
         Ok(Sealer {
             cipher: XChaCha20Poly1305::new(&key.into()),
             digest_key,
+            check,
         })
+    }
+
+    /// The key's check value, 64 hex characters: an HMAC of a fixed label
+    /// under a subkey derived from the key. Equal for equal keys, different
+    /// for different ones, and telling nothing of the key.
+    pub fn check_value(&self) -> &str {
+        &self.check
+    }
+
+    /// The key request digests are made with (secret).
+    pub(crate) fn digest_key(&self) -> [u8; 32] {
+        self.digest_key
+    }
+
+    /// This sealer making request digests with `digest_key` instead of the
+    /// one derived from its own key: a journal's digest key outlives a
+    /// rotation of its sealing key.
+    pub(crate) fn with_digest_key(mut self, digest_key: [u8; 32]) -> Sealer {
+        self.digest_key = digest_key;
+        self
     }
 
     /// A fresh random key as 64 hex characters.
@@ -113,11 +151,16 @@ impl Sealer {
     /// messages under one key, and telling nothing of the message without
     /// the key.
     pub fn digest(&self, message: &[u8]) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest_key)
-            .expect("HMAC takes a key of any length");
-        mac.update(message);
-        crate::hex::encode(&mac.finalize().into_bytes())
+        hmac_hex(&self.digest_key, message)
     }
+}
+
+/// HMAC-SHA256 of `message` under `key`, hex.
+fn hmac_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    crate::hex::encode(&mac.finalize().into_bytes())
 }
 
 /// The value of one ASCII hex digit (checked by the caller).
@@ -215,6 +258,38 @@ mod tests {
         assert_ne!(digest, other.digest(b"create-account svc-1 Pa55word"));
         let plain: String = crate::hex::encode(&Sha256::digest(b"create-account svc-1 Pa55word"));
         assert_ne!(digest, plain, "not a plain hash anyone could recompute");
+    }
+
+    #[test]
+    fn check_values_tell_keys_apart_and_are_neither_the_key_nor_a_digest() {
+        let key = "a1".repeat(32);
+        let sealer = Sealer::from_hex(&key).unwrap();
+        let check = sealer.check_value().to_string();
+        assert_eq!(check.len(), 64);
+        assert_eq!(check, Sealer::from_hex(&key).unwrap().check_value());
+        assert_ne!(
+            check,
+            Sealer::from_hex(&"b2".repeat(32)).unwrap().check_value()
+        );
+        assert_ne!(check.to_lowercase(), key);
+        assert_ne!(check, sealer.digest(b"provisioning journal key check v1"));
+        assert_ne!(check, crate::hex::encode(&sealer.digest_key()));
+    }
+
+    #[test]
+    fn a_carried_digest_key_makes_the_old_digests() {
+        let old = Sealer::from_hex(&"a1".repeat(32)).unwrap();
+        let new = Sealer::from_hex(&"b2".repeat(32)).unwrap();
+        let digest = old.digest(b"create-account svc-1");
+        assert_ne!(new.digest(b"create-account svc-1"), digest);
+        let carried = new.with_digest_key(old.digest_key());
+        assert_eq!(carried.digest(b"create-account svc-1"), digest);
+        assert_eq!(
+            carried.open(&carried.seal(b"x", b"c"), b"c").unwrap(),
+            b"x",
+            "sealing stays with the new key"
+        );
+        assert!(old.open(&carried.seal(b"x", b"c"), b"c").is_err());
     }
 
     #[test]

@@ -12,7 +12,10 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     Resolution, lease_until_ms, now_ms,
 };
-use super::store::{Finished, JournalStore, newer_schema};
+use super::store::{
+    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
+    newer_schema,
+};
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
 /// How long a statement waits for another connection's lock (another host
@@ -73,6 +76,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX IF NOT EXISTS usage_claims_open ON usage_claims (run, done_at_ms, position);
     CREATE INDEX IF NOT EXISTS usage_claims_registered ON usage_claims (registered_at_ms);",
+    // 4: the journal's own values by name: the check values of its key
+    // and of the key it replaced, and the digest key after a rotation
+    // (see `super::store::meta`). Purging acknowledged entries reads
+    // `calls_pending` (acknowledged_at_ms, id).
+    "CREATE TABLE IF NOT EXISTS meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -542,6 +553,106 @@ impl JournalStore for SqliteJournal {
             .context("marking usage services done")?;
         Ok(())
     }
+
+    fn purge_acknowledged(
+        &self,
+        acknowledged_before_ms: i64,
+        at_most: usize,
+    ) -> anyhow::Result<usize> {
+        let deleted = self
+            .connection()
+            .execute(
+                "DELETE FROM calls WHERE id IN (
+                    SELECT id FROM calls
+                    WHERE acknowledged_at_ms IS NOT NULL AND acknowledged_at_ms < ?1
+                    ORDER BY acknowledged_at_ms, id LIMIT ?2)",
+                params![
+                    acknowledged_before_ms,
+                    i64::try_from(at_most).unwrap_or(i64::MAX)
+                ],
+            )
+            .context("purging acknowledged entries")?;
+        Ok(deleted)
+    }
+
+    fn key_record(&self) -> anyhow::Result<Option<KeyRecord>> {
+        read_key_record(&self.connection()).context("reading the journal's key record")
+    }
+
+    fn adopt_key(&self, check: &str) -> anyhow::Result<KeyRecord> {
+        let connection = self.connection();
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
+                params![meta::KEY_CHECK, check],
+            )
+            .context("recording the journal's key")?;
+        read_key_record(&connection)?.context("the journal's key record disappeared")
+    }
+
+    fn rekey(&self, rekey: &Rekey) -> anyhow::Result<Rekeyed> {
+        let mut connection = self.connection();
+        // The write lock from the start: no host begins or finishes a call
+        // until the rotation is committed or rolled back.
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        match read_key_record(&transaction)? {
+            Some(record) if record.check == rekey.current_check => {}
+            _ => return Ok(Rekeyed::KeyMismatch),
+        }
+        let in_flight = {
+            let mut statement = transaction.prepare(
+                "SELECT id FROM calls WHERE acknowledged_at_ms IS NULL AND succeeded IS NULL
+                    AND lease_until_ms > ?1 ORDER BY id",
+            )?;
+            statement
+                .query_map(params![now_ms()], |row| row.get::<_, EntryId>(0))?
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        if !in_flight.is_empty() {
+            return Ok(Rekeyed::InFlight(in_flight));
+        }
+        let sealed = {
+            let mut statement = transaction.prepare(
+                "SELECT id, sealed_credentials FROM calls
+                 WHERE sealed_credentials IS NOT NULL ORDER BY id",
+            )?;
+            statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, EntryId>(0)?, row.get::<_, Vec<u8>>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        for (id, record) in &sealed {
+            let resealed = (rekey.reseal)(*id, record)?;
+            transaction.execute(
+                "UPDATE calls SET sealed_credentials = ?2 WHERE id = ?1",
+                params![id, resealed],
+            )?;
+        }
+        for (name, value) in key_record_rows(&rekey.new) {
+            match value {
+                Some(value) => transaction.execute(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![name, value],
+                )?,
+                None => transaction.execute("DELETE FROM meta WHERE name = ?1", params![name])?,
+            };
+        }
+        transaction.commit().context("rotating the journal's key")?;
+        Ok(Rekeyed::Done {
+            resealed: sealed.len(),
+        })
+    }
+}
+
+fn read_key_record(connection: &Connection) -> anyhow::Result<Option<KeyRecord>> {
+    let mut statement = connection.prepare_cached("SELECT name, value FROM meta")?;
+    let rows = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<Vec<(String, String)>, _>>()?;
+    key_record_from(rows)
 }
 
 fn release_key(connection: &Connection, id: EntryId) -> anyhow::Result<()> {
@@ -612,6 +723,11 @@ mod tests {
                 ("k-refused".into(), EntryState::Answered, None),
                 ("k-running".into(), EntryState::Unknown, None),
             ]
+        );
+        assert_eq!(
+            journal.key_record().unwrap(),
+            None,
+            "no key on record: the first key opening it is adopted"
         );
     }
 }

@@ -2,6 +2,7 @@
 //! embedded SQLite file, a server database shared by several hosts) must
 //! do, each operation atomic on its own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::record::{Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent};
@@ -24,7 +25,8 @@ pub enum Finished {
 /// Every method may fail (a locked file, a database that is down) and is
 /// called from the journal's own thread, never from an async runtime's, so
 /// it may block; none of the methods a call runs through (`begin`,
-/// `finish`, `renew`, `get`) reads more than one entry.
+/// `finish`, `renew`, `get`, and `key_record` after each `begin`) reads
+/// more than one entry.
 ///
 /// Time is the store's own: leases are given as a length and measured, like
 /// every timestamp and every entry's state, by the clock of the place the
@@ -110,6 +112,151 @@ pub trait JournalStore: Send + Sync + 'static {
     /// reported), whoever holds their claim: they are never claimed again
     /// in the run.
     fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()>;
+    /// Deletes at most `at_most` acknowledged entries acknowledged before
+    /// `acknowledged_before_ms` (Unix milliseconds), oldest first, and
+    /// says how many it deleted. Never an entry not acknowledged (in
+    /// flight, answered or unknown). A deleted entry's idempotency key is
+    /// free again. Never on a call's path.
+    fn purge_acknowledged(
+        &self,
+        acknowledged_before_ms: i64,
+        at_most: usize,
+    ) -> anyhow::Result<usize>;
+
+    /// The check values of the journal's key and of the key it replaced;
+    /// `None` for a journal that has none yet (made before they were kept,
+    /// or never opened by a [`super::Journal`]).
+    fn key_record(&self) -> anyhow::Result<Option<KeyRecord>>;
+
+    /// Records `check` as the check value of the journal's key unless one
+    /// is recorded already (another host may have been first), in one
+    /// atomic step; returns the record in force afterwards.
+    fn adopt_key(&self, check: &str) -> anyhow::Result<KeyRecord>;
+
+    /// Rotates the journal's key in one transaction: unless the recorded
+    /// check value is `rekey.current_check` (then [`Rekeyed::KeyMismatch`])
+    /// or an entry is in flight on a live host (then [`Rekeyed::InFlight`]),
+    /// every sealed record is passed through `rekey.reseal` and the key
+    /// record replaced by the new one. If `reseal` fails for any record,
+    /// nothing changes. While it runs, no entry can be begun or finished.
+    fn rekey(&self, rekey: &Rekey) -> anyhow::Result<Rekeyed>;
+}
+
+/// What a journal records of its sealing key, and of the one before it:
+/// check values ([`super::Sealer::check_value`]), never a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The check value of the key the journal is sealed with.
+    pub check: String,
+    /// The check value of the key it replaced, after a rotation.
+    pub previous_check: Option<String>,
+    /// When that rotation happened (Unix milliseconds).
+    pub replaced_at_ms: Option<i64>,
+    /// The journal's request-digest key, sealed under its current key;
+    /// `None` until a rotation: the digest key is then the one derived
+    /// from the current key.
+    pub sealed_digest_key: Option<Vec<u8>>,
+}
+
+/// Re-seals one sealed record (of the given entry) under the new key.
+pub type Reseal = dyn Fn(EntryId, &[u8]) -> anyhow::Result<Vec<u8>> + Send + Sync;
+
+/// A key rotation for [`JournalStore::rekey`].
+#[derive(Clone)]
+pub struct Rekey {
+    /// The check value the journal must have now (the key being replaced).
+    pub current_check: String,
+    /// The record to keep from now on: the new key's check value, the old
+    /// one as `previous_check`, when, and the digest key sealed under the
+    /// new key.
+    pub new: KeyRecord,
+    /// Opens a sealed record under the old key and seals it under the new
+    /// one (for the same entry).
+    pub reseal: Arc<Reseal>,
+}
+
+impl std::fmt::Debug for Rekey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rekey")
+            .field("current_check", &self.current_check)
+            .field("new", &self.new)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`JournalStore::rekey`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rekeyed {
+    /// Rotated: this many sealed records were re-sealed.
+    Done {
+        /// Sealed records re-sealed under the new key.
+        resealed: usize,
+    },
+    /// The journal's key is not the one the rotation starts from: nothing
+    /// changed.
+    KeyMismatch,
+    /// These entries are running on a live host: nothing changed.
+    InFlight(Vec<EntryId>),
+}
+
+/// The names of the key record's values in a store's key/value table.
+pub(crate) mod meta {
+    /// The current key's check value.
+    pub const KEY_CHECK: &str = "key_check";
+    /// The replaced key's check value.
+    pub const PREVIOUS_KEY_CHECK: &str = "previous_key_check";
+    /// When it was replaced (Unix milliseconds, decimal).
+    pub const KEY_REPLACED_AT_MS: &str = "key_replaced_at_ms";
+    /// The digest key sealed under the current key (hex).
+    pub const SEALED_DIGEST_KEY: &str = "sealed_digest_key";
+}
+
+/// A key record from a store's key/value rows; `None` without a check
+/// value.
+pub(crate) fn key_record_from(
+    rows: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<Option<KeyRecord>> {
+    let rows: std::collections::HashMap<String, String> = rows.into_iter().collect();
+    let Some(check) = rows.get(meta::KEY_CHECK).cloned() else {
+        return Ok(None);
+    };
+    let replaced_at_ms = rows
+        .get(meta::KEY_REPLACED_AT_MS)
+        .map(|ms| ms.parse::<i64>())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("the journal's key record is damaged (replaced_at_ms)"))?;
+    let sealed_digest_key = rows
+        .get(meta::SEALED_DIGEST_KEY)
+        .map(|text| {
+            crate::hex::decode(text)
+                .ok_or_else(|| anyhow::anyhow!("the journal's key record is damaged (digest key)"))
+        })
+        .transpose()?;
+    Ok(Some(KeyRecord {
+        check,
+        previous_check: rows.get(meta::PREVIOUS_KEY_CHECK).cloned(),
+        replaced_at_ms,
+        sealed_digest_key,
+    }))
+}
+
+/// A key record as key/value rows (the values absent from it are `None`).
+pub(crate) fn key_record_rows(record: &KeyRecord) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        (meta::KEY_CHECK, Some(record.check.clone())),
+        (meta::PREVIOUS_KEY_CHECK, record.previous_check.clone()),
+        (
+            meta::KEY_REPLACED_AT_MS,
+            record.replaced_at_ms.map(|ms| ms.to_string()),
+        ),
+        (
+            meta::SEALED_DIGEST_KEY,
+            record
+                .sealed_digest_key
+                .as_ref()
+                .map(|key| crate::hex::encode(key)),
+        ),
+    ]
 }
 
 /// The error of a store whose schema is newer than this host knows (a

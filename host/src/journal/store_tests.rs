@@ -14,7 +14,7 @@ use super::record::{
     Resolution, now_ms,
 };
 use super::sqlite::SqliteJournal;
-use super::store::{Finished, JournalStore};
+use super::store::{Finished, JournalStore, KeyRecord, Rekey, Rekeyed};
 use super::usage_claims::{RunService, UsageServiceKey};
 use provisioning_test_postgres::PgServer;
 
@@ -145,6 +145,13 @@ for_each_store!(
     hosts_claiming_usage_at_once_share_the_services_without_overlap,
     an_expired_usage_claim_is_taken_over_and_a_renewed_one_is_not,
     a_new_usage_run_starts_fresh_and_old_runs_are_forgotten,
+    acknowledging_destroys_the_sealed_credentials,
+    a_purge_deletes_only_entries_acknowledged_before_the_cutoff,
+    a_purge_deletes_at_most_what_it_is_asked_oldest_first,
+    the_first_key_recorded_is_kept,
+    a_rekey_reseals_every_sealed_record_and_replaces_the_key_record,
+    a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight,
+    a_rekey_whose_resealing_fails_changes_nothing,
 );
 
 const OWNER: &str = "test-host:1";
@@ -656,4 +663,347 @@ fn a_new_usage_run_starts_fresh_and_old_runs_are_forgotten(db: &dyn TestJournal)
         0,
         "tuesday's rows are gone"
     );
+}
+fn acknowledging_destroys_the_sealed_credentials(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    // A plain acknowledgement of an answered entry.
+    let answered = started(journal.begin(&intent("plain"), OWNER, live()).unwrap());
+    journal
+        .finish(answered, &outcome(Some(vec![1, 2, 3])))
+        .unwrap();
+    // An uncertain outcome with credentials, resolved by an operator.
+    let uncertain = started(journal.begin(&intent("resolved"), OWNER, live()).unwrap());
+    let cut_off = CallOutcome {
+        uncertain: true,
+        succeeded: false,
+        kind: "timeout".into(),
+        ..outcome(Some(vec![4, 5, 6]))
+    };
+    journal.finish(uncertain, &cut_off).unwrap();
+    for id in [answered, uncertain] {
+        let sealed = journal.get(id).unwrap().unwrap().outcome.unwrap();
+        assert!(sealed.sealed_credentials.is_some(), "sealed until then");
+    }
+
+    journal.acknowledge(answered, &plain()).unwrap();
+    let ack = Acknowledgement {
+        resolution: Some(Resolution {
+            finding: Finding::Done,
+            note: None,
+        }),
+        outcome: Some(outcome(None)),
+        release_key: false,
+    };
+    journal.acknowledge(uncertain, &ack).unwrap();
+    for entry in journal.entries().unwrap() {
+        assert_eq!(entry.state, EntryState::Acknowledged);
+        assert_eq!(
+            entry.outcome.unwrap().sealed_credentials,
+            None,
+            "entry {} keeps no sealed credentials once acknowledged",
+            entry.id
+        );
+    }
+    // Another handle (another host) reads the same.
+    let other = db.open().unwrap();
+    assert!(
+        other.entries().unwrap().iter().all(|e| e
+            .outcome
+            .as_ref()
+            .unwrap()
+            .sealed_credentials
+            .is_none())
+    );
+}
+
+/// A moment strictly between what was acknowledged before it and after it.
+fn moment_between() -> i64 {
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let cutoff = now_ms();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    cutoff
+}
+
+fn a_purge_deletes_only_entries_acknowledged_before_the_cutoff(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let old = started(journal.begin(&intent("old"), OWNER, live()).unwrap());
+    journal.finish(old, &outcome(None)).unwrap();
+    journal.acknowledge(old, &plain()).unwrap();
+    // Unknown (its host gone), never finished.
+    let unknown = started(
+        journal
+            .begin(&intent("unknown"), OWNER, Duration::ZERO)
+            .unwrap(),
+    );
+    // Answered long ago, never acknowledged.
+    let answered = started(journal.begin(&intent("answered"), OWNER, live()).unwrap());
+    journal.finish(answered, &outcome(Some(vec![1]))).unwrap();
+    let cutoff = moment_between();
+    let recent = started(journal.begin(&intent("recent"), OWNER, live()).unwrap());
+    journal.finish(recent, &outcome(None)).unwrap();
+    journal.acknowledge(recent, &plain()).unwrap();
+    let in_flight = started(journal.begin(&intent("running"), OWNER, live()).unwrap());
+
+    assert_eq!(journal.purge_acknowledged(cutoff, 100).unwrap(), 1);
+    let left: Vec<_> = journal
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| (e.id, e.state))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            (unknown, EntryState::Unknown),
+            (answered, EntryState::Answered),
+            (recent, EntryState::Acknowledged),
+            (in_flight, EntryState::InFlight),
+        ]
+    );
+    assert!(journal.get(old).unwrap().is_none());
+    assert_eq!(
+        journal.purge_acknowledged(cutoff, 100).unwrap(),
+        0,
+        "nothing more"
+    );
+
+    // A cutoff after everything: still only what was acknowledged.
+    assert_eq!(journal.purge_acknowledged(now_ms() + 1, 100).unwrap(), 1);
+    let pending: Vec<_> = journal.pending().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(pending, vec![unknown, answered, in_flight]);
+    assert_eq!(journal.entries().unwrap().len(), 3);
+
+    // A purged entry's key is free again: the call would run anew.
+    started(journal.begin(&intent("old"), OWNER, live()).unwrap());
+}
+
+fn a_purge_deletes_at_most_what_it_is_asked_oldest_first(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let ids: Vec<_> = (0..5)
+        .map(|i| {
+            let id = started(
+                journal
+                    .begin(&intent(&format!("a{i}")), OWNER, live())
+                    .unwrap(),
+            );
+            journal.finish(id, &outcome(None)).unwrap();
+            id
+        })
+        .collect();
+    // Acknowledged in reverse order: the last entry is the oldest
+    // acknowledgement.
+    for &id in ids.iter().rev() {
+        journal.acknowledge(id, &plain()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let cutoff = now_ms() + 1;
+    assert_eq!(journal.purge_acknowledged(cutoff, 2).unwrap(), 2);
+    let left: Vec<_> = journal.entries().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(left, ids[..3], "the two acknowledged first went first");
+    assert_eq!(journal.purge_acknowledged(cutoff, 2).unwrap(), 2);
+    assert_eq!(journal.purge_acknowledged(cutoff, 2).unwrap(), 1);
+    assert!(journal.entries().unwrap().is_empty());
+}
+
+fn the_first_key_recorded_is_kept(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    assert_eq!(
+        journal.key_record().unwrap(),
+        None,
+        "a new journal has none"
+    );
+    let first = journal.adopt_key("check-1").unwrap();
+    assert_eq!(
+        first,
+        KeyRecord {
+            check: "check-1".into(),
+            previous_check: None,
+            replaced_at_ms: None,
+            sealed_digest_key: None,
+        }
+    );
+    // A second host adopting another key finds the first one in force.
+    let other = db.open().unwrap();
+    assert_eq!(other.adopt_key("check-2").unwrap(), first);
+    assert_eq!(other.key_record().unwrap(), Some(first));
+}
+
+/// A rotation from `check-1` to `check-2` whose resealing prefixes each
+/// record with its entry's id.
+fn rotation() -> Rekey {
+    Rekey {
+        current_check: "check-1".into(),
+        new: KeyRecord {
+            check: "check-2".into(),
+            previous_check: Some("check-1".into()),
+            replaced_at_ms: Some(1_700_000_000_000),
+            sealed_digest_key: Some(vec![0xde, 0xad]),
+        },
+        reseal: Arc::new(|id: EntryId, record: &[u8]| {
+            let mut resealed = id.to_be_bytes().to_vec();
+            resealed.extend_from_slice(record);
+            Ok(resealed)
+        }),
+    }
+}
+
+fn a_rekey_reseals_every_sealed_record_and_replaces_the_key_record(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    journal.adopt_key("check-1").unwrap();
+    let sealed_a = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+    journal.finish(sealed_a, &outcome(Some(vec![1]))).unwrap();
+    let none = started(journal.begin(&intent("b"), OWNER, live()).unwrap());
+    journal.finish(none, &outcome(None)).unwrap();
+    let sealed_c = started(journal.begin(&intent("c"), OWNER, live()).unwrap());
+    journal.finish(sealed_c, &outcome(Some(vec![3]))).unwrap();
+    let acknowledged = started(journal.begin(&intent("d"), OWNER, live()).unwrap());
+    journal
+        .finish(acknowledged, &outcome(Some(vec![4])))
+        .unwrap();
+    journal.acknowledge(acknowledged, &plain()).unwrap();
+    // Unknown: its host is gone, so it does not stand in the way.
+    let unknown = started(journal.begin(&intent("e"), OWNER, Duration::ZERO).unwrap());
+    let before = journal.entries().unwrap();
+
+    assert_eq!(
+        journal.rekey(&rotation()).unwrap(),
+        Rekeyed::Done { resealed: 2 }
+    );
+    let sealed = |id: EntryId| {
+        journal
+            .get(id)
+            .unwrap()
+            .unwrap()
+            .outcome
+            .and_then(|o| o.sealed_credentials)
+    };
+    let resealed = |id: EntryId, record: u8| {
+        let mut bytes = id.to_be_bytes().to_vec();
+        bytes.push(record);
+        Some(bytes)
+    };
+    assert_eq!(sealed(sealed_a), resealed(sealed_a, 1));
+    assert_eq!(sealed(sealed_c), resealed(sealed_c, 3));
+    assert_eq!(sealed(none), None);
+    assert_eq!(sealed(acknowledged), None);
+    assert_eq!(
+        journal.get(unknown).unwrap().unwrap().state,
+        EntryState::Unknown
+    );
+    // Nothing else changed: the digests above all.
+    let after = journal.entries().unwrap();
+    let without_seals = |entries: Vec<super::record::Entry>| {
+        entries
+            .into_iter()
+            .map(|mut e| {
+                if let Some(o) = e.outcome.as_mut() {
+                    o.sealed_credentials = None;
+                }
+                e
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_seals(after), without_seals(before));
+    assert_eq!(
+        db.open().unwrap().key_record().unwrap(),
+        Some(rotation().new),
+        "seen by every host"
+    );
+
+    // The next rotation starts from the new key and drops nothing it
+    // does not replace.
+    let mut again = rotation();
+    again.current_check = "check-2".into();
+    again.new = KeyRecord {
+        check: "check-3".into(),
+        previous_check: Some("check-2".into()),
+        replaced_at_ms: Some(1_800_000_000_000),
+        sealed_digest_key: Some(vec![0xbe, 0xef]),
+    };
+    assert_eq!(
+        journal.rekey(&again).unwrap(),
+        Rekeyed::Done { resealed: 2 }
+    );
+    assert_eq!(journal.key_record().unwrap(), Some(again.new));
+}
+
+fn a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let no_key = journal.rekey(&rotation()).unwrap();
+    assert_eq!(no_key, Rekeyed::KeyMismatch, "a journal with no key yet");
+    journal.adopt_key("check-0").unwrap();
+    assert_eq!(journal.rekey(&rotation()).unwrap(), Rekeyed::KeyMismatch);
+
+    let mut rotation = rotation();
+    rotation.current_check = "check-0".into();
+    let sealed = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+    journal.finish(sealed, &outcome(Some(vec![1]))).unwrap();
+    let running = started(journal.begin(&intent("b"), OWNER, live()).unwrap());
+    assert_eq!(
+        journal.rekey(&rotation).unwrap(),
+        Rekeyed::InFlight(vec![running])
+    );
+    assert_eq!(
+        journal.key_record().unwrap().unwrap().check,
+        "check-0",
+        "nothing changed"
+    );
+    assert_eq!(
+        journal
+            .get(sealed)
+            .unwrap()
+            .unwrap()
+            .outcome
+            .unwrap()
+            .sealed_credentials,
+        Some(vec![1])
+    );
+
+    journal.finish(running, &outcome(None)).unwrap();
+    assert_eq!(
+        journal.rekey(&rotation).unwrap(),
+        Rekeyed::Done { resealed: 1 }
+    );
+}
+
+fn a_rekey_whose_resealing_fails_changes_nothing(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    journal.adopt_key("check-1").unwrap();
+    let ids: Vec<_> = (1..=3u8)
+        .map(|i| {
+            let id = started(
+                journal
+                    .begin(&intent(&format!("s{i}")), OWNER, live())
+                    .unwrap(),
+            );
+            journal.finish(id, &outcome(Some(vec![i]))).unwrap();
+            id
+        })
+        .collect();
+    let last = ids[2];
+    let mut failing = rotation();
+    failing.reseal = Arc::new(move |id: EntryId, record: &[u8]| {
+        anyhow::ensure!(id != last, "cannot open entry {id}");
+        Ok(vec![record[0] + 100])
+    });
+    let error = format!("{:#}", journal.rekey(&failing).unwrap_err());
+    assert!(
+        error.contains(&format!("cannot open entry {last}")),
+        "{error}"
+    );
+    for (id, record) in ids.iter().zip(1..=3u8) {
+        assert_eq!(
+            journal
+                .get(*id)
+                .unwrap()
+                .unwrap()
+                .outcome
+                .unwrap()
+                .sealed_credentials,
+            Some(vec![record]),
+            "entry {id} was not re-sealed: the rotation was rolled back"
+        );
+    }
+    assert_eq!(journal.key_record().unwrap().unwrap().check, "check-1");
+    journal.check_writable().unwrap();
 }

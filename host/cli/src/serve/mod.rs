@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::{Host, HostOptions, Manifest};
+use provisioning_host::{Host, HostOptions, Journal, Manifest};
 
 use crate::output::outln;
 
@@ -133,6 +133,10 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         .reconcile_every_secs
         .filter(|_| host.journal().is_some())
         .map(|secs| tokio::spawn(reconcile_every(host.clone(), Duration::from_secs(secs))));
+    let purger = host
+        .journal()
+        .and_then(Journal::retain_acknowledged)
+        .map(|retain| tokio::spawn(purge_every(host.clone(), retain, PURGE_EVERY)));
     let app = api::router(
         api::AppState { host: host.clone() },
         token,
@@ -151,8 +155,8 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         .await
         .context("serving")?;
     watcher.abort();
-    if let Some(reconciler) = reconciler {
-        reconciler.abort();
+    for task in [reconciler, purger].into_iter().flatten() {
+        task.abort();
     }
     tracing::info!("stopped: every call in flight has finished");
     Ok(ExitCode::SUCCESS)
@@ -174,6 +178,34 @@ async fn reconcile_every(host: Arc<Host>, period: Duration) {
                 "reconcile pass"
             ),
             Err(error) => tracing::warn!("reconcile pass failed: {error:#}"),
+        }
+    }
+}
+
+/// How often serve purges the journal's old acknowledged entries, when the
+/// manifest sets `[journal] retain_acknowledged_days`.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The background purge: at start, then every `period`, the entries
+/// acknowledged more than `retain` ago are deleted; a pass that fails is
+/// logged and the next one tries again. (The retention is the one the
+/// journal was opened with: a reload does not change it.)
+async fn purge_every(host: Arc<Host>, retain: Duration, period: Duration) {
+    let Some(journal) = host.journal() else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match journal.purge_acknowledged(retain).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(
+                purged,
+                retain_days = retain.as_secs() / 86_400,
+                "purged acknowledged journal entries"
+            ),
+            Err(error) => tracing::warn!("purging the journal failed: {error:#}"),
         }
     }
 }
