@@ -114,9 +114,7 @@ impl SqliteJournal {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets readers (`journal pending`) run beside the host; FULL
         // makes every commit durable before it returns.
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .context("switching the journal to WAL")?;
+        switch_to_wal(&connection).context("switching the journal to WAL")?;
         SqliteJournal::prepare(connection)
     }
 
@@ -151,6 +149,27 @@ impl SqliteJournal {
             .query_map(params, |row| entry_from_row(row, now))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(entries)
+    }
+}
+
+/// Puts the file in WAL mode. SQLite answers a switch that meets another
+/// connection's lock with "database is locked" at once, without waiting
+/// through the busy timeout (hosts and `journal` commands opening a new
+/// file at the same moment): the switch is tried again until the timeout.
+fn switch_to_wal(connection: &Connection) -> rusqlite::Result<()> {
+    let give_up = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if matches!(
+                    error.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < give_up =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
     }
 }
 
