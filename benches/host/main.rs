@@ -8,7 +8,9 @@
 //! 3. loading each component, cold and from the compile cache (criterion);
 //! 4. bulk usage-data at concurrency 64 (calls per second);
 //! 5. memory of idle modules and of one call;
-//! 6. call latency during hot swaps.
+//! 6. call latency during hot swaps;
+//! 7. counts per call that do not wobble: instructions under callgrind,
+//!    page faults and context switches.
 //!
 //! `cargo bench --bench host` runs it in full; `cargo test --benches` runs
 //! every part once at tiny counts. The closing table is printed and
@@ -16,6 +18,8 @@
 
 mod bulk;
 mod caller;
+mod callgrind;
+mod counts;
 mod fixture;
 mod latency;
 mod memory;
@@ -37,6 +41,10 @@ use scale::Scale;
 use summary::Summary;
 
 fn main() {
+    // A copy of this benchmark started by part 7 to make its calls.
+    if counts::run_copy() {
+        return;
+    }
     let scale = Scale::from_args();
     let mut criterion = Criterion::default().configure_from_args();
     let rt = runtime();
@@ -56,6 +64,7 @@ fn main() {
         latency::run(&rt, &hosts, &native, &scale, &mut summary);
         bulk::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
         swap::run(&rt, &fixture, &scale, &mut summary);
+        counts::run(&scale, &mut summary);
         summary.publish(&scale, &fixture::results_dir());
     }
     criterion.final_summary();

@@ -17,6 +17,8 @@ pub enum Figure {
     Rate(f64),
     /// Memory.
     Bytes(u64),
+    /// A count per call (instructions, page faults).
+    Count(f64),
     /// Not measured, and why.
     Missing(&'static str),
 }
@@ -27,6 +29,7 @@ impl Figure {
             Figure::Time(time) => Some(time.as_secs_f64()),
             Figure::Rate(rate) => Some(*rate),
             Figure::Bytes(bytes) => Some(*bytes as f64),
+            Figure::Count(count) => Some(*count),
             Figure::Missing(_) => None,
         }
     }
@@ -39,6 +42,8 @@ impl Figure {
             Figure::Time(time) => format!("{:.2} ms", time.as_secs_f64() * 1e3),
             Figure::Rate(rate) => format!("{rate:.0} calls/s"),
             Figure::Bytes(bytes) => format!("{:.2} MiB", *bytes as f64 / (1u64 << 20) as f64),
+            Figure::Count(count) if *count >= 10_000.0 => format!("{:.0}", count),
+            Figure::Count(count) => format!("{count:.2}"),
             Figure::Missing(why) => format!("n/a ({why})"),
         }
     }

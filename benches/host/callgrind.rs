@@ -1,0 +1,243 @@
+//! Counting a call's work in instructions with valgrind's callgrind, and
+//! the calling thread's page faults and context switches: figures that do
+//! not move with the machine's load. Shared by the benchmarks (release
+//! build, against the native client) and by `tests/call_instructions.rs`
+//! (the test profile's check), which includes this file.
+//!
+//! A copy of the running program makes the calls under callgrind, twice:
+//! `calls` measured calls after a warm-up, then `2 × calls`. The difference
+//! of the two runs' counts on the calling thread is what `calls` calls
+//! cost, without the set-up, the warm-up or other threads (the sandbox's);
+//! the guest runs on a wasmtime fiber of that thread, so it is in. (Counting
+//! only while a function is on the stack would miss it: callgrind sees the
+//! fiber as another stack.) The kernel's work is not counted.
+//!
+//! The copy names its calling loop [`MEASURED_FUNCTION`], which tells the
+//! calling thread's file from the others'.
+
+#![allow(dead_code)] // the test uses part of this
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// The name the copy's calling loop has (in a function of that name).
+pub const MEASURED_FUNCTION: &str = "measured_calls";
+
+/// What one copy's calling thread executed: in all, and by part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub total: u64,
+    /// Instructions by [`part_of`] the functions that executed them.
+    pub by_part: BTreeMap<&'static str, u64>,
+}
+
+impl Counted {
+    /// What `calls` calls cost: `more` (a copy that made `calls` more)
+    /// less `self`, per call.
+    pub fn per_call_to(&self, more: &Counted, calls: u64) -> Counted {
+        let calls = calls.max(1);
+        let mut by_part = BTreeMap::new();
+        for (part, count) in &more.by_part {
+            let before = self.by_part.get(part).copied().unwrap_or(0);
+            by_part.insert(*part, count.saturating_sub(before) / calls);
+        }
+        Counted {
+            total: more.total.saturating_sub(self.total) / calls,
+            by_part,
+        }
+    }
+}
+
+/// valgrind on PATH, installed from Debian's packages when missing.
+pub fn ensure_valgrind() {
+    let present = || Command::new("valgrind").arg("--version").output().is_ok();
+    if present() {
+        return;
+    }
+    let _ = Command::new("apt-get").arg("update").status();
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "valgrind"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
+    assert!(
+        present(),
+        "valgrind is needed to count a call's instructions, and apt-get could not install it ({installed:?})"
+    );
+}
+
+/// Runs `program` under callgrind, its output files in `out`, and counts
+/// what its calling thread executed. Panics, with what it printed, when
+/// the program fails.
+pub fn count(program: Command, out: &Path) -> Counted {
+    std::fs::create_dir_all(out).unwrap();
+    let file = out.join("callgrind.out");
+    let mut valgrind = Command::new("valgrind");
+    valgrind
+        .args(["--tool=callgrind", "--separate-threads=yes"])
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(program.get_program())
+        .args(program.get_args());
+    for (name, value) in program.get_envs() {
+        match value {
+            Some(value) => valgrind.env(name, value),
+            None => valgrind.env_remove(name),
+        };
+    }
+    let output = valgrind.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Only the calling thread's file names the measured function.
+    let mut calling = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains(MEASURED_FUNCTION) {
+            calling.push(path);
+        }
+    }
+    assert_eq!(calling.len(), 1, "one thread made the calls: {calling:?}");
+    let counted = by_part(&calling[0]);
+    let _ = std::fs::remove_dir_all(out);
+    counted
+}
+
+/// The self cost of every function in a callgrind file, through
+/// `callgrind_annotate`, summed by [`part_of`].
+fn by_part(file: &Path) -> Counted {
+    let annotated = Command::new("callgrind_annotate")
+        .args(["--inclusive=no", "--threshold=100", "--auto=no"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&annotated.stdout);
+    let mut counted = Counted::default();
+    for line in text.lines() {
+        // `  12,345 ( 1.23%)  file:function [object]`
+        let line = line.trim_start();
+        let Some((count, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        let Some((_, site)) = rest.split_once(")  ") else {
+            continue;
+        };
+        if site.starts_with("PROGRAM TOTALS") {
+            counted.total = count;
+            continue;
+        }
+        *counted.by_part.entry(part_of(site)).or_default() += count;
+    }
+    assert!(counted.total > 0, "callgrind counted nothing:\n{text}");
+    counted
+}
+
+/// Which part of the stack a function belongs to, from callgrind's
+/// `file:function [object]`: its crate (the first path segment of its
+/// name, or of the type in `<Type as Trait>`), its object file, or code
+/// with no symbol (the guest's compiled WebAssembly).
+pub fn part_of(site: &str) -> &'static str {
+    let (place, object) = match site.rsplit_once(" [") {
+        Some((place, object)) => (place, object.trim_end_matches(']')),
+        None => (site, ""),
+    };
+    if object.contains("libc.so") || object.contains("ld-linux") {
+        return "libc (malloc, memcpy)";
+    }
+    // The file part ends at the first ':' not inside the name's `::`.
+    let function =
+        place.split_once(":").map_or(
+            place,
+            |(file, rest)| if file.contains("::") { place } else { rest },
+        );
+    if function.starts_with("0x") || place.starts_with("???:0x") || object == "???" {
+        return "guest (compiled WebAssembly)";
+    }
+    let name = function.trim_start_matches('<').trim_start_matches('&');
+    let krate = name.split("::").next().unwrap_or("");
+    match krate {
+        "provisioning_host" => "host",
+        "wasmtime_wasi_http" | "wasmtime_wasi" | "wasmtime_wasi_io" => "wasi and wasi-http",
+        k if k.starts_with("wasmtime")
+            || k.starts_with("cranelift")
+            || k == "pulley_interpreter" =>
+        {
+            "wasmtime"
+        }
+        "hyper" | "hyper_util" | "http" | "http_body" | "http_body_util" | "tokio" | "mio"
+        | "bytes" | "h2" | "httparse" | "tower" | "tower_service" | "want" | "try_lock" => {
+            "HTTP client and tokio"
+        }
+        "core" | "alloc" | "std" | "hashbrown" => "Rust std (generic code, any caller)",
+        "" => "other",
+        _ => "other crates (serde_json, tracing, ...)",
+    }
+}
+
+/// The calling thread's own counters, from `/proc/thread-self` (zero
+/// where it is missing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadCounters {
+    pub minor_faults: u64,
+    pub voluntary_switches: u64,
+    pub involuntary_switches: u64,
+}
+
+impl ThreadCounters {
+    pub fn now() -> ThreadCounters {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        // After the command name (in parentheses, maybe with spaces): the
+        // state is the 3rd field, minflt the 10th.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let minor_faults = after_name
+            .split_whitespace()
+            .nth(7)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        ThreadCounters {
+            minor_faults,
+            voluntary_switches: field("voluntary_ctxt_switches:"),
+            involuntary_switches: field("nonvoluntary_ctxt_switches:"),
+        }
+    }
+
+    /// What happened from `self` to `later`, per call of `calls`, as one
+    /// line the parent reads back ([`ThreadCounters::parse_line`]).
+    pub fn line_to(&self, later: &ThreadCounters, calls: u64) -> String {
+        let per = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / calls.max(1) as f64;
+        format!(
+            "per call: {:.2} minor page faults, {:.2} voluntary and {:.2} involuntary context switches",
+            per(self.minor_faults, later.minor_faults),
+            per(self.voluntary_switches, later.voluntary_switches),
+            per(self.involuntary_switches, later.involuntary_switches),
+        )
+    }
+
+    /// The three figures of a [`ThreadCounters::line_to`] line somewhere
+    /// in `output` (libtest may have begun its line with a test's name).
+    pub fn parse_line(output: &str) -> Option<(f64, f64, f64)> {
+        let (_, line) = output.lines().find_map(|l| l.split_once("per call: "))?;
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        match numbers[..] {
+            [faults, voluntary, involuntary] => Some((faults, voluntary, involuntary)),
+            _ => None,
+        }
+    }
+}
