@@ -14,13 +14,14 @@
 //! - `usage-data`: whether the provider knows the service at all
 //!   (`not-found`), for modules that can do neither of the above.
 //!
-//! From that, [`verdict`] decides per function: a suspend is done when the
+//! From that, `verdict` decides per function: a suspend is done when the
 //! service is suspended, not done when it is active, and so on; a
 //! create-account is done only when the account is found *with* its
 //! provider id (the next call with the key is answered with it). What
 //! cannot be told (a changed password, a provider that cannot be asked)
 //! stays for an operator. Each resolution is recorded in the journal with
-//! what was seen, through [`Journal::resolve`], as an operator's would be.
+//! what was seen, through [`crate::Journal::resolve`], as an operator's
+//! would be.
 //!
 //! The reads run with the module's configured settings: per-call settings
 //! of the original call (a platform's product settings) are not journaled.
