@@ -143,6 +143,19 @@ mod tests {
     use super::*;
     use provisioning_test_postgres::PgServer;
 
+    /// Two hosts' connections to a fresh database `name`.
+    async fn two_hosts(name: &'static str) -> [PostgresJournal; 2] {
+        tokio::task::spawn_blocking(move || {
+            let url = PgServer::shared().database(name);
+            [
+                PostgresJournal::connect(&url).unwrap(),
+                PostgresJournal::connect(&url).unwrap(),
+            ]
+        })
+        .await
+        .unwrap()
+    }
+
     fn ask(interval_ms: u64, max_wait_ms: u64) -> BudgetAsk {
         BudgetAsk {
             interval: Duration::from_millis(interval_ms),
@@ -164,17 +177,7 @@ mod tests {
     /// past a caller's bound reserves nothing; another module is apart.
     #[tokio::test(flavor = "multi_thread")]
     async fn hosts_on_one_database_space_their_turns_as_one() {
-        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_spacing"))
-            .await
-            .unwrap();
-        let (first, second) = tokio::task::spawn_blocking(move || {
-            (
-                PostgresJournal::connect(&url).unwrap(),
-                PostgresJournal::connect(&url).unwrap(),
-            )
-        })
-        .await
-        .unwrap();
+        let [first, second] = two_hosts("budget_spacing").await;
         let hosts = [&first, &second];
         let mut delays = Vec::new();
         for turn in 0..6 {
@@ -209,17 +212,7 @@ mod tests {
     /// and refuses a caller who would not wait that long.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_hold_from_one_host_holds_the_other() {
-        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_hold"))
-            .await
-            .unwrap();
-        let (first, second) = tokio::task::spawn_blocking(move || {
-            (
-                PostgresJournal::connect(&url).unwrap(),
-                PostgresJournal::connect(&url).unwrap(),
-            )
-        })
-        .await
-        .unwrap();
+        let [first, second] = two_hosts("budget_hold").await;
         first
             .hold("webline", Duration::from_secs(30))
             .await
@@ -253,17 +246,7 @@ mod tests {
     /// reserved, none refused, each its own slot.
     #[tokio::test(flavor = "multi_thread")]
     async fn turns_asked_at_once_by_two_hosts_are_all_reserved_apart() {
-        let url = tokio::task::spawn_blocking(|| PgServer::shared().database("budget_at_once"))
-            .await
-            .unwrap();
-        let hosts = tokio::task::spawn_blocking(move || {
-            [
-                std::sync::Arc::new(PostgresJournal::connect(&url).unwrap()),
-                std::sync::Arc::new(PostgresJournal::connect(&url).unwrap()),
-            ]
-        })
-        .await
-        .unwrap();
+        let hosts = two_hosts("budget_at_once").await.map(std::sync::Arc::new);
         let patient = BudgetAsk {
             max_wait: Duration::MAX,
             max_hold: Duration::from_secs(60),
