@@ -34,7 +34,7 @@
 //! provider's Retry-After seen by one host holds them all. The window of
 //! calls still running stays each host's own (a host cannot see another's
 //! calls end), so across hosts only the spacing holds: give hosts that
-//! share a journal a `rate_limit` a little under the provider's (a tenth
+//! share a journal a `rate_limit` a little under the provider's (a fifth
 //! less absorbs the arrival jitter the window would otherwise absorb).
 //! While the database cannot be reached each host paces alone.
 
