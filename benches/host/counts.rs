@@ -69,6 +69,7 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
     };
     let (component_faults, component_voluntary, component_involuntary) = thread("component");
     let (native_faults, native_voluntary, native_involuntary) = thread("native");
+    let (decommit_faults, _, _) = thread("component-decommit");
     let out = fixture::results_dir().join("callgrind");
     let count = |role: &str| -> Counted {
         let once = callgrind::count(copy(role, MEASURED), &out.join(format!("{role}-once")));
@@ -77,6 +78,27 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
     };
     let component = count("component");
     let native = count("native");
+    let decommit = count("component-decommit");
+    summary.push(Row {
+        part: PART,
+        measure: "instructions per call, component, memory kept resident".into(),
+        value: Figure::Count(component.total as f64),
+        baseline: Some((
+            "decommitted after each call (before)".into(),
+            Figure::Count(decommit.total as f64),
+        )),
+        goal: Goal::Report,
+    });
+    summary.push(Row {
+        part: PART,
+        measure: "minor page faults per call, component, memory kept resident".into(),
+        value: Figure::Count(component_faults),
+        baseline: Some((
+            "decommitted after each call (before)".into(),
+            Figure::Count(decommit_faults),
+        )),
+        goal: Goal::Report,
+    });
     summary.push(Row {
         part: PART,
         measure: "instructions per call (callgrind, calling thread), component".into(),
@@ -159,11 +181,12 @@ fn make_calls(role: &str, calls: u64) {
         .build()
         .expect("the calling runtime");
     let call: Box<dyn Fn()> = match role {
-        "component" => {
+        "component" | "component-decommit" => {
             let host = Host::with_options(HostOptions {
                 compile_cache: Some(fixture::compile_cache_dir()),
                 // valgrind cannot map the default pool's reservations.
                 max_concurrent_calls: 2,
+                keep_resident: role == "component",
                 ..HostOptions::default()
             })
             .expect("the host starts");
