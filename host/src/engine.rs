@@ -48,8 +48,10 @@ pub struct HostOptions {
     /// place, only the pages the last call dirtied where Linux can tell
     /// (`PAGEMAP_SCAN`, kernel 6.7 and later), instead of being decommitted
     /// and faulted in again by the next call. Off, every call's memory
-    /// starts decommitted (about 11 more page faults per call in
-    /// `tests/call_instructions.rs`).
+    /// starts decommitted (about 11 more page faults per call, part 7 of
+    /// `cargo bench`). The price is resident memory: up to
+    /// [`KEEP_RESIDENT_BYTES`] for each pool slot that has run a call, so
+    /// at most that times the most calls that ran at once.
     pub keep_resident: bool,
 }
 
