@@ -47,7 +47,7 @@ pub mod telemetry;
 mod usage_sync;
 
 pub use bindings::types;
-pub use engine::HostOptions;
+pub use engine::{HostOptions, KEEP_RESIDENT_BYTES};
 pub use error::{CallError, ErrorReport, error_kind, error_message};
 pub use host::{Answer, CallOptions, Host};
 pub use journal::{Journal, JournalLocation, PendingCall};
