@@ -100,35 +100,19 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     let mut write_error = None;
     let unread: Vec<UsageReport> = unloaded
         .into_iter()
-        .map(|job| {
-            let failure = &failures[&job.module];
-            UsageReport {
-                module: job.module,
-                service_id: job.service.service_id,
-                outcome: UsageResult::Error(ErrorReport::new(
-                    failure.kind.as_str(),
-                    failure.message.clone(),
-                )),
-                attempts: 0,
-                elapsed_ms: 0,
-            }
+        .map(|job| UsageReport {
+            outcome: not_loaded(&failures[&job.module]),
+            module: job.module,
+            service_id: job.service.service_id,
+            attempts: 0,
+            elapsed_ms: 0,
         })
         .collect();
     for report in &unread {
-        let line = serde_json::to_string(report).unwrap_or_default();
-        if let Err(error) = outln!("{line}") {
-            write_error.get_or_insert(error);
-        }
+        print_report(&bar, report, &mut write_error);
     }
     let mut summary = sync_usage(&host, jobs, &options, |report| {
-        // The bar steps aside while a line is printed, so that on a
-        // terminal the two streams do not tear each other.
-        bar.suspend(|| {
-            let line = serde_json::to_string(report).unwrap_or_default();
-            if let Err(error) = outln!("{line}") {
-                write_error.get_or_insert(error);
-            }
-        });
+        print_report(&bar, report, &mut write_error);
         bar.inc(1);
     })
     .await;
@@ -149,6 +133,26 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The outcome reported for a service whose module did not load: why.
+fn not_loaded(failure: &ModuleLoadError) -> UsageResult {
+    UsageResult::Error(ErrorReport::new(
+        failure.kind.as_str(),
+        failure.message.clone(),
+    ))
+}
+
+/// Prints a report as one JSON line on stdout, the bar stepping aside so
+/// that on a terminal the two streams do not tear each other; the first
+/// write error is kept for the end.
+fn print_report(bar: &ProgressBar, report: &UsageReport, write_error: &mut Option<anyhow::Error>) {
+    bar.suspend(|| {
+        let line = serde_json::to_string(report).unwrap_or_default();
+        if let Err(error) = outln!("{line}") {
+            write_error.get_or_insert(error);
+        }
+    });
 }
 
 /// Loads the modules the services need (only those); a service of one
@@ -194,22 +198,13 @@ async fn run_shared(
         // A service of a module that did not load here is reported with
         // why, as without a shared run.
         let unloaded = failures.get(&report.module).map(|failure| UsageReport {
-            outcome: UsageResult::Error(ErrorReport::new(
-                failure.kind.as_str(),
-                failure.message.clone(),
-            )),
+            outcome: not_loaded(failure),
             ..report.clone()
         });
         if let Some(unloaded) = &unloaded {
             relabelled.push(unloaded.kind().to_string());
         }
-        let report = unloaded.as_ref().unwrap_or(report);
-        bar.suspend(|| {
-            let line = serde_json::to_string(report).unwrap_or_default();
-            if let Err(error) = outln!("{line}") {
-                write_error.get_or_insert(error);
-            }
-        });
+        print_report(&bar, unloaded.as_ref().unwrap_or(report), &mut write_error);
         bar.inc(1);
     })
     .await;
