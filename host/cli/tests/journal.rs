@@ -174,6 +174,27 @@ async fn kill_once_recorded(
     .unwrap()
 }
 
+/// Runs a create-account under `idempotency_key` that halts once the
+/// provider has answered, before the caller hears of it, and SIGKILLs it
+/// there: the answer is only in the journal. What the process printed.
+fn killed_before_answer(
+    manifest: &str,
+    service: &str,
+    idempotency_key: &str,
+    key: &str,
+) -> std::process::Output {
+    let mut args = create_args(manifest, service, idempotency_key);
+    args.push("--halt-before-answer");
+    let mut child = command(&args, key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_stderr(&mut child, "halting before the answer");
+    child.kill().unwrap(); // SIGKILL
+    child.wait_with_output().unwrap()
+}
+
 fn journal_key() -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_provisioning"))
         .args(["journal", "keygen"])
@@ -191,20 +212,10 @@ async fn credentials_survive_a_kill_between_answer_and_caller() {
     let (manifest, service) = setup(&sandbox, "killed");
     let key = journal_key();
 
-    let mut args = create_args(&manifest, &service, "order-4711");
-    args.push("--halt-before-answer");
-    let mut child = command(&args, &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let (m, s, k) = (manifest.clone(), service.clone(), key.clone());
+    let child = tokio::task::spawn_blocking(move || killed_before_answer(&m, &s, "order-4711", &k))
+        .await
         .unwrap();
-    let child = tokio::task::spawn_blocking(move || {
-        wait_for_stderr(&mut child, "halting before the answer");
-        child.kill().unwrap(); // SIGKILL
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
     assert!(
         !text(&child.stdout).contains("password"),
         "the caller never got the answer"
@@ -381,16 +392,7 @@ fn a_journal_opened_with_another_key_cannot_read_the_credentials() {
     let sandbox = rt.block_on(Sandbox::start()).unwrap();
     let (manifest, service) = setup(&sandbox, "wrongkey");
     let key = journal_key();
-    let mut args = create_args(&manifest, &service, "order-1");
-    args.push("--halt-before-answer");
-    let mut child = command(&args, &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_stderr(&mut child, "halting before the answer");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_before_answer(&manifest, &service, "order-1", &key);
 
     let output = run(
         &["journal", "pending", "--manifest", &manifest],
@@ -492,16 +494,7 @@ fn journal_rekey_reseals_pending_credentials_and_journal_purge_deletes_only_ackn
     let (manifest, service) = setup(&sandbox, "rekey");
     let key = journal_key();
     // An answered entry whose generated password is sealed in the journal.
-    let mut args = create_args(&manifest, &service, "order-r");
-    args.push("--halt-before-answer");
-    let mut child = command(&args, &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_stderr(&mut child, "halting before the answer");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_before_answer(&manifest, &service, "order-r", &key);
     let password = sandbox.webline().accounts()[0].password.clone();
 
     // The new key from a file; the manifest's key is the current one.
