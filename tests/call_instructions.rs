@@ -19,15 +19,19 @@
 
 #[path = "../benches/host/callgrind.rs"]
 mod callgrind;
+// The benchmarks' HostMeNow configuration and request, so that the test
+// counts the call the benchmarks count.
+#[allow(dead_code)]
+#[path = "../benches/host/fixture.rs"]
+mod fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use callgrind::ThreadCounters;
-use provisioning_host::types::Service;
-use provisioning_host::{Host, HostOptions, Limits, ModuleConfig, Request};
-use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_host::{Host, HostOptions, Limits, Request};
+use provisioning_sandbox::Sandbox;
 
 /// Instructions per call in the test profile, as this test measured them
 /// (2.851 million with pooled memory kept resident, December 2026; runs
@@ -142,32 +146,17 @@ fn make_calls(calls: usize) {
         ..HostOptions::default()
     })
     .unwrap();
-    let config = ModuleConfig::new("hostmenow", provisioning_components::HOSTMENOW)
-        .allow_hosts(&[origin.as_str()])
-        .unwrap()
-        .setting("endpoint", endpoint)
-        .setting("api-key", hostmenow::API_KEY)
-        .limits(Limits {
-            // valgrind runs the guest some fifty times slower.
-            deadline: Duration::from_secs(120),
-            ..Limits::default()
-        });
+    let config = fixture::hostmenow_config(fixture::MODULE, &origin, &endpoint).limits(Limits {
+        // valgrind runs the guest some fifty times slower.
+        deadline: Duration::from_secs(120),
+        ..Limits::default()
+    });
     runtime.block_on(host.load(config)).unwrap();
-    let request = Request::UsageData {
-        service: Service {
-            service_id: "counted".into(),
-            remote_id: None,
-            domain: None,
-            username: None,
-            password: None,
-            package: None,
-            billing_cycle: None,
-            client: None,
-            custom_fields: Vec::new(),
-        },
-    };
+    let request = fixture::usage_request("counted");
     for _ in 0..WARM_UP {
-        runtime.block_on(host.call("hostmenow", &request)).unwrap();
+        runtime
+            .block_on(host.call(fixture::MODULE, &request))
+            .unwrap();
     }
     let before = ThreadCounters::now();
     measured_calls(&runtime, &host, &request, calls);
@@ -179,6 +168,8 @@ fn make_calls(calls: usize) {
 #[inline(never)]
 fn measured_calls(runtime: &tokio::runtime::Runtime, host: &Host, request: &Request, calls: usize) {
     for _ in 0..calls {
-        runtime.block_on(host.call("hostmenow", request)).unwrap();
+        runtime
+            .block_on(host.call(fixture::MODULE, request))
+            .unwrap();
     }
 }
