@@ -22,9 +22,9 @@ use crate::scale::Scale;
 use crate::summary::{Figure, Goal, Row, Summary};
 
 /// One bulk run's outcome.
-struct Throughput {
+pub struct Throughput {
     calls: usize,
-    elapsed: Duration,
+    pub elapsed: Duration,
     failures: Vec<String>,
     /// Connections the sandbox accepted during the timed run: how well the
     /// caller kept its connections alive.
@@ -33,11 +33,31 @@ struct Throughput {
 
 impl Throughput {
     /// Calls per second, or why there is no honest figure.
-    fn figure(&self) -> Figure {
+    pub fn figure(&self) -> Figure {
         if self.failures.is_empty() {
             Figure::Rate(self.calls as f64 / self.elapsed.as_secs_f64())
         } else {
             Figure::Missing("calls failed, see the notes")
+        }
+    }
+
+    /// The run's time, or why there is no honest figure.
+    pub fn time(&self) -> Figure {
+        if self.failures.is_empty() {
+            Figure::Time(self.elapsed)
+        } else {
+            Figure::Missing("calls failed, see the notes")
+        }
+    }
+
+    /// A note naming the first failure, when calls failed.
+    pub fn report_failures(&self, who: &str, summary: &mut Summary) {
+        if let Some(first) = self.failures.first() {
+            summary.note(format!(
+                "{who}: {} of {} calls failed; the first: {first}",
+                self.failures.len(),
+                self.calls
+            ));
         }
     }
 }
@@ -73,7 +93,9 @@ pub fn run(
         ),
         ("component, one service", measure(component, &repeated)),
     ];
-    report_failures(&runs, summary);
+    for (who, run) in &runs {
+        run.report_failures(&format!("Bulk, {who}"), summary);
+    }
     summary.note(format!(
         "Bulk: connections the sandbox accepted during each timed run: {}.",
         runs.iter()
@@ -111,23 +133,10 @@ pub fn run(
     });
 }
 
-/// A note for every run with failed calls, naming the first failure.
-fn report_failures(runs: &[(&str, Throughput)], summary: &mut Summary) {
-    for (who, run) in runs {
-        if let Some(first) = run.failures.first() {
-            summary.note(format!(
-                "Bulk, {who}: {} of {} calls failed; the first: {first}",
-                run.failures.len(),
-                run.calls
-            ));
-        }
-    }
-}
-
 /// Reads each of `services` with `concurrency` calls in flight, after an
 /// untimed warm-up of one call per worker (connections opened, pools
 /// filled).
-async fn throughput(
+pub async fn throughput(
     caller: Caller,
     fixture: &Fixture,
     services: &Arc<[String]>,

@@ -10,7 +10,10 @@
 //! 5. memory of idle modules and of one call;
 //! 6. call latency during hot swaps;
 //! 7. counts per call that do not wobble: instructions under callgrind,
-//!    page faults and context switches.
+//!    page faults and context switches;
+//! 8. against the PHP client it replaces, one read after another and with
+//!    `curl_multi`;
+//! 9. bulk reads from a provider 50 ms away.
 //!
 //! `cargo bench --bench host` runs it in full; `cargo test --benches` runs
 //! every part once at tiny counts. The closing table is printed and
@@ -20,12 +23,14 @@ mod bulk;
 mod caller;
 mod callgrind;
 mod counts;
+mod distant;
 mod fixture;
 mod latency;
 mod memory;
 mod micro;
 mod native;
 mod parity;
+mod php;
 mod scale;
 mod stats;
 mod summary;
@@ -64,6 +69,8 @@ fn main() {
         latency::run(&rt, &hosts, &native, &scale, &mut summary);
         bulk::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
         swap::run(&rt, &fixture, &scale, &mut summary);
+        php::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
+        distant::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
         counts::run(&scale, &mut summary);
         summary.publish(&scale, &fixture::results_dir());
     }

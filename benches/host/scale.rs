@@ -21,6 +21,11 @@ pub struct Scale {
     pub bulk_concurrency: usize,
     /// Copies of the HostMeNow module loaded for the idle-memory figure.
     pub idle_modules: usize,
+    /// Reads per contender in part 8, against the PHP client.
+    pub php_reads: usize,
+    /// Reads the sequential PHP loop makes against the distant provider of
+    /// part 9 (its time is scaled to the bulk count).
+    pub distant_php_reads: usize,
     /// Calls per run (with and without swaps) of the hot-swap measurement.
     pub swap_calls: usize,
     /// Calls in flight at once in the hot-swap measurement.
@@ -48,6 +53,8 @@ impl Scale {
         bulk_services: 10_000,
         bulk_concurrency: 64,
         idle_modules: 16,
+        php_reads: 5_000,
+        distant_php_reads: 100,
         swap_calls: 10_000,
         swap_concurrency: 8,
     };
@@ -60,6 +67,8 @@ impl Scale {
         bulk_services: 200,
         bulk_concurrency: 64,
         idle_modules: 2,
+        php_reads: 200,
+        distant_php_reads: 4,
         swap_calls: 40,
         swap_concurrency: 8,
     };
