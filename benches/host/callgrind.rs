@@ -24,12 +24,32 @@ use std::process::Command;
 /// The name the copy's calling loop has (in a function of that name).
 pub const MEASURED_FUNCTION: &str = "measured_calls";
 
-/// What one copy's calling thread executed: in all, and by part.
+/// Calls counted by callee, as (what they are, a part of the callee's
+/// name that only they have).
+pub const COUNTED_CALLS: &[(&str, &str)] = &[
+    // Every component-model host function the guest calls (wasi-http,
+    // wasi-io, clocks, random...) enters through this one function.
+    (
+        "host calls",
+        "wasmtime::runtime::component::func::host::HostFn::entrypoint",
+    ),
+    // The compiled guest's `memory.grow` reaches the runtime through this
+    // libcall (growing at instantiation does not).
+    (
+        "memory grows",
+        "wasmtime::runtime::vm::libcalls::raw::memory_grow",
+    ),
+];
+
+/// What one copy's calling thread executed: in all, by part, and the
+/// calls of [`COUNTED_CALLS`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counted {
     pub total: u64,
     /// Instructions by [`part_of`] the functions that executed them.
     pub by_part: BTreeMap<&'static str, u64>,
+    /// Calls of each of [`COUNTED_CALLS`], by its first field.
+    pub calls: BTreeMap<&'static str, u64>,
 }
 
 impl Counted {
@@ -42,9 +62,19 @@ impl Counted {
             let before = self.by_part.get(part).copied().unwrap_or(0);
             by_part.insert(*part, count.saturating_sub(before) / calls);
         }
+        let calls_per_call = more
+            .calls
+            .iter()
+            .map(|(what, count)| {
+                let before = self.calls.get(what).copied().unwrap_or(0);
+                // Rounded: a call makes a whole number of them.
+                (*what, (count.saturating_sub(before) + calls / 2) / calls)
+            })
+            .collect();
         Counted {
             total: more.total.saturating_sub(self.total) / calls,
             by_part,
+            calls: calls_per_call,
         }
     }
 }
@@ -101,7 +131,8 @@ pub fn count(program: Command, out: &Path) -> Counted {
         }
     }
     assert_eq!(calling.len(), 1, "one thread made the calls: {calling:?}");
-    let counted = by_part(&calling[0]);
+    let mut counted = by_part(&calling[0]);
+    counted.calls = calls_into(&calling[0]);
     let _ = std::fs::remove_dir_all(out);
     counted
 }
@@ -136,6 +167,46 @@ fn by_part(file: &Path) -> Counted {
     }
     assert!(counted.total > 0, "callgrind counted nothing:\n{text}");
     counted
+}
+
+/// How often each of [`COUNTED_CALLS`] was called, from the call records
+/// of a callgrind file (`cfn=(id) name` names the callee, once, then
+/// `cfn=(id)` alone; the next `calls=N ...` line says how often).
+fn calls_into(file: &Path) -> BTreeMap<&'static str, u64> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut counts: BTreeMap<&'static str, u64> =
+        COUNTED_CALLS.iter().map(|(what, _)| (*what, 0)).collect();
+    let mut callee = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("cfn=") {
+            let (id, name) = rest.split_once(' ').unwrap_or((rest, ""));
+            if !name.is_empty() {
+                names.insert(id, name);
+            }
+            callee = names.get(id).copied();
+        } else if let Some(rest) = line.strip_prefix("fn=") {
+            if let Some((id, name)) = rest.split_once(' ') {
+                names.insert(id, name);
+            }
+        } else if let Some(rest) = line.strip_prefix("calls=") {
+            let count: u64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if let Some(name) = callee.take() {
+                for (what, pattern) in COUNTED_CALLS {
+                    if name.contains(pattern) {
+                        *counts
+                            .get_mut(what)
+                            .expect("every counted call has an entry") += count;
+                    }
+                }
+            }
+        }
+    }
+    counts
 }
 
 /// Which part of the stack a function belongs to, from callgrind's

@@ -124,6 +124,16 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
         )),
         goal: Goal::Report,
     });
+    for (what, _) in callgrind::COUNTED_CALLS {
+        let per_call = |counted: &Counted| Figure::Count(counted.calls[what] as f64);
+        summary.push(Row {
+            part: PART,
+            measure: format!("{what} per call (callgrind), component"),
+            value: per_call(&component),
+            baseline: Some(("native client".into(), per_call(&native))),
+            goal: Goal::Report,
+        });
+    }
     let parts: Vec<String> = component
         .by_part
         .iter()

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::Provider;
 use crate::bindings::types::{Error as ModuleError, RateLimit, Setting, SettingKind};
 use crate::error::{CallError, map_error_message};
 use crate::logging::LiveSecrets;
@@ -340,9 +339,8 @@ async fn invoke(
     request: &Request,
     settings: &[Setting],
 ) -> wasmtime::Result<Result<Response, crate::bindings::types::Error>> {
-    let instance: Provider = module.instantiate(&mut *store).await?;
-    let guest = instance.billing_provisioning_module();
-    crate::request::call_export(guest, store, settings, request).await
+    let (instance, exports) = module.instantiate(&mut *store).await?;
+    crate::request::call_export(&instance, exports, store, settings, request).await
 }
 
 /// Tells a deadline, a memory cap and a plain trap apart.

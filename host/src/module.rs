@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use tokio::sync::Semaphore;
 use wasmtime::Store;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, Instance};
 
 use crate::bindings::ProviderPre;
 use crate::bindings::types::{ModuleInfo, Setting, SettingKind};
@@ -18,6 +18,7 @@ use crate::limits::{Limits, RequestRate};
 use crate::logging::LiveSecrets;
 use crate::policy::OutboundPolicy;
 use crate::redact::Redactor;
+use crate::request::ExportIndices;
 use crate::store::{CallState, call_store};
 
 /// A configured setting value and where it came from.
@@ -124,6 +125,8 @@ pub struct LoadedModule {
     info: ModuleInfo,
     imports: Vec<String>,
     pre: ProviderPre<CallState>,
+    /// Where the contract's functions sit among the component's exports.
+    exports: ExportIndices,
     policy: Arc<OutboundPolicy>,
     limits: Limits,
     rate_limit: Option<RequestRate>,
@@ -165,9 +168,13 @@ impl LoadedModule {
                 MAX_MODULE_MEMORY >> 20
             );
         }
-        let (pre, digest, imports) =
-            prepare(runtime, &config.component, config.pinned_sha256.as_deref())
-                .with_context(|| format!("loading module `{name}`"))?;
+        let Prepared {
+            pre,
+            exports,
+            digest,
+            imports,
+        } = prepare(runtime, &config.component, config.pinned_sha256.as_deref())
+            .with_context(|| format!("loading module `{name}`"))?;
         let info = read_info(&pre, name.clone(), &config.limits)
             .await
             .and_then(|info| check_info(&info).map(|()| info))
@@ -181,6 +188,7 @@ impl LoadedModule {
             info,
             imports,
             pre,
+            exports,
             policy: Arc::new(config.policy),
             limits: config.limits,
             rate_limit: config.rate_limit,
@@ -248,12 +256,14 @@ impl LoadedModule {
         self.call_slots.acquire().await
     }
 
-    /// A fresh instance of the pre-linked component in `store`.
+    /// A fresh instance of the pre-linked component in `store`, and where
+    /// its contract functions are.
     pub(crate) async fn instantiate(
         &self,
         store: &mut Store<CallState>,
-    ) -> wasmtime::Result<crate::bindings::Provider> {
-        self.pre.instantiate_async(store).await
+    ) -> wasmtime::Result<(Instance, &ExportIndices)> {
+        let instance = self.pre.instance_pre().instantiate_async(store).await?;
+        Ok((instance, &self.exports))
     }
 
     /// What the module says it is and does.
@@ -337,7 +347,12 @@ impl Inspection {
     /// Loads a component with no settings and no granted origin and reads
     /// its info and imports.
     pub(crate) async fn of(runtime: &Runtime, path: &Path) -> anyhow::Result<Inspection> {
-        let (pre, digest, imports) = prepare(runtime, path, None)?;
+        let Prepared {
+            pre,
+            digest,
+            imports,
+            ..
+        } = prepare(runtime, path, None)?;
         let info = read_info(&pre, "inspect".into(), &Limits::default()).await?;
         Ok(Inspection {
             digest,
@@ -362,15 +377,27 @@ pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
     Ok(crate::hex::sha256(&bytes))
 }
 
-/// Compiles a component file and links it against what the host grants:
-/// the pre-linked instance every call starts from, the file's sha256 and
-/// the component's imports.
+/// A compiled component linked against what the host grants.
+struct Prepared {
+    /// The pre-linked instance every call starts from.
+    pre: ProviderPre<CallState>,
+    exports: ExportIndices,
+    /// The file's sha256.
+    digest: String,
+    /// The component's imports.
+    imports: Vec<String>,
+}
+
+/// Compiles a component file and links it against what the host grants.
 fn prepare(
     runtime: &Runtime,
     path: &Path,
     pinned_sha256: Option<&str>,
-) -> anyhow::Result<(ProviderPre<CallState>, String, Vec<String>)> {
+) -> anyhow::Result<Prepared> {
     let (component, digest, imports) = compile(runtime, path, pinned_sha256)?;
+    let exports = ExportIndices::find(&component).context(
+        "the component does not fit the provisioning world (billing:provisioning/module)",
+    )?;
     let pre = runtime
         .linker
         .instantiate_pre(&component)
@@ -379,7 +406,12 @@ fn prepare(
         .context(
             "the component does not fit the provisioning world (billing:provisioning/module)",
         )?;
-    Ok((pre, digest, imports))
+    Ok(Prepared {
+        pre,
+        exports,
+        digest,
+        imports,
+    })
 }
 
 /// Reads and compiles a component file, refusing a file whose digest is not

@@ -5,7 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::exports::billing::provisioning::module::Guest;
+use anyhow::Context as _;
+use wasmtime::AsContextMut;
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower,
+};
+
 use crate::bindings::types::{
     ConnectionStatus, CreatedAccount, Credential, Error as ModuleError, Function, ListedAccount,
     Outcome, Package, Service, ServiceState, Setting, SettingKind, SettingScope, StatusReport,
@@ -15,8 +20,10 @@ use crate::bindings::types::{
 /// The one table of the contract's functions. Each line gives a function's
 /// `Request` variant (named as the WIT's `Function` case), its WIT name, its
 /// [`Effect`], its arguments after the settings (the service first, when it
-/// takes one, then the rest with how each is passed to the export), the
-/// export the host calls and the [`Response`] case of its answer.
+/// takes one, then the rest with how each is passed to the export) and the
+/// [`Response`] case of its answer. The export is the function's WIT name
+/// in the module interface; its argument and answer types follow from
+/// these.
 ///
 /// From it come [`Request`] and its `function`, `service` and
 /// `service_mut`, [`FUNCTIONS`] and the call of the export
@@ -26,8 +33,7 @@ macro_rules! contract_functions {
     (@some $service:ident) => { Some($service) };
     ($(
         $(#[doc = $doc:literal])*
-        $variant:ident = $name:literal, $effect:ident,
-        $export:ident -> $answer:ident
+        $variant:ident = $name:literal, $effect:ident -> $answer:ident
         $({
             $(#[doc = $service_doc:literal])*
             $service:ident
@@ -90,22 +96,31 @@ macro_rules! contract_functions {
             $((Function::$variant, $name, Effect::$effect),)*
         ];
 
-        /// Calls the export a request names on an instance of a module.
+        /// Calls the export a request names on an instance of a module,
+        /// the settings first, then the request's arguments in the
+        /// table's order. Only the called function is looked up and
+        /// type-checked: the generated bindings' `Provider` checks every
+        /// export on every instance, a twentieth of a call's instructions.
         pub(crate) async fn call_export<S>(
-            guest: &Guest,
-            store: S,
+            instance: &Instance,
+            exports: &ExportIndices,
+            mut store: S,
             settings: &[Setting],
             request: &Request,
         ) -> wasmtime::Result<Result<Response, ModuleError>>
         where
-            S: wasmtime::AsContextMut,
-            S::Data: Send,
+            S: AsContextMut<Data: Send>,
         {
+            let index = exports.get(request.function());
             Ok(match request {
-                $(Request::$variant $({ $service, $($field,)* })? => guest
-                    .$export(store, settings $(, $service $(, $argument)*)?)
-                    .await?
-                    .map(Response::$answer),)*
+                $(Request::$variant $({ $service, $($field,)* })? => call_typed(
+                    instance,
+                    &mut store,
+                    index,
+                    (settings, $($service, $($argument,)*)?),
+                )
+                .await?
+                .map(Response::$answer),)*
             })
         }
     };
@@ -113,14 +128,14 @@ macro_rules! contract_functions {
 
 contract_functions! {
     /// Checks the settings reach and authenticate with the provider.
-    TestConnection = "test-connection", Read, call_test_connection -> Connection;
+    TestConnection = "test-connection", Read -> Connection;
     /// Creates the service.
-    CreateAccount = "create-account", Change, call_create_account -> Created {
+    CreateAccount = "create-account", Change -> Created {
         /// The service to create.
         service
     };
     /// Suspends the service.
-    Suspend = "suspend", Change, call_suspend -> Done {
+    Suspend = "suspend", Change -> Done {
         /// The service.
         service,
         /// The platform's reason, when it has one.
@@ -128,46 +143,46 @@ contract_functions! {
         reason: Option<String> => reason.as_deref(),
     };
     /// Lifts a suspension.
-    Unsuspend = "unsuspend", Change, call_unsuspend -> Done {
+    Unsuspend = "unsuspend", Change -> Done {
         /// The service.
         service
     };
     /// Removes the service for good.
-    Terminate = "terminate", Change, call_terminate -> Done {
+    Terminate = "terminate", Change -> Done {
         /// The service.
         service
     };
     /// Sets a new password.
-    ChangePassword = "change-password", Change, call_change_password -> Done {
+    ChangePassword = "change-password", Change -> Done {
         /// The service (its `password` is the old one, when known).
         service,
         /// The new password.
         new_password: String => new_password,
     };
     /// Moves the service to another package.
-    ChangePackage = "change-package", Change, call_change_package -> Done {
+    ChangePackage = "change-package", Change -> Done {
         /// The service.
         service,
         /// The provider's id of the new package.
         new_package: String => new_package,
     };
     /// Moves the service to another domain.
-    ChangeDomain = "change-domain", Change, call_change_domain -> Done {
+    ChangeDomain = "change-domain", Change -> Done {
         /// The service (its `domain` is the current one).
         service,
         /// The new domain.
         new_domain: String => new_domain,
     };
     /// Reads resource usage.
-    UsageData = "usage-data", Read, call_usage_data -> Usage {
+    UsageData = "usage-data", Read -> Usage {
         /// The service.
         service
     };
     /// Lists the packages on offer.
-    ListPackages = "list-packages", Read, call_list_packages -> Packages;
+    ListPackages = "list-packages", Read -> Packages;
     /// Makes a control-panel login URL. Not repeated by the host: each
     /// call may mint a one-time login.
-    SingleSignOn = "single-sign-on", OneTimeRead, call_single_sign_on -> SignOn {
+    SingleSignOn = "single-sign-on", OneTimeRead -> SignOn {
         /// The service.
         service,
         /// The control-panel application to open, if any.
@@ -175,12 +190,12 @@ contract_functions! {
         app: Option<String> => app.as_deref(),
     };
     /// Reads where the service stands.
-    ServiceStatus = "service-status", Read, call_service_status -> Status {
+    ServiceStatus = "service-status", Read -> Status {
         /// The service.
         service
     };
     /// Lists the accounts the provider has for the reseller.
-    ListAccounts = "list-accounts", Read, call_list_accounts -> Accounts;
+    ListAccounts = "list-accounts", Read -> Accounts;
 }
 
 /// Reads a service record from JSON (or any serde format), taking what the
@@ -285,6 +300,67 @@ pub enum Effect {
     /// Changes something at the provider: journaled, never repeated by the
     /// host.
     Change,
+}
+
+/// Where each function of the contract sits among a component's exports,
+/// found once at load so that a call looks up only the one it makes.
+pub(crate) struct ExportIndices(Vec<(Function, ComponentExportIndex)>);
+
+impl ExportIndices {
+    /// The index of every function of [`FUNCTIONS`] in `component`'s
+    /// `billing:provisioning/module` export (whatever its version).
+    pub(crate) fn find(component: &Component) -> anyhow::Result<ExportIndices> {
+        let engine = component.engine();
+        let interface = component
+            .component_type()
+            .exports(engine)
+            .map(|(name, _)| name.to_owned())
+            .find(|name| name.starts_with(MODULE_INTERFACE))
+            .with_context(|| format!("the component does not export {MODULE_INTERFACE}"))?;
+        let (_, interface_index) = component
+            .get_export(None, &interface)
+            .with_context(|| format!("the component does not export {interface}"))?;
+        FUNCTIONS
+            .iter()
+            .map(|(function, name, _)| {
+                let (_, index) = component
+                    .get_export(Some(&interface_index), name)
+                    .with_context(|| format!("{interface} has no function `{name}`"))?;
+                Ok((*function, index))
+            })
+            .collect::<anyhow::Result<_>>()
+            .map(ExportIndices)
+    }
+
+    fn get(&self, function: Function) -> &ComponentExportIndex {
+        self.0
+            .iter()
+            .find_map(|(f, index)| (*f == function).then_some(index))
+            .expect("find gives every function of FUNCTIONS an index")
+    }
+}
+
+/// The contract's interface a provider component exports, without its
+/// version.
+const MODULE_INTERFACE: &str = "billing:provisioning/module@";
+
+/// Calls the export at `index` with `params`; its one result is the
+/// module's answer or its typed error.
+async fn call_typed<P, T>(
+    instance: &Instance,
+    mut store: impl AsContextMut<Data: Send>,
+    index: &ComponentExportIndex,
+    params: P,
+) -> wasmtime::Result<Result<T, ModuleError>>
+where
+    P: ComponentNamedList + Lower + Send + Sync,
+    (Result<T, ModuleError>,): ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    // Cannot fail on a loaded module: `ProviderPre::new` checked every
+    // export's type at load.
+    let func = instance.get_typed_func::<P, (Result<T, ModuleError>,)>(&mut store, index)?;
+    let (answer,) = func.call_async(&mut store, params).await?;
+    Ok(answer)
 }
 
 fn function_entry(function: Function) -> &'static (Function, &'static str, Effect) {
