@@ -18,7 +18,7 @@ use crate::http_client::ProviderClient;
 use crate::store::{CallState, EPOCH_TICK};
 
 /// The largest memory cap a module may be given (1 GiB): far beyond what a
-/// provider module needs, and what each pooled instance slot reserves.
+/// provider module needs, and the most a pooled memory may hold.
 pub(crate) const MAX_MODULE_MEMORY: usize = 1 << 30;
 
 /// How a [`crate::Host`] runs its modules. The defaults suit production;
@@ -95,10 +95,13 @@ impl Runtime {
         // (cheaper than fuel: one load and compare per loop back-edge).
         config.epoch_interruption(true);
         if options.pooling_allocator {
-            // Every pool slot reserves this much address space (not memory);
-            // the default 4 GiB per slot would add up to terabytes over a
-            // few hosts in one process.
-            config.memory_reservation(MAX_MODULE_MEMORY as u64);
+            // Every pool slot reserves the whole 32-bit address space of a
+            // memory (address space, not memory), so that compiled guest
+            // code needs no bounds check on its loads and stores: an access
+            // past the memory lands in the reservation and traps. That
+            // cut a call's guest instructions by a third (BENCHMARKS.md,
+            // "Levers"). The module's cap is the limiter's.
+            config.memory_reservation(BOUNDS_CHECK_FREE_RESERVATION);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
                 slots,
                 options.keep_resident,
@@ -138,8 +141,14 @@ impl Runtime {
 /// [`HostOptions::keep_resident`].
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
-/// Pooled instances beyond the call bound, for loads and inspections.
-const LOAD_HEADROOM: u32 = 16;
+/// What each pooled memory reserves: 4 GiB, every address a 32-bit
+/// WebAssembly memory can name.
+const BOUNDS_CHECK_FREE_RESERVATION: u64 = 4 << 30;
+
+/// Pooled instances beyond the call bound, for loads and inspections: as
+/// many as calls, within these bounds (a host with few call slots then
+/// reserves little address space).
+const LOAD_HEADROOM: std::ops::RangeInclusive<u32> = 4..=16;
 
 /// The pool behind `slots` calls at once. A provider component instantiates
 /// a handful of core modules (its code and the adapters' shims) with one
@@ -148,7 +157,8 @@ const LOAD_HEADROOM: u32 = 16;
 fn pooling(slots: u32, keep_resident: bool) -> PoolingAllocationConfig {
     // Loading a module (its `info`) and `inspect` instantiate outside the
     // call bound: a swap under full load must still find room.
-    let instances = slots.saturating_add(LOAD_HEADROOM);
+    let headroom = slots.clamp(*LOAD_HEADROOM.start(), *LOAD_HEADROOM.end());
+    let instances = slots.saturating_add(headroom);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
         .total_core_instances(instances.saturating_mul(8))
