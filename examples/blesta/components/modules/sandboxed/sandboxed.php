@@ -31,9 +31,9 @@
  *   credential (a reset password), once their fields are returned likewise.
  * - Unknown outcomes are left for the operator: the error names the entry.
  *
- * Errors reach Blesta through `$this->Input->setErrors()`; functions the
- * module does not support are refused with the provider's limitation and
- * nothing is sent.
+ * Errors reach Blesta through `$this->Input->setErrors()`, keyed by their
+ * kind: a function the module does not support is the module's own
+ * `unsupported` answer, which names the provider's limitation.
  *
  * @see https://docs.blesta.com/display/dev/Modules
  */
@@ -228,7 +228,7 @@ class Sandboxed extends Module
         if ($fields['sandboxed_password'] === '') {
             $fields['sandboxed_password'] = self::newPassword();
         }
-        return $this->run($row, 'create-account', 'add a service', $package, (object) $fields, $vars, function (array $service) use ($row): array {
+        return $this->run($row, 'create-account', $package, (object) $fields, $vars, function (array $service) use ($row): array {
             $key = $this->pendingCreateKey($row, $service['service_id']);
             if ($key === null) {
                 $previous = $this->journalRemoteId($row, $service['service_id']);
@@ -252,7 +252,7 @@ class Sandboxed extends Module
             $domain = strtolower(trim((string) ($vars['sandboxed_domain'] ?? '')));
             $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $service->pricing_id ?? null];
             if ($domain !== '' && $domain !== ($fields->sandboxed_domain ?? '')) {
-                $this->run($row, 'change-domain', "change a service's domain", $package, $fields, $known,
+                $this->run($row, 'change-domain', $package, $fields, $known,
                     static fn (array $s): array => [['function' => 'change-domain', 'service' => $s, 'new_domain' => $domain], null]);
                 if ($this->Input->errors()) {
                     return;
@@ -262,7 +262,7 @@ class Sandboxed extends Module
             $password = (string) ($vars['sandboxed_password'] ?? '');
             if ($password !== '' && $password !== ($fields->sandboxed_password ?? '')) {
                 // The old password is not sent: the new one replaces it.
-                $issued = $this->run($row, 'change-password', "change a service's password", $package, $fields, $known,
+                $issued = $this->run($row, 'change-password', $package, $fields, $known,
                     static fn (array $s): array => [['function' => 'change-password', 'service' => ['password' => null] + $s, 'new_password' => $password], null], $password);
                 if ($this->Input->errors()) {
                     return;
@@ -277,20 +277,20 @@ class Sandboxed extends Module
 
     public function cancelService($package, $service, $parent_package = null, $parent_service = null)
     {
-        return $this->lifecycle('terminate', 'cancel a service', $package, $service, static function (array $s): array {
+        return $this->lifecycle('terminate', $package, $service, static function (array $s): array {
             return [['function' => 'terminate', 'service' => $s], $s['remote_id'] === null ? null : $s['service_id'] . '-cancel-' . $s['remote_id']];
         });
     }
 
     public function suspendService($package, $service, $parent_package = null, $parent_service = null)
     {
-        return $this->lifecycle('suspend', 'suspend a service', $package, $service,
+        return $this->lifecycle('suspend', $package, $service,
             static fn (array $s): array => [['function' => 'suspend', 'service' => $s, 'reason' => null], null]);
     }
 
     public function unsuspendService($package, $service, $parent_package = null, $parent_service = null)
     {
-        return $this->lifecycle('unsuspend', 'unsuspend a service', $package, $service,
+        return $this->lifecycle('unsuspend', $package, $service,
             static fn (array $s): array => [['function' => 'unsuspend', 'service' => $s], null]);
     }
 
@@ -298,7 +298,7 @@ class Sandboxed extends Module
     public function changeServicePackage($package_from, $package_to, $service, $parent_package = null, $parent_service = null)
     {
         $new = trim((string) ($package_to->meta->package ?? ''));
-        return $this->lifecycle('change-package', "change a service's package", $package_to, $service,
+        return $this->lifecycle('change-package', $package_to, $service,
             static fn (array $s): array => [['function' => 'change-package', 'service' => $s, 'new_package' => $new], null]);
     }
 
@@ -309,7 +309,7 @@ class Sandboxed extends Module
      * stored, runs the call, and answers the fields to keep (null: keep them
      * as they are), or null with Input errors set.
      */
-    private function lifecycle(string $function, string $action, $package, $service, callable $build): ?array
+    private function lifecycle(string $function, $package, $service, callable $build): ?array
     {
         $row = $this->getModuleRow();
         if (!$row) {
@@ -319,7 +319,7 @@ class Sandboxed extends Module
         $fields = $this->serviceFieldsToObject($service->fields);
         $confirmed = $this->confirmStored($fields);
         $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $service->pricing_id ?? null];
-        $result = $this->run($row, $function, $action, $package, $fields, $known, $build);
+        $result = $this->run($row, $function, $package, $fields, $known, $build);
         // Returning the fields drops the entry of a create now acknowledged.
         return $result ?? ($confirmed && !$this->Input->errors() ? self::fieldList((array) $fields) : null);
     }
@@ -333,15 +333,10 @@ class Sandboxed extends Module
      *
      * @param callable(array<string, mixed>): array{0: array<string, mixed>, 1: ?string} $build the request and its key
      */
-    private function run($row, string $function, string $action, $package, object $fields, array $vars, callable $build, string ...$secrets): ?array
+    private function run($row, string $function, $package, object $fields, array $vars, callable $build, string ...$secrets): ?array
     {
         try {
             $info = $this->info($row);
-            if (!in_array($function, $info['functions'], true)) {
-                $this->Input->setErrors(['sandboxed' => ['unsupported' => Language::_('Sandboxed.!error.unsupported', true,
-                    $info['name'] !== '' ? $info['name'] : $row->meta->module, $row->meta->module, $action, $function)]]);
-                return null;
-            }
             [$request, $key] = $build($this->contractService($row, $package, $fields, $vars));
             $result = $this->call($row, $request, $this->packageSettings($info, $package), $key, ...$secrets);
             $answer = $result['ok'];

@@ -34,9 +34,10 @@
  *   entry. The order's log says so, naming the entry, never the secret.
  * - FOSSBilling keeps no password after activation (it stores asterisks),
  *   so later calls carry none.
- * - Functions the module does not support, and the two the contract has not
- *   (username and IP changes), raise a `Server_Exception` naming the
- *   provider's limitation; nothing is sent.
+ * - A function the module does not support raises a `Server_Exception`
+ *   with the module's own `unsupported` answer, which names the provider's
+ *   limitation; the two the contract has not (username and IP changes) are
+ *   refused without a call.
  *
  * Idempotency: create-account carries "fossbilling-<username>-create" (plus
  * "-after-<remote id>" once the service had an account before, so that
@@ -55,20 +56,6 @@ class Server_Manager_Sandboxed extends Server_Manager
 
     /** What FOSSBilling stores in place of a password it no longer keeps. */
     private const MASKED_PASSWORD = '/^\*+$/';
-
-    /** What each FOSSBilling action needs of the contract, for refusals. */
-    private const FUNCTIONS = [
-        'testConnection' => 'test-connection',
-        'createAccount' => 'create-account',
-        'suspendAccount' => 'suspend',
-        'unsuspendAccount' => 'unsuspend',
-        'cancelAccount' => 'terminate',
-        'changeAccountPassword' => 'change-password',
-        'changeAccountPackage' => 'change-package',
-        'changeAccountDomain' => 'change-domain',
-        'synchronizeAccount' => 'service-status',
-        'getLoginUrl' => 'single-sign-on',
-    ];
 
     /** @var array<string, mixed>|null the module's description, read once per manager */
     private ?array $module = null;
@@ -247,8 +234,9 @@ class Server_Manager_Sandboxed extends Server_Manager
     // ---- The call ------------------------------------------------------------
 
     /**
-     * Runs one function of the module and answers its `ok`; a refusal, an
-     * unsupported function or an unknown outcome is a Server_Exception.
+     * Runs one function of the module and answers its `ok`; a refusal (an
+     * unsupported function among them) or an unknown outcome is a
+     * Server_Exception.
      * Acknowledges the journal entry unless the answer holds credentials
      * FOSSBilling cannot keep, or the outcome is unknown.
      *
@@ -265,11 +253,6 @@ class Server_Manager_Sandboxed extends Server_Manager
         }
         $module = $this->moduleName();
         $info = $this->module()['info'];
-        $function = self::FUNCTIONS[$action];
-        if (!in_array($function, $info['functions'], true)) {
-            throw new Server_Exception(sprintf('%s (module `%s`) cannot do %s: the provider does not support `%s`, so the host does not offer it',
-                $info['name'] !== '' ? $info['name'] : $module, $module, $action, $function));
-        }
         $body = ['request' => $request];
         $settings = $this->settings($info, $package ?? $account?->getPackage());
         if ($settings !== []) {
