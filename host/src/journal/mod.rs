@@ -429,7 +429,11 @@ impl Journal {
     /// create-account that succeeded, whether or not the service was
     /// terminated since; `None` when no create of it succeeded here. For a
     /// platform that keeps no provider id of its own.
-    pub async fn remote_id(&self, module: &str, service_id: &str) -> anyhow::Result<Option<String>> {
+    pub async fn remote_id(
+        &self,
+        module: &str,
+        service_id: &str,
+    ) -> anyhow::Result<Option<String>> {
         let (module, service_id) = (module.to_string(), service_id.to_string());
         let entry = self
             .inner
@@ -441,7 +445,10 @@ impl Journal {
         let Some(entry) = entry else {
             return Ok(None);
         };
-        let summary = entry.outcome.map(|outcome| outcome.summary).unwrap_or_default();
+        let summary = entry
+            .outcome
+            .map(|outcome| outcome.summary)
+            .unwrap_or_default();
         match serde_json::from_str(&summary) {
             Ok(Response::Created(created)) => Ok(Some(created.remote_id)),
             _ => anyhow::bail!(

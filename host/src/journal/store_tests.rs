@@ -1038,21 +1038,71 @@ fn finished_call(
 
 fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let created = |remote: &str| format!(r#"{{"kind":"created","value":{{"remote_id":"{remote}"}}}}"#);
-    let first = finished_call(&*journal, ("webline", "create-account", "svc-1"), "c1", true, &created("r1"));
-    assert_eq!(journal.acknowledge(first, &plain()).unwrap(), Acknowledged::Yes);
+    let created =
+        |remote: &str| format!(r#"{{"kind":"created","value":{{"remote_id":"{remote}"}}}}"#);
+    let first = finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c1",
+        true,
+        &created("r1"),
+    );
+    assert_eq!(
+        journal.acknowledge(first, &plain()).unwrap(),
+        Acknowledged::Yes
+    );
     // Another module's service of the same id, and another service.
-    finished_call(&*journal, ("blesta", "create-account", "svc-1"), "c2", true, &created("other-module"));
-    finished_call(&*journal, ("webline", "create-account", "svc-2"), "c3", true, &created("other-service"));
-    let found = journal.last_created("webline", "svc-1").unwrap().expect("svc-1 was created");
+    finished_call(
+        &*journal,
+        ("blesta", "create-account", "svc-1"),
+        "c2",
+        true,
+        &created("other-module"),
+    );
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-2"),
+        "c3",
+        true,
+        &created("other-service"),
+    );
+    let found = journal
+        .last_created("webline", "svc-1")
+        .unwrap()
+        .expect("svc-1 was created");
     assert_eq!(found.id, first, "acknowledged entries count");
 
     // A later create that failed and a later terminate do not replace it;
     // a later create that succeeded does.
-    finished_call(&*journal, ("webline", "create-account", "svc-1"), "c4", false, "{}");
-    finished_call(&*journal, ("webline", "terminate", "svc-1"), "t1", true, r#"{"kind":"done"}"#);
-    assert_eq!(journal.last_created("webline", "svc-1").unwrap().unwrap().id, first);
-    let again = finished_call(&*journal, ("webline", "create-account", "svc-1"), "c5", true, &created("r2"));
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c4",
+        false,
+        "{}",
+    );
+    finished_call(
+        &*journal,
+        ("webline", "terminate", "svc-1"),
+        "t1",
+        true,
+        r#"{"kind":"done"}"#,
+    );
+    assert_eq!(
+        journal
+            .last_created("webline", "svc-1")
+            .unwrap()
+            .unwrap()
+            .id,
+        first
+    );
+    let again = finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c5",
+        true,
+        &created("r2"),
+    );
     let found = journal.last_created("webline", "svc-1").unwrap().unwrap();
     assert_eq!(found.id, again);
     assert_eq!(found.outcome.unwrap().summary, created("r2"));
@@ -1067,5 +1117,14 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
     assert!(journal.last_created("webline", "nobody").unwrap().is_none());
     // Reopened, as another host would.
     let reopened = db.open().unwrap();
-    assert_eq!(reopened.last_created("blesta", "svc-1").unwrap().unwrap().outcome.unwrap().summary, created("other-module"));
+    assert_eq!(
+        reopened
+            .last_created("blesta", "svc-1")
+            .unwrap()
+            .unwrap()
+            .outcome
+            .unwrap()
+            .summary,
+        created("other-module")
+    );
 }
