@@ -22,6 +22,7 @@
  *                                  getPackageFields and addPackage
  *   fields PLAN                    the labels and names getPackageFields shows for a package
  *   create MODULE DOMAIN [USERNAME] [PLAN]   an admin's add with "use module"
+ *   create-lost MODULE DOMAIN      the same add, Blesta dying before it stores the fields
  *   suspend|unsuspend|cancel|view MODULE
  *   password MODULE NEW | domain MODULE NEW | plan MODULE PLAN   an admin's edit
  * Prints one JSON line: {"ok": ..., "fields": {...}} or {"error": {...}}.
@@ -384,13 +385,17 @@ function run_step(string $step, array $args): mixed
         return $shown;
     }
     $moduleName = (string) array_shift($args);
-    if ($step === 'create') {
+    if ($step === 'create' || $step === 'create-lost') {
         // Services::add: the module first; the service only if it set no error.
         $package = platform_package($args[2] ?? $moduleName);
         $module = platform_module($package);
         $vars = ['client_id' => 1, 'pricing_id' => $package->pricing[0]->id, 'status' => 'active', 'use_module' => 'true',
             'sandboxed_domain' => $args[0], 'sandboxed_username' => $args[1] ?? ''];
         $fields = platform_checked($module, $module->addService($package, $vars, null, null, 'active'));
+        if ($step === 'create-lost') {
+            // Blesta died between the module's answer and storing it.
+            return 'lost';
+        }
         Db::$t['services'][$moduleName] = ['id' => count(Db::$t['services']) + 1, 'client_id' => 1, 'package' => $package->name,
             'pricing_id' => $vars['pricing_id'], 'status' => 'active', 'fields' => []];
         platform_store_fields($moduleName, (array) $fields);

@@ -17,6 +17,7 @@ use std::process::Command;
 use common::php::{all_providers_manifest, ensure_php, start_serve};
 use common::{Serve, fresh_dir, text};
 use provisioning_sandbox::blesta::LicenseStatus;
+use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::hostmenow::ServiceStatus;
 use provisioning_sandbox::logicboxes::{self, MailboxStatus};
 use provisioning_sandbox::webline::AccountStatus;
@@ -669,6 +670,8 @@ async fn the_same_components_serve_whmcs_fossbilling_and_blesta() {
             platform_specifics(&sandbox, &server, &harness);
         }
 
+        journal_discipline(&sandbox, &server, &dir);
+
         // Every answer was kept by its platform (or handed over by the
         // operator) and acknowledged.
         let (_, pending) = server.get("/v1/journal/pending");
@@ -814,4 +817,156 @@ fn harness_username(harness: &Harness, module: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// The journal entry an error names ("... resolve journal entry 42 ...").
+fn named_entry(error: &str) -> i64 {
+    let tail = error
+        .split("journal entry ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no journal entry named in: {error}"));
+    tail.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+fn licenses_for(
+    sandbox: &Sandbox,
+    domain: &str,
+) -> Vec<provisioning_sandbox::blesta::LicenseRecord> {
+    sandbox
+        .blesta()
+        .licenses()
+        .into_iter()
+        .filter(|l| l.domain == domain)
+        .collect()
+}
+
+/// The journal's discipline through the FOSSBilling and Blesta adapters: a
+/// Blesta create's entry stays pending until Blesta has stored its answer,
+/// and a retry after Blesta lost that answer is answered from the journal
+/// (one account, the same credentials); a create cut off at the provider is
+/// left to the operator on both, refused until resolved, then run again.
+fn journal_discipline(sandbox: &Sandbox, server: &Serve, dir: &Path) {
+    let blesta = Harness {
+        platform: Platform::Blesta,
+        state: dir.join("blesta.json"),
+        base: server.base.clone(),
+    };
+    let fossbilling = Harness {
+        platform: Platform::FossBilling,
+        state: dir.join("fossbilling.json"),
+        base: server.base.clone(),
+    };
+    let pending_create = |service_id: &str| {
+        let (_, pending) = server.get("/v1/journal/pending");
+        pending["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["intent"]["service_id"] == service_id
+                    && e["intent"]["function"] == "create-account"
+            })
+            .map(|e| {
+                (
+                    e["id"].as_i64().unwrap(),
+                    e["state"].as_str().unwrap().to_string(),
+                )
+            })
+    };
+
+    // Blesta dies after the module answered a create, before storing it.
+    let lost = blesta.done(&["create-lost", "webline", "bl-lost.co.tz"]);
+    assert_eq!(lost["ok"], "lost");
+    let service_id = "blesta-c1-bl-lost.co.tz";
+    let (entry, state) =
+        pending_create(service_id).expect("the unstored answer's entry stays pending");
+    assert_eq!(state, "answered");
+    let again = blesta.done(&["create", "webline", "bl-lost.co.tz"]);
+    let accounts: Vec<_> = sandbox
+        .webline()
+        .accounts()
+        .into_iter()
+        .filter(|a| a.domain == "bl-lost.co.tz")
+        .collect();
+    assert_eq!(
+        accounts.len(),
+        1,
+        "the retry made no second account: {accounts:?}"
+    );
+    assert_eq!(
+        again["fields"]["sandboxed_password"].as_str(),
+        Some(accounts[0].password.as_str()),
+        "the recorded credentials were stored"
+    );
+    assert_eq!(
+        again["fields"]["sandboxed_journal_entry"],
+        entry.to_string(),
+        "the retry got the same entry's answer"
+    );
+    assert_eq!(
+        pending_create(service_id).map(|(id, _)| id),
+        Some(entry),
+        "still pending until Blesta is seen to have stored it"
+    );
+    blesta.done(&["view", "webline"]);
+    assert_eq!(
+        pending_create(service_id),
+        None,
+        "acknowledged once Blesta had stored the answer"
+    );
+
+    // A create cut off at the provider, on each platform.
+    for harness in [&blesta, &fossbilling] {
+        let p = harness.platform.name();
+        let domain = format!("{p}-unsure.com");
+        sandbox.blesta().faults().inject(Fault::ServerErrorJson, 1);
+        let args: Vec<String> = match harness.platform {
+            Platform::FossBilling => vec![
+                "create".into(),
+                "blesta".into(),
+                format!("{p}-unsure"),
+                ".com".into(),
+            ],
+            _ => vec!["create".into(), "blesta".into(), domain.clone()],
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let Outcome::Refused(error) = harness.run(&args).0 else {
+            panic!("{p}: a cut-off create succeeded");
+        };
+        let entry = named_entry(&error);
+        assert!(
+            error.contains("found-not-done"),
+            "{p}: the error says what to do: {error}"
+        );
+        assert!(
+            licenses_for(sandbox, &domain).is_empty(),
+            "{p}: the cut-off create made no license"
+        );
+        if harness.platform == Platform::Blesta {
+            // The same service again is refused until the operator decides.
+            let Outcome::Refused(again) = harness.run(&args).0 else {
+                panic!("a retry of an unknown outcome ran");
+            };
+            assert!(again.contains("outcome-unknown"), "{again}");
+        }
+        // The operator finds nothing at the provider.
+        let resolved = server.post(
+            &format!("/v1/journal/{entry}/ack"),
+            &json!({ "finding": "not-done" }),
+        );
+        assert_eq!(resolved.0, 200, "{}", resolved.1);
+        harness.done(&args);
+        let made = licenses_for(sandbox, &domain);
+        assert_eq!(made.len(), 1, "{p}: one license after the retry: {made:?}");
+        assert_eq!(made[0].status, LicenseStatus::Active);
+        harness.done(&["cancel", "blesta"]);
+        assert_eq!(
+            licenses_for(sandbox, &domain)[0].status,
+            LicenseStatus::Cancelled
+        );
+    }
 }

@@ -225,17 +225,24 @@ class Sandboxed extends Module
             // Blesta's own modules generate the username from the domain.
             $fields['sandboxed_username'] = substr((string) preg_replace('/[^a-z0-9]/', '', $domain), 0, 8);
         }
-        if ($fields['sandboxed_password'] === '') {
-            $fields['sandboxed_password'] = self::newPassword();
-        }
-        return $this->run($row, 'create-account', $package, (object) $fields, $vars, function (array $service) use ($row): array {
-            $key = $this->pendingCreateKey($row, $service['service_id']);
+        try {
+            $key = $this->pendingCreateKey($row, $fields['sandboxed_service_id']);
             if ($key === null) {
-                $previous = $this->journalRemoteId($row, $service['service_id']);
-                $key = $service['service_id'] . '-create' . ($previous !== null ? '-after-' . $previous : '');
+                $previous = $this->journalRemoteId($row, $fields['sandboxed_service_id']);
+                $key = $fields['sandboxed_service_id'] . '-create' . ($previous !== null ? '-after-' . $previous : '');
             }
-            return [['function' => 'create-account', 'service' => $service], $key];
-        });
+        } catch (SandboxedFailure $failure) {
+            $this->Input->setErrors(['sandboxed' => [$failure->kind => $failure->getMessage()]]);
+            return;
+        }
+        if ($fields['sandboxed_password'] === '') {
+            // Derived from the create's key, not drawn at random: Blesta
+            // adding the service again after losing the answer sends the
+            // same request, which the journal then answers.
+            $fields['sandboxed_password'] = 'Sb' . substr(hash_hmac('sha256', $key, (string) $row->meta->token), 0, 16) . '!9';
+        }
+        return $this->run($row, 'create-account', $package, (object) $fields, $vars,
+            static fn (array $service): array => [['function' => 'create-account', 'service' => $service], $key]);
     }
 
     /**
@@ -711,11 +718,6 @@ class Sandboxed extends Module
     private static function kebab(string $name): string
     {
         return strtolower((string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])/', '-', $name));
-    }
-
-    private static function newPassword(): string
-    {
-        return 'Sb' . bin2hex(random_bytes(6)) . '!9';
     }
 
     private static function text(mixed $value): ?string

@@ -30,4 +30,4 @@ $lang['Sandboxed.!error.token.empty'] = 'Please enter the token provisioning ser
 $lang['Sandboxed.!error.module.unknown'] = 'provisioning serve has no module of that name, or cannot be reached: %1$s';
 $lang['Sandboxed.!error.module_row.missing'] = 'No host module is set for this package.';
 $lang['Sandboxed.!error.sandboxed_domain.empty'] = 'Please enter a domain.';
-$lang['Sandboxed.!error.unknown_outcome'] = ' Whether the provider acted is unknown: check it, then resolve journal entry %1$s as done or not done (provisioning journal ack --found-done or --found-not-done) before retrying.';
+$lang['Sandboxed.!error.unknown_outcome'] = ' (whether the provider acted is unknown: check it, then resolve journal entry %1$s as done or not done with `provisioning journal ack --found-done` or `--found-not-done` before retrying)';
