@@ -24,10 +24,11 @@
  *   account's username is the service's key (`service_id`
  *   "fossbilling-<username>"), and the provider's id is asked of the host's
  *   journal (`GET /v1/modules/{module}/services/{service}/remote-id`), which
- *   holds it from the create. Without a journal in serve's manifest the
- *   manager refuses to run: it would have no id to act on.
+ *   holds it from the create. Without a journal in serve's manifest every
+ *   call on an account fails, saying so: there would be no id to act on.
  * - FOSSBilling generates the username and password itself and ignores what
- *   `createAccount` returns. Credentials a provider generates (Webline's) are
+ *   `createAccount` returns. Credentials a provider generates (a hosting
+ *   account's username and password, a password reset) are
  *   therefore left in serve's journal, its entry not acknowledged: the
  *   operator reads them with `provisioning journal pending` (or `GET
  *   /v1/journal/pending`), hands them to the client, then acknowledges the
@@ -69,16 +70,17 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     public static function getForm(): array
     {
+        $modules = self::cachedModules();
         $fields = [
             ['name' => 'username', 'type' => 'text', 'label' => 'Module (its name in serve\'s manifest)',
-                'placeholder' => 'hostmenow, webline...', 'required' => true],
+                'placeholder' => $modules === [] ? 'A module of serve\'s manifest' : implode(', ', array_keys($modules)), 'required' => true],
             ['name' => 'accesshash', 'type' => 'password', 'label' => 'provisioning serve token',
                 'placeholder' => 'The bearer token serve was started with', 'required' => true],
         ];
         // Non-secret server settings may be set per server; secrets stay in
         // serve's manifest, never in FOSSBilling's database.
         $labels = [];
-        foreach (self::cachedModules() as $name => $module) {
+        foreach ($modules as $name => $module) {
             foreach ($module['info']['settings'] ?? [] as $spec) {
                 if (self::kebab((string) ($spec['scope'] ?? 'server')) === 'server'
                     && self::kebab((string) ($spec['kind'] ?? 'text')) !== 'secret') {
