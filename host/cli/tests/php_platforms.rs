@@ -391,9 +391,9 @@ impl Lifecycle<'_> {
         }
     }
 
-    /// Creates the service and answers how to find the provider's record
-    /// of it, and the password the provider has for it where the platform
-    /// keeps one.
+    /// Creates the service, checks the provider's record of it and where
+    /// the password went (the platform, or for FOSSBilling the operator),
+    /// and answers how to find that record.
     fn create(&self) -> Record {
         let p = self.platform().name();
         let domain = match self.module {
