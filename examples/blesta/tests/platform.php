@@ -206,6 +206,8 @@ final class ModuleFields
 abstract class Module
 {
     public $Input;
+    public $base_uri = '';
+    protected $view;
     protected ?object $config = null;
     private ?object $moduleRow = null;
 

@@ -61,23 +61,20 @@ class Sandboxed extends Module
     /** The module rows, as Blesta's manage page shows them. */
     public function manageModule($module, array &$vars)
     {
-        $rows = '';
-        foreach ($module->rows ?? [] as $row) {
-            $rows .= '<tr><td>' . self::html($row->meta->server_label ?? '') . '</td><td>' . self::html($row->meta->url ?? '')
-                . '</td><td>' . self::html($row->meta->module ?? '') . '</td></tr>';
-        }
-        return '<h3>' . self::html(Language::_('Sandboxed.manage.rows', true)) . '</h3>'
-            . ($rows === '' ? '<p>' . self::html(Language::_('Sandboxed.manage.none', true)) . '</p>' : "<table>{$rows}</table>");
+        return $this->render('manage', ['module' => $module]);
     }
 
     public function manageAddRow(array &$vars)
     {
-        return $this->rowForm((object) $vars);
+        return $this->render('add_row', ['vars' => (object) $vars]);
     }
 
     public function manageEditRow($module_row, array &$vars)
     {
-        return $this->rowForm(empty($vars) ? $module_row->meta : (object) $vars);
+        // The token is never shown again: blank keeps the stored one.
+        $shown = empty($vars) ? (array) $module_row->meta : $vars;
+        unset($shown['token']);
+        return $this->render('edit_row', ['vars' => (object) $shown]);
     }
 
     /** Checks the row (serve answers for the module with the token) and returns its meta. */
@@ -88,6 +85,9 @@ class Sandboxed extends Module
 
     public function editModuleRow($module_row, array &$vars)
     {
+        if (trim((string) ($vars['token'] ?? '')) === '') {
+            $vars['token'] = (string) ($module_row->meta->token ?? '');
+        }
         return $this->rowMeta($vars);
     }
 
@@ -600,12 +600,22 @@ class Sandboxed extends Module
 
     // ---- Rows, packages, fields --------------------------------------------------------------
 
-    private function rowForm(object $vars): string
+    /**
+     * One of the module's views (views/default/NAME.pdt) rendered with
+     * Blesta's Form, Html and Widget helpers.
+     *
+     * @param array<string, mixed> $values what the view is given
+     */
+    private function render(string $name, array $values): string
     {
-        $input = static fn (string $name, string $type, string $label): string => '<label>' . self::html(Language::_($label, true))
-            . ' <input type="' . $type . '" name="' . $name . '" value="' . ($type === 'password' ? '' : self::html((string) ($vars->{$name} ?? ''))) . '"></label>';
-        return '<form method="post">' . $input('server_label', 'text', 'Sandboxed.row.server_label') . $input('url', 'text', 'Sandboxed.row.url')
-            . $input('token', 'password', 'Sandboxed.row.token') . $input('module', 'text', 'Sandboxed.row.module') . '</form>';
+        $this->view = new View($name, 'default');
+        $this->view->base_uri = $this->base_uri;
+        $this->view->setDefaultView('components' . DS . 'modules' . DS . 'sandboxed' . DS);
+        Loader::loadHelpers($this, ['Form', 'Html', 'Widget']);
+        foreach ($values as $key => $value) {
+            $this->view->set($key, $value);
+        }
+        return $this->view->fetch();
     }
 
     /** The row's meta, after checking that serve has the module and takes the token. */

@@ -13,6 +13,15 @@ $lang['Sandboxed.row.token'] = 'provisioning serve token';
 $lang['Sandboxed.row.module'] = 'Module (its name in serve\'s manifest)';
 $lang['Sandboxed.manage.rows'] = 'Host modules';
 $lang['Sandboxed.manage.none'] = 'No host module yet: add one with the URL and token of provisioning serve and a module of its manifest.';
+$lang['Sandboxed.manage.options'] = 'Options';
+$lang['Sandboxed.manage.edit'] = 'Edit';
+$lang['Sandboxed.manage.delete'] = 'Delete';
+$lang['Sandboxed.manage.delete_confirm'] = 'Really delete this host module?';
+$lang['Sandboxed.add_module_row'] = 'Add Host module';
+$lang['Sandboxed.add_row.box_title'] = 'Add a host module';
+$lang['Sandboxed.add_row.submit'] = 'Add';
+$lang['Sandboxed.edit_row.box_title'] = 'Edit the host module';
+$lang['Sandboxed.edit_row.submit'] = 'Save';
 
 // Package and service fields
 $lang['Sandboxed.package_fields.package'] = 'Provider package';
