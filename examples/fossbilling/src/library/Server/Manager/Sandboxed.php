@@ -121,7 +121,7 @@ class Server_Manager_Sandboxed extends Server_Manager
         if ($account === null) {
             return '';
         }
-        $answer = $this->mutation('getLoginUrl', ['function' => 'single-sign-on', 'service' => $this->service($account)], $account, null);
+        $answer = $this->callModule('getLoginUrl', ['function' => 'single-sign-on', 'service' => $this->service($account)], $account, null);
         return (string) $answer['value'];
     }
 
@@ -134,7 +134,7 @@ class Server_Manager_Sandboxed extends Server_Manager
     /** The module's test-connection against its provider. */
     public function testConnection(): bool
     {
-        $this->mutation('testConnection', ['function' => 'test-connection'], null, null);
+        $this->callModule('testConnection', ['function' => 'test-connection'], null, null);
         return true;
     }
 
@@ -144,7 +144,7 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     public function synchronizeAccount(Server_Account $account): Server_Account
     {
-        $answer = $this->mutation('synchronizeAccount', ['function' => 'service-status', 'service' => $this->service($account)], $account, null);
+        $answer = $this->callModule('synchronizeAccount', ['function' => 'service-status', 'service' => $this->service($account)], $account, null);
         $updated = clone $account;
         $state = self::kebab((string) ($answer['value']['state'] ?? ''));
         if (in_array($state, ['active', 'suspended'], true)) {
@@ -168,21 +168,21 @@ class Server_Manager_Sandboxed extends Server_Manager
             // A new account: the previous one's id is not this one's.
             $service['remote_id'] = null;
         }
-        $this->mutation('createAccount', ['function' => 'create-account', 'service' => $service], $account, $key);
+        $this->callModule('createAccount', ['function' => 'create-account', 'service' => $service], $account, $key);
         return true;
     }
 
     public function suspendAccount(Server_Account $account): bool
     {
         $note = trim((string) $account->getNote());
-        $this->mutation('suspendAccount', ['function' => 'suspend', 'service' => $this->service($account),
+        $this->callModule('suspendAccount', ['function' => 'suspend', 'service' => $this->service($account),
             'reason' => $note === '' ? null : $note], $account, null);
         return true;
     }
 
     public function unsuspendAccount(Server_Account $account): bool
     {
-        $this->mutation('unsuspendAccount', ['function' => 'unsuspend', 'service' => $this->service($account)], $account, null);
+        $this->callModule('unsuspendAccount', ['function' => 'unsuspend', 'service' => $this->service($account)], $account, null);
         return true;
     }
 
@@ -190,14 +190,14 @@ class Server_Manager_Sandboxed extends Server_Manager
     {
         $service = $this->service($account);
         $key = $service['remote_id'] === null ? null : 'fossbilling-' . $account->getUsername() . '-cancel-' . $service['remote_id'];
-        $this->mutation('cancelAccount', ['function' => 'terminate', 'service' => $service], $account, $key);
+        $this->callModule('cancelAccount', ['function' => 'terminate', 'service' => $service], $account, $key);
         return true;
     }
 
     /** Moves the account to the new hosting plan's package (its custom value `package`). */
     public function changeAccountPackage(Server_Account $account, Server_Package $package): bool
     {
-        $this->mutation('changeAccountPackage', ['function' => 'change-package', 'service' => $this->service($account),
+        $this->callModule('changeAccountPackage', ['function' => 'change-package', 'service' => $this->service($account),
             'new_package' => (string) ($package->getCustomValue('package') ?? '')], $account, null, $package);
         return true;
     }
@@ -210,7 +210,7 @@ class Server_Manager_Sandboxed extends Server_Manager
 
     public function changeAccountDomain(Server_Account $account, string $newDomain): bool
     {
-        $this->mutation('changeAccountDomain', ['function' => 'change-domain', 'service' => $this->service($account),
+        $this->callModule('changeAccountDomain', ['function' => 'change-domain', 'service' => $this->service($account),
             'new_domain' => $newDomain], $account, null);
         return true;
     }
@@ -222,7 +222,7 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     public function changeAccountPassword(Server_Account $account, string $newPassword): bool
     {
-        $this->mutation('changeAccountPassword', ['function' => 'change-password', 'service' => $this->service($account),
+        $this->callModule('changeAccountPassword', ['function' => 'change-password', 'service' => $this->service($account),
             'new_password' => $newPassword], $account, null, null, [$newPassword]);
         return true;
     }
@@ -247,7 +247,7 @@ class Server_Manager_Sandboxed extends Server_Manager
      *
      * @return array<string, mixed>
      */
-    private function mutation(string $action, array $request, ?Server_Account $account, ?string $key, ?Server_Package $package = null, array $secrets = []): array
+    private function callModule(string $action, array $request, ?Server_Account $account, ?string $key, ?Server_Package $package = null, array $secrets = []): array
     {
         $secrets[] = $this->token();
         if ($account !== null && $this->knownPassword($account) !== null) {
