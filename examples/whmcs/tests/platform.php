@@ -3,7 +3,7 @@
 /**
  * Plays WHMCS for the `sandboxed` server module: stand-ins for WHMCS's own
  * helpers only (logModuleCall, localAPI, Capsule over a tiny in-memory
- * database, the service model's serviceProperties), then every provider's
+ * database, the service model's serviceProperties; in `whmcs.php`), then every provider's
  * lifecycle through the module's functions with `$params` of WHMCS's shape,
  * against a running `provisioning serve` whose modules reach the sandbox.
  *
