@@ -145,50 +145,368 @@ namespace {
     }
 
     /**
-     * A value object with FOSSBilling's getters and chaining setters over
-     * named fields (FOSSBilling writes each one out).
+     * What FOSSBilling's value objects do with a method they lack: log the
+     * call and answer ''.
      */
-    abstract class PlatformValue
+    trait PlatformInaccessibleMethods
     {
-        protected array $fields = [];
-
-        public function __call(string $name, array $arguments): mixed
+        public function __call(string $name, array $arguments): string
         {
-            $field = lcfirst(substr($name, 3));
-            if (!array_key_exists($field, $this->fields)) {
-                // FOSSBilling logs a call of a method it lacks and answers ''.
-                Box_Log::$lines[] = 'ERR Calling ' . static::class . " inaccessible method {$name}";
-                return '';
-            }
-            if (str_starts_with($name, 'set')) {
-                $this->fields[$field] = $arguments[0];
-                return $this;
-            }
-            return $this->fields[$field];
+            Box_Log::$lines[] = 'ERR Calling ' . static::class . " inaccessible method {$name}";
+            return '';
         }
     }
 
     /** FOSSBilling's Server_Account: no id of the service or of the provider's account. */
-    class Server_Account extends PlatformValue
+    class Server_Account
     {
-        protected array $fields = ['username' => null, 'password' => null, 'domain' => null, 'ip' => null,
-            'client' => null, 'package' => null, 'reseller' => null, 'suspended' => null,
-            'ns1' => null, 'ns2' => null, 'ns3' => null, 'ns4' => null, 'note' => null];
+        private ?string $username = null;
+        private ?string $password = null;
+        private ?string $domain = null;
+        private ?string $ip = null;
+        private ?Server_Client $client = null;
+        private ?Server_Package $package = null;
+        private ?bool $reseller = null;
+        private ?bool $suspended = null;
+        private ?string $ns1 = null;
+        private ?string $ns2 = null;
+        private ?string $ns3 = null;
+        private ?string $ns4 = null;
+        private ?string $note = null;
+
+        public function getUsername(): ?string
+        {
+            return $this->username;
+        }
+
+        public function setUsername(?string $username): static
+        {
+            $this->username = $username;
+            return $this;
+        }
+
+        public function getPassword(): ?string
+        {
+            return $this->password;
+        }
+
+        public function setPassword(?string $password): static
+        {
+            $this->password = $password;
+            return $this;
+        }
+
+        public function getDomain(): ?string
+        {
+            return $this->domain;
+        }
+
+        public function setDomain(?string $domain): static
+        {
+            $this->domain = $domain;
+            return $this;
+        }
+
+        public function getIp(): ?string
+        {
+            return $this->ip;
+        }
+
+        public function setIp(?string $ip): static
+        {
+            $this->ip = $ip;
+            return $this;
+        }
+
+        public function getClient(): ?Server_Client
+        {
+            return $this->client;
+        }
+
+        public function setClient(?Server_Client $client): static
+        {
+            $this->client = $client;
+            return $this;
+        }
+
+        public function getNote(): ?string
+        {
+            return $this->note;
+        }
+
+        public function setNote(?string $note): static
+        {
+            $this->note = $note;
+            return $this;
+        }
+
+        public function getReseller(): ?bool
+        {
+            return $this->reseller;
+        }
+
+        public function setReseller(bool $reseller): static
+        {
+            $this->reseller = $reseller;
+            return $this;
+        }
+
+        public function getSuspended(): ?bool
+        {
+            return $this->suspended;
+        }
+
+        public function setSuspended(bool $suspended): static
+        {
+            $this->suspended = $suspended;
+            return $this;
+        }
+
+        public function getNs1(): ?string
+        {
+            return $this->ns1;
+        }
+
+        public function setNs1(?string $ns1): static
+        {
+            $this->ns1 = $ns1;
+            return $this;
+        }
+
+        public function getNs2(): ?string
+        {
+            return $this->ns2;
+        }
+
+        public function setNs2(?string $ns2): static
+        {
+            $this->ns2 = $ns2;
+            return $this;
+        }
+
+        public function getNs3(): ?string
+        {
+            return $this->ns3;
+        }
+
+        public function setNs3(?string $ns3): static
+        {
+            $this->ns3 = $ns3;
+            return $this;
+        }
+
+        public function getNs4(): ?string
+        {
+            return $this->ns4;
+        }
+
+        public function setNs4(?string $ns4): static
+        {
+            $this->ns4 = $ns4;
+            return $this;
+        }
+
+        public function getPackage(): Server_Package
+        {
+            return $this->package;
+        }
+
+        public function setPackage(?Server_Package $package): static
+        {
+            $this->package = $package;
+            return $this;
+        }
     }
 
     /** FOSSBilling's Server_Client, with its defaults. */
-    class Server_Client extends PlatformValue
+    class Server_Client
     {
-        protected array $fields = ['id' => null, 'email' => null, 'fullName' => 'FOSSBilling Client', 'company' => 'FOSSBilling',
-            'www' => 'www.fossbilling.org', 'address1' => null, 'address2' => null, 'street' => null, 'state' => 'n/a',
-            'country' => 'US', 'city' => null, 'zip' => null, 'telephone' => null, 'fax' => null];
+        use PlatformInaccessibleMethods;
+
+        private ?int $id = null;
+        private ?string $email = null;
+        private ?string $fullName = 'FOSSBilling Client';
+        private ?string $company = 'FOSSBilling';
+        private ?string $www = 'www.fossbilling.org';
+        private ?string $address1 = null;
+        private ?string $address2 = null;
+        private ?string $street = null;
+        private ?string $state = 'n/a';
+        private ?string $country = 'US';
+        private ?string $city = null;
+        private ?string $zip = null;
+        private ?string $telephone = null;
+        private ?string $fax = null;
+
+        public function getId(): ?int
+        {
+            return $this->id;
+        }
+
+        public function setId(int $id): static
+        {
+            $this->id = $id;
+            return $this;
+        }
+
+        public function getEmail(): ?string
+        {
+            return $this->email;
+        }
+
+        public function setEmail(?string $email): static
+        {
+            $this->email = $email;
+            return $this;
+        }
+
+        public function getFullName(): ?string
+        {
+            return $this->fullName;
+        }
+
+        public function setFullName(?string $fullName): static
+        {
+            $this->fullName = $fullName;
+            return $this;
+        }
+
+        public function getCompany(): ?string
+        {
+            return $this->company;
+        }
+
+        public function setCompany(?string $company): static
+        {
+            $this->company = $company;
+            return $this;
+        }
+
+        public function getWww(): ?string
+        {
+            return $this->www;
+        }
+
+        public function setWww(?string $www): static
+        {
+            $this->www = $www;
+            return $this;
+        }
+
+        public function getAddress1(): ?string
+        {
+            return $this->address1;
+        }
+
+        public function setAddress1(?string $address1): static
+        {
+            $this->address1 = $address1;
+            return $this;
+        }
+
+        public function getAddress2(): ?string
+        {
+            return $this->address2;
+        }
+
+        public function setAddress2(?string $address2): static
+        {
+            $this->address2 = $address2;
+            return $this;
+        }
+
+        public function getStreet(): ?string
+        {
+            return $this->street;
+        }
+
+        public function setStreet(?string $street): static
+        {
+            $this->street = $street;
+            return $this;
+        }
+
+        public function getState(): ?string
+        {
+            return $this->state;
+        }
+
+        public function setState(?string $state): static
+        {
+            $this->state = $state;
+            return $this;
+        }
+
+        public function getCountry(): ?string
+        {
+            return $this->country;
+        }
+
+        public function setCountry(?string $country): static
+        {
+            $this->country = $country;
+            return $this;
+        }
+
+        public function getCity(): ?string
+        {
+            return $this->city;
+        }
+
+        public function setCity(?string $city): static
+        {
+            $this->city = $city;
+            return $this;
+        }
+
+        public function getZip(): ?string
+        {
+            return $this->zip;
+        }
+
+        public function setZip(?string $zip): static
+        {
+            $this->zip = $zip;
+            return $this;
+        }
+
+        public function getTelephone(): ?string
+        {
+            return $this->telephone;
+        }
+
+        public function setTelephone(?string $telephone): static
+        {
+            $this->telephone = $telephone;
+            return $this;
+        }
+
+        public function getFax(): ?string
+        {
+            return $this->fax;
+        }
+
+        public function setFax(?string $fax): static
+        {
+            $this->fax = $fax;
+            return $this;
+        }
     }
 
     /** FOSSBilling's Server_Package: the plan's limits, and its custom values by name. */
-    class Server_Package extends PlatformValue
+    class Server_Package
     {
-        protected array $fields = ['name' => 'FOSSBilling', 'quota' => null, 'bandwidth' => null, 'maxDomains' => null,
-            'maxSubdomains' => null, 'maxParkedDomains' => null, 'maxFtp' => null, 'maxSql' => null, 'maxPop' => null];
+        use PlatformInaccessibleMethods;
+
+        private ?string $name = 'FOSSBilling';
+        private ?string $quota = null;
+        private ?string $bandwidth = null;
+        private ?string $maxDomains = null;
+        private ?string $maxSubdomains = null;
+        private ?string $maxParkedDomains = null;
+        private ?string $maxFtp = null;
+        private ?string $maxSql = null;
+        private ?string $maxPop = null;
         private array $custom = [];
 
         public function setCustomValues(array $param): static
@@ -197,9 +515,125 @@ namespace {
             return $this;
         }
 
+        public function setCustomValue(string $param, ?string $value): static
+        {
+            $this->custom[$param] = $value;
+            return $this;
+        }
+
         public function getCustomValue(string $param): ?string
         {
             return isset($this->custom[$param]) ? (string) $this->custom[$param] : null;
+        }
+
+        public function getName(): ?string
+        {
+            return $this->name;
+        }
+
+        public function setName(?string $name): static
+        {
+            $this->name = $name;
+            return $this;
+        }
+
+        public function getQuota(): ?string
+        {
+            return $this->quota;
+        }
+
+        public function setQuota(?string $quota): static
+        {
+            $this->quota = $quota;
+            return $this;
+        }
+
+        public function getBandwidth(): ?string
+        {
+            return $this->bandwidth;
+        }
+
+        public function setBandwidth(?string $bandwidth): static
+        {
+            $this->bandwidth = $bandwidth;
+            return $this;
+        }
+
+        public function getMaxDomains(): ?string
+        {
+            return $this->maxDomains;
+        }
+
+        public function setMaxDomains(?string $maxDomains): static
+        {
+            $this->maxDomains = $maxDomains;
+            return $this;
+        }
+
+        public function getMaxSubdomains(): ?string
+        {
+            return $this->maxSubdomains;
+        }
+
+        public function setMaxSubdomains(?string $maxSubdomains): static
+        {
+            $this->maxSubdomains = $maxSubdomains;
+            return $this;
+        }
+
+        public function getMaxParkedDomains(): ?string
+        {
+            return $this->maxParkedDomains;
+        }
+
+        public function setMaxParkedDomains(?string $maxParkedDomains): static
+        {
+            $this->maxParkedDomains = $maxParkedDomains;
+            return $this;
+        }
+
+        public function getMaxFtp(): ?string
+        {
+            return $this->maxFtp;
+        }
+
+        public function setMaxFtp(?string $maxFtp): static
+        {
+            $this->maxFtp = $maxFtp;
+            return $this;
+        }
+
+        public function getMaxSql(): ?string
+        {
+            return $this->maxSql;
+        }
+
+        public function setMaxSql(?string $maxSql): static
+        {
+            $this->maxSql = $maxSql;
+            return $this;
+        }
+
+        public function getMaxPop(): ?string
+        {
+            return $this->maxPop;
+        }
+
+        public function setMaxPop(?string $maxPop): static
+        {
+            $this->maxPop = $maxPop;
+            return $this;
+        }
+
+        public function getMaxQuota(): ?string
+        {
+            return $this->quota;
+        }
+
+        public function setMaxQuota(?string $maxQuota): static
+        {
+            $this->quota = $maxQuota;
+            return $this;
         }
     }
 
