@@ -25,7 +25,7 @@ use provisioning_host::journal::{
 };
 use provisioning_host::{CallError, CallOptions, Host, Limits, Request, Response};
 use provisioning_sandbox::fault::Fault;
-use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_sandbox::{Sandbox, blesta, hostmenow};
 
 /// Every test below, on each store: `sqlite::NAME` and `postgres::NAME`.
 macro_rules! on_each_store {
@@ -64,6 +64,7 @@ on_each_store!(
     a_call_running_on_another_host_is_waited_for_or_reported_in_progress,
     a_rekeyed_journal_opens_with_the_new_key_and_recognises_replays,
     a_rekeyed_journal_refuses_the_old_key_and_an_unrelated_one_differently,
+    the_journal_tells_a_services_remote_id_a_license_key_included,
 );
 
 /// A host with the HostMeNow module and a fresh journal on `on`, plus
@@ -782,4 +783,87 @@ async fn a_rekeyed_journal_refuses_the_old_key_and_an_unrelated_one_differently(
     journal
         .open_with_key(&new_key)
         .expect("the new key opens it");
+}
+
+/// For a platform that keeps no provider id (FOSSBilling): the journal
+/// answers the remote id of a service's newest successful create, whether
+/// or not its entry was acknowledged, for a license key (a credential that
+/// is the remote id, not secret) as for any id; none for a service it never
+/// saw created.
+async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store) {
+    let (sandbox, host, _store, _journal) = journaled(on).await;
+    let config = provisioning_host::ModuleConfig::new("blesta", provisioning_components::BLESTA)
+        .allow_hosts(&[sandbox.origin()])
+        .expect("origin parses")
+        .setting("endpoint", sandbox.blesta().endpoint())
+        .setting("uid", blesta::UID)
+        .setting("password", blesta::PASSWORD);
+    host.load(config).await.unwrap();
+    let journal = host.journal().unwrap();
+
+    let created = host
+        .execute(
+            "hostmenow",
+            &Request::CreateAccount {
+                service: service("rid-1"),
+            },
+            &keyed("rid-1"),
+        )
+        .await;
+    let Ok(Response::Created(account)) = &created.result else {
+        panic!("{:?}", created.result)
+    };
+    assert_eq!(
+        journal.remote_id("hostmenow", "rid-1").await.unwrap(),
+        Some(account.remote_id.clone())
+    );
+    journal
+        .acknowledge(created.journal_entry.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        journal.remote_id("hostmenow", "rid-1").await.unwrap(),
+        Some(account.remote_id.clone())
+    );
+
+    let mut license = service("rid-lic");
+    license.domain = Some("rid.example.com".into());
+    license.package = Some("monthly".into());
+    license.password = None;
+    let created = host
+        .execute(
+            "blesta",
+            &Request::CreateAccount { service: license },
+            &keyed("rid-lic"),
+        )
+        .await;
+    let Ok(Response::Created(licensed)) = &created.result else {
+        panic!("{:?}", created.result)
+    };
+    assert!(
+        licensed
+            .credentials
+            .iter()
+            .any(|c| c.value == licensed.remote_id && !c.secret),
+        "{licensed:?}"
+    );
+    assert_eq!(
+        journal.remote_id("blesta", "rid-lic").await.unwrap(),
+        Some(licensed.remote_id.clone())
+    );
+    assert_eq!(
+        sandbox
+            .blesta()
+            .license(&licensed.remote_id)
+            .unwrap()
+            .domain,
+        "rid.example.com"
+    );
+
+    assert_eq!(
+        journal.remote_id("hostmenow", "rid-lic").await.unwrap(),
+        None,
+        "another module's service"
+    );
+    assert_eq!(journal.remote_id("hostmenow", "never").await.unwrap(), None);
 }

@@ -10,9 +10,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{Serve, text};
+use common::php::{all_providers_manifest, ensure_php, start_serve};
+use common::text;
 use provisioning_sandbox::hostmenow::ServiceStatus;
 use provisioning_sandbox::logicboxes;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, webline};
@@ -29,84 +30,10 @@ const SEEDED_SERVICE: &str = "4010";
 /// 5000.
 const BULK_SERVICES: u64 = 500;
 
-/// Whether `php` runs and has the curl extension.
-fn php_with_curl() -> bool {
-    Command::new("php")
-        .arg("-m")
-        .output()
-        .map(|output| {
-            output.status.success() && text(&output.stdout).lines().any(|line| line == "curl")
-        })
-        .unwrap_or(false)
-}
-
-/// Runs a command, showing it and what it printed; panics with a clear
-/// message when it cannot run or fails.
-fn run_shown(program: &str, args: &[&str]) {
-    println!("$ {program} {}", args.join(" "));
-    let output: Output = Command::new(program)
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run {program} to install PHP ({error}); install php-cli and php-curl yourself")
-        });
-    print!("{}", text(&output.stdout));
-    eprint!("{}", text(&output.stderr));
-    assert!(
-        output.status.success(),
-        "`{program} {}` failed ({}); install php-cli and php-curl yourself",
-        args.join(" "),
-        output.status
-    );
-}
-
-/// Installs Debian's php-cli and php-curl unless `php` with curl is there.
-fn ensure_php() {
-    if php_with_curl() {
-        return;
-    }
-    println!("php with the curl extension is missing: installing Debian's php-cli and php-curl");
-    run_shown("apt-get", &["update"]);
-    run_shown(
-        "apt-get",
-        &[
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "php-cli",
-            "php-curl",
-        ],
-    );
-    assert!(
-        php_with_curl(),
-        "php-cli and php-curl were installed, but `php -m` still lists no curl"
-    );
-}
-
-/// `provisioning serve` with this test's token and every provider's
-/// secrets in the variables its manifest names.
-fn start_serve(manifest: &Path) -> Serve {
-    let journal_key = "cd".repeat(32);
-    Serve::start(
-        manifest,
-        (TOKEN_VAR, TOKEN),
-        &[
-            ("TEST_JOURNAL_KEY", &journal_key),
-            ("TEST_HMN_KEY", hostmenow::API_KEY),
-            ("TEST_BLESTA_PASSWORD", blesta::PASSWORD),
-            ("TEST_WEBLINE_KEY", webline::API_KEY),
-            ("TEST_LB_KEY", logicboxes::API_KEY),
-        ],
-        &[],
-    )
-}
-
 /// A fresh directory with a manifest (journal, the four modules, each
 /// granted only the sandbox) and beside it the same manifest with
 /// HostMeNow's next release in place of its module, for the PHP side to
-/// swap in. LogicBoxes gets no email order and Webline no activation wait
-/// here: the WHMCS products give them per call.
+/// swap in.
 fn setup(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("provisioning-whmcs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -115,43 +42,15 @@ fn setup(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
     let next = dir.join("provisioning.next.toml");
     std::fs::write(
         &manifest,
-        manifest_text(sandbox, provisioning_components::HOSTMENOW),
+        all_providers_manifest(sandbox, provisioning_components::HOSTMENOW),
     )
     .unwrap();
     std::fs::write(
         &next,
-        manifest_text(sandbox, provisioning_components::HOSTMENOW_NEXT),
+        all_providers_manifest(sandbox, provisioning_components::HOSTMENOW_NEXT),
     )
     .unwrap();
     (manifest, next)
-}
-
-/// The manifest, with `hostmenow` as the component of module `hostmenow`.
-fn manifest_text(sandbox: &Sandbox, hostmenow: &str) -> String {
-    let origin = sandbox.origin();
-    format!(
-        "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
-         [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-         password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
-         [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
-         [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
-         api-key = {{ env = \"TEST_LB_KEY\" }}\n",
-        hmn = hostmenow,
-        hmn_endpoint = sandbox.hostmenow().endpoint(),
-        blesta = provisioning_components::BLESTA,
-        blesta_endpoint = sandbox.blesta().endpoint(),
-        uid = blesta::UID,
-        webline = provisioning_components::WEBLINE,
-        webline_endpoint = sandbox.webline().endpoint(),
-        lb = provisioning_components::LOGICBOXES,
-        lb_endpoint = sandbox.logicboxes().origin(),
-        userid = logicboxes::AUTH_USERID,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,7 +97,7 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/whmcs/tests/platform.php");
 
     let (output, pending, server_log) = tokio::task::spawn_blocking(move || {
-        let server = start_serve(&manifest);
+        let server = start_serve(&manifest, (TOKEN_VAR, TOKEN));
         let seeded = serde_json::json!({
             "service": 4010, "domain": "seeded.example.com", "username": "seededex",
             "diskusage": 1251, "disklimit": 5000, "bwusage": 3501, "bwlimit": 0,

@@ -420,12 +420,21 @@ async fn the_openapi_document_describes_the_running_server() {
         let suspended = server.call("hostmenow", json!({ "function": "suspend", "service": service("o1") }));
         let entry = created.1["journal_entry"].as_i64().unwrap();
         assert!(suspended["journal_entry"].is_i64());
+        // The journal tells the remote id of a service it saw created, and
+        // null for one it did not.
+        let remote = server.get("/v1/modules/hostmenow/services/o1/remote-id");
+        assert_eq!(remote.0, 200, "{}", remote.1);
+        assert!(created.1["ok"]["value"]["remote_id"].is_string(), "{}", created.1);
+        assert_eq!(remote.1["remote_id"], created.1["ok"]["value"]["remote_id"]);
+        let unknown = server.get("/v1/modules/hostmenow/services/never-made/remote-id");
+        assert_eq!(unknown.1["remote_id"], Value::Null, "{}", unknown.1);
 
         let mut checked = 0;
         for (path, operations) in document["paths"].as_object().unwrap() {
             for (method, operation) in operations.as_object().unwrap() {
                 let url = path
                     .replace("{module}", "hostmenow")
+                    .replace("{service}", "o1")
                     .replace("{entry}", &entry.to_string());
                 let (status, body) = match method.as_str() {
                     "get" => server.get(&url),
@@ -481,7 +490,7 @@ async fn the_openapi_document_describes_the_running_server() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 11, "every operation was exercised");
+        assert_eq!(checked, 12, "every operation was exercised");
         // A call's typed error fits the documented shape as well.
         let failed = server.call("hostmenow", json!({ "function": "suspend", "service": service("nope") }));
         conforms(

@@ -479,9 +479,22 @@ impl Shared {
     ) -> anyhow::Result<CallOutcome> {
         Ok(match result {
             Ok(response) => {
-                // A module may repeat what it issued in a message, too.
-                let redactor =
-                    redactor.with(response.credentials().iter().map(|c| c.value.as_str()));
+                // A module may repeat what it issued in a message, too. A
+                // credential that is the account's remote id (a license key)
+                // and not secret stays readable there: later calls, and a
+                // platform that keeps no id of its own, name the account by
+                // it.
+                let remote_id = match response {
+                    Response::Created(created) => Some(created.remote_id.as_str()),
+                    _ => None,
+                };
+                let redactor = redactor.with(
+                    response
+                        .credentials()
+                        .iter()
+                        .filter(|c| c.secret || Some(c.value.as_str()) != remote_id)
+                        .map(|c| c.value.as_str()),
+                );
                 let credentials = response.credentials();
                 let sealed_credentials = if credentials.is_empty() {
                     None

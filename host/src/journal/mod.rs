@@ -424,6 +424,40 @@ impl Journal {
             .await
     }
 
+    /// The remote id the journal holds for `service_id` in `module`: the one
+    /// the provider gave (or an operator found) on the service's newest
+    /// create-account that succeeded, whether or not the service was
+    /// terminated since; `None` when no create of it succeeded here. For a
+    /// platform that keeps no provider id of its own.
+    pub async fn remote_id(
+        &self,
+        module: &str,
+        service_id: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let (module, service_id) = (module.to_string(), service_id.to_string());
+        let entry = self
+            .inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.last_created(&module, &service_id)
+            })
+            .await?;
+        let Some(entry) = entry else {
+            return Ok(None);
+        };
+        let summary = entry
+            .outcome
+            .map(|outcome| outcome.summary)
+            .unwrap_or_default();
+        match serde_json::from_str(&summary) {
+            Ok(Response::Created(created)) => Ok(Some(created.remote_id)),
+            _ => anyhow::bail!(
+                "journal entry {} is a create-account whose answer is unreadable",
+                entry.id
+            ),
+        }
+    }
+
     /// Acknowledges an answered entry: the caller has kept its answer; the
     /// sealed credentials are destroyed. Refused for an entry still in
     /// flight, and for one whose outcome is unknown (see

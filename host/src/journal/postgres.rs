@@ -129,6 +129,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX provisioning_journal_acknowledged
         ON provisioning_journal_calls (acknowledged_at_ms)
         WHERE acknowledged_at_ms IS NOT NULL;",
+    // 5: a service's entries in a module, newest first, for the remote id
+    // its last create recorded (`last_created`).
+    "CREATE INDEX provisioning_journal_by_service
+        ON provisioning_journal_calls (module, service_id, function, id);",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -593,6 +597,23 @@ impl JournalStore for PostgresJournal {
 
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.select("reading the journal's entries", "ORDER BY id")
+    }
+
+    fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>> {
+        let (module, service_id) = (module.to_string(), service_id.to_string());
+        self.run("reading a service's last create", move |pool| async move {
+            let client = connection(&pool).await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT {COLUMNS} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
+                         AND function = 'create-account' AND succeeded ORDER BY id DESC LIMIT 1"
+                    ),
+                    &[&module, &service_id],
+                )
+                .await?;
+            row.map(|row| entry_from_row(&row)).transpose()
+        })
     }
 
     fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {

@@ -84,6 +84,9 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 5: a service's entries in a module, newest first, for the remote id
+    // its last create recorded (`last_created`).
+    "CREATE INDEX IF NOT EXISTS calls_by_service ON calls (module, service_id, function, id);",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -353,6 +356,17 @@ impl JournalStore for SqliteJournal {
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.select("ORDER BY id", [])
             .context("reading the journal's entries")
+    }
+
+    fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>> {
+        Ok(self
+            .select(
+                "WHERE module = ?1 AND service_id = ?2 AND function = 'create-account' \
+                 AND succeeded = 1 ORDER BY id DESC LIMIT 1",
+                params![module, service_id],
+            )
+            .context("reading a service's last create")?
+            .pop())
     }
 
     fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {

@@ -152,6 +152,7 @@ for_each_store!(
     a_rekey_reseals_every_sealed_record_and_replaces_the_key_record,
     a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight,
     a_rekey_whose_resealing_fails_changes_nothing,
+    a_services_last_successful_create_is_found_by_module_and_service,
 );
 
 const OWNER: &str = "test-host:1";
@@ -1006,4 +1007,124 @@ fn a_rekey_whose_resealing_fails_changes_nothing(db: &dyn TestJournal) {
     }
     assert_eq!(journal.key_record().unwrap().unwrap().check, "check-1");
     journal.check_writable().unwrap();
+}
+
+/// A create (or another call) of `service` in `module` under `key`,
+/// finished with `summary`, succeeded or not.
+fn finished_call(
+    journal: &dyn JournalStore,
+    (module, function, service): (&str, &str, &str),
+    key: &str,
+    succeeded: bool,
+    summary: &str,
+) -> EntryId {
+    let intent = Intent {
+        module: module.into(),
+        function: function.into(),
+        service_id: Some(service.into()),
+        ..intent(key)
+    };
+    let id = started(journal.begin(&intent, OWNER, live()).unwrap());
+    let outcome = CallOutcome {
+        succeeded,
+        kind: if succeeded { "ok" } else { "provider" }.into(),
+        uncertain: false,
+        summary: summary.into(),
+        sealed_credentials: None,
+    };
+    journal.finish(id, &outcome).unwrap();
+    id
+}
+
+fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let created =
+        |remote: &str| format!(r#"{{"kind":"created","value":{{"remote_id":"{remote}"}}}}"#);
+    let first = finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c1",
+        true,
+        &created("r1"),
+    );
+    assert_eq!(
+        journal.acknowledge(first, &plain()).unwrap(),
+        Acknowledged::Yes
+    );
+    // Another module's service of the same id, and another service.
+    finished_call(
+        &*journal,
+        ("blesta", "create-account", "svc-1"),
+        "c2",
+        true,
+        &created("other-module"),
+    );
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-2"),
+        "c3",
+        true,
+        &created("other-service"),
+    );
+    let found = journal
+        .last_created("webline", "svc-1")
+        .unwrap()
+        .expect("svc-1 was created");
+    assert_eq!(found.id, first, "acknowledged entries count");
+
+    // A later create that failed and a later terminate do not replace it;
+    // a later create that succeeded does.
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c4",
+        false,
+        "{}",
+    );
+    finished_call(
+        &*journal,
+        ("webline", "terminate", "svc-1"),
+        "t1",
+        true,
+        r#"{"kind":"done"}"#,
+    );
+    assert_eq!(
+        journal
+            .last_created("webline", "svc-1")
+            .unwrap()
+            .unwrap()
+            .id,
+        first
+    );
+    let again = finished_call(
+        &*journal,
+        ("webline", "create-account", "svc-1"),
+        "c5",
+        true,
+        &created("r2"),
+    );
+    let found = journal.last_created("webline", "svc-1").unwrap().unwrap();
+    assert_eq!(found.id, again);
+    assert_eq!(found.outcome.unwrap().summary, created("r2"));
+
+    // A create still in flight is not a success yet; an unknown service has none.
+    let intent_only = Intent {
+        service_id: Some("svc-3".into()),
+        ..intent("c6")
+    };
+    started(journal.begin(&intent_only, OWNER, live()).unwrap());
+    assert!(journal.last_created("webline", "svc-3").unwrap().is_none());
+    assert!(journal.last_created("webline", "nobody").unwrap().is_none());
+    // Reopened, as another host would.
+    let reopened = db.open().unwrap();
+    assert_eq!(
+        reopened
+            .last_created("blesta", "svc-1")
+            .unwrap()
+            .unwrap()
+            .outcome
+            .unwrap()
+            .summary,
+        created("other-module")
+    );
 }

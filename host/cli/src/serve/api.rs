@@ -58,6 +58,10 @@ pub fn router(state: AppState, token: Token, limits: BodyLimits) -> Router {
         .route("/v1/modules", get(list_modules))
         .route("/v1/modules/{module}", get(get_module))
         .route("/v1/modules/{module}/call", post(call_module))
+        .route(
+            "/v1/modules/{module}/services/{service}/remote-id",
+            get(service_remote_id),
+        )
         // The route's own cap, over the router's below.
         .route(
             "/v1/usage",
@@ -355,6 +359,26 @@ async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, A
     let journal = state.host.journal().ok_or_else(no_journal)?;
     let pending = journal.pending().await.map_err(internal)?;
     Ok(Json(json!({ "pending": pending })))
+}
+
+/// The remote id the journal holds for a service of a module (see
+/// `Journal::remote_id`), `null` when no create of it succeeded here: for a
+/// platform that has nowhere to keep the provider's id (FOSSBilling's
+/// accounts have no field for it).
+async fn service_remote_id(
+    State(state): State<AppState>,
+    Path((module, service)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let journal = state.host.journal().ok_or_else(no_journal)?;
+    let remote_id = journal
+        .remote_id(&module, &service)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({
+        "module": module,
+        "service_id": service,
+        "remote_id": remote_id,
+    })))
 }
 
 /// One reconcile pass: the entries whose outcome is unknown, each resolved

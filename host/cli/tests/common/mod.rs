@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+pub mod php;
+
 /// Runs the binary to its end with `args` and extra environment variables
 /// (and no `RUST_LOG`, so stderr holds only what the command itself says).
 pub fn provisioning(args: &[&str], envs: &[(&str, &str)]) -> Output {

@@ -1,0 +1,115 @@
+//! What the PHP platform tests share: Debian's `php-cli` and `php-curl`,
+//! installed when missing, and a `provisioning serve` with every provider's
+//! module, each granted only the sandbox.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
+
+use super::{Serve, text};
+
+/// Whether `php` runs and has the curl extension.
+fn php_with_curl() -> bool {
+    Command::new("php")
+        .arg("-m")
+        .output()
+        .map(|output| {
+            output.status.success() && text(&output.stdout).lines().any(|line| line == "curl")
+        })
+        .unwrap_or(false)
+}
+
+/// Runs a command, showing it and what it printed; panics with a clear
+/// message when it cannot run or fails.
+fn run_shown(program: &str, args: &[&str]) {
+    println!("$ {program} {}", args.join(" "));
+    let output: Output = Command::new(program)
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run {program} to install PHP ({error}); install php-cli and php-curl yourself")
+        });
+    print!("{}", text(&output.stdout));
+    eprint!("{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "`{program} {}` failed ({}); install php-cli and php-curl yourself",
+        args.join(" "),
+        output.status
+    );
+}
+
+/// Installs Debian's php-cli and php-curl unless `php` with curl is there.
+pub fn ensure_php() {
+    if php_with_curl() {
+        return;
+    }
+    println!("php with the curl extension is missing: installing Debian's php-cli and php-curl");
+    run_shown("apt-get", &["update"]);
+    run_shown(
+        "apt-get",
+        &[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "php-cli",
+            "php-curl",
+        ],
+    );
+    assert!(
+        php_with_curl(),
+        "php-cli and php-curl were installed, but `php -m` still lists no curl"
+    );
+}
+
+/// `provisioning serve` on `manifest` (an [`all_providers_manifest`]) with
+/// the bearer `token` in the variable named first, and every provider's
+/// secrets and the journal key in the variables the manifest names.
+pub fn start_serve(manifest: &Path, token: (&str, &str)) -> Serve {
+    let journal_key = "cd".repeat(32);
+    Serve::start(
+        manifest,
+        token,
+        &[
+            ("TEST_JOURNAL_KEY", &journal_key),
+            ("TEST_HMN_KEY", hostmenow::API_KEY),
+            ("TEST_BLESTA_PASSWORD", blesta::PASSWORD),
+            ("TEST_WEBLINE_KEY", webline::API_KEY),
+            ("TEST_LB_KEY", logicboxes::API_KEY),
+        ],
+        &[],
+    )
+}
+
+/// A manifest with a journal and the four provider modules, each granted
+/// only the sandbox, `hostmenow` the component of module `hostmenow`.
+/// LogicBoxes gets no email order and Webline no activation wait here: the
+/// platforms' products give them per call.
+pub fn all_providers_manifest(sandbox: &Sandbox, hostmenow: &str) -> String {
+    let origin = sandbox.origin();
+    format!(
+        "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
+         [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
+         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
+         password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
+         [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
+         [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
+         [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
+         api-key = {{ env = \"TEST_LB_KEY\" }}\n",
+        hmn = hostmenow,
+        hmn_endpoint = sandbox.hostmenow().endpoint(),
+        blesta = provisioning_components::BLESTA,
+        blesta_endpoint = sandbox.blesta().endpoint(),
+        uid = blesta::UID,
+        webline = provisioning_components::WEBLINE,
+        webline_endpoint = sandbox.webline().endpoint(),
+        lb = provisioning_components::LOGICBOXES,
+        lb_endpoint = sandbox.logicboxes().origin(),
+        userid = logicboxes::AUTH_USERID,
+    )
+}
