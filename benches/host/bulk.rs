@@ -115,7 +115,7 @@ pub fn run(
         measure: format!("{count} services at concurrency {concurrency}, through the host"),
         value: component.figure(),
         baseline: Some(native_rate.clone()),
-        goal: Goal::RatioAtLeast(0.90),
+        goal: Goal::RatioAtLeast(0.65),
     });
     summary.push(Row {
         part: "4. bulk",

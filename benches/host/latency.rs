@@ -39,7 +39,7 @@ pub fn run(
         measure: format!("p50 of {calls} calls, component"),
         value: Figure::Time(component.p50()),
         baseline: Some(native_p50.clone()),
-        goal: Goal::RatioAtMost(1.10),
+        goal: Goal::RatioAtMost(1.8),
     });
     summary.push(Row {
         part: "1. one call",

@@ -126,7 +126,7 @@ fn instance_per_call(
             "on-demand allocation (before)".into(),
             median(&on_demand, SAMPLES),
         )),
-        goal: Goal::AtMost(Figure::Time(Duration::from_micros(20))),
+        goal: Goal::AtMost(Figure::Time(Duration::from_micros(15))),
     });
 }
 
