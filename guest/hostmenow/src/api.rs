@@ -58,16 +58,16 @@ impl Api {
             .json(&body)
             .send()?
             .into_json()?
-            .interpret(|reply| classify(reply, action))
+            .accept_body(|reply| classify(reply, action))
     }
 }
 
 /// What a decoded answer means: success only on `status: "success"` with a
 /// 2xx; `status: "error"` (or any HTTP 403) by its message; anything else is
 /// left to the shared status mapping.
-pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<Value, Error>> {
+pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<(), Error>> {
     match reply.status_word() {
-        StatusWord::Success => Some(Ok(reply.body().clone())),
+        StatusWord::Success => Some(Ok(())),
         StatusWord::Error => Some(Err(error_for(reply.message(), action))),
         StatusWord::Other if reply.status() == 403 => {
             Some(Err(match error_for(reply.message(), action) {
@@ -126,7 +126,7 @@ mod tests {
     const ORIGIN: &str = "https://hostmenow.org";
 
     fn outcome(status: u16, body: Value) -> Result<Value, Error> {
-        JsonReply::new(status, body, ORIGIN).interpret(|r| classify(r, "CreateAccount"))
+        JsonReply::new(status, body, ORIGIN).accept_body(|r| classify(r, "CreateAccount"))
     }
 
     fn error(status: u16, message: &str) -> Error {

@@ -216,6 +216,21 @@ impl JsonReply {
         hook(&self).unwrap_or_else(|| Err(self.unrecognised()))
     }
 
+    /// [`JsonReply::interpret`] for a provider whose successful answer is
+    /// the whole body: `hook` says only whether the reply is a success
+    /// (`Some(Ok(()))`), and a success hands back the body itself rather
+    /// than a copy of it.
+    pub fn accept_body(
+        self,
+        hook: impl FnOnce(&JsonReply) -> Option<Result<(), Error>>,
+    ) -> Result<Value, Error> {
+        match hook(&self) {
+            Some(Ok(())) => Ok(self.body),
+            Some(Err(error)) => Err(error),
+            None => Err(self.unrecognised()),
+        }
+    }
+
     /// The error for a reply the provider does not understand, by status:
     /// 2xx `bad-response` (unexpected shape), 401/403 `auth-failed`, 404
     /// `not-found`, 408/504 `timeout`, other 4xx and 5xx `provider`, each

@@ -54,16 +54,16 @@ impl Api {
             .json(&body)
             .send()?
             .into_json()?
-            .interpret(|reply| classify(reply, action))
+            .accept_body(|reply| classify(reply, action))
     }
 }
 
 /// What a decoded answer means: success only on `status: "success"` with a
 /// 2xx; `status: "error"` by its message; anything else is left to the
 /// shared status mapping (429 never gets here: it is rate-limited first).
-pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<Value, Error>> {
+pub fn classify(reply: &JsonReply, action: &str) -> Option<Result<(), Error>> {
     match reply.status_word() {
-        StatusWord::Success => Some(Ok(reply.body().clone())),
+        StatusWord::Success => Some(Ok(())),
         StatusWord::Error => Some(Err(error_for(reply.message(), reply.status(), action))),
         StatusWord::Other => None,
     }
@@ -114,7 +114,7 @@ mod tests {
     const ORIGIN: &str = "https://reseller.co.tz";
 
     fn outcome(status: u16, body: Value) -> Result<Value, Error> {
-        JsonReply::new(status, body, ORIGIN).interpret(|r| classify(r, action::CREATE))
+        JsonReply::new(status, body, ORIGIN).accept_body(|r| classify(r, action::CREATE))
     }
 
     fn error(status: u16, message: &str) -> Error {
