@@ -6,7 +6,8 @@ use provisioning_guest::response::{JsonReply, StatusWord};
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::Error;
 use provisioning_guest::url::Endpoint;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::info::{API_KEY, ENDPOINT};
 
@@ -53,13 +54,27 @@ impl Api {
     /// Runs `action` and returns the whole answer when it says
     /// `status: "success"`.
     pub fn call(&self, action: &str, params: Map<String, Value>) -> Result<Value, Error> {
-        let body = json!({"api_key": self.api_key, "action": action, "params": params});
+        let body = Envelope {
+            action,
+            api_key: &self.api_key,
+            params: &params,
+        };
         Request::post(self.endpoint.as_str())
             .json(&body)
             .send()?
             .into_json()?
             .accept_body(|reply| classify(reply, action))
     }
+}
+
+/// The body of every request. Serialised straight from borrowed fields
+/// (no `json!` map built first), in the order the keys have always gone
+/// out: sorted by name, as a JSON object map sorts them.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    action: &'a str,
+    api_key: &'a str,
+    params: &'a Map<String, Value>,
 }
 
 /// What a decoded answer means: success only on `status: "success"` with a
@@ -122,6 +137,7 @@ pub fn message_or(body: &Value, fallback: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const ORIGIN: &str = "https://hostmenow.org";
 
