@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use common::{TEST_DEADLINE, hostmenow_config};
 use provisioning_host::types::{Limit, Service, Usage};
 use provisioning_host::{
-    Host, Limits, ModuleConfig, RequestRate, ReusePolicy, SyncOptions, UsageJob, UsageReport, UsageResult,
-    sync_usage,
+    Host, Limits, ModuleConfig, RequestRate, ReusePolicy, SyncOptions, UsageJob, UsageReport,
+    UsageResult, sync_usage,
 };
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
@@ -131,7 +131,9 @@ fn figure(usage: &Usage, name: &str) -> (f64, Limit) {
     (figure.used, figure.limit)
 }
 
-async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(reuse: Option<ReusePolicy>) {
+async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
+    reuse: Option<ReusePolicy>,
+) {
     let generous = RequestRate::new(5000, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(generous).await;
     let sim = sandbox.hostmenow();
@@ -256,7 +258,9 @@ async fn the_sync_keeps_under_the_providers_rate_limit(reuse: Option<ReusePolicy
     );
 }
 
-async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled(reuse: Option<ReusePolicy>) {
+async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled(
+    reuse: Option<ReusePolicy>,
+) {
     let generous = RequestRate::new(100, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(generous).await;
     let sim = sandbox.hostmenow();

@@ -244,7 +244,10 @@ async fn five_hundred_services(reuse: Option<Value>) {
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
         assert!(
-            body["error"]["message"].as_str().unwrap().contains("reuse.max_calls"),
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reuse.max_calls"),
             "{body}"
         );
         assert_eq!(sim.requests().len(), before, "nothing was read");

@@ -13,8 +13,8 @@ use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
 use provisioning_host::{
-    CallError, CallOptions, ErrorReport, Host, LoadedModule, Request, SyncOptions, SyncSummary,
-    ReusePolicy, UsageJob, UsageReport, UsageResult, sync_usage,
+    CallError, CallOptions, ErrorReport, Host, LoadedModule, Request, ReusePolicy, SyncOptions,
+    SyncSummary, UsageJob, UsageReport, UsageResult, sync_usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
