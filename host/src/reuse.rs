@@ -64,17 +64,10 @@ impl Default for ReusePolicy {
 }
 
 /// Whether `request` with the caller's `call_settings` may run in a reused
-/// instance: a plain read (effect [`Effect::Read`]: no change, nothing
-/// minted, never journaled) that carries no password and no setting the
-/// module declares secret.
-pub(crate) fn eligible(
-    module: &LoadedModule,
-    request: &Request,
-    call_settings: &[Setting],
-) -> bool {
-    function_effect(request.function()) == Effect::Read
-        && !request.is_mutating()
-        && request.secrets().is_empty()
+/// instance: [`request_may_reuse`], and no setting of the call's own that
+/// the module declares secret.
+pub(crate) fn eligible(module: &LoadedModule, request: &Request, call_settings: &[Setting]) -> bool {
+    request_may_reuse(request)
         && !call_settings.iter().any(|setting| {
             module
                 .info()
@@ -82,6 +75,15 @@ pub(crate) fn eligible(
                 .iter()
                 .any(|spec| spec.name == setting.name && spec.kind == SettingKind::Secret)
         })
+}
+
+/// Whether `request` itself allows a reused instance: a plain read
+/// (effect [`Effect::Read`]: no change, nothing minted, never journaled)
+/// that carries no password.
+fn request_may_reuse(request: &Request) -> bool {
+    function_effect(request.function()) == Effect::Read
+        && !request.is_mutating()
+        && request.secrets().is_empty()
 }
 
 /// The memory an instance may have after a reused call, given the peak
@@ -275,6 +277,56 @@ impl std::fmt::Debug for Warm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::types::Service;
+
+    fn service(password: Option<&str>) -> Service {
+        Service {
+            service_id: "s-1".into(),
+            remote_id: None,
+            domain: None,
+            username: None,
+            password: password.map(str::to_owned),
+            package: None,
+            billing_cycle: None,
+            client: None,
+            custom_fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_plain_reads_without_a_password_may_reuse_an_instance() {
+        assert!(request_may_reuse(&Request::UsageData {
+            service: service(None)
+        }));
+        assert!(request_may_reuse(&Request::ListAccounts));
+        assert!(
+            !request_may_reuse(&Request::UsageData {
+                service: service(Some("Pw-1"))
+            }),
+            "a password"
+        );
+        assert!(
+            !request_may_reuse(&Request::SingleSignOn {
+                service: service(None),
+                app: None
+            }),
+            "a one-time read"
+        );
+        for change in [
+            Request::CreateAccount {
+                service: service(None),
+            },
+            Request::Terminate {
+                service: service(None),
+            },
+            Request::ChangePassword {
+                service: service(None),
+                new_password: "Pw-2".into(),
+            },
+        ] {
+            assert!(!request_may_reuse(&change), "{change:?}");
+        }
+    }
 
     #[test]
     fn the_memory_allowance_is_half_again_and_at_least_a_page() {
