@@ -66,7 +66,11 @@ impl Default for ReusePolicy {
 /// Whether `request` with the caller's `call_settings` may run in a reused
 /// instance: [`request_may_reuse`], and no setting of the call's own that
 /// the module declares secret.
-pub(crate) fn eligible(module: &LoadedModule, request: &Request, call_settings: &[Setting]) -> bool {
+pub(crate) fn eligible(
+    module: &LoadedModule,
+    request: &Request,
+    call_settings: &[Setting],
+) -> bool {
     request_may_reuse(request)
         && !call_settings.iter().any(|setting| {
             module

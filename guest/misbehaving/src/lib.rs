@@ -20,7 +20,8 @@
 //! instance (`previous-tag:` for none). Two behaviours are its own:
 //!
 //! - `remember`: only that report;
-//! - `grow`: keeps 4 MiB more of memory for good on every call (a leak).
+//! - `grow`: keeps 4 MiB more of memory for good on every call (a leak);
+//! - `print`: prints one line, `printed tag=<tag> call=<calls>`.
 //!
 //! Every other function answers `unsupported`.
 
@@ -74,6 +75,7 @@ fn settings() -> Vec<SettingSpec> {
                 "ok",
                 "remember",
                 "grow",
+                "print",
             ],
         )
         .required()
@@ -223,7 +225,7 @@ impl Guest for Misbehaving {
         let settings = Settings::parse(&settings, &self::settings())?;
         let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
         let tag = settings.get(TAG).unwrap_or_default().to_owned();
-        let previous = lock(&LAST_TAG).replace(tag).unwrap_or_default();
+        let previous = lock(&LAST_TAG).replace(tag.clone()).unwrap_or_default();
         let mut figures = vec![
             figure("calls".to_owned(), f64::from(calls)),
             figure(format!("previous-tag:{previous}"), 0.0),
@@ -241,6 +243,7 @@ impl Guest for Misbehaving {
             }
             "flood-log" => flood_log(),
             "huge-result" => figures.push(figure("x".repeat(HUGE_RESULT), 0.0)),
+            "print" => println!("printed tag={tag} call={calls}"),
             "grow" => {
                 let mut block = vec![0u8; GROWTH];
                 for page in block.iter_mut().step_by(PAGE) {
