@@ -216,6 +216,7 @@ async fn run_reusing(
     pacing: &mut Pacing,
 ) -> Attempt {
     let mut lease = pool.lease(module, settings);
+    crate::telemetry::record_reuse_attempt(module.name(), lease.warm.is_some());
     let mut warm = match lease.warm.take() {
         Some(mut warm) => {
             begin_next_call(&mut warm.store, deadline);
