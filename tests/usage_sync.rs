@@ -3,7 +3,9 @@
 //! with its own figures, the providers without usage-data answered
 //! `unsupported` without a request, a provider's rate limit kept, a 429
 //! mid-run waited out, and a Retry-After longer than the sync waits holding
-//! the provider's other services back without calling them.
+//! the provider's other services back without calling them. Every test
+//! runs twice: with a fresh instance per call, and with the sync's opt-in
+//! instance reuse.
 
 mod common;
 
@@ -12,8 +14,8 @@ use std::time::{Duration, Instant};
 use common::{TEST_DEADLINE, hostmenow_config};
 use provisioning_host::types::{Limit, Service, Usage};
 use provisioning_host::{
-    Host, Limits, ModuleConfig, RequestRate, SyncOptions, UsageJob, UsageReport, UsageResult,
-    sync_usage,
+    Host, Limits, ModuleConfig, RequestRate, ReusePolicy, SyncOptions, UsageJob, UsageReport,
+    UsageResult, sync_usage,
 };
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
@@ -51,6 +53,30 @@ async fn harness(rate_limit: RequestRate) -> (Sandbox, Host) {
     }
     (sandbox, host)
 }
+
+/// Each test once with a fresh instance per call, once reusing instances.
+macro_rules! in_both_modes {
+    ($($test:ident),* $(,)?) => {
+        mod fresh_instances {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $test() {
+                super::$test(None).await;
+            })*
+        }
+        mod reused_instances {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $test() {
+                super::$test(Some(provisioning_host::ReusePolicy::default())).await;
+            })*
+        }
+    };
+}
+
+in_both_modes!(
+    a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out,
+    the_sync_keeps_under_the_providers_rate_limit,
+    a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled,
+);
 
 fn granted(sandbox: &Sandbox, name: &str, component: &str) -> ModuleConfig {
     ModuleConfig::new(name, component)
@@ -105,8 +131,9 @@ fn figure(usage: &Usage, name: &str) -> (f64, Limit) {
     (figure.used, figure.limit)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out() {
+async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
+    reuse: Option<ReusePolicy>,
+) {
     let generous = RequestRate::new(5000, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(generous).await;
     let sim = sandbox.hostmenow();
@@ -123,6 +150,7 @@ async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
 
     let options = SyncOptions {
         concurrency: 32,
+        reuse,
         ..SyncOptions::default()
     };
     let mut reports: Vec<UsageReport> = Vec::new();
@@ -203,13 +231,13 @@ async fn a_thousand_services_each_get_their_own_figures_and_a_429_is_waited_out(
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_sync_keeps_under_the_providers_rate_limit() {
+async fn the_sync_keeps_under_the_providers_rate_limit(reuse: Option<ReusePolicy>) {
     let tight = RequestRate::new(20, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(tight).await;
     let jobs = seed(sandbox.hostmenow(), 60);
     let options = SyncOptions {
         concurrency: 32,
+        reuse,
         ..SyncOptions::default()
     };
     let started = Instant::now();
@@ -230,8 +258,9 @@ async fn the_sync_keeps_under_the_providers_rate_limit() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled() {
+async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_back_uncalled(
+    reuse: Option<ReusePolicy>,
+) {
     let generous = RequestRate::new(100, Duration::from_secs(1)).unwrap();
     let (sandbox, host) = harness(generous).await;
     let sim = sandbox.hostmenow();
@@ -245,6 +274,7 @@ async fn a_retry_after_longer_than_the_sync_waits_holds_the_providers_services_b
     );
     let options = SyncOptions {
         concurrency: 1,
+        reuse,
         ..SyncOptions::default()
     };
     let mut reports: Vec<UsageReport> = Vec::new();

@@ -6,7 +6,9 @@
 //! with 10,000 services each request costs it more than it would a real
 //! provider; that cost is the same for both sides but lowers both rates.
 //! A control run reads the single service (first in the list) as many
-//! times, which shows the two sides with next to no lookup cost.
+//! times, which shows the two sides with next to no lookup cost. Two more
+//! runs go through `sync_usage`, the host's bulk read: with a fresh
+//! instance per call, and with its opt-in instance reuse.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +18,9 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
 use crate::caller::Caller;
-use crate::fixture::{Fixture, Hosts, SINGLE_SERVICE};
+use provisioning_host::{Host, Request, ReusePolicy, SyncOptions, UsageJob, sync_usage};
+
+use crate::fixture::{Fixture, Hosts, MODULE, SINGLE_SERVICE, usage_request};
 use crate::native::NativeClient;
 use crate::scale::Scale;
 use crate::summary::{Figure, Goal, Row, Summary};
@@ -92,6 +96,26 @@ pub fn run(
             measure(native_client, &repeated),
         ),
         ("component, one service", measure(component, &repeated)),
+        (
+            "sync_usage, fresh instances",
+            rt.block_on(sync_throughput(
+                &hosts.default,
+                fixture,
+                spread,
+                concurrency,
+                None,
+            )),
+        ),
+        (
+            "sync_usage, reused instances",
+            rt.block_on(sync_throughput(
+                &hosts.default,
+                fixture,
+                spread,
+                concurrency,
+                Some(ReusePolicy::default()),
+            )),
+        ),
     ];
     for (who, run) in &runs {
         run.report_failures(&format!("Bulk, {who}"), summary);
@@ -104,7 +128,15 @@ pub fn run(
             .join("; ")
     ));
 
-    let [native, component, per_connection, native_one, component_one] = runs.map(|(_, run)| run);
+    let [
+        native,
+        component,
+        per_connection,
+        native_one,
+        component_one,
+        sync_fresh,
+        sync_reused,
+    ] = runs.map(|(_, run)| run);
     let count = spread.len();
     let native_rate = (
         format!("native client, concurrency {concurrency}"),
@@ -121,8 +153,25 @@ pub fn run(
         part: "4. bulk",
         measure: "same, connection per request (before pooled HTTP)".into(),
         value: per_connection.figure(),
-        baseline: Some(native_rate),
+        baseline: Some(native_rate.clone()),
         goal: Goal::Report,
+    });
+    summary.push(Row {
+        part: "4. bulk",
+        measure: "same, through sync_usage, a fresh instance per call".into(),
+        value: sync_fresh.figure(),
+        baseline: Some(native_rate.clone()),
+        goal: Goal::Report,
+    });
+    summary.push(Row {
+        part: "4. bulk",
+        measure: format!(
+            "same, through sync_usage reusing instances (at most {} calls each)",
+            ReusePolicy::DEFAULT_MAX_CALLS
+        ),
+        value: sync_reused.figure(),
+        baseline: Some(native_rate),
+        goal: Goal::RatioAtLeast(0.80),
     });
     summary.push(Row {
         part: "4. bulk",
@@ -147,6 +196,56 @@ pub async fn throughput(
     let connections_before = fixture.sandbox.connections_accepted();
     let started = Instant::now();
     let failures = drive(&caller, services, concurrency).await;
+    let elapsed = started.elapsed();
+    Throughput {
+        calls: services.len(),
+        elapsed,
+        failures,
+        connections: fixture.sandbox.connections_accepted() - connections_before,
+    }
+}
+
+/// Reads each of `services` through [`sync_usage`] at `concurrency`, with
+/// `reuse`, after an untimed warm-up sync of one service per slot.
+async fn sync_throughput(
+    host: &Host,
+    fixture: &Fixture,
+    services: &Arc<[String]>,
+    concurrency: usize,
+    reuse: Option<ReusePolicy>,
+) -> Throughput {
+    let options = SyncOptions {
+        concurrency,
+        reuse,
+        ..SyncOptions::default()
+    };
+    let jobs = |services: &[String]| -> Vec<UsageJob> {
+        services
+            .iter()
+            .map(|id| {
+                let Request::UsageData { service } = usage_request(id) else {
+                    unreachable!("usage_request makes a usage-data request")
+                };
+                UsageJob {
+                    module: MODULE.to_owned(),
+                    service,
+                    settings: Vec::new(),
+                }
+            })
+            .collect()
+    };
+    let warm_up = jobs(&services[..concurrency.min(services.len())]);
+    sync_usage(host, warm_up, &options, |_| {}).await;
+    let all = jobs(services);
+    let connections_before = fixture.sandbox.connections_accepted();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    sync_usage(host, all, &options, |report| {
+        if !report.is_ok() {
+            failures.push(format!("{}: {}", report.service_id, report.kind()));
+        }
+    })
+    .await;
     let elapsed = started.elapsed();
     Throughput {
         calls: services.len(),

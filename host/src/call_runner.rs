@@ -15,7 +15,8 @@ use crate::module::LoadedModule;
 use crate::rate::{NoTurn, Pacing};
 use crate::redact::Redactor;
 use crate::request::{Request, Response};
-use crate::store::CallState;
+use crate::reuse::{InstancePool, Warm};
+use crate::store::{CallState, begin_next_call};
 
 /// Shortest wait between two attempts of a safe read; it doubles with each
 /// further attempt, and a provider's Retry-After overrides it when longer.
@@ -29,14 +30,17 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
 /// caller's), each attempt in a new store after its turn under `pacing`.
 /// Safe reads are tried again after a transient failure, until `deadline`
 /// (the call's, of which the journal may have used a part). `redactor` is
-/// the call's, from [`call_redactor`].
+/// the call's, from [`call_redactor`]. With `reuse`, each attempt runs in
+/// an instance of that pool ([`crate::reuse`]): the caller has checked
+/// that the request is [eligible](crate::reuse::eligible).
 pub(crate) async fn run(
-    module: &LoadedModule,
+    module: &Arc<LoadedModule>,
     request: &Request,
     call_settings: &[Setting],
     redactor: &Redactor,
     deadline: Instant,
     mut pacing: Pacing,
+    reuse: Option<&InstancePool>,
 ) -> Completed {
     let settings = merge_settings(module.settings(), call_settings);
     let _live = LiveSecrets::register(redactor);
@@ -56,7 +60,16 @@ pub(crate) async fn run(
             result,
             final_answer,
             memory_peak,
-        } = run_once(module, request, &settings, deadline, redactor, &mut pacing).await;
+        } = run_once(
+            module,
+            request,
+            &settings,
+            deadline,
+            redactor,
+            &mut pacing,
+            reuse,
+        )
+        .await;
         memory_peak_bytes = memory_peak_bytes.max(memory_peak);
         let retry = if final_answer {
             None
@@ -128,20 +141,17 @@ pub(crate) fn call_redactor(
     )
 }
 
-/// One attempt in a fresh store, bounded by what is left of the deadline.
+/// One attempt in a fresh store (or, with `reuse`, an instance of the
+/// pool), bounded by what is left of the deadline.
 async fn run_once(
-    module: &LoadedModule,
+    module: &Arc<LoadedModule>,
     request: &Request,
     settings: &[Setting],
     deadline: Instant,
     redactor: &Redactor,
     pacing: &mut Pacing,
+    reuse: Option<&InstancePool>,
 ) -> Attempt {
-    let limits = *module.limits();
-    let deadline_exceeded = || CallError::DeadlineExceeded {
-        module: module.name().to_string(),
-        deadline: limits.deadline,
-    };
     // The turn under the module's rate limit first, so that a call slot is
     // not held while waiting for it; the call counts as running until the
     // turn is dropped at the end of the attempt.
@@ -155,6 +165,9 @@ async fn run_once(
             };
         }
     };
+    if let Some(pool) = reuse {
+        return run_reusing(module, pool, request, settings, deadline, redactor, pacing).await;
+    }
     // Waits for a free call slot (the host's bound on calls at once) no
     // longer than the deadline allows.
     let waiting = Instant::now();
@@ -163,22 +176,127 @@ async fn run_once(
     crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
     let _slot = match slot {
         Ok(Ok(permit)) => permit,
-        Ok(Err(_)) | Err(_) => {
-            return Attempt {
-                result: Err(CallError::Busy {
-                    module: module.name().to_string(),
-                    deadline: limits.deadline,
-                }),
-                final_answer: false,
-                memory_peak: None,
-            };
-        }
+        Ok(Err(_)) | Err(_) => return busy(module),
     };
     let remaining = deadline.saturating_duration_since(Instant::now());
     let mut store = module.new_store(deadline);
 
     let outcome =
         tokio::time::timeout(remaining, invoke(module, &mut store, request, settings)).await;
+    let attempt = conclude(module, &store, outcome, redactor);
+    drop(store);
+    hold_for_retry_after(attempt, pacing).await
+}
+
+/// The attempt of a call that could not have a call slot in time.
+fn busy(module: &LoadedModule) -> Attempt {
+    Attempt {
+        result: Err(CallError::Busy {
+            module: module.name().to_string(),
+            deadline: module.limits().deadline,
+        }),
+        final_answer: false,
+        memory_peak: None,
+    }
+}
+
+/// One attempt in an instance lent by `pool`: a warm one made for this
+/// module version and these settings, readied for this call's deadline and
+/// output, or a fresh one (with its own call slot, which it keeps while it
+/// lives). The instance goes back to the pool only after a call that ended
+/// normally; after a trap, the deadline, a cap, a denied request or a host
+/// error it is dropped.
+async fn run_reusing(
+    module: &Arc<LoadedModule>,
+    pool: &InstancePool,
+    request: &Request,
+    settings: &[Setting],
+    deadline: Instant,
+    redactor: &Redactor,
+    pacing: &mut Pacing,
+) -> Attempt {
+    let mut lease = pool.lease(module, settings);
+    crate::telemetry::record_reuse_attempt(module.name(), lease.warm.is_some());
+    let mut warm = match lease.warm.take() {
+        Some(mut warm) => {
+            begin_next_call(&mut warm.store, deadline);
+            warm
+        }
+        None => {
+            let waiting = Instant::now();
+            let remaining = deadline.saturating_duration_since(waiting);
+            let slot = tokio::time::timeout(remaining, module.owned_call_slot()).await;
+            crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
+            let slot = match slot {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) | Err(_) => return busy(module),
+            };
+            let mut store = module.new_store(deadline);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let instance =
+                match tokio::time::timeout(remaining, module.instantiate(&mut store)).await {
+                    Ok(Ok((instance, _))) => instance,
+                    Ok(Err(error)) => {
+                        let attempt = conclude(module, &store, Ok(Err(error)), redactor);
+                        drop(store);
+                        return hold_for_retry_after(attempt, pacing).await;
+                    }
+                    Err(elapsed) => {
+                        let attempt = conclude(module, &store, Err(elapsed), redactor);
+                        drop(store);
+                        return hold_for_retry_after(attempt, pacing).await;
+                    }
+                };
+            Warm::new(module.clone(), settings.to_vec(), store, instance, slot)
+        }
+    };
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let Warm {
+        store, instance, ..
+    } = &mut warm;
+    let outcome = tokio::time::timeout(
+        remaining,
+        crate::request::call_export(instance, module.exports(), &mut *store, settings, request),
+    )
+    .await;
+    let attempt = conclude(module, &warm.store, outcome, redactor);
+    if matches!(attempt.result, Ok(_) | Err(CallError::Module { .. })) {
+        lease.give_back(warm);
+    } else {
+        drop(warm);
+        drop(lease);
+    }
+    hold_for_retry_after(attempt, pacing).await
+}
+
+/// Holds every caller of the module for a provider's Retry-After: it
+/// speaks for all of them.
+async fn hold_for_retry_after(attempt: Attempt, pacing: &mut Pacing) -> Attempt {
+    if let Some(ModuleError::RateLimited(RateLimit {
+        retry_after_seconds: Some(seconds),
+        ..
+    })) = attempt
+        .result
+        .as_ref()
+        .err()
+        .and_then(CallError::module_error)
+    {
+        pacing
+            .hold_until(Instant::now() + Duration::from_secs((*seconds).into()))
+            .await;
+    }
+    attempt
+}
+
+/// What an attempt came to, from the guest's `outcome` in `store`: its
+/// output logged (masked), a trap classified. Not async: a store is not
+/// `Sync`, so no reference to one may be held across a wait.
+fn conclude(
+    module: &LoadedModule,
+    store: &Store<CallState>,
+    outcome: Result<wasmtime::Result<Result<Response, ModuleError>>, tokio::time::error::Elapsed>,
+    redactor: &Redactor,
+) -> Attempt {
     // What the guest printed may show the credentials it just generated.
     let output_redactor = match &outcome {
         Ok(Ok(Ok(response))) => {
@@ -186,26 +304,19 @@ async fn run_once(
         }
         _ => redactor.clone(),
     };
-    log_guest_output(module.shared_name(), &store, &output_redactor);
+    log_guest_output(module.shared_name(), store, &output_redactor);
     let result = match outcome {
-        Err(_elapsed) => Err(deadline_exceeded()),
-        Ok(Err(trap)) => Err(classify_trap(module, &store, trap, redactor)),
+        Err(_elapsed) => Err(CallError::DeadlineExceeded {
+            module: module.name().to_string(),
+            deadline: module.limits().deadline,
+        }),
+        Ok(Err(trap)) => Err(classify_trap(module, store, trap, redactor)),
         Ok(Ok(Err(error))) => Err(CallError::Module {
             module: module.name().to_string(),
             error: map_error_message(error, |m| redactor.redact(m)),
         }),
         Ok(Ok(Ok(response))) => check_result_size(module, response),
     };
-    // The provider's Retry-After speaks for every caller of the module.
-    if let Some(ModuleError::RateLimited(RateLimit {
-        retry_after_seconds: Some(seconds),
-        ..
-    })) = result.as_ref().err().and_then(CallError::module_error)
-    {
-        pacing
-            .hold_until(Instant::now() + Duration::from_secs((*seconds).into()))
-            .await;
-    }
     let peak = store.data().memory.peak_bytes();
     Attempt {
         result,

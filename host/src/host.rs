@@ -18,6 +18,7 @@ use crate::manifest::{Manifest, ModuleEntry};
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
 use crate::rate::{Pacing, RateLimiter, Turn};
 use crate::request::{Request, Response};
+use crate::reuse::InstancePool;
 
 /// What a caller may add to a call.
 #[derive(Debug, Clone, Default)]
@@ -570,18 +571,22 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
-        self.execute_with_turn(module, request, options, None).await
+        self.execute_pooled(module, request, options, None, None)
+            .await
     }
 
     /// [`Host::execute`], the first attempt taking `first_turn` (a turn
     /// of the module's rate limiter the caller waited for already) instead
-    /// of waiting for one.
-    pub(crate) async fn execute_with_turn(
+    /// of waiting for one, and in an instance of `reuse` when the request
+    /// is [eligible](crate::reuse::eligible) (a plain read with no secret
+    /// of its own); any other request gets a fresh instance still.
+    pub(crate) async fn execute_pooled(
         &self,
         module: &str,
         request: &Request,
         options: &CallOptions,
         first_turn: Option<Turn>,
+        reuse: Option<&InstancePool>,
     ) -> Answer {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
@@ -599,7 +604,7 @@ impl Host {
         );
         let started = std::time::Instant::now();
         let answer = self
-            .execute_loaded(&loaded, request, options, first_turn)
+            .execute_loaded(&loaded, request, options, first_turn, reuse)
             .instrument(span.clone())
             .await;
         if let Some(entry) = answer.journal_entry {
@@ -623,8 +628,12 @@ impl Host {
         request: &Request,
         options: &CallOptions,
         first_turn: Option<Turn>,
+        reuse: Option<&InstancePool>,
     ) -> Answer {
         let module = loaded.name();
+        // Journaled calls are mutating ones, never eligible: they keep a
+        // fresh instance each.
+        let reuse = reuse.filter(|_| crate::reuse::eligible(loaded, request, &options.settings));
         let redactor = call_runner::call_redactor(loaded, request, &options.settings);
         let pacing = Pacing {
             limiter: self.rate_limiter(module),
@@ -644,6 +653,7 @@ impl Host {
                 deadline,
                 None,
                 pacing,
+                reuse,
             )
             .await;
         };
@@ -690,6 +700,7 @@ impl Host {
             deadline,
             Some(entry),
             pacing,
+            None,
         )
         .await;
         // The outcome is on record (or the journal is given until the
@@ -734,18 +745,21 @@ impl Host {
         });
     }
 
-    /// Runs a call in the module, unjournaled here, paced by `pacing`.
+    /// Runs a call in the module, unjournaled here, paced by `pacing`, in
+    /// an instance of `reuse` when given.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
-        loaded: &LoadedModule,
+        loaded: &Arc<LoadedModule>,
         request: &Request,
         settings: &[Setting],
         redactor: &crate::redact::Redactor,
         deadline: std::time::Instant,
         journal_entry: Option<EntryId>,
         pacing: Pacing,
+        reuse: Option<&InstancePool>,
     ) -> Answer {
         let completed =
-            call_runner::run(loaded, request, settings, redactor, deadline, pacing).await;
+            call_runner::run(loaded, request, settings, redactor, deadline, pacing, reuse).await;
         Answer {
             result: completed.result,
             module_digest: Some(loaded.digest().to_string()),

@@ -23,6 +23,7 @@
 
 mod bindings;
 mod call_runner;
+mod capture;
 mod engine;
 mod error;
 mod grant;
@@ -42,6 +43,7 @@ pub mod reconcile;
 mod redact;
 mod reload;
 mod request;
+mod reuse;
 mod store;
 pub mod telemetry;
 mod usage_sync;
@@ -64,6 +66,7 @@ pub use request::{
     Effect, FUNCTIONS, Request, Response, function_effect, function_name, service_state_name,
     setting_kind_name, setting_scope_name,
 };
+pub use reuse::ReusePolicy;
 pub use usage_sync::{
     DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_LEASE, SharedRun, SharedSyncSummary, SyncOptions,
     SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage, sync_usage_shared,

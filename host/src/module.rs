@@ -256,6 +256,19 @@ impl LoadedModule {
         self.call_slots.acquire().await
     }
 
+    /// [`LoadedModule::call_slot`], for a holder not tied to a borrow of
+    /// the module (an instance kept for reuse holds its slot while idle).
+    pub(crate) async fn owned_call_slot(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        self.call_slots.clone().acquire_owned().await
+    }
+
+    /// Where the contract's functions sit among the component's exports.
+    pub(crate) fn exports(&self) -> &ExportIndices {
+        &self.exports
+    }
+
     /// A fresh instance of the pre-linked component in `store`, and where
     /// its contract functions are.
     pub(crate) async fn instantiate(

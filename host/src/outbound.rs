@@ -46,6 +46,12 @@ impl OutboundHooks {
         }
     }
 
+    /// Moves the deadline every request's timeouts are clamped to (the
+    /// next call of a reused instance).
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+    }
+
     /// Whether a request was refused for its origin.
     pub(crate) fn denied(&self) -> bool {
         self.denied

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::capture::CapturedOutput;
 use crate::http_client::ProviderClient;
 use crate::limits::Limits;
 use crate::outbound::OutboundHooks;
@@ -31,9 +31,8 @@ pub(crate) struct CallState {
     hooks: OutboundHooks,
     table: ResourceTable,
     pub(crate) memory: MemoryLimiter,
-    pub(crate) stdout: MemoryOutputPipe,
-    pub(crate) stderr: MemoryOutputPipe,
-    output_cap: usize,
+    pub(crate) stdout: CapturedOutput,
+    pub(crate) stderr: CapturedOutput,
 }
 
 impl CallState {
@@ -46,8 +45,8 @@ impl CallState {
         deadline: Instant,
         client: Option<ProviderClient>,
     ) -> CallState {
-        let stdout = MemoryOutputPipe::new(limits.output_bytes);
-        let stderr = MemoryOutputPipe::new(limits.output_bytes);
+        let stdout = CapturedOutput::new(limits.output_bytes);
+        let stderr = CapturedOutput::new(limits.output_bytes);
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -63,22 +62,34 @@ impl CallState {
             memory: MemoryLimiter::new(limits.memory_bytes),
             stdout,
             stderr,
-            output_cap: limits.output_bytes,
         }
     }
 
     /// Whether the guest filled its stdout or stderr to the cap (its next
     /// write then fails, which Rust's `print!` turns into a panic).
     pub(crate) fn output_exhausted(&self) -> bool {
-        [&self.stdout, &self.stderr]
-            .iter()
-            .any(|pipe| pipe.contents().len() >= self.output_cap)
+        self.stdout.is_full() || self.stderr.is_full()
     }
 
     /// Whether the guest asked for an origin it was not granted.
     pub(crate) fn denied_requests(&self) -> bool {
         self.hooks.denied()
     }
+}
+
+/// Readies a store that has served a call for the next one of a reused
+/// instance ([`crate::reuse`]): the next call's own deadline (for the
+/// guest and its HTTP requests) and output emptied, so that it logs only
+/// its own lines and gets the whole cap. The instance's memory stays as it
+/// is: that is the point of reuse, and why only calls with the same
+/// settings share an instance.
+pub(crate) fn begin_next_call(store: &mut Store<CallState>, deadline: Instant) {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    store.set_epoch_deadline(deadline_ticks(remaining));
+    let state = store.data_mut();
+    state.hooks.set_deadline(deadline);
+    state.stdout.clear();
+    state.stderr.clear();
 }
 
 /// A store for one call (or one `info` read): `state`, its memory limiter,

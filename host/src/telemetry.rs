@@ -31,6 +31,10 @@ pub const RATE_LIMIT_REFUSALS_TOTAL: &str = "provisioning_rate_limit_refusals_to
 /// Outbound requests refused because their origin is not on the module's
 /// allow-list, by `module`.
 pub const OUTBOUND_DENIED_TOTAL: &str = "provisioning_outbound_denied_total";
+/// Attempts of bulk reads that opted into instance reuse, by `module` and
+/// `instance` (`fresh`: a new instance; `reused`: one that served calls
+/// before).
+pub const REUSE_ATTEMPTS_TOTAL: &str = "provisioning_reuse_attempts_total";
 /// The largest linear memory a call's guest grew to, by `module`.
 pub const GUEST_MEMORY_PEAK_BYTES: &str = "provisioning_guest_memory_peak_bytes";
 /// Instances (calls) running now.
@@ -79,6 +83,11 @@ pub fn describe() {
         RATE_LIMIT_REFUSALS_TOTAL,
         Unit::Count,
         "Calls answered rate-limited unsent: their turn would have come after their deadline."
+    );
+    describe_counter!(
+        REUSE_ATTEMPTS_TOTAL,
+        Unit::Count,
+        "Attempts of bulk reads with instance reuse, by instance: fresh or reused."
     );
     describe_counter!(
         OUTBOUND_DENIED_TOTAL,
@@ -155,6 +164,14 @@ pub(crate) fn record_rate_limit_wait(module: &str, waited: Duration) {
 /// One call refused unsent because its turn would come after its deadline.
 pub(crate) fn record_rate_limit_refusal(module: &str) {
     counter!(RATE_LIMIT_REFUSALS_TOTAL, "module" => module.to_string()).increment(1);
+}
+
+/// One attempt of a bulk read with instance reuse, in a reused instance
+/// or a fresh one.
+pub(crate) fn record_reuse_attempt(module: &str, reused: bool) {
+    let instance = if reused { "reused" } else { "fresh" };
+    counter!(REUSE_ATTEMPTS_TOTAL, "module" => module.to_string(), "instance" => instance)
+        .increment(1);
 }
 
 /// One outbound request refused by the allow-list.

@@ -12,23 +12,48 @@
 //! - `huge-result`: answers with a message of many megabytes (result limits);
 //! - `ok`: returns `Ok("ok")` without any I/O.
 //!
+//! Its `usage-data` does the same (or what the service's id names before a
+//! `/`, as in `trap/7`: one module setting, several behaviours), and reports what the instance has kept
+//! between calls (for the host's tests of instance reuse): figure `calls`,
+//! the calls this instance has served, and a figure named
+//! `previous-tag:<tag>`, the setting `tag` of the call before in this
+//! instance (`previous-tag:` for none). Two behaviours are its own:
+//!
+//! - `remember`: only that report;
+//! - `grow`: keeps 4 MiB more of memory for good on every call (a leak);
+//! - `print`: prints one line, `printed tag=<tag> call=<calls>`.
+//!
 //! Every other function answers `unsupported`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 use std::hint::black_box;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use provisioning_guest::Guest;
 use provisioning_guest::http::Request;
 use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
-    ConnectionStatus, CreatedAccount, Error, Function, ListedAccount, ModuleInfo, Outcome, Package,
-    Service, Setting, SettingSpec, StatusReport, Usage,
+    ConnectionStatus, CreatedAccount, Error, Function, Limit, ListedAccount, ModuleInfo, Outcome,
+    Package, Service, Setting, SettingSpec, StatusReport, Usage, UsageFigure,
 };
 
 const BEHAVIOUR: &str = "behaviour";
 const TARGET_URL: &str = "target-url";
+const TAG: &str = "tag";
+
+/// Calls this instance has served (`usage-data`).
+static CALLS: AtomicU32 = AtomicU32::new(0);
+/// The `tag` setting of the instance's last `usage-data` call: state a
+/// reused instance keeps, which must never reach a call with other
+/// settings.
+static LAST_TAG: Mutex<Option<String>> = Mutex::new(None);
+/// What `grow` keeps.
+static HOARD: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// What `grow` adds to the hoard on each call.
+const GROWTH: usize = 4 * 1024 * 1024;
 
 /// Size of each block the `memory` behaviour grabs.
 const BLOCK: usize = 1024 * 1024;
@@ -48,11 +73,16 @@ fn settings() -> Vec<SettingSpec> {
                 "flood-log",
                 "huge-result",
                 "ok",
+                "remember",
+                "grow",
+                "print",
             ],
         )
         .required()
-        .with_help("What test-connection does"),
+        .with_help("What test-connection and usage-data do"),
         SettingSpec::text(TARGET_URL, "Target URL").with_help("URL that `ungranted-host` requests"),
+        SettingSpec::text(TAG, "Tag").with_help("What usage-data remembers for the next call"),
+        SettingSpec::secret("token", "Token").with_help("A secret the module never uses"),
     ]
 }
 
@@ -112,13 +142,31 @@ fn reach(settings: &Settings) -> Result<ConnectionStatus, Error> {
     })
 }
 
+/// A usage figure without limit.
+fn figure(name: String, used: f64) -> UsageFigure {
+    UsageFigure {
+        name,
+        unit: "count".to_owned(),
+        used,
+        limit: Limit::Unlimited,
+    }
+}
+
+/// The guest is single-threaded; a poisoned lock (after a trap) is never
+/// seen again, since the instance is gone.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Guest for Misbehaving {
     fn info() -> ModuleInfo {
         ModuleInfo {
             id: "misbehaving".to_owned(),
             name: "Misbehaving test module".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            functions: vec![Function::TestConnection],
+            functions: vec![Function::TestConnection, Function::UsageData],
             settings: settings(),
             outbound_hosts: Vec::new(),
         }
@@ -173,8 +221,42 @@ impl Guest for Misbehaving {
         unsupported()
     }
 
-    fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
-        unsupported()
+    fn usage_data(settings: Vec<Setting>, service: Service) -> Result<Usage, Error> {
+        let settings = Settings::parse(&settings, &self::settings())?;
+        let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+        let tag = settings.get(TAG).unwrap_or_default().to_owned();
+        let previous = lock(&LAST_TAG).replace(tag.clone()).unwrap_or_default();
+        let mut figures = vec![
+            figure("calls".to_owned(), f64::from(calls)),
+            figure(format!("previous-tag:{previous}"), 0.0),
+        ];
+        let behaviour = match service.service_id.split_once('/') {
+            Some((behaviour, _)) => behaviour,
+            None => settings.require(BEHAVIOUR)?,
+        };
+        match behaviour {
+            "trap" => panic!("deliberate trap: behaviour is `trap`"),
+            "loop" => spin(),
+            "memory" => hog_memory(),
+            "ungranted-host" => {
+                reach(&settings)?;
+            }
+            "flood-log" => flood_log(),
+            "huge-result" => figures.push(figure("x".repeat(HUGE_RESULT), 0.0)),
+            "print" => println!("printed tag={tag} call={calls}"),
+            "grow" => {
+                let mut block = vec![0u8; GROWTH];
+                for page in block.iter_mut().step_by(PAGE) {
+                    *page = 1;
+                }
+                lock(&HOARD).push(black_box(block));
+            }
+            _ => {}
+        }
+        Ok(Usage {
+            figures,
+            updated_at: None,
+        })
     }
 
     fn list_packages(_: Vec<Setting>) -> Result<Vec<Package>, Error> {

@@ -64,6 +64,14 @@ pub struct Args {
     /// final rate-limited answer.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     max_rounds: u32,
+    /// Let one instance serve up to MAX_CALLS reads (16 when given without
+    /// a number) of one module version with the same settings, one at a
+    /// time, instead of a fresh instance per read. A read carrying a
+    /// password or a secret setting of its own still gets a fresh one, and
+    /// an instance is thrown away after a trap, the deadline, a cap, a
+    /// denied request, a host error or unusual memory growth.
+    #[arg(long, value_name = "MAX_CALLS", num_args = 0..=1, default_missing_value = "16", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    reuse: Option<u32>,
 }
 
 /// Reads every service's usage; exits 0 when every one was read, 1
@@ -84,6 +92,7 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     let options = SyncOptions {
         concurrency: usize::try_from(args.concurrency).unwrap_or(usize::MAX),
         max_rounds: args.max_rounds,
+        reuse: args.reuse.map(provisioning_host::ReusePolicy::new),
         ..SyncOptions::default()
     };
     if args.from_journal {

@@ -4,7 +4,8 @@
 //! the provider without usage-data, `unsupported`) in the order given; a
 //! service of an unknown module, and one of a module that did not load,
 //! answered as that service's error; more services than a request may name
-//! refused with a typed 400 before anything is read.
+//! refused with a typed 400 before anything is read. All of it with a
+//! fresh instance per read and with the request's opt-in instance reuse.
 
 mod common;
 
@@ -42,9 +43,31 @@ fn figure(result: &Value, name: &str) -> (f64, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_order() {
+    five_hundred_services(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hundred_services_in_one_request_reusing_instances() {
+    five_hundred_services(Some(json!({ "max_calls": 8 }))).await;
+}
+
+/// `body` with the request's `reuse` field, when there is one.
+fn with_reuse(mut body: Value, reuse: &Option<Value>) -> Value {
+    if let Some(reuse) = reuse {
+        body["reuse"] = reuse.clone();
+    }
+    body
+}
+
+async fn five_hundred_services(reuse: Option<Value>) {
     let sandbox = Arc::new(Sandbox::start().await.expect("sandbox starts"));
     let sim = sandbox.hostmenow();
-    let dir = common::fresh_dir("cli-serve-usage");
+    // A directory per mode: the two run at once.
+    let dir = common::fresh_dir(if reuse.is_some() {
+        "cli-serve-usage-reuse"
+    } else {
+        "cli-serve-usage"
+    });
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,
@@ -99,7 +122,7 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         let started = Instant::now();
         let (status, body) = server.post(
             "/v1/usage",
-            &json!({ "services": services, "concurrency": 32 }),
+            &with_reuse(json!({ "services": services, "concurrency": 32 }), &reuse),
         );
         let took = started.elapsed();
         assert_eq!(status, 200, "{body}");
@@ -159,11 +182,14 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         // load, are those services' errors; the others are read.
         let (status, body) = server.post(
             "/v1/usage",
-            &json!({ "services": [
-                { "module": "nowhere", "service": { "service_id": "n-1" } },
-                { "module": "hostmenow", "service": service("svc-0000") },
-                { "module": "broken", "service": { "service_id": "x-1" } },
-            ] }),
+            &with_reuse(
+                json!({ "services": [
+                    { "module": "nowhere", "service": { "service_id": "n-1" } },
+                    { "module": "hostmenow", "service": service("svc-0000") },
+                    { "module": "broken", "service": { "service_id": "x-1" } },
+                ] }),
+                &reuse,
+            ),
         );
         assert_eq!(status, 200, "{body}");
         let results = body["results"].as_array().unwrap();
@@ -182,7 +208,10 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
         let too_many: Vec<Value> = (0..10_001)
             .map(|i| json!({ "module": "hostmenow", "service": { "service_id": format!("c{i}") } }))
             .collect();
-        let (status, body) = server.post("/v1/usage", &json!({ "services": too_many }));
+        let (status, body) = server.post(
+            "/v1/usage",
+            &with_reuse(json!({ "services": too_many }), &reuse),
+        );
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["kind"], "too-many-services", "{body}");
         assert_eq!(sim.requests().len(), before, "nothing was read");
@@ -204,6 +233,24 @@ async fn five_hundred_services_in_one_request_each_get_their_own_figures_in_orde
                 .contains("services[1]"),
             "{body}"
         );
+
+        // A reuse out of range is refused whole, nothing read.
+        let before = sim.requests().len();
+        let (status, body) = server.post(
+            "/v1/usage",
+            &json!({ "services": [{ "module": "hostmenow", "service": service("svc-0000") }],
+                     "reuse": { "max_calls": 0 } }),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("reuse.max_calls"),
+            "{body}"
+        );
+        assert_eq!(sim.requests().len(), before, "nothing was read");
 
         // Behind the token like every other route.
         let unauthorized = common::answer(

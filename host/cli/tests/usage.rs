@@ -82,6 +82,18 @@ fn assert_no_progress_bar(stderr: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_prints_a_json_line_per_service_and_no_progress_bar_when_piped() {
+    usage_prints_a_line_per_service(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_reusing_instances_prints_the_same() {
+    usage_prints_a_line_per_service(&["--reuse"]).await;
+    usage_prints_a_line_per_service(&["--reuse", "3"]).await;
+}
+
+/// The run of `usage` with `extra` arguments (the same in both instance
+/// modes).
+async fn usage_prints_a_line_per_service(extra: &'static [&'static str]) {
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.hostmenow();
     let dir = TempDir::new("services", &sandbox);
@@ -117,18 +129,17 @@ async fn usage_prints_a_json_line_per_service_and_no_progress_bar_when_piped() {
         let manifest = manifest.clone();
         move || {
             let run = |file: &Path| {
-                provisioning(
-                    &[
-                        "usage",
-                        "--manifest",
-                        &manifest,
-                        "--services",
-                        file.to_str().unwrap(),
-                        "--concurrency",
-                        "8",
-                    ],
-                    ENVS,
-                )
+                let mut args = vec![
+                    "usage",
+                    "--manifest",
+                    &manifest,
+                    "--services",
+                    file.to_str().unwrap(),
+                    "--concurrency",
+                    "8",
+                ];
+                args.extend_from_slice(extra);
+                provisioning(&args, ENVS)
             };
             (run(&all), run(&with_missing))
         }

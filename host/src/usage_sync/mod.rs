@@ -41,6 +41,7 @@ use crate::error::{CallError, ErrorReport};
 use crate::host::{CallOptions, Host};
 use crate::rate::Within;
 use crate::request::{Request, Response};
+use crate::reuse::{InstancePool, ReusePolicy};
 use queue::Queue;
 
 /// One service whose usage to read, and the module that serves it.
@@ -74,6 +75,13 @@ pub struct SyncOptions {
     /// provider that asks for longer gets the `rate-limited` report
     /// instead, for the next sync to pick up.
     pub max_retry_wait: Duration,
+    /// Let one instance serve several services' reads of one module
+    /// version with the same settings ([`ReusePolicy`]); `None` (the
+    /// default): a fresh instance per call, as for every other call. Reads
+    /// with a secret setting of their own still get a fresh instance, and
+    /// any instance is thrown away after a trap, the deadline, a cap, a
+    /// denied request, a host error or unusual memory growth.
+    pub reuse: Option<ReusePolicy>,
 }
 
 impl Default for SyncOptions {
@@ -82,6 +90,7 @@ impl Default for SyncOptions {
             concurrency: 16,
             max_rounds: 3,
             max_retry_wait: Duration::from_secs(60),
+            reuse: None,
         }
     }
 }
@@ -193,11 +202,17 @@ pub async fn sync_usage(
         let module = job.module.clone();
         queue.push_back(&module, QueuedService::new(job));
     }
+    // The run's instances, when it reuses them: gone with the run. At most
+    // one per call in flight, so the run holds no more call slots than
+    // with fresh instances.
+    let pool = options
+        .reuse
+        .map(|policy| InstancePool::new(policy, concurrency));
     let mut running = FuturesUnordered::new();
     let mut waiting = FuturesUnordered::new();
     loop {
         while let Some(pending) = queue.next(concurrency) {
-            running.push(attempt(host, pending, options));
+            running.push(attempt(host, pending, options, pool.as_ref()));
         }
         if running.is_empty() && waiting.is_empty() {
             break;
@@ -268,7 +283,12 @@ enum Step {
 
 /// One call of usage-data for a job, after its module's turn under the
 /// rate limit.
-async fn attempt(host: &Host, mut pending: QueuedService, options: &SyncOptions) -> Step {
+async fn attempt(
+    host: &Host,
+    mut pending: QueuedService,
+    options: &SyncOptions,
+    pool: Option<&InstancePool>,
+) -> Step {
     let module_name = pending.job.module.clone();
     let Some(module) = host.module(&module_name) else {
         let error = CallError::UnknownModule(module_name);
@@ -303,7 +323,7 @@ async fn attempt(host: &Host, mut pending: QueuedService, options: &SyncOptions)
         idempotency_key: None,
     };
     let answer = host
-        .execute_with_turn(&module_name, &request, &call_options, turn)
+        .execute_pooled(&module_name, &request, &call_options, turn, pool)
         .await;
     match answer.result {
         Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageResult::Ok(usage))),

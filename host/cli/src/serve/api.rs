@@ -13,8 +13,8 @@ use axum::{Extension, Json, Router};
 use provisioning_host::journal::{AckError, Finding, OperatorFinding};
 use provisioning_host::types::Setting;
 use provisioning_host::{
-    CallError, CallOptions, ErrorReport, Host, LoadedModule, Request, SyncOptions, SyncSummary,
-    UsageJob, UsageReport, UsageResult, sync_usage,
+    CallError, CallOptions, ErrorReport, Host, LoadedModule, Request, ReusePolicy, SyncOptions,
+    SyncSummary, UsageJob, UsageReport, UsageResult, sync_usage,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,6 +45,10 @@ pub struct BodyLimits {
 
 /// The most services one `POST /v1/usage` may name.
 pub const MAX_USAGE_SERVICES: usize = 10_000;
+
+/// The most calls one instance may serve in a `POST /v1/usage` that asks
+/// for instance reuse.
+pub const MAX_REUSE_CALLS: u32 = 1000;
 
 /// The most calls in flight a `POST /v1/usage` may ask for.
 pub const MAX_USAGE_CONCURRENCY: usize = 256;
@@ -213,6 +217,18 @@ struct UsageBody {
     services: Vec<Value>,
     #[serde(default)]
     concurrency: Option<usize>,
+    /// Opt-in instance reuse ([`ReusePolicy`]); left out, every read gets
+    /// a fresh instance.
+    #[serde(default)]
+    reuse: Option<ReuseBody>,
+}
+
+/// `"reuse": {"max_calls": 16}` (`{}` for the default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReuseBody {
+    #[serde(default)]
+    max_calls: Option<u32>,
 }
 
 fn malformed(message: String) -> ApiError {
@@ -248,6 +264,18 @@ async fn usage(
             "`concurrency` is {concurrency}; it is from 1 to {MAX_USAGE_CONCURRENCY}"
         )));
     }
+    let reuse = match body.reuse {
+        None => None,
+        Some(ReuseBody { max_calls }) => {
+            let max_calls = max_calls.unwrap_or(ReusePolicy::DEFAULT_MAX_CALLS);
+            if !(1..=MAX_REUSE_CALLS).contains(&max_calls) {
+                return Err(malformed(format!(
+                    "`reuse.max_calls` is {max_calls}; it is from 1 to {MAX_REUSE_CALLS}"
+                )));
+            }
+            Some(ReusePolicy::new(max_calls))
+        }
+    };
     let jobs = body
         .services
         .into_iter()
@@ -262,6 +290,7 @@ async fn usage(
         .collect::<Result<Vec<_>, _>>()?;
     let options = SyncOptions {
         concurrency,
+        reuse,
         ..SyncOptions::default()
     };
     // On a task of its own, like a call: a client that hangs up does not
