@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{TEST_DEADLINE, hostmenow_config};
@@ -23,7 +24,7 @@ use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 /// A sandbox and a host with every provider module loaded, HostMeNow
 /// paced by `rate_limit` and given no retry of its own, so that a 429
 /// reaches the sync.
-async fn harness(rate_limit: RequestRate) -> (Sandbox, Host) {
+async fn harness(rate_limit: RequestRate) -> (Sandbox, Arc<Host>) {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
     let host = Host::new().expect("host starts");
     let limits = Limits {
@@ -51,7 +52,7 @@ async fn harness(rate_limit: RequestRate) -> (Sandbox, Host) {
     for config in configs {
         host.load(config).await.expect("the component loads");
     }
-    (sandbox, host)
+    (sandbox, Arc::new(host))
 }
 
 /// Each test once with a fresh instance per call, once reusing instances.

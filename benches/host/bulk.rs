@@ -208,7 +208,7 @@ pub async fn throughput(
 /// Reads each of `services` through [`sync_usage`] at `concurrency`, with
 /// `reuse`, after an untimed warm-up sync of one service per slot.
 async fn sync_throughput(
-    host: &Host,
+    host: &Arc<Host>,
     fixture: &Fixture,
     services: &Arc<[String]>,
     concurrency: usize,

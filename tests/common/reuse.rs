@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses part of this
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use provisioning_host::types::{Service, Setting, Usage};
@@ -31,10 +32,10 @@ pub fn config(target: &str) -> ModuleConfig {
         })
 }
 
-pub async fn host(target: &str) -> Host {
+pub async fn host(target: &str) -> Arc<Host> {
     let host = Host::new().expect("host starts");
     host.load(config(target)).await.expect("the module loads");
-    host
+    Arc::new(host)
 }
 
 pub fn service(id: &str) -> Service {
@@ -67,7 +68,7 @@ pub fn tagged(id: &str, tag: &str) -> UsageJob {
 /// given) or `concurrency` at once, and returns the reports by service id
 /// order of completion.
 pub async fn sync(
-    host: &Host,
+    host: &Arc<Host>,
     jobs: Vec<UsageJob>,
     reuse: Option<ReusePolicy>,
     concurrency: usize,

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -78,7 +79,7 @@ pub struct Args {
 /// otherwise.
 pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.manifest)?;
-    let host = Host::from_manifest(&manifest, options)?;
+    let host = Arc::new(Host::from_manifest(&manifest, options)?);
     let jobs = match &args.services {
         Some(path) => read_services(path)?,
         None => {
@@ -190,7 +191,7 @@ async fn load_modules(
 /// service it read, then the summary; exits 0 when every one it read was
 /// read successfully, 1 otherwise.
 async fn run_shared(
-    host: &Host,
+    host: &Arc<Host>,
     jobs: Vec<UsageJob>,
     run: &SharedRun,
     options: &SyncOptions,

@@ -5,7 +5,7 @@
 //! tried again.
 //!
 //! ```no_run
-//! # async fn example(host: &provisioning_host::Host, jobs: Vec<provisioning_host::UsageJob>) {
+//! # async fn example(host: &std::sync::Arc<provisioning_host::Host>, jobs: Vec<provisioning_host::UsageJob>) {
 //! use provisioning_host::{SyncOptions, sync_usage};
 //!
 //! let summary = sync_usage(host, jobs, &SyncOptions::default(), |report| {
@@ -30,11 +30,14 @@ pub use shared::{
 };
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
 
 use crate::bindings::types::{Error as ModuleError, Function, Service, Setting, Usage};
 use crate::error::{CallError, ErrorReport};
@@ -180,8 +183,9 @@ impl SyncSummary {
 /// are: the host has already retried what was transient, and hammering a
 /// provider that is failing helps nobody.
 ///
-/// The calls run interleaved on the caller's task (no spawning, so the host
-/// is borrowed); most of a call's time is the provider's round trip.
+/// Each call runs on a task of its own, so that the calls' guest work and
+/// instantiation spread over the runtime's worker threads (on one task
+/// they would share one); the tasks end with the sync, dropped or not.
 /// Pacing is the host's, shared with every other caller of the module: a
 /// call of the sync waits for its module's turn before its deadline starts
 /// (however long a slow rate makes the queue), and the host's own retries
@@ -189,7 +193,7 @@ impl SyncSummary {
 /// Retry-After longer than `options.max_retry_wait` holds the module's
 /// services back: they are reported `rate-limited` without a call.
 pub async fn sync_usage(
-    host: &Host,
+    host: &Arc<Host>,
     jobs: Vec<UsageJob>,
     options: &SyncOptions,
     mut on_result: impl FnMut(&UsageReport),
@@ -207,18 +211,28 @@ pub async fn sync_usage(
     // with fresh instances.
     let pool = options
         .reuse
-        .map(|policy| InstancePool::new(policy, concurrency));
-    let mut running = FuturesUnordered::new();
+        .map(|policy| Arc::new(InstancePool::new(policy, concurrency)));
+    let shared_options = Arc::new(options.clone());
+    let mut running = JoinSet::new();
     let mut waiting = FuturesUnordered::new();
     loop {
         while let Some(pending) = queue.next(concurrency) {
-            running.push(attempt(host, pending, options, pool.as_ref()));
+            running.spawn(attempt_on_task(
+                host.clone(),
+                pending,
+                shared_options.clone(),
+                pool.clone(),
+            ));
         }
         if running.is_empty() && waiting.is_empty() {
             break;
         }
         tokio::select! {
-            Some(step) = running.next(), if !running.is_empty() => match step {
+            Some(step) = running.join_next(), if !running.is_empty() => match step.unwrap_or_else(|cancelled| {
+                // The set is only dropped with the sync, and the attempts
+                // catch their panics: nothing cancels a task before.
+                unreachable!("a usage read's task ended without a step: {cancelled}")
+            }) {
                 Step::Done(report) => {
                     queue.finished(&report.module);
                     tally.add(&report);
@@ -279,6 +293,32 @@ enum Step {
     /// Rate-limited: try again after this wait (boxed: a service record
     /// is large, and most steps are reports).
     Retry(Box<QueuedService>, Duration),
+}
+
+/// [`attempt`] as a task's body: a panic in it (a bug) becomes the
+/// service's `host` failure instead of ending the sync.
+async fn attempt_on_task(
+    host: Arc<Host>,
+    pending: QueuedService,
+    options: Arc<SyncOptions>,
+    pool: Option<Arc<InstancePool>>,
+) -> Step {
+    let (module, service_id) = (
+        pending.job.module.clone(),
+        pending.job.service.service_id.clone(),
+    );
+    AssertUnwindSafe(attempt(&host, pending, &options, pool.as_deref()))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Step::Done(UsageReport {
+                module,
+                service_id,
+                outcome: failure("host", "the usage read failed inside the host".to_owned()),
+                attempts: 1,
+                elapsed_ms: 0,
+            })
+        })
 }
 
 /// One call of usage-data for a job, after its module's turn under the

@@ -18,6 +18,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -135,7 +136,7 @@ pub struct SharedSyncSummary {
 /// finished batch done (the services this host claimed are then taken over
 /// by another host once the lease runs out).
 pub async fn sync_usage_shared(
-    host: &Host,
+    host: &Arc<Host>,
     journal: &Journal,
     jobs: Vec<UsageJob>,
     run: &SharedRun,

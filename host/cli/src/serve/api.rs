@@ -311,7 +311,7 @@ async fn usage(
 
 /// Every job's report, in the jobs' order, and the summary over them.
 async fn read_usage(
-    host: &Host,
+    host: &Arc<Host>,
     jobs: Vec<UsageJob>,
     options: &SyncOptions,
 ) -> (Vec<UsageReport>, SyncSummary) {
