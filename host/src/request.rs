@@ -100,7 +100,7 @@ macro_rules! contract_functions {
         /// the settings first, then the request's arguments in the
         /// table's order. Only the called function is looked up and
         /// type-checked: the generated bindings' `Provider` checks every
-        /// export on every instance, a twentieth of a call's instructions.
+        /// export on every instance, about 7% of a call's instructions.
         pub(crate) async fn call_export<S>(
             instance: &Instance,
             exports: &ExportIndices,
