@@ -68,27 +68,27 @@ pub fn run(
         goal: Goal::RatioAtMost(1.05),
     });
 
+    let few = scale.distant_php_reads.min(count);
     let (php_loop, php_multi) = match php::php_with_curl() {
         Ok(()) => {
             let endpoint = fixture.endpoint();
-            let few = scale.distant_php_reads.min(count);
             let sample = php::services_file(&services[..few], "php-distant-sample");
             let all = php::services_file(services, "php-distant-all");
             delay_each(few);
             let sequential = php::php_run(&endpoint, &sample, 1, summary)
-                .map(|time| Figure::Time(time.mul_f64(count as f64 / few as f64)));
+                .map(|run| Figure::Time(run.elapsed().mul_f64(count as f64 / few as f64)));
             delay_each(count);
-            let multi = php::php_run(&endpoint, &all, concurrency, summary).map(Figure::Time);
+            let multi = php::php_run(&endpoint, &all, concurrency, summary)
+                .map(|run| Figure::Time(run.elapsed()));
             fixture.sandbox.hostmenow().faults().clear();
             let failed = Figure::Missing("PHP reads failed, see the notes");
             (
-                (few, sequential.unwrap_or(failed.clone())),
+                sequential.unwrap_or(failed.clone()),
                 multi.unwrap_or(failed),
             )
         }
-        Err(why) => ((0, Figure::Missing(why)), Figure::Missing(why)),
+        Err(why) => (Figure::Missing(why), Figure::Missing(why)),
     };
-    let (few, php_loop) = php_loop;
     summary.push(Row {
         part: PART,
         measure: format!("same reads, PHP loop one after another ({few} timed, scaled to {count})"),

@@ -35,15 +35,17 @@ const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/host/php_clie
 
 /// What the PHP client prints when it is done.
 #[derive(Deserialize)]
-struct PhpRun {
-    calls: usize,
+pub struct PhpRun {
+    /// Reads made.
+    pub calls: usize,
     seconds: f64,
     failures: usize,
     first_failure: Option<String>,
 }
 
 impl PhpRun {
-    fn elapsed(&self) -> Duration {
+    /// How long the reads took.
+    pub fn elapsed(&self) -> Duration {
         Duration::from_secs_f64(self.seconds)
     }
 }
@@ -133,14 +135,14 @@ pub fn services_file(services: &[String], name: &str) -> PathBuf {
     path
 }
 
-/// Runs the PHP client over `services` with `in_flight` requests at once
-/// and returns how long it took, or `None` (with a note) when reads failed.
+/// Runs the PHP client over `services` with `in_flight` requests at once,
+/// or gives `None` (with a note) when reads failed.
 pub fn php_run(
     endpoint: &str,
     services: &Path,
     in_flight: usize,
     summary: &mut Summary,
-) -> Option<Duration> {
+) -> Option<PhpRun> {
     let output = Command::new("php")
         .arg(CLIENT)
         .arg(endpoint)
@@ -169,17 +171,13 @@ pub fn php_run(
         ));
         return None;
     }
-    Some(run.elapsed())
+    Some(run)
 }
 
 /// Reads per second of the PHP client over `services`.
 fn php_rate(endpoint: &str, services: &Path, in_flight: usize, summary: &mut Summary) -> Figure {
-    let calls = std::fs::read_to_string(services)
-        .expect("reading back the services file")
-        .lines()
-        .count();
     match php_run(endpoint, services, in_flight, summary) {
-        Some(elapsed) => Figure::Rate(calls as f64 / elapsed.as_secs_f64()),
+        Some(run) => Figure::Rate(run.calls as f64 / run.elapsed().as_secs_f64()),
         None => Figure::Missing("PHP reads failed, see the notes"),
     }
 }
