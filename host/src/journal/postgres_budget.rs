@@ -33,6 +33,15 @@ fn bounded_ms(duration: Duration) -> i64 {
     duration_ms(duration).min(FOREVER_MS)
 }
 
+/// The spacing between turns in whole milliseconds, rounded up: rounded
+/// down, the hosts together would call faster than the rate asked for (80
+/// a second is 12.5 ms apart; 12 would be 83 a second).
+fn interval_ms(interval: Duration) -> i64 {
+    i64::try_from(interval.as_nanos().div_ceil(1_000_000))
+        .unwrap_or(i64::MAX)
+        .min(FOREVER_MS)
+}
+
 impl SharedBudget for PostgresJournal {
     fn reserve(
         &self,
@@ -41,7 +50,7 @@ impl SharedBudget for PostgresJournal {
     ) -> BoxFuture<'static, anyhow::Result<Reserved>> {
         let module = module.to_string();
         let not_before = bounded_ms(ask.not_before);
-        let interval = bounded_ms(ask.interval);
+        let interval = interval_ms(ask.interval);
         let max_wait = bounded_ms(ask.max_wait);
         let max_hold = bounded_ms(ask.max_hold);
         self.run_async(
@@ -142,6 +151,13 @@ fn from_ms(ms: i64) -> Duration {
 mod tests {
     use super::*;
     use provisioning_test_postgres::PgServer;
+
+    #[test]
+    fn a_fraction_of_a_millisecond_between_turns_is_rounded_up() {
+        assert_eq!(interval_ms(Duration::from_micros(12_500)), 13);
+        assert_eq!(interval_ms(Duration::from_millis(12)), 12);
+        assert_eq!(interval_ms(Duration::from_secs(3)), 3_000);
+    }
 
     /// Two hosts' connections to a fresh database `name`.
     async fn two_hosts(name: &'static str) -> [PostgresJournal; 2] {
