@@ -14,6 +14,13 @@
 //!
 //! The copy names its calling loop [`MEASURED_FUNCTION`], which tells the
 //! calling thread's file from the others'.
+//!
+//! Both copies must do the same set-up, so both must load the component
+//! from the compile cache: [`fill_compile_cache`] fills it under valgrind
+//! first, because compiled code is keyed by the processor's features and
+//! valgrind's emulated processor lacks some of a machine's (AVX-512): a
+//! cache filled natively can miss under valgrind, and the copy that then
+//! compiles counts the compile.
 
 #![allow(dead_code)] // the test uses part of this
 
@@ -56,6 +63,13 @@ impl Counted {
     /// What `calls` calls cost: `more` (a copy that made `calls` more)
     /// less `self`, per call.
     pub fn per_call_to(&self, more: &Counted, calls: u64) -> Counted {
+        assert!(
+            more.total > self.total,
+            "the copy making {calls} more calls counted {} instructions against {}: the two \
+             copies did different set-up work (did one of them compile the component?)",
+            more.total,
+            self.total
+        );
         let calls = calls.max(1);
         let mut by_part = BTreeMap::new();
         for (part, count) in &more.by_part {
@@ -96,16 +110,11 @@ pub fn ensure_valgrind() {
     );
 }
 
-/// Runs `program` under callgrind, its output files in `out`, and counts
-/// what its calling thread executed. Panics, with what it printed, when
-/// the program fails.
-pub fn count(program: Command, out: &Path) -> Counted {
-    std::fs::create_dir_all(out).unwrap();
-    let file = out.join("callgrind.out");
+/// `program` under valgrind, with `options` for valgrind.
+fn under_valgrind(options: &[String], program: &Command) -> Command {
     let mut valgrind = Command::new("valgrind");
     valgrind
-        .args(["--tool=callgrind", "--separate-threads=yes"])
-        .arg(format!("--callgrind-out-file={}", file.display()))
+        .args(options)
         .arg(program.get_program())
         .args(program.get_args());
     for (name, value) in program.get_envs() {
@@ -114,7 +123,42 @@ pub fn count(program: Command, out: &Path) -> Counted {
             None => valgrind.env_remove(name),
         };
     }
-    let output = valgrind.output().unwrap();
+    valgrind
+}
+
+/// Runs `program` (a copy that loads the component from the compile cache)
+/// under valgrind with no tool, a few times slower than natively instead
+/// of callgrind's fifty: it compiles the component for the processor
+/// valgrind shows, which the copies under callgrind then find in the cache.
+/// Panics, with what it printed, when the program fails.
+pub fn fill_compile_cache(program: Command) {
+    let output = under_valgrind(&["--tool=none".into()], &program)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `program` under callgrind, its output files in `out`, and counts
+/// what its calling thread executed. Panics, with what it printed, when
+/// the program fails.
+pub fn count(program: Command, out: &Path) -> Counted {
+    std::fs::create_dir_all(out).unwrap();
+    let file = out.join("callgrind.out");
+    let output = under_valgrind(
+        &[
+            "--tool=callgrind".into(),
+            "--separate-threads=yes".into(),
+            format!("--callgrind-out-file={}", file.display()),
+        ],
+        &program,
+    )
+    .output()
+    .unwrap();
     assert!(
         output.status.success(),
         "{}{}",

@@ -60,8 +60,7 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
         return;
     }
     callgrind::ensure_valgrind();
-    // Natively first: the copies' host fills the compile cache with its
-    // own settings, which the copies under callgrind then load from.
+    // Natively first: the counters that are not instructions.
     let thread = |role: &str| {
         let output = copy(role, MEASURED).output().expect("the copy runs");
         assert!(output.status.success(), "{output:?}");
@@ -74,6 +73,7 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
     let (component_faults, component_voluntary, component_involuntary) = thread("component");
     let (native_faults, native_voluntary, native_involuntary) = thread("native");
     let (decommit_faults, _, _) = thread("component-decommit");
+    callgrind::fill_compile_cache(copy("component", 0));
     let out = fixture::results_dir().join("callgrind");
     let count = |role: &str| -> Counted {
         let once = callgrind::count(copy(role, MEASURED), &out.join(format!("{role}-once")));
