@@ -1,6 +1,7 @@
 //! How the host runs modules (`HostOptions`), end to end: guests' requests
 //! share pooled keep-alive connections, compiled components are kept in a
-//! cache keyed by their contents and the engine's settings, calls beyond
+//! cache keyed by their contents and the engine's settings and mapped from
+//! there (safely: artifacts are replaced, never rewritten), calls beyond
 //! the host's bound wait for a slot (and, when none comes in time, are
 //! refused `busy`, definitely unsent, journaled or not), both instance
 //! allocators run the same
@@ -15,23 +16,22 @@ use common::{hostmenow_config, setting};
 use provisioning_host::{CallError, CallOptions, Host, HostOptions, Limits, ModuleConfig, Request};
 use provisioning_sandbox::Sandbox;
 
-/// Compiled artifacts in a cache directory (wasmtime's usage statistics
-/// and work-in-progress files left out).
+/// The compiled artifacts in a cache directory (files being written left
+/// out).
+fn artifacts(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ending| ending == "cwasm"))
+        .collect();
+    found.sort();
+    found
+}
+
 fn cached_artifacts(dir: &Path) -> usize {
-    fn walk(dir: &Path, count: &mut usize) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                walk(&path, count);
-            } else if !name.ends_with(".stats") && !name.contains(".wip") {
-                *count += 1;
-            }
-        }
-    }
-    let mut count = 0;
-    walk(dir, &mut count);
-    count
+    artifacts(dir).len()
 }
 
 fn temp_dir(label: &str) -> std::path::PathBuf {
@@ -134,6 +134,132 @@ async fn the_compile_cache_keeps_one_artifact_per_component_and_engine() {
         cached_artifacts(&cache),
         2,
         "the same compiler settings share one artifact"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapped_artifact_outlives_its_file_and_a_damaged_one_is_compiled_again() {
+    use std::os::unix::fs::MetadataExt;
+    let sandbox = Sandbox::start().await.unwrap();
+    let cache = temp_dir("mapped-cache");
+    let options = HostOptions {
+        compile_cache: Some(cache.clone()),
+        ..HostOptions::default()
+    };
+    // The first host compiles and writes the artifact; the second maps it.
+    Host::with_options(options.clone())
+        .unwrap()
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let [artifact] = artifacts(&cache).try_into().expect("one artifact");
+    let mapping = Host::with_options(options.clone()).unwrap();
+    mapping
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+
+    // Damage: the artifact's name now holds bytes wasmtime refuses. A host
+    // loading it compiles the component again and puts a new artifact in
+    // place: a new file, renamed over the name, not written into the old.
+    let damaged = cache.join("damaged");
+    std::fs::write(&damaged, b"not a compiled component").unwrap();
+    std::fs::rename(&damaged, &artifact).unwrap();
+    let damaged_inode = std::fs::metadata(&artifact).unwrap().ino();
+    let recompiling = Host::with_options(options.clone()).unwrap();
+    recompiling
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .expect("a damaged artifact costs a compile, not the module");
+    let replaced = std::fs::read(&artifact).unwrap();
+    assert!(
+        replaced.starts_with(b"\x7fELF"),
+        "the damaged artifact was replaced by a compiled one"
+    );
+    assert_ne!(
+        std::fs::metadata(&artifact).unwrap().ino(),
+        damaged_inode,
+        "the new artifact is a new file, renamed into place"
+    );
+
+    // The mapped module never saw any of it, nor the cache's removal.
+    std::fs::remove_dir_all(&cache).unwrap();
+    for host in [&mapping, &recompiling] {
+        host.call("hostmenow", &Request::TestConnection)
+            .await
+            .expect("a module answers from its mapping after its artifact is gone");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifacts_unused_for_30_days_are_removed_when_a_new_one_is_written() {
+    use std::time::SystemTime;
+    let sandbox = Sandbox::start().await.unwrap();
+    let cache = temp_dir("unused-cache");
+    let options = HostOptions {
+        compile_cache: Some(cache.clone()),
+        ..HostOptions::default()
+    };
+    Host::with_options(options.clone())
+        .unwrap()
+        .load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let [hostmenow] = artifacts(&cache).try_into().expect("one artifact");
+    let month_ago = SystemTime::now() - Duration::from_secs(31 * 24 * 60 * 60);
+    let age = |path: &Path| {
+        std::fs::File::open(path)
+            .unwrap()
+            .set_modified(month_ago)
+            .unwrap()
+    };
+    // An old build's artifact and a write a dead host left half done.
+    let old_build = cache.join(format!("{}-0000000000000000.cwasm", "0".repeat(64)));
+    let half_done = cache.join("partial-write.1.0.partial");
+    for path in [&old_build, &half_done] {
+        std::fs::write(path, b"old").unwrap();
+        age(path);
+    }
+    // HostMeNow's artifact is as old, but a host maps it now: it is used.
+    age(&hostmenow);
+    let host = Host::with_options(options).unwrap();
+    host.load(hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+
+    // Another component is compiled: writing its artifact clears the unused.
+    host.load(ModuleConfig::new("blesta", provisioning_components::BLESTA))
+        .await
+        .unwrap();
+    assert!(
+        !old_build.exists(),
+        "an artifact unused for a month is removed"
+    );
+    assert!(
+        !half_done.exists(),
+        "a dead writer's partial file is removed"
+    );
+    assert!(hostmenow.exists(), "an artifact loaded today is kept");
+    assert_eq!(cached_artifacts(&cache), 2, "HostMeNow's and Blesta's");
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn a_compile_cache_other_users_may_write_in_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = temp_dir("shared-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = Host::with_options(HostOptions {
+        compile_cache: Some(cache.clone()),
+        ..HostOptions::default()
+    })
+    .err()
+    .expect("a world-writable cache is refused");
+    assert!(
+        format!("{refused:#}").contains("may be written by other users"),
+        "{refused:#}"
     );
     let _ = std::fs::remove_dir_all(&cache);
 }

@@ -151,11 +151,10 @@ pub fn results_dir() -> PathBuf {
     target_dir().join("benchmarks")
 }
 
-/// wasmtime's compiled-code cache for the benchmarks, kept between runs
-/// (entries are keyed by the component's bytes and the engine's settings,
-/// so a rebuilt component never hits a stale entry).
+/// The compile cache of the benchmarks' hosts, kept between runs
+/// (artifacts are keyed by the component's bytes and the engine's
+/// settings, so a rebuilt component never hits a stale one). The first
+/// host creates it, readable by its owner only, as the host requires.
 pub fn compile_cache_dir() -> PathBuf {
-    let dir = results_dir().join("compile-cache");
-    std::fs::create_dir_all(&dir).expect("creating target/benchmarks/compile-cache");
-    dir
+    results_dir().join("compile-cache")
 }

@@ -9,11 +9,11 @@ use std::thread;
 
 use anyhow::Context;
 use tokio::sync::Semaphore;
+use wasmtime::component::Component;
 use wasmtime::component::Linker;
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::compile_cache::CompileCache;
 use crate::http_client::ProviderClient;
 use crate::store::{CallState, EPOCH_TICK};
 
@@ -35,9 +35,11 @@ pub struct HostOptions {
     pub max_concurrent_calls: u32,
     /// A directory for compiled components, keyed by the component's
     /// contents, the compiler's settings and wasmtime's version: a module
-    /// loads in milliseconds instead of being compiled again, and a new
-    /// build or a new host version compiles afresh. Only the host's own
-    /// user may write there: a compiled artifact is trusted code.
+    /// loads in milliseconds (its artifact mapped, not compiled again), and
+    /// a new build or a new host version compiles afresh. Only the host's
+    /// own user may write there (a compiled artifact is machine code the
+    /// host runs): a directory others may write in is refused. Artifacts
+    /// unused for 30 days are removed when a new one is written.
     pub compile_cache: Option<PathBuf>,
     /// Guests' requests go through one client with pooled keep-alive
     /// connections. Off, each request opens (and closes) its own
@@ -82,6 +84,8 @@ pub(crate) struct Runtime {
     pub(crate) call_slots: Arc<Semaphore>,
     /// The number of call slots.
     pub(crate) call_capacity: usize,
+    /// Where compiled components are kept, if anywhere.
+    compile_cache: Option<CompileCache>,
 }
 
 impl Runtime {
@@ -107,20 +111,14 @@ impl Runtime {
                 options.keep_resident,
             )));
         }
-        if let Some(directory) = &options.compile_cache {
-            std::fs::create_dir_all(directory)
-                .with_context(|| format!("creating the compile cache {}", directory.display()))?;
-            let mut cache = CacheConfig::new();
-            cache.with_directory(directory);
-            config.cache(Some(
-                Cache::new(cache)
-                    .map_err(anyhow::Error::from)
-                    .context("opening the compile cache")?,
-            ));
-        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;
+        let compile_cache = options
+            .compile_cache
+            .as_deref()
+            .map(|directory| CompileCache::open(directory, &engine))
+            .transpose()?;
 
         let mut linker = Linker::new(&engine);
         crate::grant::link(&mut linker)
@@ -133,7 +131,17 @@ impl Runtime {
             client: options.pooled_http.then(ProviderClient::new),
             call_slots: Arc::new(Semaphore::new(slots as usize)),
             call_capacity: slots as usize,
+            compile_cache,
         }))
+    }
+
+    /// The component whose file held `bytes` (with sha256 `digest`), from
+    /// the compile cache when it has it, else compiled.
+    pub(crate) fn component(&self, bytes: &[u8], digest: &str) -> anyhow::Result<Component> {
+        match &self.compile_cache {
+            Some(cache) => cache.component(&self.engine, bytes, digest),
+            None => Component::new(&self.engine, bytes).map_err(anyhow::Error::from),
+        }
     }
 }
 

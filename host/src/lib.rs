@@ -20,10 +20,13 @@
 //! components.
 
 #![deny(missing_docs)]
+// One exception, with its invariant: `compile_cache::map`.
+#![deny(unsafe_code)]
 
 mod bindings;
 mod call_runner;
 mod capture;
+mod compile_cache;
 mod engine;
 mod error;
 mod grant;

@@ -446,8 +446,8 @@ fn compile(
             pinned.trim()
         );
     }
-    let component = Component::new(&runtime.engine, &bytes)
-        .map_err(anyhow::Error::from)
+    let component = runtime
+        .component(&bytes, &digest)
         .with_context(|| format!("compiling {}", path.display()))?;
     let imports: Vec<String> = component
         .component_type()
