@@ -73,6 +73,9 @@ impl CompileCache {
                 );
             }
         }
+        // std's hasher may change between Rust releases: a host built by
+        // another toolchain then compiles afresh, and wasmtime's own check
+        // at mapping stands behind the key either way.
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(CompileCache {
