@@ -138,22 +138,31 @@ async fn the_compile_cache_keeps_one_artifact_per_component_and_engine() {
     let _ = std::fs::remove_dir_all(&cache);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_mapped_artifact_outlives_its_file_and_a_damaged_one_is_compiled_again() {
-    use std::os::unix::fs::MetadataExt;
+/// The sandbox, a new compile cache holding HostMeNow's artifact (a host
+/// loaded it), the options of hosts using that cache, and the artifact.
+async fn cache_holding_hostmenow(
+    label: &str,
+) -> (Sandbox, std::path::PathBuf, HostOptions, std::path::PathBuf) {
     let sandbox = Sandbox::start().await.unwrap();
-    let cache = temp_dir("mapped-cache");
+    let cache = temp_dir(label);
     let options = HostOptions {
         compile_cache: Some(cache.clone()),
         ..HostOptions::default()
     };
-    // The first host compiles and writes the artifact; the second maps it.
     Host::with_options(options.clone())
         .unwrap()
         .load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();
     let [artifact] = artifacts(&cache).try_into().expect("one artifact");
+    (sandbox, cache, options, artifact)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapped_artifact_outlives_its_file_and_a_damaged_one_is_compiled_again() {
+    use std::os::unix::fs::MetadataExt;
+    let (sandbox, cache, options, artifact) = cache_holding_hostmenow("mapped-cache").await;
+    // The first host compiled and wrote the artifact; this one maps it.
     let mapping = Host::with_options(options.clone()).unwrap();
     mapping
         .load(hostmenow_config(&sandbox, "hostmenow"))
@@ -195,18 +204,7 @@ async fn a_mapped_artifact_outlives_its_file_and_a_damaged_one_is_compiled_again
 #[tokio::test(flavor = "multi_thread")]
 async fn artifacts_unused_for_30_days_are_removed_when_a_new_one_is_written() {
     use std::time::SystemTime;
-    let sandbox = Sandbox::start().await.unwrap();
-    let cache = temp_dir("unused-cache");
-    let options = HostOptions {
-        compile_cache: Some(cache.clone()),
-        ..HostOptions::default()
-    };
-    Host::with_options(options.clone())
-        .unwrap()
-        .load(hostmenow_config(&sandbox, "hostmenow"))
-        .await
-        .unwrap();
-    let [hostmenow] = artifacts(&cache).try_into().expect("one artifact");
+    let (sandbox, cache, options, hostmenow) = cache_holding_hostmenow("unused-cache").await;
     let month_ago = SystemTime::now() - Duration::from_secs(31 * 24 * 60 * 60);
     let age = |path: &Path| {
         std::fs::File::open(path)

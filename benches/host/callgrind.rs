@@ -110,8 +110,9 @@ pub fn ensure_valgrind() {
     );
 }
 
-/// `program` under valgrind, with `options` for valgrind.
-fn under_valgrind(options: &[String], program: &Command) -> Command {
+/// Runs `program` under valgrind, with `options` for valgrind. Panics,
+/// with what it printed, when the program fails.
+fn run_under_valgrind(options: &[String], program: &Command) {
     let mut valgrind = Command::new("valgrind");
     valgrind
         .args(options)
@@ -123,18 +124,7 @@ fn under_valgrind(options: &[String], program: &Command) -> Command {
             None => valgrind.env_remove(name),
         };
     }
-    valgrind
-}
-
-/// Runs `program` (a copy that loads the component from the compile cache)
-/// under valgrind with no tool, a few times slower than natively instead
-/// of callgrind's fifty: it compiles the component for the processor
-/// valgrind shows, which the copies under callgrind then find in the cache.
-/// Panics, with what it printed, when the program fails.
-pub fn fill_compile_cache(program: Command) {
-    let output = under_valgrind(&["--tool=none".into()], &program)
-        .output()
-        .unwrap();
+    let output = valgrind.output().unwrap();
     assert!(
         output.status.success(),
         "{}{}",
@@ -143,27 +133,27 @@ pub fn fill_compile_cache(program: Command) {
     );
 }
 
+/// Runs `program` (a copy that loads the component from the compile cache)
+/// under valgrind with no tool, a few times slower than natively instead
+/// of callgrind's fifty: it compiles the component for the processor
+/// valgrind shows, which the copies under callgrind then find in the cache.
+pub fn fill_compile_cache(program: Command) {
+    run_under_valgrind(&["--tool=none".into()], &program);
+}
+
 /// Runs `program` under callgrind, its output files in `out`, and counts
 /// what its calling thread executed. Panics, with what it printed, when
 /// the program fails.
 pub fn count(program: Command, out: &Path) -> Counted {
     std::fs::create_dir_all(out).unwrap();
     let file = out.join("callgrind.out");
-    let output = under_valgrind(
+    run_under_valgrind(
         &[
             "--tool=callgrind".into(),
             "--separate-threads=yes".into(),
             format!("--callgrind-out-file={}", file.display()),
         ],
         &program,
-    )
-    .output()
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
     );
     // Only the calling thread's file names the measured function.
     let mut calling = Vec::new();
