@@ -244,6 +244,30 @@ async fn artifacts_unused_for_30_days_are_removed_when_a_new_one_is_written() {
 }
 
 #[test]
+fn a_compile_cache_another_user_owns_is_refused() {
+    let cache = temp_dir("foreign-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // Only root can give a directory away; the suite runs as root where it
+    // installs its own packages (CI), and says so where it cannot.
+    let foreign = 65534; // nobody
+    if std::os::unix::fs::chown(&cache, Some(foreign), None).is_ok() {
+        let refused = Host::with_options(HostOptions {
+            compile_cache: Some(cache.clone()),
+            ..HostOptions::default()
+        })
+        .err()
+        .expect("a cache another user owns is refused");
+        assert!(
+            format!("{refused:#}").contains("belongs to user 65534"),
+            "{refused:#}"
+        );
+    } else {
+        println!("not root: the refusal of another user's directory is not shown here");
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
 fn a_compile_cache_other_users_may_write_in_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let cache = temp_dir("shared-cache");

@@ -45,9 +45,9 @@ pub(crate) struct CompileCache {
 }
 
 impl CompileCache {
-    /// Opens (creating, readable by its owner only) `directory` for
-    /// `engine`'s artifacts. Refuses a directory other users may write in:
-    /// an artifact is machine code the host runs.
+    /// Opens `directory` for `engine`'s artifacts, creating it for the
+    /// host's user only when missing. Refuses a directory another user
+    /// owns or may write in: an artifact is machine code the host runs.
     pub(crate) fn open(directory: &Path, engine: &Engine) -> anyhow::Result<CompileCache> {
         let mut builder = DirBuilder::new();
         builder.recursive(true);
@@ -57,22 +57,7 @@ impl CompileCache {
             .create(directory)
             .with_context(|| format!("creating the compile cache {}", directory.display()))?;
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(directory)
-                .with_context(|| format!("reading the compile cache {}", directory.display()))?
-                .permissions()
-                .mode();
-            if mode & 0o022 != 0 {
-                bail!(
-                    "the compile cache {} may be written by other users (mode {:o}): \
-                     its files are machine code the host runs, so only the host's user \
-                     may write there (chmod go-w, or choose another directory)",
-                    directory.display(),
-                    mode & 0o777
-                );
-            }
-        }
+        refuse_others_hands(directory)?;
         // std's hasher may change between Rust releases: a host built by
         // another toolchain then compiles afresh, and wasmtime's own check
         // at mapping stands behind the key either way.
@@ -168,14 +153,48 @@ impl CompileCache {
     }
 }
 
+/// Refuses a cache directory that another user than the host's (or root)
+/// owns, or that its group or others may write in, as sshd does a key's.
+#[cfg(unix)]
+fn refuse_others_hands(directory: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(directory)
+        .with_context(|| format!("reading the compile cache {}", directory.display()))?;
+    let mode = metadata.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        bail!(
+            "the compile cache {} may be written by other users (mode {mode:o}): its files are \
+             machine code the host runs, so only the host's user may write there (chmod go-w, \
+             or choose another directory)",
+            directory.display(),
+        );
+    }
+    // `/proc/self` belongs to the process's effective user (Linux); where
+    // there is no such directory the owner is not checked.
+    if let Ok(process) = std::fs::metadata("/proc/self")
+        && metadata.uid() != process.uid()
+        && metadata.uid() != 0
+    {
+        bail!(
+            "the compile cache {} belongs to user {}, not to the host's user {}: its files are \
+             machine code the host runs, so it must be the host's own (or root's)",
+            directory.display(),
+            metadata.uid(),
+            process.uid()
+        );
+    }
+    Ok(())
+}
+
 /// Maps a compiled component from `artifact`.
 ///
 /// The one `unsafe` block of the host. wasmtime's `deserialize_file` maps
 /// the file as machine code, so it requires that:
 /// 1. the file holds what wasmtime's `serialize` wrote, with no one else's
 ///    hand in it: the directory is the host user's alone
-///    ([`CompileCache::open`] refuses one others may write in), and wasmtime
-///    itself refuses a file from another version or other settings;
+///    ([`CompileCache::open`] refuses one another user owns or may write
+///    in), and wasmtime itself refuses a file from another version or
+///    other settings;
 /// 2. the file's contents never change while it is mapped: artifacts are
 ///    written whole under another name and renamed into place
 ///    ([`CompileCache::write`]), so a replaced or removed artifact leaves

@@ -38,8 +38,9 @@ pub struct HostOptions {
     /// loads in milliseconds (its artifact mapped, not compiled again), and
     /// a new build or a new host version compiles afresh. Only the host's
     /// own user may write there (a compiled artifact is machine code the
-    /// host runs): a directory others may write in is refused. Artifacts
-    /// unused for 30 days are removed when a new one is written.
+    /// host runs): a directory another user owns or may write in is
+    /// refused. Artifacts unused for 30 days are removed when a new one is
+    /// written.
     pub compile_cache: Option<PathBuf>,
     /// Guests' requests go through one client with pooled keep-alive
     /// connections. Off, each request opens (and closes) its own
