@@ -19,6 +19,10 @@
 //! every part once at tiny counts. The closing table is printed and
 //! written to `target/benchmarks/summary.md`.
 
+#[cfg(feature = "bench-mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bulk;
 mod caller;
 mod callgrind;
