@@ -168,15 +168,8 @@ async fn run_once(
     if let Some(pool) = reuse {
         return run_reusing(module, pool, request, settings, deadline, redactor, pacing).await;
     }
-    // Waits for a free call slot (the host's bound on calls at once) no
-    // longer than the deadline allows.
-    let waiting = Instant::now();
-    let remaining = deadline.saturating_duration_since(waiting);
-    let slot = tokio::time::timeout(remaining, module.call_slot()).await;
-    crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
-    let _slot = match slot {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(_)) | Err(_) => return busy(module),
+    let Some(_slot) = call_slot_within(module, deadline).await else {
+        return busy(module);
     };
     let remaining = deadline.saturating_duration_since(Instant::now());
     let mut store = module.new_store(deadline);
@@ -186,6 +179,20 @@ async fn run_once(
     let attempt = conclude(module, &store, outcome, redactor);
     drop(store);
     hold_for_retry_after(attempt, pacing).await
+}
+
+/// Waits for a free call slot (the host's bound on calls at once) no
+/// longer than the deadline allows, recording the wait; `None` when none
+/// came free in time.
+async fn call_slot_within(
+    module: &LoadedModule,
+    deadline: Instant,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let waiting = Instant::now();
+    let remaining = deadline.saturating_duration_since(waiting);
+    let slot = tokio::time::timeout(remaining, module.call_slot()).await;
+    crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
+    slot.ok()?.ok()
 }
 
 /// The attempt of a call that could not have a call slot in time.
@@ -223,13 +230,8 @@ async fn run_reusing(
             warm
         }
         None => {
-            let waiting = Instant::now();
-            let remaining = deadline.saturating_duration_since(waiting);
-            let slot = tokio::time::timeout(remaining, module.owned_call_slot()).await;
-            crate::telemetry::record_slot_wait(module.name(), waiting.elapsed());
-            let slot = match slot {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) | Err(_) => return busy(module),
+            let Some(slot) = call_slot_within(module, deadline).await else {
+                return busy(module);
             };
             let mut store = module.new_store(deadline);
             let remaining = deadline.saturating_duration_since(Instant::now());

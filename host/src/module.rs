@@ -249,16 +249,10 @@ impl LoadedModule {
     }
 
     /// Waits for one of the host's call slots (the bound on calls running
-    /// at once); the slot is free again when the permit is dropped.
+    /// at once); the slot is free again when the permit is dropped. The
+    /// permit is owned, not a borrow of the module: an instance kept for
+    /// reuse holds its slot while idle.
     pub(crate) async fn call_slot(
-        &self,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, tokio::sync::AcquireError> {
-        self.call_slots.acquire().await
-    }
-
-    /// [`LoadedModule::call_slot`], for a holder not tied to a borrow of
-    /// the module (an instance kept for reuse holds its slot while idle).
-    pub(crate) async fn owned_call_slot(
         &self,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
         self.call_slots.clone().acquire_owned().await
