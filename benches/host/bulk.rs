@@ -18,9 +18,9 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
 use crate::caller::Caller;
-use provisioning_host::{Host, Request, ReusePolicy, SyncOptions, UsageJob, sync_usage};
+use provisioning_host::{Host, ReusePolicy, SyncOptions, UsageJob, sync_usage};
 
-use crate::fixture::{Fixture, Hosts, MODULE, SINGLE_SERVICE, usage_request};
+use crate::fixture::{Fixture, Hosts, MODULE, SINGLE_SERVICE, usage_service};
 use crate::native::NativeClient;
 use crate::scale::Scale;
 use crate::summary::{Figure, Goal, Row, Summary};
@@ -193,12 +193,27 @@ pub async fn throughput(
 ) -> Throughput {
     let warm_up: Arc<[String]> = services.iter().take(concurrency).cloned().collect();
     drive(&caller, &warm_up, concurrency).await;
+    timed(
+        fixture,
+        services.len(),
+        drive(&caller, services, concurrency),
+    )
+    .await
+}
+
+/// Times `reads` (the reading of `calls` services, answering its
+/// failures), counting the connections the sandbox accepted meanwhile.
+async fn timed(
+    fixture: &Fixture,
+    calls: usize,
+    reads: impl Future<Output = Vec<String>>,
+) -> Throughput {
     let connections_before = fixture.sandbox.connections_accepted();
     let started = Instant::now();
-    let failures = drive(&caller, services, concurrency).await;
+    let failures = reads.await;
     let elapsed = started.elapsed();
     Throughput {
-        calls: services.len(),
+        calls,
         elapsed,
         failures,
         connections: fixture.sandbox.connections_accepted() - connections_before,
@@ -222,37 +237,27 @@ async fn sync_throughput(
     let jobs = |services: &[String]| -> Vec<UsageJob> {
         services
             .iter()
-            .map(|id| {
-                let Request::UsageData { service } = usage_request(id) else {
-                    unreachable!("usage_request makes a usage-data request")
-                };
-                UsageJob {
-                    module: MODULE.to_owned(),
-                    service,
-                    settings: Vec::new(),
-                }
+            .map(|id| UsageJob {
+                module: MODULE.to_owned(),
+                service: usage_service(id),
+                settings: Vec::new(),
             })
             .collect()
     };
     let warm_up = jobs(&services[..concurrency.min(services.len())]);
     sync_usage(host, warm_up, &options, |_| {}).await;
     let all = jobs(services);
-    let connections_before = fixture.sandbox.connections_accepted();
-    let mut failures = Vec::new();
-    let started = Instant::now();
-    sync_usage(host, all, &options, |report| {
-        if !report.is_ok() {
-            failures.push(format!("{}: {}", report.service_id, report.kind()));
-        }
-    })
-    .await;
-    let elapsed = started.elapsed();
-    Throughput {
-        calls: services.len(),
-        elapsed,
-        failures,
-        connections: fixture.sandbox.connections_accepted() - connections_before,
-    }
+    let reads = async {
+        let mut failures = Vec::new();
+        sync_usage(host, all, &options, |report| {
+            if !report.is_ok() {
+                failures.push(format!("{}: {}", report.service_id, report.kind()));
+            }
+        })
+        .await;
+        failures
+    };
+    timed(fixture, services.len(), reads).await
 }
 
 /// `concurrency` workers on the runtime, each taking the next service until

@@ -79,21 +79,26 @@ pub fn hostmenow_config(name: &str, origin: &str, endpoint: &str) -> ModuleConfi
         .limits(Limits::default())
 }
 
-/// The usage-data request for one service: only its id, which is all the
-/// HostMeNow module sends.
+/// A service known only by its id, which is all HostMeNow's usage-data
+/// sends.
+pub fn usage_service(service_id: &str) -> Service {
+    Service {
+        service_id: service_id.to_owned(),
+        remote_id: None,
+        domain: None,
+        username: None,
+        password: None,
+        package: None,
+        billing_cycle: None,
+        client: None,
+        custom_fields: Vec::new(),
+    }
+}
+
+/// The usage-data request for one service ([`usage_service`]).
 pub fn usage_request(service_id: &str) -> Request {
     Request::UsageData {
-        service: Service {
-            service_id: service_id.to_owned(),
-            remote_id: None,
-            domain: None,
-            username: None,
-            password: None,
-            package: None,
-            billing_cycle: None,
-            client: None,
-            custom_fields: Vec::new(),
-        },
+        service: usage_service(service_id),
     }
 }
 
