@@ -251,16 +251,8 @@ fn a_compile_cache_another_user_owns_is_refused() {
     // installs its own packages (CI), and says so where it cannot.
     let foreign = 65534; // nobody
     if std::os::unix::fs::chown(&cache, Some(foreign), None).is_ok() {
-        let refused = Host::with_options(HostOptions {
-            compile_cache: Some(cache.clone()),
-            ..HostOptions::default()
-        })
-        .err()
-        .expect("a cache another user owns is refused");
-        assert!(
-            format!("{refused:#}").contains("belongs to user 65534"),
-            "{refused:#}"
-        );
+        let refused = refusal_of(&cache);
+        assert!(refused.contains("belongs to user 65534"), "{refused}");
     } else {
         println!("not root: the refusal of another user's directory is not shown here");
     }
@@ -273,17 +265,24 @@ fn a_compile_cache_other_users_may_write_in_is_refused() {
     let cache = temp_dir("shared-cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = refusal_of(&cache);
+    assert!(
+        refused.contains("may be written by other users"),
+        "{refused}"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// Why a host given `cache` as its compile cache refused to start; panics
+/// if it started.
+fn refusal_of(cache: &Path) -> String {
     let refused = Host::with_options(HostOptions {
-        compile_cache: Some(cache.clone()),
+        compile_cache: Some(cache.to_path_buf()),
         ..HostOptions::default()
     })
     .err()
-    .expect("a world-writable cache is refused");
-    assert!(
-        format!("{refused:#}").contains("may be written by other users"),
-        "{refused:#}"
-    );
-    let _ = std::fs::remove_dir_all(&cache);
+    .expect("the cache is refused");
+    format!("{refused:#}")
 }
 
 /// Loads a misbehaving module (deadline `spin_for`) and HostMeNow (deadline

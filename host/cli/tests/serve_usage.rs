@@ -224,15 +224,7 @@ async fn five_hundred_services(reuse: Option<Value>) {
                 { "module": "hostmenow", "service": {} },
             ] }),
         );
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("services[1]"),
-            "{body}"
-        );
+        assert_malformed(status, &body, "services[1]");
 
         // A reuse out of range is refused whole, nothing read.
         let before = sim.requests().len();
@@ -241,15 +233,7 @@ async fn five_hundred_services(reuse: Option<Value>) {
             &json!({ "services": [{ "module": "hostmenow", "service": service("svc-0000") }],
                      "reuse": { "max_calls": 0 } }),
         );
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("reuse.max_calls"),
-            "{body}"
-        );
+        assert_malformed(status, &body, "reuse.max_calls");
         assert_eq!(sim.requests().len(), before, "nothing was read");
 
         // Behind the token like every other route.
@@ -260,4 +244,12 @@ async fn five_hundred_services(reuse: Option<Value>) {
     })
     .await
     .unwrap();
+}
+
+/// A 400 `malformed-request` whose message names `field`.
+fn assert_malformed(status: u16, body: &serde_json::Value, field: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["kind"], "malformed-request", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(field), "{body}");
 }
