@@ -46,6 +46,15 @@ pub struct Answer {
     /// Whether the answer is the recorded one of an earlier call with the
     /// same idempotency key.
     pub replayed: bool,
+    /// Whether what this answer says is on record in the journal. False
+    /// for a call that is not journaled (a read, a host without a
+    /// journal), and for a mutating call whose outcome the journal did not
+    /// take when it ended (down, full, locked): this host then keeps the
+    /// outcome in memory, credentials sealed, and writes it once the
+    /// journal takes it ([`Journal::write_held`]); until then the entry
+    /// cannot be acknowledged (`not-journaled`), and a repeat of the key on
+    /// this host is answered from memory.
+    pub journaled: bool,
     /// The largest linear memory the guest reached during the call, in
     /// bytes (`None` when no guest ran): what to size `memory_mb` by.
     pub memory_peak_bytes: Option<u64>,
@@ -58,6 +67,7 @@ impl Answer {
             module_digest: None,
             journal_entry: None,
             replayed: false,
+            journaled: false,
             memory_peak_bytes: None,
         }
     }
@@ -672,6 +682,7 @@ impl Host {
             Err((error, entry)) => {
                 return Answer {
                     journal_entry: entry,
+                    journaled: entry.is_some(),
                     ..Answer::from_result(Err(error))
                 };
             }
@@ -685,6 +696,7 @@ impl Host {
                     module_digest: settled.module_digest,
                     journal_entry: settled.entry,
                     replayed: true,
+                    journaled: settled.journaled,
                     ..Answer::from_result(settled.result)
                 };
             }
@@ -714,6 +726,7 @@ impl Host {
             module_digest: settled.module_digest,
             journal_entry: settled.entry,
             replayed: false,
+            journaled: settled.journaled,
             memory_peak_bytes: answer.memory_peak_bytes,
         }
     }
@@ -765,6 +778,8 @@ impl Host {
             module_digest: Some(loaded.digest().to_string()),
             journal_entry,
             replayed: false,
+            // Until the journal has the outcome (`Ticket::finish`).
+            journaled: false,
             memory_peak_bytes: completed.memory_peak_bytes,
         }
     }

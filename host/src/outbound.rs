@@ -80,6 +80,7 @@ impl WasiHttpHooks for OutboundHooks {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let options = clamp_timeouts(options.unwrap_or_default(), remaining);
         let client = self.client.clone();
+        let deadline = self.deadline;
         Box::new(async move {
             // Take the guest's whole body first: a server may answer (429,
             // 500) before reading it, and the guest must then still read
@@ -91,6 +92,14 @@ impl WasiHttpHooks for OutboundHooks {
                 tracing::warn!(module = %module, %target, "outbound request denied: origin not on the module's allow-list");
                 crate::telemetry::record_outbound_denied(&module);
                 return Err(HttpError::HttpRequestDenied);
+            }
+            // Checked again at the last moment, the host may have stalled
+            // since (a stopped process, a starved runtime): a request sent
+            // with no time left for its answer could only act at the
+            // provider unseen, perhaps after the journal decided the call.
+            if deadline.saturating_duration_since(Instant::now()) <= ANSWER_RESERVE {
+                tracing::warn!(module = %module, %target, "outbound request not sent: the call's deadline has passed");
+                return Err(HttpError::ConnectionTimeout);
             }
             tracing::debug!(module = %module, %target, "outbound request");
             match client {

@@ -14,6 +14,11 @@
 //! - `usage-data`: whether the provider knows the service at all
 //!   (`not-found`), for modules that can do neither of the above.
 //!
+//! Nothing is looked into before the entry's attempt's deadline has passed
+//! by the journal's clock (its start plus the module's deadline): until
+//! then the call may still reach the provider, from a host that is only
+//! stalled, and the journal refuses a finding anyway.
+//!
 //! From that, `verdict` decides per function: a suspend is done when the
 //! service is suspended, not done when it is active, and so on; a
 //! create-account is done only when the account is found *with* its
@@ -136,7 +141,16 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
         if entry.state != EntryState::Unknown {
             continue;
         }
+        // Until the attempt's deadline (by the journal's clock), the call
+        // may still reach the provider, its host only stalled: what the
+        // provider shows now decides nothing.
         let mut verdict = match serde_json::from_str::<Request>(&entry.intent.input) {
+            _ if !entry.attempt_over => Verdict::Undecided {
+                reason: format!(
+                    "the call may still reach the provider until its deadline ({} ms since the Unix epoch, by the journal's clock)",
+                    entry.attempt_deadline_ms.unwrap_or_default()
+                ),
+            },
             Ok(request) => look_into(host, &mut lists, &entry.intent.module, &request).await,
             Err(error) => Verdict::Undecided {
                 reason: format!("the journaled request cannot be read back ({error})"),

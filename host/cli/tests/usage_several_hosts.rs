@@ -99,7 +99,12 @@ fn seed_live_services(url: &str, sim: &hostmenow::HostMeNow) {
             request_digest: None,
         };
         let entry = match journal
-            .begin(&intent, "seeding-host:1", Duration::from_secs(3600))
+            .begin(
+                &intent,
+                "seeding-host:1",
+                Duration::from_secs(3600),
+                Duration::ZERO,
+            )
             .unwrap()
         {
             provisioning_host::journal::Begun::Started(entry) => entry,
@@ -119,7 +124,7 @@ fn seed_live_services(url: &str, sim: &hostmenow::HostMeNow) {
             summary: serde_json::to_string(&created).unwrap(),
             sealed_credentials: None,
         };
-        journal.finish(entry, &outcome).unwrap();
+        journal.finish(entry, "seeding-host:1", &outcome).unwrap();
     }
     println!(
         "seeded {SERVICES} live services in the journal and the simulator in {:.1} s",

@@ -30,6 +30,9 @@ use crate::request::{Request, Response};
 /// caller waits for it.
 const POLL_EVERY: Duration = Duration::from_millis(100);
 
+/// How often outcomes the store did not take are offered to it again.
+const HELD_RETRY_EVERY: Duration = Duration::from_secs(1);
+
 /// The answer every caller of one key gets: the first caller's.
 #[derive(Debug, Clone)]
 pub(crate) struct Settled {
@@ -39,6 +42,9 @@ pub(crate) struct Settled {
     pub entry: Option<EntryId>,
     /// The module version that answered, when a guest ran.
     pub module_digest: Option<String>,
+    /// Whether the outcome this answer gives is on record in the journal
+    /// (false while the store has not taken it: see [`Shared::held`]).
+    pub journaled: bool,
 }
 
 /// What [`Shared::admit`] decided.
@@ -65,6 +71,21 @@ pub(crate) struct Shared {
     /// This host, as the entries it owns name it.
     owner: String,
     slots: Mutex<HashMap<SlotKey, Slot>>,
+    /// Outcomes the store did not take when their calls ended (down, full,
+    /// locked), by entry: kept here, credentials sealed, and offered to
+    /// the store again until it takes them. A repeat of such a key on this
+    /// host is answered from here.
+    held: Mutex<HashMap<EntryId, Held>>,
+    /// Whether the task offering held outcomes again is running.
+    retrying: std::sync::atomic::AtomicBool,
+}
+
+/// An outcome waiting for the store.
+struct Held {
+    key: SlotKey,
+    digest: String,
+    outcome: CallOutcome,
+    module_digest: Option<String>,
 }
 
 /// The first caller of a key: it settles the slot for the others.
@@ -98,7 +119,20 @@ pub(crate) struct Ticket {
     leader: Option<Leader>,
     entry: EntryId,
     module: String,
+    /// The module and idempotency key.
+    key: SlotKey,
+    /// The request's keyed digest.
+    digest: String,
     finished: bool,
+}
+
+/// What [`Shared::write_held`] did.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Entries whose outcome is on record now.
+    pub recorded: Vec<EntryId>,
+    /// Entries decided meanwhile: their outcome was dropped.
+    pub fenced: Vec<EntryId>,
 }
 
 impl Ticket {
@@ -110,6 +144,12 @@ impl Ticket {
     /// Records the outcome (credentials sealed, everything else with
     /// secrets removed), waiting for the store until `deadline` at most,
     /// and hands the answer to every caller of the same key.
+    ///
+    /// An outcome the store does not take in time is kept in memory and
+    /// offered again until it does (the answer says it is not journaled
+    /// yet); one the store refuses because the entry is no longer this
+    /// host's to finish (decided while this host was stalled) is logged and
+    /// answered as an uncertain failure, the entry left as decided.
     pub async fn finish(
         mut self,
         result: Result<Response, CallError>,
@@ -119,48 +159,79 @@ impl Ticket {
     ) -> Settled {
         self.finished = true;
         let entry = self.entry;
-        match self.shared.outcome_of(entry, &result, redactor) {
+        let mut result = result;
+        let journaled = match self.shared.outcome_of(entry, &result, redactor) {
             Ok(outcome) => {
-                let recorded = self.shared.worker.run(None, move |context| {
-                    context.running.remove(&entry);
-                    context.store.finish(entry, &outcome)
-                });
-                match tokio::time::timeout_at(deadline.into(), recorded).await {
-                    Ok(Ok(Finished::Recorded)) => {}
-                    Ok(Ok(Finished::Reopened)) => tracing::error!(
-                        module = %self.module,
-                        entry,
-                        "a call finished after an operator had resolved its journal entry by hand: the entry is pending again, compare the two"
-                    ),
-                    Ok(Err(error)) => tracing::error!(
-                        module = %self.module,
-                        entry,
-                        "recording a call's outcome failed; its entry will show as unknown: {}",
-                        redactor.redact(&format!("{error:#}"))
-                    ),
-                    Err(_) => tracing::warn!(
-                        module = %self.module,
-                        entry,
-                        "the journal is slow: the call's outcome is recorded once it answers"
-                    ),
+                self.shared.hold(
+                    entry,
+                    Held {
+                        key: self.key.clone(),
+                        digest: self.digest.clone(),
+                        outcome,
+                        module_digest: module_digest.clone(),
+                    },
+                );
+                let written = self.shared.write_held(vec![entry]);
+                match tokio::time::timeout_at(deadline.into(), written).await {
+                    Ok(Ok(written)) if written.fenced.contains(&entry) => {
+                        result = Err(fenced(&self.module, entry));
+                        false
+                    }
+                    Ok(Ok(written)) if written.recorded.contains(&entry) => true,
+                    Ok(Ok(_)) | Err(_) => {
+                        tracing::warn!(
+                            module = %self.module,
+                            entry,
+                            "the journal did not take the call's outcome in time: kept in memory, it is written once the journal takes it"
+                        );
+                        self.shared.clone().keep_retrying();
+                        false
+                    }
+                    Ok(Err(error)) => {
+                        tracing::error!(
+                            module = %self.module,
+                            entry,
+                            "recording a call's outcome failed: kept in memory, it is written once the journal takes it: {}",
+                            redactor.redact(&format!("{error:#}"))
+                        );
+                        self.shared.clone().keep_retrying();
+                        false
+                    }
                 }
             }
-            Err(error) => tracing::error!(
-                module = %self.module,
-                entry,
-                "preparing a call's outcome for the journal failed; its entry will show as unknown: {}",
-                redactor.redact(&format!("{error:#}"))
-            ),
-        }
+            Err(error) => {
+                tracing::error!(
+                    module = %self.module,
+                    entry,
+                    "preparing a call's outcome for the journal failed; its entry will show as unknown: {}",
+                    redactor.redact(&format!("{error:#}"))
+                );
+                false
+            }
+        };
         let settled = Settled {
             result,
             entry: Some(entry),
             module_digest,
+            journaled,
         };
         match self.leader.take() {
             Some(leader) => leader.settle(settled),
             None => settled,
         }
+    }
+}
+
+/// The answer of a call whose outcome the journal no longer takes: its
+/// entry was decided (reconciled, resolved) while this host was stalled
+/// past the attempt's deadline. Uncertain: whatever the module answered,
+/// the entry's record is what stands.
+fn fenced(module: &str, entry: EntryId) -> CallError {
+    CallError::Host {
+        module: module.to_string(),
+        message: format!(
+            "the call ended after its journal entry {entry} had been decided without it (this host was stalled past the call's deadline): its outcome was not recorded; the entry's record stands, check the service at the provider"
+        ),
     }
 }
 
@@ -182,11 +253,19 @@ impl Drop for Ticket {
             .to_string(),
             sealed_credentials: None,
         };
+        let owner = self.shared.owner.clone();
         self.shared.worker.submit(move |context| {
             if let Some(context) = context {
                 context.running.remove(&entry);
-                if let Err(error) = context.store.finish(entry, &outcome) {
-                    tracing::error!(entry, "recording a cancelled call failed: {error:#}");
+                match context.store.finish(entry, &owner, &outcome) {
+                    Ok(Finished::Recorded) => {}
+                    Ok(Finished::Fenced) => tracing::warn!(
+                        entry,
+                        "a cancelled call's entry was decided meanwhile: left as it is"
+                    ),
+                    Err(error) => {
+                        tracing::error!(entry, "recording a cancelled call failed: {error:#}")
+                    }
                 }
             }
         });
@@ -200,7 +279,166 @@ impl Shared {
             sealer,
             owner: host_identity(),
             slots: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
+            retrying: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<EntryId, Held>> {
+        // Consistent after every statement, as the slots are.
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn hold(&self, entry: EntryId, held: Held) {
+        self.held().insert(entry, held);
+    }
+
+    /// Whether this entry's outcome is held in memory, not yet on record.
+    pub(super) fn is_held(&self, entry: EntryId) -> bool {
+        self.held().contains_key(&entry)
+    }
+
+    /// How many outcomes are held in memory, waiting for the store.
+    pub(super) fn held_count(&self) -> usize {
+        self.held().len()
+    }
+
+    /// Offers the held outcomes of `entries` (every one held, when empty)
+    /// to the store, in one job on the journal's thread; those it takes, or
+    /// fences out, are held no longer. Stops at the first store error.
+    pub(super) async fn write_held(&self, entries: Vec<EntryId>) -> anyhow::Result<Written> {
+        let wanted: Vec<(EntryId, CallOutcome)> = {
+            let held = self.held();
+            held.iter()
+                .filter(|(id, _)| entries.is_empty() || entries.contains(id))
+                .map(|(id, held)| (*id, held.outcome.clone()))
+                .collect()
+        };
+        if wanted.is_empty() {
+            return Ok(Written::default());
+        }
+        let owner = self.owner.clone();
+        let written = self
+            .worker
+            .run(None, move |context| {
+                let mut written = Written::default();
+                for (entry, outcome) in wanted {
+                    match context.store.finish(entry, &owner, &outcome) {
+                        Ok(Finished::Recorded) => written.recorded.push(entry),
+                        Ok(Finished::Fenced) => written.fenced.push(entry),
+                        Err(error) => {
+                            // Its lease is kept while it waits: it is still
+                            // this host's to finish.
+                            context.running.insert(entry);
+                            if written.recorded.is_empty() && written.fenced.is_empty() {
+                                return Err(error);
+                            }
+                            break;
+                        }
+                    }
+                    context.running.remove(&entry);
+                }
+                Ok(written)
+            })
+            .await?;
+        let mut held = self.held();
+        for entry in written.recorded.iter().chain(&written.fenced) {
+            held.remove(entry);
+        }
+        for entry in &written.fenced {
+            tracing::error!(
+                entry,
+                "a call's outcome was not recorded: its journal entry was decided while this host was stalled past the call's deadline; the entry's record stands"
+            );
+        }
+        Ok(written)
+    }
+
+    /// Offers the held outcomes to the store every [`HELD_RETRY_EVERY`]
+    /// until none is left, on a task of its own (one at a time).
+    fn keep_retrying(self: Arc<Self>) {
+        if self.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HELD_RETRY_EVERY).await;
+                match self.write_held(Vec::new()).await {
+                    Ok(written) if !written.recorded.is_empty() => tracing::info!(
+                        entries = ?written.recorded,
+                        "held call outcomes recorded: the journal took them"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::debug!("the journal still takes no outcomes: {error:#}"),
+                }
+                let done = {
+                    // Under the lock a new outcome is held by: either it is
+                    // seen here, or it starts a task of its own.
+                    let held = self.held();
+                    let done = held.is_empty();
+                    if done {
+                        self.retrying.store(false, Ordering::Release);
+                    }
+                    done
+                };
+                if done {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// The answer a repeat of a key gets while its outcome is held here:
+    /// a success as the call answered it (credentials unsealed), anything
+    /// else `in-progress` (retry once the journal has the outcome; its key
+    /// then follows the usual rules); `None` when nothing is held for it.
+    fn held_answer(&self, intent: &Intent) -> Option<Result<Settled, Decision>> {
+        let held = self.held();
+        let (entry, held) = held.iter().find(|(_, held)| {
+            held.key.0 == intent.module && held.key.1 == intent.idempotency_key
+        })?;
+        let entry = *entry;
+        let module = intent.module.as_str();
+        if intent.request_digest.as_deref() != Some(held.digest.as_str()) {
+            return Some(Err(Decision::Refuse(
+                conflict(
+                    module,
+                    &intent.idempotency_key,
+                    &format!(
+                        "{} with other inputs (a key names one request)",
+                        described(intent)
+                    ),
+                ),
+                Some(entry),
+            )));
+        }
+        if !held.outcome.succeeded {
+            return Some(Err(Decision::Refuse(
+                CallError::InProgress {
+                    module: module.to_string(),
+                    key: intent.idempotency_key.clone(),
+                    entry: Some(entry),
+                },
+                Some(entry),
+            )));
+        }
+        Some(match self.response_of(entry, &held.outcome, true) {
+            Ok(response) => Ok(Settled {
+                result: Ok(response),
+                entry: Some(entry),
+                module_digest: held.module_digest.clone(),
+                journaled: false,
+            }),
+            Err(error) => Err(Decision::Refuse(
+                CallError::Journal {
+                    module: module.to_string(),
+                    message: format!("{error:#}"),
+                },
+                Some(entry),
+            )),
+        })
     }
 
     /// This host, as the entries and usage claims it owns name it.
@@ -298,6 +536,8 @@ impl Shared {
                 leader: Some(leader),
                 entry,
                 module: module.to_string(),
+                key: slot_key,
+                digest,
                 finished: false,
             })),
             Err(Decision::Answer(settled)) => Ok(Admission::Answered(leader.settle(settled))),
@@ -306,6 +546,7 @@ impl Shared {
                     result: Err(error.clone()),
                     entry,
                     module_digest: None,
+                    journaled: entry.is_some(),
                 });
                 Err((error, entry))
             }
@@ -330,6 +571,12 @@ impl Shared {
                 None,
             )
         };
+        if let Some(answer) = self.held_answer(intent) {
+            return Err(match answer {
+                Ok(settled) => Decision::Answer(settled),
+                Err(decision) => decision,
+            });
+        }
         loop {
             let begun = self
                 .begin(intent.clone(), deadline)
@@ -387,6 +634,7 @@ impl Shared {
                         result: Ok(response),
                         entry: Some(existing.id),
                         module_digest: None,
+                        journaled: true,
                     }));
                 }
                 (Some(_), EntryState::Answered | EntryState::Acknowledged) => {
@@ -425,7 +673,10 @@ impl Shared {
                 let _ = reply.send(Err(super::worker::late()));
                 return;
             };
-            let begun = context.store.begin(&intent, &owner, context.lease);
+            // The attempt may reach the provider until the call's deadline:
+            // what is left of it now, from the store's now.
+            let attempt = deadline.saturating_duration_since(Instant::now());
+            let begun = context.store.begin(&intent, &owner, context.lease, attempt);
             // Read after the intent is on record: a rotation committed
             // before it is seen here, and one not yet committed found the
             // entry in flight and was refused (see `JournalStore::rekey`),
@@ -436,6 +687,7 @@ impl Shared {
                     close_unsent(
                         context.store,
                         id,
+                        &owner,
                         "not sent: the journal's key could not be confirmed (rotated, or unreadable)",
                     );
                     Err(error)
@@ -452,6 +704,7 @@ impl Shared {
                 close_unsent(
                     context.store,
                     id,
+                    &owner,
                     "not sent: the journal recorded the intent after the caller's deadline",
                 );
             }
@@ -532,31 +785,49 @@ impl Shared {
 
     /// The credentials sealed in an entry.
     pub(super) fn unseal(&self, entry: &Entry) -> anyhow::Result<Vec<Credential>> {
-        let Some(sealed) = entry
+        let sealed = entry
             .outcome
             .as_ref()
-            .and_then(|o| o.sealed_credentials.as_ref())
-        else {
+            .and_then(|o| o.sealed_credentials.as_deref());
+        self.open_credentials(entry.id, sealed)
+    }
+
+    /// The credentials sealed for entry `id`, if any.
+    fn open_credentials(
+        &self,
+        id: EntryId,
+        sealed: Option<&[u8]>,
+    ) -> anyhow::Result<Vec<Credential>> {
+        let Some(sealed) = sealed else {
             return Ok(Vec::new());
         };
         let bytes = self
             .sealer
-            .open(sealed, &seal_context(entry.id))
-            .with_context(|| format!("unsealing the credentials of journal entry {}", entry.id))?;
+            .open(sealed, &seal_context(id))
+            .with_context(|| format!("unsealing the credentials of journal entry {id}"))?;
         serde_json::from_slice(&bytes)
-            .with_context(|| format!("reading the credentials of journal entry {}", entry.id))
+            .with_context(|| format!("reading the credentials of journal entry {id}"))
     }
 
     /// The answer an earlier call got, credentials unsealed (or masked once
     /// they were acknowledged and destroyed).
     fn recorded_response(&self, entry: &Entry) -> anyhow::Result<Response> {
         let outcome = entry.outcome.as_ref().context("the entry has no outcome")?;
+        self.response_of(entry.id, outcome, entry.state != EntryState::Acknowledged)
+    }
+
+    /// The answer an outcome of entry `id` records, its credentials
+    /// unsealed when `unseal` (else masked).
+    fn response_of(
+        &self,
+        id: EntryId,
+        outcome: &CallOutcome,
+        unseal: bool,
+    ) -> anyhow::Result<Response> {
         let mut response: Response =
             serde_json::from_str(&outcome.summary).context("reading the recorded answer")?;
-        if entry.state != EntryState::Acknowledged
-            && let Some(credentials) = response.credentials_mut()
-        {
-            *credentials = self.unseal(entry)?;
+        if unseal && let Some(credentials) = response.credentials_mut() {
+            *credentials = self.open_credentials(id, outcome.sealed_credentials.as_deref())?;
         }
         Ok(response)
     }
@@ -576,7 +847,7 @@ fn still_our_key(store: &dyn JournalStore, check: &str) -> anyhow::Result<()> {
 /// Closes an entry whose call was never sent, with a definite outcome
 /// saying why: its key stays usable, and nothing shows as running that
 /// is not.
-fn close_unsent(store: &dyn JournalStore, id: EntryId, message: &str) {
+fn close_unsent(store: &dyn JournalStore, id: EntryId, owner: &str, message: &str) {
     let outcome = CallOutcome {
         succeeded: false,
         kind: "journal".to_string(),
@@ -584,7 +855,7 @@ fn close_unsent(store: &dyn JournalStore, id: EntryId, message: &str) {
         summary: json!({ "kind": "journal", "message": message }).to_string(),
         sealed_credentials: None,
     };
-    if let Err(error) = store.finish(id, &outcome) {
+    if let Err(error) = store.finish(id, owner, &outcome) {
         tracing::error!(
             entry = id,
             "closing an unsent call's entry failed: {error:#}"

@@ -234,6 +234,25 @@ pub enum AckError {
     /// A finding was given for an entry whose outcome is known.
     #[error("journal entry {0} has a recorded outcome: acknowledge it without a finding")]
     FindingNotApplicable(EntryId),
+    /// A finding was given before the entry's attempt could have ended: the
+    /// call may still reach the provider (its host may only be stalled)
+    /// until its deadline, by the journal's clock.
+    #[error(
+        "journal entry {entry}'s call may still reach the provider until its deadline ({until_ms} ms since the Unix epoch, by the journal's clock): look at the provider after that"
+    )]
+    AttemptRunning {
+        /// The entry.
+        entry: EntryId,
+        /// The attempt's deadline (Unix milliseconds).
+        until_ms: i64,
+    },
+    /// The call's outcome is held in this host's memory: the journal did
+    /// not take it yet (down, full, locked). It is written as soon as the
+    /// journal takes it; acknowledge after that.
+    #[error(
+        "journal entry {0}'s outcome is not recorded yet (the journal did not take it; this host keeps it and writes it once the journal is back): acknowledge it after that"
+    )]
+    NotJournaled(EntryId),
     /// "Done" for a create-account needs the provider's id of the account.
     #[error(
         "journal entry {0} is a create-account: say which account the provider has (its remote id)"
@@ -246,14 +265,16 @@ pub enum AckError {
 
 impl AckError {
     /// A stable machine-readable name: `not-pending`, `in-flight`,
-    /// `finding-required`, `finding-not-applicable`, `remote-id-required`,
-    /// `journal`.
+    /// `finding-required`, `finding-not-applicable`, `attempt-running`,
+    /// `not-journaled`, `remote-id-required`, `journal`.
     pub fn kind(&self) -> &'static str {
         match self {
             AckError::NotPending(_) => "not-pending",
             AckError::InFlight(_) => "in-flight",
             AckError::FindingRequired(_) => "finding-required",
             AckError::FindingNotApplicable(_) => "finding-not-applicable",
+            AckError::AttemptRunning { .. } => "attempt-running",
+            AckError::NotJournaled(_) => "not-journaled",
             AckError::RemoteIdRequired(_) => "remote-id-required",
             AckError::Store(_) => "journal",
         }
@@ -463,6 +484,7 @@ impl Journal {
     /// flight, and for one whose outcome is unknown (see
     /// [`Journal::resolve`]).
     pub async fn acknowledge(&self, id: EntryId) -> Result<(), AckError> {
+        self.write_held_of(id).await?;
         let entry = self.pending_entry(id).await?;
         match entry.state {
             EntryState::InFlight => return Err(AckError::InFlight(id)),
@@ -483,6 +505,7 @@ impl Journal {
     /// with the remote id they give); [`Finding::NotDone`] frees the key,
     /// so that the next call with it runs.
     pub async fn resolve(&self, id: EntryId, found: OperatorFinding) -> Result<(), AckError> {
+        self.write_held_of(id).await?;
         let entry = self.pending_entry(id).await?;
         match entry.state {
             EntryState::InFlight => return Err(AckError::InFlight(id)),
@@ -606,6 +629,33 @@ impl Journal {
         }
     }
 
+    /// Offers every outcome held in this host's memory (the journal did not
+    /// take it when its call ended) to the store once more, and says how
+    /// many are still held. Held outcomes are offered again every second
+    /// on their own; call this before shutting down, so that what can be
+    /// written is.
+    pub async fn write_held(&self) -> usize {
+        if let Err(error) = self.inner.write_held(Vec::new()).await {
+            tracing::warn!("writing held call outcomes failed: {error:#}");
+        }
+        self.inner.held_count()
+    }
+
+    /// Writes entry `id`'s held outcome first, if this host holds one:
+    /// an acknowledgement or finding is about the outcome on record.
+    async fn write_held_of(&self, id: EntryId) -> Result<(), AckError> {
+        if !self.inner.is_held(id) {
+            return Ok(());
+        }
+        let deadline = Journal::operator_deadline().unwrap_or_else(Instant::now);
+        let written = tokio::time::timeout_at(deadline.into(), self.inner.write_held(vec![id]));
+        let _ = written.await;
+        if self.inner.is_held(id) {
+            return Err(AckError::NotJournaled(id));
+        }
+        Ok(())
+    }
+
     async fn pending_entry(&self, id: EntryId) -> Result<Entry, AckError> {
         match self.entry(id).await.map_err(AckError::Store)? {
             Some(entry) if entry.state != EntryState::Acknowledged => Ok(entry),
@@ -630,6 +680,11 @@ impl Journal {
             Acknowledged::Yes => Ok(()),
             Acknowledged::NotPending => Err(AckError::NotPending(id)),
             Acknowledged::InFlight => Err(AckError::InFlight(id)),
+            Acknowledged::OutcomeKnown => Err(AckError::FindingNotApplicable(id)),
+            Acknowledged::AttemptRunning { until_ms } => Err(AckError::AttemptRunning {
+                entry: id,
+                until_ms,
+            }),
         }
     }
 
@@ -790,7 +845,7 @@ mod tests {
             request_digest: None,
         };
         let Begun::Started(id) = store
-            .begin(&intent, "h:1", Duration::from_secs(60))
+            .begin(&intent, "h:1", Duration::from_secs(60), Duration::ZERO)
             .unwrap()
         else {
             panic!("a new key")
@@ -810,7 +865,7 @@ mod tests {
                 &seal_context(id),
             )),
         };
-        store.finish(id, &outcome).unwrap();
+        store.finish(id, "h:1", &outcome).unwrap();
         id
     }
 

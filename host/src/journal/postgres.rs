@@ -43,11 +43,11 @@ use tokio_postgres::Row;
 
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, duration_ms,
+    Resolution, attempt_over, duration_ms,
 };
 use super::store::{
-    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema,
+    Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
+    meta, newer_schema, refused_acknowledgement,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -133,6 +133,10 @@ const MIGRATIONS: &[&str] = &[
     // its last create recorded (`last_created`).
     "CREATE INDEX provisioning_journal_by_service
         ON provisioning_journal_calls (module, service_id, function, id);",
+    // 6: until when each call's attempt may still reach the provider (its
+    // start plus the module's deadline, by the server's clock): nothing
+    // decides an entry before (SQLite's schema 6).
+    "ALTER TABLE provisioning_journal_calls ADD COLUMN attempt_deadline_ms BIGINT;",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -147,7 +151,7 @@ pub(super) const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 10
 /// the database's clock ([`NOW_MS`]) to judge its state by.
 const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
      succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
-     request_digest, uncertain, owner, lease_until_ms, finding, note, \
+     request_digest, uncertain, owner, lease_until_ms, finding, note, attempt_deadline_ms, \
      (extract(epoch from statement_timestamp()) * 1000)::bigint";
 
 const TABLE: &str = "provisioning_journal_calls";
@@ -403,7 +407,8 @@ async fn migrate(pool: Pool) -> anyhow::Result<()> {
 /// An entry from a row of [`COLUMNS`], its state judged by the database's
 /// clock read with it.
 fn entry_from_row(row: &Row) -> anyhow::Result<Entry> {
-    let now_ms: i64 = row.try_get(19)?;
+    let now_ms: i64 = row.try_get(20)?;
+    let attempt_deadline_ms: Option<i64> = row.try_get(19)?;
     let succeeded: Option<bool> = row.try_get(7)?;
     let acknowledged_at_ms: Option<i64> = row.try_get(12)?;
     let lease_until_ms: Option<i64> = row.try_get(16)?;
@@ -450,6 +455,8 @@ fn entry_from_row(row: &Row) -> anyhow::Result<Entry> {
         lease_until_ms,
         resolution,
         started_at_ms: row.try_get(6)?,
+        attempt_deadline_ms,
+        attempt_over: attempt_over(attempt_deadline_ms, now_ms),
         finished_at_ms: row.try_get(11)?,
         acknowledged_at_ms,
     })
@@ -472,8 +479,15 @@ impl PostgresJournal {
 }
 
 impl JournalStore for PostgresJournal {
-    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun> {
+    fn begin(
+        &self,
+        intent: &Intent,
+        owner: &str,
+        lease: Duration,
+        attempt: Duration,
+    ) -> anyhow::Result<Begun> {
         let lease_ms = duration_ms(lease);
+        let attempt_ms = duration_ms(attempt);
         let intent = intent.clone();
         let owner = owner.to_string();
         self.run("recording a call's intent", move |pool| async move {
@@ -486,8 +500,10 @@ impl JournalStore for PostgresJournal {
                     .query_opt(
                         &format!(
                             "INSERT INTO {TABLE} (module, function, service_id, idempotency_key,
-                                input, request_digest, started_at_ms, owner, lease_until_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, {NOW_MS}, $7, {NOW_MS} + $8)
+                                input, request_digest, started_at_ms, owner, lease_until_ms,
+                                attempt_deadline_ms)
+                             VALUES ($1, $2, $3, $4, $5, $6, {NOW_MS}, $7, {NOW_MS} + $8,
+                                {NOW_MS} + $9)
                              ON CONFLICT (module, idempotency_key) DO NOTHING
                              RETURNING id"
                         ),
@@ -500,6 +516,7 @@ impl JournalStore for PostgresJournal {
                             &intent.request_digest,
                             &owner,
                             &lease_ms,
+                            &attempt_ms,
                         ],
                     )
                     .await?;
@@ -524,23 +541,26 @@ impl JournalStore for PostgresJournal {
         })
     }
 
-    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished> {
+    fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
         let outcome = outcome.clone();
+        let owner = owner.to_string();
         self.run("recording a call's outcome", move |pool| async move {
             let client = connection(&pool).await?;
-            // An operator's resolution stays on record beside the outcome;
-            // the entry goes back to pending so that both are looked at.
-            let row = client
-                .query_opt(
+            // One statement, conditional: an entry decided meanwhile (or
+            // not this host's) is left as it is. An acknowledgement holding
+            // the row is waited for, and the condition read again after it.
+            let written = client
+                .execute(
                     &format!(
-                        "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
-                            summary = $5, sealed_credentials = $6, finished_at_ms = {NOW_MS},
-                            lease_until_ms = NULL, acknowledged_at_ms = NULL
-                         WHERE id = $1 AND finished_at_ms IS NULL
-                         RETURNING finding IS NOT NULL"
+                        "UPDATE {TABLE} SET succeeded = $3, kind = $4, uncertain = $5,
+                            summary = $6, sealed_credentials = $7, finished_at_ms = {NOW_MS},
+                            lease_until_ms = NULL
+                         WHERE id = $1 AND owner = $2 AND finished_at_ms IS NULL
+                            AND acknowledged_at_ms IS NULL AND finding IS NULL"
                     ),
                     &[
                         &id,
+                        &owner,
                         &outcome.succeeded,
                         &outcome.kind,
                         &outcome.uncertain,
@@ -549,11 +569,11 @@ impl JournalStore for PostgresJournal {
                     ],
                 )
                 .await?;
-            match row {
-                None => bail!("journal entry {id} has its outcome already, or does not exist"),
-                Some(row) if row.try_get::<_, bool>(0)? => Ok(Finished::Reopened),
-                Some(_) => Ok(Finished::Recorded),
-            }
+            Ok(if written == 1 {
+                Finished::Recorded
+            } else {
+                Finished::Fenced
+            })
         })
     }
 
@@ -626,8 +646,9 @@ impl JournalStore for PostgresJournal {
             let found = transaction
                 .query_opt(
                     &format!(
-                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms, {NOW_MS} FROM {TABLE}
-                         WHERE id = $1 FOR UPDATE"
+                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms, {NOW_MS}, uncertain,
+                            attempt_deadline_ms
+                         FROM {TABLE} WHERE id = $1 FOR UPDATE"
                     ),
                     &[&id],
                 )
@@ -635,15 +656,17 @@ impl JournalStore for PostgresJournal {
             let Some(found) = found else {
                 return Ok(Acknowledged::NotPending);
             };
-            let succeeded: Option<bool> = found.try_get(0)?;
-            let lease: Option<i64> = found.try_get(1)?;
-            let acknowledged: Option<i64> = found.try_get(2)?;
             let now: i64 = found.try_get(3)?;
-            if acknowledged.is_some() {
-                return Ok(Acknowledged::NotPending);
-            }
-            if succeeded.is_none() && lease.is_some_and(|lease| lease > now) {
-                return Ok(Acknowledged::InFlight);
+            let checked = Checked {
+                succeeded: found.try_get(0)?,
+                uncertain: found.try_get::<_, Option<bool>>(4)?.unwrap_or(false),
+                lease_until_ms: found.try_get(1)?,
+                acknowledged: found.try_get::<_, Option<i64>>(2)?.is_some(),
+                attempt_deadline_ms: found.try_get(5)?,
+                now_ms: now,
+            };
+            if let Some(refused) = refused_acknowledgement(&ack, checked) {
+                return Ok(refused);
             }
             let (finding, note) = match &ack.resolution {
                 Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),
@@ -1089,7 +1112,12 @@ mod tests {
         let server = PgServer::start();
         let journal = PostgresJournal::connect(&server.database("down")).unwrap();
         let before = journal
-            .begin(&intent("before"), "h:1", Duration::from_secs(60))
+            .begin(
+                &intent("before"),
+                "h:1",
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )
             .unwrap();
         assert!(matches!(before, Begun::Started(_)));
 
@@ -1099,7 +1127,12 @@ mod tests {
         assert!(error.contains("cannot reach the database"), "{error}");
         assert!(
             journal
-                .begin(&intent("while-down"), "h:1", Duration::from_secs(60))
+                .begin(
+                    &intent("while-down"),
+                    "h:1",
+                    Duration::from_secs(60),
+                    Duration::ZERO
+                )
                 .is_err()
         );
         assert!(journal.pending().is_err());
@@ -1113,7 +1146,12 @@ mod tests {
         journal.check_writable().unwrap();
         assert!(matches!(
             journal
-                .begin(&intent("after"), "h:1", Duration::from_secs(60))
+                .begin(
+                    &intent("after"),
+                    "h:1",
+                    Duration::from_secs(60),
+                    Duration::ZERO
+                )
                 .unwrap(),
             Begun::Started(_)
         ));

@@ -157,6 +157,15 @@ pub struct Entry {
     pub resolution: Option<Resolution>,
     /// When the intent was recorded (Unix milliseconds).
     pub started_at_ms: i64,
+    /// Until when the call's attempt may still reach the provider: its
+    /// start plus the module's deadline, by the journal's clock (Unix
+    /// milliseconds). `None` on entries written before it was kept.
+    pub attempt_deadline_ms: Option<i64>,
+    /// Whether that deadline had passed, by the journal's clock, when the
+    /// entry was read. Before it, the call may still reach the provider
+    /// (its host may only be stalled), so nothing decides the entry: no
+    /// finding is recorded, by reconcile or by hand.
+    pub attempt_over: bool,
     /// When the outcome was recorded.
     pub finished_at_ms: Option<i64>,
     /// When the caller acknowledged it.
@@ -198,6 +207,16 @@ pub enum Acknowledged {
     NotPending,
     /// The call is still running on a live host.
     InFlight,
+    /// A finding was given for an entry whose outcome is known now (its
+    /// host recorded it meanwhile).
+    OutcomeKnown,
+    /// A finding was given before the attempt's deadline (Unix
+    /// milliseconds, by the journal's clock): the call may still reach
+    /// the provider.
+    AttemptRunning {
+        /// The attempt's deadline.
+        until_ms: i64,
+    },
 }
 
 /// Milliseconds since the Unix epoch.
@@ -205,6 +224,12 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Whether an attempt with this deadline is over at `now_ms` (entries
+/// from before deadlines were kept count as over).
+pub(crate) fn attempt_over(attempt_deadline_ms: Option<i64>, now_ms: i64) -> bool {
+    attempt_deadline_ms.is_none_or(|deadline| deadline <= now_ms)
 }
 
 /// A length in milliseconds, saturating (a lease, a retention).

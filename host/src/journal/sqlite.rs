@@ -5,16 +5,16 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, lease_until_ms, now_ms,
+    Resolution, attempt_over, duration_ms, lease_until_ms, now_ms,
 };
 use super::store::{
-    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema,
+    Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
+    meta, newer_schema, refused_acknowledgement,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
     // 5: a service's entries in a module, newest first, for the remote id
     // its last create recorded (`last_created`).
     "CREATE INDEX IF NOT EXISTS calls_by_service ON calls (module, service_id, function, id);",
+    // 6: until when each call's attempt may still reach the provider (its
+    // start plus the module's deadline): nothing decides an entry before.
+    "ALTER TABLE calls ADD COLUMN attempt_deadline_ms INTEGER;",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -94,7 +97,7 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
      succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
-     request_digest, uncertain, owner, lease_until_ms, finding, note";
+     request_digest, uncertain, owner, lease_until_ms, finding, note, attempt_deadline_ms";
 
 /// A journal in a SQLite file (or in memory, for tests).
 pub struct SqliteJournal {
@@ -204,6 +207,7 @@ fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
     let succeeded: Option<bool> = row.get(7)?;
     let acknowledged_at_ms: Option<i64> = row.get(12)?;
     let lease_until_ms: Option<i64> = row.get(16)?;
+    let attempt_deadline_ms: Option<i64> = row.get(19)?;
     let outcome = match succeeded {
         Some(succeeded) => Some(CallOutcome {
             succeeded,
@@ -246,13 +250,21 @@ fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
         lease_until_ms,
         resolution: resolution.transpose()?,
         started_at_ms: row.get(6)?,
+        attempt_deadline_ms,
+        attempt_over: attempt_over(attempt_deadline_ms, now_ms),
         finished_at_ms: row.get(11)?,
         acknowledged_at_ms,
     })
 }
 
 impl JournalStore for SqliteJournal {
-    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun> {
+    fn begin(
+        &self,
+        intent: &Intent,
+        owner: &str,
+        lease: Duration,
+        attempt: Duration,
+    ) -> anyhow::Result<Begun> {
         let mut connection = self.connection();
         // One transaction: the key check and the insert cannot interleave
         // with another host's on the same file.
@@ -270,8 +282,8 @@ impl JournalStore for SqliteJournal {
         }
         transaction.execute(
             "INSERT INTO calls (module, function, service_id, idempotency_key, input,
-                request_digest, started_at_ms, owner, lease_until_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                request_digest, started_at_ms, owner, lease_until_ms, attempt_deadline_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7 + ?10)",
             params![
                 intent.module,
                 intent.function,
@@ -282,6 +294,7 @@ impl JournalStore for SqliteJournal {
                 now_ms(),
                 owner,
                 lease_until_ms(lease),
+                duration_ms(attempt),
             ],
         )?;
         let id = transaction.last_insert_rowid();
@@ -289,29 +302,19 @@ impl JournalStore for SqliteJournal {
         Ok(Begun::Started(id))
     }
 
-    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
-        let resolved: Option<Option<String>> = transaction
-            .query_row(
-                "SELECT finding FROM calls WHERE id = ?1 AND finished_at_ms IS NULL",
-                params![id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let Some(finding) = resolved else {
-            bail!("journal entry {id} has its outcome already, or does not exist");
-        };
-        // An operator's resolution stays on record beside the outcome; the
-        // entry goes back to pending so that both are looked at.
-        transaction
+    fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
+        // One statement, conditional: an entry decided meanwhile (or not
+        // this host's) is left as it is.
+        let written = self
+            .connection()
             .execute(
-                "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
-                    sealed_credentials = ?6, finished_at_ms = ?7, lease_until_ms = NULL,
-                    acknowledged_at_ms = NULL
-                 WHERE id = ?1",
+                "UPDATE calls SET succeeded = ?3, kind = ?4, uncertain = ?5, summary = ?6,
+                    sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL
+                 WHERE id = ?1 AND owner = ?2 AND finished_at_ms IS NULL
+                    AND acknowledged_at_ms IS NULL AND finding IS NULL",
                 params![
                     id,
+                    owner,
                     outcome.succeeded,
                     outcome.kind,
                     outcome.uncertain,
@@ -321,11 +324,10 @@ impl JournalStore for SqliteJournal {
                 ],
             )
             .context("recording a call's outcome")?;
-        transaction.commit().context("recording a call's outcome")?;
-        Ok(if finding.is_some() {
-            Finished::Reopened
-        } else {
+        Ok(if written == 1 {
             Finished::Recorded
+        } else {
+            Finished::Fenced
         })
     }
 
@@ -373,17 +375,45 @@ impl JournalStore for SqliteJournal {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         let now = now_ms();
-        let found: Option<(Option<bool>, Option<i64>, Option<i64>)> = transaction
+        type Found = (
+            Option<bool>,
+            Option<i64>,
+            Option<i64>,
+            Option<bool>,
+            Option<i64>,
+        );
+        let found: Option<Found> = transaction
             .query_row(
-                "SELECT succeeded, lease_until_ms, acknowledged_at_ms FROM calls WHERE id = ?1",
+                "SELECT succeeded, lease_until_ms, acknowledged_at_ms, uncertain,
+                    attempt_deadline_ms
+                 FROM calls WHERE id = ?1",
                 params![id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .optional()?;
-        match found {
-            None | Some((_, _, Some(_))) => return Ok(Acknowledged::NotPending),
-            Some((None, Some(lease), None)) if lease > now => return Ok(Acknowledged::InFlight),
-            Some(_) => {}
+        let Some((succeeded, lease, acknowledged, uncertain, attempt_deadline)) = found else {
+            return Ok(Acknowledged::NotPending);
+        };
+        if let Some(refused) = refused_acknowledgement(
+            ack,
+            Checked {
+                succeeded,
+                uncertain: uncertain.unwrap_or(false),
+                lease_until_ms: lease,
+                acknowledged: acknowledged.is_some(),
+                attempt_deadline_ms: attempt_deadline,
+                now_ms: now,
+            },
+        ) {
+            return Ok(refused);
         }
         let (finding, note) = match &ack.resolution {
             Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),

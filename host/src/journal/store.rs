@@ -13,10 +13,12 @@ use super::usage_claims::{RunService, UsageClaim, UsageServiceKey};
 pub enum Finished {
     /// The outcome is recorded.
     Recorded,
-    /// The outcome is recorded, but an operator had resolved the entry by
-    /// hand meanwhile (the host was thought gone): the entry is pending
-    /// again so that someone compares the two.
-    Reopened,
+    /// Nothing was written: the entry is not this host's to finish any
+    /// more. It was decided meanwhile (acknowledged, or resolved by
+    /// reconcile or an operator after its attempt's deadline, while this
+    /// host was stalled), or has its outcome already, or belongs to another
+    /// host. A decided entry stays decided.
+    Fenced,
 }
 
 /// Storage behind the journal. [`super::SqliteJournal`] is the embedded
@@ -34,13 +36,22 @@ pub enum Finished {
 /// hosts whose clocks differ still agree on whose lease has run out.
 pub trait JournalStore: Send + Sync + 'static {
     /// Records an intent, owned by `owner` under a lease of `lease` from
-    /// now, atomically unless the module already has an entry under its
+    /// now, its attempt's deadline `attempt` from now (both by the store's
+    /// clock), atomically unless the module already has an entry under its
     /// idempotency key, which is then returned instead.
-    fn begin(&self, intent: &Intent, owner: &str, lease: Duration) -> anyhow::Result<Begun>;
+    fn begin(
+        &self,
+        intent: &Intent,
+        owner: &str,
+        lease: Duration,
+        attempt: Duration,
+    ) -> anyhow::Result<Begun>;
 
-    /// Records the outcome of an entry begun by this host, once; the lease
-    /// ends with it.
-    fn finish(&self, id: EntryId, outcome: &CallOutcome) -> anyhow::Result<Finished>;
+    /// Records the outcome of an entry `owner` began, once, and only while
+    /// it is undecided (not acknowledged, no finding) and still `owner`'s:
+    /// otherwise nothing is written ([`Finished::Fenced`]). The lease ends
+    /// with it. One atomic step.
+    fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished>;
 
     /// Extends the lease of entries still running on this host to `lease`
     /// from now.
@@ -65,7 +76,10 @@ pub trait JournalStore: Send + Sync + 'static {
 
     /// Acknowledges an entry as `ack` says and destroys its sealed
     /// credentials, unless it is acknowledged already or still in flight
-    /// (its lease current), which is checked in the same atomic step.
+    /// (its lease current); an acknowledgement with a resolution (a
+    /// finding) also unless the entry's outcome is known (recorded, not
+    /// uncertain) or its attempt's deadline has not passed by the store's
+    /// clock. All checked in the same atomic step.
     fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged>;
 
     /// Frees an entry's idempotency key for a new call (the entry keeps a
@@ -263,6 +277,54 @@ pub(crate) fn key_record_rows(record: &KeyRecord) -> Vec<(&'static str, Option<S
                 .map(|key| crate::hex::encode(key)),
         ),
     ]
+}
+
+/// What a store read of an entry in the transaction that acknowledges
+/// it, for [`refused_acknowledgement`].
+pub(crate) struct Checked {
+    /// Whether an outcome is recorded, and if so whether it succeeded.
+    pub succeeded: Option<bool>,
+    /// Whether the recorded outcome leaves the provider's state unknown.
+    pub uncertain: bool,
+    /// The owning host's lease.
+    pub lease_until_ms: Option<i64>,
+    /// Whether the entry is acknowledged already.
+    pub acknowledged: bool,
+    /// The attempt's deadline.
+    pub attempt_deadline_ms: Option<i64>,
+    /// The store's clock.
+    pub now_ms: i64,
+}
+
+/// Why `ack` may not be applied to an entry found as `found`, if it may
+/// not: the one rule of [`JournalStore::acknowledge`], for every store.
+pub(crate) fn refused_acknowledgement(
+    ack: &Acknowledgement,
+    found: Checked,
+) -> Option<Acknowledged> {
+    if found.acknowledged {
+        return Some(Acknowledged::NotPending);
+    }
+    let running = found.succeeded.is_none()
+        && found
+            .lease_until_ms
+            .is_some_and(|lease| lease > found.now_ms);
+    if running {
+        return Some(Acknowledged::InFlight);
+    }
+    // A plain acknowledgement is no decision: the outcome is on record.
+    ack.resolution.as_ref()?;
+    // A finding decides an unknown outcome: never one known meanwhile, and
+    // never while the attempt may still reach the provider.
+    if found.succeeded.is_some() && !found.uncertain {
+        return Some(Acknowledged::OutcomeKnown);
+    }
+    match found.attempt_deadline_ms {
+        Some(until_ms) if !super::record::attempt_over(Some(until_ms), found.now_ms) => {
+            Some(Acknowledged::AttemptRunning { until_ms })
+        }
+        _ => None,
+    }
 }
 
 /// The error of a store whose schema is newer than this host knows (a

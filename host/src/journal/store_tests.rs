@@ -133,6 +133,9 @@ macro_rules! for_each_store {
 for_each_store!(
     an_entry_goes_from_in_flight_to_answered_to_acknowledged,
     a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live,
+    nothing_decides_an_entry_before_its_attempts_deadline,
+    a_finding_is_refused_once_the_outcome_is_known,
+    only_the_owner_finishes_an_undecided_entry,
     an_operators_done_replaces_the_outcome_on_record,
     a_taken_key_returns_the_earlier_entry_until_released,
     hosts_sharing_one_journal_start_exactly_one_entry_per_key,
@@ -199,7 +202,11 @@ fn plain() -> Acknowledgement {
 
 fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
+    let id = started(
+        journal
+            .begin(&intent("k1"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     let entry = journal.get(id).unwrap().unwrap();
     assert_eq!(entry.state, EntryState::InFlight);
     assert_eq!(entry.owner.as_deref(), Some(OWNER));
@@ -212,7 +219,9 @@ fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal
     );
 
     assert_eq!(
-        journal.finish(id, &outcome(Some(vec![1, 2, 3]))).unwrap(),
+        journal
+            .finish(id, OWNER, &outcome(Some(vec![1, 2, 3])))
+            .unwrap(),
         Finished::Recorded
     );
     let entry = journal.get(id).unwrap().unwrap();
@@ -220,7 +229,11 @@ fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal
     assert_eq!(entry.outcome, Some(outcome(Some(vec![1, 2, 3]))));
     assert_eq!(entry.lease_until_ms, None, "the lease ends with the call");
     assert!(entry.finished_at_ms.is_some());
-    assert!(journal.finish(id, &outcome(None)).is_err(), "finished once");
+    assert_eq!(
+        journal.finish(id, OWNER, &outcome(None)).unwrap(),
+        Finished::Fenced,
+        "finished once"
+    );
     assert_eq!(
         journal.get(id).unwrap().unwrap().outcome,
         Some(outcome(Some(vec![1, 2, 3]))),
@@ -261,8 +274,16 @@ fn an_entry_goes_from_in_flight_to_answered_to_acknowledged(db: &dyn TestJournal
 
 fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let lapsed = started(journal.begin(&intent("a"), OWNER, Duration::ZERO).unwrap());
-    let renewed = started(journal.begin(&intent("b"), OWNER, Duration::ZERO).unwrap());
+    let lapsed = started(
+        journal
+            .begin(&intent("a"), OWNER, Duration::ZERO, Duration::ZERO)
+            .unwrap(),
+    );
+    let renewed = started(
+        journal
+            .begin(&intent("b"), OWNER, Duration::ZERO, Duration::ZERO)
+            .unwrap(),
+    );
     journal.renew(&[renewed], live()).unwrap();
     assert_eq!(
         journal.get(lapsed).unwrap().unwrap().state,
@@ -273,7 +294,7 @@ fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live(db: &dyn Test
         EntryState::InFlight
     );
     // A finished entry's lease is not renewed back to life.
-    journal.finish(renewed, &outcome(None)).unwrap();
+    journal.finish(renewed, OWNER, &outcome(None)).unwrap();
     journal.renew(&[renewed], live()).unwrap();
     assert_eq!(journal.get(renewed).unwrap().unwrap().lease_until_ms, None);
 
@@ -294,22 +315,138 @@ fn a_lapsed_lease_is_an_unknown_outcome_and_renewing_keeps_it_live(db: &dyn Test
     let entry = journal.get(lapsed).unwrap().unwrap();
     assert_eq!(entry.resolution, Some(resolution));
     assert_eq!(entry.state, EntryState::Acknowledged);
-    started(journal.begin(&intent("a"), OWNER, live()).unwrap());
+    started(
+        journal
+            .begin(&intent("a"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
 
-    // A host that was only slow finishes after all: nothing is lost, the
-    // entry is pending again.
+    // A host that was only stalled finishes after all: its outcome is
+    // fenced out, the decision stands.
     assert_eq!(
-        journal.finish(lapsed, &outcome(Some(vec![7]))).unwrap(),
-        Finished::Reopened
+        journal
+            .finish(lapsed, OWNER, &outcome(Some(vec![7])))
+            .unwrap(),
+        Finished::Fenced
     );
     let entry = journal.get(lapsed).unwrap().unwrap();
-    assert_eq!(entry.state, EntryState::Answered);
-    assert_eq!(entry.outcome, Some(outcome(Some(vec![7]))));
+    assert_eq!(entry.state, EntryState::Acknowledged);
+    assert_eq!(entry.outcome, None);
+}
+
+fn nothing_decides_an_entry_before_its_attempts_deadline(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    // Its host stalled at once (the lease lapsed), but the attempt may
+    // reach the provider for a while yet.
+    let attempt = Duration::from_millis(1500);
+    let id = started(
+        journal
+            .begin(&intent("stalled"), OWNER, Duration::ZERO, attempt)
+            .unwrap(),
+    );
+    let entry = journal.get(id).unwrap().unwrap();
+    assert_eq!(entry.state, EntryState::Unknown, "its host looks gone");
+    assert!(!entry.attempt_over);
+    let until = entry.attempt_deadline_ms.unwrap();
+    assert!(
+        until >= entry.started_at_ms + 1500,
+        "{until} {}",
+        entry.started_at_ms
+    );
+    let not_done = Acknowledgement {
+        resolution: Some(Resolution {
+            finding: Finding::NotDone,
+            note: None,
+        }),
+        outcome: None,
+        release_key: true,
+    };
+    assert_eq!(
+        journal.acknowledge(id, &not_done).unwrap(),
+        Acknowledged::AttemptRunning { until_ms: until }
+    );
+    match journal
+        .begin(&intent("stalled"), OWNER, live(), attempt)
+        .unwrap()
+    {
+        Begun::Existing(entry) => assert_eq!(entry.id, id, "the key is still taken"),
+        Begun::Started(_) => panic!("the key was freed before the deadline"),
+    }
+    // A plain acknowledgement is no decision; the store checks the rest.
+    std::thread::sleep(Duration::from_millis(1600));
+    let entry = journal.get(id).unwrap().unwrap();
+    assert!(entry.attempt_over);
+    assert_eq!(
+        journal.acknowledge(id, &not_done).unwrap(),
+        Acknowledged::Yes
+    );
+    started(
+        journal
+            .begin(&intent("stalled"), OWNER, live(), attempt)
+            .unwrap(),
+    );
+}
+
+fn a_finding_is_refused_once_the_outcome_is_known(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let id = started(
+        journal
+            .begin(&intent("late"), OWNER, Duration::ZERO, Duration::ZERO)
+            .unwrap(),
+    );
+    // Read as unknown, then its host records the outcome before the
+    // finding comes: the finding is refused, the outcome kept.
+    assert_eq!(journal.get(id).unwrap().unwrap().state, EntryState::Unknown);
+    assert_eq!(
+        journal.finish(id, OWNER, &outcome(None)).unwrap(),
+        Finished::Recorded
+    );
+    let done = Acknowledgement {
+        resolution: Some(Resolution {
+            finding: Finding::Done,
+            note: None,
+        }),
+        outcome: Some(outcome(None)),
+        release_key: false,
+    };
+    assert_eq!(
+        journal.acknowledge(id, &done).unwrap(),
+        Acknowledged::OutcomeKnown
+    );
+    assert_eq!(
+        journal.get(id).unwrap().unwrap().state,
+        EntryState::Answered
+    );
+}
+
+fn only_the_owner_finishes_an_undecided_entry(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let id = started(
+        journal
+            .begin(&intent("owned"), OWNER, live(), live())
+            .unwrap(),
+    );
+    assert_eq!(
+        journal.finish(id, "other-host:2", &outcome(None)).unwrap(),
+        Finished::Fenced
+    );
+    assert_eq!(
+        journal.get(id).unwrap().unwrap().state,
+        EntryState::InFlight
+    );
+    assert_eq!(
+        journal.finish(id, OWNER, &outcome(None)).unwrap(),
+        Finished::Recorded
+    );
 }
 
 fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let id = started(journal.begin(&intent("cut"), OWNER, live()).unwrap());
+    let id = started(
+        journal
+            .begin(&intent("cut"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     let cut_off = CallOutcome {
         succeeded: false,
         kind: "timeout".into(),
@@ -317,7 +454,7 @@ fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
         summary: "{}".into(),
         sealed_credentials: None,
     };
-    journal.finish(id, &cut_off).unwrap();
+    journal.finish(id, OWNER, &cut_off).unwrap();
     assert_eq!(journal.get(id).unwrap().unwrap().state, EntryState::Unknown);
     let ack = Acknowledgement {
         resolution: Some(Resolution {
@@ -328,7 +465,10 @@ fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
         release_key: false,
     };
     assert_eq!(journal.acknowledge(id, &ack).unwrap(), Acknowledged::Yes);
-    match journal.begin(&intent("cut"), OWNER, live()).unwrap() {
+    match journal
+        .begin(&intent("cut"), OWNER, live(), Duration::ZERO)
+        .unwrap()
+    {
         Begun::Existing(entry) => {
             assert_eq!(entry.outcome, Some(outcome(None)));
             assert_eq!(entry.resolution.unwrap().finding, Finding::Done);
@@ -339,9 +479,16 @@ fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
 
 fn a_taken_key_returns_the_earlier_entry_until_released(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let id = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
-    journal.finish(id, &outcome(None)).unwrap();
-    match journal.begin(&intent("k1"), OWNER, live()).unwrap() {
+    let id = started(
+        journal
+            .begin(&intent("k1"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal.finish(id, OWNER, &outcome(None)).unwrap();
+    match journal
+        .begin(&intent("k1"), OWNER, live(), Duration::ZERO)
+        .unwrap()
+    {
         Begun::Existing(entry) => {
             assert_eq!(entry.id, id);
             assert_eq!(entry.outcome, Some(outcome(None)));
@@ -350,7 +497,11 @@ fn a_taken_key_returns_the_earlier_entry_until_released(db: &dyn TestJournal) {
     }
     let mut other_module = intent("k1");
     other_module.module = "blesta".into();
-    started(journal.begin(&other_module, OWNER, live()).unwrap());
+    started(
+        journal
+            .begin(&other_module, OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
 
     journal.release_key(id).unwrap();
     journal.release_key(id).unwrap();
@@ -360,7 +511,11 @@ fn a_taken_key_returns_the_earlier_entry_until_released(db: &dyn TestJournal) {
         format!("k1#released-{id}"),
         "a marked copy, marked once"
     );
-    let again = started(journal.begin(&intent("k1"), OWNER, live()).unwrap());
+    let again = started(
+        journal
+            .begin(&intent("k1"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     assert_ne!(again, id);
 }
 
@@ -370,7 +525,11 @@ fn hosts_sharing_one_journal_start_exactly_one_entry_per_key(db: &dyn TestJourna
     let threads: Vec<_> = (0..16)
         .map(|i| {
             let journal = journals[i % journals.len()].clone();
-            std::thread::spawn(move || journal.begin(&intent("same"), OWNER, live()).unwrap())
+            std::thread::spawn(move || {
+                journal
+                    .begin(&intent("same"), OWNER, live(), Duration::ZERO)
+                    .unwrap()
+            })
         })
         .collect();
     let begun: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -396,13 +555,13 @@ fn pending_lists_unacknowledged_entries_oldest_first(db: &dyn TestJournal) {
         .map(|i| {
             started(
                 journal
-                    .begin(&intent(&format!("p{i}")), OWNER, live())
+                    .begin(&intent(&format!("p{i}")), OWNER, live(), Duration::ZERO)
                     .unwrap(),
             )
         })
         .collect();
     for &id in &ids {
-        journal.finish(id, &outcome(None)).unwrap();
+        journal.finish(id, OWNER, &outcome(None)).unwrap();
     }
     journal.acknowledge(ids[1], &plain()).unwrap();
     journal.acknowledge(ids[3], &plain()).unwrap();
@@ -415,11 +574,21 @@ fn pending_lists_unacknowledged_entries_oldest_first(db: &dyn TestJournal) {
 fn entries_survive_reopening(db: &dyn TestJournal) {
     let (answered, in_flight) = {
         let journal = db.open().unwrap();
-        let answered = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
-        journal.finish(answered, &outcome(Some(vec![9]))).unwrap();
+        let answered = started(
+            journal
+                .begin(&intent("a"), OWNER, live(), Duration::ZERO)
+                .unwrap(),
+        );
+        journal
+            .finish(answered, OWNER, &outcome(Some(vec![9])))
+            .unwrap();
         (
             answered,
-            started(journal.begin(&intent("b"), OWNER, live()).unwrap()),
+            started(
+                journal
+                    .begin(&intent("b"), OWNER, live(), Duration::ZERO)
+                    .unwrap(),
+            ),
         )
     };
     let journal = db.open().unwrap();
@@ -442,7 +611,11 @@ fn hosts_opening_a_new_journal_at_once_migrate_it_once(db: &dyn TestJournal) {
         }
     });
     let journal = db.open().unwrap();
-    started(journal.begin(&intent("after"), OWNER, live()).unwrap());
+    started(
+        journal
+            .begin(&intent("after"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
 }
 
 fn a_journal_from_a_newer_schema_is_refused_naming_both_versions(db: &dyn TestJournal) {
@@ -668,19 +841,27 @@ fn a_new_usage_run_starts_fresh_and_old_runs_are_forgotten(db: &dyn TestJournal)
 fn acknowledging_destroys_the_sealed_credentials(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
     // A plain acknowledgement of an answered entry.
-    let answered = started(journal.begin(&intent("plain"), OWNER, live()).unwrap());
+    let answered = started(
+        journal
+            .begin(&intent("plain"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     journal
-        .finish(answered, &outcome(Some(vec![1, 2, 3])))
+        .finish(answered, OWNER, &outcome(Some(vec![1, 2, 3])))
         .unwrap();
     // An uncertain outcome with credentials, resolved by an operator.
-    let uncertain = started(journal.begin(&intent("resolved"), OWNER, live()).unwrap());
+    let uncertain = started(
+        journal
+            .begin(&intent("resolved"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     let cut_off = CallOutcome {
         uncertain: true,
         succeeded: false,
         kind: "timeout".into(),
         ..outcome(Some(vec![4, 5, 6]))
     };
-    journal.finish(uncertain, &cut_off).unwrap();
+    journal.finish(uncertain, OWNER, &cut_off).unwrap();
     for id in [answered, uncertain] {
         let sealed = journal.get(id).unwrap().unwrap().outcome.unwrap();
         assert!(sealed.sealed_credentials.is_some(), "sealed until then");
@@ -727,23 +908,41 @@ fn moment_between() -> i64 {
 
 fn a_purge_deletes_only_entries_acknowledged_before_the_cutoff(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let old = started(journal.begin(&intent("old"), OWNER, live()).unwrap());
-    journal.finish(old, &outcome(None)).unwrap();
+    let old = started(
+        journal
+            .begin(&intent("old"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal.finish(old, OWNER, &outcome(None)).unwrap();
     journal.acknowledge(old, &plain()).unwrap();
     // Unknown (its host gone), never finished.
     let unknown = started(
         journal
-            .begin(&intent("unknown"), OWNER, Duration::ZERO)
+            .begin(&intent("unknown"), OWNER, Duration::ZERO, Duration::ZERO)
             .unwrap(),
     );
     // Answered long ago, never acknowledged.
-    let answered = started(journal.begin(&intent("answered"), OWNER, live()).unwrap());
-    journal.finish(answered, &outcome(Some(vec![1]))).unwrap();
+    let answered = started(
+        journal
+            .begin(&intent("answered"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal
+        .finish(answered, OWNER, &outcome(Some(vec![1])))
+        .unwrap();
     let cutoff = moment_between();
-    let recent = started(journal.begin(&intent("recent"), OWNER, live()).unwrap());
-    journal.finish(recent, &outcome(None)).unwrap();
+    let recent = started(
+        journal
+            .begin(&intent("recent"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal.finish(recent, OWNER, &outcome(None)).unwrap();
     journal.acknowledge(recent, &plain()).unwrap();
-    let in_flight = started(journal.begin(&intent("running"), OWNER, live()).unwrap());
+    let in_flight = started(
+        journal
+            .begin(&intent("running"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
 
     assert_eq!(journal.purge_acknowledged(cutoff, 100).unwrap(), 1);
     let left: Vec<_> = journal
@@ -775,7 +974,11 @@ fn a_purge_deletes_only_entries_acknowledged_before_the_cutoff(db: &dyn TestJour
     assert_eq!(journal.entries().unwrap().len(), 3);
 
     // A purged entry's key is free again: the call would run anew.
-    started(journal.begin(&intent("old"), OWNER, live()).unwrap());
+    started(
+        journal
+            .begin(&intent("old"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
 }
 
 fn a_purge_deletes_at_most_what_it_is_asked_oldest_first(db: &dyn TestJournal) {
@@ -784,10 +987,10 @@ fn a_purge_deletes_at_most_what_it_is_asked_oldest_first(db: &dyn TestJournal) {
         .map(|i| {
             let id = started(
                 journal
-                    .begin(&intent(&format!("a{i}")), OWNER, live())
+                    .begin(&intent(&format!("a{i}")), OWNER, live(), Duration::ZERO)
                     .unwrap(),
             );
-            journal.finish(id, &outcome(None)).unwrap();
+            journal.finish(id, OWNER, &outcome(None)).unwrap();
             id
         })
         .collect();
@@ -851,19 +1054,43 @@ fn rotation() -> Rekey {
 fn a_rekey_reseals_every_sealed_record_and_replaces_the_key_record(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
     journal.adopt_key("check-1").unwrap();
-    let sealed_a = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
-    journal.finish(sealed_a, &outcome(Some(vec![1]))).unwrap();
-    let none = started(journal.begin(&intent("b"), OWNER, live()).unwrap());
-    journal.finish(none, &outcome(None)).unwrap();
-    let sealed_c = started(journal.begin(&intent("c"), OWNER, live()).unwrap());
-    journal.finish(sealed_c, &outcome(Some(vec![3]))).unwrap();
-    let acknowledged = started(journal.begin(&intent("d"), OWNER, live()).unwrap());
+    let sealed_a = started(
+        journal
+            .begin(&intent("a"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     journal
-        .finish(acknowledged, &outcome(Some(vec![4])))
+        .finish(sealed_a, OWNER, &outcome(Some(vec![1])))
+        .unwrap();
+    let none = started(
+        journal
+            .begin(&intent("b"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal.finish(none, OWNER, &outcome(None)).unwrap();
+    let sealed_c = started(
+        journal
+            .begin(&intent("c"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal
+        .finish(sealed_c, OWNER, &outcome(Some(vec![3])))
+        .unwrap();
+    let acknowledged = started(
+        journal
+            .begin(&intent("d"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal
+        .finish(acknowledged, OWNER, &outcome(Some(vec![4])))
         .unwrap();
     journal.acknowledge(acknowledged, &plain()).unwrap();
     // Unknown: its host is gone, so it does not stand in the way.
-    let unknown = started(journal.begin(&intent("e"), OWNER, Duration::ZERO).unwrap());
+    let unknown = started(
+        journal
+            .begin(&intent("e"), OWNER, Duration::ZERO, Duration::ZERO)
+            .unwrap(),
+    );
     let before = journal.entries().unwrap();
 
     assert_eq!(
@@ -937,9 +1164,19 @@ fn a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight(db: &dyn Te
 
     let mut rotation = rotation();
     rotation.current_check = "check-0".into();
-    let sealed = started(journal.begin(&intent("a"), OWNER, live()).unwrap());
-    journal.finish(sealed, &outcome(Some(vec![1]))).unwrap();
-    let running = started(journal.begin(&intent("b"), OWNER, live()).unwrap());
+    let sealed = started(
+        journal
+            .begin(&intent("a"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    journal
+        .finish(sealed, OWNER, &outcome(Some(vec![1])))
+        .unwrap();
+    let running = started(
+        journal
+            .begin(&intent("b"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     assert_eq!(
         journal.rekey(&rotation).unwrap(),
         Rekeyed::InFlight(vec![running])
@@ -960,7 +1197,7 @@ fn a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight(db: &dyn Te
         Some(vec![1])
     );
 
-    journal.finish(running, &outcome(None)).unwrap();
+    journal.finish(running, OWNER, &outcome(None)).unwrap();
     assert_eq!(
         journal.rekey(&rotation).unwrap(),
         Rekeyed::Done { resealed: 1 }
@@ -974,10 +1211,10 @@ fn a_rekey_whose_resealing_fails_changes_nothing(db: &dyn TestJournal) {
         .map(|i| {
             let id = started(
                 journal
-                    .begin(&intent(&format!("s{i}")), OWNER, live())
+                    .begin(&intent(&format!("s{i}")), OWNER, live(), Duration::ZERO)
                     .unwrap(),
             );
-            journal.finish(id, &outcome(Some(vec![i]))).unwrap();
+            journal.finish(id, OWNER, &outcome(Some(vec![i]))).unwrap();
             id
         })
         .collect();
@@ -1024,7 +1261,11 @@ fn finished_call(
         service_id: Some(service.into()),
         ..intent(key)
     };
-    let id = started(journal.begin(&intent, OWNER, live()).unwrap());
+    let id = started(
+        journal
+            .begin(&intent, OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     let outcome = CallOutcome {
         succeeded,
         kind: if succeeded { "ok" } else { "provider" }.into(),
@@ -1032,7 +1273,7 @@ fn finished_call(
         summary: summary.into(),
         sealed_credentials: None,
     };
-    journal.finish(id, &outcome).unwrap();
+    journal.finish(id, OWNER, &outcome).unwrap();
     id
 }
 
@@ -1112,7 +1353,11 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         service_id: Some("svc-3".into()),
         ..intent("c6")
     };
-    started(journal.begin(&intent_only, OWNER, live()).unwrap());
+    started(
+        journal
+            .begin(&intent_only, OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
     assert!(journal.last_created("webline", "svc-3").unwrap().is_none());
     assert!(journal.last_created("webline", "nobody").unwrap().is_none());
     // Reopened, as another host would.

@@ -144,6 +144,8 @@ mod tests {
             lease_until_ms: None,
             resolution: None,
             started_at_ms: id,
+            attempt_deadline_ms: None,
+            attempt_over: true,
             finished_at_ms: Some(id),
             acknowledged_at_ms: Some(id),
         }

@@ -200,6 +200,7 @@ async fn call_module(
         "journal_entry": answer.journal_entry,
         "module_digest": answer.module_digest,
         "replayed": answer.replayed,
+        "journaled": answer.journaled,
     });
     match &answer.result {
         Ok(response) => result["ok"] = json!(response),
@@ -473,7 +474,10 @@ async fn journal_ack(
         Err(error) => {
             let status = match error {
                 AckError::NotPending(_) => StatusCode::NOT_FOUND,
-                AckError::InFlight(_) | AckError::FindingRequired(_) => StatusCode::CONFLICT,
+                AckError::InFlight(_)
+                | AckError::FindingRequired(_)
+                | AckError::AttemptRunning { .. }
+                | AckError::NotJournaled(_) => StatusCode::CONFLICT,
                 _ => StatusCode::BAD_REQUEST,
             };
             Err(ApiError::new(status, error.kind(), error.to_string()))

@@ -158,6 +158,17 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
     for task in [reconciler, purger].into_iter().flatten() {
         task.abort();
     }
+    // Outcomes the journal did not take when their calls ended are in this
+    // process only: one more try before it goes.
+    if let Some(journal) = host.journal() {
+        let held = journal.write_held().await;
+        if held > 0 {
+            tracing::error!(
+                held,
+                "stopping with call outcomes the journal did not take: their entries stay unknown until resolved"
+            );
+        }
+    }
     tracing::info!("stopped: every call in flight has finished");
     Ok(ExitCode::SUCCESS)
 }

@@ -101,6 +101,7 @@ pub fn seed_dead_host_entries(path: &Path, service_id: &str, keys: &[String]) {
                 },
                 "gone-host:1",
                 std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
             )
             .unwrap();
     }
