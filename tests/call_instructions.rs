@@ -143,6 +143,8 @@ fn make_calls(calls: usize) {
     let host = Host::with_options(HostOptions {
         compile_cache: Some(cache),
         max_concurrent_calls: 2,
+        // One guest thread: no work stealing between two to count.
+        guest_threads: 1,
         ..HostOptions::default()
     })
     .unwrap();

@@ -229,3 +229,76 @@ async fn a_component_that_is_not_a_provider_module_is_refused_at_load() {
     assert!(format!("{error:#}").contains("broken"), "{error:#}");
     assert!(host.module("broken").is_none());
 }
+
+/// Guests computing without end on every guest thread (four to each) take
+/// nothing from the caller's threads, and the host's other calls go on
+/// beside them: each guest yields its thread at every epoch tick.
+#[tokio::test(flavor = "current_thread")]
+async fn looping_guests_leave_the_callers_thread_and_other_calls_running() {
+    let sandbox = provisioning_sandbox::Sandbox::start().await.unwrap();
+    let host = std::sync::Arc::new(
+        Host::with_options(provisioning_host::HostOptions {
+            guest_threads: 1,
+            ..provisioning_host::HostOptions::default()
+        })
+        .unwrap(),
+    );
+    let spin_for = Duration::from_secs(6);
+    host.load(
+        ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING).limits(Limits {
+            deadline: spin_for,
+            ..Limits::default()
+        }),
+    )
+    .await
+    .unwrap();
+    host.load(common::hostmenow_config(&sandbox, "hostmenow"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let loops: Vec<_> = (0..4)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move {
+                host.call_with(
+                    "misbehaving",
+                    &Request::TestConnection,
+                    &[setting("behaviour", "loop")],
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // This test's own (single) thread: a timer comes on time.
+    let mut worst_tick = Duration::ZERO;
+    for _ in 0..20 {
+        let asked = Instant::now();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        worst_tick = worst_tick.max(asked.elapsed());
+    }
+    assert!(
+        worst_tick < Duration::from_millis(60),
+        "a 10 ms timer on the caller's thread took {worst_tick:?}"
+    );
+    // Another module's call, on the guest thread the loops share.
+    let beside = Instant::now();
+    host.call("hostmenow", &Request::TestConnection)
+        .await
+        .expect("the call beside the loops succeeds");
+    assert!(
+        beside.elapsed() < Duration::from_secs(2),
+        "the call beside four looping guests took {:?}",
+        beside.elapsed()
+    );
+    for looping in loops {
+        let error = looping.await.unwrap().unwrap_err();
+        assert_eq!(error.kind(), "deadline-exceeded", "{error}");
+    }
+    assert!(
+        started.elapsed() < spin_for + Duration::from_secs(2),
+        "the loops were stopped at their deadline ({:?})",
+        started.elapsed()
+    );
+}

@@ -489,3 +489,92 @@ async fn a_journaled_call_that_gets_no_slot_is_a_definite_refusal_and_its_key_st
     assert!(created.result.is_ok(), "{:?}", created.result);
     assert!(!created.replayed, "the refusal was not replayed");
 }
+
+/// A copy of the misbehaving component whose instance makes `extra` more
+/// core instances (of an empty core module appended to it), as a
+/// component of another language does (a Python one instantiates 17 where
+/// a Rust one makes 3), written under `label` in the test's directory.
+fn misbehaving_with_core_instances(extra: u32, label: &str) -> std::path::PathBuf {
+    use wasm_encoder::{ComponentSection, InstanceSection, Module, ModuleSection};
+    use wasmparser::{Parser, Payload};
+
+    let mut bytes = std::fs::read(provisioning_components::MISBEHAVING).unwrap();
+    // The appended module's index: the core modules the component itself
+    // defines (its nested modules' and components' sections left out).
+    let (mut depth, mut modules) = (0, 0);
+    for payload in Parser::new(0).parse_all(&bytes) {
+        match payload.unwrap() {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ModuleSection { .. } if depth == 1 => modules += 1,
+            _ => {}
+        }
+    }
+    ModuleSection(&Module::new()).append_to_component(&mut bytes);
+    let mut instances = InstanceSection::new();
+    for _ in 0..extra {
+        instances.instantiate(modules, Vec::<(&str, wasm_encoder::ModuleArg)>::new());
+    }
+    instances.append_to_component(&mut bytes);
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{label}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_of_many_core_instances_runs_at_full_concurrency_or_is_refused_at_load() {
+    const SLOTS: u32 = 8;
+    let host = std::sync::Arc::new(
+        Host::with_options(HostOptions {
+            max_concurrent_calls: SLOTS,
+            ..HostOptions::default()
+        })
+        .unwrap(),
+    );
+    // A listener that accepts and never answers: each call holds its
+    // instance, waiting, until its deadline, so that every slot's instance
+    // is alive at once.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", silent.local_addr().unwrap());
+    let wide = misbehaving_with_core_instances(20, "core-instances-20");
+    host.load(
+        ModuleConfig::new("wide", &wide)
+            .allow_hosts(&[origin.as_str()])
+            .unwrap()
+            .setting("behaviour", "ungranted-host")
+            .setting("target-url", format!("{origin}/never-answers"))
+            .limits(Limits {
+                deadline: Duration::from_millis(600),
+                ..Limits::default()
+            }),
+    )
+    .await
+    .expect("23 core instances a call fit the pool's share");
+    let calls: Vec<_> = (0..SLOTS)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move { host.call("wide", &Request::TestConnection).await })
+        })
+        .collect();
+    let mut kinds = Vec::new();
+    for call in calls {
+        kinds.push(call.await.unwrap().unwrap_err().kind().to_string());
+    }
+    assert!(
+        kinds.iter().all(|kind| kind == &kinds[0] && kind != "host"),
+        "every call ended the same way, none for want of an instance: {kinds:?}"
+    );
+    drop(silent);
+
+    let too_wide = misbehaving_with_core_instances(70, "core-instances-70");
+    let refused = host
+        .load(ModuleConfig::new("too-wide", &too_wide))
+        .await
+        .err()
+        .map(|error| format!("{error:#}"))
+        .expect("a component needing more than a call's share is refused at load");
+    assert!(
+        refused.contains("core module instances") && refused.contains("64"),
+        "the reason names what the component needs: {refused}"
+    );
+}

@@ -6,9 +6,10 @@
 //!
 //! A copy of the running program makes the calls under callgrind, twice:
 //! `calls` measured calls after a warm-up, then `2 × calls`. The difference
-//! of the two runs' counts on the calling thread is what `calls` calls
-//! cost, without the set-up, the warm-up or other threads (the sandbox's);
-//! the guest runs on a wasmtime fiber of that thread, so it is in. (Counting
+//! of the two runs' counts on the calling thread and the host's guest
+//! threads (where each call's guest work runs, on a wasmtime fiber) is
+//! what `calls` calls cost, without the set-up, the warm-up or other
+//! threads (the sandbox's). (Counting
 //! only while a function is on the stack would miss it: callgrind sees the
 //! fiber as another stack.) The kernel's work is not counted.
 //!
@@ -30,6 +31,10 @@ use std::process::Command;
 
 /// The name the copy's calling loop has (in a function of that name).
 pub const MEASURED_FUNCTION: &str = "measured_calls";
+
+/// The function each of the host's guest threads runs first: the guest
+/// work of a call runs there, not on the calling thread.
+pub const GUEST_THREAD_FUNCTION: &str = "guest_threads::guest_thread_started";
 
 /// Calls counted by callee, as (what they are, a part of the callee's
 /// name that only they have).
@@ -60,6 +65,18 @@ pub struct Counted {
 }
 
 impl Counted {
+    /// Adds one thread's counts (`counted`, its instructions by part) and
+    /// its `calls` to these.
+    fn add(&mut self, counted: &Counted, calls: &BTreeMap<&'static str, u64>) {
+        self.total += counted.total;
+        for (part, count) in &counted.by_part {
+            *self.by_part.entry(part).or_default() += count;
+        }
+        for (what, count) in calls {
+            *self.calls.entry(what).or_default() += count;
+        }
+    }
+
     /// What `calls` calls cost: `more` (a copy that made `calls` more)
     /// less `self`, per call.
     pub fn per_call_to(&self, more: &Counted, calls: u64) -> Counted {
@@ -142,7 +159,7 @@ pub fn fill_compile_cache(program: Command) {
 }
 
 /// Runs `program` under callgrind, its output files in `out`, and counts
-/// what its calling thread executed. Panics, with what it printed, when
+/// what its calling thread and the host's guest threads executed. Panics, with what it printed, when
 /// the program fails.
 pub fn count(program: Command, out: &Path) -> Counted {
     std::fs::create_dir_all(out).unwrap();
@@ -155,18 +172,25 @@ pub fn count(program: Command, out: &Path) -> Counted {
         ],
         &program,
     );
-    // Only the calling thread's file names the measured function.
-    let mut calling = Vec::new();
+    // The calling thread's file names the measured function; the host's
+    // guest threads' files name the function each of them ran first.
+    let mut counted_files = Vec::new();
+    let mut calling = 0;
     for entry in std::fs::read_dir(out).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         if text.contains(MEASURED_FUNCTION) {
-            calling.push(path);
+            calling += 1;
+            counted_files.push(path);
+        } else if text.contains(GUEST_THREAD_FUNCTION) {
+            counted_files.push(path);
         }
     }
-    assert_eq!(calling.len(), 1, "one thread made the calls: {calling:?}");
-    let mut counted = by_part(&calling[0]);
-    counted.calls = calls_into(&calling[0]);
+    assert_eq!(calling, 1, "one thread made the calls: {counted_files:?}");
+    let mut counted = Counted::default();
+    for file in &counted_files {
+        counted.add(&by_part(file), &calls_into(file));
+    }
     let _ = std::fs::remove_dir_all(out);
     counted
 }

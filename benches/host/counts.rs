@@ -1,11 +1,12 @@
 //! Part 7: what one call costs in counts that do not wobble, the component
 //! against the native client: instructions under callgrind (as
 //! `callgrind.rs` says: two copies of this benchmark, `CALLS` and twice as
-//! many calls, their difference on the calling thread), and the calling
-//! thread's minor page faults and context switches, read natively. Each
-//! copy runs the sandbox on threads of its own and the calls on a
-//! current-thread runtime, so that the calling thread does the caller's
-//! whole share of the work (the HTTP client's connection task included).
+//! many calls, their difference on the calling thread and the host's one
+//! guest thread), and the calling thread's minor page faults and context
+//! switches, read natively. Each copy runs the sandbox on threads of its
+//! own and the calls on a current-thread runtime, so that the calling
+//! thread and the guest thread do the caller's whole share of the work
+//! (the HTTP client's connection task, on the guest thread, included).
 //!
 //! Only in the full run: the quick pass leaves the counts to
 //! `tests/call_instructions.rs`.
@@ -105,7 +106,7 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
     });
     summary.push(Row {
         part: PART,
-        measure: "instructions per call (callgrind, calling thread), component".into(),
+        measure: "instructions per call (callgrind, calling and guest threads), component".into(),
         value: Figure::Count(component.total as f64),
         baseline: Some(("native client".into(), Figure::Count(native.total as f64))),
         goal: Goal::AtMost(Figure::Count(INSTRUCTIONS_GOAL)),
@@ -150,7 +151,7 @@ pub fn run(scale: &Scale, summary: &mut Summary) {
         })
         .collect();
     summary.note(format!(
-        "Where a call's {} instructions go (self cost by crate, calling thread): {}. The native \
+        "Where a call's {} instructions go (self cost by crate, calling and guest threads): {}. The native \
          client's {}: {:?}.",
         component.total,
         parts.join(", "),
@@ -200,6 +201,8 @@ fn make_calls(role: &str, calls: u64) {
                 compile_cache: Some(fixture::compile_cache_dir()),
                 // valgrind cannot map the default pool's reservations.
                 max_concurrent_calls: 2,
+                // One guest thread: no work stealing between two to count.
+                guest_threads: 1,
                 keep_resident: role == "component",
                 ..HostOptions::default()
             })

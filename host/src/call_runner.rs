@@ -476,6 +476,18 @@ fn classify_trap(
             cap_bytes: module.limits().output_bytes,
         };
     }
+    // The pool had no instance for it: nothing ran, a definite refusal
+    // like a call slot not had in time (load refuses a component that needs
+    // more than a call's share of the pool, so this is not expected).
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return CallError::Busy {
+            module: name,
+            deadline: module.limits().deadline,
+        };
+    }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return CallError::DeadlineExceeded {
             module: name,

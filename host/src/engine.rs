@@ -14,6 +14,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::compile_cache::CompileCache;
+use crate::guest_threads::GuestThreads;
 use crate::http_client::ProviderClient;
 use crate::store::{CallState, EPOCH_TICK};
 
@@ -56,6 +57,12 @@ pub struct HostOptions {
     /// [`KEEP_RESIDENT_BYTES`] for each pool slot that has run a call, so
     /// at most that times the most calls that ran at once.
     pub keep_resident: bool,
+    /// Threads that run guest code, apart from the caller's runtime (at
+    /// least one): guests computing on all of them still leave the
+    /// caller's threads free to accept connections, answer health checks
+    /// and reach the journal, and each guest yields them at every epoch
+    /// tick so that other calls go on beside it. Default: one per CPU.
+    pub guest_threads: usize,
 }
 
 /// How much of a pooled memory stays resident between instances when
@@ -71,6 +78,7 @@ impl Default for HostOptions {
             compile_cache: None,
             pooled_http: true,
             keep_resident: true,
+            guest_threads: thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -87,6 +95,8 @@ pub(crate) struct Runtime {
     pub(crate) call_capacity: usize,
     /// Where compiled components are kept, if anywhere.
     compile_cache: Option<CompileCache>,
+    /// Where every call's guest work runs.
+    pub(crate) guests: GuestThreads,
 }
 
 impl Runtime {
@@ -133,6 +143,7 @@ impl Runtime {
             call_slots: Arc::new(Semaphore::new(slots as usize)),
             call_capacity: slots as usize,
             compile_cache,
+            guests: GuestThreads::start(options.guest_threads)?,
         }))
     }
 
@@ -145,6 +156,29 @@ impl Runtime {
         }
     }
 }
+
+/// What one call's instance may take from the instance pool; the pool
+/// holds this for every call slot and its headroom, and wasmtime refuses,
+/// when it compiles or maps a component, one whose instance needs more
+/// (`compiling …: The component transitively contains 70 core module
+/// instances, which exceeds the configured maximum of 64`): its calls
+/// would otherwise find the pool empty under load with call slots free.
+/// A core instance costs the pool a count, nothing reserved, so its share
+/// is generous (a Python component instantiates 17, a Rust one 3); each
+/// memory and table reserves address space, so theirs are what
+/// components need.
+struct PoolShare {
+    core_instances: u32,
+    memories: u32,
+    tables: u32,
+}
+
+/// One call's share of the pool.
+const CALL_SHARE: PoolShare = PoolShare {
+    core_instances: 64,
+    memories: 2,
+    tables: 8,
+};
 
 /// How much of a pooled table stays resident with
 /// [`HostOptions::keep_resident`].
@@ -159,10 +193,10 @@ const BOUNDS_CHECK_FREE_RESERVATION: u64 = 4 << 30;
 /// reserves little address space).
 const LOAD_HEADROOM: std::ops::RangeInclusive<u32> = 4..=16;
 
-/// The pool behind `slots` calls at once. A provider component instantiates
-/// a handful of core modules (its code and the adapters' shims) with one
-/// memory; the totals leave room for that. Each memory slot reserves address
-/// space, not memory: the module's own cap is enforced by the call's limiter.
+/// The pool behind `slots` calls at once, each with [`CALL_SHARE`] (a
+/// component that needs more is refused at load). Each memory slot
+/// reserves address space, not memory: the module's own cap is enforced by
+/// the call's limiter.
 fn pooling(slots: u32, keep_resident: bool) -> PoolingAllocationConfig {
     // Loading a module (its `info`) and `inspect` instantiate outside the
     // call bound: a swap under full load must still find room.
@@ -170,9 +204,12 @@ fn pooling(slots: u32, keep_resident: bool) -> PoolingAllocationConfig {
     let instances = slots.saturating_add(headroom);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
-        .total_core_instances(instances.saturating_mul(8))
-        .total_memories(instances.saturating_mul(2))
-        .total_tables(instances.saturating_mul(8))
+        .total_core_instances(instances.saturating_mul(CALL_SHARE.core_instances))
+        .max_core_instances_per_component(CALL_SHARE.core_instances)
+        .max_memories_per_component(CALL_SHARE.memories)
+        .max_tables_per_component(CALL_SHARE.tables)
+        .total_memories(instances.saturating_mul(CALL_SHARE.memories))
+        .total_tables(instances.saturating_mul(CALL_SHARE.tables))
         .total_stacks(instances)
         .max_memory_size(MAX_MODULE_MEMORY);
     if keep_resident {

@@ -596,7 +596,7 @@ impl Host {
         request: &Request,
         options: &CallOptions,
         first_turn: Option<Turn>,
-        reuse: Option<&InstancePool>,
+        reuse: Option<&Arc<InstancePool>>,
     ) -> Answer {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
@@ -638,7 +638,7 @@ impl Host {
         request: &Request,
         options: &CallOptions,
         first_turn: Option<Turn>,
-        reuse: Option<&InstancePool>,
+        reuse: Option<&Arc<InstancePool>>,
     ) -> Answer {
         let module = loaded.name();
         // Journaled calls are mutating ones, never eligible: they keep a
@@ -655,7 +655,8 @@ impl Host {
         // limit included.
         let deadline = std::time::Instant::now() + loaded.limits().deadline;
         let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
-            return Host::run(
+            return self
+                .run(
                 loaded,
                 request,
                 &options.settings,
@@ -704,7 +705,8 @@ impl Host {
         };
         let entry = ticket.entry();
         tracing::Span::current().record("journal_entry", entry);
-        let answer = Host::run(
+        let answer = self
+            .run(
             loaded,
             request,
             &options.settings,
@@ -759,9 +761,11 @@ impl Host {
     }
 
     /// Runs a call in the module, unjournaled here, paced by `pacing`, in
-    /// an instance of `reuse` when given.
+    /// an instance of `reuse` when given; on the guest threads, so that a
+    /// guest computing cannot hold the caller's ([`crate::guest_threads`]).
     #[allow(clippy::too_many_arguments)]
     async fn run(
+        &self,
         loaded: &Arc<LoadedModule>,
         request: &Request,
         settings: &[Setting],
@@ -769,10 +773,37 @@ impl Host {
         deadline: std::time::Instant,
         journal_entry: Option<EntryId>,
         pacing: Pacing,
-        reuse: Option<&InstancePool>,
+        reuse: Option<&Arc<InstancePool>>,
     ) -> Answer {
-        let completed =
-            call_runner::run(loaded, request, settings, redactor, deadline, pacing, reuse).await;
+        let work = {
+            let (loaded, request, settings) = (loaded.clone(), request.clone(), settings.to_vec());
+            let (redactor, reuse) = (redactor.clone(), reuse.cloned());
+            async move {
+                call_runner::run(
+                    &loaded,
+                    &request,
+                    &settings,
+                    &redactor,
+                    deadline,
+                    pacing,
+                    reuse.as_deref(),
+                )
+                .await
+            }
+            .in_current_span()
+        };
+        let completed = match self.runtime.guests.run(work).await {
+            Ok(completed) => completed,
+            // Never expected: the call's task panicked (its message went to
+            // the log) or the host is being dropped.
+            Err(error) => call_runner::Completed {
+                result: Err(CallError::Host {
+                    module: loaded.name().to_string(),
+                    message: format!("the call's task ended abnormally: {error}"),
+                }),
+                memory_peak_bytes: None,
+            },
+        };
         Answer {
             result: completed.result,
             module_digest: Some(loaded.digest().to_string()),

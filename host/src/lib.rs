@@ -30,6 +30,7 @@ mod compile_cache;
 mod engine;
 mod error;
 mod grant;
+mod guest_threads;
 mod hex;
 mod host;
 mod http_client;

@@ -224,8 +224,7 @@ impl LoadedModule {
             deadline,
             self.client.clone(),
         );
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        call_store(self.pre.engine(), state, remaining)
+        call_store(self.pre.engine(), state)
     }
 
     /// The name calls use.
@@ -474,7 +473,7 @@ async fn read_info(
         deadline,
         None,
     );
-    let mut store = call_store(pre.engine(), state, limits.deadline);
+    let mut store = call_store(pre.engine(), state);
     let instance = pre.instantiate_async(&mut store).await?;
     let info = instance
         .billing_provisioning_module()

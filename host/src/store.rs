@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -15,17 +15,15 @@ use crate::limits::Limits;
 use crate::outbound::OutboundHooks;
 use crate::policy::OutboundPolicy;
 
-/// How often the engine's epoch advances; a runaway guest is stopped
-/// within one tick of its deadline.
+/// How often the engine's epoch advances: a guest yields its thread to
+/// other calls at each tick, and a runaway guest is stopped within one
+/// tick of its deadline.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Epoch ticks that make up `deadline` (at least one).
-pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
-    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
-}
 
 /// The data of one call's [`wasmtime::Store`].
 pub(crate) struct CallState {
+    /// When the guest is stopped (checked at each epoch tick).
+    deadline: Instant,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: OutboundHooks,
@@ -55,6 +53,7 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .build();
         CallState {
+            deadline,
             wasi,
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(module, policy, deadline, limits.response_bytes, client),
@@ -84,25 +83,34 @@ impl CallState {
 /// is: that is the point of reuse, and why only calls with the same
 /// settings share an instance.
 pub(crate) fn begin_next_call(store: &mut Store<CallState>, deadline: Instant) {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    store.set_epoch_deadline(deadline_ticks(remaining));
     let state = store.data_mut();
+    state.deadline = deadline;
     state.hooks.set_deadline(deadline);
     state.stdout.clear();
     state.stderr.clear();
 }
 
 /// A store for one call (or one `info` read): `state`, its memory limiter,
-/// and the epoch deadline armed to trap after `remaining`.
-pub(crate) fn call_store(
-    engine: &Engine,
-    state: CallState,
-    remaining: Duration,
-) -> Store<CallState> {
+/// and epoch interruption: at every tick the guest yields its thread to the
+/// runtime's other work (a guest that computes without end must not hold a
+/// thread another call or the accept loop needs), and once the state's
+/// deadline has passed it traps ([`wasmtime::Trap::Interrupt`]).
+pub(crate) fn call_store(engine: &Engine, state: CallState) -> Store<CallState> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
-    store.set_epoch_deadline(deadline_ticks(remaining));
-    store.epoch_deadline_trap();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|store| {
+        if Instant::now() >= store.data().deadline {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        // tokio's yield_now puts the task behind every other task ready on
+        // the thread and lets the thread poll for I/O first, which a plain
+        // wake-up would not.
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
     store
 }
 

@@ -327,7 +327,7 @@ async fn attempt(
     host: &Host,
     mut pending: QueuedService,
     options: &SyncOptions,
-    pool: Option<&InstancePool>,
+    pool: Option<&Arc<InstancePool>>,
 ) -> Step {
     let module_name = pending.job.module.clone();
     let Some(module) = host.module(&module_name) else {
