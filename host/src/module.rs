@@ -175,7 +175,7 @@ impl LoadedModule {
             imports,
         } = prepare(runtime, &config.component, config.pinned_sha256.as_deref())
             .with_context(|| format!("loading module `{name}`"))?;
-        let info = read_info(&pre, name.clone(), &config.limits)
+        let info = read_info(runtime, &pre, name.clone(), &config.limits)
             .await
             .and_then(|info| check_info(&info).map(|()| info))
             .with_context(|| format!("reading the info of module `{name}`"))?;
@@ -359,7 +359,7 @@ impl Inspection {
             imports,
             ..
         } = prepare(runtime, path, None)?;
-        let info = read_info(&pre, "inspect".into(), &Limits::default()).await?;
+        let info = read_info(runtime, &pre, "inspect".into(), &Limits::default()).await?;
         Ok(Inspection {
             digest,
             imports,
@@ -458,28 +458,38 @@ fn compile(
     Ok((component, digest, imports))
 }
 
-/// Calls `info` in a throwaway store that may reach nothing.
+/// Calls `info` in a throwaway store that may reach nothing, on the guest
+/// threads like every call (a module's code never runs on the caller's).
 async fn read_info(
+    runtime: &Runtime,
     pre: &ProviderPre<CallState>,
     name: Arc<str>,
     limits: &Limits,
 ) -> anyhow::Result<ModuleInfo> {
-    let deadline = Instant::now() + limits.deadline;
-    // No client: `info` may reach nothing.
-    let state = CallState::new(
-        name,
-        Arc::new(OutboundPolicy::default()),
-        limits,
-        deadline,
-        None,
-    );
-    let mut store = call_store(pre.engine(), state);
-    let instance = pre.instantiate_async(&mut store).await?;
-    let info = instance
-        .billing_provisioning_module()
-        .call_info(&mut store)
-        .await?;
-    Ok(info)
+    let (pre, limits) = (pre.clone(), *limits);
+    let work = async move {
+        let deadline = Instant::now() + limits.deadline;
+        // No client: `info` may reach nothing.
+        let state = CallState::new(
+            name,
+            Arc::new(OutboundPolicy::default()),
+            &limits,
+            deadline,
+            None,
+        );
+        let mut store = call_store(pre.engine(), state);
+        let instance = pre.instantiate_async(&mut store).await?;
+        let info = instance
+            .billing_provisioning_module()
+            .call_info(&mut store)
+            .await?;
+        anyhow::Ok(info)
+    };
+    runtime
+        .guests
+        .run(work)
+        .await
+        .context("the task reading the module's info ended abnormally")?
 }
 
 /// Refuses an `info` the host could not rely on: no id, a setting declared
