@@ -28,15 +28,23 @@
 //! so no window of `per` then holds more than `requests` of them, whatever
 //! the network does; the price is one call's duration per window.
 //!
+//! A turn is also counted by window: it starts only once the turn
+//! `requests` turns before it started at least one window plus a margin
+//! ([`counted_window`]) ago. Spacing alone puts exactly one window between
+//! a turn and the one `requests` before it, so any arrival jitter that
+//! delays the earlier request or hurries the later one puts one request
+//! too many into some window of the provider's; the margin absorbs that
+//! jitter (a tenth of the window, at most [`MAX_ARRIVAL_MARGIN`]).
+//!
 //! Several hosts on one journal database share a provider account, and so
 //! its limit: each turn is then also reserved in a [`SharedBudget`] kept in
-//! that database, spaced after the latest turn any host reserved, and a
-//! provider's Retry-After seen by one host holds them all. The window of
-//! calls still running stays each host's own (a host cannot see another's
-//! calls end), so across hosts only the spacing holds: give hosts that
-//! share a journal a `rate_limit` a little under the provider's (a fifth
-//! less absorbs the arrival jitter the window would otherwise absorb).
-//! While the database cannot be reached each host paces alone.
+//! that database, spaced after the latest turn any host reserved and
+//! counted by window against the starts of the latest turns any host
+//! reserved (the same rule as this host's own), and a provider's
+//! Retry-After seen by one host holds them all. The window of calls still
+//! running stays each host's own (a host cannot see another's calls end);
+//! across hosts the window of starts and its margin keep arrivals under
+//! the limit. While the database cannot be reached each host paces alone.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -47,13 +55,27 @@ use tokio::sync::Notify;
 
 use crate::limits::RequestRate;
 
+/// The most a turn's window is lengthened for arrival jitter (see
+/// [`counted_window`]).
+pub(crate) const MAX_ARRIVAL_MARGIN: Duration = Duration::from_millis(500);
+
+/// How long after its start a turn counts toward the limit: the rate's
+/// window plus a margin for the jitter of requests' arrivals (the time
+/// from a turn's start to its request reaching the provider differs from
+/// call to call, and between hosts): a tenth of the window, at most
+/// [`MAX_ARRIVAL_MARGIN`]. The price is that margin per window of turns.
+pub(crate) fn counted_window(rate: RequestRate) -> Duration {
+    rate.per + (rate.per / 10).min(MAX_ARRIVAL_MARGIN)
+}
+
 /// Turns of a module reserved where every host of one journal sees them,
 /// so that hosts sharing a provider account keep to its rate together.
 /// Times are lengths from now as the budget's own clock measures them, so
 /// that hosts' clocks need not agree.
 pub(crate) trait SharedBudget: Send + Sync + 'static {
     /// Reserves the module's next turn: `interval` after the latest turn
-    /// any host reserved, not before `ask.not_before` from now, not during
+    /// any host reserved, `window` after the start of the turn `requests`
+    /// turns before it, not before `ask.not_before` from now, not during
     /// a hold. Nothing is reserved when the turn would start more than
     /// `ask.max_wait` from now, or a hold lasts more than `ask.max_hold`.
     fn reserve(&self, module: &str, ask: BudgetAsk)
@@ -69,6 +91,10 @@ pub(crate) trait SharedBudget: Send + Sync + 'static {
 pub(crate) struct BudgetAsk {
     /// The spacing of the module's turns (its rate's interval).
     pub(crate) interval: Duration,
+    /// The turns a window may hold (the rate's `requests`).
+    pub(crate) requests: u32,
+    /// How long a turn counts toward the window ([`counted_window`]).
+    pub(crate) window: Duration,
     /// The earliest start, from now (this host's own pacing).
     pub(crate) not_before: Duration,
     /// The latest start the caller takes, from now.
@@ -327,6 +353,8 @@ impl RateLimiter {
         };
         let ask = BudgetAsk {
             interval: rate.interval(),
+            requests: rate.requests,
+            window: counted_window(rate),
             not_before: start.saturating_duration_since(now),
             max_wait,
             max_hold,
@@ -454,14 +482,44 @@ impl State {
 
     /// The earliest start the window of the calls before allows: the
     /// moment when fewer than `requests` of them are running or ended
-    /// less than `per` before it. With whether that moment is known; if
-    /// not, it is a lower bound, as it depends on calls still running.
+    /// less than `per` before it, and the turn `requests` turns before
+    /// started at least [`counted_window`] before it. With whether that
+    /// moment is known; if not, it is a lower bound, as it depends on
+    /// calls still running.
     fn window(&mut self, now: Instant) -> (Instant, bool) {
         let per = self.rate.per;
-        self.turns
-            .retain(|turn| turn.ended.is_none_or(|ended| ended + per > now));
+        let counted = counted_window(self.rate);
+        self.turns.retain(|turn| {
+            turn.ended.is_none_or(|ended| ended + per > now) || turn.start + counted > now
+        });
         let requests = usize::try_from(self.rate.requests).unwrap_or(usize::MAX);
-        let Some(free) = self.turns.len().checked_sub(requests) else {
+        let by_starts = self
+            .window_of_starts(requests, counted)
+            .map_or(now, |start| start.max(now));
+        let (by_ends, known) = self.window_of_ends(now, requests);
+        (by_starts.max(by_ends), known)
+    }
+
+    /// The earliest start that puts the turn `requests` turns before it
+    /// (the `requests`-th latest start: a shared budget may have moved a
+    /// turn past a later one) `counted` before it; `None` when fewer turns
+    /// still count.
+    fn window_of_starts(&self, requests: usize, counted: Duration) -> Option<Instant> {
+        let mut starts: Vec<Instant> = self.turns.iter().map(|turn| turn.start).collect();
+        let index = starts.len().checked_sub(requests)?;
+        Some(*starts.select_nth_unstable(index).1 + counted)
+    }
+
+    /// The earliest start the ends of the calls before allow (see
+    /// [`State::window`]), and whether it is known.
+    fn window_of_ends(&self, now: Instant, requests: usize) -> (Instant, bool) {
+        let per = self.rate.per;
+        let counting = || {
+            self.turns
+                .iter()
+                .filter(move |turn| turn.ended.is_none_or(|ended| ended + per > now))
+        };
+        let Some(free) = counting().count().checked_sub(requests) else {
             return (now, true);
         };
         // When each call's window closes; a start at the (free + 1)-th
@@ -469,18 +527,14 @@ impl State {
         // call's closes `per` after its end, at most `per` after now; a
         // running call's not before `per` after now (or after its start,
         // when that is later): every ended call's comes first.
-        let mut closed: Vec<Instant> = self
-            .turns
-            .iter()
+        let mut closed: Vec<Instant> = counting()
             .filter_map(|turn| turn.ended)
             .map(|ended| ended + per)
             .collect();
         if free < closed.len() {
             return (*closed.select_nth_unstable(free).1, true);
         }
-        let mut open: Vec<Instant> = self
-            .turns
-            .iter()
+        let mut open: Vec<Instant> = counting()
             .filter(|turn| turn.ended.is_none())
             .map(|turn| turn.start.max(now) + per)
             .collect();
@@ -567,9 +621,12 @@ mod tests {
                 .count();
             assert!(in_window <= 5, "{in_window} starts in the window from #{i}");
         }
+        // Spaced 200 ms apart, and every fifth turn a window and its
+        // margin (1100 ms) after the one five before: no slower than that.
+        assert_eq!(starts[5].duration_since(starts[0]), ms(1100));
         assert_eq!(
             starts[22].duration_since(starts[0]),
-            ms(22 * 200),
+            ms(22 * 200 + 4 * 100),
             "no slower than needed"
         );
     }
@@ -579,7 +636,7 @@ mod tests {
     /// turns 10 ms apart), the call ending 1 ms after its request arrived:
     /// no window holds more arrivals than the limit, as a provider
     /// counting a sliding window sees them, and the throughput is the
-    /// rate less one call's duration per window.
+    /// rate less the window's margin (longer than a call here) per window.
     #[test]
     fn however_late_requests_arrive_no_window_holds_more_of_them_than_the_limit() {
         let limit = rate(100, 1000);
@@ -627,11 +684,11 @@ mod tests {
                 "{in_window} arrivals in the window from #{i}"
             );
         }
-        // Three windows and 99 intervals, plus at most one call (41 ms) a
-        // window and the last request's way.
+        // Three windows and their margins (100 ms, longer than a call) and
+        // 99 intervals, plus the last request's way.
         let took = arrivals[399].duration_since(t0);
         assert!(
-            took <= ms(3 * (1000 + 41) + 990 + 40),
+            took <= ms(3 * 1100 + 990 + 40),
             "400 calls at 100/s took {took:?}"
         );
     }
@@ -659,17 +716,17 @@ mod tests {
         let asked = t0 + ms(100);
         assert_eq!(
             state.plan(asked, Within::Deadline(asked + Duration::from_secs(3))),
-            Plan::Refuse(ms(4920)),
-            "the window of the call before closes 5 s after it ended"
+            Plan::Refuse(ms(5400)),
+            "the call before counts for 5 s and the margin (0.5 s) after it started"
         );
         // Refused turns take nothing: the next caller gets the same turn.
         let (_, next) = go(&mut state, asked);
-        assert_eq!(next, first + ms(5020));
+        assert_eq!(next, first + ms(5500));
         let no_turn = NoTurn {
-            wait: ms(4920),
+            wait: ms(5400),
             rate: state.rate,
         };
-        assert_eq!(no_turn.retry_after_seconds(), 5);
+        assert_eq!(no_turn.retry_after_seconds(), 6);
     }
 
     #[test]
@@ -685,12 +742,18 @@ mod tests {
         );
         assert_eq!(
             state.plan(t0 + ms(10), Within::Deadline(t0 + ms(500))),
-            Plan::Refuse(ms(1000)),
-            "a window at least after now: past the deadline whenever it ends"
+            Plan::Refuse(ms(1090)),
+            "a window and its margin after the first start: past the deadline whenever it ends"
         );
         state.end(id, t0 + ms(30));
-        let (_, second) = go(&mut state, t0 + ms(40));
-        assert_eq!(second, t0 + ms(1030));
+        let (id, second) = go(&mut state, t0 + ms(40));
+        assert_eq!(second, t0 + ms(1100), "the margin is longer than the call");
+        state.end(id, second);
+        let (id, third) = go(&mut state, second);
+        assert_eq!(third, second + ms(1100));
+        state.end(id, third + ms(300));
+        let (_, fourth) = go(&mut state, third + ms(300));
+        assert_eq!(fourth, third + ms(1300), "a window after a long call's end");
     }
 
     #[test]

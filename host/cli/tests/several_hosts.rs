@@ -280,8 +280,7 @@ async fn postgres_database(name: &'static str) -> String {
 /// send 300 calls to a provider that takes 100 a second: together they
 /// keep to 80 (alone, each would send 80 a second and the two 160), so the
 /// provider turns none away, and the calls take the time that one budget
-/// of 80 a second takes. (The fifth under the provider's limit absorbs
-/// the jitter of requests' arrivals between hosts, as README advises.)
+/// of 80 a second takes.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
     const CALLS: usize = 300;
@@ -334,6 +333,66 @@ async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
         elapsed >= one_budget,
         "{CALLS} calls took {elapsed:?}, less than one budget's {one_budget:?}"
     );
+}
+
+/// Two hosts on one PostgreSQL journal, paced at exactly the provider's
+/// published 10 calls per 2 s, send 60 calls from 12 callers, from a cold
+/// start: the provider never sees more than 10 requests in any window of
+/// 2 s by its own clock (spaced alone, the jitter of requests' arrivals
+/// between hosts put 11 or 12 in some), and turns none away.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_at_the_providers_own_rate_never_put_more_in_a_window() {
+    const CALLS: usize = 60;
+    const CALLERS: usize = 12;
+    const LIMIT: usize = 10;
+    const WINDOW: Duration = Duration::from_secs(2);
+    let url = postgres_database("shared_window").await;
+    let sandbox = Sandbox::start().await.unwrap();
+    let sim = sandbox.webline().clone();
+    sim.set_rate_limit(LIMIT, WINDOW);
+    let manifest = setup_with(
+        &sandbox,
+        "shared-window",
+        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+        &format!(
+            "deadline_ms = 60000\nrate_limit = {{ requests = {LIMIT}, per_seconds = {} }}",
+            WINDOW.as_secs()
+        ),
+    );
+    let elapsed = tokio::task::spawn_blocking(move || {
+        let key = "ef".repeat(32);
+        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
+        let hosts = [start(&manifest, &key, &envs), start(&manifest, &key, &envs)];
+        let call = json!({ "request": { "function": "test-connection" } });
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for caller in 0..CALLERS {
+                let (host, call) = (&hosts[caller % 2], &call);
+                scope.spawn(move || {
+                    for _ in 0..CALLS / CALLERS {
+                        let (status, body) = host.post("/v1/modules/webline/call", call);
+                        assert_eq!(status, 200, "{body}");
+                        assert_eq!(body["ok"]["kind"], "connection", "{body}");
+                    }
+                });
+            }
+        });
+        started.elapsed()
+    })
+    .await
+    .unwrap();
+    let busiest = sim.busiest_window(WINDOW);
+    println!(
+        "shared window: {CALLS} calls over two hosts at {LIMIT} per {WINDOW:?} in {:.2} s; \
+         the provider saw at most {busiest} in any {WINDOW:?}, answered {} with 429",
+        elapsed.as_secs_f64(),
+        sim.rate_limited()
+    );
+    assert!(
+        busiest <= LIMIT,
+        "the provider saw {busiest} requests in one window of {WINDOW:?}"
+    );
+    assert_eq!(sim.rate_limited(), 0, "the provider turned requests away");
 }
 
 /// A provider's Retry-After drawn by one host holds the other too: its

@@ -137,6 +137,8 @@ const MIGRATIONS: &[&str] = &[
     // start plus the module's deadline, by the server's clock): nothing
     // decides an entry before (SQLite's schema 6).
     "ALTER TABLE provisioning_journal_calls ADD COLUMN attempt_deadline_ms BIGINT;",
+    // 7: the rate budget counts turns by window.
+    super::postgres_budget::WINDOW_MIGRATION,
 ];
 
 /// The version this host writes: the number of migrations.

@@ -1,8 +1,9 @@
 //! The rate budget several hosts share through their PostgreSQL journal
 //! ([`SharedBudget`]): one row per module name with the start of the latest
-//! turn any host reserved and until when a provider's Retry-After holds
-//! them all, each read and moved in one statement under the row's lock, by
-//! the database's clock.
+//! turn any host reserved, the starts of the latest turns a window may
+//! hold, and until when a provider's Retry-After holds them all, each read
+//! and moved in one statement under the row's lock, by the database's
+//! clock.
 
 use std::time::Duration;
 
@@ -29,13 +30,20 @@ pub(super) const MIGRATION: &str = "CREATE TABLE provisioning_rate_budget (
         held_until_ms BIGINT NOT NULL DEFAULT 0
     );";
 
+/// The schema's migration that counts turns by window (PostgreSQL's schema
+/// 7): the starts of the latest turns, as many as the rate's `requests`,
+/// oldest first (they are reserved in order, each spaced after the one
+/// before).
+pub(super) const WINDOW_MIGRATION: &str = "ALTER TABLE provisioning_rate_budget
+        ADD COLUMN window_starts_ms BIGINT[] NOT NULL DEFAULT '{}';";
+
 fn bounded_ms(duration: Duration) -> i64 {
     duration_ms(duration).min(FOREVER_MS)
 }
 
-/// The spacing between turns in whole milliseconds, rounded up: rounded
-/// down, the hosts together would call faster than the rate asked for (80
-/// a second is 12.5 ms apart; 12 would be 83 a second).
+/// The spacing between turns (or a turn's window) in whole milliseconds,
+/// rounded up: rounded down, the hosts together would call faster than the
+/// rate asked for (80 a second is 12.5 ms apart; 12 would be 83 a second).
 fn interval_ms(interval: Duration) -> i64 {
     i64::try_from(interval.as_nanos().div_ceil(1_000_000))
         .unwrap_or(i64::MAX)
@@ -51,6 +59,8 @@ impl SharedBudget for PostgresJournal {
         let module = module.to_string();
         let not_before = bounded_ms(ask.not_before);
         let interval = interval_ms(ask.interval);
+        let requests = i32::try_from(ask.requests).unwrap_or(i32::MAX);
+        let window = interval_ms(ask.window);
         let max_wait = bounded_ms(ask.max_wait);
         let max_hold = bounded_ms(ask.max_hold);
         self.run_async(
@@ -58,19 +68,34 @@ impl SharedBudget for PostgresJournal {
             BUDGET_TIMEOUT,
             move |pool| async move {
                 let client = connection(&pool).await?;
-                // The turn: spaced after the latest any host reserved, not
+                // The turn: spaced after the latest any host reserved, a
+                // window after the turn `requests` before it (NULL, which
+                // GREATEST passes over, while fewer are on record), not
                 // during a hold, not before this host's own pacing allows.
-                let start = format!("GREATEST({NOW_MS} + $2, last_start_ms + $3, held_until_ms)");
+                let start = format!(
+                    "GREATEST({NOW_MS} + $2, last_start_ms + $3, held_until_ms,
+                        window_starts_ms[cardinality(window_starts_ms) - $6 + 1] + $7)"
+                );
                 loop {
                     let moved = client
                         .query_opt(
                             &format!(
-                                "UPDATE {TABLE} SET last_start_ms = {start}
+                                "UPDATE {TABLE} SET last_start_ms = {start},
+                                    window_starts_ms = (window_starts_ms || {start})
+                                        [GREATEST(1, cardinality(window_starts_ms) + 2 - $6):]
                                  WHERE module = $1 AND {start} <= {NOW_MS} + $4
                                     AND held_until_ms <= {NOW_MS} + $5
                                  RETURNING last_start_ms - {NOW_MS}"
                             ),
-                            &[&module, &not_before, &interval, &max_wait, &max_hold],
+                            &[
+                                &module,
+                                &not_before,
+                                &interval,
+                                &max_wait,
+                                &max_hold,
+                                &requests,
+                                &window,
+                            ],
                         )
                         .await?;
                     if let Some(row) = moved {
@@ -86,7 +111,15 @@ impl SharedBudget for PostgresJournal {
                                     {start} <= {NOW_MS} + $4 AND held_until_ms <= {NOW_MS} + $5
                                  FROM {TABLE} WHERE module = $1"
                             ),
-                            &[&module, &not_before, &interval, &max_wait, &max_hold],
+                            &[
+                                &module,
+                                &not_before,
+                                &interval,
+                                &max_wait,
+                                &max_hold,
+                                &requests,
+                                &window,
+                            ],
                         )
                         .await?;
                     if let Some(row) = refused {
@@ -99,8 +132,8 @@ impl SharedBudget for PostgresJournal {
                     let first = client
                         .query_opt(
                             &format!(
-                                "INSERT INTO {TABLE} (module, last_start_ms)
-                                 VALUES ($1, {NOW_MS} + $2)
+                                "INSERT INTO {TABLE} (module, last_start_ms, window_starts_ms)
+                                 VALUES ($1, {NOW_MS} + $2, ARRAY[{NOW_MS} + $2])
                                  ON CONFLICT (module) DO NOTHING
                                  RETURNING last_start_ms - {NOW_MS}"
                             ),
@@ -172,9 +205,13 @@ mod tests {
         .unwrap()
     }
 
+    /// Turns `interval_ms` apart, at most `max_wait_ms` off, and a window
+    /// that holds as many as they are (the window's own test sets one).
     fn ask(interval_ms: u64, max_wait_ms: u64) -> BudgetAsk {
         BudgetAsk {
             interval: Duration::from_millis(interval_ms),
+            requests: u32::MAX,
+            window: Duration::ZERO,
             not_before: Duration::ZERO,
             max_wait: Duration::from_millis(max_wait_ms),
             max_hold: Duration::from_millis(max_wait_ms),
@@ -222,6 +259,46 @@ mod tests {
         // Another module's budget is its own.
         let other = at(second.reserve("blesta", ask(1000, 60_000)).await.unwrap());
         assert!(other < Duration::from_millis(100), "{other:?}");
+    }
+
+    /// Turns counted by window across hosts: with 3 turns a window of 1 s
+    /// (its margin included) spaced 10 ms apart, the fourth turn starts a
+    /// window after the first whichever host took which, the seventh a
+    /// window after the fourth; a host asking for fewer turns a window
+    /// counts from the same starts.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn hosts_on_one_database_count_their_turns_by_window() {
+        let [first, second] = two_hosts("budget_window").await;
+        let hosts = [&first, &second];
+        let windowed = BudgetAsk {
+            requests: 3,
+            window: Duration::from_secs(1),
+            ..ask(10, 60_000)
+        };
+        let mut delays = Vec::new();
+        for turn in 0..7 {
+            let host = hosts[turn % 2];
+            delays.push(at(host.reserve("webline", windowed).await.unwrap()));
+        }
+        // Asked at once (less the few milliseconds the asking took).
+        let expected = [0, 10, 20, 1000, 1010, 1020, 2000];
+        for (turn, (delay, expected)) in delays.iter().zip(expected).enumerate() {
+            let expected = Duration::from_millis(expected);
+            assert!(
+                *delay <= expected && expected - *delay < Duration::from_millis(300),
+                "turn {turn} in {delay:?}, expected about {expected:?}: {delays:?}"
+            );
+        }
+        // One turn a window: a window after the latest start.
+        let alone = BudgetAsk {
+            requests: 1,
+            ..windowed
+        };
+        let next = at(first.reserve("webline", alone).await.unwrap());
+        assert!(
+            next > Duration::from_millis(2700) && next <= Duration::from_secs(3),
+            "{next:?}: {delays:?}"
+        );
     }
 
     /// A hold recorded by one host pushes the other's next turn past it,

@@ -141,6 +141,24 @@ impl Webline {
         self.lock().rate_limited
     }
 
+    /// The most requests that arrived (authenticated, whether the rate
+    /// limit let them through or not) in any window of `window`: what a
+    /// provider counting a sliding window saw at its busiest.
+    pub fn busiest_window(&self, window: Duration) -> usize {
+        let arrivals = &self.lock().arrivals;
+        arrivals
+            .iter()
+            .enumerate()
+            .map(|(first, at)| {
+                arrivals[first..]
+                    .iter()
+                    .take_while(|later| later.duration_since(*at) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every request that got past authentication and the rate limit,
     /// oldest first (faulted requests never reach the API). The key is not
     /// recorded.

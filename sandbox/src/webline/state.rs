@@ -182,6 +182,9 @@ pub struct State {
     /// Requests turned away by the per-key rate limit (HTTP 429); they are
     /// not in `requests`.
     pub rate_limited: u64,
+    /// When each authenticated request arrived, turned away by the rate
+    /// limit or not, oldest first: what a provider's window counts.
+    pub arrivals: Vec<Instant>,
     /// Whether the next successful `createAccount` answer leaves out
     /// `account_id` (a misbehaviour on demand).
     pub omit_account_id: bool,
@@ -200,6 +203,7 @@ impl Default for State {
             auth_failures: VecDeque::new(),
             requests: Vec::new(),
             rate_limited: 0,
+            arrivals: Vec::new(),
             omit_account_id: false,
         }
     }
@@ -224,6 +228,7 @@ impl State {
     /// limit (counted in `rate_limited`).
     pub fn hit(&mut self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
+        self.arrivals.push(now);
         let window = self.rate_window;
         let hits = self.hits.entry(key.to_owned()).or_default();
         while hits
