@@ -87,13 +87,14 @@ async fn main() -> anyhow::Result<()> {
     let mut gone = order("svc-1404", "gone.co.tz");
     gone.remote_id = Some("999999".into());
     fail(&host, Request::ServiceStatus { service: gone }, &[]).await?;
-    // A per-call setting overrides the manifest's, as when staff type a
-    // reseller key on a product's page: here a wrong one.
-    let wrong_key = Setting {
+    // A call may bring the module's product settings (a package id), never
+    // a server one: a reseller key typed on a product's page is refused
+    // unsent, the manifest's key stands.
+    let other_key = Setting {
         name: "api-key".into(),
-        value: "wla_wrong".into(),
+        value: "wla_other".into(),
     };
-    fail(&host, Request::TestConnection, &[wrong_key]).await?;
+    fail(&host, Request::TestConnection, &[other_key]).await?;
     sandbox.webline().set_rate_limit(0, Duration::from_secs(60)); // the sandbox's fault switch
     fail(&host, Request::ListPackages, &[]).await?;
     sandbox

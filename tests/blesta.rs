@@ -19,9 +19,15 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::configured_with(&[]).await
+    }
+
+    /// With `settings` configured over the usual ones (test mode, a wrong
+    /// password): server settings are the operator's, never a call's.
+    async fn configured_with(settings: &[(&str, &str)]) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let host = Host::new().expect("host starts");
-        let config = ModuleConfig::new("blesta", provisioning_components::BLESTA)
+        let mut config = ModuleConfig::new("blesta", provisioning_components::BLESTA)
             .allow_hosts(&[sandbox.origin()])
             .expect("origin parses")
             .setting("endpoint", sandbox.blesta().endpoint())
@@ -31,6 +37,9 @@ impl Harness {
                 deadline: TEST_DEADLINE,
                 ..Limits::default()
             });
+        for (name, value) in settings {
+            config = config.setting(*name, *value);
+        }
         host.load(config).await.expect("the Blesta component loads");
         Harness { sandbox, host }
     }
@@ -218,7 +227,7 @@ async fn change_domain_rebinds_the_license_and_refuses_a_taken_domain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_mode_and_the_term_setting_reach_the_provider() {
-    let harness = Harness::start().await;
+    let harness = Harness::configured_with(&[("test-mode", "on")]).await;
     let mut svc = license_service("tm.example.com");
     svc.package = None;
     let created = match harness
@@ -226,7 +235,7 @@ async fn test_mode_and_the_term_setting_reach_the_provider() {
         .call_with(
             "blesta",
             &Request::CreateAccount { service: svc },
-            &[setting("test-mode", "on"), setting("term", "Yearly")],
+            &[setting("term", "Yearly")],
         )
         .await
         .unwrap()
@@ -371,15 +380,8 @@ async fn info_lists_exactly_the_supported_functions_and_the_rest_are_unsupported
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_auth_failed_and_never_echoed() {
-    let harness = Harness::start().await;
-    let result = harness
-        .host
-        .call_with(
-            "blesta",
-            &Request::TestConnection,
-            &[setting("password", "Wr0ng-pass-XYZ")],
-        )
-        .await;
+    let harness = Harness::configured_with(&[("password", "Wr0ng-pass-XYZ")]).await;
+    let result = harness.call(&Request::TestConnection).await;
     assert_eq!(error_kind(&result), "auth-failed");
     let message = result.unwrap_err().to_string();
     assert!(

@@ -70,7 +70,7 @@ fn embed_provisions_stores_acknowledges_and_recovers() {
         "create-account svc-1001: replayed from journal entry 1, no second account",
         "  unsupported -> ",
         "  not-found -> ",
-        "  auth-failed -> ",
+        "  invalid-input -> ",
         // The provider's Retry-After counts down its window: 60 s or a
         // second less, depending on when the example ran.
         "  rate-limited -> requeue the job in ",

@@ -17,8 +17,6 @@ use provisioning_sandbox::fault::{Fault, FaultInjector};
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 use serde_json::{Value, json};
 
-use common::setting;
-
 /// The modules' deadline: short, so that the slow row is quick.
 const DEADLINE: Duration = Duration::from_secs(3);
 
@@ -177,19 +175,19 @@ impl Provider {
         }
     }
 
-    /// The module, granted the sandbox and `closed` (the refused port),
-    /// with the short deadline.
-    fn config(self, sandbox: &Sandbox, closed: &str) -> ModuleConfig {
+    /// The module as `name`, granted the sandbox and `closed` (the refused
+    /// port), with the short deadline, its `endpoint` setting `endpoint`.
+    fn config(self, name: &str, endpoint: &str, sandbox: &Sandbox, closed: &str) -> ModuleConfig {
         let component = match self {
             Provider::HostMeNow => provisioning_components::HOSTMENOW,
             Provider::Blesta => provisioning_components::BLESTA,
             Provider::Webline => provisioning_components::WEBLINE,
             Provider::LogicBoxes => provisioning_components::LOGICBOXES,
         };
-        let config = ModuleConfig::new(self.name(), component)
+        let config = ModuleConfig::new(name, component)
             .allow_hosts(&[sandbox.origin(), closed.to_owned()])
             .expect("origins parse")
-            .setting("endpoint", self.endpoint(sandbox))
+            .setting("endpoint", endpoint)
             .limits(Limits {
                 deadline: DEADLINE,
                 ..Limits::default()
@@ -377,26 +375,34 @@ async fn run_provider(provider: Provider) -> Vec<Cell> {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
     let host = Host::new().expect("host starts");
     let (_held, closed) = closed_origin();
-    host.load(provider.config(&sandbox, &closed))
-        .await
-        .unwrap_or_else(|e| panic!("{} loads: {e}", provider.name()));
     let closed_endpoint = provider
         .endpoint(&sandbox)
         .replacen(&sandbox.origin(), &closed, 1);
+    // The same module a second time, its endpoint on the refused port (an
+    // endpoint is the operator's setting: a call cannot move it).
+    let refused = format!("{}-refused", provider.name());
+    for (name, endpoint) in [
+        (provider.name(), provider.endpoint(&sandbox)),
+        (refused.as_str(), closed_endpoint),
+    ] {
+        host.load(provider.config(name, &endpoint, &sandbox, &closed))
+            .await
+            .unwrap_or_else(|e| panic!("{name} loads: {e}"));
+    }
 
     let mut cells = Vec::new();
     for (n, row) in rows().into_iter().enumerate() {
         let request = provider.prepare(&host, n).await;
         let before = provider.state(&sandbox);
         let injected = Instant::now();
-        let settings = match &row.misbehaviour {
+        let module = match &row.misbehaviour {
             Misbehaviour::Inject(fault) => {
                 provider.faults(&sandbox).inject(fault.clone(), 1);
-                Vec::new()
+                provider.name()
             }
-            Misbehaviour::Refused => vec![setting("endpoint", &closed_endpoint)],
+            Misbehaviour::Refused => refused.as_str(),
         };
-        let result = host.call_with(provider.name(), &request, &settings).await;
+        let result = host.call(module, &request).await;
         let elapsed = injected.elapsed();
         let mut problems = Vec::new();
         let kind = match &result {

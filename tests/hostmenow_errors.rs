@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, TEST_DEADLINE, error_kind, service, setting};
+use common::{Harness, TEST_DEADLINE, error_kind, service};
 use provisioning_host::types::Error as ModuleError;
 use provisioning_host::{CallError, Limits, Request};
 use provisioning_sandbox::fault::Fault;
@@ -13,15 +13,22 @@ use provisioning_sandbox::fault::Fault;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_api_key_is_an_auth_failure() {
     let harness = Harness::hostmenow().await;
-    let result = harness
-        .host
-        .call_with(
-            "hostmenow",
-            &Request::TestConnection,
-            &[setting("api-key", "not-the-key")],
-        )
+    let result = configured_with(&harness, "api-key", "not-the-key")
+        .await
+        .call("hostmenow", &Request::TestConnection)
         .await;
     assert_eq!(error_kind(&result), "auth-failed");
+}
+
+/// A host with HostMeNow on the harness's simulator, its configured
+/// `name` set to `value` (a server setting is the operator's: a call
+/// cannot bring its own).
+async fn configured_with(harness: &Harness, name: &str, value: &str) -> provisioning_host::Host {
+    let host = provisioning_host::Host::new().unwrap();
+    host.load(common::hostmenow_config(&harness.sandbox, "hostmenow").setting(name, value))
+        .await
+        .unwrap();
+    host
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,13 +90,9 @@ async fn an_unknown_service_is_not_found() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_required_setting_is_refused_before_the_guest_runs() {
     let harness = Harness::hostmenow().await;
-    let result = harness
-        .host
-        .call_with(
-            "hostmenow",
-            &Request::TestConnection,
-            &[setting("api-key", "")],
-        )
+    let result = configured_with(&harness, "api-key", "")
+        .await
+        .call("hostmenow", &Request::TestConnection)
         .await;
     assert_eq!(error_kind(&result), "invalid-config");
     assert!(result.unwrap_err().to_string().contains("api-key"));
@@ -102,13 +105,9 @@ async fn a_missing_required_setting_is_refused_before_the_guest_runs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_endpoint_is_invalid_config() {
     let harness = Harness::hostmenow().await;
-    let result = harness
-        .host
-        .call_with(
-            "hostmenow",
-            &Request::TestConnection,
-            &[setting("endpoint", "not a url")],
-        )
+    let result = configured_with(&harness, "endpoint", "not a url")
+        .await
+        .call("hostmenow", &Request::TestConnection)
         .await;
     assert_eq!(error_kind(&result), "invalid-config");
 }
@@ -347,13 +346,9 @@ async fn an_endpoint_on_an_ungranted_origin_is_denied_by_the_host() {
         .simulator()
         .endpoint()
         .replace("127.0.0.1", "localhost");
-    let result = harness
-        .host
-        .call_with(
-            "hostmenow",
-            &Request::TestConnection,
-            &[setting("endpoint", &other)],
-        )
+    let result = configured_with(&harness, "endpoint", &other)
+        .await
+        .call("hostmenow", &Request::TestConnection)
         .await;
     assert_eq!(error_kind(&result), "transport");
     assert!(result.unwrap_err().to_string().contains("denied"));

@@ -308,7 +308,7 @@ async fn the_same_key_with_another_request_is_a_conflict(on: Store) {
     }
     // Per-call settings are part of the request too.
     let with_setting = CallOptions {
-        settings: vec![common::setting("product-note", "x")],
+        settings: vec![common::setting("ip-address", "10.1.2.3")],
         ..keyed("d-1")
     };
     let answer = host.execute("hostmenow", &create, &with_setting).await;

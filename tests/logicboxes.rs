@@ -24,9 +24,15 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::configured_with(&[]).await
+    }
+
+    /// With `settings` configured over the usual ones (a wrong key):
+    /// server settings are the operator's, never a call's.
+    async fn configured_with(settings: &[(&str, &str)]) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let host = Host::new().expect("host starts");
-        let config = ModuleConfig::new(MODULE, provisioning_components::LOGICBOXES)
+        let mut config = ModuleConfig::new(MODULE, provisioning_components::LOGICBOXES)
             .allow_hosts(&[sandbox.origin()])
             .expect("origin parses")
             .setting("endpoint", sandbox.logicboxes().origin())
@@ -37,6 +43,9 @@ impl Harness {
                 deadline: TEST_DEADLINE,
                 ..Limits::default()
             });
+        for (name, value) in settings {
+            config = config.setting(*name, *value);
+        }
         host.load(config)
             .await
             .expect("the LogicBoxes component loads");
@@ -252,16 +261,14 @@ async fn functions_the_api_cannot_do_are_unsupported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_credentials_are_an_auth_failure_without_the_key() {
-    let harness = Harness::start().await;
+    let harness = Harness::configured_with(&[("api-key", "wrong-sekrit-key")]).await;
     for request in [
         Request::TestConnection,
         Request::CreateAccount {
             service: mailbox("a"),
         },
     ] {
-        let result = harness
-            .call_with(&request, &[("api-key", "wrong-sekrit-key")])
-            .await;
+        let result = harness.call(&request).await;
         assert_eq!(error_kind(&result), "auth-failed");
         let message = result.unwrap_err().to_string();
         assert!(!message.contains("wrong-sekrit-key"), "{message}");

@@ -9,7 +9,7 @@ mod log_capture;
 
 mod common;
 
-use common::{Harness, service, setting};
+use common::{Harness, service};
 use log_capture::LogCapture;
 use provisioning_host::Request;
 use provisioning_sandbox::fault::Fault;
@@ -73,21 +73,26 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
             app: None,
         })
         .await);
-    // Error paths: unknown service, wrong key (the wrong key is no secret of
-    // ours, the right one must still not show), faults.
+    // Error paths: unknown service, wrong key (configured for a second
+    // module: a call cannot bring a key of its own; the right one must
+    // still not show), faults.
     run(harness
         .call(&Request::Suspend {
             service: service("ghost"),
             reason: None,
         })
         .await);
+    harness
+        .host
+        .load(
+            common::hostmenow_config(&harness.sandbox, "wrong-key")
+                .setting("api-key", "wrong-key-123"),
+        )
+        .await
+        .unwrap();
     run(harness
         .host
-        .call_with(
-            "hostmenow",
-            &Request::TestConnection,
-            &[setting("api-key", "wrong-key-123")],
-        )
+        .call("wrong-key", &Request::TestConnection)
         .await);
     for fault in [
         Fault::ServerErrorJson,

@@ -12,7 +12,7 @@ use provisioning_host::Request;
 use provisioning_host::types::{Error as ModuleError, RateLimit, ServiceState};
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::webline::{AccountStatus, STARTING_CREDIT_TZS};
-use webline_harness::{Harness, created, error_kind, service, setting};
+use webline_harness::{Harness, created, error_kind, host_configured_with, service};
 
 fn create(domain: &str, package: &str) -> Request {
     Request::CreateAccount {
@@ -23,13 +23,9 @@ fn create(domain: &str, package: &str) -> Request {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_api_key_is_an_auth_failure() {
     let harness = Harness::start().await;
-    let result = harness
-        .host
-        .call_with(
-            "webline",
-            &Request::TestConnection,
-            &[setting("api-key", "not-the-key")],
-        )
+    let result = host_configured_with(&harness.sandbox, "api-key", "not-the-key")
+        .await
+        .call("webline", &Request::TestConnection)
         .await;
     assert_eq!(error_kind(&result), "auth-failed");
     assert!(!result.unwrap_err().to_string().contains("not-the-key"));

@@ -57,6 +57,17 @@ pub fn config(sandbox: &Sandbox) -> ModuleConfig {
         })
 }
 
+/// Another host with the Webline module of [`config`], its configured
+/// `name` set to `value` (a wrong key, say: a server setting is the
+/// operator's, and a call cannot bring its own).
+pub async fn host_configured_with(sandbox: &Sandbox, name: &str, value: &str) -> Host {
+    let host = Host::new().expect("host starts");
+    host.load(config(sandbox).setting(name, value))
+        .await
+        .expect("the Webline component loads");
+    host
+}
+
 /// A per-call setting.
 pub fn setting(name: &str, value: &str) -> Setting {
     Setting {

@@ -57,13 +57,9 @@ async fn generated_credentials_reach_the_caller_and_no_log() {
                 service: service("first.co.tz", "1"),
             })
             .await,
-        harness
-            .host
-            .call_with(
-                "webline",
-                &Request::TestConnection,
-                &[setting("api-key", "wrong-key-1")],
-            )
+        webline_harness::host_configured_with(&harness.sandbox, "api-key", "wrong-key-1")
+            .await
+            .call("webline", &Request::TestConnection)
             .await,
     ] {
         errors.push(format!("{:?}", result.unwrap_err()));

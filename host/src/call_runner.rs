@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
-use crate::bindings::types::{Error as ModuleError, RateLimit, Setting, SettingKind};
+use crate::bindings::types::{Error as ModuleError, RateLimit, Setting, SettingKind, SettingScope};
 use crate::error::{CallError, map_error_message};
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
@@ -409,7 +409,78 @@ fn json_size(value: &impl serde::Serialize) -> usize {
     counter.0
 }
 
-/// Module settings first, then the caller's, which override by name.
+/// Refuses a call whose own settings are not each a product-scope setting
+/// the module declares, given once. Server-scope settings (the endpoint,
+/// the credentials) are the operator's, from the manifest: a call that
+/// could replace them could send the module to another origin or act as
+/// another reseller. Checked before anything is journaled or sent; the
+/// refusal (`invalid-input`) names the setting.
+pub(crate) fn check_call_settings(
+    module: &LoadedModule,
+    call: &[Setting],
+) -> Result<(), CallError> {
+    let specs = &module.info().settings;
+    let refuse = |message: String| CallError::InvalidRequest {
+        module: module.name().to_string(),
+        message,
+    };
+    for (index, setting) in call.iter().enumerate() {
+        // Quoted with escapes and cut short: the name is the caller's text.
+        let name = shown_name(&setting.name);
+        match specs.iter().find(|spec| spec.name == setting.name) {
+            None => {
+                return Err(refuse(format!(
+                    "setting {name} is not one of the module's; a call may give only its product settings ({})",
+                    product_settings(module)
+                )));
+            }
+            Some(spec) if spec.scope != SettingScope::Product => {
+                return Err(refuse(format!(
+                    "setting {name} is a server setting, the operator's (set in the manifest); a call may give only the module's product settings ({})",
+                    product_settings(module)
+                )));
+            }
+            Some(_) => {}
+        }
+        if call[..index]
+            .iter()
+            .any(|earlier| earlier.name == setting.name)
+        {
+            return Err(refuse(format!("setting {name} is given twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A caller's setting name as a refusal quotes it.
+fn shown_name(name: &str) -> String {
+    const MAX_SHOWN: usize = 64;
+    match name.char_indices().nth(MAX_SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &name[..cut]),
+        None => format!("{name:?}"),
+    }
+}
+
+/// The names of the module's product settings, for a refusal: `none` when
+/// it has none.
+fn product_settings(module: &LoadedModule) -> String {
+    let names: Vec<&str> = module
+        .info()
+        .settings
+        .iter()
+        .filter(|spec| spec.scope == SettingScope::Product)
+        .map(|spec| spec.name.as_str())
+        .collect();
+    if names.is_empty() {
+        "it has none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Module settings first, then the call's (product settings only, see
+/// [`check_call_settings`]), which override by name: a product's value
+/// over the manifest's default for it.
 fn merge_settings(module: &[Setting], call: &[Setting]) -> Vec<Setting> {
     let mut merged: Vec<Setting> = module
         .iter()

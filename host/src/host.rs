@@ -23,8 +23,10 @@ use crate::reuse::InstancePool;
 /// What a caller may add to a call.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
-    /// Settings for this call (product-scope settings, say), overriding the
-    /// module's configured ones by name.
+    /// Settings for this call: product-scope settings the module declares,
+    /// each once, overriding the module's configured ones by name. Any
+    /// other (a server-scope endpoint or key, a name the module does not
+    /// know) refuses the call `invalid-input`, nothing sent.
     pub settings: Vec<Setting>,
     /// The caller's key for a mutating call: repeating a call with the same
     /// key gets the recorded answer instead of acting twice (needs a
@@ -508,8 +510,9 @@ impl Host {
         self.call_with(module, request, &[]).await
     }
 
-    /// Calls a function with extra settings for this call (product-scope
-    /// settings, say), which override the module's configured ones by name.
+    /// Calls a function with extra settings for this call, which override
+    /// the module's configured ones by name: product-scope settings only
+    /// (see [`CallOptions::settings`]).
     ///
     /// With a journal, the call's entry is acknowledged as soon as the
     /// answer is returned; a platform that must not lose a generated
@@ -641,6 +644,11 @@ impl Host {
         reuse: Option<&Arc<InstancePool>>,
     ) -> Answer {
         let module = loaded.name();
+        // A call's own settings are refused before anything is journaled
+        // or sent, whichever door the call came through.
+        if let Err(error) = call_runner::check_call_settings(loaded, &options.settings) {
+            return Answer::from_result(Err(error));
+        }
         // Journaled calls are mutating ones, never eligible: they keep a
         // fresh instance each.
         let reuse = reuse.filter(|_| crate::reuse::eligible(loaded, request, &options.settings));

@@ -78,11 +78,20 @@ fn settings() -> Vec<SettingSpec> {
                 "print",
             ],
         )
+        // Per product, as every setting here: the tests choose each call's
+        // behaviour, and a call may give only product settings.
+        .per_product()
         .required()
         .with_help("What test-connection and usage-data do"),
-        SettingSpec::text(TARGET_URL, "Target URL").with_help("URL that `ungranted-host` requests"),
-        SettingSpec::text(TAG, "Tag").with_help("What usage-data remembers for the next call"),
-        SettingSpec::secret("token", "Token").with_help("A secret the module never uses"),
+        SettingSpec::text(TARGET_URL, "Target URL")
+            .per_product()
+            .with_help("URL that `ungranted-host` requests"),
+        SettingSpec::text(TAG, "Tag")
+            .per_product()
+            .with_help("What usage-data remembers for the next call"),
+        SettingSpec::secret("token", "Token")
+            .per_product()
+            .with_help("A secret the module never uses"),
     ]
 }
 

@@ -195,11 +195,25 @@ async fn call_runs_one_function_from_a_manifest() {
             ],
             &envs,
         );
-        (create, unknown)
+        // A call's own settings are product settings only: the key is the
+        // manifest's.
+        let own_key = provisioning(
+            &[
+                "call",
+                "--manifest",
+                &path,
+                "hostmenow",
+                "test-connection",
+                "--setting",
+                "api-key=someone-elses-key",
+            ],
+            &envs,
+        );
+        (create, unknown, own_key)
     })
     .await
     .unwrap();
-    let (create, unknown) = output;
+    let (create, unknown, own_key) = output;
 
     let stdout = text(&create.stdout);
     assert!(
@@ -221,6 +235,13 @@ async fn call_runs_one_function_from_a_manifest() {
         text(&unknown.stdout).starts_with("not-found"),
         "{}",
         text(&unknown.stdout)
+    );
+
+    assert_eq!(own_key.status.code(), Some(1));
+    let refused = text(&own_key.stdout);
+    assert!(
+        refused.starts_with("invalid-input") && refused.contains("\"api-key\""),
+        "{refused}"
     );
 }
 

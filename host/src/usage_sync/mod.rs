@@ -61,7 +61,9 @@ pub struct UsageJob {
     pub service: Service,
     /// Settings for this service's call (a billing platform's product
     /// settings), overriding the module's configured ones by name; none
-    /// when left out.
+    /// when left out. As for any call, only the module's product settings
+    /// ([`crate::CallOptions::settings`]): another refuses this service's
+    /// read `invalid-input`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settings: Vec<Setting>,
 }

@@ -44,7 +44,8 @@ struct ProviderDemo {
 struct Step {
     label: &'static str,
     request: Request,
-    /// Per-call settings (an ungranted endpoint, a product option).
+    /// Per-call settings (a product option, or an endpoint the host
+    /// refuses).
     settings: Vec<Setting>,
     /// `None`: must succeed; `Some(kind)`: must fail with this error kind.
     expect_error: Option<&'static str>,
@@ -183,13 +184,15 @@ pub async fn run(_args: Args, options: HostOptions, json: bool) -> anyhow::Resul
     })
 }
 
-/// The step every provider ends with: its endpoint moved to an origin the
-/// operator did not grant, which the host must refuse.
+/// The step every provider ends with: a call that brings its own endpoint
+/// (another origin), which the host refuses unsent: the endpoint is a
+/// server setting, the operator's, and a call may give only product
+/// settings.
 fn ungranted_step(endpoint_setting: &str, ungranted_endpoint: &str) -> Step {
     Step::fails(
-        "test-connection (ungranted host)",
+        "test-connection (the call's own endpoint)",
         Request::TestConnection,
-        "transport",
+        "invalid-input",
     )
     .with_setting(endpoint_setting, ungranted_endpoint)
 }

@@ -14,10 +14,10 @@
  * The server record (Hosting > Servers): hostname or IP, port and "secure"
  * say where serve listens; the access hash (or else the password) is serve's
  * token; the username is the module's name in serve's manifest. The module's
- * own settings come from the manifest, per server (non-secret ones may be
- * overridden in the server's config), and per hosting plan from the plan's
- * custom values, by setting name; `getForm()` lists them from the modules'
- * `info`, so a new provider module needs no change here.
+ * server settings (endpoint, credentials) come from the manifest only: serve
+ * refuses a call that brings one. Its product settings come per hosting plan
+ * from the plan's custom values, by setting name, as the modules' `info`
+ * lists them, so a new provider module needs no change here.
  *
  * Where FOSSBilling and the contract differ:
  * - A `Server_Account` carries no service id and no provider id. The
@@ -77,22 +77,8 @@ class Server_Manager_Sandboxed extends Server_Manager
             ['name' => 'accesshash', 'type' => 'password', 'label' => 'provisioning serve token',
                 'placeholder' => 'The bearer token serve was started with', 'required' => true],
         ];
-        // Non-secret server settings may be set per server; secrets stay in
-        // serve's manifest, never in FOSSBilling's database.
-        $labels = [];
-        foreach ($modules as $name => $module) {
-            foreach ($module['info']['settings'] ?? [] as $spec) {
-                if (self::kebab((string) ($spec['scope'] ?? 'server')) === 'server'
-                    && self::kebab((string) ($spec['kind'] ?? 'text')) !== 'secret') {
-                    $labels[(string) $spec['name']][] = $name . ': ' . (string) $spec['label'];
-                }
-            }
-        }
-        ksort($labels);
-        foreach ($labels as $setting => $for) {
-            $fields[] = ['name' => "config[{$setting}]", 'type' => 'text', 'label' => implode('; ', $for),
-                'placeholder' => 'Blank: as serve\'s manifest says', 'required' => false];
-        }
+        // No field for the modules' server settings: they are serve's
+        // manifest's (a call that brings one is refused), never FOSSBilling's.
         return ['label' => 'Sandboxed provisioning modules', 'form' => ['credentials' => ['fields' => $fields]]];
     }
 
@@ -403,8 +389,8 @@ class Server_Manager_Sandboxed extends Server_Manager
 
     /**
      * Per-call settings: the hosting plan's custom values for the module's
-     * product settings, the server's config for its non-secret server
-     * settings; the rest is the manifest's.
+     * product settings, and nothing else (serve refuses a call that brings
+     * a server setting); the rest is the manifest's.
      *
      * @param array<string, mixed> $info the module's info
      *
@@ -412,15 +398,13 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     private function settings(array $info, ?Server_Package $package): array
     {
-        $config = (array) ($this->_config['config'] ?? []);
         $settings = [];
         foreach ($info['settings'] as $spec) {
+            if ($spec['scope'] !== 'product') {
+                continue;
+            }
             $name = (string) $spec['name'];
-            $value = match (true) {
-                $spec['scope'] === 'product' => $package?->getCustomValue($name),
-                $spec['kind'] !== 'secret' => isset($config[$name]) && is_scalar($config[$name]) ? (string) $config[$name] : null,
-                default => null,
-            };
+            $value = $package?->getCustomValue($name);
             if (self::text($value) !== null) {
                 $settings[] = ['name' => $name, 'value' => trim((string) $value)];
             }
