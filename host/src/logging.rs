@@ -30,15 +30,17 @@ static LIVE_SECRETS: LazyLock<RwLock<BTreeMap<u64, Redactor>>> =
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-/// Keeps a set of secrets in the register until dropped.
+/// Keeps a set of secrets in the register until dropped: the host's own
+/// (a module's settings, a call's passwords), and an embedder's (serve's
+/// token).
 #[derive(Debug)]
-pub(crate) struct LiveSecrets {
+pub struct LiveSecrets {
     id: u64,
 }
 
 impl LiveSecrets {
     /// Registers what `redactor` masks.
-    pub(crate) fn register(redactor: &Redactor) -> LiveSecrets {
+    pub fn register(redactor: &Redactor) -> LiveSecrets {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         if !redactor.is_empty() {
             LIVE_SECRETS

@@ -209,7 +209,8 @@ impl Manifest {
 
     /// Parses manifest text; relative paths resolve against `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> anyhow::Result<Manifest> {
-        let mut manifest: Manifest = toml::from_str(text)?;
+        let mut manifest: Manifest =
+            toml::from_str(text).map_err(|error| without_source_line(text, &error))?;
         manifest.base_dir = base_dir.to_path_buf();
         Ok(manifest)
     }
@@ -403,6 +404,19 @@ impl SettingSource {
         };
         Ok(SettingValue { value, inline })
     }
+}
+
+/// A TOML error told by its position and message, without the source line
+/// toml's own message quotes: that line may hold an inline secret (a
+/// module's key), and the error reaches logs and the API.
+fn without_source_line(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let message = error.message().trim_end();
+    let Some(before) = error.span().and_then(|span| text.get(..span.start)) else {
+        return anyhow::anyhow!("TOML error: {message}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    anyhow::anyhow!("TOML error at line {line}, column {column}: {message}")
 }
 
 #[cfg(test)]
@@ -674,5 +688,14 @@ mod tests {
             Path::new("."),
         );
         assert!(error.is_err());
+    }
+
+    #[test]
+    fn a_syntax_error_is_placed_without_quoting_its_line() {
+        let text = "[modules.demo]\ncomponent = \"x\"\n[modules.demo.settings]\n\
+                    api-key = \"Inline-Key-0123456789\" oops\n";
+        let error = format!("{:#}", Manifest::parse(text, Path::new(".")).unwrap_err());
+        assert!(error.contains("line 4"), "{error}");
+        assert!(!error.contains("Inline-Key-0123456789"), "{error}");
     }
 }

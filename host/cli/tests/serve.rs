@@ -178,6 +178,195 @@ async fn every_request_needs_the_token_and_bad_requests_get_typed_4xx() {
     assert_eq!(unknown_route.1["error"]["kind"], "unknown-route");
 }
 
+/// Sends `head` (request line and headers, no blank line) and `body` over
+/// a plain socket, for what a client library will not send (a header
+/// twice): the status and the body, as JSON when it parses.
+fn raw_request(server: &Server, head: &str, body: &str) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refused_body_is_a_typed_400_and_two_authorization_headers_are_refused() {
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "bodies");
+    let base_requests = sandbox.hostmenow().requests().len();
+    tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &[]);
+        let created = server.call(
+            "hostmenow",
+            json!({ "function": "create-account", "service": service("b1") }),
+        );
+        let entry = created["journal_entry"].as_i64().unwrap();
+        let ack = format!("/v1/journal/{entry}/ack");
+        // A body of the wrong shape on every route that reads one.
+        for (path, body) in [
+            (ack.as_str(), json!({ "finding": "maybe" })),
+            (ack.as_str(), json!({ "findings": "done" })),
+            (ack.as_str(), json!({ "note": 7 })),
+            (
+                "/v1/modules/hostmenow/call",
+                json!({ "request": {}, "extra": 1 }),
+            ),
+            ("/v1/modules/hostmenow/call", json!({ "settings": "x" })),
+            ("/v1/usage", json!({ "services": [], "speed": 1 })),
+            ("/v1/usage", json!({ "services": {} })),
+        ] {
+            let (status, refused) = server.post(path, &body);
+            assert_eq!(status, 400, "{path} {body}: {refused}");
+            conforms(
+                &document,
+                &document["components"]["schemas"]["ErrorBody"],
+                &refused,
+                path,
+            )
+            .unwrap_or_else(|e| panic!("{e}: {refused}"));
+            assert_eq!(refused["error"]["kind"], "malformed-request", "{refused}");
+        }
+        let (status, refused) = server.post(&ack, &json!({ "finding": "maybe" }));
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("maybe"),
+            "the refusal says what was wrong: {status} {refused}"
+        );
+        // Still pending: nothing was acknowledged by a refused body.
+        let (_, pending) = server.get("/v1/journal/pending");
+        assert!(
+            pending.to_string().contains(&format!("\"id\":{entry}")),
+            "{pending}"
+        );
+
+        // Two Authorization headers, the right token first: refused.
+        let right = format!("Authorization: Bearer {TOKEN}");
+        let wrong = "Authorization: Bearer someone-elses-token-000";
+        for (first, second) in [
+            (right.as_str(), wrong),
+            (wrong, right.as_str()),
+            (right.as_str(), right.as_str()),
+        ] {
+            let (status, refused) = raw_request(
+                &server,
+                &format!("POST /v1/modules/hostmenow/call HTTP/1.1\r\n{first}\r\n{second}"),
+                &json!({ "request": { "function": "test-connection" } }).to_string(),
+            );
+            assert_eq!(status, 401, "{refused}");
+            assert_eq!(refused["error"]["kind"], "unauthorized", "{refused}");
+        }
+        // The same request with one header passes.
+        let (status, _) = raw_request(
+            &server,
+            &format!("POST /v1/modules/hostmenow/call HTTP/1.1\r\n{right}"),
+            &json!({ "request": { "function": "test-connection" } }).to_string(),
+        );
+        assert_eq!(status, 200);
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        sandbox.hostmenow().requests().len(),
+        base_requests + 2,
+        "the create and the one test-connection with one token reached the provider"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_brings_only_the_modules_product_settings() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (manifest, _) = setup(&sandbox, "call-settings");
+    let other_origin = format!("{}/elsewhere", sandbox.hostmenow().endpoint());
+    let answers = tokio::task::spawn_blocking(move || {
+        let server = Server::start(&manifest, &[]);
+        let call = |settings: Value| {
+            let (status, body) = server.post(
+                "/v1/modules/hostmenow/call",
+                &json!({
+                    "request": { "function": "create-account", "service": service("cs-1") },
+                    "settings": settings,
+                    "idempotency_key": "create-cs-1",
+                }),
+            );
+            assert_eq!(status, 200, "{body}");
+            body
+        };
+        let refused: Vec<Value> = [
+            json!([{ "name": "api-key", "value": "someone-elses-key-1" }]),
+            json!([{ "name": "endpoint", "value": other_origin }]),
+            json!([{ "name": "product-note", "value": "x" }]),
+        ]
+        .into_iter()
+        .map(call)
+        .collect();
+        let (_, usage) = server.post(
+            "/v1/usage",
+            &json!({ "services": [{
+                "module": "hostmenow",
+                "service": service("cs-1"),
+                "settings": [{ "name": "api-key", "value": "someone-elses-key-1" }],
+            }] }),
+        );
+        let (_, pending) = server.get("/v1/journal/pending");
+        let accepted = call(json!([{ "name": "ip-address", "value": "10.1.2.3" }]));
+        (refused, usage, pending, accepted, server.log())
+    })
+    .await
+    .unwrap();
+    let (refused, usage, pending, accepted, log) = answers;
+    for (answer, named) in refused.iter().zip(["api-key", "endpoint", "product-note"]) {
+        assert_eq!(answer["error"]["kind"], "invalid-input", "{answer}");
+        assert_eq!(answer["error"]["uncertain"], false, "{answer}");
+        assert_eq!(answer["journal_entry"], Value::Null, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("\"{named}\"")),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        usage["results"][0]["error"]["kind"], "invalid-input",
+        "{usage}"
+    );
+    assert_eq!(pending["pending"], json!([]), "nothing journaled");
+    // The refusals left the key free: the product setting's call ran
+    // under it, the one create the provider saw.
+    assert_eq!(accepted["ok"]["kind"], "created", "{accepted}");
+    assert_eq!(accepted["replayed"], false, "{accepted}");
+    let requests = sandbox.hostmenow().requests();
+    assert!(
+        !format!("{requests:?}").contains("someone-elses-key-1"),
+        "{requests:?}"
+    );
+    assert_eq!(
+        sandbox.hostmenow().services().len(),
+        1,
+        "one account, the accepted call's"
+    );
+    assert!(!log.contains("someone-elses-key-1"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_answer_typed_results_and_the_journal_is_read_and_acknowledged() {
     let sandbox = Sandbox::start().await.unwrap();

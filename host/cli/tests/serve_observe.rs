@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 const TOKEN: &str = "observe-test-token-0123456789";
 const TOKEN_VAR: &str = "TEST_OBSERVE_TOKEN";
 const JOURNAL_KEY_VAR: &str = "TEST_OBSERVE_JOURNAL_KEY";
+/// A key an operator wrote into the manifest itself, on a line that does
+/// not parse.
+const INLINE_KEY: &str = "Inline-Api-Key-4242";
 
 /// A fresh directory with a manifest: HostMeNow granted the sandbox, the
 /// misbehaving module granted nothing but the sandbox (so its reach for
@@ -377,19 +380,50 @@ async fn liveness_and_readiness_answer_without_the_token_and_tell_what_is_wrong(
     // A module that did not load is "not ready", not a refused version.
     assert_eq!(body["last_reload"]["result"], "accepted", "{body}");
 
-    // A manifest that does not parse: refused, with the reason.
-    replace_file(&manifest, "[modules.hostmenow\n");
+    // A manifest that does not parse, on a line holding an inline key:
+    // refused. Readiness says so in states and counts; the reason (which
+    // names the manifest's path) only behind the token, and neither shows
+    // the line.
+    replace_file(
+        &manifest,
+        format!(
+            "{text}\n[modules.extra]\ncomponent = \"x.wasm\"\n[modules.extra.settings]\napi-key = \"{INLINE_KEY}\" oops\n"
+        ),
+    );
     server.wait_until("the refused reload", || {
         ready(&server).1["last_reload"]["result"] == "refused"
     });
     let (_, body) = ready(&server);
-    assert!(
-        body["last_reload"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("manifest"),
+    assert_eq!(
+        body["last_reload"]["refused"],
+        json!({ "manifest": true, "modules": 0, "tls": false }),
         "{body}"
     );
+    assert!(body["last_reload"].get("reason").is_none(), "{body}");
+    let shown = body.to_string();
+    for private in [
+        INLINE_KEY,
+        "hostmenow",
+        "misbehaving",
+        "absent",
+        "extra",
+        "provisioning.toml",
+        dir.to_str().unwrap(),
+    ] {
+        assert!(
+            !shown.contains(private),
+            "readiness shows {private}: {shown}"
+        );
+    }
+    let (status, health) = server.get("/v1/health");
+    assert_eq!(status, 200, "{health}");
+    let reason = health["last_reload"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("provisioning.toml") && reason.contains("line "),
+        "{health}"
+    );
+    assert!(!reason.contains(INLINE_KEY), "{health}");
+    assert!(!server.log().contains(INLINE_KEY), "{}", server.log());
     let (scrape, _) = Scrape::of(&server);
     assert_eq!(
         scrape.value("provisioning_reloads_total", &[("result", "accepted")]),
@@ -488,4 +522,56 @@ async fn json_logs_carry_the_request_id_and_the_calls_fields_on_every_line() {
     }
     assert!(!log.contains("Observe-Pa55word!"), "the password is masked");
     assert!(!log.contains(hostmenow::API_KEY), "the API key is masked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_serve_token_is_never_logged_nor_echoed_even_as_a_request_id() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let manifest = setup(&sandbox, "token-id");
+    let server = start(&manifest, &["--log-format", "json"]);
+
+    // The token as the request id, alone or inside one, on the API and on
+    // an open route; a module's key as one too.
+    let mut echoed = Vec::new();
+    for id in [
+        TOKEN.to_string(),
+        format!("req-{TOKEN}-1"),
+        hostmenow::API_KEY.to_string(),
+    ] {
+        let response = ureq::post(&format!("{}/v1/modules/hostmenow/call", server.base))
+            .set("Authorization", &format!("Bearer {TOKEN}"))
+            .set("X-Request-Id", &id)
+            .send_json(json!({ "request": { "function": "test-connection" } }))
+            .unwrap();
+        echoed.push(response.header("x-request-id").unwrap().to_string());
+        let response = ureq::get(&format!("{}/v1/health/live", server.base))
+            .set("X-Request-Id", &id)
+            .call()
+            .unwrap();
+        echoed.push(response.header("x-request-id").unwrap().to_string());
+    }
+    for id in &echoed {
+        assert_eq!(id.len(), 32, "a new id instead: {id}");
+        assert!(!id.contains(TOKEN) && !id.contains(hostmenow::API_KEY));
+    }
+    // A refusal quoting what was sent does not quote the token back.
+    let (status, refused) = server.post(
+        "/v1/modules/hostmenow/call",
+        &json!({ "request": { "function": TOKEN } }),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert!(!refused.to_string().contains(TOKEN), "{refused}");
+
+    server.wait_until("the access lines", || {
+        server.log().matches("\"provisioning::access\"").count() >= 7
+    });
+    let log = server.log();
+    assert!(!log.contains(TOKEN), "the token is in the log:\n{log}");
+    assert!(!log.contains(hostmenow::API_KEY), "{log}");
+    // A plain id is still kept.
+    let response = ureq::get(&format!("{}/v1/health/live", server.base))
+        .set("X-Request-Id", "platform-req-43")
+        .call()
+        .unwrap();
+    assert_eq!(response.header("x-request-id"), Some("platform-req-43"));
 }

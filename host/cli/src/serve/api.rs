@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -22,8 +21,8 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::auth::{Token, require_token};
-use super::error::{ApiError, failure_json};
-use super::observe::CallLabels;
+use super::error::{ApiError, JsonBody, failure_json};
+use super::observe::{CallLabels, ReloadStatus};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -31,6 +30,8 @@ pub struct AppState {
     /// The host with the manifest's modules, and those that did not load
     /// with why ([`Host::not_ready`]).
     pub host: Arc<Host>,
+    /// The last reload's result, with its reason behind the token.
+    pub reloads: ReloadStatus,
 }
 
 /// Bounds on request bodies.
@@ -94,6 +95,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "status": if not_ready == 0 { "ok" } else { "degraded" },
         "modules": state.host.modules().len(),
         "not_ready": not_ready,
+        "last_reload": state.reloads.json(true),
     }))
 }
 
@@ -160,9 +162,8 @@ struct CallBody {
 async fn call_module(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Result<Json<CallBody>, JsonRejection>,
+    JsonBody(body): JsonBody<CallBody>,
 ) -> Result<(Extension<CallLabels>, Json<Value>), ApiError> {
-    let Json(body) = body?;
     if state.host.module(&name).is_none() {
         return Err(state.missing(&name));
     }
@@ -244,9 +245,8 @@ fn malformed(message: String) -> ApiError {
 /// its error there, not the request's.
 async fn usage(
     State(state): State<AppState>,
-    body: Result<Json<UsageBody>, JsonRejection>,
+    JsonBody(body): JsonBody<UsageBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body?;
     if body.services.len() > MAX_USAGE_SERVICES {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -442,7 +442,7 @@ struct AckBody {
 async fn journal_ack(
     State(state): State<AppState>,
     Path(entry): Path<String>,
-    body: Option<Json<AckBody>>,
+    body: Option<JsonBody<AckBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let journal = state.host.journal().ok_or_else(no_journal)?;
     let id: i64 = entry.parse().map_err(|_| {
@@ -452,7 +452,7 @@ async fn journal_ack(
             format!("`{entry}` is not a journal entry number"),
         )
     })?;
-    let body = body.map(|Json(body)| body).unwrap_or_default();
+    let body = body.map(|JsonBody(body)| body).unwrap_or_default();
     let done = match body.finding {
         None => journal.acknowledge(id).await,
         Some(finding) => {

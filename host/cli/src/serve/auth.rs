@@ -44,12 +44,17 @@ impl Token {
     }
 }
 
-/// Middleware: answers 401 unless the request carries the token; a refused
-/// request touches nothing.
+/// Middleware: answers 401 unless the request carries the token, in one
+/// `Authorization` header (of two, a proxy and a client may each believe
+/// theirs counts: neither is taken); a refused request touches nothing.
 pub async fn require_token(State(token): State<Token>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
+    let mut headers = request.headers().get_all(header::AUTHORIZATION).iter();
+    let (first, second) = (headers.next(), headers.next());
+    if second.is_some() {
+        return ApiError::unauthorized("send one `Authorization` header, not several")
+            .into_response_with_challenge();
+    }
+    let presented = first
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     match presented {

@@ -4,9 +4,12 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provisioning_host::ModuleLoadError;
+use provisioning_host::logging::redact_live;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// A refused request: an HTTP status and the typed error body.
@@ -74,16 +77,56 @@ impl ApiError {
 /// A load failure as the API shows it: its kind and message (which never
 /// hold a secret's value).
 pub(super) fn failure_json(failure: &ModuleLoadError) -> Value {
-    json!({ "kind": failure.kind, "message": failure.message })
+    json!({ "kind": failure.kind, "message": redact_live(&failure.message) })
 }
 
 impl IntoResponse for ApiError {
+    /// The error body, its message masked: a refusal may quote what the
+    /// client sent (a field's value), and no secret the host holds (the
+    /// serve token among them) is echoed.
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "kind": self.kind, "message": self.message } });
+        let message = redact_live(&self.message);
+        let mut body = json!({ "error": { "kind": self.kind, "message": message } });
         if let Some(reason) = self.reason {
             body["error"]["reason"] = reason;
         }
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// A JSON request body, every route's one way of reading one: a body
+/// that is not JSON, not of the route's shape (an unknown field, an
+/// unknown `finding`), too large or of another content type is refused
+/// with the typed error body, never axum's plain-text rejection (its 422
+/// is not the API's).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(body) = <Json<T> as FromRequest<S>>::from_request(request, state).await?;
+        Ok(JsonBody(body))
+    }
+}
+
+/// An optional body: none without a `Content-Type`, else read as
+/// [`JsonBody`] is.
+impl<T, S> OptionalFromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let body = <Json<T> as OptionalFromRequest<S>>::from_request(request, state).await?;
+        Ok(body.map(|Json(body)| JsonBody(body)))
     }
 }
 

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use provisioning_host::{Host, HostOptions, Journal, Manifest};
+use provisioning_host::logging::LiveSecrets;
+use provisioning_host::{Host, HostOptions, Journal, Manifest, Redactor};
 
 use crate::output::outln;
 
@@ -70,7 +71,10 @@ pub struct Args {
     transport: listener::Transport,
 }
 
-fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
+/// The serve token, and its registration among the live secrets (so that
+/// no log line, error body or echoed request id shows it) for as long as
+/// the guard is kept.
+fn read_token(args: &Args) -> anyhow::Result<(auth::Token, LiveSecrets)> {
     let token = match &args.token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?,
@@ -81,7 +85,8 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
             )
         })?,
     };
-    auth::Token::new(&token)
+    let masked = LiveSecrets::register(&Redactor::new().with([token.trim()]));
+    Ok((auth::Token::new(&token)?, masked))
 }
 
 /// Loads the manifest (what loads, or everything with `--strict`), serves
@@ -90,7 +95,7 @@ fn read_token(args: &Args) -> anyhow::Result<auth::Token> {
 /// The modules that did not load are the host's not ready ones
 /// ([`Host::not_ready`]): shown by the API, tried again by every reload.
 pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
-    let token = read_token(&args)?;
+    let (token, _token_masked) = read_token(&args)?;
     let tls = args.transport.tls()?;
     let metrics = observe::install_metrics().context("installing the metrics recorder")?;
     let reloads = observe::ReloadStatus::default();
@@ -138,7 +143,10 @@ pub async fn run(args: Args, options: HostOptions) -> anyhow::Result<ExitCode> {
         .and_then(Journal::retain_acknowledged)
         .map(|retain| tokio::spawn(purge_every(host.clone(), retain, PURGE_EVERY)));
     let app = api::router(
-        api::AppState { host: host.clone() },
+        api::AppState {
+            host: host.clone(),
+            reloads: reloads.clone(),
+        },
         token,
         api::BodyLimits {
             max_body_bytes: args.max_body_bytes,

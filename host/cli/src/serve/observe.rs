@@ -5,8 +5,11 @@
 //!
 //! None of it shows a secret or a service: the metrics are counts and
 //! durations labelled by module, function and outcome kind
-//! ([`provisioning_host::telemetry`]); readiness tells how many modules
-//! are not ready, never their settings.
+//! ([`provisioning_host::telemetry`]); readiness shows counts and states
+//! only (how many modules are not ready, what a reload refused), never a
+//! module's name, a path or a reason's text, which quote the manifest.
+//! The request id a client sends is kept only when it is short, plain and
+//! holds no live secret (the serve token is one).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +23,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 use provisioning_host::Host;
+use provisioning_host::logging::redact_live;
 use serde_json::json;
 use tracing::Instrument;
 
@@ -61,7 +65,8 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
-/// How the last reload of the manifest went, for readiness.
+/// How the last reload of the manifest went: its states for readiness
+/// (open), and with its reason for the token's `GET /v1/health`.
 #[derive(Debug, Clone, Default)]
 pub struct ReloadStatus {
     last: Arc<Mutex<Option<LastReload>>>,
@@ -69,44 +74,76 @@ pub struct ReloadStatus {
 
 #[derive(Debug, Clone)]
 struct LastReload {
-    accepted: bool,
-    reason: Option<String>,
+    refusal: Refusal,
     at: std::time::SystemTime,
 }
 
+/// What a reload refused, if anything: states and counts, which anyone
+/// may see, and the reasons, which quote files, modules and manifest
+/// lines (an inline secret, say) and are shown only behind the token.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal {
+    /// The manifest could not be read or parsed: nothing was applied.
+    pub manifest: bool,
+    /// Modules whose new version was refused (the old one keeps serving).
+    pub modules: usize,
+    /// The TLS certificate or key was refused (the old one keeps serving).
+    pub tls: bool,
+    /// Why, one reason per refusal.
+    pub reasons: Vec<String>,
+}
+
+impl Refusal {
+    fn refused(&self) -> bool {
+        self.manifest || self.modules > 0 || self.tls
+    }
+}
+
 impl ReloadStatus {
-    /// Records a reload: accepted, or refused with why (a message that
-    /// names files and modules, never a secret's value).
-    pub fn record(&self, refused: Option<String>) {
-        provisioning_host::telemetry::record_reload(refused.is_none());
+    /// Records a reload and what it refused.
+    pub fn record(&self, refusal: Refusal) {
+        provisioning_host::telemetry::record_reload(!refusal.refused());
         *self
             .last
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(LastReload {
-            accepted: refused.is_none(),
-            reason: refused,
+            refusal,
             at: std::time::SystemTime::now(),
         });
     }
 
-    fn json(&self) -> serde_json::Value {
+    /// The last reload as readiness shows it without the token: accepted
+    /// or refused, when, and what was refused as states and counts; with
+    /// `reason`, also why (masked), for the token's routes.
+    pub fn json(&self, with_reason: bool) -> serde_json::Value {
         let last = self
             .last
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        match last {
-            None => json!(null),
-            Some(last) => json!({
-                "result": if last.accepted { "accepted" } else { "refused" },
-                "reason": last.reason,
-                "at_unix_seconds": last
-                    .at
-                    .duration_since(std::time::SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            }),
+        let Some(LastReload { refusal, at }) = last else {
+            return json!(null);
+        };
+        let mut shown = json!({
+            "result": if refusal.refused() { "refused" } else { "accepted" },
+            "at_unix_seconds": at
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+            "refused": {
+                "manifest": refusal.manifest,
+                "modules": refusal.modules,
+                "tls": refusal.tls,
+            },
+        });
+        if with_reason {
+            shown["reason"] = if refusal.reasons.is_empty() {
+                json!(null)
+            } else {
+                json!(redact_live(&refusal.reasons.join("; ")))
+            };
         }
+        shown
     }
 }
 
@@ -137,7 +174,9 @@ async fn scrape(State(observed): State<Observed>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        observed.metrics.render(),
+        // Labels are module names, functions and kinds, never a value;
+        // masked all the same, as every output is.
+        redact_live(&observed.metrics.render()),
     )
         .into_response()
 }
@@ -169,7 +208,7 @@ async fn ready(State(observed): State<Observed>) -> Response {
         "ready": is_ready,
         "modules": { "loaded": host.modules().len(), "not_ready": not_ready },
         "journal": journal,
-        "last_reload": observed.reloads.json(),
+        "last_reload": observed.reloads.json(false),
     });
     let status = if is_ready {
         StatusCode::OK
@@ -189,7 +228,8 @@ pub struct CallLabels {
 }
 
 /// Middleware, outermost: gives each request an id (the client's
-/// `X-Request-Id` when it is short printable ASCII, else a new one), runs
+/// `X-Request-Id` when [acceptable](is_acceptable_request_id), else a new
+/// one), runs
 /// the request in a span carrying it, so that every event of the call
 /// shows it, returns it in the answer's header and writes one access-log
 /// line.
@@ -228,10 +268,21 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     response
 }
 
-/// 1 to 128 visible ASCII characters: anything else could break a log line
-/// or a header.
+/// The longest request id kept from a client: a UUID (36) and a W3C
+/// trace id (32) fit.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// 1 to [`MAX_REQUEST_ID_LEN`] letters, digits and `-_.:` (nothing that
+/// could break a log line or a header), holding no live secret: a client
+/// that sends its token (or a module's key) as its request id must not
+/// have it logged and echoed back, so that id is replaced.
 fn is_acceptable_request_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|byte| byte.is_ascii_graphic())
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte))
+        && redact_live(id) == id
 }
 
 /// A new request id: 128 random bits in hex.
@@ -256,7 +307,8 @@ mod tests {
         assert!(!is_acceptable_request_id(""));
         assert!(!is_acceptable_request_id("two words"));
         assert!(!is_acceptable_request_id("line\nbreak"));
-        assert!(!is_acceptable_request_id(&"x".repeat(129)));
+        assert!(!is_acceptable_request_id(&"x".repeat(65)));
+        assert!(!is_acceptable_request_id("quote\"d"));
         let made = new_request_id();
         assert_eq!(made.len(), 32);
         assert_ne!(made, new_request_id());

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use provisioning_host::{Host, Manifest, ReloadReport};
 
 use super::notify;
-use super::observe::ReloadStatus;
+use super::observe::{Refusal, ReloadStatus};
 use super::tls::Tls;
 
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
@@ -23,21 +23,19 @@ async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {
     Ok(host.apply_manifest(&manifest).await)
 }
 
-/// Why a reload counts as refused: a module's new version was refused
-/// (the old one keeps serving). `None`: accepted.
-fn refused_reason(report: &ReloadReport) -> Option<String> {
-    if report.refused.is_empty() {
-        return None;
-    }
-    let modules: Vec<String> = report
+/// Why each module's new version was refused (the old one keeps
+/// serving), one reason each.
+fn refused_reasons(report: &ReloadReport) -> Vec<String> {
+    report
         .refused
         .iter()
-        .map(|refused| format!("{}: {}", refused.module, refused.error))
-        .collect();
-    Some(format!(
-        "refused, old version keeps serving: {}",
-        modules.join("; ")
-    ))
+        .map(|refused| {
+            format!(
+                "{}: refused, old version keeps serving: {}",
+                refused.module, refused.error
+            )
+        })
+        .collect()
 }
 
 /// The files whose change triggers a reload: the manifest, every
@@ -133,7 +131,8 @@ async fn watch_from(
         };
         notify::reloading();
         tracing::info!("reloading the manifest: {cause}");
-        let mut refused = match apply(&host, &manifest).await {
+        let mut refusal = Refusal::default();
+        match apply(&host, &manifest).await {
             Ok(report) => {
                 tracing::info!(
                     swapped = report.swapped.len(),
@@ -142,24 +141,25 @@ async fn watch_from(
                     not_ready = report.not_ready.len(),
                     "reload done"
                 );
-                refused_reason(&report)
+                refusal.modules = report.refused.len();
+                refusal.reasons = refused_reasons(&report);
             }
             Err(error) => {
                 tracing::error!("reload failed, every module keeps serving: {error:#}");
-                Some(format!("{error:#}"))
+                refusal.manifest = true;
+                refusal.reasons.push(format!("{error:#}"));
             }
-        };
+        }
         if let Some(tls) = &tls
             && let Err(error) = tls.reload()
         {
-            let tls_refused =
-                format!("TLS certificate refused, the old one keeps serving: {error:#}");
-            refused = Some(match refused {
-                Some(before) => format!("{before}; {tls_refused}"),
-                None => tls_refused,
-            });
+            // Logged by the reload itself.
+            refusal.tls = true;
+            refusal.reasons.push(format!(
+                "TLS certificate refused, the old one keeps serving: {error:#}"
+            ));
         }
-        reloads.record(refused);
+        reloads.record(refusal);
         notify::ready(&host);
         files = watched_files(&manifest, tls.as_deref());
         last = stamps(&files);
