@@ -309,7 +309,7 @@ async fn attempt_on_task(
         pending.job.module.clone(),
         pending.job.service.service_id.clone(),
     );
-    AssertUnwindSafe(attempt(&host, pending, &options, pool.as_deref()))
+    AssertUnwindSafe(attempt(&host, pending, &options, pool.as_ref()))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
