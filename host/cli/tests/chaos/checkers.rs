@@ -1,0 +1,411 @@
+//! The checkers: each reads the recorded history and what the parts hold
+//! after the run (the sandbox's request log and state, both journals read
+//! through the library, every process's log) and names every violation of
+//! one invariant. ARCHITECTURE.md's "The chaos run" lists them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use provisioning_host::journal::{Entry, EntryState, Finding};
+use provisioning_sandbox::{hostmenow, webline};
+use serde_json::Value;
+
+use super::clients::{create_password, domain, new_password};
+use super::cluster::{deadline_ms, secrets};
+use super::history::History;
+use super::schedule::{Fault, Op, Schedule, group, module_of, service_id};
+use super::switches::Switches;
+
+/// What the parts hold once the run is over.
+pub struct Observed {
+    /// HostMeNow's request log and services.
+    pub hmn_requests: Vec<hostmenow::RecordedRequest>,
+    pub hmn_services: Vec<hostmenow::ServiceRecord>,
+    /// Webline's request log, accounts, and requests its own rate limit
+    /// turned away.
+    pub wl_requests: Vec<webline::RecordedRequest>,
+    pub wl_accounts: Vec<webline::AccountRecord>,
+    pub wl_rate_limited: u64,
+    /// Every entry of each journal group (`pg`, `lite`).
+    pub journals: BTreeMap<&'static str, Vec<Entry>>,
+    /// Every line every process logged, by host.
+    pub logs: Vec<String>,
+    /// Whether each host's current process is still running.
+    pub alive: Vec<bool>,
+}
+
+/// The liveness figure of a run: probes taken while guests misbehaved on
+/// the probed host (outside its stalls and restarts), and their p99.
+pub fn liveness_under_guests(history: &History) -> (usize, Option<Duration>) {
+    let windows = history.windows.lock().unwrap().clone();
+    let mut latencies: Vec<Duration> = history
+        .probes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|probe| {
+            let during = |fault_host: usize, start: u64, end: u64| {
+                fault_host == probe.host && probe.at_ms >= start && probe.at_ms <= end
+            };
+            let guests = windows.iter().any(|w| match w.fault {
+                Fault::Guests { host, .. } => during(host, w.start_ms, w.end_ms),
+                _ => false,
+            });
+            let away = windows.iter().any(|w| match w.fault {
+                Fault::Stall { host, .. } | Fault::Kill { host, .. } => {
+                    during(host, w.start_ms.saturating_sub(2500), w.end_ms + 1000)
+                }
+                _ => false,
+            });
+            guests && !away
+        })
+        .map(|probe| probe.latency)
+        .collect();
+    latencies.sort();
+    let p99 = (!latencies.is_empty()).then(|| latencies[(latencies.len() * 99).div_ceil(100) - 1]);
+    (latencies.len(), p99)
+}
+
+/// Every violation of every invariant the switches include.
+pub fn check(
+    schedule: &Schedule,
+    switches: &Switches,
+    history: &History,
+    observed: &Observed,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    one_provider_effect_per_key(schedule, observed, &mut violations);
+    ok_creates_have_their_account(history, observed, &mut violations);
+    accounts_have_their_journal_entry(observed, &mut violations);
+    nothing_decided_before_its_deadline(observed, &mut violations);
+    if switches.liveness {
+        let (samples, p99) = liveness_under_guests(history);
+        if let Some(p99) = p99.filter(|p99| *p99 > Duration::from_millis(100)) {
+            violations.push(format!(
+                "liveness: p99 {p99:?} over {samples} probes while guests misbehaved (item 1)"
+            ));
+        }
+    }
+    no_secret_anywhere(schedule, history, observed, &mut violations);
+    nothing_panicked(observed, &mut violations);
+    answers_as_documented(history, switches, &mut violations);
+    if switches.provider_rate && observed.wl_rate_limited > 0 {
+        violations.push(format!(
+            "provider rate: Webline's own limit turned {} requests away (item 8)",
+            observed.wl_rate_limited
+        ));
+    }
+    violations
+}
+
+/// The keys whose creates the schedule sends, by journal group.
+fn created_keys(schedule: &Schedule) -> BTreeSet<(&'static str, usize)> {
+    schedule
+        .clients
+        .iter()
+        .flatten()
+        .filter_map(|at| match at.what {
+            Op::Create { host, key, .. } => Some((group(host), key)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The provider's create requests for key `key` of `group`, its conflicting
+/// variant included.
+fn provider_creates(observed: &Observed, group: &str, key: usize) -> usize {
+    let id = service_id(group, key);
+    match module_of(key) {
+        "hostmenow" => observed
+            .hmn_requests
+            .iter()
+            .filter(|r| r.action == "CreateAccount" && r.params["serviceid"] == id.as_str())
+            .count(),
+        _ => {
+            let domains = [domain(group, key, false), domain(group, key, true)];
+            observed
+                .wl_requests
+                .iter()
+                .filter(|r| {
+                    r.action == "createAccount"
+                        && domains.iter().any(|d| r.fields["domain"] == d.as_str())
+                })
+                .count()
+        }
+    }
+}
+
+/// At most one provider-side effect per idempotency key (item 2: a key
+/// sent again while its first attempt could still arrive).
+fn one_provider_effect_per_key(schedule: &Schedule, observed: &Observed, out: &mut Vec<String>) {
+    for (group, key) in created_keys(schedule) {
+        let creates = provider_creates(observed, group, key);
+        if creates > 1 {
+            out.push(format!(
+                "one effect per key: the provider saw {creates} creates of {} (key {})",
+                service_id(group, key),
+                super::schedule::create_key(group, key)
+            ));
+        }
+    }
+}
+
+/// Whether the provider holds the account of key `key` of `group`; its id.
+fn account_at_provider(observed: &Observed, group: &str, key: usize) -> Option<String> {
+    let id = service_id(group, key);
+    match module_of(key) {
+        "hostmenow" => observed
+            .hmn_services
+            .iter()
+            .find(|s| s.service_id == id)
+            .map(|s| s.service_id.clone()),
+        _ => {
+            let domains = [domain(group, key, false), domain(group, key, true)];
+            observed
+                .wl_accounts
+                .iter()
+                .find(|a| domains.contains(&a.domain))
+                .map(|a| a.id.to_string())
+        }
+    }
+}
+
+/// Every create answered `ok` has its account at the provider, the one
+/// the answer names.
+fn ok_creates_have_their_account(history: &History, observed: &Observed, out: &mut Vec<String>) {
+    for event in history.events.lock().unwrap().iter() {
+        let Op::Create { host, key, .. } = event.op else {
+            continue;
+        };
+        let Some(call) = event.calls.first() else {
+            continue;
+        };
+        let ok = &call.body["ok"];
+        if call.status != Some(200) || ok.is_null() {
+            continue;
+        }
+        let group = group(host);
+        match account_at_provider(observed, group, key) {
+            None => out.push(format!(
+                "ok creates have their account: {} answered ok at {} ms, no account at the provider",
+                service_id(group, key),
+                event.end_ms
+            )),
+            Some(id) if module_of(key) == "webline" && ok["value"]["remote_id"] != id.as_str() => {
+                out.push(format!(
+                    "ok creates have their account: {} answered remote id {}, the provider's is {id}",
+                    service_id(group, key),
+                    ok["value"]["remote_id"]
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Every account at the provider has its journal entry, which says it was
+/// created: answered ok, or resolved done by a reconcile pass or by the
+/// run's operator at the end (item 3: an outcome that could not be
+/// written stayed unknown, and acknowledging it was refused).
+fn accounts_have_their_journal_entry(observed: &Observed, out: &mut Vec<String>) {
+    let mut services: Vec<(String, String)> = observed
+        .hmn_services
+        .iter()
+        .map(|s| ("hostmenow".to_string(), s.service_id.clone()))
+        .collect();
+    services.extend(observed.wl_accounts.iter().map(|a| {
+        let service = a.domain.trim_end_matches(".co.tz");
+        let service = service.strip_prefix("conflict-").unwrap_or(service);
+        ("webline".to_string(), service.to_string())
+    }));
+    for (module, service) in services {
+        let group = if service.starts_with("chaos-pg-") {
+            "pg"
+        } else {
+            "lite"
+        };
+        let entries: Vec<&Entry> = observed.journals[group]
+            .iter()
+            .filter(|e| {
+                e.intent.module == module
+                    && e.intent.function == "create-account"
+                    && e.intent.service_id.as_deref() == Some(service.as_str())
+            })
+            .collect();
+        let created = entries.iter().any(|e| {
+            e.outcome.as_ref().is_some_and(|o| o.succeeded)
+                || e.resolution
+                    .as_ref()
+                    .is_some_and(|r| r.finding == Finding::Done)
+        });
+        if !created {
+            let states: Vec<String> = entries
+                .iter()
+                .map(|e| format!("entry {} {}", e.id, e.state))
+                .collect();
+            out.push(format!(
+                "accounts have their journal entry: {module} holds {service}, the {group} journal \
+                 says {states:?}"
+            ));
+        }
+    }
+}
+
+/// No entry is decided before its attempt's deadline (its start plus the
+/// module's deadline, by the journal's clock), and none gets an outcome
+/// after it was decided (item 2).
+fn nothing_decided_before_its_deadline(observed: &Observed, out: &mut Vec<String>) {
+    for (group, entries) in &observed.journals {
+        for entry in entries {
+            let (Some(resolution), Some(decided)) = (&entry.resolution, entry.acknowledged_at_ms)
+            else {
+                continue;
+            };
+            let earliest = entry.started_at_ms + deadline_ms(&entry.intent.module);
+            if decided < earliest {
+                out.push(format!(
+                    "decided after the deadline: {group} entry {} ({} {}) resolved {} {} ms after \
+                     its start, before its deadline of {} ms",
+                    entry.id,
+                    entry.intent.module,
+                    entry.intent.idempotency_key,
+                    resolution.finding.as_str(),
+                    decided - entry.started_at_ms,
+                    deadline_ms(&entry.intent.module)
+                ));
+            }
+            if entry
+                .finished_at_ms
+                .is_some_and(|finished| finished > decided)
+            {
+                out.push(format!(
+                    "decided after the deadline: {group} entry {} got its outcome after it was \
+                     resolved",
+                    entry.id
+                ));
+            }
+        }
+    }
+}
+
+/// No secret in any answer, readiness or metrics scrape (recorded as they
+/// came), log line or journal dump; the passwords clients sent count too,
+/// except in the answers (a caller's own credentials come back to it).
+fn no_secret_anywhere(
+    schedule: &Schedule,
+    history: &History,
+    observed: &Observed,
+    out: &mut Vec<String>,
+) {
+    let mut all = secrets();
+    for at in schedule.clients.iter().flatten() {
+        match at.what {
+            Op::Create { host, key, .. } if module_of(key) == "hostmenow" => {
+                all.push(create_password(group(host), key))
+            }
+            Op::ChangePassword { n, .. } => all.push(new_password(n)),
+            _ => {}
+        }
+    }
+    for (host, log) in observed.logs.iter().enumerate() {
+        history.scan(
+            &format!("the log of {}", super::schedule::host_name(host)),
+            log,
+            &all,
+        );
+    }
+    for (group, entries) in &observed.journals {
+        let dump = serde_json::to_string(entries).unwrap();
+        history.scan(&format!("the {group} journal"), &dump, &all);
+    }
+    let leaks = history.leaks.lock().unwrap();
+    let mut seen = BTreeSet::new();
+    for (place, secret) in leaks.iter() {
+        if seen.insert((place, secret)) {
+            out.push(format!("no secret anywhere: {secret} in {place}"));
+        }
+    }
+}
+
+/// Nothing panicked, and no process died but those the nemesis killed.
+fn nothing_panicked(observed: &Observed, out: &mut Vec<String>) {
+    for (host, log) in observed.logs.iter().enumerate() {
+        let name = super::schedule::host_name(host);
+        // A guest's own panic (its output, relayed after `guest:`) is a
+        // trap the host reports, not the host panicking.
+        let host_panic = |line: &&str| {
+            line.split_once(" guest: ")
+                .map_or(*line, |(host_part, _)| host_part)
+                .contains("panicked")
+        };
+        if let Some(line) = log.lines().find(host_panic) {
+            out.push(format!("nothing panicked: {name} logged {line}"));
+        }
+        if !observed.alive[host] {
+            out.push(format!("nothing panicked: {name}'s process died"));
+        }
+    }
+}
+
+/// Every answer is one the API documents: no 500 (item 6, behind its
+/// switch), a refusal is a JSON error body (item 9), and per-call
+/// settings cannot replace the operator's (item 7).
+fn answers_as_documented(history: &History, switches: &Switches, out: &mut Vec<String>) {
+    for event in history.events.lock().unwrap().iter() {
+        for call in &event.calls {
+            let Some(status) = call.status else { continue };
+            if switches.no_500 && status >= 500 && status != 503 {
+                out.push(format!(
+                    "answers as documented: {} answered {status} at {} ms: {}",
+                    call.route, event.end_ms, call.body
+                ));
+            }
+            if status >= 400 && !call.body["error"]["kind"].is_string() {
+                out.push(format!(
+                    "answers as documented: {} answered {status} without an error body: {}",
+                    call.route, call.body
+                ));
+            }
+        }
+        if let Op::SettingOverride { .. } = event.op
+            && let Some(call) = event.calls.first()
+            && call.status.is_some()
+            && call.body["error"]["kind"] != "invalid-input"
+        {
+            out.push(format!(
+                "answers as documented: a call replacing the operator's api-key was not refused \
+                 invalid-input: {}",
+                call.body
+            ));
+        }
+    }
+}
+
+/// A short account of the answers: how many of each status and kind.
+pub fn tally(history: &History) -> BTreeMap<String, usize> {
+    let mut tally = BTreeMap::new();
+    for event in history.events.lock().unwrap().iter() {
+        for call in &event.calls {
+            let what = match call.status {
+                None => "no answer".to_string(),
+                Some(status) => match (&call.body["ok"], &call.body["error"]["kind"]) {
+                    (Value::Object(_), _) => format!("{status} ok"),
+                    (_, Value::String(kind)) => format!("{status} {kind}"),
+                    _ => status.to_string(),
+                },
+            };
+            *tally.entry(what).or_insert(0) += 1;
+        }
+    }
+    tally
+}
+
+/// The states of a journal's entries at the end, for the report.
+pub fn states(entries: &[Entry]) -> BTreeMap<&'static str, usize> {
+    let mut states = BTreeMap::new();
+    for entry in entries {
+        let state: EntryState = entry.state;
+        *states.entry(state.as_str()).or_insert(0) += 1;
+    }
+    states
+}
