@@ -742,17 +742,14 @@ impl Host {
     }
 
     /// Sets the host's state gauges ([`crate::telemetry`]): instances in use
-    /// against the capacity, the journal's pending and unknown entries,
-    /// the version each module serves. Called before each scrape.
+    /// against the capacity, the journal's pending and unknown entries as
+    /// last seen with their age and whether it takes writes
+    /// ([`crate::Journal::status`]), the version each module serves.
+    /// Called before each scrape.
     pub async fn record_state(&self) {
+        // The latest values, never a wait behind the journal's writers.
         let journal = match &self.journal {
-            Some(journal) => match journal.counts().await {
-                Ok(counts) => Some((counts.pending, counts.unknown)),
-                Err(error) => {
-                    tracing::warn!("reading the journal's counts failed: {error:#}");
-                    None
-                }
-            },
+            Some(journal) => Some(journal.status().await),
             None => None,
         };
         let modules = self.modules();

@@ -45,6 +45,11 @@ pub const INSTANCES_CAPACITY: &str = "provisioning_instances_capacity";
 pub const JOURNAL_PENDING_ENTRIES: &str = "provisioning_journal_pending_entries";
 /// Journal entries whose outcome is unknown: each needs a person.
 pub const JOURNAL_UNKNOWN_ENTRIES: &str = "provisioning_journal_unknown_entries";
+/// How old the two journal counts are: they are the latest the journal
+/// answered, read beside the scrape, never waited for.
+pub const JOURNAL_COUNTS_AGE_SECONDS: &str = "provisioning_journal_counts_age_seconds";
+/// 1 when the journal took its latest write probe in time, else 0.
+pub const JOURNAL_WRITABLE: &str = "provisioning_journal_writable";
 /// Reloads of the manifest by `result` (`accepted`, `refused`).
 pub const RELOADS_TOTAL: &str = "provisioning_reloads_total";
 /// 1 for the version each module serves, by `module` and `digest`.
@@ -118,6 +123,16 @@ pub fn describe() {
         JOURNAL_UNKNOWN_ENTRIES,
         Unit::Count,
         "Journal entries whose outcome is unknown: check the provider, then resolve them."
+    );
+    describe_gauge!(
+        JOURNAL_COUNTS_AGE_SECONDS,
+        Unit::Seconds,
+        "How long ago the journal counts were read (they are the latest the journal answered)."
+    );
+    describe_gauge!(
+        JOURNAL_WRITABLE,
+        Unit::Count,
+        "1 when the journal took its latest write probe in time, else 0."
     );
     describe_counter!(
         RELOADS_TOTAL,
@@ -196,8 +211,8 @@ pub fn record_reload(accepted: bool) {
 pub(crate) struct State<'a> {
     pub(crate) instances_in_use: usize,
     pub(crate) instances_capacity: usize,
-    /// `(pending, unknown)`, when a journal is configured and answered.
-    pub(crate) journal: Option<(usize, usize)>,
+    /// What the journal was last seen to do, when one is configured.
+    pub(crate) journal: Option<crate::journal::JournalStatus>,
     /// `(module, digest)` of every module served.
     pub(crate) modules: Vec<(&'a str, &'a str)>,
 }
@@ -206,9 +221,13 @@ pub(crate) struct State<'a> {
 pub(crate) fn record_state(state: &State<'_>) {
     gauge!(INSTANCES_IN_USE).set(state.instances_in_use as f64);
     gauge!(INSTANCES_CAPACITY).set(state.instances_capacity as f64);
-    if let Some((pending, unknown)) = state.journal {
-        gauge!(JOURNAL_PENDING_ENTRIES).set(pending as f64);
-        gauge!(JOURNAL_UNKNOWN_ENTRIES).set(unknown as f64);
+    if let Some(journal) = &state.journal {
+        if let Some((counts, age)) = journal.counts.zip(journal.counts_age) {
+            gauge!(JOURNAL_PENDING_ENTRIES).set(counts.pending as f64);
+            gauge!(JOURNAL_UNKNOWN_ENTRIES).set(counts.unknown as f64);
+            gauge!(JOURNAL_COUNTS_AGE_SECONDS).set(age.as_secs_f64());
+        }
+        gauge!(JOURNAL_WRITABLE).set(if journal.writable { 1.0 } else { 0.0 });
     }
     for (module, digest) in &state.modules {
         gauge!(MODULE_INFO, "module" => module.to_string(), "digest" => digest.to_string())

@@ -352,17 +352,28 @@ async fn liveness_and_readiness_answer_without_the_token_and_tell_what_is_wrong(
     let (status, _) = get_open(&server, "/v1/health");
     assert_eq!(status, 401);
 
-    // Another process holds the journal's write lock: not ready.
+    // Another process holds the journal's write lock: not ready once the
+    // probe has gone unanswered (a second), each answer prompt meanwhile.
     let dir = manifest.parent().unwrap();
     let holder = rusqlite::Connection::open(dir.join("journal.sqlite3")).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
-    let (status, body) = ready(&server);
-    assert_eq!(status, 503, "{body}");
+    let prompt_ready = || {
+        let asked = std::time::Instant::now();
+        let answer = ready(&server);
+        let took = asked.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "readiness took {took:?}"
+        );
+        answer
+    };
+    server.wait_until("readiness to see the lock", || prompt_ready().0 == 503);
+    let (_, body) = prompt_ready();
     assert_eq!(body["ready"], false);
     assert_eq!(body["journal"]["writable"], false);
     holder.execute_batch("ROLLBACK;").unwrap();
     drop(holder);
-    assert_eq!(ready(&server).0, 200);
+    server.wait_until("readiness to see the lock gone", || prompt_ready().0 == 200);
 
     // A manifest naming a module whose component is missing: the reload
     // is refused for that module, which is not ready; the others serve.

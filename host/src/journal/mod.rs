@@ -34,6 +34,7 @@
 //! with another key refuses to start ([`KeyError`]).
 
 mod admission;
+mod health;
 mod key;
 mod postgres;
 mod postgres_budget;
@@ -48,6 +49,7 @@ mod worker;
 
 pub(crate) use admission::Admission;
 use admission::seal_context;
+pub use health::{JournalStatus, is_unavailable};
 pub use key::{KeyError, RekeyError, RekeyReport};
 pub use postgres::{PostgresJournal, describe_url};
 pub use record::{
@@ -58,6 +60,7 @@ pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
 pub use store::{Finished, JournalStore, KeyRecord, Rekey, Rekeyed, Reseal};
 pub use usage_claims::{RunService, USAGE_RUNS_KEPT, UsageClaim, UsageServiceKey};
+pub use worker::Unavailable;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

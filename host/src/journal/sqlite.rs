@@ -19,10 +19,41 @@ use super::store::{
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
 /// How long a statement waits for another connection's lock (another host
-/// on the same file, or `journal pending` reading beside the host). The
-/// journal's thread waits this long at most per statement; callers wait no
-/// longer than their own deadline.
+/// on the same file, or `journal pending` reading beside the host), at
+/// most: within a job of the journal's thread, never past the job's
+/// deadline (see [`wait_while_busy`]). Callers wait no longer than their
+/// own deadline.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// When this thread's current wait for a lock began.
+    static BUSY_SINCE: std::cell::Cell<Option<std::time::Instant>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// SQLite's busy handler (`attempt`: how many times it was called for this
+/// lock): waits for another connection's lock [`BUSY_TIMEOUT`] at most,
+/// and never past the deadline of the journal's job running on this thread
+/// ([`super::worker::job_deadline`]), so that the waits of a job's
+/// statements never add up past it (a create's intent, its key check and
+/// its closing each waited the whole timeout on a locked file).
+fn wait_while_busy(attempt: i32) -> bool {
+    let now = std::time::Instant::now();
+    if attempt == 0 {
+        BUSY_SINCE.with(|since| since.set(Some(now)));
+    }
+    let since = BUSY_SINCE.with(|since| since.get()).unwrap_or(now);
+    let limit = since + BUSY_TIMEOUT;
+    let give_up = super::worker::job_deadline().map_or(limit, |deadline| deadline.min(limit));
+    let left = give_up.saturating_duration_since(now);
+    if left.is_zero() {
+        return false;
+    }
+    // Soon at first (a lock held for a moment), then every 20 ms.
+    let pause = Duration::from_millis(u64::try_from(attempt.clamp(0, 19)).unwrap_or(0) + 1);
+    std::thread::sleep(pause.min(left));
+    true
+}
 
 /// The schema, one migration per version: migration `i` takes a journal
 /// from version `i` to `i + 1` (SQLite's `user_version`). Applied in order
@@ -117,7 +148,7 @@ impl SqliteJournal {
         let connection = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
         // Before anything that takes a lock: switching to WAL needs one.
-        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.busy_handler(Some(wait_while_busy))?;
         // WAL lets readers (`journal pending`) run beside the host; FULL
         // makes every commit durable before it returns.
         switch_to_wal(&connection).context("switching the journal to WAL")?;
@@ -131,7 +162,7 @@ impl SqliteJournal {
 
     fn prepare(mut connection: Connection) -> anyhow::Result<SqliteJournal> {
         connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.busy_handler(Some(wait_while_busy))?;
         migrate(&mut connection)?;
         Ok(SqliteJournal {
             connection: Mutex::new(connection),
@@ -156,6 +187,20 @@ impl SqliteJournal {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(entries)
     }
+}
+
+/// Writes one value and commits it, as a call's intent would: a read-only
+/// file, a full disk or another process holding the lock fail here (taking
+/// the lock and letting it go would pass on a full disk).
+fn probe_write(connection: &Connection) -> anyhow::Result<()> {
+    connection
+        .execute(
+            "INSERT INTO meta (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![meta::WRITE_PROBED_AT_MS, now_ms().to_string()],
+        )
+        .context("writing to the journal")?;
+    Ok(())
 }
 
 /// Puts the file in WAL mode. SQLite answers a switch that meets another
@@ -452,14 +497,7 @@ impl JournalStore for SqliteJournal {
     }
 
     fn check_writable(&self) -> anyhow::Result<()> {
-        // Takes the write lock as a call's intent would, then lets it go:
-        // a read-only file, a full disk's locked journal or another
-        // process holding the lock fail here.
-        let connection = self.connection();
-        connection
-            .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
-            .context("taking the journal's write lock")?;
-        Ok(())
+        probe_write(&self.connection())
     }
 
     fn register_usage_run(

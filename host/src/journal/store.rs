@@ -229,6 +229,9 @@ pub(crate) mod meta {
     pub const KEY_REPLACED_AT_MS: &str = "key_replaced_at_ms";
     /// The digest key sealed under the current key (hex).
     pub const SEALED_DIGEST_KEY: &str = "sealed_digest_key";
+    /// When the store last took a readiness probe's write (Unix
+    /// milliseconds, decimal; SQLite's `check_writable`).
+    pub const WRITE_PROBED_AT_MS: &str = "write_probed_at_ms";
 }
 
 /// A key record from a store's key/value rows; `None` without a check

@@ -9,7 +9,12 @@
 //! The thread also keeps the leases of this host's running calls: it
 //! renews them while the calls run, so that another process reading the
 //! journal can tell a call still running from one whose host is gone.
+//!
+//! A job's deadline also bounds the waits inside it: a store that waits
+//! for a lock asks [`job_deadline`] how long it may (SQLite's busy
+//! handler), so that waits for a locked file do not add up past it.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -18,8 +23,29 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use tokio::sync::oneshot;
 
+use super::health::Health;
 use super::record::EntryId;
 use super::store::JournalStore;
+
+thread_local! {
+    /// The deadline of the job running on this thread, if it has one.
+    static JOB_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The deadline of the job the journal's thread is running, when called
+/// from it during a job that has one: a store's waits for a lock end
+/// there.
+pub(crate) fn job_deadline() -> Option<Instant> {
+    JOB_DEADLINE.with(Cell::get)
+}
+
+/// Runs `work` with `deadline` as this thread's [`job_deadline`].
+fn within<T>(deadline: Option<Instant>, work: impl FnOnce() -> T) -> T {
+    let outer = JOB_DEADLINE.with(|cell| cell.replace(deadline));
+    let done = work();
+    JOB_DEADLINE.with(|cell| cell.set(outer));
+    done
+}
 
 /// What a job runs with.
 pub(crate) struct Context<'a> {
@@ -40,6 +66,8 @@ type Job = Box<dyn FnOnce(Option<&mut Context<'_>>) + Send>;
 #[derive(Clone)]
 pub(crate) struct Worker {
     jobs: Sender<(Option<Instant>, Job)>,
+    /// What the journal was last seen to do, for observability.
+    health: Arc<Health>,
 }
 
 impl Worker {
@@ -51,7 +79,26 @@ impl Worker {
             .name("journal".into())
             .spawn(move || serve(store.as_ref(), lease, queue))
             .map_err(|error| anyhow!("starting the journal's thread: {error}"))?;
-        Ok(Worker { jobs })
+        Ok(Worker {
+            jobs,
+            health: Arc::default(),
+        })
+    }
+
+    /// What the journal was last seen to do.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// Sends a job to run before `deadline` without waiting for it (it is
+    /// called with `None` when the thread comes to it later).
+    pub fn submit_by(
+        &self,
+        deadline: Instant,
+        job: impl FnOnce(Option<&mut Context<'_>>) + Send + 'static,
+    ) {
+        // A send fails only once the thread is gone, with the process.
+        let _ = self.jobs.send((Some(deadline), Box::new(job)));
     }
 
     /// Sends a job without waiting for it (from `Drop`, say).
@@ -72,7 +119,15 @@ impl Worker {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |context| {
             let result = match context {
-                Some(context) => operation(context),
+                // Failed at its deadline: for want of time (a lock waited
+                // for until then), whatever the store said.
+                Some(context) => operation(context).map_err(|error| {
+                    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                        error.context(Unavailable)
+                    } else {
+                        error
+                    }
+                }),
                 None => Err(late()),
             };
             let _ = reply.send(result);
@@ -100,12 +155,20 @@ impl Worker {
     }
 }
 
+/// The journal did not answer within its caller's deadline: its file
+/// locked, its database slow or unreachable, or its thread busy with
+/// operations that are. Nothing was done, or nothing is known to have
+/// been; asking again later may succeed.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "the journal did not answer within the call's deadline (is its file locked, or its database slow?)"
+)]
+pub struct Unavailable;
+
 /// The error of an operation that did not finish within its caller's
-/// deadline.
+/// deadline ([`Unavailable`]).
 pub(crate) fn late() -> anyhow::Error {
-    anyhow!(
-        "the journal did not answer within the call's deadline (is its file locked, or its database slow?)"
-    )
+    anyhow::Error::new(Unavailable)
 }
 
 /// The thread's loop: jobs in order, leases renewed in between.
@@ -127,7 +190,7 @@ fn serve(store: &dyn JournalStore, lease: Duration, queue: Receiver<(Option<Inst
                 if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                     job(None);
                 } else {
-                    job(Some(&mut context));
+                    within(deadline, || job(Some(&mut context)));
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -136,7 +199,12 @@ fn serve(store: &dyn JournalStore, lease: Duration, queue: Receiver<(Option<Inst
         if Instant::now() >= next_renewal {
             if !running.is_empty() {
                 let ids: Vec<EntryId> = running.iter().copied().collect();
-                if let Err(error) = store.renew(&ids, lease) {
+                // Not waiting for a locked file longer than until the next
+                // renewal: the jobs behind wait meanwhile.
+                let renewed = within(Some(Instant::now() + renew_every), || {
+                    store.renew(&ids, lease)
+                });
+                if let Err(error) = renewed {
                     tracing::warn!(
                         entries = ids.len(),
                         "renewing the leases of running calls failed: {error:#}"

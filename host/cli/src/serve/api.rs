@@ -376,7 +376,19 @@ fn no_journal() -> ApiError {
     )
 }
 
+/// The answer of a journal route whose store failed: 503
+/// `journal-unavailable` when it could not be reached in time (its file
+/// locked, its database slow or down: asking again later may succeed),
+/// else 500 `journal`.
 fn internal(error: anyhow::Error) -> ApiError {
+    if provisioning_host::journal::is_unavailable(&error) {
+        tracing::warn!("the journal could not be reached in time: {error:#}");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "journal-unavailable",
+            format!("the journal could not be reached in time; try again later: {error:#}"),
+        );
+    }
     tracing::error!("journal failure: {error:#}");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -194,13 +194,7 @@ async fn ready(State(observed): State<Observed>) -> Response {
     let not_ready = host.not_ready().len();
     let journal = match host.journal() {
         None => json!({ "configured": false }),
-        Some(journal) => match journal.check_writable().await {
-            Ok(()) => json!({ "configured": true, "writable": true }),
-            Err(error) => {
-                tracing::warn!("readiness: the journal does not take writes: {error:#}");
-                json!({ "configured": true, "writable": false })
-            }
-        },
+        Some(journal) => journal_readiness(journal).await,
     };
     let journal_ok = journal["writable"] != json!(false);
     let is_ready = not_ready == 0 && journal_ok;
@@ -216,6 +210,18 @@ async fn ready(State(observed): State<Observed>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// Whether the journal takes writes, as last seen: its latest write probe
+/// taken and answered in time, with how long ago it was checked. Never a
+/// wait behind the journal's writers ([`provisioning_host::Journal::status`]).
+async fn journal_readiness(journal: &provisioning_host::Journal) -> serde_json::Value {
+    let status = journal.status().await;
+    json!({
+        "configured": true,
+        "writable": status.writable,
+        "checked_seconds_ago": status.checked_age.map(|age| age.as_secs_f64()),
+    })
 }
 
 /// What a call handler tells the access log about the call it ran.
