@@ -457,6 +457,22 @@ async fn an_unknown_outcome_is_resolved_by_what_the_operator_found(on: Store) {
                 Some(entry),
                 "the answer names the entry"
             );
+            let journal = host.journal().unwrap();
+            let found = OperatorFinding {
+                finding: Finding::NotDone,
+                remote_id: None,
+                note: None,
+            };
+            assert!(
+                matches!(
+                    journal.resolve(entry, found).await,
+                    Err(AckError::AttemptRunning { .. })
+                ),
+                "the call may still reach the provider"
+            );
+            while !journal.entry(entry).await.unwrap().unwrap().attempt_over {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             (create, entry)
         }
     };

@@ -13,7 +13,7 @@ mod webline_harness;
 use std::sync::Arc;
 
 use provisioning_host::journal::{EntryState, JournalStore, Sealer, SqliteJournal};
-use provisioning_host::reconcile::{Verdict, reconcile};
+use provisioning_host::reconcile::{ReconcileReport, Verdict, reconcile};
 use provisioning_host::types::Service;
 use provisioning_host::{CallOptions, Host, Journal, Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::fault::Fault;
@@ -60,6 +60,21 @@ fn on_domain(domain: &str, package: &str) -> Service {
     webline_harness::service(domain, package)
 }
 
+/// One reconcile pass, once every pending entry's attempt is over: until
+/// its deadline a call may still reach the provider, and reconcile leaves
+/// its entry undecided.
+async fn reconciled(host: &Host, store: &SqliteJournal) -> ReconcileReport {
+    while store
+        .pending()
+        .unwrap()
+        .iter()
+        .any(|entry| !entry.attempt_over)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    reconcile(host).await.unwrap()
+}
+
 /// The state of journal entry `id`.
 fn state(store: &SqliteJournal, id: i64) -> EntryState {
     store.get(id).unwrap().unwrap().state
@@ -81,7 +96,7 @@ async fn a_create_whose_answer_was_lost_is_found_done_and_its_retry_gets_that_ac
     assert_eq!(accounts.len(), 1, "Webline did create the account");
     let remote_id = accounts[0].id.to_string();
 
-    let report = reconcile(&host).await.unwrap();
+    let report = reconciled(&host, &store).await;
     assert_eq!(report.entries.len(), 1, "{report:?}");
     assert_eq!(report.resolved(), 1, "{report:?}");
     match &report.entries[0].verdict {
@@ -118,7 +133,7 @@ async fn a_create_cut_off_before_the_provider_acted_is_found_not_done_and_its_re
     assert_eq!(state(&store, entry), EntryState::Unknown);
     assert!(sandbox.blesta().licenses().is_empty());
 
-    let report = reconcile(&host).await.unwrap();
+    let report = reconciled(&host, &store).await;
     assert!(
         matches!(report.entries[0].verdict, Verdict::NotDone { .. }),
         "{report:?}"
@@ -162,7 +177,7 @@ async fn a_suspend_whose_answer_was_lost_is_read_back_from_the_provider() {
     let entry = lost.journal_entry.unwrap();
     assert_eq!(state(&store, entry), EntryState::Unknown);
 
-    let report = reconcile(&host).await.unwrap();
+    let report = reconciled(&host, &store).await;
     match &report.entries[0].verdict {
         Verdict::Done { evidence, .. } => assert!(evidence.contains("suspended"), "{evidence}"),
         other => panic!("expected done, got {other:?}"),
@@ -205,7 +220,7 @@ async fn what_the_provider_cannot_tell_stays_for_an_operator() {
             &keyed("k-hmn-suspend"),
         )
         .await;
-    let report = reconcile(&host).await.unwrap();
+    let report = reconciled(&host, &store).await;
     assert_eq!(report.entries.len(), 2, "{report:?}");
     assert_eq!(report.resolved(), 0, "{report:?}");
     for line in &report.entries {
@@ -249,7 +264,7 @@ async fn one_pass_reads_a_modules_list_once_for_all_its_entries() {
     assert_eq!(state(&store, cut), EntryState::Unknown);
     let lists_before = list_reads(&sandbox);
 
-    let report = reconcile(&host).await.unwrap();
+    let report = reconciled(&host, &store).await;
     assert_eq!(report.resolved(), 2, "{report:?}");
     let verdict = |id| {
         &report

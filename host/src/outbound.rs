@@ -171,3 +171,40 @@ fn clamp_timeouts(mut options: RequestOptions, remaining: std::time::Duration) -
     options.between_bytes_timeout = clamp(options.between_bytes_timeout);
     options
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host that stalled past its call's deadline (a stopped process)
+    /// resumes with a guest request on its way out: it is refused before
+    /// anything reaches the provider.
+    #[tokio::test]
+    async fn a_request_whose_deadline_has_passed_is_not_sent() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let origin = format!("http://{address}");
+        let policy = Arc::new(OutboundPolicy::parse(&[origin.as_str()]).unwrap());
+        for client in [Some(ProviderClient::new()), None] {
+            let mut hooks =
+                OutboundHooks::new("m".into(), policy.clone(), Instant::now(), 1024, client);
+            let body: WasiBody = Full::new(Bytes::from_static(b"{}"))
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let request = http::Request::post(format!("{origin}/create"))
+                .body(body)
+                .unwrap();
+            let sent =
+                Box::into_pin(hooks.send_request(request, None, Box::new(async { Ok(()) }))).await;
+            assert!(
+                matches!(sent, Err(HttpError::ConnectionTimeout)),
+                "{:?}",
+                sent.err()
+            );
+            let accepted =
+                tokio::time::timeout(std::time::Duration::from_millis(200), listener.accept())
+                    .await;
+            assert!(accepted.is_err(), "a connection reached the provider");
+        }
+    }
+}

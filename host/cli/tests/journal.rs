@@ -314,13 +314,15 @@ async fn a_call_killed_in_flight_is_unknown_once_its_lease_ends_and_an_operator_
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(sandbox.webline().accounts().is_empty());
 
-    // Its host is gone: once its lease has run out, the outcome is unknown.
+    // Its host is gone: once its lease has run out, the outcome is unknown;
+    // once its deadline has passed, the call cannot reach the provider any
+    // more, and an operator's finding is taken.
     let (m, k) = (manifest.clone(), key.clone());
     let entries = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         loop {
             let entries = pending(&m, &k);
-            if entries[0]["state"] == "unknown" {
+            if entries[0]["state"] == "unknown" && entries[0]["attempt_over"] == true {
                 break entries;
             }
             assert!(started.elapsed() < Duration::from_secs(20), "{entries:#?}");
@@ -431,12 +433,16 @@ async fn journal_reconcile_resolves_what_the_provider_shows_a_killed_call_and_a_
     assert_eq!(accounts.len(), 1, "only the lost answer's account exists");
     let lost_id = accounts[0].id.to_string();
 
-    // Once the killed host's lease is over, both are unknown; one
-    // reconcile pass resolves both from the provider's list.
+    // Once the killed host's lease is over, both are unknown, and once
+    // their deadlines have passed one reconcile pass resolves both from
+    // the provider's list.
     let (m, k) = (manifest.clone(), key.clone());
     let (report, after) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        while !pending(&m, &k).iter().all(|e| e["state"] == "unknown") {
+        while !pending(&m, &k)
+            .iter()
+            .all(|e| e["state"] == "unknown" && e["attempt_over"] == true)
+        {
             assert!(started.elapsed() < Duration::from_secs(20));
             std::thread::sleep(Duration::from_millis(100));
         }

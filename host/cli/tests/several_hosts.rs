@@ -197,10 +197,13 @@ async fn a_host_killed_mid_create_leaves_an_entry_the_other_host_reconciles() {
     .await
     .unwrap();
     let sandbox = Sandbox::start().await.unwrap();
-    let manifest = setup(
+    // A deadline the provider's delay fits in: nothing decides the entry
+    // before it has passed.
+    let manifest = setup_with(
         &sandbox,
         "killed",
         "url = { env = \"TEST_SH_JOURNAL_URL\" }",
+        "deadline_ms = 5000",
     );
     // The provider takes its time; the first host dies meanwhile, and the
     // request dies with its connection (the provider never acts).
@@ -247,6 +250,9 @@ async fn a_host_killed_mid_create_leaves_an_entry_the_other_host_reconciles() {
             }),
         );
         assert_eq!(refused["error"]["kind"], "outcome-unknown", "{refused}");
+        survivor.wait_until("the dead host's attempt over", || {
+            pending(&survivor)[0]["attempt_over"] == true
+        });
         let (status, report) = survivor.post("/v1/journal/reconcile", &json!({}));
         assert_eq!(status, 200, "{report}");
         assert_eq!(report["resolved"], 1, "{report}");

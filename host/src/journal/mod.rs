@@ -11,7 +11,12 @@
 //! credentials are destroyed). An entry whose host stopped (its lease ran
 //! out) or whose call was cut off is [`EntryState::Unknown`]: an operator
 //! checks the provider and records a [`Finding`], which either makes the
-//! entry the call's outcome or frees its key.
+//! entry the call's outcome or frees its key; not before the attempt's
+//! deadline ([`Entry::attempt_deadline_ms`]), until which a stalled host's
+//! call may still reach the provider. An outcome is recorded only while the
+//! entry is undecided; one the store does not take when the call ends is
+//! held in memory, sealed, and written once it does
+//! ([`Journal::write_held`]).
 //!
 //! - [`Journal`]: the host's handle, and what platforms and operators use
 //!   (pending entries, acknowledgement, resolution).
@@ -417,8 +422,9 @@ impl Journal {
         })
     }
 
-    /// Whether the store takes writes now (a readiness check): a write
-    /// transaction begun and rolled back, within the operator's wait.
+    /// Whether the store takes writes now: one value written and
+    /// committed, within the operator's wait. (Readiness reads
+    /// [`Journal::status`] instead, which never waits that long.)
     pub async fn check_writable(&self) -> anyhow::Result<()> {
         self.inner
             .worker
@@ -506,7 +512,8 @@ impl Journal {
     /// found at the provider: [`Finding::Done`] records the call as done
     /// (the next call with its key is answered with that, a create-account
     /// with the remote id they give); [`Finding::NotDone`] frees the key,
-    /// so that the next call with it runs.
+    /// so that the next call with it runs. Refused before the entry's
+    /// attempt's deadline ([`AckError::AttemptRunning`]).
     pub async fn resolve(&self, id: EntryId, found: OperatorFinding) -> Result<(), AckError> {
         self.write_held_of(id).await?;
         let entry = self.pending_entry(id).await?;

@@ -722,14 +722,21 @@ impl JournalStore for PostgresJournal {
         self.run(
             "checking that the journal takes writes",
             |pool| async move {
-                let mut client = connection(&pool).await?;
-                // The lock a write takes, then let go: a read-only server (a
-                // standby, `default_transaction_read_only`) fails here.
-                let transaction = client.transaction().await?;
-                transaction
-                    .batch_execute(&format!("LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE"))
+                let client = connection(&pool).await?;
+                // One value written and committed, as a call's intent would
+                // be: a read-only server (a standby,
+                // `default_transaction_read_only`) or a full disk fails here
+                // (a lock taken and let go would pass on a full disk).
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO provisioning_journal_meta (name, value)
+                             VALUES ($1, ({NOW_MS})::text)
+                             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+                        ),
+                        &[&meta::WRITE_PROBED_AT_MS],
+                    )
                     .await?;
-                transaction.rollback().await?;
                 Ok(())
             },
         )

@@ -87,8 +87,9 @@ pub trait JournalStore: Send + Sync + 'static {
     /// nothing happened and trying again is safe.
     fn release_key(&self, id: EntryId) -> anyhow::Result<()>;
 
-    /// Fails unless the store takes writes now (for a readiness check);
-    /// writes nothing.
+    /// Fails unless the store takes writes now (for a readiness check): one
+    /// value written and committed ([`meta::WRITE_PROBED_AT_MS`]), as a
+    /// call's intent would be, so that a full disk fails it too.
     fn check_writable(&self) -> anyhow::Result<()>;
 
     /// Registers `services` for the usage run `run` (those registered
@@ -230,7 +231,7 @@ pub(crate) mod meta {
     /// The digest key sealed under the current key (hex).
     pub const SEALED_DIGEST_KEY: &str = "sealed_digest_key";
     /// When the store last took a readiness probe's write (Unix
-    /// milliseconds, decimal; SQLite's `check_writable`).
+    /// milliseconds, decimal; `JournalStore::check_writable`).
     pub const WRITE_PROBED_AT_MS: &str = "write_probed_at_ms";
 }
 
