@@ -158,6 +158,9 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     // only place left that holds it (`journal pending` shows it).
     if let (Some(journal), Some(entry)) = (host.journal(), answer.journal_entry) {
         if !crate::output::stdout_delivered() {
+            // An outcome the journal did not take when the call ended gets
+            // one more try: this process holds it, and is about to go.
+            journal.write_held().await;
             tracing::warn!(
                 entry,
                 "stdout was closed before the answer was written: the journal keeps it"
@@ -169,6 +172,11 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
                     "journal entry {entry} is left pending: its outcome is unknown; check the \
                      service at the provider, then `provisioning journal ack --found-done` or \
                      `--found-not-done` {entry}"
+                ),
+                Err(AckError::NotJournaled(_)) => errln!(
+                    "journal entry {entry} is left unknown: the journal did not take its outcome \
+                     (the answer above is its only record); once the journal is back, resolve it \
+                     with `provisioning journal ack --found-done` or `--found-not-done` {entry}"
                 ),
                 Err(error) => return Err(error.into()),
             }
