@@ -390,8 +390,11 @@ async fn a_server_killed_mid_call_leaves_an_unknown_entry_an_operator_resolves()
 
     let server = start(&manifest);
     let (unknown, repeat, plain, done, replay) = tokio::task::spawn_blocking(move || {
+        // Unknown once the lease has run out; an operator's finding is
+        // taken once the call's deadline has passed too.
         let unknown = wait_for_pending(&server, |e| {
-            e.first().is_some_and(|e| e["state"] == "unknown")
+            e.first()
+                .is_some_and(|e| e["state"] == "unknown" && e["attempt_over"] == true)
         });
         let repeat = create(&server, "killed-1", "create-killed-1");
         let plain = server.post(&format!("/v1/journal/{id}/ack"), &json!({}));

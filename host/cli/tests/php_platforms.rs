@@ -952,7 +952,17 @@ fn journal_discipline(sandbox: &Sandbox, server: &Serve, dir: &Path) {
             };
             assert!(again.contains("outcome-unknown"), "{again}");
         }
-        // The operator finds nothing at the provider.
+        // The operator finds nothing at the provider, looking once the
+        // call's deadline has passed (until then it might still act there,
+        // and a finding is refused).
+        server.wait_until("the cut-off create's deadline passed", || {
+            server.get("/v1/journal/pending").1["pending"]
+                .as_array()
+                .is_some_and(|p| {
+                    p.iter()
+                        .any(|e| e["id"] == entry && e["attempt_over"] == true)
+                })
+        });
         let resolved = server.post(
             &format!("/v1/journal/{entry}/ack"),
             &json!({ "finding": "not-done" }),
