@@ -219,8 +219,9 @@ fn run(seed: u64, ops: usize, switches: &Switches) -> Option<String> {
 }
 
 /// After the last operation: waits until no call is in flight on either
-/// journal (20 s at most), then runs a reconcile pass on each, as an
-/// operator would, recorded in the history.
+/// journal and every attempt's deadline has passed (20 s at most), then
+/// runs a reconcile pass on each, as an operator would, recorded in the
+/// history.
 fn settle(cluster: &Cluster, history: &History) {
     let agent = clients::agent();
     for host in [PG_HOSTS[0], SQLITE_HOST] {
@@ -229,9 +230,10 @@ fn settle(cluster: &Cluster, history: &History) {
         while Instant::now() < until {
             let (status, pending) =
                 clients::send(&agent, &base, "GET", "/v1/journal/pending", None, None);
-            let running = pending["pending"]
-                .as_array()
-                .is_some_and(|p| p.iter().any(|e| e["state"] == "in-flight"));
+            let running = pending["pending"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|e| e["state"] == "in-flight" || e["attempt_over"] == false)
+            });
             if status == Some(200) && !running {
                 break;
             }
@@ -348,7 +350,9 @@ fn observe(cluster: &Cluster, history: &History, secrets: &[String]) -> Observed
         hmn_services: sandbox.hostmenow().services(),
         wl_requests: sandbox.webline().requests(),
         wl_accounts: sandbox.webline().accounts(),
-        wl_rate_limited: sandbox.webline().rate_limited(),
+        wl_rate_limited_ms: (sandbox.webline().rate_limited_at().into_iter())
+            .map(|at| history.offset_of(at))
+            .collect(),
         journals,
         logs: (0..HOSTS).map(|h| cluster.hosts[h].logs()).collect(),
         alive: (0..HOSTS).map(|h| cluster.hosts[h].alive()).collect(),

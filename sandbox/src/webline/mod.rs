@@ -13,7 +13,7 @@ mod control;
 mod state;
 
 use std::sync::{Arc, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 
@@ -139,6 +139,12 @@ impl Webline {
     /// (they are not in [`Webline::requests`]).
     pub fn rate_limited(&self) -> u64 {
         self.lock().rate_limited
+    }
+
+    /// When each request [`Webline::rate_limited`] counts came, oldest
+    /// first: for a test to tell which of its phases drew them.
+    pub fn rate_limited_at(&self) -> Vec<Instant> {
+        self.lock().rate_limited_at.clone()
     }
 
     /// The most requests that arrived (authenticated, whether the rate

@@ -182,6 +182,8 @@ pub struct State {
     /// Requests turned away by the per-key rate limit (HTTP 429); they are
     /// not in `requests`.
     pub rate_limited: u64,
+    /// When each of those requests came, oldest first.
+    pub rate_limited_at: Vec<Instant>,
     /// When each authenticated request arrived, turned away by the rate
     /// limit or not, oldest first: what a provider's window counts.
     pub arrivals: Vec<Instant>,
@@ -203,6 +205,7 @@ impl Default for State {
             auth_failures: VecDeque::new(),
             requests: Vec::new(),
             rate_limited: 0,
+            rate_limited_at: Vec::new(),
             arrivals: Vec::new(),
             omit_account_id: false,
         }
@@ -241,6 +244,7 @@ impl State {
             let oldest = hits.front().copied().unwrap_or(now);
             let wait = window.saturating_sub(now.duration_since(oldest));
             self.rate_limited += 1;
+            self.rate_limited_at.push(now);
             // Round up: waiting less than asked would hit the limit again.
             return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
         }

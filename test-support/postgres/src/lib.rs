@@ -217,6 +217,38 @@ impl PgServer {
         );
     }
 
+    /// The running server's processes: the postmaster (from its pid file)
+    /// and every process it started (backends, checkpointer, WAL
+    /// writer...), for a test that freezes the server with SIGSTOP. Empty
+    /// when it is not running.
+    pub fn pids(&self) -> Vec<u32> {
+        let pid_file = self.dir.join("data").join("postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold
+            // spaces, so the fields are counted after its closing paren.
+            let parent = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                });
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
     /// A process that kills the server once this process is gone, however
     /// it ended.
     fn watchdog(&self) {

@@ -90,6 +90,12 @@ impl History {
         self.started.elapsed().as_millis() as u64
     }
 
+    /// The offset of `instant` from the start of the run, in
+    /// milliseconds (0 for one before it).
+    pub fn offset_of(&self, instant: Instant) -> u64 {
+        instant.saturating_duration_since(self.started).as_millis() as u64
+    }
+
     /// The instant of offset `ms`.
     pub fn instant(&self, ms: u64) -> Instant {
         self.started + Duration::from_millis(ms)

@@ -108,6 +108,19 @@ pub fn run(faults: &[At<Fault>], cluster: &Cluster, history: &History) {
                     host.restore_manifest();
                     record(history.now_ms());
                 }
+                Fault::FreezePostgres { millis } => {
+                    let pids: Vec<String> = cluster.pg.pids().iter().map(u32::to_string).collect();
+                    let signal = |signal: &str| {
+                        let _ = std::process::Command::new("kill")
+                            .arg(format!("-{signal}"))
+                            .args(&pids)
+                            .status();
+                    };
+                    signal("STOP");
+                    std::thread::sleep(Duration::from_millis(*millis));
+                    signal("CONT");
+                    record(history.now_ms());
+                }
                 Fault::LockSqlite { millis } => {
                     let holder = rusqlite::Connection::open(&cluster.sqlite_journal).unwrap();
                     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();

@@ -195,6 +195,8 @@ pub enum Fault {
     SlowClient { host: usize, millis: u64 },
     /// Another process holds the SQLite journal's write lock for `millis`.
     LockSqlite { millis: u64 },
+    /// Every PostgreSQL process SIGSTOPped, SIGCONT after `millis`.
+    FreezePostgres { millis: u64 },
 }
 
 /// A thing scheduled at an offset from the start of the run.
@@ -306,19 +308,33 @@ impl Schedule {
                     host,
                     millis: rng.random_range(200..1500),
                 },
-                18..24 if switches.stop_postgres => Fault::StopPostgres {
+                18..21 if switches.stop_postgres => Fault::StopPostgres {
                     millis: rng.random_range(500..3000),
                 },
-                18..50 => Fault::Provider {
-                    module: ["hostmenow", "webline"][rng.random_range(0..2)],
-                    fault: match rng.random_range(0..4) {
+                21..24 if switches.freeze_postgres => Fault::FreezePostgres {
+                    millis: rng.random_range(500..3000),
+                },
+                18..50 => {
+                    let module = ["hostmenow", "webline"][rng.random_range(0..2)];
+                    let fault = match rng.random_range(0..4) {
                         0 => ProviderFault::Slow(rng.random_range(200..6000)),
                         1 => ProviderFault::AnswerLost,
                         2 => ProviderFault::Disconnect,
                         _ => ProviderFault::TooManyRequests(rng.random_range(1..3)),
-                    },
-                    times: rng.random_range(1..4),
-                },
+                    };
+                    Fault::Provider {
+                        // The sandbox counts a request against Webline's
+                        // limit after a slow fault's wait, as if it had
+                        // been sent then: its own limit would see a burst
+                        // the hosts never sent.
+                        module: match fault {
+                            ProviderFault::Slow(_) if switches.provider_rate => "hostmenow",
+                            _ => module,
+                        },
+                        fault,
+                        times: rng.random_range(1..4),
+                    }
+                }
                 50..58 => Fault::Guests {
                     host,
                     guest: Guest::Loop,

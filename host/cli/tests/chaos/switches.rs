@@ -16,6 +16,9 @@ pub struct Switches {
     /// not be written is answered as a plain `ok` and its entry stays
     /// unknown).
     pub stop_postgres: bool,
+    /// PostgreSQL frozen (every process SIGSTOPped) and thawed: calls wait
+    /// on the journal until their deadline.
+    pub freeze_postgres: bool,
     /// A reload with a manifest that is not TOML, on a line with an inline
     /// key (item 5: readiness quoted the line).
     pub garbage_manifest: bool,
@@ -41,9 +44,10 @@ pub struct Switches {
 
 impl Switches {
     /// The names, as PROVISIONING_CHAOS_ENABLE takes them.
-    const NAMES: [&str; 9] = [
+    const NAMES: [&str; 10] = [
         "stall_hosts",
         "stop_postgres",
+        "freeze_postgres",
         "garbage_manifest",
         "hostile_clients",
         "setting_override",
@@ -58,6 +62,7 @@ impl Switches {
         Switches {
             stall_hosts: true,
             stop_postgres: true,
+            freeze_postgres: true,
             garbage_manifest: true,
             hostile_clients: true,
             setting_override: true,
@@ -72,6 +77,7 @@ impl Switches {
         Some(match name {
             "stall_hosts" => &mut self.stall_hosts,
             "stop_postgres" => &mut self.stop_postgres,
+            "freeze_postgres" => &mut self.freeze_postgres,
             "garbage_manifest" => &mut self.garbage_manifest,
             "hostile_clients" => &mut self.hostile_clients,
             "setting_override" => &mut self.setting_override,
