@@ -41,10 +41,14 @@
 //! that database, spaced after the latest turn any host reserved and
 //! counted by window against the starts of the latest turns any host
 //! reserved (the same rule as this host's own), and a provider's
-//! Retry-After seen by one host holds them all. The window of calls still
-//! running stays each host's own (a host cannot see another's calls end);
-//! across hosts the window of starts and its margin keep arrivals under
-//! the limit. While the database cannot be reached each host paces alone.
+//! Retry-After seen by one host holds them all. A turn's end is recorded
+//! there too, and from then on it counts from its end less the margin when
+//! that is later: a call whose request arrived late holds every host's
+//! turns back. A call's turn is reserved at most [`RESERVE_AHEAD`] before
+//! it starts, so that the turns a window before it have mostly ended by
+//! then. The window of calls still running stays each host's own (a host
+//! does not wait for another's calls to end). While the database cannot be
+//! reached each host paces alone.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -65,7 +69,17 @@ pub(crate) const MAX_ARRIVAL_MARGIN: Duration = Duration::from_millis(500);
 /// call to call, and between hosts): a tenth of the window, at most
 /// [`MAX_ARRIVAL_MARGIN`]. The price is that margin per window of turns.
 pub(crate) fn counted_window(rate: RequestRate) -> Duration {
-    rate.per + (rate.per / 10).min(MAX_ARRIVAL_MARGIN)
+    rate.per + arrival_margin(rate)
+}
+
+/// How long before its start a call's turn is reserved in a
+/// [`SharedBudget`] at the most: reserved later, the turns `requests`
+/// before it have ended and count from their ends ([`SharedBudget::ended`]).
+const RESERVE_AHEAD: Duration = Duration::from_millis(100);
+
+/// The margin of [`counted_window`].
+fn arrival_margin(rate: RequestRate) -> Duration {
+    (rate.per / 10).min(MAX_ARRIVAL_MARGIN)
 }
 
 /// Turns of a module reserved where every host of one journal sees them,
@@ -75,11 +89,24 @@ pub(crate) fn counted_window(rate: RequestRate) -> Duration {
 pub(crate) trait SharedBudget: Send + Sync + 'static {
     /// Reserves the module's next turn: `interval` after the latest turn
     /// any host reserved, `window` after the start of the turn `requests`
-    /// turns before it, not before `ask.not_before` from now, not during
-    /// a hold. Nothing is reserved when the turn would start more than
+    /// turns before it (or after its end less the margin, once it has
+    /// ended), not before `ask.not_before` from now, not during a hold.
+    /// Nothing is reserved when the turn would start more than
     /// `ask.max_wait` from now, or a hold lasts more than `ask.max_hold`.
     fn reserve(&self, module: &str, ask: BudgetAsk)
     -> BoxFuture<'static, anyhow::Result<Reserved>>;
+
+    /// Records that the turn `turn` has ended now: it counts toward the
+    /// window until `window` after its start or after its end less
+    /// `margin`, whichever is later, so that a call whose request arrived
+    /// late (a slow host, a slow network) holds the other hosts' turns
+    /// back as it holds this host's.
+    fn ended(
+        &self,
+        module: &str,
+        turn: BudgetTurn,
+        margin: Duration,
+    ) -> BoxFuture<'static, anyhow::Result<()>>;
 
     /// Holds every host's turns of the module for `hold` from now (a
     /// provider's Retry-After).
@@ -106,11 +133,16 @@ pub(crate) struct BudgetAsk {
 /// What a [`SharedBudget`] answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reserved {
-    /// The turn is reserved; it starts this long from now.
-    At(Duration),
+    /// The turn `turn` is reserved; it starts this long from now.
+    At(Duration, BudgetTurn),
     /// Nothing reserved: the earliest turn is this far off.
     Refused(Duration),
 }
+
+/// A turn reserved in a [`SharedBudget`], as the budget knows it (its
+/// start by the budget's clock, in milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BudgetTurn(pub(crate) i64);
 
 /// Hands out turns for one module's calls, shared by every caller of it.
 #[derive(Debug)]
@@ -138,11 +170,13 @@ impl std::fmt::Debug for dyn SharedBudget {
 pub(crate) struct Turn {
     limiter: Arc<RateLimiter>,
     id: u64,
+    /// The turn as the shared budget knows it, when it was reserved there.
+    shared: Option<BudgetTurn>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        self.limiter.end(self.id);
+        self.limiter.end(self.id, self.shared);
     }
 }
 
@@ -290,12 +324,16 @@ impl RateLimiter {
                 Plan::Go { id, start } => {
                     // Made before waiting: a caller that gives up while it
                     // waits ends its turn.
-                    let turn = Turn {
+                    let mut turn = Turn {
                         limiter: self.clone(),
                         id,
+                        shared: None,
                     };
                     let start = match self.reserve_shared(id, start, within, rate).await {
-                        Ok(start) => start,
+                        Ok((start, shared)) => {
+                            turn.shared = shared;
+                            start
+                        }
                         Err(no_turn) => {
                             if let Within::Deadline(_) = within {
                                 crate::telemetry::record_rate_limit_refusal(&self.module);
@@ -329,57 +367,87 @@ impl RateLimiter {
     }
 
     /// The start of the turn `id`, given for `start` by this host, once it
-    /// is reserved in the shared budget too (no sooner than `start`); the
-    /// turn forgotten and refused when the budget has none within the
-    /// caller's bound. Without a budget, or while it cannot be reached (the
-    /// database is down: this host then paces alone), `start` as given.
+    /// is reserved in the shared budget too (no sooner than `start`), with
+    /// the turn as the budget knows it; the turn forgotten and refused when
+    /// the budget has none within the caller's bound. Without a budget, or
+    /// while it cannot be reached (the database is down: this host then
+    /// paces alone), `start` as given.
     async fn reserve_shared(
         &self,
         id: u64,
         start: Instant,
         within: Within,
         rate: RequestRate,
-    ) -> Result<Instant, NoTurn> {
+    ) -> Result<(Instant, Option<BudgetTurn>), NoTurn> {
         let Some(shared) = self.shared.get() else {
-            return Ok(start);
+            return Ok((start, None));
         };
-        let now = Instant::now();
-        let (max_wait, max_hold) = match within {
-            Within::Deadline(deadline) => {
-                let left = deadline.saturating_duration_since(now);
-                (left, left)
-            }
-            Within::Hold(longest) => (Duration::MAX, longest),
-        };
-        let ask = BudgetAsk {
-            interval: rate.interval(),
-            requests: rate.requests,
-            window: counted_window(rate),
-            not_before: start.saturating_duration_since(now),
-            max_wait,
-            max_hold,
-        };
-        match shared.reserve(&self.module, ask).await {
-            Ok(Reserved::At(delay)) => {
-                let shared_start = Instant::now() + delay;
-                Ok(self.lock().reserved(id, shared_start))
-            }
-            Ok(Reserved::Refused(wait)) => {
-                self.lock().forget(id);
-                self.changed.notify_waiters();
-                Err(NoTurn { wait, rate })
-            }
-            Err(error) => {
-                tracing::warn!(module = %self.module, "the shared rate budget cannot be reached; pacing alone: {error:#}");
-                Ok(start)
-            }
+        loop {
+            let now = Instant::now();
+            // A call's turn is reserved no sooner than RESERVE_AHEAD before
+            // it starts (asked again then, when it is further off), so that
+            // the turns before it that have ended count from their ends.
+            let (max_wait, max_hold, left) = match within {
+                Within::Deadline(deadline) => {
+                    let left = deadline.saturating_duration_since(now);
+                    (left.min(RESERVE_AHEAD), left, Some(left))
+                }
+                Within::Hold(longest) => (Duration::MAX, longest, None),
+            };
+            let ask = BudgetAsk {
+                interval: rate.interval(),
+                requests: rate.requests,
+                window: counted_window(rate),
+                not_before: start.saturating_duration_since(now),
+                max_wait,
+                max_hold,
+            };
+            return match shared.reserve(&self.module, ask).await {
+                Ok(Reserved::At(delay, turn)) => {
+                    let shared_start = Instant::now() + delay;
+                    Ok((self.lock().reserved(id, shared_start), Some(turn)))
+                }
+                Ok(Reserved::Refused(wait)) if left.is_some_and(|left| wait <= left) => {
+                    let until_asked = wait.saturating_sub(RESERVE_AHEAD);
+                    tokio::time::sleep(until_asked.max(Duration::from_millis(1))).await;
+                    continue;
+                }
+                Ok(Reserved::Refused(wait)) => {
+                    self.lock().forget(id);
+                    self.changed.notify_waiters();
+                    Err(NoTurn { wait, rate })
+                }
+                Err(error) => {
+                    tracing::warn!(module = %self.module, "the shared rate budget cannot be reached; pacing alone: {error:#}");
+                    Ok((start, None))
+                }
+            };
         }
     }
 
-    /// Marks the turn `id` as ended now.
-    fn end(&self, id: u64) {
-        self.lock().end(id, Instant::now());
+    /// Marks the turn `id` as ended now, in the shared budget too when it
+    /// was reserved there (`shared`; in the background: the caller does
+    /// not wait for the database).
+    fn end(&self, id: u64, shared: Option<BudgetTurn>) {
+        let rate = {
+            let mut state = self.lock();
+            state.end(id, Instant::now());
+            state.rate
+        };
         self.changed.notify_waiters();
+        let (Some(turn), Some(budget)) = (shared, self.shared.get()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let ended = budget.ended(&self.module, turn, arrival_margin(rate));
+        let module = self.module.clone();
+        runtime.spawn(async move {
+            if let Err(error) = ended.await {
+                tracing::warn!(module = %module, "the end of a turn could not be recorded in the shared rate budget: {error:#}");
+            }
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

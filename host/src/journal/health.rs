@@ -23,11 +23,11 @@ use super::worker::Unavailable;
 use super::{Journal, JournalCounts};
 
 /// How old the values may be before someone asking sends a refresh.
-pub const REFRESH_AFTER: Duration = Duration::from_secs(1);
+const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a refresh may take on the journal's thread (its waits for a
 /// lock included) before the journal counts as not taking writes.
-pub const PROBE_WAIT: Duration = Duration::from_secs(1);
+const PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long [`Journal::status`] waits for a refresh it sent before it
 /// answers with the values it has.
@@ -59,7 +59,7 @@ pub struct JournalStatus {
     /// How long ago they were read.
     pub counts_age: Option<Duration>,
     /// Whether the journal takes writes: its latest write probe was taken
-    /// and no refresh has waited longer than [`PROBE_WAIT`] since.
+    /// and no refresh has waited longer than a second since.
     pub writable: bool,
     /// How long ago the latest write probe ended (or a refresh went
     /// unanswered, when that says more).
@@ -133,9 +133,9 @@ impl Health {
 impl Journal {
     /// What the journal was last seen to do: its counts and whether it
     /// takes writes, with their age. Never waits for the store longer than
-    /// a few hundred milliseconds: when the values are older than
-    /// [`REFRESH_AFTER`] a refresh is sent to the journal's thread, and
-    /// waited for that long at most; the values it finds later serve the
+    /// a few hundred milliseconds: when the values are older than a second
+    /// a refresh is sent to the journal's thread, and waited for that long
+    /// at most; the values it finds later serve the
     /// next caller. For the scrape and readiness, which must answer while
     /// the journal is locked or slow.
     pub async fn status(&self) -> JournalStatus {

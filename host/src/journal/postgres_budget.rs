@@ -1,8 +1,9 @@
 //! The rate budget several hosts share through their PostgreSQL journal
 //! ([`SharedBudget`]): one row per module name with the start of the latest
-//! turn any host reserved, the starts of the latest turns a window may
-//! hold, and until when a provider's Retry-After holds them all, each read
-//! and moved in one statement under the row's lock, by the database's
+//! turn any host reserved, when each of the latest turns a window may hold
+//! counts from (its start, raised to its end less the margin once it has
+//! ended), and until when a provider's Retry-After holds them all, each
+//! read and moved in one statement under the row's lock, by the database's
 //! clock.
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use futures::future::BoxFuture;
 
 use super::postgres::{NOW_MS, PostgresJournal, connection};
 use super::record::duration_ms;
-use crate::rate::{BudgetAsk, Reserved, SharedBudget};
+use crate::rate::{BudgetAsk, BudgetTurn, Reserved, SharedBudget};
 
 /// How long a turn waits for the database before the host paces alone:
 /// short, since a call's deadline waits on it.
@@ -31,9 +32,10 @@ pub(super) const MIGRATION: &str = "CREATE TABLE provisioning_rate_budget (
     );";
 
 /// The schema's migration that counts turns by window (PostgreSQL's schema
-/// 7): the starts of the latest turns, as many as the rate's `requests`,
-/// oldest first (they are reserved in order, each spaced after the one
-/// before).
+/// 7): for each of the latest turns, as many as the rate's `requests` and
+/// in the order reserved, when it counts from: its start, and once it has
+/// ended, its end less the margin if that is later (see
+/// [`SharedBudget::ended`]).
 pub(super) const WINDOW_MIGRATION: &str = "ALTER TABLE provisioning_rate_budget
         ADD COLUMN window_starts_ms BIGINT[] NOT NULL DEFAULT '{}';";
 
@@ -69,12 +71,14 @@ impl SharedBudget for PostgresJournal {
             move |pool| async move {
                 let client = connection(&pool).await?;
                 // The turn: spaced after the latest any host reserved, a
-                // window after the turn `requests` before it (NULL, which
-                // GREATEST passes over, while fewer are on record), not
-                // during a hold, not before this host's own pacing allows.
+                // window after the `requests`-th latest time a turn counts
+                // from (NULL, which GREATEST passes over, while fewer are
+                // on record), not during a hold, not before this host's own
+                // pacing allows.
                 let start = format!(
                     "GREATEST({NOW_MS} + $2, last_start_ms + $3, held_until_ms,
-                        window_starts_ms[cardinality(window_starts_ms) - $6 + 1] + $7)"
+                        (SELECT counted FROM unnest(window_starts_ms) AS counted
+                         ORDER BY counted DESC OFFSET $6 - 1 LIMIT 1) + $7)"
                 );
                 loop {
                     let moved = client
@@ -85,7 +89,7 @@ impl SharedBudget for PostgresJournal {
                                         [GREATEST(1, cardinality(window_starts_ms) + 2 - $6):]
                                  WHERE module = $1 AND {start} <= {NOW_MS} + $4
                                     AND held_until_ms <= {NOW_MS} + $5
-                                 RETURNING last_start_ms - {NOW_MS}"
+                                 RETURNING last_start_ms - {NOW_MS}, last_start_ms"
                             ),
                             &[
                                 &module,
@@ -99,7 +103,7 @@ impl SharedBudget for PostgresJournal {
                         )
                         .await?;
                     if let Some(row) = moved {
-                        return Ok(Reserved::At(from_ms(row.try_get(0)?)));
+                        return reserved(&row);
                     }
                     // Nothing moved: past the caller's bounds, or no row yet
                     // when the update looked (another host may have made it
@@ -135,17 +139,47 @@ impl SharedBudget for PostgresJournal {
                                 "INSERT INTO {TABLE} (module, last_start_ms, window_starts_ms)
                                  VALUES ($1, {NOW_MS} + $2, ARRAY[{NOW_MS} + $2])
                                  ON CONFLICT (module) DO NOTHING
-                                 RETURNING last_start_ms - {NOW_MS}"
+                                 RETURNING last_start_ms - {NOW_MS}, last_start_ms"
                             ),
                             &[&module, &not_before],
                         )
                         .await?;
                     if let Some(row) = first {
-                        return Ok(Reserved::At(from_ms(row.try_get(0)?)));
+                        return reserved(&row);
                     }
                     // Another host made the row meanwhile: take a turn after
                     // its.
                 }
+            },
+        )
+    }
+
+    fn ended(
+        &self,
+        module: &str,
+        turn: BudgetTurn,
+        margin: Duration,
+    ) -> BoxFuture<'static, anyhow::Result<()>> {
+        let module = module.to_string();
+        let margin = bounded_ms(margin);
+        self.run_async(
+            "recording the end of a turn in the shared rate limit",
+            BUDGET_TIMEOUT,
+            move |pool| async move {
+                let client = connection(&pool).await?;
+                // Starts are unique per module (spaced at least 1 ms
+                // apart); a turn no longer among the latest is left alone.
+                client
+                    .execute(
+                        &format!(
+                            "UPDATE {TABLE} SET window_starts_ms = array_replace(
+                                window_starts_ms, $2, GREATEST($2, {NOW_MS} - $3))
+                             WHERE module = $1"
+                        ),
+                        &[&module, &turn.0, &margin],
+                    )
+                    .await?;
+                Ok(())
             },
         )
     }
@@ -173,6 +207,14 @@ impl SharedBudget for PostgresJournal {
             },
         )
     }
+}
+
+/// A reserved turn from a row of its delay from now and its start.
+fn reserved(row: &tokio_postgres::Row) -> anyhow::Result<Reserved> {
+    Ok(Reserved::At(
+        from_ms(row.try_get(0)?),
+        BudgetTurn(row.try_get(1)?),
+    ))
 }
 
 /// A length from the database's milliseconds (a negative one is now).
@@ -219,8 +261,12 @@ mod tests {
     }
 
     fn at(reserved: Reserved) -> Duration {
+        at_turn(reserved).0
+    }
+
+    fn at_turn(reserved: Reserved) -> (Duration, BudgetTurn) {
         match reserved {
-            Reserved::At(delay) => delay,
+            Reserved::At(delay, turn) => (delay, turn),
             Reserved::Refused(wait) => panic!("refused, {wait:?} off"),
         }
     }
@@ -298,6 +344,33 @@ mod tests {
         assert!(
             next > Duration::from_millis(2700) && next <= Duration::from_secs(3),
             "{next:?}: {delays:?}"
+        );
+    }
+
+    /// A turn that ends late counts from its end less the margin: the next
+    /// turn of one a window, on the other host, comes a window after that
+    /// rather than after the turn's start.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_turn_that_ends_late_counts_from_its_end() {
+        let [first, second] = two_hosts("budget_ended").await;
+        let one = BudgetAsk {
+            requests: 1,
+            window: Duration::from_secs(1),
+            ..ask(10, 60_000)
+        };
+        let (delay, turn) = at_turn(first.reserve("webline", one).await.unwrap());
+        assert!(delay < Duration::from_millis(100), "{delay:?}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        first
+            .ended("webline", turn, Duration::from_millis(100))
+            .await
+            .unwrap();
+        // Counted from 300 ms after its start: the next turn 1300 ms after
+        // it, some 900 ms from now (600 ms had the start counted).
+        let next = at(second.reserve("webline", one).await.unwrap());
+        assert!(
+            next > Duration::from_millis(800) && next <= Duration::from_millis(950),
+            "{next:?}"
         );
     }
 

@@ -88,7 +88,7 @@ pub trait JournalStore: Send + Sync + 'static {
     fn release_key(&self, id: EntryId) -> anyhow::Result<()>;
 
     /// Fails unless the store takes writes now (for a readiness check): one
-    /// value written and committed ([`meta::WRITE_PROBED_AT_MS`]), as a
+    /// value written and committed (`meta::WRITE_PROBED_AT_MS`), as a
     /// call's intent would be, so that a full disk fails it too.
     fn check_writable(&self) -> anyhow::Result<()>;
 
