@@ -14,7 +14,8 @@
 //!   outcome: the caller gets the answer saying it is not journaled yet; a
 //!   repeat of the key on the host is answered from memory; an
 //!   acknowledgement is refused plainly; once the database is back the
-//!   outcome is written and the entry acknowledged.
+//!   outcome is written and the entry acknowledged. The same with a SQLite
+//!   journal whose file another process holds locked.
 
 mod common;
 
@@ -33,12 +34,22 @@ const TOKEN_VAR: &str = "TEST_STALL_TOKEN";
 /// A manifest serving Webline from the sandbox with a journal at the URL
 /// in `TEST_STALL_JOURNAL_URL`, leases of a second and `deadline_ms`.
 fn setup(sandbox: &Sandbox, name: &str, deadline_ms: u64) -> PathBuf {
+    setup_on(
+        sandbox,
+        name,
+        deadline_ms,
+        "url = { env = \"TEST_STALL_JOURNAL_URL\" }",
+    )
+}
+
+/// [`setup`] with `journal` as the `[journal]` section's location line.
+fn setup_on(sandbox: &Sandbox, name: &str, deadline_ms: u64, journal: &str) -> PathBuf {
     let dir = common::fresh_dir(&format!("stalled-host-{name}"));
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,
         format!(
-            "[journal]\nurl = {{ env = \"TEST_STALL_JOURNAL_URL\" }}\n\
+            "[journal]\n{journal}\n\
              key = {{ env = \"TEST_STALL_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
              [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\n\
              deadline_ms = {deadline_ms}\n\
@@ -288,6 +299,46 @@ async fn an_outcome_the_stopped_database_did_not_take_is_said_kept_and_written_o
              database came back, then acknowledged",
             written_after.as_secs_f64()
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// The same on SQLite: another process holds the journal file's write lock
+/// between the intent and the outcome (as `journal` commands or a full disk
+/// would stop its writes).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outcome_a_locked_sqlite_journal_did_not_take_is_written_once_it_is_free() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let manifest = setup_on(&sandbox, "locked-db", 10_000, "path = \"journal.sqlite3\"");
+    sandbox
+        .webline()
+        .faults()
+        .inject(Fault::Slow(Duration::from_secs(2)), 1);
+    tokio::task::spawn_blocking(move || {
+        let host = start(&manifest, "unused");
+        let call = post_in_background(&host, "/v1/modules/webline/call", create("held-2"));
+        host.wait_until("the intent on record", || !pending(&host).is_empty());
+        let locker =
+            rusqlite::Connection::open(manifest.with_file_name("journal.sqlite3")).unwrap();
+        locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (status, answer) = call.join().unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["ok"]["kind"], "created", "{answer}");
+        assert_eq!(answer["journaled"], false, "{answer}");
+        let id = answer["journal_entry"].as_i64().unwrap();
+        let (status, refused) = host.post(&format!("/v1/journal/{id}/ack"), &json!({}));
+        assert_eq!(status, 409, "{refused}");
+        assert_eq!(refused["error"]["kind"], "not-journaled", "{refused}");
+
+        locker.execute_batch("ROLLBACK").unwrap();
+        host.wait_until("the held outcome written", || {
+            pending(&host)
+                .iter()
+                .any(|e| e["id"] == id && e["state"] == "answered")
+        });
+        let (status, acked) = host.post(&format!("/v1/journal/{id}/ack"), &json!({}));
+        assert_eq!(status, 200, "{acked}");
     })
     .await
     .unwrap();
