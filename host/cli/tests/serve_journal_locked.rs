@@ -1,6 +1,7 @@
-//! Observability and the journal's routes while the SQLite journal cannot
-//! be written: the real `provisioning serve`, its journal file locked by
-//! another process (this test, through rusqlite) or on a full file system.
+//! Observability and the journal's routes while the journal cannot be
+//! written: the real `provisioning serve`, its SQLite file locked by
+//! another process (this test, through rusqlite) or on a full file system,
+//! or its PostgreSQL server stopped.
 //! `/metrics` and readiness answer within a second, the journal's gauges
 //! present (as last seen, with their age) and readiness saying what the
 //! journal can do; the journal's routes answer a typed 503
@@ -27,11 +28,16 @@ const DEADLINE: Duration = Duration::from_secs(12);
 /// A manifest serving HostMeNow from the sandbox, its journal at
 /// `journal`, in `dir`.
 fn setup(sandbox: &Sandbox, dir: &Path, journal: &Path) -> PathBuf {
+    setup_at(sandbox, dir, &format!("path = {journal:?}"))
+}
+
+/// [`setup`] with the `[journal]` section's location line `location`.
+fn setup_at(sandbox: &Sandbox, dir: &Path, location: &str) -> PathBuf {
     let manifest = dir.join("provisioning.toml");
     std::fs::write(
         &manifest,
         format!(
-            "[journal]\npath = {journal:?}\nkey = {{ env = \"TEST_JL_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
+            "[journal]\n{location}\nkey = {{ env = \"TEST_JL_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
              [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = {deadline}\n\
              [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_JL_HMN\" }}\n",
             hostmenow = provisioning_components::HOSTMENOW,
@@ -321,4 +327,59 @@ impl Drop for Unmount {
             .arg(&self.0)
             .status();
     }
+}
+
+/// The PostgreSQL server stopped under a host: readiness soon says
+/// `writable: false` (503), each check within a second, and the journal's
+/// routes answer a typed 503 `journal-unavailable`, not a 500; with the
+/// server back, the host is ready again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_database_answers_the_journal_routes_with_a_typed_503() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = common::fresh_dir("journal-stopped");
+    let manifest = setup_at(&sandbox, &dir, "url = { env = \"TEST_JL_JOURNAL_URL\" }");
+    tokio::task::spawn_blocking(move || {
+        let database = provisioning_test_postgres::PgServer::start();
+        let url = database.database("stopped");
+        let journal_key = "ab".repeat(32);
+        let server = Serve::start(
+            &manifest,
+            (TOKEN_VAR, TOKEN),
+            &[
+                ("TEST_JL_JOURNAL_URL", &url),
+                ("TEST_JL_JOURNAL_KEY", &journal_key),
+                ("TEST_JL_HMN", hostmenow::API_KEY),
+            ],
+            &[],
+        );
+        assert_eq!(open_get(&server, "/v1/health/ready").0, 200);
+
+        database.stop();
+        server.wait_until("readiness to say not writable", || {
+            let (status, body, took) = open_get(&server, "/v1/health/ready");
+            assert!(took < Duration::from_secs(1), "readiness took {took:?}");
+            status == 503 && body.contains("\"writable\":false")
+        });
+        for path in [
+            "/v1/journal/pending",
+            "/v1/modules/hostmenow/services/some/remote-id",
+        ] {
+            let (status, body) = server.get(path);
+            assert_eq!(status, 503, "{path}: {body}");
+            assert_eq!(
+                body["error"]["kind"], "journal-unavailable",
+                "{path}: {body}"
+            );
+        }
+        let (status, body) = server.post("/v1/journal/reconcile", &json!({}));
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["kind"], "journal-unavailable", "{body}");
+
+        database.start_again();
+        server.wait_until("readiness to say writable", || {
+            open_get(&server, "/v1/health/ready").0 == 200
+        });
+    })
+    .await
+    .unwrap();
 }

@@ -184,6 +184,9 @@ impl Journal {
 pub fn is_unavailable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<Unavailable>()
+            // PostgreSQL: no connection to be had, or no answer in time.
+            || cause.is::<deadpool_postgres::PoolError>()
+            || cause.is::<tokio::time::error::Elapsed>()
             || cause
                 .downcast_ref::<rusqlite::Error>()
                 .is_some_and(|error| {
@@ -244,6 +247,17 @@ mod tests {
         );
         assert!(is_unavailable(
             &anyhow::Error::new(busy).context("recording an intent")
+        ));
+        let elapsed = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async {
+                tokio::time::timeout(Duration::ZERO, std::future::pending::<()>()).await
+            })
+            .unwrap_err();
+        assert!(is_unavailable(
+            &anyhow::Error::new(elapsed).context("the database did not answer")
         ));
         assert!(!is_unavailable(&anyhow::anyhow!("an unreadable entry")));
     }

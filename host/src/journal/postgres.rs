@@ -282,10 +282,10 @@ impl PostgresJournal {
         runtime.spawn(async move {
             let result = match tokio::time::timeout(OPERATION_TIMEOUT, work).await {
                 Ok(result) => result,
-                Err(_) => Err(anyhow!(
+                Err(elapsed) => Err(anyhow::Error::new(elapsed).context(format!(
                     "the database did not answer within {}s",
                     OPERATION_TIMEOUT.as_secs()
-                )),
+                ))),
             };
             let _ = reply.send(result);
         });
@@ -318,10 +318,10 @@ impl PostgresJournal {
         let done = runtime.spawn(async move {
             match tokio::time::timeout(timeout, work).await {
                 Ok(result) => result,
-                Err(_) => Err(anyhow!(
+                Err(elapsed) => Err(anyhow::Error::new(elapsed).context(format!(
                     "the database did not answer within {} ms",
                     timeout.as_millis()
-                )),
+                ))),
             }
         });
         Box::pin(async move {
@@ -347,11 +347,12 @@ fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
     .with_no_client_auth())
 }
 
-/// A connection from the pool, its error said plainly.
+/// A connection from the pool, its error said plainly (and kept, so that
+/// `super::is_unavailable` can tell it).
 pub(super) async fn connection(pool: &Pool) -> anyhow::Result<deadpool_postgres::Object> {
     pool.get()
         .await
-        .map_err(|error| anyhow!("cannot reach the database: {error}"))
+        .map_err(|error| anyhow::Error::new(error).context("cannot reach the database"))
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`]: one transaction under an
