@@ -86,6 +86,19 @@ namespace {
         return null;
     }
 
+    /**
+     * Waits (a minute at most) until serve says journal entry `$id`'s attempt
+     * is over: before, a finding is refused (`attempt-running`).
+     */
+    function wait_for_attempt_over(string $url, string $token, string $id): void
+    {
+        $giveUp = microtime(true) + 60;
+        do {
+            usleep(200_000);
+            $entry = find(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id', $id);
+        } while (!($entry['attempt_over'] ?? false) && microtime(true) < $giveUp);
+    }
+
     /** The provider's record of a service, through the sandbox's control routes. */
     function provider_record(string $provider, int $serviceId): ?array
     {
@@ -464,6 +477,13 @@ namespace {
         $buttons = sandboxed_AdminCustomButtonArray(platform_params(4005));
         expect($buttons === ['Change domain' => 'ChangeDomain', 'Checked at the provider: it happened' => 'AckDone', 'Checked at the provider: it did not happen' => 'AckNotDone'], 'Blesta buttons with an unknown outcome: ' . json_encode($buttons));
         step('blesta', 'AdminServicesTab', strip_tags($tab['Journal']));
+        // Until the call's deadline has passed, its request might still reach
+        // the provider (a stalled host resuming): the finding is refused, and
+        // the button says why.
+        $early = sandboxed_AckNotDone(platform_params(4005));
+        expect(str_starts_with($early, 'attempt-running: '), 'a finding before the call\'s deadline: ' . $early);
+        step('blesta', 'operator', $early);
+        wait_for_attempt_over($url, $token, $match[1]);
         expect(sandboxed_AckNotDone(platform_params(4005)) === 'success', 'the operator resolves the entry from the button');
         expect(!in_array($match[1], array_column(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id')), 'the entry is resolved');
         expect(sandboxed_AdminCustomButtonArray(platform_params(4005)) === ['Change domain' => 'ChangeDomain'], 'no finding to give once resolved');
@@ -491,6 +511,7 @@ namespace {
         $noId = sandboxed_AckDone(platform_params(4007));
         expect(str_starts_with($noId, 'invalid-input: ') && str_contains($noId, 'Remote ID'), '"it happened" for a create asks for the id first: ' . $noId);
         (new PlatformService(4007, 1, 'Monthly'))->serviceProperties->save(['Remote ID' => (string) $found['order_id']]);
+        wait_for_attempt_over($url, $token, $lostEntry[1]);
         expect(sandboxed_AckDone(platform_params(4007)) === 'success', 'the operator resolves the entry as done');
         expect(!in_array($lostEntry[1], array_column(get_json("{$url}/v1/journal/pending", $token)['pending'], 'id')), 'the entry is resolved');
         expect(row('tblhosting', 4007)['domainstatus'] === 'Active', 'WHMCS shows the service Active');
