@@ -147,8 +147,8 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
         let mut verdict = match serde_json::from_str::<Request>(&entry.intent.input) {
             _ if !entry.attempt_over => Verdict::Undecided {
                 reason: format!(
-                    "the call may still reach the provider until its deadline ({} ms since the Unix epoch, by the journal's clock)",
-                    entry.attempt_deadline_ms.unwrap_or_default()
+                    "the call may still reach the provider until its deadline, {} by the journal's clock",
+                    crate::journal::clock_time(entry.attempt_deadline_ms.unwrap_or_default())
                 ),
             },
             Ok(request) => look_into(host, &mut lists, &entry.intent.module, &request).await,

@@ -53,6 +53,7 @@ mod usage_claims;
 mod worker;
 
 pub(crate) use admission::Admission;
+pub(crate) use record::clock_time;
 use admission::seal_context;
 pub use health::{JournalStatus, is_unavailable};
 pub use key::{KeyError, RekeyError, RekeyReport};
@@ -246,7 +247,8 @@ pub enum AckError {
     /// call may still reach the provider (its host may only be stalled)
     /// until its deadline, by the journal's clock.
     #[error(
-        "journal entry {entry}'s call may still reach the provider until its deadline ({until_ms} ms since the Unix epoch, by the journal's clock): look at the provider after that"
+        "journal entry {entry}'s call may still reach the provider until its deadline, {} by the journal's clock: look at the provider after that",
+        record::clock_time(*until_ms)
     )]
     AttemptRunning {
         /// The entry.

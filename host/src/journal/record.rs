@@ -232,6 +232,13 @@ pub(crate) fn attempt_over(attempt_deadline_ms: Option<i64>, now_ms: i64) -> boo
     attempt_deadline_ms.is_none_or(|deadline| deadline <= now_ms)
 }
 
+/// A time of the journal's clock (Unix milliseconds) as people read it:
+/// an HTTP date, UTC to the second.
+pub(crate) fn clock_time(unix_ms: i64) -> String {
+    let since_epoch = std::time::Duration::from_millis(u64::try_from(unix_ms).unwrap_or(0));
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + since_epoch)
+}
+
 /// A length in milliseconds, saturating (a lease, a retention).
 pub(crate) fn duration_ms(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
@@ -255,6 +262,12 @@ mod tests {
             summary: String::new(),
             sealed_credentials: None,
         }
+    }
+
+    #[test]
+    fn a_time_of_the_journals_clock_reads_as_an_http_date() {
+        assert_eq!(clock_time(1_796_595_678_993), "Sun, 06 Dec 2026 22:21:18 GMT");
+        assert_eq!(clock_time(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
     #[test]
