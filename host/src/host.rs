@@ -665,16 +665,16 @@ impl Host {
         let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
             return self
                 .run(
-                loaded,
-                request,
-                &options.settings,
-                &redactor,
-                deadline,
-                None,
-                pacing,
-                reuse,
-            )
-            .await;
+                    loaded,
+                    request,
+                    &options.settings,
+                    &redactor,
+                    deadline,
+                    None,
+                    pacing,
+                    reuse,
+                )
+                .await;
         };
         let admitted = journal
             .shared()
@@ -715,16 +715,16 @@ impl Host {
         tracing::Span::current().record("journal_entry", entry);
         let answer = self
             .run(
-            loaded,
-            request,
-            &options.settings,
-            &redactor,
-            deadline,
-            Some(entry),
-            pacing,
-            None,
-        )
-        .await;
+                loaded,
+                request,
+                &options.settings,
+                &redactor,
+                deadline,
+                Some(entry),
+                pacing,
+                None,
+            )
+            .await;
         // The outcome is on record (or the journal is given until the
         // deadline again) before the caller hears it.
         let finish_by = std::time::Instant::now() + loaded.limits().deadline;

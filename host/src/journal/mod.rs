@@ -53,11 +53,11 @@ mod usage_claims;
 mod worker;
 
 pub(crate) use admission::Admission;
-pub(crate) use record::clock_time;
 use admission::seal_context;
 pub use health::{JournalStatus, is_unavailable};
 pub use key::{KeyError, RekeyError, RekeyReport};
 pub use postgres::{PostgresJournal, describe_url};
+pub(crate) use record::clock_time;
 pub use record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
     MAX_KEY_BYTES, Resolution,

@@ -266,7 +266,10 @@ mod tests {
 
     #[test]
     fn a_time_of_the_journals_clock_reads_as_an_http_date() {
-        assert_eq!(clock_time(1_796_595_678_993), "Sun, 06 Dec 2026 22:21:18 GMT");
+        assert_eq!(
+            clock_time(1_796_595_678_993),
+            "Sun, 06 Dec 2026 22:21:18 GMT"
+        );
         assert_eq!(clock_time(-5), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
