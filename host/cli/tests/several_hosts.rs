@@ -302,28 +302,7 @@ async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
         "url = { env = \"TEST_SH_JOURNAL_URL\" }",
         &format!("deadline_ms = 20000\nrate_limit = {{ requests = {PACED}, per_seconds = 1 }}"),
     );
-    let elapsed = tokio::task::spawn_blocking(move || {
-        let key = "ef".repeat(32);
-        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
-        let hosts = [start(&manifest, &key, &envs), start(&manifest, &key, &envs)];
-        let call = json!({ "request": { "function": "test-connection" } });
-        let started = std::time::Instant::now();
-        std::thread::scope(|scope| {
-            for caller in 0..CALLERS {
-                let (host, call) = (&hosts[caller % 2], &call);
-                scope.spawn(move || {
-                    for _ in 0..CALLS / CALLERS {
-                        let (status, body) = host.post("/v1/modules/webline/call", call);
-                        assert_eq!(status, 200, "{body}");
-                        assert_eq!(body["ok"]["kind"], "connection", "{body}");
-                    }
-                });
-            }
-        });
-        started.elapsed()
-    })
-    .await
-    .unwrap();
+    let elapsed = test_connections_through_two_hosts(manifest, url, CALLS, CALLERS).await;
     let (reached, refused) = (sim.requests().len(), sim.rate_limited());
     println!(
         "shared rate: {CALLS} calls over two hosts paced at {PACED}/s together in {:.2} s; \
@@ -339,6 +318,39 @@ async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
         elapsed >= one_budget,
         "{CALLS} calls took {elapsed:?}, less than one budget's {one_budget:?}"
     );
+}
+
+/// `calls` Webline test-connections from `callers` threads, each caller
+/// on one of two serve processes on `manifest`'s PostgreSQL journal at
+/// `url`, every one answered; how long they took.
+async fn test_connections_through_two_hosts(
+    manifest: std::path::PathBuf,
+    url: String,
+    calls: usize,
+    callers: usize,
+) -> Duration {
+    tokio::task::spawn_blocking(move || {
+        let key = "ef".repeat(32);
+        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
+        let hosts = [start(&manifest, &key, &envs), start(&manifest, &key, &envs)];
+        let call = json!({ "request": { "function": "test-connection" } });
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for caller in 0..callers {
+                let (host, call) = (&hosts[caller % 2], &call);
+                scope.spawn(move || {
+                    for _ in 0..calls / callers {
+                        let (status, body) = host.post("/v1/modules/webline/call", call);
+                        assert_eq!(status, 200, "{body}");
+                        assert_eq!(body["ok"]["kind"], "connection", "{body}");
+                    }
+                });
+            }
+        });
+        started.elapsed()
+    })
+    .await
+    .unwrap()
 }
 
 /// Two hosts on one PostgreSQL journal, paced at exactly the provider's
@@ -365,28 +377,7 @@ async fn two_hosts_at_the_providers_own_rate_never_put_more_in_a_window() {
             WINDOW.as_secs()
         ),
     );
-    let elapsed = tokio::task::spawn_blocking(move || {
-        let key = "ef".repeat(32);
-        let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];
-        let hosts = [start(&manifest, &key, &envs), start(&manifest, &key, &envs)];
-        let call = json!({ "request": { "function": "test-connection" } });
-        let started = std::time::Instant::now();
-        std::thread::scope(|scope| {
-            for caller in 0..CALLERS {
-                let (host, call) = (&hosts[caller % 2], &call);
-                scope.spawn(move || {
-                    for _ in 0..CALLS / CALLERS {
-                        let (status, body) = host.post("/v1/modules/webline/call", call);
-                        assert_eq!(status, 200, "{body}");
-                        assert_eq!(body["ok"]["kind"], "connection", "{body}");
-                    }
-                });
-            }
-        });
-        started.elapsed()
-    })
-    .await
-    .unwrap();
+    let elapsed = test_connections_through_two_hosts(manifest, url, CALLS, CALLERS).await;
     let busiest = sim.busiest_window(WINDOW);
     println!(
         "shared window: {CALLS} calls over two hosts at {LIMIT} per {WINDOW:?} in {:.2} s; \
