@@ -749,7 +749,16 @@ impl Host {
     pub async fn record_state(&self) {
         // The latest values, never a wait behind the journal's writers.
         let journal = match &self.journal {
-            Some(journal) => Some(journal.status().await),
+            Some(journal) => {
+                let status = journal.status().await;
+                Some(crate::telemetry::JournalGauges {
+                    counts: status
+                        .counts
+                        .zip(status.counts_age)
+                        .map(|(counts, age)| (counts.pending, counts.unknown, age)),
+                    writable: status.writable,
+                })
+            }
             None => None,
         };
         let modules = self.modules();

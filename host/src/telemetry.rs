@@ -207,12 +207,21 @@ pub fn record_reload(accepted: bool) {
     counter!(RELOADS_TOTAL, "result" => result).increment(1);
 }
 
+/// The journal's gauges, from what it was last seen to do (plain values:
+/// this module imports nothing of the host's).
+pub(crate) struct JournalGauges {
+    /// `(pending, unknown, how long ago they were read)`, once read.
+    pub(crate) counts: Option<(usize, usize, std::time::Duration)>,
+    /// Whether the journal takes writes.
+    pub(crate) writable: bool,
+}
+
 /// The state gauges, as [`crate::Host::record_state`] reads them.
 pub(crate) struct State<'a> {
     pub(crate) instances_in_use: usize,
     pub(crate) instances_capacity: usize,
     /// What the journal was last seen to do, when one is configured.
-    pub(crate) journal: Option<crate::journal::JournalStatus>,
+    pub(crate) journal: Option<JournalGauges>,
     /// `(module, digest)` of every module served.
     pub(crate) modules: Vec<(&'a str, &'a str)>,
 }
@@ -222,9 +231,9 @@ pub(crate) fn record_state(state: &State<'_>) {
     gauge!(INSTANCES_IN_USE).set(state.instances_in_use as f64);
     gauge!(INSTANCES_CAPACITY).set(state.instances_capacity as f64);
     if let Some(journal) = &state.journal {
-        if let Some((counts, age)) = journal.counts.zip(journal.counts_age) {
-            gauge!(JOURNAL_PENDING_ENTRIES).set(counts.pending as f64);
-            gauge!(JOURNAL_UNKNOWN_ENTRIES).set(counts.unknown as f64);
+        if let Some((pending, unknown, age)) = journal.counts {
+            gauge!(JOURNAL_PENDING_ENTRIES).set(pending as f64);
+            gauge!(JOURNAL_UNKNOWN_ENTRIES).set(unknown as f64);
             gauge!(JOURNAL_COUNTS_AGE_SECONDS).set(age.as_secs_f64());
         }
         gauge!(JOURNAL_WRITABLE).set(if journal.writable { 1.0 } else { 0.0 });
