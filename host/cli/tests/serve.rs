@@ -617,6 +617,19 @@ async fn the_openapi_document_describes_the_running_server() {
         assert_eq!(remote.1["remote_id"], created.1["ok"]["value"]["remote_id"]);
         let unknown = server.get("/v1/modules/hostmenow/services/never-made/remote-id");
         assert_eq!(unknown.1["remote_id"], Value::Null, "{}", unknown.1);
+        // A service's pending entries are its own: not another service's,
+        // not an addon's whose id begins like it, not another module's.
+        server.call("hostmenow", json!({ "function": "create-account", "service": service("o1-a7") }));
+        server.call("hostmenow", json!({ "function": "create-account", "service": service("o2") }));
+        let all = server.get("/v1/journal/pending").1["pending"].as_array().unwrap().len();
+        let own = server.get("/v1/modules/hostmenow/services/o1/pending");
+        assert_eq!(own.0, 200, "{}", own.1);
+        let ids: Vec<i64> = own.1["pending"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![entry, suspended["journal_entry"].as_i64().unwrap()], "{:#}", own.1);
+        assert_eq!((own.1["module"].as_str(), own.1["service_id"].as_str()), (Some("hostmenow"), Some("o1")));
+        assert!(all >= 4, "the whole pending list is longer: {all}");
+        let elsewhere = server.get("/v1/modules/blesta/services/o1/pending");
+        assert_eq!((elsewhere.0, &elsewhere.1["pending"]), (200, &json!([])), "{}", elsewhere.1);
 
         let mut checked = 0;
         for (path, operations) in document["paths"].as_object().unwrap() {
@@ -679,7 +692,7 @@ async fn the_openapi_document_describes_the_running_server() {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 12, "every operation was exercised");
+        assert_eq!(checked, 13, "every operation was exercised");
         // A call's typed error fits the documented shape as well.
         let failed = server.call("hostmenow", json!({ "function": "suspend", "service": service("nope") }));
         conforms(

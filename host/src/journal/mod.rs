@@ -405,6 +405,32 @@ impl Journal {
             .collect()
     }
 
+    /// The entries not acknowledged of one service of `module` (the
+    /// intent's `service_id`, recorded for every call that names a
+    /// service), oldest first, with their credentials as [`Self::pending`]
+    /// gives them; only that service's are read and unsealed.
+    pub async fn pending_of(
+        &self,
+        module: &str,
+        service_id: &str,
+    ) -> anyhow::Result<Vec<PendingCall>> {
+        let (module, service_id) = (module.to_string(), service_id.to_string());
+        let entries = self
+            .inner
+            .worker
+            .run(Journal::operator_deadline(), move |context| {
+                context.store.pending_of(&module, &service_id)
+            })
+            .await?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let credentials = self.inner.unseal(&entry)?;
+                Ok(PendingCall { entry, credentials })
+            })
+            .collect()
+    }
+
     /// How many entries are pending, and how many of those have an unknown
     /// outcome (each needs a person), without unsealing anything.
     pub async fn counts(&self) -> anyhow::Result<JournalCounts> {

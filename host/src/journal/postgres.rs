@@ -622,6 +622,26 @@ impl JournalStore for PostgresJournal {
         self.select("reading the journal's entries", "ORDER BY id")
     }
 
+    fn pending_of(&self, module: &str, service_id: &str) -> anyhow::Result<Vec<Entry>> {
+        let (module, service_id) = (module.to_string(), service_id.to_string());
+        self.run(
+            "reading a service's pending entries",
+            move |pool| async move {
+                let client = connection(&pool).await?;
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT {COLUMNS} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
+                             AND acknowledged_at_ms IS NULL ORDER BY id"
+                        ),
+                        &[&module, &service_id],
+                    )
+                    .await?;
+                entries_from_rows(&rows)
+            },
+        )
+    }
+
     fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>> {
         let (module, service_id) = (module.to_string(), service_id.to_string());
         self.run("reading a service's last create", move |pool| async move {

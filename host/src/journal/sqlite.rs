@@ -400,6 +400,14 @@ impl JournalStore for SqliteJournal {
         self.select("WHERE acknowledged_at_ms IS NULL ORDER BY id", [])
     }
 
+    fn pending_of(&self, module: &str, service_id: &str) -> anyhow::Result<Vec<Entry>> {
+        self.select(
+            "WHERE module = ?1 AND service_id = ?2 AND acknowledged_at_ms IS NULL ORDER BY id",
+            params![module, service_id],
+        )
+        .context("reading a service's pending entries")
+    }
+
     fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.select("ORDER BY id", [])
             .context("reading the journal's entries")

@@ -63,6 +63,11 @@ pub trait JournalStore: Send + Sync + 'static {
     /// Entries not acknowledged, oldest first.
     fn pending(&self) -> anyhow::Result<Vec<Entry>>;
 
+    /// The entries not acknowledged of one service (`service_id`) of
+    /// `module`, oldest first: what a platform's page of that service
+    /// shows, read through an index rather than the whole pending list.
+    fn pending_of(&self, module: &str, service_id: &str) -> anyhow::Result<Vec<Entry>>;
+
     /// Every entry, acknowledged ones included, oldest first: the history
     /// from which the services a platform has at each provider can be
     /// rebuilt (see [`crate::live_services`]). Never on a call's path.

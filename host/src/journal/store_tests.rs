@@ -156,6 +156,7 @@ for_each_store!(
     a_rekey_is_refused_under_another_key_or_while_a_call_is_in_flight,
     a_rekey_whose_resealing_fails_changes_nothing,
     a_services_last_successful_create_is_found_by_module_and_service,
+    a_services_pending_entries_are_its_own_only,
 );
 
 const OWNER: &str = "test-host:1";
@@ -1372,4 +1373,59 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
             .summary,
         created("other-module")
     );
+}
+
+fn a_services_pending_entries_are_its_own_only(db: &dyn TestJournal) {
+    let journal = db.open().unwrap();
+    let mine = finished_call(
+        &*journal,
+        ("webline", "create-account", "4001"),
+        "whmcs-4001-create",
+        true,
+        "{}",
+    );
+    let acknowledged = finished_call(&*journal, ("webline", "suspend", "4001"), "s1", true, "{}");
+    journal.acknowledge(acknowledged, &plain()).unwrap();
+    // Its addon (whose key begins like the service's), the same id at
+    // another module, and another service: none of them is the service's.
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "4001-a7"),
+        "whmcs-4001-a7-create",
+        true,
+        "{}",
+    );
+    finished_call(
+        &*journal,
+        ("blesta", "create-account", "4001"),
+        "whmcs-4001-create",
+        true,
+        "{}",
+    );
+    finished_call(
+        &*journal,
+        ("webline", "create-account", "4002"),
+        "whmcs-4002-create",
+        true,
+        "{}",
+    );
+    let later = finished_call(
+        &*journal,
+        ("webline", "terminate", "4001"),
+        "whmcs-4001-terminate",
+        false,
+        "{}",
+    );
+    let ids: Vec<_> = journal
+        .pending_of("webline", "4001")
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![mine, later],
+        "the service's unacknowledged entries, oldest first"
+    );
+    assert!(journal.pending_of("webline", "9999").unwrap().is_empty());
 }

@@ -67,6 +67,10 @@ pub fn router(state: AppState, token: Token, limits: BodyLimits) -> Router {
             "/v1/modules/{module}/services/{service}/remote-id",
             get(service_remote_id),
         )
+        .route(
+            "/v1/modules/{module}/services/{service}/pending",
+            get(service_pending),
+        )
         // The route's own cap, over the router's below.
         .route(
             "/v1/usage",
@@ -420,6 +424,26 @@ async fn service_remote_id(
         "module": module,
         "service_id": service,
         "remote_id": remote_id,
+    })))
+}
+
+/// The journal entries not yet acknowledged of one service of a module
+/// (the intents' `service_id`), oldest first, as `/v1/journal/pending`
+/// gives them: what a platform's page of that service shows, without
+/// reading every pending entry of the host.
+async fn service_pending(
+    State(state): State<AppState>,
+    Path((module, service)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let journal = state.host.journal().ok_or_else(no_journal)?;
+    let pending = journal
+        .pending_of(&module, &service)
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({
+        "module": module,
+        "service_id": service,
+        "pending": pending,
     })))
 }
 
