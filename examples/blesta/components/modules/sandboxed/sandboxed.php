@@ -33,7 +33,15 @@
  *
  * Errors reach Blesta through `$this->Input->setErrors()`, keyed by their
  * kind: a function the module does not support is the module's own
- * `unsupported` answer, which names the provider's limitation.
+ * `unsupported` answer, which names the provider's limitation. A service's
+ * fields are checked before anything reaches the provider (validateService
+ * on add, validateServiceEdit, which Blesta's Services::edit calls first).
+ *
+ * The client's "Service" tab (getClientTabs) shows the status, the usage
+ * with its limits and a single sign-on, where the provider's module can.
+ *
+ * Checked against Blesta 4.7's and 5.x's Services model and Module class;
+ * see README.md for what it cannot do there.
  *
  * @see https://docs.blesta.com/display/dev/Modules
  */
@@ -178,11 +186,39 @@ class Sandboxed extends Module
         return $this->serviceFields($vars, true);
     }
 
+    /**
+     * Checks a service's fields: a domain that is a host name (required on
+     * add; on edit, checked only when given). Blesta calls it before an add
+     * (Services::validateService) and, through validateServiceEdit, before
+     * an edit.
+     */
     public function validateService($package, array $vars = null, $edit = false)
     {
-        $this->Input->setRules(['sandboxed_domain' => ['empty' => ['if_set' => $edit, 'rule' => 'isEmpty', 'negate' => true,
-            'message' => Language::_('Sandboxed.!error.sandboxed_domain.empty', true)]]]);
+        $this->Input->setRules(['sandboxed_domain' => [
+            'empty' => ['if_set' => $edit, 'rule' => 'isEmpty', 'negate' => true,
+                'message' => Language::_('Sandboxed.!error.sandboxed_domain.empty', true)],
+            'format' => ['if_set' => true, 'rule' => [[self::class, 'isHostName']],
+                'message' => Language::_('Sandboxed.!error.sandboxed_domain.format', true)],
+        ]]);
         return $this->Input->validates($vars);
+    }
+
+    /**
+     * Checks an edit of a service before Blesta runs it (Services::edit
+     * validates through it with no module row set, and editService checks
+     * again): the add's rules, each only for a field given.
+     */
+    public function validateServiceEdit($service, array $vars = null)
+    {
+        return $this->validateService($service->package ?? null, $vars, true);
+    }
+
+    /** Whether a value is a host name (labels of letters, digits and hyphens), upper case allowed. */
+    public static function isHostName($value): bool
+    {
+        $name = strtolower(trim((string) $value));
+        return strlen($name) <= 253
+            && (bool) preg_match('/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/', $name);
     }
 
     /** The admin's view of a service: its provider id and module; confirms a create stored. */
@@ -192,6 +228,71 @@ class Sandboxed extends Module
         $this->confirmStored($fields);
         return '<p>' . self::html(Language::_('Sandboxed.service_info.remote_id', true)) . ': '
             . self::html($fields->sandboxed_remote_id ?? '-') . '</p>';
+    }
+
+    // ---- The client's tab ------------------------------------------------------------
+
+    /** The client's tab of a service: what the WHMCS module's client area shows. */
+    public function getClientTabs($package)
+    {
+        return ['tabClientService' => Language::_('Sandboxed.tab_client_service', true)];
+    }
+
+    /**
+     * The service as its client sees it (views/default/tab_client_service.pdt):
+     * the status (the provider's, where the module reports one), the usage
+     * figures with their limits (an unlimited one said as such), and a
+     * button that signs on to the provider's panel where the module can;
+     * pressed (`sandboxed_action=sign_on` posted), the tab shows the
+     * one-time link. A failure to read shows as a line of the tab.
+     */
+    public function tabClientService($package, $service, array $get = null, array $post = null, array $files = null)
+    {
+        $fields = $this->serviceFieldsToObject($service->fields);
+        $shown = ['provider' => '', 'status' => (string) ($service->status ?? ''), 'status_source' => 'blesta',
+            'usage' => [], 'usage_updated' => null, 'sign_on' => false, 'sign_on_url' => null, 'error' => null];
+        $row = $this->getModuleRow();
+        try {
+            if (!$row) {
+                throw new SandboxedFailure('module-row', Language::_('Sandboxed.!error.module_row.missing', true));
+            }
+            $info = $this->info($row);
+            $shown['provider'] = (string) $info['name'];
+            $settings = $this->packageSettings($info, $package);
+            $contract = $this->contractService($row, $package, $fields, ['client_id' => $service->client_id ?? null,
+                'pricing_id' => $service->pricing_id ?? null]);
+            $read = function (string $function, array $more = []) use ($row, $settings, $contract): array {
+                $result = $this->call($row, ['function' => $function, 'service' => $contract] + $more, $settings, null);
+                if ($result['journal_entry'] !== null) {
+                    $this->acknowledge($row, (int) $result['journal_entry']);
+                }
+                return $result['ok'];
+            };
+            // Signing on to a service that is not active would only fail.
+            $shown['sign_on'] = in_array('single-sign-on', $info['functions'], true) && ($service->status ?? '') === 'active';
+            if (in_array('service-status', $info['functions'], true) && $contract['remote_id'] !== null) {
+                $shown['status'] = self::kebab((string) ($read('service-status')['value']['state'] ?? 'unknown'));
+                $shown['status_source'] = 'provider';
+            }
+            if (in_array('usage-data', $info['functions'], true)) {
+                $usage = $read('usage-data')['value'] ?? [];
+                foreach ($usage['figures'] ?? [] as $figure) {
+                    $limit = $figure['limit'] ?? null;
+                    // Serve gives a limit as {"Value": n}, and no limit as "Unlimited".
+                    $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+                    $shown['usage'][] = ['name' => ucfirst((string) ($figure['name'] ?? '')),
+                        'used' => self::figure((float) ($figure['used'] ?? 0)), 'unit' => (string) ($figure['unit'] ?? ''),
+                        'limit' => $limitValue === null ? null : self::figure((float) $limitValue)];
+                }
+                $shown['usage_updated'] = self::text($usage['updated_at'] ?? null);
+            }
+            if ($shown['sign_on'] && ($post['sandboxed_action'] ?? '') === 'sign_on') {
+                $shown['sign_on_url'] = (string) $read('single-sign-on', ['app' => null])['value'];
+            }
+        } catch (SandboxedFailure $failure) {
+            $shown['error'] = Language::_('Sandboxed.tab_client_service.unreadable', true, $failure->kind);
+        }
+        return $this->render('tab_client_service', ['service_id' => (int) ($service->id ?? 0), 'shown' => (object) $shown]);
     }
 
     // ---- The lifecycle -------------------------------------------------------------------
@@ -252,12 +353,16 @@ class Sandboxed extends Module
     public function editService($package, $service, array $vars = null, $parent_package = null, $parent_service = null)
     {
         $vars = $vars ?? [];
+        if (!$this->validateServiceEdit($service, $vars)) {
+            return;
+        }
         $row = $this->getModuleRow();
         $fields = $this->serviceFieldsToObject($service->fields);
         $this->confirmStored($fields);
         if (($vars['use_module'] ?? 'false') === 'true' && $row) {
             $domain = strtolower(trim((string) ($vars['sandboxed_domain'] ?? '')));
-            $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $service->pricing_id ?? null];
+            // Blesta passes a new pricing (with the new package) in $vars.
+            $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $vars['pricing_id'] ?? $service->pricing_id ?? null];
             if ($domain !== '' && $domain !== ($fields->sandboxed_domain ?? '')) {
                 $this->run($row, 'change-domain', $package, $fields, $known,
                     static fn (array $s): array => [['function' => 'change-domain', 'service' => $s, 'new_domain' => $domain], null]);
@@ -301,12 +406,18 @@ class Sandboxed extends Module
             static fn (array $s): array => [['function' => 'unsuspend', 'service' => $s], null]);
     }
 
-    /** Moves the service to the new package's provider package (its meta `package`). */
+    /**
+     * Moves the service to the new package's provider package (its meta
+     * `package`). Blesta hands over the service as it was, its pricing_id
+     * one of the old package's pricings, and not the new pricing: the
+     * billing cycle sent is the service's current term.
+     */
     public function changeServicePackage($package_from, $package_to, $service, $parent_package = null, $parent_service = null)
     {
         $new = trim((string) ($package_to->meta->package ?? ''));
         return $this->lifecycle('change-package', $package_to, $service,
-            static fn (array $s): array => [['function' => 'change-package', 'service' => $s, 'new_package' => $new], null]);
+            static fn (array $s): array => [['function' => 'change-package', 'service' => $s, 'new_package' => $new], null],
+            $package_from);
     }
 
     // ---- The call --------------------------------------------------------------------------
@@ -314,9 +425,11 @@ class Sandboxed extends Module
     /**
      * A lifecycle call on a stored service: confirms an earlier create
      * stored, runs the call, and answers the fields to keep (null: keep them
-     * as they are), or null with Input errors set.
+     * as they are), or null with Input errors set. `$pricedBy` is the
+     * package whose pricings hold the service's pricing_id, when not
+     * `$package`.
      */
-    private function lifecycle(string $function, $package, $service, callable $build): ?array
+    private function lifecycle(string $function, $package, $service, callable $build, $pricedBy = null): ?array
     {
         $row = $this->getModuleRow();
         if (!$row) {
@@ -325,7 +438,8 @@ class Sandboxed extends Module
         }
         $fields = $this->serviceFieldsToObject($service->fields);
         $confirmed = $this->confirmStored($fields);
-        $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $service->pricing_id ?? null];
+        $known = ['client_id' => $service->client_id ?? null, 'pricing_id' => $service->pricing_id ?? null,
+            'pricings' => ($pricedBy ?? $package)->pricing ?? []];
         $result = $this->run($row, $function, $package, $fields, $known, $build);
         // Returning the fields drops the entry of a create now acknowledged.
         return $result ?? ($confirmed && !$this->Input->errors() ? self::fieldList((array) $fields) : null);
@@ -477,7 +591,7 @@ class Sandboxed extends Module
         $password = (string) ($fields->sandboxed_password ?? '');
         $pricingId = (int) ($vars['pricing_id'] ?? 0);
         $cycle = null;
-        foreach ($package->pricing ?? [] as $pricing) {
+        foreach ($vars['pricings'] ?? $package->pricing ?? [] as $pricing) {
             if ((int) $pricing->id === $pricingId) {
                 $cycle = self::CYCLES[(int) $pricing->term . ' ' . $pricing->period] ?? null;
             }
@@ -503,7 +617,8 @@ class Sandboxed extends Module
             return null;
         }
         Loader::loadModels($this, ['Clients', 'Contacts']);
-        $client = $this->Clients->get($clientId, false);
+        // With its settings: the client's language is one of them.
+        $client = $this->Clients->get($clientId, true);
         if (!$client || empty($client->email)) {
             return null;
         }
@@ -734,6 +849,12 @@ class Sandboxed extends Module
     {
         $value = is_scalar($value) ? trim((string) $value) : '';
         return $value === '' ? null : $value;
+    }
+
+    /** A figure as people read it: no trailing ".0", two decimals at most. */
+    private static function figure(float $value): string
+    {
+        return rtrim(rtrim(number_format($value, 2, '.', ''), '0'), '.');
     }
 
     private static function html(string $text): string

@@ -39,4 +39,18 @@ $lang['Sandboxed.!error.token.empty'] = 'Please enter the token provisioning ser
 $lang['Sandboxed.!error.module.unknown'] = 'provisioning serve has no module of that name, or cannot be reached: %1$s';
 $lang['Sandboxed.!error.module_row.missing'] = 'No host module is set for this package.';
 $lang['Sandboxed.!error.sandboxed_domain.empty'] = 'Please enter a domain.';
+$lang['Sandboxed.!error.sandboxed_domain.format'] = 'The domain must be a host name, such as example.co.tz.';
 $lang['Sandboxed.!error.unknown_outcome'] = ' (whether the provider acted is unknown: check it, then resolve journal entry %1$s as done or not done with `provisioning journal ack --found-done` or `--found-not-done` before retrying)';
+
+// The client's tab
+$lang['Sandboxed.tab_client_service'] = 'Service';
+$lang['Sandboxed.tab_client_service.status'] = 'Status';
+$lang['Sandboxed.tab_client_service.status_provider'] = '(as the provider reports it)';
+$lang['Sandboxed.tab_client_service.resource'] = 'Resource';
+$lang['Sandboxed.tab_client_service.used'] = 'Used';
+$lang['Sandboxed.tab_client_service.limit'] = 'Limit';
+$lang['Sandboxed.tab_client_service.unlimited'] = 'Unlimited';
+$lang['Sandboxed.tab_client_service.measured'] = 'Measured %1$s';
+$lang['Sandboxed.tab_client_service.sign_on'] = 'Log in to the control panel';
+$lang['Sandboxed.tab_client_service.sign_on_link'] = 'Continue to the control panel (the link works once, for a short while)';
+$lang['Sandboxed.tab_client_service.unreadable'] = 'The service details could not be read right now (%1$s).';
