@@ -20,12 +20,18 @@
  * lists them, so a new provider module needs no change here.
  *
  * Where FOSSBilling and the contract differ:
- * - A `Server_Account` carries no service id and no provider id. The
- *   account's username is the service's key (`service_id`
- *   "fossbilling-<username>"), and the provider's id is asked of the host's
- *   journal (`GET /v1/modules/{module}/services/{service}/remote-id`), which
- *   holds it from the create. Without a journal in serve's manifest every
- *   call on an account fails, saying so: there would be no id to act on.
+ * - A `Server_Account` carries no id (checked against FOSSBilling 0.8.5 and
+ *   main), and its username is not unique: FOSSBilling makes it of seven
+ *   characters of the domain and one random digit, checks nothing, and an
+ *   order's configuration or an admin can give two services the same one.
+ *   What FOSSBilling keeps unique for a hosting service is its order: the
+ *   order's id reaches a manager only in the context of the order's logger
+ *   (`Servicehosting\Service::getServerManagerWithLog`), and that is the
+ *   service's key here (`service_id` "fossbilling-order-<id>"). A call on
+ *   an account without it is refused, so that no call can reach another
+ *   service's account. The provider's id is asked of the host's journal
+ *   (`GET /v1/modules/{module}/services/{service}/remote-id`); without a
+ *   journal in serve's manifest every call on an account fails, saying so.
  * - FOSSBilling generates the username and password itself and ignores what
  *   `createAccount` returns. Credentials a provider generates (a hosting
  *   account's username and password, a password reset) are
@@ -39,13 +45,15 @@
  *   with the module's own `unsupported` answer, which names the provider's
  *   limitation; the two the contract has not (username and IP changes) are
  *   refused without a call.
+ * - The logger is FOSSBilling 0.8.5's `Box_Log` or main's PSR-3
+ *   `FOSSBilling\Logger`: only the methods both have (`info`, `error`).
  *
- * Idempotency: create-account carries "fossbilling-<username>-create" (plus
- * "-after-<remote id>" once the service had an account before, so that
- * FOSSBilling's uncancel creates anew), or the key of a create of the same
- * service still pending in the journal, so that a retry after a lost answer
- * is answered from the journal rather than creating twice. Cancel carries
- * "fossbilling-<username>-cancel-<remote id>". A call whose outcome is
+ * Idempotency: create-account carries "fossbilling-order-<id>-create"
+ * (plus "-after-<remote id>" once the order had an account, so that
+ * FOSSBilling's uncancel creates anew), or the key of the order's create
+ * still pending in the journal, so that a retry after a lost answer is
+ * answered from the journal rather than creating twice. Cancel carries
+ * "fossbilling-order-<id>-cancel-<remote id>". A call whose outcome is
  * unknown is left to the operator, its entry named in the exception.
  *
  * @see https://github.com/FOSSBilling/FOSSBilling/blob/main/src/library/Server/Manager.php
@@ -57,6 +65,27 @@ class Server_Manager_Sandboxed extends Server_Manager
 
     /** What FOSSBilling stores in place of a password it no longer keeps. */
     private const MASKED_PASSWORD = '/^\*+$/';
+
+    /**
+     * Country calling codes by ISO 3166 code: FOSSBilling keeps the
+     * client's `phone_cc` apart and gives a manager only the national
+     * number (`Server_Client::getTelephone`), with the client's country.
+     */
+    private const CALLING_CODES = 'AD376 AE971 AF93 AG1 AI1 AL355 AM374 AO244 AR54 AS1 AT43 AU61 AW297 AX358 AZ994 BA387 BB1 BD880 BE32 '
+        . 'BF226 BG359 BH973 BI257 BJ229 BL590 BM1 BN673 BO591 BQ599 BR55 BS1 BT975 BW267 BY375 BZ501 CA1 CC61 CD243 CF236 CG242 '
+        . 'CH41 CI225 CK682 CL56 CM237 CN86 CO57 CR506 CU53 CV238 CW599 CX61 CY357 CZ420 DE49 DJ253 DK45 DM1 DO1 DZ213 EC593 EE372 '
+        . 'EG20 EH212 ER291 ES34 ET251 FI358 FJ679 FK500 FM691 FO298 FR33 GA241 GB44 GD1 GE995 GF594 GG44 GH233 GI350 GL299 GM220 '
+        . 'GN224 GP590 GQ240 GR30 GT502 GU1 GW245 GY592 HK852 HN504 HR385 HT509 HU36 ID62 IE353 IL972 IM44 IN91 IO246 IQ964 IR98 '
+        . 'IS354 IT39 JE44 JM1 JO962 JP81 KE254 KG996 KH855 KI686 KM269 KN1 KP850 KR82 KW965 KY1 KZ7 LA856 LB961 LC1 LI423 LK94 '
+        . 'LR231 LS266 LT370 LU352 LV371 LY218 MA212 MC377 MD373 ME382 MF590 MG261 MH692 MK389 ML223 MM95 MN976 MO853 MP1 MQ596 '
+        . 'MR222 MS1 MT356 MU230 MV960 MW265 MX52 MY60 MZ258 NA264 NC687 NE227 NF672 NG234 NI505 NL31 NO47 NP977 NR674 NU683 NZ64 '
+        . 'OM968 PA507 PE51 PF689 PG675 PH63 PK92 PL48 PM508 PR1 PS970 PT351 PW680 PY595 QA974 RE262 RO40 RS381 RU7 RW250 SA966 '
+        . 'SB677 SC248 SD249 SE46 SG65 SH290 SI386 SJ47 SK421 SL232 SM378 SN221 SO252 SR597 SS211 ST239 SV503 SX1 SY963 SZ268 TC1 '
+        . 'TD235 TG228 TH66 TJ992 TK690 TL670 TM993 TN216 TO676 TR90 TT1 TV688 TW886 TZ255 UA380 UG256 US1 UY598 UZ998 VA39 VC1 '
+        . 'VE58 VG1 VI1 VN84 VU678 WF681 WS685 XK383 YE967 YT262 ZA27 ZM260 ZW263';
+
+    /** Countries whose national numbers keep their leading 0 after the country code. */
+    private const KEEP_TRUNK_ZERO = ['IT', 'SM', 'VA'];
 
     /** @var array<string, mixed>|null the module's description, read once per manager */
     private ?array $module = null;
@@ -125,15 +154,25 @@ class Server_Manager_Sandboxed extends Server_Manager
     }
 
     /**
-     * The provider's state of the account (service-status): suspended or
-     * not. Username and IP are FOSSBilling's own and stay as they are.
+     * The provider's state of the account (service-status). FOSSBilling's
+     * sync reads back only the username and IP (both its own, returned as
+     * they are), so the state goes to the order's log, where the admin sees
+     * it; an account the provider no longer has active or suspended is an
+     * error, so that the sync does not look fine.
      */
     public function synchronizeAccount(Server_Account $account): Server_Account
     {
         $answer = $this->callModule('synchronizeAccount', ['function' => 'service-status', 'service' => $this->service($account)], $account, null);
-        $updated = clone $account;
         $state = self::kebab((string) ($answer['value']['state'] ?? ''));
-        if (in_array($state, ['active', 'suspended'], true)) {
+        $note = trim((string) ($answer['value']['message'] ?? ''));
+        $this->getLog()->info(sprintf('synchronizeAccount of %s: the provider reports the account %s%s', (string) $account->getDomain(),
+            $state, $note === '' ? '' : ' (' . $note . ')'));
+        if (!in_array($state, ['active', 'suspended', 'pending'], true)) {
+            throw new Server_Exception('the provider reports the account of :domain :state:note',
+                [':domain' => (string) $account->getDomain(), ':state' => $state, ':note' => $note === '' ? '' : ': ' . $note]);
+        }
+        $updated = clone $account;
+        if ($state !== 'pending') {
             $updated->setSuspended($state === 'suspended');
         }
         return $updated;
@@ -146,15 +185,31 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     public function createAccount(Server_Account $account): bool
     {
-        $service = $this->service($account);
-        $key = $this->pendingCreateKey($service['service_id']);
+        $service = $this->service($account, false);
+        $key = null;
+        foreach ($this->pendingCreates() as $intent) {
+            if (($intent['service_id'] ?? '') === $service['service_id']) {
+                // This order's create, its answer lost: answered from the journal.
+                $key = (string) $intent['idempotency_key'];
+            }
+        }
         if ($key === null) {
-            $previous = $service['remote_id'];
-            $key = 'fossbilling-' . $account->getUsername() . '-create' . ($previous !== null ? '-after-' . $previous : '');
+            $key = $service['service_id'] . '-create' . ($service['remote_id'] !== null ? '-after-' . $service['remote_id'] : '');
             // A new account: the previous one's id is not this one's.
             $service['remote_id'] = null;
         }
-        $this->callModule('createAccount', ['function' => 'create-account', 'service' => $service], $account, $key);
+        try {
+            $this->callModule('createAccount', ['function' => 'create-account', 'service' => $service], $account, $key);
+        } catch (Server_Exception $failure) {
+            if ($this->getLog() instanceof Psr\Log\LoggerInterface) {
+                // FOSSBilling main has kept the username and skips createAccount when the activation is retried.
+                throw new Server_Exception($failure->getMessage() . '. FOSSBilling keeps username ":username" for this service and'
+                    . ' will not call createAccount again when the activation is retried: the order becomes active whether or not the'
+                    . ' provider has the account. Where it has none, activate, then cancel and uncancel the order (uncancel creates it)',
+                    [':username' => (string) $account->getUsername()], $failure->getCode());
+            }
+            throw $failure;
+        }
         return true;
     }
 
@@ -172,10 +227,26 @@ class Server_Manager_Sandboxed extends Server_Manager
         return true;
     }
 
+    /**
+     * Terminates the account. A service no create ever succeeded for (the
+     * journal has no account and no create pending) has nothing to cancel:
+     * that is said in the order's log and nothing is called, so that
+     * FOSSBilling can cancel, then uncancel (create), a service it marked
+     * active without an account.
+     */
     public function cancelAccount(Server_Account $account): bool
     {
-        $service = $this->service($account);
-        $key = $service['remote_id'] === null ? null : 'fossbilling-' . $account->getUsername() . '-cancel-' . $service['remote_id'];
+        $service = $this->service($account, false);
+        if ($service['remote_id'] === null) {
+            $pending = array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $service['service_id']);
+            if ($pending === []) {
+                $this->getLog()->info(sprintf('cancelAccount of %s: the provider has no account for this order (no create of it'
+                    . ' succeeded), nothing to cancel', (string) $account->getDomain()));
+                return true;
+            }
+            $service = $this->service($account);
+        }
+        $key = $service['service_id'] . '-cancel-' . $service['remote_id'];
         $this->callModule('cancelAccount', ['function' => 'terminate', 'service' => $service], $account, $key);
         return true;
     }
@@ -184,7 +255,7 @@ class Server_Manager_Sandboxed extends Server_Manager
     public function changeAccountPackage(Server_Account $account, Server_Package $package): bool
     {
         $this->callModule('changeAccountPackage', ['function' => 'change-package', 'service' => $this->service($account),
-            'new_package' => (string) ($package->getCustomValue('package') ?? '')], $account, null, $package);
+            'new_package' => (string) (self::customValue($package, 'package') ?? '')], $account, null, $package);
         return true;
     }
 
@@ -285,20 +356,21 @@ class Server_Manager_Sandboxed extends Server_Manager
     }
 
     /**
-     * The key of a create of this service still pending in the journal (a
-     * retry after a lost answer gets its recorded answer), or null.
+     * This module's creates still pending in the journal, by entry: their
+     * intents (service id, idempotency key, the request without secrets).
+     *
+     * @return array<int, array<string, mixed>>
      */
-    private function pendingCreateKey(string $serviceId): ?string
+    private function pendingCreates(): array
     {
-        $pending = $this->http('GET', '/v1/journal/pending', null, [$this->token()])['pending'] ?? [];
-        foreach (array_reverse($pending) as $entry) {
+        $creates = [];
+        foreach ($this->http('GET', '/v1/journal/pending', null, [$this->token()])['pending'] ?? [] as $entry) {
             $intent = $entry['intent'] ?? [];
-            if (($intent['module'] ?? '') === $this->moduleName() && ($intent['function'] ?? '') === 'create-account'
-                && ($intent['service_id'] ?? '') === $serviceId) {
-                return (string) $intent['idempotency_key'];
+            if (($intent['module'] ?? '') === $this->moduleName() && ($intent['function'] ?? '') === 'create-account') {
+                $creates[(int) $entry['id']] = $intent;
             }
         }
-        return null;
+        return $creates;
     }
 
     /** Acknowledges an entry; one acknowledged already is fine. */
@@ -308,35 +380,80 @@ class Server_Manager_Sandboxed extends Server_Manager
             $this->http('POST', "/v1/journal/{$entry}/ack", new stdClass(), $secrets);
         } catch (Server_Exception $failure) {
             if (!str_contains($failure->getMessage(), 'not-pending')) {
-                $this->getLog()->err("acknowledging journal entry {$entry} failed: " . $failure->getMessage());
+                // error(): FOSSBilling 0.8.5's Box_Log and main's PSR-3 logger both have it (err() is 0.8.5's only).
+                $this->getLog()->error("acknowledging journal entry {$entry} failed: " . $failure->getMessage());
             }
         }
     }
 
     /**
-     * The contract's service record of a FOSSBilling account.
+     * The contract's service record of a FOSSBilling account, keyed by its
+     * order. Unless it is for a create or a cancel, the journal must hold
+     * the account's remote id: without one there is no account of this
+     * order to act on (FOSSBilling main marks a service active without
+     * calling createAccount when a failed activation is retried).
      *
      * @return array<string, mixed>
      */
-    private function service(Server_Account $account): array
+    private function service(Server_Account $account, bool $existing = true): array
     {
-        $username = trim((string) $account->getUsername());
-        if ($username === '') {
-            throw new Server_Exception('the account has no username, which is how the host knows the service');
+        $order = $this->orderId();
+        if ($order === null) {
+            throw new Server_Exception('Sandboxed provisioning modules act on an account only for its order, and FOSSBilling gave'
+                . ' none with this one (the order\'s log names it): a username alone may be another service\'s');
         }
-        $serviceId = 'fossbilling-' . $username;
+        $serviceId = 'fossbilling-order-' . $order;
+        $remoteId = $this->remoteId($serviceId);
+        if ($existing && $remoteId === null) {
+            $pending = array_keys(array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $serviceId));
+            throw new Server_Exception($pending !== []
+                ? 'the create of order :order (:domain) has not succeeded yet: journal entry :entry of provisioning serve is'
+                    . ' unresolved; resolve it (`provisioning journal ack`) before acting on the account'
+                : 'the provider has no account for order :order (:domain, username ":username"): no create of it ever succeeded'
+                    . ' (FOSSBilling main marks a service active without one when a failed activation is retried). Cancel the order,'
+                    . ' then uncancel it: uncancel creates the account',
+                [':order' => $order, ':username' => (string) $account->getUsername(), ':domain' => (string) $account->getDomain(),
+                    ':entry' => implode(', ', $pending)]);
+        }
         $package = $account->getPackage();
         return [
             'service_id' => $serviceId,
-            'remote_id' => $this->remoteId($serviceId),
+            'remote_id' => $remoteId,
             'domain' => self::text($account->getDomain()),
-            'username' => $username,
+            'username' => self::text($account->getUsername()),
             'password' => $this->knownPassword($account),
-            'package' => self::text($package->getCustomValue('package')),
-            'billing_cycle' => self::text($package->getCustomValue('billing_cycle')),
+            'package' => self::text(self::customValue($package, 'package')),
+            'billing_cycle' => self::text(self::customValue($package, 'billing_cycle')),
             'client' => self::client($account->getClient()),
             'custom_fields' => [],
         ];
+    }
+
+    /**
+     * The id of the order FOSSBilling acts for: Servicehosting sets the
+     * order service's logger on the manager, whose context holds
+     * `client_order_id` (0.8.5's Box_Log in its protected event items,
+     * main's FOSSBilling\Logger in its private context). Neither has a
+     * getter, so the property is read as FOSSBilling's writers read it.
+     */
+    private function orderId(): ?string
+    {
+        $log = $this->getLog();
+        if (!is_object($log)) {
+            return null;
+        }
+        for ($class = new ReflectionClass($log); $class !== false; $class = $class->getParentClass()) {
+            foreach (['context', '_extras'] as $name) {
+                if ($class->hasProperty($name)) {
+                    $items = $class->getProperty($name)->getValue($log);
+                    $order = is_array($items) ? self::text($items['client_order_id'] ?? null) : null;
+                    if ($order !== null) {
+                        return $order;
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /** The remote id the journal holds for the service, or null. */
@@ -360,8 +477,9 @@ class Server_Manager_Sandboxed extends Server_Manager
     }
 
     /**
-     * The contract's contact from a Server_Client: the full name split at
-     * its first space, the street as the address.
+     * The contract's contact from a Server_Client: its own first and last
+     * name, the street as the address (FOSSBilling sets no address line),
+     * the phone as an international number.
      *
      * @return array<string, string|null>|null
      */
@@ -370,21 +488,49 @@ class Server_Manager_Sandboxed extends Server_Manager
         if ($client === null || self::text($client->getEmail()) === null) {
             return null;
         }
-        $name = preg_split('/\s+/', trim((string) $client->getFullName()), 2) ?: [''];
-        $phone = self::text(preg_replace('/[\s.\-()]/', '', (string) $client->getTelephone()));
+        $country = strtoupper((string) self::text($client->getCountry()));
         return [
-            'first_name' => (string) $name[0],
-            'last_name' => (string) ($name[1] ?? ''),
+            'first_name' => (string) self::text($client->getFirstName()),
+            'last_name' => (string) self::text($client->getLastName()),
             'company' => self::text($client->getCompany()),
             'email' => (string) $client->getEmail(),
-            'phone' => $phone,
+            'phone' => self::internationalPhone($client->getTelephone(), $country),
             'address' => self::text($client->getStreet() ?? $client->getAddress1()),
             'city' => self::text($client->getCity()),
             'state' => self::text($client->getState()),
             'postcode' => self::text($client->getZip()),
-            'country' => self::text($client->getCountry()),
+            'country' => $country === '' ? null : $country,
             'language' => null,
         ];
+    }
+
+    /**
+     * "+<country code><number>": FOSSBilling's client phone is the national
+     * number (its country code, `phone_cc`, never reaches a manager), so
+     * the code comes from the client's country, the national trunk 0
+     * dropped. A number written with its "+" or "00" keeps its own code.
+     */
+    private static function internationalPhone(?string $phone, string $country): ?string
+    {
+        $phone = trim((string) $phone);
+        $digits = (string) preg_replace('/\D/', '', $phone);
+        if ($digits === '') {
+            return null;
+        }
+        if (str_starts_with($phone, '+')) {
+            return '+' . $digits;
+        }
+        if (str_starts_with($digits, '00')) {
+            return '+' . substr($digits, 2);
+        }
+        if (preg_match('/\b' . preg_quote($country, '/') . '(\d+)\b/', self::CALLING_CODES, $code) !== 1) {
+            // No country to take a code from: the number as the client wrote it.
+            return $digits;
+        }
+        if (!in_array($country, self::KEEP_TRUNK_ZERO, true)) {
+            $digits = (string) preg_replace('/^0/', '', $digits);
+        }
+        return '+' . $code[1] . $digits;
     }
 
     /**
@@ -404,9 +550,13 @@ class Server_Manager_Sandboxed extends Server_Manager
                 continue;
             }
             $name = (string) $spec['name'];
-            $value = $package?->getCustomValue($name);
-            if (self::text($value) !== null) {
-                $settings[] = ['name' => $name, 'value' => trim((string) $value)];
+            $value = self::text($package === null ? null : self::customValue($package, $name));
+            if ($value !== null && $spec['kind'] === 'number' && is_numeric($value)) {
+                // FOSSBilling's plan form drops a value of "0" (empty()), so zero is written "00" or "0.0".
+                $value = (string) preg_replace(['/^(-?)0+(?=\d)/', '/(\.\d*?)0+$/', '/\.$/'], ['$1', '$1', ''], $value);
+            }
+            if ($value !== null) {
+                $settings[] = ['name' => $name, 'value' => $value];
             }
         }
         return $settings;
@@ -477,11 +627,14 @@ class Server_Manager_Sandboxed extends Server_Manager
         }
         $secure = (bool) $this->_config['secure'];
         $port = (int) ($this->_config['port'] ?: ($secure ? 443 : self::DEFAULT_PORT));
+        // FOSSBilling keeps the server's "Verify TLS certificate" in its config (true unless unticked).
+        $verify = self::flag($this->_config['config']['tls_verify'] ?? true);
         $where = ($secure ? 'https' : 'http') . "://{$host}:{$port}";
         $handle = curl_init($where . $path);
         $headers = ['Authorization: Bearer ' . $this->token(), 'Accept: application/json'];
         $options = [CURLOPT_RETURNTRANSFER => true, CURLOPT_CUSTOMREQUEST => $method, CURLOPT_CONNECTTIMEOUT => 5,
-            CURLOPT_TIMEOUT => 120, CURLOPT_FOLLOWLOCATION => false, CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS];
+            CURLOPT_TIMEOUT => 120, CURLOPT_FOLLOWLOCATION => false, CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
+            CURLOPT_SSL_VERIFYPEER => $verify, CURLOPT_SSL_VERIFYHOST => $verify ? 2 : 0];
         if ($body !== null) {
             $headers[] = 'Content-Type: application/json';
             $options[CURLOPT_POSTFIELDS] = json_encode($body, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_THROW_ON_ERROR);
@@ -490,8 +643,15 @@ class Server_Manager_Sandboxed extends Server_Manager
         curl_setopt_array($handle, $options);
         $raw = curl_exec($handle);
         $error = curl_error($handle);
+        $errno = curl_errno($handle);
         $status = (int) curl_getinfo($handle, CURLINFO_RESPONSE_CODE);
         curl_close($handle);
+        if ($raw === false && $secure && $errno === CURLE_SSL_CONNECT_ERROR) {
+            // FOSSBilling ticks "Use secure connection" on a new server; serve speaks plain HTTP unless given a certificate.
+            throw new Server_Exception(self::mask("could not reach provisioning serve at {$where} over TLS ({$error}): the server's"
+                . ' "Use secure connection" is on (FOSSBilling\'s default for a new server); set it to No for a serve on plain HTTP,'
+                . ' or start serve with --tls-cert and --tls-key', $secrets));
+        }
         if ($raw === false) {
             throw new Server_Exception(self::mask("could not reach provisioning serve at {$where}: {$error}", $secrets));
         }
@@ -551,6 +711,29 @@ class Server_Manager_Sandboxed extends Server_Manager
             }
         }
         return $text;
+    }
+
+    /**
+     * A hosting plan's custom value. FOSSBilling's getCustomValue() is
+     * `?string` under strict types and returns what the plan's JSON holds:
+     * a number (a plan written through the API with a JSON number) throws a
+     * TypeError there, turned here into what the admin should change.
+     */
+    private static function customValue(Server_Package $package, string $name): ?string
+    {
+        try {
+            return $package->getCustomValue($name);
+        } catch (TypeError) {
+            throw new Server_Exception('the hosting plan\'s custom value ":name" is not text (FOSSBilling keeps it as the JSON number or'
+                . ' boolean it was saved with, and its Server_Package can only give text): save it again from the hosting plan\'s'
+                . ' page, where every value is text', [':name' => $name]);
+        }
+    }
+
+    /** A yes/no as FOSSBilling stores one (true, 1, "1", "yes", "on"...). */
+    private static function flag(mixed $value): bool
+    {
+        return is_bool($value) ? $value : in_array(strtolower(trim((string) $value)), ['1', 'true', 'yes', 'on'], true);
     }
 
     private static function text(mixed $value): ?string

@@ -1,0 +1,543 @@
+//! The FOSSBilling server manager (`examples/fossbilling`) as FOSSBilling
+//! 0.8.5 and main call it: real php-cli plays FOSSBilling
+//! (`examples/fossbilling/tests/platform.php`, its stand-ins mirroring
+//! FOSSBilling's library classes and Servicehosting's calling side), one
+//! step per PHP process, against a real `provisioning serve` with a journal
+//! and the four provider modules, each granted only the sandbox. Every test
+//! runs both versions (`FOSSBILLING_VERSION`), and checks the providers'
+//! state in the sandbox.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::php::{all_providers_manifest, ensure_php, start_serve};
+use common::{Serve, fresh_dir, text};
+use provisioning_sandbox::Sandbox;
+use provisioning_sandbox::blesta::LicenseStatus;
+use provisioning_sandbox::hostmenow::ServiceStatus;
+use provisioning_sandbox::logicboxes::{self, MailboxStatus};
+use provisioning_sandbox::webline::AccountStatus;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "fossbilling-php-test-token-3c81aa";
+const TOKEN_VAR: &str = "TEST_FOSSBILLING_SERVE_TOKEN";
+const MODULES: [&str; 4] = ["hostmenow", "blesta", "webline", "logicboxes"];
+const VERSIONS: [&str; 2] = ["0.8.5", "main"];
+
+/// Each module's hosting plans, as FOSSBilling's plan page stores custom
+/// values: a first plan, a `-next` one to move to, and HostMeNow's plan of
+/// a package the provider does not sell. Webline's zero wait is written
+/// "00": FOSSBilling's form drops a "0".
+fn plans() -> Value {
+    let mut plans = serde_json::Map::new();
+    for module in MODULES {
+        for next in [false, true] {
+            let config = match module {
+                "hostmenow" => {
+                    json!({ "package": if next { "102" } else { "101" }, "billing_cycle": "monthly" })
+                }
+                "blesta" => json!({ "package": "monthly", "term": "monthly" }),
+                "webline" => json!({ "package": "1", "activation-wait-seconds": "00" }),
+                _ => json!({ "order-id": logicboxes::ORDER_ID, "account-type": "mailbox" }),
+            };
+            let name = if next {
+                format!("{module}-next")
+            } else {
+                module.to_string()
+            };
+            plans.insert(name, json!({ "module": module, "config": config }));
+        }
+    }
+    plans.insert(
+        "hostmenow-numeric".into(),
+        json!({ "module": "hostmenow", "config": { "billing_cycle": "monthly" } }),
+    );
+    Value::Object(plans)
+}
+
+/// FOSSBilling of one version, its database in `state`.
+struct Fossbilling {
+    version: &'static str,
+    state: PathBuf,
+    base: String,
+}
+
+impl Fossbilling {
+    fn new(dir: &Path, version: &'static str, base: &str, name: &str) -> Fossbilling {
+        let fossbilling = Fossbilling {
+            version,
+            state: dir.join(format!("{name}-{version}.json")),
+            base: base.to_string(),
+        };
+        fossbilling.ok(&["setup"]);
+        fossbilling
+    }
+
+    /// Runs one step in a PHP process of its own: the answer, its log and
+    /// PHP's error log (which must stay empty: a method FOSSBilling's value
+    /// objects lack is logged there).
+    fn run(&self, args: &[&str]) -> Value {
+        let output = Command::new("php")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../examples/fossbilling/tests/platform.php"),
+            )
+            .arg(&self.state)
+            .args(args)
+            .env("FOSSBILLING_VERSION", self.version)
+            .env("SANDBOXED_URL", &self.base)
+            .env("SANDBOXED_TOKEN", TOKEN)
+            .env("PLANS_JSON", plans().to_string())
+            .output()
+            .expect("php runs");
+        let stdout = text(&output.stdout);
+        assert!(
+            output.status.success(),
+            "FOSSBilling {} {args:?} failed ({}):\n{stdout}\n{}",
+            self.version,
+            output.status,
+            text(&output.stderr)
+        );
+        let answer: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{stdout}"));
+        let shown: String = answer
+            .get("ok")
+            .or(answer.get("error"))
+            .unwrap_or(&answer)
+            .to_string()
+            .chars()
+            .take(120)
+            .collect();
+        println!(
+            "fossbilling {:<6} {:<44} {shown}",
+            self.version,
+            args.join(" ")
+        );
+        assert_eq!(answer["error_log"], json!([]), "{args:?}: {answer}");
+        assert!(
+            answer.get("uncaught").is_none(),
+            "FOSSBilling {} {args:?}: an error FOSSBilling does not catch: {answer}",
+            self.version
+        );
+        answer
+    }
+
+    /// A step that must succeed: its whole answer.
+    fn ok(&self, args: &[&str]) -> Value {
+        let answer = self.run(args);
+        assert!(
+            answer.get("error").is_none(),
+            "FOSSBilling {} {args:?} was refused: {}",
+            self.version,
+            answer["error"]
+        );
+        answer
+    }
+
+    /// A step that must be refused: its message.
+    fn refused(&self, args: &[&str]) -> String {
+        let answer = self.run(args);
+        answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("FOSSBilling {} {args:?} succeeded: {answer}", self.version))
+            .to_string()
+    }
+
+    /// The hosting service of an order, as FOSSBilling stored it.
+    fn service(&self, order: &str) -> Value {
+        self.ok(&["show", order])["ok"].clone()
+    }
+
+    fn username(&self, order: &str) -> String {
+        self.service(order)["username"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{order} has no username"))
+            .to_string()
+    }
+}
+
+/// Where a provider's record of a service stands.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    state: &'static str,
+    password: Option<String>,
+    package: Option<String>,
+    domain: Option<String>,
+}
+
+/// How to find the provider's record of a service.
+#[derive(Debug, Clone)]
+enum Record {
+    HostMeNow(String),
+    License(String),
+    Account(u64),
+    Mailbox(String),
+}
+
+fn seen(sandbox: &Sandbox, record: &Record) -> Seen {
+    let absent = Seen {
+        state: "absent",
+        password: None,
+        package: None,
+        domain: None,
+    };
+    match record {
+        Record::HostMeNow(id) => sandbox.hostmenow().service(id).map_or(absent, |s| Seen {
+            state: match s.status {
+                ServiceStatus::Active => "active",
+                ServiceStatus::Suspended => "suspended",
+                ServiceStatus::Terminated => "terminated",
+            },
+            password: Some(s.password),
+            package: Some(s.product_id),
+            domain: Some(s.domain),
+        }),
+        Record::License(key) => sandbox.blesta().license(key).map_or(absent, |l| Seen {
+            state: match l.status {
+                LicenseStatus::Active => "active",
+                LicenseStatus::Suspended => "suspended",
+                LicenseStatus::Cancelled => "terminated",
+            },
+            password: None,
+            package: Some(l.term),
+            domain: Some(l.domain),
+        }),
+        Record::Account(id) => sandbox.webline().account(*id).map_or(absent, |a| Seen {
+            state: match a.status {
+                AccountStatus::Active => "active",
+                AccountStatus::Suspended => "suspended",
+                AccountStatus::Pending => "pending",
+                AccountStatus::Failed => "failed",
+            },
+            password: Some(a.password),
+            package: Some(a.package_id.to_string()),
+            domain: Some(a.domain),
+        }),
+        Record::Mailbox(email) => sandbox
+            .logicboxes()
+            .mailbox(email)
+            .map_or(absent, |m| Seen {
+                state: match m.status {
+                    MailboxStatus::Active => "active",
+                    MailboxStatus::Suspended => "suspended",
+                },
+                password: m.password,
+                package: None,
+                domain: m.email.split('@').nth(1).map(str::to_string),
+            }),
+    }
+}
+
+/// The provider's record of FOSSBilling's service of `order`, found by
+/// what the provider shows (the order's domain, or for LogicBoxes its
+/// mailbox), whatever key the manager gave it.
+fn record(sandbox: &Sandbox, fossbilling: &Fossbilling, module: &str, order: &str) -> Record {
+    let service = fossbilling.service(order);
+    let domain = format!(
+        "{}{}",
+        service["sld"].as_str().unwrap(),
+        service["tld"].as_str().unwrap()
+    );
+    let missing = format!("{module} has no account for {order} ({domain})");
+    match module {
+        "hostmenow" => Record::HostMeNow(
+            sandbox
+                .hostmenow()
+                .services()
+                .into_iter()
+                .rfind(|s| s.domain == domain)
+                .expect(&missing)
+                .service_id,
+        ),
+        "blesta" => Record::License(
+            sandbox
+                .blesta()
+                .licenses()
+                .into_iter()
+                .rfind(|l| l.domain == domain)
+                .expect(&missing)
+                .license,
+        ),
+        "webline" => Record::Account(
+            sandbox
+                .webline()
+                .accounts()
+                .into_iter()
+                .rfind(|a| a.domain == domain)
+                .expect(&missing)
+                .id,
+        ),
+        _ => Record::Mailbox(format!(
+            "{}@{}",
+            fossbilling.username(order),
+            logicboxes::ORDER_DOMAIN
+        )),
+    }
+}
+
+/// The functions a module supports, from serve's description of it.
+fn functions(server: &Serve, module: &str) -> Vec<String> {
+    let (_, described) = server.get(&format!("/v1/modules/{module}"));
+    described["info"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mut out = String::new();
+            for (i, c) in f.as_str().unwrap().chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push('-');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            out
+        })
+        .collect()
+}
+
+/// Acknowledges every pending entry that holds credentials for the
+/// operator (Webline's generated ones): the operator has handed them over.
+fn hand_over_credentials(server: &Serve) {
+    let (_, pending) = server.get("/v1/journal/pending");
+    for entry in pending["pending"].as_array().unwrap() {
+        if entry["state"] == "answered" {
+            let id = entry["id"].as_i64().unwrap();
+            assert_eq!(
+                server.post(&format!("/v1/journal/{id}/ack"), &json!({})).0,
+                200
+            );
+        }
+    }
+}
+
+/// A sandbox and a serve with every provider's module.
+fn start(sandbox: &Sandbox, dir: &Path) -> Serve {
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        all_providers_manifest(sandbox, provisioning_components::HOSTMENOW),
+    )
+    .unwrap();
+    start_serve(&manifest, (TOKEN_VAR, TOKEN))
+}
+
+/// The domain an order of `module` gets: LogicBoxes's mailboxes live in
+/// its email order's domain; the others share the stem "dukaonl", from
+/// which FOSSBilling makes its usernames.
+fn domain(version: &str, module: &str, tld: &str) -> (String, String) {
+    if module == "logicboxes" {
+        let (sld, tld) = logicboxes::ORDER_DOMAIN.split_once('.').unwrap();
+        (sld.to_string(), format!(".{tld}"))
+    } else {
+        let version = version.replace('.', "");
+        (format!("dukaonline-{module}-{version}"), tld.to_string())
+    }
+}
+
+/// One lifecycle step on `order`, checked at the provider: where the
+/// module supports `function` it succeeded and `expect` holds of the
+/// target's record; where not it was refused `unsupported`. The
+/// `others`' records are the same after as before, whatever happened.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    fossbilling: &Fossbilling,
+    sandbox: &Sandbox,
+    supports: &[String],
+    function: &str,
+    args: &[&str],
+    target: &Record,
+    others: &[&Record],
+    expect: impl FnOnce(&Seen) -> bool,
+) {
+    let before: Vec<Seen> = others.iter().map(|r| seen(sandbox, r)).collect();
+    let answer = fossbilling.run(args);
+    if supports.iter().any(|f| f == function) {
+        assert!(
+            answer.get("error").is_none(),
+            "{args:?}: supported, but refused: {}",
+            answer["error"]
+        );
+        let now = seen(sandbox, target);
+        assert!(
+            expect(&now),
+            "{args:?}: the provider's record after: {now:?}"
+        );
+    } else {
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains("unsupported"), "{args:?}: {answer}");
+    }
+    let after: Vec<Seen> = others.iter().map(|r| seen(sandbox, r)).collect();
+    assert_eq!(
+        after, before,
+        "{args:?} changed another service's account at the provider"
+    );
+}
+
+/// Every lifecycle step FOSSBilling has on `order`, checking its record and
+/// that the others' stay as they were after each.
+fn lifecycle(
+    fossbilling: &Fossbilling,
+    sandbox: &Sandbox,
+    server: &Serve,
+    module: &str,
+    order: &str,
+    others: &[&Record],
+) {
+    let supports = functions(server, module);
+    let target = record(sandbox, fossbilling, module, order);
+    let run = |function: &str, args: &[&str], expect: &dyn Fn(&Seen) -> bool| {
+        step(
+            fossbilling,
+            sandbox,
+            &supports,
+            function,
+            args,
+            &target,
+            others,
+            expect,
+        );
+    };
+    run("suspend", &["suspend", order, "Non-payment"], &|s| {
+        s.state == "suspended"
+    });
+    if supports.iter().any(|f| f == "suspend") {
+        run("unsuspend", &["unsuspend", order], &|s| s.state == "active");
+    }
+    run(
+        "change-password",
+        &["password", order, "Fb-New-Pw9!"],
+        &|_| true,
+    );
+    hand_over_credentials(server);
+    let next = format!("{module}-next");
+    run("change-package", &["plan", order, &next], &|s| {
+        s.package.as_deref() == Some("102")
+    });
+    let moved = format!("{order}-moved-{}", fossbilling.version.replace('.', ""));
+    run("change-domain", &["domain", order, &moved, ".com"], &|s| {
+        s.domain.as_deref() == Some(format!("{moved}.com").as_str())
+    });
+    run("service-status", &["sync", order], &|_| true);
+    run("single-sign-on", &["login", order], &|_| true);
+    run("terminate", &["cancel", order], &|s| {
+        matches!(s.state, "terminated" | "absent")
+    });
+}
+
+fn with_php_and_sandbox(test: impl FnOnce(&Sandbox, &Path) + Send + 'static, name: &str) {
+    let name = name.to_string();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            tokio::task::spawn_blocking(ensure_php).await.unwrap();
+            let sandbox = Sandbox::start().await.unwrap();
+            let dir = fresh_dir(&format!("php-fossbilling-{name}"));
+            tokio::task::block_in_place(|| test(&sandbox, &dir));
+        });
+}
+
+/// Item 1: FOSSBilling's usernames (seven characters of the domain and one
+/// random digit) collide, and an order's configuration can name another
+/// service's: customer 2's order gets customer 1's username. Each service
+/// is its order at the provider (or, where the provider keys accounts by
+/// username, customer 2's create is refused), and every step of either
+/// leaves the other's account as it was, on every provider, on 0.8.5 and
+/// main (whose retried activation skips createAccount: the steps of a
+/// service without an account are refused).
+#[test]
+fn colliding_usernames_never_reach_another_service() {
+    with_php_and_sandbox(
+        |sandbox, dir| {
+            let server = start(sandbox, dir);
+            for version in VERSIONS {
+                let fossbilling = Fossbilling::new(dir, version, &server.base, "collide");
+                for module in MODULES {
+                    let (a, b) = (format!("a-{module}"), format!("b-{module}"));
+                    let (sld_a, tld_a) = domain(version, module, ".co.tz");
+                    let (sld_b, tld_b) = domain(version, module, ".com");
+                    fossbilling.ok(&["create", &a, &sld_a, &tld_a, module, "1"]);
+                    hand_over_credentials(&server);
+                    let username = fossbilling.username(&a);
+                    let record_a = record(sandbox, &fossbilling, module, &a);
+                    let account_a = seen(sandbox, &record_a);
+                    assert_eq!(
+                        account_a.state, "active",
+                        "{version} {module}: {account_a:?}"
+                    );
+
+                    // Customer 2's order, customer 1's username.
+                    let created =
+                        fossbilling.run(&["create", &b, &sld_b, &tld_b, module, "2", &username]);
+                    hand_over_credentials(&server);
+                    assert_eq!(
+                        seen(sandbox, &record_a),
+                        account_a,
+                        "{version} {module}: B's create"
+                    );
+                    if module == "logicboxes" {
+                        // The mailbox is the username's: LogicBoxes refuses a second one.
+                        let error = created["error"]
+                            .as_str()
+                            .unwrap_or_else(|| panic!("{created}"));
+                        assert!(error.contains("exists"), "{version}: {error}");
+                        if version == "main" {
+                            // main kept the username: the retry skips createAccount, the order is active.
+                            assert_eq!(fossbilling.username(&b), username);
+                            fossbilling.ok(&["activate", &b]);
+                            assert_eq!(fossbilling.service(&b)["order_status"], "active");
+                            for args in [
+                                vec!["suspend", b.as_str()],
+                                vec!["password", &b, "Other-Pw-1!"],
+                                vec!["sync", &b],
+                                vec!["login", &b],
+                            ] {
+                                let error = fossbilling.refused(&args);
+                                assert!(
+                                    error.contains("no account for order"),
+                                    "{version} {args:?}: {error}"
+                                );
+                                assert_eq!(
+                                    seen(sandbox, &record_a),
+                                    account_a,
+                                    "{version} {args:?}"
+                                );
+                            }
+                            // Nothing to cancel: no call, the order canceled.
+                            fossbilling.ok(&["cancel", &b]);
+                            assert_eq!(
+                                seen(sandbox, &record_a),
+                                account_a,
+                                "{version}: B's cancel"
+                            );
+                        }
+                        lifecycle(&fossbilling, sandbox, &server, module, &a, &[]);
+                        continue;
+                    }
+                    assert!(
+                        created.get("error").is_none(),
+                        "{version} {module}: {created}"
+                    );
+                    assert_eq!(fossbilling.username(&b), username);
+                    let record_b = record(sandbox, &fossbilling, module, &b);
+                    let account_b = seen(sandbox, &record_b);
+                    assert_eq!(
+                        account_b.state, "active",
+                        "{version} {module}: {account_b:?}"
+                    );
+                    assert_eq!(
+                        account_b.domain.as_deref(),
+                        Some(format!("{sld_b}{tld_b}").as_str())
+                    );
+
+                    lifecycle(&fossbilling, sandbox, &server, module, &b, &[&record_a]);
+                    lifecycle(&fossbilling, sandbox, &server, module, &a, &[&record_b]);
+                }
+            }
+        },
+        "collide",
+    );
+}
