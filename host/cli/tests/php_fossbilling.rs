@@ -29,7 +29,7 @@ const VERSIONS: [&str; 2] = ["0.8.5", "main"];
 /// Each module's hosting plans, as FOSSBilling's plan page stores custom
 /// values: a first plan, a `-next` one to move to, and HostMeNow's plan of
 /// a package the provider does not sell. Webline's zero wait is written
-/// "00": FOSSBilling's form drops a "0".
+/// "0.0": FOSSBilling's form drops a "0".
 fn plans() -> Value {
     let mut plans = serde_json::Map::new();
     for module in MODULES {
@@ -39,7 +39,7 @@ fn plans() -> Value {
                     json!({ "package": if next { "102" } else { "101" }, "billing_cycle": "monthly" })
                 }
                 "blesta" => json!({ "package": "monthly", "term": "monthly" }),
-                "webline" => json!({ "package": "1", "activation-wait-seconds": "00" }),
+                "webline" => json!({ "package": "1", "activation-wait-seconds": "0.0" }),
                 _ => json!({ "order-id": logicboxes::ORDER_ID, "account-type": "mailbox" }),
             };
             let name = if next {
@@ -426,18 +426,25 @@ fn lifecycle(
     });
 }
 
-fn with_php_and_sandbox(test: impl FnOnce(&Sandbox, &Path) + Send + 'static, name: &str) {
-    let name = name.to_string();
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs `test` on FOSSBilling 0.8.5, then main, each an installation of
+/// its own with its own serve (and journal: its order ids are the
+/// services' keys) and sandbox.
+fn each_version(name: &str, test: impl Fn(&Sandbox, &Serve, &Fossbilling)) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(async move {
-            tokio::task::spawn_blocking(ensure_php).await.unwrap();
-            let sandbox = Sandbox::start().await.unwrap();
-            let dir = fresh_dir(&format!("php-fossbilling-{name}"));
-            tokio::task::block_in_place(|| test(&sandbox, &dir));
-        });
+        .unwrap();
+    runtime.block_on(async { tokio::task::spawn_blocking(ensure_php).await.unwrap() });
+    for version in VERSIONS {
+        let sandbox = runtime.block_on(Sandbox::start()).unwrap();
+        let dir = fresh_dir(&format!(
+            "php-fossbilling-{name}-{}",
+            version.replace('.', "")
+        ));
+        let server = start(&sandbox, &dir);
+        let fossbilling = Fossbilling::new(&dir, version, &server.base, name);
+        test(&sandbox, &server, &fossbilling);
+    }
 }
 
 /// Item 1: FOSSBilling's usernames (seven characters of the domain and one
@@ -450,94 +457,413 @@ fn with_php_and_sandbox(test: impl FnOnce(&Sandbox, &Path) + Send + 'static, nam
 /// service without an account are refused).
 #[test]
 fn colliding_usernames_never_reach_another_service() {
-    with_php_and_sandbox(
-        |sandbox, dir| {
-            let server = start(sandbox, dir);
-            for version in VERSIONS {
-                let fossbilling = Fossbilling::new(dir, version, &server.base, "collide");
-                for module in MODULES {
-                    let (a, b) = (format!("a-{module}"), format!("b-{module}"));
-                    let (sld_a, tld_a) = domain(version, module, ".co.tz");
-                    let (sld_b, tld_b) = domain(version, module, ".com");
-                    fossbilling.ok(&["create", &a, &sld_a, &tld_a, module, "1"]);
-                    hand_over_credentials(&server);
-                    let username = fossbilling.username(&a);
-                    let record_a = record(sandbox, &fossbilling, module, &a);
-                    let account_a = seen(sandbox, &record_a);
-                    assert_eq!(
-                        account_a.state, "active",
-                        "{version} {module}: {account_a:?}"
-                    );
+    each_version("collide", |sandbox, server, fossbilling| {
+        let version = fossbilling.version;
+        for module in MODULES {
+            let (a, b) = (format!("a-{module}"), format!("b-{module}"));
+            let (sld_a, tld_a) = domain(version, module, ".co.tz");
+            let (sld_b, tld_b) = domain(version, module, ".com");
+            fossbilling.ok(&["create", &a, &sld_a, &tld_a, module, "1"]);
+            hand_over_credentials(server);
+            let username = fossbilling.username(&a);
+            let record_a = record(sandbox, fossbilling, module, &a);
+            let account_a = seen(sandbox, &record_a);
+            assert_eq!(
+                account_a.state, "active",
+                "{version} {module}: {account_a:?}"
+            );
 
-                    // Customer 2's order, customer 1's username.
-                    let created =
-                        fossbilling.run(&["create", &b, &sld_b, &tld_b, module, "2", &username]);
-                    hand_over_credentials(&server);
-                    assert_eq!(
-                        seen(sandbox, &record_a),
-                        account_a,
-                        "{version} {module}: B's create"
-                    );
-                    if module == "logicboxes" {
-                        // The mailbox is the username's: LogicBoxes refuses a second one.
-                        let error = created["error"]
-                            .as_str()
-                            .unwrap_or_else(|| panic!("{created}"));
-                        assert!(error.contains("exists"), "{version}: {error}");
-                        if version == "main" {
-                            // main kept the username: the retry skips createAccount, the order is active.
-                            assert_eq!(fossbilling.username(&b), username);
-                            fossbilling.ok(&["activate", &b]);
-                            assert_eq!(fossbilling.service(&b)["order_status"], "active");
-                            for args in [
-                                vec!["suspend", b.as_str()],
-                                vec!["password", &b, "Other-Pw-1!"],
-                                vec!["sync", &b],
-                                vec!["login", &b],
-                            ] {
-                                let error = fossbilling.refused(&args);
-                                assert!(
-                                    error.contains("no account for order"),
-                                    "{version} {args:?}: {error}"
-                                );
-                                assert_eq!(
-                                    seen(sandbox, &record_a),
-                                    account_a,
-                                    "{version} {args:?}"
-                                );
-                            }
-                            // Nothing to cancel: no call, the order canceled.
-                            fossbilling.ok(&["cancel", &b]);
-                            assert_eq!(
-                                seen(sandbox, &record_a),
-                                account_a,
-                                "{version}: B's cancel"
-                            );
-                        }
-                        lifecycle(&fossbilling, sandbox, &server, module, &a, &[]);
-                        continue;
-                    }
-                    assert!(
-                        created.get("error").is_none(),
-                        "{version} {module}: {created}"
-                    );
+            // Customer 2's order, customer 1's username.
+            let created = fossbilling.run(&["create", &b, &sld_b, &tld_b, module, "2", &username]);
+            hand_over_credentials(server);
+            assert_eq!(
+                seen(sandbox, &record_a),
+                account_a,
+                "{version} {module}: B's create"
+            );
+            if module == "logicboxes" {
+                // The mailbox is the username's: LogicBoxes refuses a second one.
+                let error = created["error"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{created}"));
+                assert!(error.contains("exists"), "{version}: {error}");
+                if version == "main" {
+                    // main kept the username: the retry skips createAccount, the order is active.
                     assert_eq!(fossbilling.username(&b), username);
-                    let record_b = record(sandbox, &fossbilling, module, &b);
-                    let account_b = seen(sandbox, &record_b);
-                    assert_eq!(
-                        account_b.state, "active",
-                        "{version} {module}: {account_b:?}"
-                    );
-                    assert_eq!(
-                        account_b.domain.as_deref(),
-                        Some(format!("{sld_b}{tld_b}").as_str())
-                    );
-
-                    lifecycle(&fossbilling, sandbox, &server, module, &b, &[&record_a]);
-                    lifecycle(&fossbilling, sandbox, &server, module, &a, &[&record_b]);
+                    fossbilling.ok(&["activate", &b]);
+                    assert_eq!(fossbilling.service(&b)["order_status"], "active");
+                    for args in [
+                        vec!["suspend", b.as_str()],
+                        vec!["password", &b, "Other-Pw-1!"],
+                        vec!["sync", &b],
+                        vec!["login", &b],
+                    ] {
+                        let error = fossbilling.refused(&args);
+                        assert!(
+                            error.contains("no account for order"),
+                            "{version} {args:?}: {error}"
+                        );
+                        assert_eq!(seen(sandbox, &record_a), account_a, "{version} {args:?}");
+                    }
+                    // Nothing to cancel: no call, the order canceled.
+                    fossbilling.ok(&["cancel", &b]);
+                    assert_eq!(seen(sandbox, &record_a), account_a, "{version}: B's cancel");
                 }
+                lifecycle(fossbilling, sandbox, server, module, &a, &[]);
+                continue;
             }
-        },
-        "collide",
-    );
+            assert!(
+                created.get("error").is_none(),
+                "{version} {module}: {created}"
+            );
+            assert_eq!(fossbilling.username(&b), username);
+            let record_b = record(sandbox, fossbilling, module, &b);
+            let account_b = seen(sandbox, &record_b);
+            assert_eq!(
+                account_b.state, "active",
+                "{version} {module}: {account_b:?}"
+            );
+            assert_eq!(
+                account_b.domain.as_deref(),
+                Some(format!("{sld_b}{tld_b}").as_str())
+            );
+
+            lifecycle(fossbilling, sandbox, server, module, &b, &[&record_a]);
+            lifecycle(fossbilling, sandbox, server, module, &a, &[&record_b]);
+        }
+    });
+}
+
+/// A free loopback port for a process of the test's own.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `php -S` in front of serve, refusing every journal acknowledgement
+/// (`examples/fossbilling/tests/ack_refused.php`); killed when dropped.
+struct AckRefused(std::process::Child, u16);
+
+impl AckRefused {
+    fn start(server: &Serve) -> AckRefused {
+        let port = free_port();
+        let router = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/fossbilling/tests/ack_refused.php");
+        let child = Command::new("php")
+            .args(["-S", &format!("127.0.0.1:{port}")])
+            .arg(router)
+            .env("SERVE_URL", &server.base)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("php -S runs");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 10, "php -S did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        AckRefused(child, port)
+    }
+}
+
+impl Drop for AckRefused {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Item 2: main's logger is PSR-3 (no `err()`), and main keeps a failed
+/// activation's username, then skips createAccount on the retry. An
+/// acknowledgement that fails after a successful create is logged through
+/// `error()` on both versions, and the activation stands; after a refused
+/// create and FOSSBilling's retry, no step acts as if the service had an
+/// account, cancel has nothing to cancel, and uncancel creates it: the
+/// service ends with its account at the provider on both versions.
+#[test]
+fn both_loggers_and_the_retried_activation() {
+    each_version("logger", |sandbox, server, fossbilling| {
+        let version = fossbilling.version;
+        let v = version.replace('.', "");
+        let proxy = AckRefused::start(server);
+
+        // The acknowledgement fails after the account was created.
+        fossbilling.ok(&["server-update", "hostmenow", &format!("port={}", proxy.1)]);
+        let answer = fossbilling.ok(&[
+            "create",
+            "acked",
+            &format!("ack-refused-{v}"),
+            ".co.tz",
+            "hostmenow",
+        ]);
+        fossbilling.ok(&[
+            "server-update",
+            "hostmenow",
+            &format!("port={}", server.base.rsplit(':').next().unwrap()),
+        ]);
+        let log = answer["log"].to_string();
+        assert!(
+            log.contains("ERROR [order acked] acknowledging journal entry")
+                && log.contains("journal-unavailable"),
+            "{version}: {log}"
+        );
+        let account = record(sandbox, fossbilling, "hostmenow", "acked");
+        assert_eq!(seen(sandbox, &account).state, "active", "{version}");
+        let (_, pending) = server.get("/v1/journal/pending");
+        for entry in pending["pending"].as_array().unwrap() {
+            let id = entry["id"].as_i64().unwrap();
+            assert_eq!(
+                server.post(&format!("/v1/journal/{id}/ack"), &json!({})).0,
+                200
+            );
+        }
+
+        // A refused create (no credit at HostMeNow), then FOSSBilling's retry.
+        let domain = format!("retried-{v}.co.tz");
+        let credit = sandbox.hostmenow().credit();
+        sandbox.hostmenow().set_credit(0.0);
+        let error = fossbilling.refused(&[
+            "create",
+            "retried",
+            &format!("retried-{v}"),
+            ".co.tz",
+            "hostmenow",
+        ]);
+        sandbox.hostmenow().set_credit(credit);
+        let at_provider = || {
+            sandbox
+                .hostmenow()
+                .services()
+                .into_iter()
+                .filter(|s| s.domain == domain && s.status == ServiceStatus::Active)
+                .count()
+        };
+        assert_eq!(at_provider(), 0, "{version}: {error}");
+        fossbilling.ok(&["activate", "retried"]);
+        if version == "main" {
+            // main kept the username and skipped createAccount: active, no account.
+            assert!(
+                error.contains("will not call createAccount again"),
+                "{error}"
+            );
+            assert_eq!(at_provider(), 0);
+            for args in [
+                ["suspend", "retried"],
+                ["sync", "retried"],
+                ["login", "retried"],
+            ] {
+                let error = fossbilling.refused(&args);
+                assert!(
+                    error.contains("no account for order retried"),
+                    "{args:?}: {error}"
+                );
+            }
+            let canceled = fossbilling.ok(&["cancel", "retried"]);
+            assert!(
+                canceled["log"].to_string().contains("nothing to cancel"),
+                "{canceled}"
+            );
+            fossbilling.ok(&["uncancel", "retried"]);
+        }
+        assert_eq!(
+            at_provider(),
+            1,
+            "{version}: the service's account at the provider"
+        );
+        assert_eq!(fossbilling.service("retried")["order_status"], "active");
+        fossbilling.ok(&["suspend", "retried"]);
+        fossbilling.ok(&["cancel", "retried"]);
+    });
+}
+
+/// Item 4: the client's own first and last name (not the full name split
+/// at its first space) and a full international phone number reach the
+/// provider: FOSSBilling's `Server_Client` has the phone without its
+/// country code, which the manager takes from the client's country.
+#[test]
+fn the_clients_names_and_international_phone_reach_the_provider() {
+    each_version("client", |sandbox, server, fossbilling| {
+        let version = fossbilling.version;
+        let v = version.replace('.', "");
+        for (client, first, last, phone) in [
+            ("1", "Baraka", "Mwita", "+255713000111"),
+            ("2", "Anna Maria", "Wanjiru Otieno", "+254722123456"),
+        ] {
+            let order = format!("client-{client}");
+            let sld = format!("client{client}-{v}");
+            fossbilling.ok(&["create", &order, &sld, ".co.tz", "webline", client]);
+            hand_over_credentials(server);
+            let account = sandbox
+                .webline()
+                .accounts()
+                .into_iter()
+                .find(|a| a.domain == format!("{sld}.co.tz"))
+                .unwrap();
+            assert_eq!(
+                (
+                    account.first_name.as_str(),
+                    account.last_name.as_str(),
+                    account.phone.as_str()
+                ),
+                (first, last, phone),
+                "{version}"
+            );
+        }
+    });
+}
+
+/// Item 5, plan values: FOSSBilling's `getCustomValue()` is `?string`
+/// under strict types, so a plan value saved as a JSON number (through the
+/// API) is a TypeError there: the manager answers a Server_Exception that
+/// names the value instead of an error FOSSBilling does not catch. The
+/// plan page drops a "0" (FOSSBilling's `empty()`); a zero written "0.0"
+/// is kept and read as 0 (Webline does not wait for activation).
+#[test]
+fn plan_values_as_fossbilling_types_them() {
+    each_version("values", |sandbox, server, fossbilling| {
+        let version = fossbilling.version;
+        let v = version.replace('.', "");
+        let stored = fossbilling.ok(&["plan-config", "hostmenow-numeric", "package", "101"]);
+        assert_eq!(stored["ok"]["package"], 101, "a JSON number stays one");
+        let error = fossbilling.refused(&[
+            "create",
+            "numeric",
+            &format!("numeric-{v}"),
+            ".co.tz",
+            "hostmenow-numeric",
+        ]);
+        assert!(
+            error.contains("custom value \"package\" is not text"),
+            "{version}: {error}"
+        );
+        // Saved again from the plan's page, as text.
+        fossbilling.ok(&["plan-config", "hostmenow-numeric", "package", "\"101\""]);
+        if version == "main" {
+            // main kept the failed activation's username: uncancel is the way to create.
+            fossbilling.ok(&["activate", "numeric"]);
+            fossbilling.ok(&["cancel", "numeric"]);
+            fossbilling.ok(&["uncancel", "numeric"]);
+        } else {
+            fossbilling.ok(&["activate", "numeric"]);
+        }
+        let account = record(sandbox, fossbilling, "hostmenow", "numeric");
+        assert_eq!(seen(sandbox, &account).package.as_deref(), Some("101"));
+        fossbilling.ok(&["cancel", "numeric"]);
+
+        // A zero: "0" is dropped by FOSSBilling, "0.0" kept.
+        let dropped =
+            fossbilling.ok(&["plan-config", "webline", "activation-wait-seconds", "\"0\""]);
+        assert!(
+            dropped["ok"].get("activation-wait-seconds").is_none(),
+            "{dropped}"
+        );
+        let kept = fossbilling.ok(&[
+            "plan-config",
+            "webline",
+            "activation-wait-seconds",
+            "\"0.0\"",
+        ]);
+        assert_eq!(kept["ok"]["activation-wait-seconds"], "0.0");
+        sandbox
+            .webline()
+            .set_provisioning(provisioning_sandbox::webline::Provisioning::After(
+                std::time::Duration::from_secs(60),
+            ));
+        let started = std::time::Instant::now();
+        fossbilling.ok(&[
+            "create",
+            "zero",
+            &format!("zero-wait-{v}"),
+            ".co.tz",
+            "webline",
+        ]);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "{version}: Webline waited {:?} for activation",
+            started.elapsed()
+        );
+        sandbox
+            .webline()
+            .set_provisioning(provisioning_sandbox::webline::Provisioning::Immediate);
+        hand_over_credentials(server);
+    });
+}
+
+/// Item 5, sync: FOSSBilling's sync reads back only the username and the
+/// IP, so the provider's state goes to the order's log (and an account the
+/// provider failed is an error), not to a `suspended` nobody reads.
+#[test]
+fn sync_tells_the_admin_what_the_provider_reports() {
+    each_version("sync", |sandbox, server, fossbilling| {
+        let version = fossbilling.version;
+        let v = version.replace('.', "");
+        fossbilling.ok(&[
+            "create",
+            "synced",
+            &format!("synced-{v}"),
+            ".co.tz",
+            "webline",
+        ]);
+        hand_over_credentials(server);
+        let Record::Account(id) = record(sandbox, fossbilling, "webline", "synced") else {
+            unreachable!()
+        };
+        let before = fossbilling.service("synced");
+        sandbox.webline().set_status(id, AccountStatus::Suspended);
+        let synced = fossbilling.ok(&["sync", "synced"]);
+        assert!(
+            synced["log"]
+                .to_string()
+                .contains("INFO [order synced] synchronizeAccount of "),
+            "{version}: {synced}"
+        );
+        assert!(
+            synced["log"]
+                .to_string()
+                .contains("reports the account suspended"),
+            "{synced}"
+        );
+        assert_eq!(
+            fossbilling.service("synced"),
+            before,
+            "sync keeps FOSSBilling's own fields"
+        );
+        sandbox.webline().set_status(id, AccountStatus::Failed);
+        let error = fossbilling.refused(&["sync", "synced"]);
+        assert!(error.contains("reports the account of synced-"), "{error}");
+    });
+}
+
+/// Items 3 and 5, the server: FOSSBilling stores a server's `config` as
+/// its userprefix and tls_verify alone, so the form asks for no
+/// `config[...]` field; a new server's "Use secure connection" is yes
+/// unless the admin says no, and against serve on plain HTTP the test of
+/// the connection says which setting to change.
+#[test]
+fn the_server_form_as_fossbilling_stores_it() {
+    each_version("server", |_, _, fossbilling| {
+        let version = fossbilling.version;
+        let form = fossbilling.ok(&["form"]);
+        let names: Vec<String> = form["ok"]["form"]["credentials"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with("config[")),
+            "FOSSBilling drops config[...] fields: {names:?}"
+        );
+        // The admin form's defaults: secure yes, tls_verify yes.
+        let error = fossbilling.refused(&["server-add", "new", "hostmenow"]);
+        assert!(
+            error.contains("\"Use secure connection\" is on") && error.contains("set it to No"),
+            "{version}: {error}"
+        );
+        fossbilling.ok(&["server-update", "new", "secure=0"]);
+        fossbilling.ok(&["test", "new"]);
+    });
 }

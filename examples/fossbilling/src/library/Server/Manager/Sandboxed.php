@@ -550,11 +550,8 @@ class Server_Manager_Sandboxed extends Server_Manager
                 continue;
             }
             $name = (string) $spec['name'];
+            // FOSSBilling's plan page drops a value of "0" (empty()): a zero is written "0.0", which the modules read as 0.
             $value = self::text($package === null ? null : self::customValue($package, $name));
-            if ($value !== null && $spec['kind'] === 'number' && is_numeric($value)) {
-                // FOSSBilling's plan form drops a value of "0" (empty()), so zero is written "00" or "0.0".
-                $value = (string) preg_replace(['/^(-?)0+(?=\d)/', '/(\.\d*?)0+$/', '/\.$/'], ['$1', '$1', ''], $value);
-            }
             if ($value !== null) {
                 $settings[] = ['name' => $name, 'value' => $value];
             }
