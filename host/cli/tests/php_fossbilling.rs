@@ -323,6 +323,24 @@ fn start(sandbox: &Sandbox, dir: &Path) -> Serve {
     start_serve(&manifest, (TOKEN_VAR, TOKEN))
 }
 
+/// serve on `manifest` as [`start_serve`] starts it, with `extra` arguments.
+fn start_serve_with(manifest: &Path, extra: &[&str]) -> Serve {
+    use provisioning_sandbox::{blesta, hostmenow, webline};
+    let journal_key = "cd".repeat(32);
+    Serve::start(
+        manifest,
+        (TOKEN_VAR, TOKEN),
+        &[
+            ("TEST_JOURNAL_KEY", &journal_key),
+            ("TEST_HMN_KEY", hostmenow::API_KEY),
+            ("TEST_BLESTA_PASSWORD", blesta::PASSWORD),
+            ("TEST_WEBLINE_KEY", webline::API_KEY),
+            ("TEST_LB_KEY", logicboxes::API_KEY),
+        ],
+        extra,
+    )
+}
+
 /// The domain an order of `module` gets: LogicBoxes's mailboxes live in
 /// its email order's domain; the others share the stem "dukaonl", from
 /// which FOSSBilling makes its usernames.
@@ -841,10 +859,12 @@ fn sync_tells_the_admin_what_the_provider_reports() {
 /// its userprefix and tls_verify alone, so the form asks for no
 /// `config[...]` field; a new server's "Use secure connection" is yes
 /// unless the admin says no, and against serve on plain HTTP the test of
-/// the connection says which setting to change.
+/// the connection says which setting to change; its "Verify TLS
+/// certificate" (config `tls_verify`) decides whether a serve with a
+/// self-signed certificate is trusted.
 #[test]
 fn the_server_form_as_fossbilling_stores_it() {
-    each_version("server", |_, _, fossbilling| {
+    each_version("server", |sandbox, _, fossbilling| {
         let version = fossbilling.version;
         let form = fossbilling.ok(&["form"]);
         let names: Vec<String> = form["ok"]["form"]["credentials"]["fields"]
@@ -865,5 +885,60 @@ fn the_server_form_as_fossbilling_stores_it() {
         );
         fossbilling.ok(&["server-update", "new", "secure=0"]);
         fossbilling.ok(&["test", "new"]);
+
+        // serve over TLS with a self-signed certificate.
+        let dir = fresh_dir(&format!("php-fossbilling-tls-{}", version.replace('.', "")));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ])
+            .args([
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+            .current_dir(&dir)
+            .output()
+            .expect("openssl runs (install Debian's openssl)");
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let manifest = dir.join("provisioning.toml");
+        std::fs::write(
+            &manifest,
+            all_providers_manifest(sandbox, provisioning_components::HOSTMENOW),
+        )
+        .unwrap();
+        let tls = start_serve_with(
+            &manifest,
+            &[
+                "--tls-cert",
+                dir.join("cert.pem").to_str().unwrap(),
+                "--tls-key",
+                dir.join("key.pem").to_str().unwrap(),
+            ],
+        );
+        let port = format!("port={}", tls.base.rsplit(':').next().unwrap());
+        let error = fossbilling.refused(&[
+            "server-add",
+            "tls",
+            "hostmenow",
+            &port,
+            "secure=1",
+            "tls_verify=1",
+        ]);
+        assert!(error.contains("certificate"), "{version}: {error}");
+        fossbilling.ok(&["server-update", "tls", "tls_verify=0"]);
+        fossbilling.ok(&["test", "tls"]);
     });
 }
