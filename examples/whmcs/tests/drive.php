@@ -108,7 +108,13 @@ namespace {
         };
     }
 
-    /** WHMCS sets the service's status when the module answers success. */
+    /**
+     * WHMCS sets the service's status when the module answers success.
+     *
+     * Mirrors: WHMCS 8.x's module commands (includes/modulefunctions.php
+     * ServerCreateAccount, ServerSuspendAccount, ...): "success" moves the
+     * service to Active, Suspended or Terminated; anything else leaves it.
+     */
     function with_status(int $id, string $result, string $status): string
     {
         if ($result === 'success') {

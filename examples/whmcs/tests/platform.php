@@ -157,6 +157,9 @@ namespace {
     }
 
     /**
+     * Mirrors: WHMCS 8.x's product Module Settings tab (developers.whmcs.com
+     * "Config Options", dynamic `Loader` fields).
+     *
      * A product's Module Settings page as WHMCS renders it: ConfigOptions
      * (WHMCS passes no server), then each field's Loader with the product's
      * saved options and the server of its server group (server 1). A loader
@@ -182,6 +185,20 @@ namespace {
             }
         }
         return $fields;
+    }
+
+    /**
+     * The value an admin stores as Package for package `$package` of
+     * `$module`: the key of the Package dropdown's choice labelled with it.
+     */
+    function package_choice(string $module, string $package): string
+    {
+        foreach (product_page(['configoption1' => $module])['Package']['Options'] ?? [] as $key => $label) {
+            if (str_ends_with((string) $label, "({$package})")) {
+                return (string) $key;
+            }
+        }
+        throw new PlatformFailure("the Package dropdown of {$module} offers no package {$package}");
     }
 
     function add_service(int $id, int $productId, int $server, string $status, string $domain, string $username, string $password): void
@@ -261,7 +278,7 @@ namespace {
         expect($names === ['blesta', 'hostmenow', 'logicboxes', 'webline'], 'the Module dropdown lists ' . implode(', ', $names));
         step('-', 'ConfigOptions', 'Module (Loader, with the server record): ' . implode(', ', $names));
         $hmn = product_page(['configoption1' => 'hostmenow']);
-        expect($hmn['Package']['Type'] === 'dropdown' && isset($hmn['Package']['Options']['101'], $hmn['Package']['Options']['102']), 'HostMeNow packages in a dropdown');
+        expect($hmn['Package']['Type'] === 'dropdown' && package_choice('hostmenow', '101') !== package_choice('hostmenow', '102'), 'HostMeNow packages in a dropdown');
         expect(($hmn['Dedicated IP address']['Type'] ?? '') === 'text', 'HostMeNow asks for its product setting ip-address');
         step('hostmenow', 'ConfigOptions', 'Package dropdown (' . count($hmn['Package']['Options']) . ' packages), ' . implode(', ', array_slice(array_keys($hmn), 2)));
         $lb = product_page(['configoption1' => 'logicboxes']);
@@ -305,8 +322,11 @@ namespace {
         step('-', 'README', 'the feature table matches every module\'s info');
 
         configure_product(1, 'HostMeNow Basic', 'hostmenow', ['Package' => '101']);
-        configure_product(2, 'Blesta License', 'blesta', ['Package' => 'monthly', 'License term' => 'monthly']);
-        configure_product(3, 'Webline Basic', 'webline', ['Package' => '1', 'Wait for activation (seconds)' => '0']);
+        // HostMeNow's Package as an admin typed it (a product saved before
+        // packages were kept with their module still provisions); the
+        // others' as the dropdown offers it.
+        configure_product(2, 'Blesta License', 'blesta', ['Package' => package_choice('blesta', 'monthly'), 'License term' => 'monthly']);
+        configure_product(3, 'Webline Basic', 'webline', ['Package' => package_choice('webline', '1'), 'Wait for activation (seconds)' => '0']);
         // The email order comes only from the product: the manifest sets none.
         configure_product(4, 'LogicBoxes Mailbox', 'logicboxes', ['Email order ID' => '7700123', 'Account type' => 'mailbox']);
         configure_product(5, 'HostMeNow Pro', 'hostmenow', ['Package' => '102']);
@@ -471,10 +491,17 @@ namespace {
 
         // The admin's service tab shows the entry and what to do; the buttons
         // offer the two findings (and what Blesta can do: change the domain).
+        // One admin page of the service, as WHMCS renders it in one request
+        // (the buttons, then the tab), between two GET /v1/health marks in
+        // serve's access log: the Rust side counts what the page asked.
+        SandboxedRequestCache::$modules = [];
+        SandboxedRequestCache::$entries = [];
+        get_json("{$url}/v1/health", $token);
+        $buttons = sandboxed_AdminCustomButtonArray(platform_params(4005));
         $tab = sandboxed_AdminServicesTabFields(platform_params(4005));
+        get_json("{$url}/v1/health", $token);
         expect(str_contains($tab['Journal'], "Entry {$match[1]}: create-account, unknown") && str_contains($tab['Journal'], 'Check the service at the provider'), 'the tab shows the unknown entry: ' . $tab['Journal']);
         expect(str_contains($tab['Status at the provider'], 'reports no status'), 'Blesta reports no status: ' . $tab['Status at the provider']);
-        $buttons = sandboxed_AdminCustomButtonArray(platform_params(4005));
         expect($buttons === ['Change domain' => 'ChangeDomain', 'Checked at the provider: it happened' => 'AckDone', 'Checked at the provider: it did not happen' => 'AckNotDone'], 'Blesta buttons with an unknown outcome: ' . json_encode($buttons));
         step('blesta', 'AdminServicesTab', strip_tags($tab['Journal']));
         // Until the call's deadline has passed, its request might still reach
@@ -524,6 +551,27 @@ namespace {
         set_service(4007, ['domainstatus' => 'Terminated']);
         step('hostmenow', 'operator', "found the lost create's account (order {$found['order_id']}) at the provider and resolved journal entry {$lostEntry[1]} as done with the button");
 
+        // An addon's unknown create is the addon's alone: its key
+        // whmcs-4001-a8-create begins like the parent's whmcs-4001-..., and
+        // the parent's page shows nothing of it.
+        Capsule::table('tblhostingaddons')->insert(['id' => 8, 'hostingid' => 4001, 'addonid' => 1, 'billingcycle' => 'Monthly', 'status' => 'Pending']);
+        post_json("{$origin}/_sandbox/hostmenow/faults", ['fault' => 'answer_lost']);
+        $lostAddon = sandboxed_CreateAccount(platform_addon_params(8));
+        expect(preg_match('/resolve journal entry (\d+)/', $lostAddon, $addonEntry) === 1, "an addon's create whose answer was lost: " . $lostAddon);
+        $parentTab = sandboxed_AdminServicesTabFields(platform_params(4001));
+        expect($parentTab['Journal'] === 'nothing pending', "the parent's tab shows nothing of its addon's entry: " . $parentTab['Journal']);
+        expect(sandboxed_AdminCustomButtonArray(platform_params(4001)) === ['Reset password' => 'ResetPassword'], "the parent's page offers no finding for its addon's entry");
+        $addonTab = sandboxed_AdminServicesTabFields(platform_addon_params(8));
+        expect(str_contains($addonTab['Journal'], "Entry {$addonEntry[1]}: create-account, unknown"), "the addon's tab shows its entry: " . $addonTab['Journal']);
+        $addonFound = find(get_json("{$origin}/_sandbox/hostmenow/services")['services'], 'service_id', '4001-a8');
+        expect($addonFound !== null, 'HostMeNow did create the addon');
+        (new PlatformAddon(8, 1, 4001))->serviceProperties->save(['Remote ID' => (string) $addonFound['order_id']]);
+        wait_for_attempt_over($url, $token, $addonEntry[1]);
+        expect(sandboxed_AckDone(platform_addon_params(8)) === 'success', "the operator resolves the addon's entry from the addon's page");
+        Capsule::table('tblhostingaddons')->where('id', 8)->update(['status' => 'Active']);
+        expect_result('hostmenow', 'TerminateAccount addon', sandboxed_TerminateAccount(platform_addon_params(8)), null);
+        step('hostmenow', 'addon', "addon 8's unknown create (entry {$addonEntry[1]}) was on the addon's page only, not its parent's");
+
         // Change domain (a button): the admin edits the domain, then clicks.
         set_service(4005, ['domain' => 'moved.example.com']);
         expect_result('blesta', 'ChangeDomain', sandboxed_ChangeDomain(platform_params(4005)), null);
@@ -533,25 +581,99 @@ namespace {
         $digest = sandboxed_AdminServicesTabFields(platform_params(4005))['Module version that last answered'];
         expect(preg_match('#^<code>[0-9a-f]{64}</code>$#', $digest) === 1, 'the tab names the digest of the version that answered: ' . $digest);
 
-        // Server sync (WHMCS's Server Sync Tool): the accounts of the modules
-        // that can list them, Blesta's licenses and Webline's accounts, in
-        // WHMCS's shape, matched by domain; a server of HostMeNow alone
-        // cannot sync and says so.
-        $meta = sandboxed_MetaData();
-        expect($meta['ListAccountsUniqueIdentifierField'] === 'domain' && $meta['ListAccountsProductField'] === 'configoption2', 'the ListAccounts MetaData keys');
+        // Server sync (WHMCS's Server Sync Tool, played by PlatformServerSync
+        // as WHMCS matches what ListAccounts answers by what MetaData
+        // declares): the accounts of the modules that can list them,
+        // Blesta's licenses and Webline's accounts; a server of HostMeNow
+        // alone cannot sync and says so.
         $sync = sandboxed_ListAccounts(server_params(1));
         expect($sync['success'] === true, 'ListAccounts: ' . json_encode($sync));
-        $byDomain = array_column($sync['accounts'], null, 'uniqueIdentifier');
-        expect(($byDomain['duka.co.tz']['status'] ?? null) === 'Active' && $byDomain['duka.co.tz']['product'] === '1', 'the Webline account is listed: ' . json_encode($byDomain['duka.co.tz'] ?? $sync['accounts']));
-        expect(($byDomain['unsure.example.com']['status'] ?? null) === 'Active' && ($byDomain['licensed.example.com']['status'] ?? null) === 'Active', 'both Blesta licenses are listed: ' . json_encode($sync['accounts']));
-        expect(!isset($byDomain['shop.example.com']), 'HostMeNow cannot list: its services are not there');
         foreach ($sync['accounts'] as $account) {
             expect(array_keys($account) === ['email', 'username', 'domain', 'uniqueIdentifier', 'product', 'primaryip', 'created', 'status'], "WHMCS's keys: " . json_encode($account));
             expect($account['created'] === '' || preg_match('/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/', $account['created']) === 1, 'created as Y-m-d H:i:s: ' . $account['created']);
         }
+        expect(!in_array('shop.example.com', array_column($sync['accounts'], 'domain'), true), 'HostMeNow cannot list: its services are not there');
         $hostmenowOnly = sandboxed_ListAccounts(['serverusername' => 'hostmenow'] + server_params(1));
         expect($hostmenowOnly['success'] === false && str_starts_with($hostmenowOnly['error'], 'unsupported: '), 'a server of HostMeNow alone: ' . json_encode($hostmenowOnly));
-        step('-', 'ListAccounts', count($sync['accounts']) . ' accounts from blesta and webline; a server of hostmenow alone: ' . $hostmenowOnly['error']);
+
+        // Every account WHMCS has a service for is matched to that service
+        // and its product, also when the service's domain in WHMCS is not
+        // the provider's (an admin added "www."); nothing of them is
+        // offered for import.
+        set_service(4003, ['domain' => 'www.duka.co.tz']);
+        $analysis = PlatformServerSync::analyse(1);
+        set_service(4003, ['domain' => 'duka.co.tz']);
+        expect($analysis['error'] === '', 'the analysis: ' . $analysis['error']);
+        $byService = [];
+        foreach ($analysis['items'] as $item) {
+            foreach ($item['services'] as $id => $productMatches) {
+                $byService[$id][] = [$item['account']['domain'], $productMatches];
+            }
+        }
+        foreach ([4002 => 'licensed.example.com', 4003 => 'duka.co.tz', 4005 => 'unsure.example.com'] as $id => $domain) {
+            expect(($byService[$id] ?? null) === [[$domain, true]], "service {$id} is matched to its account ({$domain}) and product, once: " . json_encode($byService[$id] ?? $analysis['items']));
+        }
+        // Only the license made outside WHMCS (seeded at Blesta) is new.
+        $license = env('WHMCS_SEEDED_LICENSE');
+        $unmatched = array_column(array_filter($analysis['items'], static fn (array $item): bool => $item['services'] === []), 'account');
+        expect(array_column($unmatched, 'uniqueIdentifier') === [$license], 'accounts WHMCS has would be imported again: ' . json_encode($unmatched));
+        step('-', 'Server sync', count($analysis['items']) . ' accounts, each matched to its service and product (4003 with another domain in WHMCS); a server of hostmenow alone: ' . $hostmenowOnly['error']);
+
+        // Accounts made outside WHMCS are imported onto their own module's
+        // product, even where another module's product has the same package
+        // id: a Webline account of package 2, beside a HostMeNow product
+        // whose Package an admin typed as 2; and a Blesta license without a
+        // domain, of a term no product has (WHMCS makes a product for it).
+        configure_product(9, 'HostMeNow Starter', 'hostmenow', ['Package' => '2']);
+        configure_product(10, 'Webline Professional', 'webline', ['Package' => package_choice('webline', '2'), 'Wait for activation (seconds)' => '0']);
+        $outside = sandboxed_call(
+            sandboxed_connection(server_params(1)),
+            'webline',
+            ['function' => 'create-account', 'service' => [
+                'service_id' => 'elsewhere-1', 'remote_id' => null, 'domain' => 'imported.co.tz', 'username' => null,
+                'password' => null, 'package' => '2', 'billing_cycle' => null, 'custom_fields' => [],
+                'client' => sandboxed_client(platform_params(4003)['clientsdetails']),
+            ]],
+            [['name' => 'activation-wait-seconds', 'value' => '0']],
+            'elsewhere-1-create',
+            'CreateAccount',
+            [$token]
+        );
+        expect(isset($outside['ok']), 'an account made outside WHMCS: ' . json_encode($outside['error'] ?? null));
+        post_json("{$url}/v1/journal/{$outside['journal_entry']}/ack", [], $token);
+        $outsideRemote = (string) $outside['ok']['value']['remote_id'];
+        // Had a product addon that account (WHMCS's sync knows services
+        // only), it would not be offered for import.
+        sandboxed_keep_remote_id(4003, 99, $outsideRemote, null);
+        expect(!in_array($outsideRemote, array_column(sandboxed_ListAccounts(server_params(1))['accounts'], 'uniqueIdentifier'), true), "an addon's account is not listed");
+        Capsule::table('mod_sandboxed_accounts')->where('addon_id', 99)->delete();
+        // The admin ticks Import for every account WHMCS has no service for.
+        $fresh = PlatformServerSync::analyse(1);
+        $toImport = array_column(array_column(array_filter($fresh['items'], static fn (array $item): bool => $item['services'] === []), 'account'), 'uniqueIdentifier');
+        expect(count($toImport) === 2, 'two accounts to import: ' . json_encode($fresh));
+        $imported = PlatformServerSync::import(1, $toImport, 1);
+        expect(count($imported) === 2, 'both accounts imported: ' . json_encode($imported));
+        $byDomain = array_combine(array_map(static fn (int $id): string => (string) row('tblhosting', $id)['domain'], $imported), $imported);
+        $weblineImport = $byDomain['imported.co.tz'] ?? 0;
+        $blestaImport = (int) (array_values(array_diff($imported, [$weblineImport]))[0] ?? 0);
+        expect($weblineImport > 0 && $blestaImport > 0, 'the imported services: ' . json_encode($byDomain));
+        expect((int) row('tblhosting', $weblineImport)['packageid'] === 10, "the Webline account is on Webline's product 10, not another module's of the same package id: " . json_encode(row('tblproducts', (int) row('tblhosting', $weblineImport)['packageid'])));
+        expect(sandboxed_remote_id(platform_params($weblineImport)) === $outsideRemote, "the imported Webline service has the provider's id");
+        $blestaRow = row('tblhosting', $blestaImport);
+        expect($blestaRow['domain'] === '' && sandboxed_remote_id(platform_params($blestaImport)) === $license, 'the imported license keeps its key as its provider id, its domain blank: ' . json_encode($blestaRow));
+        $blestaTab = sandboxed_AdminServicesTabFields(platform_params($blestaImport));
+        expect($blestaTab['Provider ID'] === $license && str_starts_with($blestaTab['Provisioning module'], 'blesta ('), "the product WHMCS made for the license works with the module: " . json_encode($blestaTab));
+        $again = PlatformServerSync::analyse(1);
+        $unmatched = array_filter($again['items'], static fn (array $item): bool => $item['services'] === []);
+        expect($again['error'] === '' && $unmatched === [], 'a second sync would import again: ' . json_encode(array_values($unmatched)));
+        step('-', 'Server sync', "imported Webline {$outsideRemote} onto product 10 (not HostMeNow's product 9 of package 2) and Blesta {$license} without a domain; a second sync imports nothing");
+
+        // A service moved to a product whose Remote ID field is blank is
+        // still found: ListAccounts copies the id the module keeps into it.
+        set_service(4003, ['packageid' => 10]);
+        $moved = array_values(array_filter(PlatformServerSync::analyse(1)['items'], static fn (array $item): bool => isset($item['services'][4003])));
+        expect(count($moved) === 1 && $moved[0]['services'][4003] === false, 'the moved service is matched, its product shown as differing: ' . json_encode($moved));
+        set_service(4003, ['packageid' => 3]);
 
         // Webline reports a status: the tab shows it live, Refresh status keeps it.
         $tab = sandboxed_AdminServicesTabFields(platform_params(4003));
@@ -564,7 +686,7 @@ namespace {
 
         // A service moved to another product keeps its provider id: custom
         // fields belong to the old product, the module's own table does not.
-        configure_product(6, 'Webline Plus', 'webline', ['Package' => '1', 'Wait for activation (seconds)' => '0']);
+        configure_product(6, 'Webline Plus', 'webline', ['Package' => package_choice('webline', '1'), 'Wait for activation (seconds)' => '0']);
         $weblineRemote = platform_params(4003)['customfields']['Remote ID'];
         set_service(4003, ['packageid' => 6]);
         expect(platform_params(4003)['customfields']['Remote ID'] === '', "the new product's Remote ID field is blank for the moved service");

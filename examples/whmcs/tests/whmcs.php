@@ -14,6 +14,10 @@ declare(strict_types=1);
 
 namespace WHMCS\Database {
     /**
+     * Mirrors: WHMCS 8.x WHMCS\Database\Capsule (Illuminate\Database\Capsule\
+     * Manager over Laravel's query builder; developers.whmcs.com "Interacting
+     * with the Database"): table(), schema(), raw().
+     *
      * Stand-in for WHMCS's Capsule (Laravel's query builder): equality
      * filters over in-memory tables.
      */
@@ -44,7 +48,7 @@ namespace WHMCS\Database {
         }
     }
 
-    /** Stand-in for Laravel's schema builder: tables exist or not. */
+    /** Mirrors: Illuminate\Database\Schema\Builder as WHMCS 8.x ships it (hasTable, create): tables exist or not. */
     final class Schema
     {
         public function hasTable(string $name): bool
@@ -64,7 +68,7 @@ namespace WHMCS\Database {
         }
     }
 
-    /** Stand-in for Laravel's Blueprint: records the columns named, takes any modifier. */
+    /** Mirrors: Illuminate\Database\Schema\Blueprint as WHMCS 8.x ships it: records the columns named, takes any modifier. */
     final class Blueprint
     {
         /** @var list<string> */
@@ -80,7 +84,7 @@ namespace WHMCS\Database {
         }
     }
 
-    /** A raw expression in an update. */
+    /** Mirrors: Illuminate\Database\Query\Expression (Capsule::raw): a raw expression in an update. */
     final class Raw
     {
         public function __construct(public readonly string $expression)
@@ -88,7 +92,12 @@ namespace WHMCS\Database {
         }
     }
 
-    /** A query: where/whereIn, then get/first/value/update/insert. */
+    /**
+     * Mirrors: Illuminate\Database\Query\Builder as WHMCS 8.x ships it
+     * (where, whereIn, get, first, value, update, updateOrInsert, delete,
+     * insert); first() takes the first row in table order, as MySQL does
+     * without an ORDER BY on these tables.
+     */
     final class Query
     {
         /** @var list<callable(array<string, mixed>): bool> */
@@ -170,6 +179,17 @@ namespace WHMCS\Database {
             return true;
         }
 
+        /** Deletes the matching rows; returns how many. */
+        public function delete(): int
+        {
+            $rows = $this->matching();
+            foreach (array_keys($rows) as $index) {
+                unset(Capsule::$tables[$this->table][$index]);
+            }
+            Capsule::$tables[$this->table] = array_values(Capsule::$tables[$this->table] ?? []);
+            return count($rows);
+        }
+
         /** @param array<string, mixed> $values */
         public function insert(array $values): bool
         {
@@ -189,7 +209,7 @@ namespace WHMCS\Database {
 }
 
 namespace WHMCS\Module {
-    /** Stand-in for WHMCS's base class of admin dashboard widgets. */
+    /** Mirrors: WHMCS 8.x WHMCS\Module\AbstractWidget (developers.whmcs.com "Admin Dashboard Widgets"; untyped as there). */
     abstract class AbstractWidget
     {
         protected $title = '';
@@ -211,6 +231,34 @@ namespace WHMCS\Module {
     }
 }
 
+namespace WHMCS\Service {
+    /**
+     * Stand-in for WHMCS's service model (an Eloquent model of tblhosting),
+     * as far as a module reaches it without `$params`: find() and the
+     * service's properties (its product's custom fields by name; saving one
+     * the product lacks creates it, admin only).
+     *
+     * Mirrors: WHMCS 8.x WHMCS\Service\Service (find, serviceProperties;
+     * developers.whmcs.com "Service Properties").
+     */
+    final class Service
+    {
+        public \PlatformServiceProperties $serviceProperties;
+
+        private function __construct(public readonly int $id, public readonly int $packageid)
+        {
+            $this->serviceProperties = new \PlatformServiceProperties($id, $packageid);
+        }
+
+        /** The service of tblhosting.id `$id`, or null. */
+        public static function find(int $id): ?self
+        {
+            $row = \WHMCS\Database\Capsule::table('tblhosting')->where('id', $id)->first();
+            return $row === null ? null : new self($id, (int) $row->packageid);
+        }
+    }
+}
+
 namespace {
     use WHMCS\Database\Capsule;
 
@@ -221,7 +269,7 @@ namespace {
     /** @var array<string, list<callable>> The hooks added, by hook point. */
     $GLOBALS['platform_hooks'] = [];
 
-    /** WHMCS's add_hook. */
+    /** Mirrors: WHMCS 8.x add_hook($hookPoint, $priority, $function) (developers.whmcs.com "Hooks"). */
     function add_hook(string $hookPoint, int $priority, callable $function): void
     {
         $GLOBALS['platform_hooks'][$hookPoint][] = $function;
@@ -237,7 +285,11 @@ namespace {
         return array_map(static fn (callable $f): mixed => $f($vars), $GLOBALS['platform_hooks'][$hookPoint] ?? []);
     }
 
-    /** WHMCS keeps server passwords encrypted in tblservers; decrypt() reads them. */
+    /**
+     * Mirrors: WHMCS 8.x's global encrypt() and decrypt() helpers: WHMCS
+     * keeps server passwords encrypted in tblservers and passes them to
+     * modules decrypted (`serverpassword`); decrypt() reads them.
+     */
     function encrypt(string $value): string
     {
         return 'enc:' . base64_encode($value);
@@ -252,8 +304,10 @@ namespace {
     $GLOBALS['platform_module_log'] = [];
 
     /**
-     * WHMCS's module log: arrays are rendered as print_r does, then every
-     * value of $replaceVars is replaced with asterisks.
+     * Mirrors: WHMCS 8.x logModuleCall($module, $action, $requestString,
+     * $responseData, $processedData, $replaceVars) (developers.whmcs.com
+     * "Module Logging"; untyped as there): arrays are rendered as print_r
+     * does, then every value of $replaceVars is replaced with asterisks.
      */
     function logModuleCall($module, $action, $requestString, $responseData, $processedData = '', $replaceVars = []): void
     {
@@ -278,7 +332,9 @@ namespace {
     }
 
     /**
-     * WHMCS's internal API, as far as the module uses it.
+     * Mirrors: WHMCS 8.x localAPI($command, $values, $adminUser)
+     * (developers.whmcs.com "Internal API"), the commands the module uses:
+     * UpdateClientProduct and UpdateClientAddon, with their error messages.
      *
      * @param array<string, mixed> $values
      *
@@ -316,7 +372,12 @@ namespace {
         return ['result' => 'success', 'serviceid' => $id];
     }
 
-    /** Stand-in for a service's serviceProperties: its custom fields by name. */
+    /**
+     * Mirrors: WHMCS 8.x serviceProperties of a service or addon model
+     * (developers.whmcs.com "Service Properties", 7.2+): get() and save()
+     * by custom field name (`Name|Friendly name` matches `Name`); save()
+     * creates a field the product lacks, admin only.
+     */
     final class PlatformServiceProperties
     {
         /**
@@ -370,7 +431,7 @@ namespace {
         }
     }
 
-    /** Stand-in for the service model WHMCS passes as `$params['model']`. */
+    /** Mirrors: WHMCS 8.x WHMCS\Service\Service as passed in `$params['model']` (id, packageid, billingcycle, serviceProperties). */
     final class PlatformService
     {
         public PlatformServiceProperties $serviceProperties;
@@ -381,7 +442,7 @@ namespace {
         }
     }
 
-    /** Stand-in for the addon model WHMCS passes as `$params['model']` for a product addon. */
+    /** Mirrors: WHMCS 8.x WHMCS\Service\Addon as passed in `$params['model']` for a product addon (id, addonid, serviceid, billingcycle, serviceProperties). */
     final class PlatformAddon
     {
         public PlatformServiceProperties $serviceProperties;
@@ -393,6 +454,168 @@ namespace {
         public function __construct(public readonly int $id, public readonly int $addonid, public readonly int $serviceid, public readonly string $billingcycle = 'Monthly')
         {
             $this->serviceProperties = new PlatformServiceProperties($id, $addonid, 'addon');
+        }
+    }
+
+    /**
+     * WHMCS's Server Sync Tool (Configuration > System Settings > Servers >
+     * Sync Accounts), the part a server module's ListAccounts and MetaData
+     * decide: the analysis (each listed account with the server's services
+     * it matches) and the import of accounts WHMCS has no service for.
+     *
+     * Mirrors: WHMCS 7.8 to 8.x WHMCS\Admin\Utilities\Tools\ServerSync\
+     * Controller::analyse and ::process, SyncItem::determineServiceMatches,
+     * ServiceItem::getProduct and Process::import (docs.whmcs.com/servers/
+     * sync-accounts; developers.whmcs.com/provisioning-modules/server-sync):
+     * - ListAccounts is called with the server's parameters; a result with
+     *   success false and an error stops the analysis with it;
+     * - an account matches the server's services (tblhosting.server) whose
+     *   ListAccountsUniqueIdentifierField equals its uniqueIdentifier:
+     *   `domain` (the default) or `username`, both lower-cased on the
+     *   service's side (8.x), or `customfield.NAME`, the value of the
+     *   product custom field NAME (or `NAME|...`); any other field throws;
+     * - a service's product, to compare, is its product's
+     *   ListAccountsProductField column (its name when none is declared);
+     * - an import takes the first product whose servertype is the module
+     *   and whose ListAccountsProductField column equals the account's
+     *   product, else creates a hidden product with only that column set
+     *   (named after the product), then a service on it (domain, username,
+     *   status, the server) and writes the uniqueIdentifier to the unique
+     *   field (for customfield.NAME through the service's properties).
+     * The sync of a matched service's details and the terminate of missing
+     * ones are not played.
+     */
+    final class PlatformServerSync
+    {
+        /** The server module WHMCS loads for servers of type `sandboxed`. */
+        private const MODULE = 'sandboxed';
+
+        /**
+         * The analysis: each listed account with the ids of the services it
+         * matches and, per service, whether its product matches.
+         *
+         * @return array{error: string, items: list<array{account: array<string, string>, services: array<int, bool>}>}
+         */
+        public static function analyse(int $serverId): array
+        {
+            $meta = sandboxed_MetaData();
+            $response = sandboxed_ListAccounts(server_params($serverId));
+            if (!($response['success'] ?? false) && ($response['error'] ?? '') !== '') {
+                return ['error' => 'Unable to connect: ' . $response['error'], 'items' => []];
+            }
+            $uniqueField = (string) ($meta['ListAccountsUniqueIdentifierField'] ?? '');
+            $productField = (string) ($meta['ListAccountsProductField'] ?? '');
+            $services = array_map(static fn (object $row): array => (array) $row, Capsule::table('tblhosting')->where('server', $serverId)->get());
+            // WHMCS lower-cases with mbstring where it is installed.
+            $lower = static fn (string $text): string => function_exists('mb_strtolower') ? mb_strtolower($text) : strtolower($text);
+            foreach ($services as $index => $service) {
+                $services[$index]['domain'] = $lower((string) $service['domain']);
+                $services[$index]['username'] = $lower((string) $service['username']);
+            }
+            $items = [];
+            foreach ($response['accounts'] as $account) {
+                $matched = [];
+                foreach (self::matches($uniqueField, (string) $account['uniqueIdentifier'], $services) as $service) {
+                    $matched[(int) $service['id']] = self::productOf($service, $productField) == $account['product'];
+                }
+                $items[] = ['account' => $account, 'services' => $matched];
+            }
+            return ['error' => '', 'items' => $items];
+        }
+
+        /**
+         * Imports the listed accounts whose uniqueIdentifier is in `$import`
+         * for client `$clientId`, as Process::import does; returns the new
+         * services' ids.
+         *
+         * @param list<string> $import
+         *
+         * @return list<int>
+         */
+        public static function import(int $serverId, array $import, int $clientId): array
+        {
+            $meta = sandboxed_MetaData();
+            $uniqueField = (string) ($meta['ListAccountsUniqueIdentifierField'] ?? '');
+            $productField = (string) ($meta['ListAccountsProductField'] ?? '');
+            $response = sandboxed_ListAccounts(server_params($serverId));
+            expect(($response['success'] ?? false) === true, 'ListAccounts for the import: ' . json_encode($response));
+            $created = [];
+            foreach ($response['accounts'] as $account) {
+                if (!in_array($account['uniqueIdentifier'], $import, true)) {
+                    continue;
+                }
+                $product = Capsule::table('tblproducts')->where('servertype', self::MODULE)->where($productField, $account['product'])->first();
+                if ($product === null) {
+                    $productId = 1 + max(array_merge([0], array_column(Capsule::$tables['tblproducts'], 'id')));
+                    Capsule::table('tblproducts')->insert([
+                        'id' => $productId, 'name' => $account['product'], 'servertype' => self::MODULE, $productField => $account['product'],
+                    ]);
+                } else {
+                    $productId = (int) $product->id;
+                }
+                $id = 1 + max(array_merge([0], array_column(Capsule::$tables['tblhosting'], 'id')));
+                Capsule::table('tblhosting')->insert([
+                    'id' => $id, 'userid' => $clientId, 'packageid' => $productId, 'server' => $serverId,
+                    'domain' => (string) $account['domain'], 'username' => (string) $account['username'], 'password' => '',
+                    'billingcycle' => 'Free Account', 'domainstatus' => (string) $account['status'],
+                    'diskusage' => 0, 'disklimit' => 0, 'bwusage' => 0, 'bwlimit' => 0, 'lastupdate' => '0000-00-00 00:00:00',
+                ]);
+                $unique = (string) $account['uniqueIdentifier'];
+                if ($uniqueField === 'username') {
+                    Capsule::table('tblhosting')->where('id', $id)->update(['username' => $unique]);
+                } elseif (str_starts_with($uniqueField, 'customfield.')) {
+                    (new PlatformServiceProperties($id, $productId))->save([substr($uniqueField, 12) => $unique]);
+                } elseif ($uniqueField === 'domain' || $uniqueField === '') {
+                    Capsule::table('tblhosting')->where('id', $id)->update(['domain' => $unique]);
+                } else {
+                    throw new LogicException("Unsupported unique identifier field provided by module: \"{$uniqueField}\"");
+                }
+                $created[] = $id;
+            }
+            return $created;
+        }
+
+        /**
+         * The services matching one uniqueIdentifier.
+         *
+         * @param list<array<string, mixed>> $services
+         *
+         * @return list<array<string, mixed>>
+         */
+        private static function matches(string $uniqueField, string $unique, array $services): array
+        {
+            if ($uniqueField === 'username') {
+                return array_values(array_filter($services, static fn (array $s): bool => $s['username'] == $unique));
+            }
+            if (str_starts_with($uniqueField, 'customfield.')) {
+                $name = substr($uniqueField, 12);
+                $productIds = array_map('strval', array_column($services, 'packageid'));
+                $fieldIds = [];
+                foreach (Capsule::table('tblcustomfields')->where('type', 'product')->get() as $field) {
+                    if (in_array((string) $field->relid, $productIds, true)
+                        && ($field->fieldname === $name || str_starts_with((string) $field->fieldname, $name . '|'))) {
+                        $fieldIds[] = (int) $field->id;
+                    }
+                }
+                $ids = [];
+                foreach ($fieldIds as $fieldId) {
+                    foreach (Capsule::table('tblcustomfieldsvalues')->where('fieldid', $fieldId)->where('value', $unique)->get() as $value) {
+                        $ids[] = (int) $value->relid;
+                    }
+                }
+                return array_values(array_filter($services, static fn (array $s): bool => in_array((int) $s['id'], $ids, true)));
+            }
+            if ($uniqueField === 'domain' || $uniqueField === '') {
+                return array_values(array_filter($services, static fn (array $s): bool => $s['domain'] == $unique));
+            }
+            throw new LogicException("Unsupported unique identifier field provided by module: \"{$uniqueField}\"");
+        }
+
+        /** A service's product as the analysis compares it. */
+        private static function productOf(array $service, string $productField): string
+        {
+            $product = (array) Capsule::table('tblproducts')->where('id', $service['packageid'])->first();
+            return (string) ($productField !== '' ? ($product[$productField] ?? '') : ($product['name'] ?? ''));
         }
     }
 
@@ -440,6 +663,11 @@ namespace {
     /**
      * The module parameters WHMCS builds for a service.
      *
+     * Mirrors: WHMCS 8.x's module parameters (developers.whmcs.com
+     * "Module Parameters": serviceid, userid, pid, serverid, domain,
+     * username, password, producttype, moduletype, configoption1..24,
+     * customfields, configoptions, clientsdetails, model, server*).
+     *
      * @return array<string, mixed>
      */
     function platform_params(int $serviceId, array $extra = []): array
@@ -483,6 +711,9 @@ namespace {
      * the module: the parent service's, with `addonId`, the addon's model and
      * the addon's own module settings.
      *
+     * Mirrors: WHMCS 8.x's module parameters for a product addon
+     * (developers.whmcs.com "Product Addon Modules", `addonId`, 7.2+).
+     *
      * @return array<string, mixed>
      */
     function platform_addon_params(int $hostingAddonId, array $extra = []): array
@@ -502,6 +733,11 @@ namespace {
     /**
      * The server parameters WHMCS passes to TestConnection and UsageUpdate
      * (and, with the service's, to every other function).
+     *
+     * Mirrors: WHMCS 8.x's server parameters (developers.whmcs.com "Module
+     * Parameters": serverip, serverhostname, serverusername, serverpassword
+     * decrypted, serveraccesshash, serversecure, serverhttpprefix,
+     * serverport).
      *
      * @return array<string, mixed>
      */

@@ -91,6 +91,9 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             ])
         })
         .collect();
+    // A license made outside WHMCS, without a domain: server sync must
+    // import it once, keeping its key as the service's provider id.
+    let license = sandbox.blesta().seed_license("", "yearly");
     let (manifest, next_manifest) = setup(&sandbox);
     let origin = sandbox.origin();
     let script =
@@ -110,6 +113,7 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
             .env("WHMCS_MANIFEST", &manifest)
             .env("WHMCS_NEXT_MANIFEST", &next_manifest)
             .env("WHMCS_SEEDED_USAGE", seeded.to_string())
+            .env("WHMCS_SEEDED_LICENSE", &license)
             .env(
                 "WHMCS_BULK_USAGE",
                 serde_json::Value::from(bulk).to_string(),
@@ -176,6 +180,32 @@ async fn whmcs_drives_every_provider_through_the_sandboxed_php_module() {
     assert_eq!(
         bulk_reads as u64, BULK_SERVICES,
         "each of the large server's services read once"
+    );
+
+    // One admin page of a service (its buttons and its tab, between the
+    // PHP side's two GET /v1/health marks) asked serve for that service's
+    // pending entries once, and never for the whole pending list.
+    let marks: Vec<usize> = access
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.contains("route=/v1/health "))
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(marks.len(), 2, "the two marks:\n{}", access.join("\n"));
+    let page = &access[marks[0] + 1..marks[1]];
+    let count = |route: &str| {
+        page.iter()
+            .filter(|line| line.contains(&format!("route={route} ")))
+            .count()
+    };
+    assert_eq!(
+        (
+            count("/v1/modules/{module}/services/{service}/pending"),
+            count("/v1/journal/pending")
+        ),
+        (1, 0),
+        "one service page asked for its entries once, and for no other's:\n{}",
+        page.join("\n")
     );
 
     // HostMeNow: the service went through its whole life, in order.

@@ -129,12 +129,18 @@ final class SandboxedFailure extends RuntimeException
 /**
  * What the module learns once per WHMCS request (each page load or cron
  * run is a PHP process of its own): the hosts' module lists, so one page
- * asks each host once.
+ * asks each host once, and each service's pending journal entries, so a
+ * service's admin page (its buttons, then its tab, both asking) reads them
+ * once. Any request that may change the journal (every POST) forgets the
+ * entries.
  */
 final class SandboxedRequestCache
 {
     /** @var array<string, array<string, array<string, mixed>>> module lists by host and token digest */
     public static array $modules = [];
+
+    /** @var array<string, list<array<string, mixed>>> pending entries by host, token digest, module and service */
+    public static array $entries = [];
 }
 
 /**
@@ -151,10 +157,16 @@ function sandboxed_MetaData(): array
         'DefaultNonSSLPort' => (string) SANDBOXED_DEFAULT_PORT,
         'DefaultSSLPort' => '443',
         'ServiceSingleSignOnLabel' => 'Log in to the control panel',
-        // Server sync (ListAccounts): accounts are matched to services by
-        // domain and to products by the provider's package id (option 2).
-        'ListAccountsUniqueIdentifierDisplayName' => 'Domain',
-        'ListAccountsUniqueIdentifierField' => 'domain',
+        // Server sync (ListAccounts): WHMCS matches each listed account's
+        // uniqueIdentifier to the server's services by the field named here
+        // (`customfield.NAME`: the product custom field NAME) and its
+        // product to a product of this module whose configoption2 (Package)
+        // equals it. The provider's id is the one value every account has
+        // and no two share (domains may be missing or repeated), and
+        // Package is kept as `module:package`, so that two modules of one
+        // server whose package ids coincide never share a product.
+        'ListAccountsUniqueIdentifierDisplayName' => 'Remote ID',
+        'ListAccountsUniqueIdentifierField' => 'customfield.' . SANDBOXED_REMOTE_ID_FIELD,
         'ListAccountsProductField' => 'configoption2',
     ];
 }
@@ -271,9 +283,35 @@ function sandboxed_LoaderPackages(array $params): array
     }
     $packages = [];
     foreach ($result['ok']['value'] as $package) {
-        $packages[(string) $package['id']] = $package['name'] . ' (' . $package['id'] . ')';
+        $packages[sandboxed_package_option($module, (string) $package['id'])] = $package['name'] . ' (' . $package['id'] . ')';
     }
     return $packages;
+}
+
+/**
+ * A package as option 2 keeps it: `module:package`, so that the value
+ * names the module too (server sync matches products by this one column).
+ */
+function sandboxed_package_option(string $module, string $package): string
+{
+    return $module . ':' . $package;
+}
+
+/**
+ * The provider's package id of a product's option 2: without its
+ * `module:` prefix, or as typed when it has none (a module that cannot
+ * list its packages, a product saved before packages were kept qualified).
+ *
+ * @param string $module the product's module (option 1)
+ * @param mixed  $option option 2 as WHMCS passes it
+ */
+function sandboxed_package(string $module, mixed $option): ?string
+{
+    $value = sandboxed_text(is_scalar($option) ? (string) $option : null);
+    if ($value !== null && $module !== '' && str_starts_with($value, $module . ':')) {
+        return sandboxed_text(substr($value, strlen($module) + 1));
+    }
+    return $value;
 }
 
 /** tblconfiguration's setting holding the modules' info as the host last described it. */
@@ -470,6 +508,19 @@ const SANDBOXED_SYNC_STATUS = ['active' => 'Active', 'suspended' => 'Suspended',
  * failing fails the whole list: a partial one would show the missing
  * accounts as gone.
  *
+ * Each account is given as MetaData says WHMCS matches it: its
+ * uniqueIdentifier is the provider's id, which WHMCS looks up in the
+ * server's services' "Remote ID" custom field (and, importing an account,
+ * writes there), and its product is `module:package`, which WHMCS looks up
+ * in this module's products' option 2. Before answering, the provider ids
+ * this module keeps in its own table are copied into the Remote ID field
+ * of services whose product lacks it (a service moved to another product),
+ * or WHMCS would not find them. Accounts of product addons are left out:
+ * WHMCS's sync matches services only, and would import them as services.
+ * A product of a listed module whose Package
+ * lacks its `module:` prefix (saved before packages were kept so) fails
+ * the sync, naming it: WHMCS would match its services to no product.
+ *
  * @param array<string, mixed> $params server parameters
  *
  * @return array{success: bool, accounts?: list<array<string, string>>, error?: string}
@@ -484,6 +535,9 @@ function sandboxed_ListAccounts(array $params): array
             throw new SandboxedFailure('unsupported', 'none of this server\'s modules can list its accounts ('
                 . implode(', ', array_keys($modules)) . ')');
         }
+        sandboxed_check_sync_products(array_keys($listing));
+        sandboxed_publish_remote_ids((int) ($params['serverid'] ?? 0));
+        $addonAccounts = sandboxed_addon_remote_ids();
         $accounts = [];
         $failures = [];
         foreach (array_keys($listing) as $name) {
@@ -494,17 +548,19 @@ function sandboxed_ListAccounts(array $params): array
             }
             foreach ($result['ok']['value'] ?? [] as $account) {
                 $status = SANDBOXED_SYNC_STATUS[sandboxed_kebab((string) ($account['state'] ?? ''))] ?? null;
-                if ($status === null) {
+                // WHMCS's sync knows services only: an addon's account would
+                // be offered for import as a second, separate service.
+                if ($status === null || isset($addonAccounts[(string) $account['remote_id']])) {
                     continue;
                 }
-                $domain = (string) ($account['domain'] ?? '');
+                $package = sandboxed_text($account['package'] ?? null);
                 $created = strtotime((string) ($account['created'] ?? ''));
                 $accounts[] = [
                     'email' => (string) ($account['email'] ?? ''),
                     'username' => (string) ($account['username'] ?? ''),
-                    'domain' => $domain,
-                    'uniqueIdentifier' => $domain !== '' ? $domain : (string) $account['remote_id'],
-                    'product' => (string) ($account['package'] ?? ''),
+                    'domain' => (string) ($account['domain'] ?? ''),
+                    'uniqueIdentifier' => (string) $account['remote_id'],
+                    'product' => $package === null ? '' : sandboxed_package_option($name, $package),
                     'primaryip' => '',
                     'created' => $created === false ? '' : date('Y-m-d H:i:s', $created),
                     'status' => $status,
@@ -517,6 +573,79 @@ function sandboxed_ListAccounts(array $params): array
         return ['success' => true, 'accounts' => $accounts];
     } catch (SandboxedFailure $failure) {
         return ['success' => false, 'error' => $failure->describe()];
+    }
+}
+
+/**
+ * Refuses a server sync while a product of one of `$modules` keeps its
+ * Package without the `module:` prefix: WHMCS matches a listed account's
+ * product by option 2 alone, so such a product would get none of its
+ * accounts, and an import would make a second product beside it.
+ *
+ * @param list<string> $modules the modules whose accounts are listed
+ */
+function sandboxed_check_sync_products(array $modules): void
+{
+    $bare = [];
+    foreach (Capsule::table('tblproducts')->where('servertype', 'sandboxed')->whereIn('configoption1', $modules)->get() as $product) {
+        $product = (array) $product;
+        $module = (string) $product['configoption1'];
+        $package = trim((string) ($product['configoption2'] ?? ''));
+        if ($package !== '' && !str_starts_with($package, $module . ':')) {
+            $bare[] = sprintf('product %d (%s) has Package `%s`: choose it again in the Module Settings (it is kept as `%s`)',
+                (int) $product['id'], (string) ($product['name'] ?? ''), $package, sandboxed_package_option($module, $package));
+        }
+    }
+    if ($bare !== []) {
+        throw new SandboxedFailure('invalid-config', 'server sync matches products by module and package together; '
+            . implode('; ', $bare));
+    }
+}
+
+/**
+ * The provider ids the module keeps for product addons, as keys.
+ *
+ * @return array<string, true>
+ */
+function sandboxed_addon_remote_ids(): array
+{
+    if (!Capsule::schema()->hasTable(SANDBOXED_ACCOUNTS_TABLE)) {
+        return [];
+    }
+    $ids = [];
+    foreach (Capsule::table(SANDBOXED_ACCOUNTS_TABLE)->get() as $row) {
+        $row = (array) $row;
+        if ((int) $row['addon_id'] > 0) {
+            $ids[(string) $row['remote_id']] = true;
+        }
+    }
+    return $ids;
+}
+
+/**
+ * Copies the provider ids kept in the module's own table into the "Remote
+ * ID" custom field of the server's services whose field is blank (their
+ * product's field is not the one the id was saved in), through WHMCS's
+ * service model, which creates the field where the product has none:
+ * that field is where WHMCS's server sync looks for them.
+ *
+ * @param int $serverId tblservers.id
+ */
+function sandboxed_publish_remote_ids(int $serverId): void
+{
+    if ($serverId <= 0 || !class_exists(\WHMCS\Service\Service::class)) {
+        return;
+    }
+    foreach (Capsule::table('tblhosting')->where('server', $serverId)->get() as $row) {
+        $id = (int) ((array) $row)['id'];
+        $kept = sandboxed_kept_remote_id($id, 0);
+        if ($kept === null) {
+            continue;
+        }
+        $service = \WHMCS\Service\Service::find($id);
+        if ($service !== null && sandboxed_text($service->serviceProperties->get(SANDBOXED_REMOTE_ID_FIELD)) === null) {
+            $service->serviceProperties->save([SANDBOXED_REMOTE_ID_FIELD => $kept]);
+        }
     }
 }
 
@@ -620,7 +749,7 @@ function sandboxed_ChangePackage(array $params): string
     return sandboxed_mutate($params, 'ChangePackage', [
         'function' => 'change-package',
         'service' => sandboxed_service($params),
-        'new_package' => trim((string) ($params['configoption2'] ?? '')),
+        'new_package' => (string) sandboxed_package(sandboxed_module_name($params), $params['configoption2'] ?? null),
     ], null);
 }
 
@@ -722,7 +851,11 @@ function sandboxed_usage_job(array $modules, array $row, array &$products): ?arr
     $productId = (int) $row['packageid'];
     $products[$productId] ??= (array) (Capsule::table('tblproducts')->where('id', $productId)->first() ?? []);
     $product = $products[$productId];
-    $module = (string) ($product['configoption1'] ?? '');
+    try {
+        $module = sandboxed_module_name($product);
+    } catch (SandboxedFailure) {
+        return null;
+    }
     if (!isset($modules[$module]) || !in_array('usage-data', $modules[$module]['info']['functions'], true)) {
         return null;
     }
@@ -732,7 +865,7 @@ function sandboxed_usage_job(array $modules, array $row, array &$products): ?arr
         'domain' => sandboxed_text($row['domain'] ?? null),
         'username' => sandboxed_text($row['username'] ?? null),
         'password' => null,
-        'package' => sandboxed_text($product['configoption2'] ?? null),
+        'package' => sandboxed_package($module, $product['configoption2'] ?? null),
         'billing_cycle' => sandboxed_billing_cycle($row['billingcycle'] ?? null),
         'client' => null,
         'custom_fields' => [],
@@ -893,7 +1026,11 @@ function sandboxed_figure(float $value): string
 function sandboxed_AdminServicesTabFields(array $params): array
 {
     $e = static fn (string $text): string => htmlspecialchars($text, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8');
-    $module = trim((string) ($params['configoption1'] ?? ''));
+    try {
+        $module = sandboxed_module_name($params);
+    } catch (SandboxedFailure) {
+        $module = '';
+    }
     $remote = sandboxed_remote_id($params);
     $fields = [
         'Provider ID' => $remote === null ? '<em>none yet</em>' : $e($remote),
@@ -1159,8 +1296,16 @@ function sandboxed_status(array $params, array $connection, array $info, string 
 
 /**
  * The journal entries still pending for this service (or addon) at its
- * module, oldest first. Credentials they hold are dropped here: they are
- * the caller's, never the admin page's.
+ * module, oldest first, asked of the host for this service alone
+ * (`GET /v1/modules/{module}/services/{service}/pending`) and once per
+ * WHMCS request. Every call that names a service records the contract's
+ * `service_id` (this module's scope, `4001` or `4001-a7`) in its intent,
+ * whatever its idempotency key, so the service id alone finds the
+ * `whmcs-<scope>-...` keyed creates and terminates too; matching keys by
+ * their `whmcs-<scope>-` prefix, as this module once did, also took an
+ * addon's `whmcs-4001-a7-` entries for its parent 4001's. Credentials the
+ * entries hold are dropped here: they are the caller's, never the admin
+ * page's.
  *
  * @param array{url: string, token: string} $connection the host
  * @param array<string, mixed>              $params     module parameters
@@ -1171,20 +1316,18 @@ function sandboxed_service_entries(array $connection, array $params): array
 {
     $module = sandboxed_module_name($params);
     $scope = sandboxed_scope($params);
-    [, $list] = sandboxed_http($connection, 'GET', '/v1/journal/pending');
-    $entries = [];
-    foreach ($list['pending'] ?? [] as $entry) {
-        $intent = $entry['intent'] ?? [];
-        if (($intent['module'] ?? '') !== $module) {
-            continue;
-        }
-        $key = (string) ($intent['idempotency_key'] ?? '');
-        if ((string) ($intent['service_id'] ?? '') === $scope || str_starts_with($key, 'whmcs-' . $scope . '-')) {
+    $cacheKey = implode("\0", [$connection['url'], hash('sha256', $connection['token']), $module, $scope]);
+    if (!isset(SandboxedRequestCache::$entries[$cacheKey])) {
+        $path = '/v1/modules/' . rawurlencode($module) . '/services/' . rawurlencode($scope) . '/pending';
+        [, $list] = sandboxed_http($connection, 'GET', $path);
+        $entries = [];
+        foreach ($list['pending'] ?? [] as $entry) {
             unset($entry['credentials']);
             $entries[] = $entry;
         }
+        SandboxedRequestCache::$entries[$cacheKey] = $entries;
     }
-    return $entries;
+    return SandboxedRequestCache::$entries[$cacheKey];
 }
 
 /**
@@ -1487,6 +1630,10 @@ function sandboxed_http(array $connection, string $method, string $path, array|o
 {
     if (!function_exists('curl_init')) {
         throw new SandboxedFailure('invalid-config', "PHP's curl extension is not installed");
+    }
+    if ($method !== 'GET') {
+        // A call or an acknowledgement may change what is pending.
+        SandboxedRequestCache::$entries = [];
     }
     $handle = curl_init($connection['url'] . $path);
     $headers = ['Authorization: Bearer ' . $connection['token'], 'Accept: application/json'];
@@ -1819,6 +1966,11 @@ function sandboxed_custom_fields(array $params, ?array $info): array
 function sandboxed_module_name(array $params): string
 {
     $module = trim((string) ($params['configoption1'] ?? ''));
+    // A product WHMCS's server sync created for an account it imported has
+    // only option 2 (`module:package`): its module is the prefix.
+    if ($module === '' && preg_match('/^([a-z0-9][a-z0-9_-]*):./i', trim((string) ($params['configoption2'] ?? '')), $prefix) === 1) {
+        $module = $prefix[1];
+    }
     if ($module === '') {
         throw new SandboxedFailure('invalid-config', "the product's Module (module setting 1) is empty");
     }
@@ -1843,7 +1995,7 @@ function sandboxed_service(array $params): array
         'domain' => sandboxed_text($params['domain'] ?? null),
         'username' => sandboxed_text($params['username'] ?? null),
         'password' => sandboxed_text($params['password'] ?? null),
-        'package' => sandboxed_text($params['configoption2'] ?? null),
+        'package' => sandboxed_package(sandboxed_module_name($params), $params['configoption2'] ?? null),
         'billing_cycle' => sandboxed_billing_cycle($cycle),
         'client' => sandboxed_client($params['clientsdetails'] ?? null),
         'custom_fields' => $customFields,
