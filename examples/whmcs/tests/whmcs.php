@@ -463,10 +463,9 @@ namespace {
      * decide: the analysis (each listed account with the server's services
      * it matches) and the import of accounts WHMCS has no service for.
      *
-     * Mirrors: WHMCS 7.8 to 8.x WHMCS\Admin\Utilities\Tools\ServerSync\
-     * Controller::analyse and ::process, SyncItem::determineServiceMatches,
-     * ServiceItem::getProduct and Process::import (docs.whmcs.com/servers/
-     * sync-accounts; developers.whmcs.com/provisioning-modules/server-sync):
+     * Mirrors: WHMCS 7.8 to 8.x's Sync Accounts tool as documented
+     * (docs.whmcs.com/servers/sync-accounts; developers.whmcs.com/
+     * provisioning-modules/server-sync):
      * - ListAccounts is called with the server's parameters; a result with
      *   success false and an error stops the analysis with it;
      * - an account matches the server's services (tblhosting.server) whose
