@@ -164,12 +164,10 @@ class Server_Manager_Sandboxed extends Server_Manager
     {
         $answer = $this->callModule('synchronizeAccount', ['function' => 'service-status', 'service' => $this->service($account)], $account, null);
         $state = self::kebab((string) ($answer['value']['state'] ?? ''));
-        $note = trim((string) ($answer['value']['message'] ?? ''));
-        $this->getLog()->info(sprintf('synchronizeAccount of %s: the provider reports the account %s%s', (string) $account->getDomain(),
-            $state, $note === '' ? '' : ' (' . $note . ')'));
+        $this->getLog()->info(sprintf('synchronizeAccount of %s: the provider reports the account %s', (string) $account->getDomain(), $state));
         if (!in_array($state, ['active', 'suspended', 'pending'], true)) {
-            throw new Server_Exception('the provider reports the account of :domain :state:note',
-                [':domain' => (string) $account->getDomain(), ':state' => $state, ':note' => $note === '' ? '' : ': ' . $note]);
+            throw new Server_Exception('the provider reports the account of :domain :state',
+                [':domain' => (string) $account->getDomain(), ':state' => $state]);
         }
         $updated = clone $account;
         if ($state !== 'pending') {
