@@ -42,6 +42,8 @@
  *   plan ORDER PLAN                the admin's change of hosting plan
  *   domain ORDER SLD TLD           the admin's change of domain
  *   username ORDER NEW | ip ORDER NEW
+ *   orphan-suspend ORDER OTHER     in one request: OTHER's account built through its order, then ORDER's
+ *                                  suspended as when no order links its service (_getAM's other branch)
  *   show ORDER                     the hosting service and its order, as stored
  * Prints one JSON line: {"ok": ...} or {"error": "...", "uncaught": CLASS?}, with "log" (the order's
  * log and the activity log) and "error_log" (what FOSSBilling sends to PHP's error log).
@@ -1038,8 +1040,20 @@ namespace {
             'username' => $server['username'], 'password' => $server['password'], 'accesshash' => $server['accesshash'],
             'passwordLength' => $server['passwordLength'],
         ]);
-        $manager->setLog(FOSSBILLING_MAIN ? new FOSSBilling\Logger() : new Box_Log());
+        // di['server_manager'] sets the container's shared logger.
+        $manager->setLog(shared_logger());
         return $manager;
+    }
+
+    /**
+     * di['logger']: one object per request, as Pimple shares it. 0.8.5's
+     * order service writes the order's id into it (setEventItem) and hands
+     * it out; main's hands out a copy with the order in its context.
+     */
+    function shared_logger(): object
+    {
+        static $logger = null;
+        return $logger ??= FOSSBILLING_MAIN ? new FOSSBilling\Logger() : new Box_Log();
     }
 
     /** Service::getServerManagerWithLog: the order service's logger (Order\Service::getLogger). */
@@ -1048,8 +1062,8 @@ namespace {
         $manager = get_server_manager($server);
         $status = Db::$t['services'][$order]['order_status'];
         $manager->setLog(FOSSBILLING_MAIN
-            ? (new FOSSBilling\Logger())->withContext(['client_order_id' => $order, 'status' => $status])
-            : (new Box_Log())->setEventItem('client_order_id', $order)->setEventItem('status', $status));
+            ? shared_logger()->withContext(['client_order_id' => $order, 'status' => $status])
+            : shared_logger()->setEventItem('client_order_id', $order)->setEventItem('status', $status));
         return $manager;
     }
 
@@ -1070,7 +1084,7 @@ namespace {
      *
      * @return array{0: Server_Manager, 1: Server_Account}
      */
-    function get_am(string $order, array $service): array
+    function get_am(string $order, array $service, bool $withOrder = true): array
     {
         $client = Db::$t['clients'][$service['client']];
         $server = Db::$t['servers'][$service['server']];
@@ -1083,7 +1097,8 @@ namespace {
             ->setUsername($service['username'])->setReseller((bool) $service['reseller'])->setDomain($service['sld'] . $service['tld'])
             ->setPassword($service['pass'])->setNs1($server['ns1'])->setNs2($server['ns2'])->setNs3($server['ns3'])
             ->setNs4($server['ns4'])->setIp($service['ip']);
-        return [get_server_manager_with_log($server, $order), $account];
+        // A service no order links gets the manager without the order's logger.
+        return [$withOrder ? get_server_manager_with_log($server, $order) : get_server_manager($server), $account];
     }
 
     /** Service::_performOnService: no server action on an order in these states (expiry left out). */
@@ -1292,6 +1307,13 @@ namespace {
                 if ($account->getIp() != $updated->getIp()) {
                     $service['ip'] = $updated->getIp();
                 }
+                return true;
+            case 'orphan-suspend':
+                // In one request: an action on order OTHER through its order (the shared logger now names it), then a
+                // suspend of this service as _getAM builds it when getServiceOrder finds no order.
+                get_am($args[1], Db::$t['services'][$args[1]]);
+                [$manager, $account] = get_am($order, $service, false);
+                $manager->suspendAccount($account);
                 return true;
             case 'login':
                 // Service::generateLoginUrl.

@@ -942,3 +942,41 @@ fn the_server_form_as_fossbilling_stores_it() {
         fossbilling.ok(&["test", "tls"]);
     });
 }
+
+/// Item 1, a service no order links: 0.8.5's container logger is one
+/// object per request and keeps the id of the last order the request acted
+/// on, so a manager given only that logger must not take it for the
+/// account's order. Customer 2's account is acted on through its order,
+/// then customer 1's service without one: refused, and neither account
+/// changed (on 0.8.5 this suspended customer 2's account).
+#[test]
+fn a_service_without_its_order_is_refused() {
+    each_version("orphan", |sandbox, _, fossbilling| {
+        let v = fossbilling.version.replace('.', "");
+        fossbilling.ok(&[
+            "create",
+            "first",
+            &format!("orphan-first-{v}"),
+            ".co.tz",
+            "hostmenow",
+            "1",
+        ]);
+        fossbilling.ok(&[
+            "create",
+            "second",
+            &format!("orphan-second-{v}"),
+            ".co.tz",
+            "hostmenow",
+            "2",
+        ]);
+        let records = [
+            record(sandbox, fossbilling, "hostmenow", "first"),
+            record(sandbox, fossbilling, "hostmenow", "second"),
+        ];
+        let before: Vec<Seen> = records.iter().map(|r| seen(sandbox, r)).collect();
+        let error = fossbilling.refused(&["orphan-suspend", "first", "second"]);
+        assert!(error.contains("only for its order"), "{error}");
+        let after: Vec<Seen> = records.iter().map(|r| seen(sandbox, r)).collect();
+        assert_eq!(after, before, "{}: no account changed", fossbilling.version);
+    });
+}

@@ -90,6 +90,12 @@ class Server_Manager_Sandboxed extends Server_Manager
     /** @var array<string, mixed>|null the module's description, read once per manager */
     private ?array $module = null;
 
+    /** How many loggers were set on this manager; the order's is set over the container's. */
+    private int $logsSet = 0;
+
+    /** The order FOSSBilling acts for, as its logger named it when Servicehosting set it. */
+    private ?string $order = null;
+
     /**
      * The server form, from the modules' `info` as the host last described
      * them (FOSSBilling calls this statically, without a server: the
@@ -395,7 +401,7 @@ class Server_Manager_Sandboxed extends Server_Manager
      */
     private function service(Server_Account $account, bool $existing = true): array
     {
-        $order = $this->orderId();
+        $order = $this->order;
         if ($order === null) {
             throw new Server_Exception('Sandboxed provisioning modules act on an account only for its order, and FOSSBilling gave'
                 . ' none with this one (the order\'s log names it): a username alone may be another service\'s');
@@ -428,18 +434,28 @@ class Server_Manager_Sandboxed extends Server_Manager
     }
 
     /**
-     * The id of the order FOSSBilling acts for: Servicehosting sets the
-     * order service's logger on the manager, whose context holds
+     * Keeps the order the logger names. FOSSBilling's container sets its
+     * shared logger on every manager; Servicehosting then sets the order's
+     * over it (getServerManagerWithLog), whose context holds
      * `client_order_id` (0.8.5's Box_Log in its protected event items,
-     * main's FOSSBilling\Logger in its private context). Neither has a
-     * getter, so the property is read as FOSSBilling's writers read it.
+     * main's FOSSBilling\Logger in its private context; neither has a
+     * getter, so the property is read as FOSSBilling's writers read it).
+     * Only that second logger counts: 0.8.5's shared logger keeps the id of
+     * the last order of the request, which is not this account's when no
+     * order links it. The parameter is untyped: 0.8.5 types it Box_Log,
+     * main Psr\Log\LoggerInterface.
      */
-    private function orderId(): ?string
+    public function setLog($value): static
     {
-        $log = $this->getLog();
-        if (!is_object($log)) {
-            return null;
-        }
+        parent::setLog($value);
+        ++$this->logsSet;
+        $this->order = $this->logsSet > 1 ? self::orderOf($value) : null;
+        return $this;
+    }
+
+    /** The `client_order_id` in a FOSSBilling logger's context, or null. */
+    private static function orderOf(object $log): ?string
+    {
         for ($class = new ReflectionClass($log); $class !== false; $class = $class->getParentClass()) {
             foreach (['context', '_extras'] as $name) {
                 if ($class->hasProperty($name)) {
