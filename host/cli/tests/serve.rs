@@ -615,8 +615,10 @@ async fn the_openapi_document_describes_the_running_server() {
         assert_eq!(remote.0, 200, "{}", remote.1);
         assert!(created.1["ok"]["value"]["remote_id"].is_string(), "{}", created.1);
         assert_eq!(remote.1["remote_id"], created.1["ok"]["value"]["remote_id"]);
+        assert_eq!(remote.1["domain"], "o1.example.com", "the create's domain: {}", remote.1);
         let unknown = server.get("/v1/modules/hostmenow/services/never-made/remote-id");
         assert_eq!(unknown.1["remote_id"], Value::Null, "{}", unknown.1);
+        assert_eq!(unknown.1["domain"], Value::Null, "{}", unknown.1);
         // A service's pending entries are its own: not another service's,
         // not an addon's whose id begins like it, not another module's.
         server.call("hostmenow", json!({ "function": "create-account", "service": service("o1-a7") }));

@@ -202,6 +202,16 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// A service's newest successful create-account, as the journal holds it
+/// ([`Journal::created_service`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedService {
+    /// The provider's id of the account (or the one an operator found).
+    pub remote_id: String,
+    /// The domain the create named, if it named one.
+    pub domain: Option<String>,
+}
+
 /// A journal entry not acknowledged yet, with its credentials unsealed.
 /// In JSON, the entry's fields and `credentials`.
 #[derive(Debug, Clone, Serialize)]
@@ -482,16 +492,16 @@ impl Journal {
             .await
     }
 
-    /// The remote id the journal holds for `service_id` in `module`: the one
-    /// the provider gave (or an operator found) on the service's newest
-    /// create-account that succeeded, whether or not the service was
-    /// terminated since; `None` when no create of it succeeded here. For a
-    /// platform that keeps no provider id of its own.
-    pub async fn remote_id(
+    /// What the journal holds of `service_id`'s newest create-account in
+    /// `module` that succeeded, whether or not the service was terminated
+    /// since: the remote id the provider gave (or an operator found) and
+    /// the domain the create named; `None` when no create of it succeeded
+    /// here. For a platform that keeps no provider id of its own.
+    pub async fn created_service(
         &self,
         module: &str,
         service_id: &str,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<Option<CreatedService>> {
         let (module, service_id) = (module.to_string(), service_id.to_string());
         let entry = self
             .inner
@@ -507,13 +517,21 @@ impl Journal {
             .outcome
             .map(|outcome| outcome.summary)
             .unwrap_or_default();
-        match serde_json::from_str(&summary) {
-            Ok(Response::Created(created)) => Ok(Some(created.remote_id)),
-            _ => anyhow::bail!(
+        let Ok(Response::Created(created)) = serde_json::from_str(&summary) else {
+            anyhow::bail!(
                 "journal entry {} is a create-account whose answer is unreadable",
                 entry.id
-            ),
-        }
+            );
+        };
+        // The intent's input is the request as sent, secrets masked: a
+        // domain is never one.
+        let domain = serde_json::from_str::<Request>(&entry.intent.input)
+            .ok()
+            .and_then(|request| request.service().and_then(|service| service.domain.clone()));
+        Ok(Some(CreatedService {
+            remote_id: created.remote_id,
+            domain,
+        }))
     }
 
     /// Acknowledges an answered entry: the caller has kept its answer; the

@@ -407,23 +407,25 @@ async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, A
     Ok(Json(json!({ "pending": pending })))
 }
 
-/// The remote id the journal holds for a service of a module (see
-/// `Journal::remote_id`), `null` when no create of it succeeded here: for a
-/// platform that has nowhere to keep the provider's id (FOSSBilling's
-/// accounts have no field for it).
+/// The remote id the journal holds for a service of a module, and the
+/// domain its create named (see `Journal::created_service`), both `null`
+/// when no create of it succeeded here: for a platform that has nowhere to
+/// keep the provider's id (FOSSBilling's accounts have no field for it).
 async fn service_remote_id(
     State(state): State<AppState>,
     Path((module, service)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let journal = state.host.journal().ok_or_else(no_journal)?;
-    let remote_id = journal
-        .remote_id(&module, &service)
+    let created = journal
+        .created_service(&module, &service)
         .await
         .map_err(internal)?;
+    let (remote_id, domain) = created.map_or((None, None), |c| (Some(c.remote_id), c.domain));
     Ok(Json(json!({
         "module": module,
         "service_id": service,
         "remote_id": remote_id,
+        "domain": domain,
     })))
 }
 
