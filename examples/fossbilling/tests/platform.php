@@ -33,9 +33,9 @@
  *   test SERVER                    the server's Test connection
  *   plan-config PLAN NAME JSON     Api/Admin::hp_update with config[NAME] = the JSON value (as an API
  *                                  client's JSON body brings it: a number stays a number)
- *   create ORDER SLD TLD [PLAN] [CLIENT] [USERNAME]
- *                                  a hosting order (its plan's server; USERNAME in the order's config),
- *                                  then activated
+ *   create ORDER SLD TLD [PLAN] [CLIENT] [USERNAME] [import]
+ *                                  a hosting order (its plan's server; USERNAME and `import` in the
+ *                                  order's config: an imported account is not created), then activated
  *   activate ORDER                 the admin's Activate of a pending or failed order
  *   suspend ORDER [REASON] | unsuspend|cancel|uncancel|sync|login ORDER
  *   password ORDER NEW             the client's password change (password_confirm equal)
@@ -1120,7 +1120,8 @@ namespace {
 
     /**
      * Service::action_activate. 0.8.5: a username from the order's config
-     * or generateUsername, createAccount unless importing, asterisks for
+     * or generateUsername, createAccount unless the order's config says
+     * `import` (the account exists at the server), asterisks for
      * the password, stored only at the end (a failure stores nothing).
      * main: the same, except that a service which has a username already
      * is taken as provisioned and createAccount is skipped; and the
@@ -1149,7 +1150,7 @@ namespace {
             // Doctrine: the entity is managed; the order service's flush on failure writes it.
             $stored = $model;
         }
-        if (!$alreadyProvisioned) {
+        if (!$alreadyProvisioned && empty($model['config']['import'])) {
             [$adapter, $account] = get_am($order, $model);
             $adapter->createAccount($account);
         }
@@ -1252,7 +1253,8 @@ namespace {
                 Db::$t['services'][$order] = ['server' => Db::$t['plans'][$plan]['server'], 'plan' => $plan, 'client' => $args[4] ?? '1',
                     'sld' => $sld, 'tld' => $tld, 'ip' => Db::$t['servers'][Db::$t['plans'][$plan]['server']]['ip'], 'reseller' => false,
                     'username' => null, 'pass' => null, 'order_status' => 'pending_setup', 'notes' => [],
-                    'config' => isset($args[5]) ? ['username' => $args[5]] : []];
+                    // The order's configuration: a username, and `import` (the account exists: no createAccount).
+                    'config' => array_filter(['username' => $args[5] ?? null, 'import' => ($args[6] ?? '') === 'import'])];
                 return activate_order($order);
             case 'activate':
                 return activate_order($args[0]);

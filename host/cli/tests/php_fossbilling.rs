@@ -980,3 +980,72 @@ fn a_service_without_its_order_is_refused() {
         assert_eq!(after, before, "{}: no account changed", fossbilling.version);
     });
 }
+
+/// An account made when this manager keyed services by username
+/// ("fossbilling-<username>", before orders) is found again after the
+/// upgrade, through its create's domain: its order's steps reach it. An
+/// order sharing that username for another domain does not get it: its
+/// steps are refused, and the old account stays as it was. The old
+/// account's domain cannot change (it is found by it).
+#[test]
+fn an_account_keyed_by_username_before_the_upgrade_is_found_by_its_domain() {
+    each_version("upgrade", |sandbox, server, fossbilling| {
+        let v = fossbilling.version.replace('.', "");
+        let (username, sld) = (format!("dukaold{v}"), format!("dukaold-{v}"));
+        // The account as the manager of an earlier version created it.
+        let (status, created) = server.post(
+            "/v1/modules/hostmenow/call",
+            &json!({
+                "request": { "function": "create-account", "service": {
+                    "service_id": format!("fossbilling-{username}"), "domain": format!("{sld}.co.tz"),
+                    "username": username, "password": "Old-Pa55word!", "package": "101",
+                    "billing_cycle": "monthly", "custom_fields": [],
+                    "client": { "first_name": "Baraka", "last_name": "Mwita", "email": "baraka@example.co.tz" }
+                } },
+                "idempotency_key": format!("fossbilling-{username}-create"),
+            }),
+        );
+        assert_eq!(status, 200, "{created}");
+        hand_over_credentials(server);
+        // FOSSBilling's orders of it and of another domain, imported with
+        // the same username (the account exists: no createAccount).
+        for (order, sld) in [("old", sld.as_str()), ("other", "dukaother")] {
+            fossbilling.ok(&[
+                "create",
+                order,
+                sld,
+                ".co.tz",
+                "hostmenow",
+                "1",
+                &username,
+                "import",
+            ]);
+        }
+        let old = record(sandbox, fossbilling, "hostmenow", "old");
+        let error = fossbilling.refused(&["suspend", "other"]);
+        assert!(error.contains("no account for order"), "{error}");
+        assert_eq!(
+            seen(sandbox, &old).state,
+            "active",
+            "the other order's suspend reached it"
+        );
+        fossbilling.ok(&["cancel", "other"]);
+        assert_eq!(
+            seen(sandbox, &old).state,
+            "active",
+            "the other order's cancel reached it"
+        );
+        let error = fossbilling.refused(&["domain", "old", "dukanew", ".co.tz"]);
+        assert!(error.contains("cannot change"), "{error}");
+        assert_eq!(
+            seen(sandbox, &old).domain.as_deref(),
+            Some(format!("{sld}.co.tz").as_str())
+        );
+        fossbilling.ok(&["suspend", "old"]);
+        assert_eq!(seen(sandbox, &old).state, "suspended");
+        fossbilling.ok(&["unsuspend", "old"]);
+        assert_eq!(seen(sandbox, &old).state, "active");
+        fossbilling.ok(&["cancel", "old"]);
+        assert_eq!(seen(sandbox, &old).state, "terminated");
+    });
+}

@@ -27,7 +27,9 @@
  *   What FOSSBilling keeps unique for a hosting service is its order: the
  *   order's id reaches a manager only in the context of the order's logger
  *   (`Servicehosting\Service::getServerManagerWithLog`), and that is the
- *   service's key here (`service_id` "fossbilling-order-<id>"). A call on
+ *   service's key here (`service_id` "fossbilling-order-<id>"; an account
+ *   made when services were keyed "fossbilling-<username>" keeps that key,
+ *   found if its create named the account's domain). A call on
  *   an account without it is refused, so that no call can reach another
  *   service's account. The provider's id is asked of the host's journal
  *   (`GET /v1/modules/{module}/services/{service}/remote-id`); without a
@@ -241,6 +243,9 @@ class Server_Manager_Sandboxed extends Server_Manager
     public function cancelAccount(Server_Account $account): bool
     {
         $service = $this->service($account, false);
+        if ($service['remote_id'] === null && ($old = $this->keyedByUsername($account)) !== null) {
+            [$service['service_id'], $service['remote_id']] = $old;
+        }
         if ($service['remote_id'] === null) {
             $pending = array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $service['service_id']);
             if ($pending === []) {
@@ -269,9 +274,19 @@ class Server_Manager_Sandboxed extends Server_Manager
         throw new Server_Exception('Sandboxed provisioning modules cannot change an account\'s username: the provisioning contract has no such function, so no provider module can do it');
     }
 
+    /**
+     * Moves the account to a new domain; refused for an account keyed by
+     * its username (made before services were keyed by order), which is
+     * found by its domain and would be lost after the change.
+     */
     public function changeAccountDomain(Server_Account $account, string $newDomain): bool
     {
-        $this->callModule('changeAccountDomain', ['function' => 'change-domain', 'service' => $this->service($account),
+        $service = $this->service($account);
+        if (!str_starts_with($service['service_id'], 'fossbilling-order-')) {
+            throw new Server_Exception('the account of :domain was created before Sandboxed provisioning modules keyed services by'
+                . ' their order, and is found by its domain: its domain cannot change here', [':domain' => (string) $account->getDomain()]);
+        }
+        $this->callModule('changeAccountDomain', ['function' => 'change-domain', 'service' => $service,
             'new_domain' => $newDomain], $account, null);
         return true;
     }
@@ -409,6 +424,9 @@ class Server_Manager_Sandboxed extends Server_Manager
         $serviceId = 'fossbilling-order-' . $order;
         $remoteId = $this->remoteId($serviceId);
         if ($existing && $remoteId === null) {
+            [$serviceId, $remoteId] = $this->keyedByUsername($account) ?? [$serviceId, null];
+        }
+        if ($existing && $remoteId === null) {
             $pending = array_keys(array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $serviceId));
             throw new Server_Exception($pending !== []
                 ? 'the create of order :order (:domain) has not succeeded yet: journal entry :entry of provisioning serve is'
@@ -473,14 +491,51 @@ class Server_Manager_Sandboxed extends Server_Manager
     /** The remote id the journal holds for the service, or null. */
     private function remoteId(string $serviceId): ?string
     {
+        return self::text($this->createdService($serviceId)['remote_id'] ?? null);
+    }
+
+    /**
+     * The key and remote id of an account made before services were keyed
+     * by their order, when this manager keyed them "fossbilling-<username>":
+     * that service, if its create named this account's domain. The domain
+     * tells apart two services that shared a username (FOSSBilling makes
+     * it of the domain's first seven characters), so an old account is
+     * found again after the upgrade, never another's. It keeps its old key,
+     * which some providers know it by (HostMeNow's service id).
+     *
+     * @return array{0: string, 1: string}|null
+     */
+    private function keyedByUsername(Server_Account $account): ?array
+    {
+        $username = self::text($account->getUsername());
+        $domain = self::text($account->getDomain());
+        if ($username === null || $domain === null) {
+            return null;
+        }
+        $serviceId = 'fossbilling-' . $username;
+        $created = $this->createdService($serviceId);
+        $createdDomain = self::text($created['domain'] ?? null);
+        $remoteId = self::text($created['remote_id'] ?? null);
+        return $remoteId !== null && $createdDomain !== null && strcasecmp($createdDomain, $domain) === 0
+            ? [$serviceId, $remoteId]
+            : null;
+    }
+
+    /**
+     * What the journal holds of a service's newest successful create: its
+     * `remote_id` and `domain`, both null when none succeeded.
+     *
+     * @return array<string, mixed>
+     */
+    private function createdService(string $serviceId): array
+    {
         $path = '/v1/modules/' . rawurlencode($this->moduleName()) . '/services/' . rawurlencode($serviceId) . '/remote-id';
         try {
-            $answer = $this->http('GET', $path, null, [$this->token()]);
+            return $this->http('GET', $path, null, [$this->token()]);
         } catch (Server_Exception $failure) {
             throw new Server_Exception('the host cannot tell the provider\'s id of this account (FOSSBilling keeps none): '
                 . $failure->getMessage() . '; serve needs a [journal] in its manifest');
         }
-        return self::text($answer['remote_id'] ?? null);
     }
 
     /** The account's password, unless FOSSBilling only has asterisks for it. */
