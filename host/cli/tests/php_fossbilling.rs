@@ -12,12 +12,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::php::{all_providers_manifest, ensure_php, start_serve};
+use common::php::{Record, Seen, all_providers_manifest, ensure_php, functions, seen, start_serve};
 use common::{Serve, fresh_dir, text};
 use provisioning_sandbox::Sandbox;
-use provisioning_sandbox::blesta::LicenseStatus;
 use provisioning_sandbox::hostmenow::ServiceStatus;
-use provisioning_sandbox::logicboxes::{self, MailboxStatus};
+use provisioning_sandbox::logicboxes;
 use provisioning_sandbox::webline::AccountStatus;
 use serde_json::{Value, json};
 
@@ -158,78 +157,6 @@ impl Fossbilling {
     }
 }
 
-/// Where a provider's record of a service stands.
-#[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    state: &'static str,
-    password: Option<String>,
-    package: Option<String>,
-    domain: Option<String>,
-}
-
-/// How to find the provider's record of a service.
-#[derive(Debug, Clone)]
-enum Record {
-    HostMeNow(String),
-    License(String),
-    Account(u64),
-    Mailbox(String),
-}
-
-fn seen(sandbox: &Sandbox, record: &Record) -> Seen {
-    let absent = Seen {
-        state: "absent",
-        password: None,
-        package: None,
-        domain: None,
-    };
-    match record {
-        Record::HostMeNow(id) => sandbox.hostmenow().service(id).map_or(absent, |s| Seen {
-            state: match s.status {
-                ServiceStatus::Active => "active",
-                ServiceStatus::Suspended => "suspended",
-                ServiceStatus::Terminated => "terminated",
-            },
-            password: Some(s.password),
-            package: Some(s.product_id),
-            domain: Some(s.domain),
-        }),
-        Record::License(key) => sandbox.blesta().license(key).map_or(absent, |l| Seen {
-            state: match l.status {
-                LicenseStatus::Active => "active",
-                LicenseStatus::Suspended => "suspended",
-                LicenseStatus::Cancelled => "terminated",
-            },
-            password: None,
-            package: Some(l.term),
-            domain: Some(l.domain),
-        }),
-        Record::Account(id) => sandbox.webline().account(*id).map_or(absent, |a| Seen {
-            state: match a.status {
-                AccountStatus::Active => "active",
-                AccountStatus::Suspended => "suspended",
-                AccountStatus::Pending => "pending",
-                AccountStatus::Failed => "failed",
-            },
-            password: Some(a.password),
-            package: Some(a.package_id.to_string()),
-            domain: Some(a.domain),
-        }),
-        Record::Mailbox(email) => sandbox
-            .logicboxes()
-            .mailbox(email)
-            .map_or(absent, |m| Seen {
-                state: match m.status {
-                    MailboxStatus::Active => "active",
-                    MailboxStatus::Suspended => "suspended",
-                },
-                password: m.password,
-                package: None,
-                domain: m.email.split('@').nth(1).map(str::to_string),
-            }),
-    }
-}
-
 /// The provider's record of FOSSBilling's service of `order`, found by
 /// what the provider shows (the order's domain, or for LogicBoxes its
 /// mailbox), whatever key the manager gave it.
@@ -275,26 +202,6 @@ fn record(sandbox: &Sandbox, fossbilling: &Fossbilling, module: &str, order: &st
             logicboxes::ORDER_DOMAIN
         )),
     }
-}
-
-/// The functions a module supports, from serve's description of it.
-fn functions(server: &Serve, module: &str) -> Vec<String> {
-    let (_, described) = server.get(&format!("/v1/modules/{module}"));
-    described["info"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let mut out = String::new();
-            for (i, c) in f.as_str().unwrap().chars().enumerate() {
-                if c.is_ascii_uppercase() && i > 0 {
-                    out.push('-');
-                }
-                out.push(c.to_ascii_lowercase());
-            }
-            out
-        })
-        .collect()
 }
 
 /// Acknowledges every pending entry that holds credentials for the

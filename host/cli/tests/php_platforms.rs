@@ -14,13 +14,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::php::{all_providers_manifest, ensure_php, start_serve};
+use common::php::{
+    Record, Seen, all_providers_manifest, ensure_php, functions, kebab, seen, start_serve,
+};
 use common::{Serve, fresh_dir, text};
 use provisioning_sandbox::blesta::LicenseStatus;
 use provisioning_sandbox::fault::Fault;
-use provisioning_sandbox::hostmenow::ServiceStatus;
-use provisioning_sandbox::logicboxes::{self, MailboxStatus};
-use provisioning_sandbox::webline::AccountStatus;
+use provisioning_sandbox::logicboxes;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, webline};
 use serde_json::{Value, json};
 
@@ -185,115 +185,6 @@ fn summary(answer: &Value) -> String {
         .unwrap_or(answer)
         .to_string();
     text.chars().take(110).collect()
-}
-
-/// Where a provider's record of one platform's service stands.
-#[derive(Debug, Clone, PartialEq)]
-struct Seen {
-    /// active, suspended, terminated or absent.
-    state: &'static str,
-    password: Option<String>,
-    package: Option<String>,
-    domain: Option<String>,
-}
-
-/// How the test finds the provider's record of a service: the key each
-/// provider knows it by.
-#[derive(Debug, Clone)]
-enum Record {
-    /// HostMeNow's `serviceid`: the contract's service_id.
-    HostMeNow(String),
-    /// A Blesta license, by its key.
-    License(String),
-    /// A Webline account, by its id.
-    Account(u64),
-    /// A LogicBoxes mailbox, by its address.
-    Mailbox(String),
-}
-
-impl Seen {
-    /// No record at all: the provider removed it.
-    fn absent() -> Seen {
-        Seen {
-            state: "absent",
-            password: None,
-            package: None,
-            domain: None,
-        }
-    }
-}
-
-fn seen(sandbox: &Sandbox, record: &Record) -> Seen {
-    let absent = Seen::absent();
-    match record {
-        Record::HostMeNow(id) => sandbox.hostmenow().service(id).map_or(absent, |s| Seen {
-            state: match s.status {
-                ServiceStatus::Active => "active",
-                ServiceStatus::Suspended => "suspended",
-                ServiceStatus::Terminated => "terminated",
-            },
-            password: Some(s.password),
-            package: Some(s.product_id),
-            domain: Some(s.domain),
-        }),
-        Record::License(key) => sandbox.blesta().license(key).map_or(absent, |l| Seen {
-            state: match l.status {
-                LicenseStatus::Active => "active",
-                LicenseStatus::Suspended => "suspended",
-                LicenseStatus::Cancelled => "terminated",
-            },
-            password: None,
-            package: Some(l.term),
-            domain: Some(l.domain),
-        }),
-        Record::Account(id) => sandbox.webline().account(*id).map_or(absent, |a| Seen {
-            state: match a.status {
-                AccountStatus::Active => "active",
-                AccountStatus::Suspended => "suspended",
-                AccountStatus::Pending => "pending",
-                AccountStatus::Failed => "failed",
-            },
-            password: Some(a.password),
-            package: Some(a.package_id.to_string()),
-            domain: Some(a.domain),
-        }),
-        Record::Mailbox(email) => sandbox
-            .logicboxes()
-            .mailbox(email)
-            .map_or(absent, |m| Seen {
-                state: match m.status {
-                    MailboxStatus::Active => "active",
-                    MailboxStatus::Suspended => "suspended",
-                },
-                password: m.password,
-                package: None,
-                domain: m.email.split('@').nth(1).map(str::to_string),
-            }),
-    }
-}
-
-/// The functions a module supports, from serve's description of it.
-fn functions(server: &Serve, module: &str) -> Vec<String> {
-    let (status, described) = server.get(&format!("/v1/modules/{module}"));
-    assert_eq!(status, 200, "{described}");
-    described["info"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| kebab(f.as_str().unwrap()))
-        .collect()
-}
-
-/// "ChangePassword" → "change-password".
-fn kebab(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('-');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// The credentials a pending create or password reset of `service_id` in
