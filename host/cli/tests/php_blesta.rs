@@ -11,10 +11,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::php::{all_providers_manifest, ensure_php, start_serve};
-use common::{Serve, fresh_dir, text};
+use common::php::{ensure_php, harness_step, serve_all_providers};
+use common::{Serve, fresh_dir};
 use provisioning_sandbox::Sandbox;
 use provisioning_sandbox::blesta::LicenseStatus;
 use provisioning_sandbox::hostmenow::ServiceStatus;
@@ -56,26 +55,18 @@ impl Blesta {
 
     /// Runs one step in a PHP process of its own: its JSON answer.
     fn run(&self, args: &[&str]) -> Value {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/blesta/tests/platform.php");
-        let output = Command::new("php")
-            .arg(script)
-            .arg(&self.state)
-            .args(args)
-            .env("SANDBOXED_URL", &self.base)
-            .env("SANDBOXED_TOKEN", TOKEN)
-            .env("PLANS_JSON", plans().to_string())
-            .output()
-            .expect("php runs");
-        let stdout = text(&output.stdout);
-        assert!(
-            output.status.success(),
-            "blesta {args:?} failed ({}):\n{stdout}\n{}",
-            output.status,
-            text(&output.stderr)
+        let plans = plans().to_string();
+        let answer = harness_step(
+            "blesta",
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/blesta/tests/platform.php"),
+            &self.state,
+            args,
+            &[
+                ("SANDBOXED_URL", self.base.as_str()),
+                ("SANDBOXED_TOKEN", TOKEN),
+                ("PLANS_JSON", &plans),
+            ],
         );
-        let answer: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("blesta {args:?} printed no JSON ({e}):\n{stdout}"));
         let shown: String = answer.to_string().chars().take(160).collect();
         println!("blesta {:<50} {shown}", args.join(" "));
         answer
@@ -141,14 +132,8 @@ async fn with_serve(label: &str, scenario: fn(&Sandbox, &Serve, &Path)) {
     tokio::task::spawn_blocking(ensure_php).await.unwrap();
     let sandbox = Sandbox::start().await.unwrap();
     let dir = fresh_dir(label);
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        all_providers_manifest(&sandbox, provisioning_components::HOSTMENOW),
-    )
-    .unwrap();
     tokio::task::block_in_place(|| {
-        let server = start_serve(&manifest, (TOKEN_VAR, TOKEN));
+        let server = serve_all_providers(&sandbox, &dir, (TOKEN_VAR, TOKEN));
         scenario(&sandbox, &server, &dir);
         let (_, pending) = server.get("/v1/journal/pending");
         assert_eq!(pending["pending"], json!([]), "{pending:#}");

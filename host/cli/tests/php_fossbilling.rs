@@ -12,7 +12,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::php::{Record, Seen, all_providers_manifest, ensure_php, functions, seen, start_serve};
+use common::php::{
+    Record, Seen, all_providers_manifest, ensure_php, functions, harness_step, seen,
+    serve_all_providers,
+};
 use common::{Serve, fresh_dir, text};
 use provisioning_sandbox::Sandbox;
 use provisioning_sandbox::hostmenow::ServiceStatus;
@@ -78,29 +81,20 @@ impl Fossbilling {
     /// PHP's error log (which must stay empty: a method FOSSBilling's value
     /// objects lack is logged there).
     fn run(&self, args: &[&str]) -> Value {
-        let output = Command::new("php")
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../examples/fossbilling/tests/platform.php"),
-            )
-            .arg(&self.state)
-            .args(args)
-            .env("FOSSBILLING_VERSION", self.version)
-            .env("SANDBOXED_URL", &self.base)
-            .env("SANDBOXED_TOKEN", TOKEN)
-            .env("PLANS_JSON", plans().to_string())
-            .output()
-            .expect("php runs");
-        let stdout = text(&output.stdout);
-        assert!(
-            output.status.success(),
-            "FOSSBilling {} {args:?} failed ({}):\n{stdout}\n{}",
-            self.version,
-            output.status,
-            text(&output.stderr)
+        let plans = plans().to_string();
+        let answer = harness_step(
+            &format!("FOSSBilling {}", self.version),
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/fossbilling/tests/platform.php"),
+            &self.state,
+            args,
+            &[
+                ("FOSSBILLING_VERSION", self.version),
+                ("SANDBOXED_URL", self.base.as_str()),
+                ("SANDBOXED_TOKEN", TOKEN),
+                ("PLANS_JSON", &plans),
+            ],
         );
-        let answer: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{stdout}"));
         let shown: String = answer
             .get("ok")
             .or(answer.get("error"))
@@ -217,17 +211,6 @@ fn hand_over_credentials(server: &Serve) {
             );
         }
     }
-}
-
-/// A sandbox and a serve with every provider's module.
-fn start(sandbox: &Sandbox, dir: &Path) -> Serve {
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        all_providers_manifest(sandbox, provisioning_components::HOSTMENOW),
-    )
-    .unwrap();
-    start_serve(&manifest, (TOKEN_VAR, TOKEN))
 }
 
 /// serve on `manifest` as [`start_serve`] starts it, with `extra` arguments.
@@ -366,7 +349,7 @@ fn each_version(name: &str, test: impl Fn(&Sandbox, &Serve, &Fossbilling)) {
             "php-fossbilling-{name}-{}",
             version.replace('.', "")
         ));
-        let server = start(&sandbox, &dir);
+        let server = serve_all_providers(&sandbox, &dir, (TOKEN_VAR, TOKEN));
         let fossbilling = Fossbilling::new(&dir, version, &server.base, name);
         test(&sandbox, &server, &fossbilling);
     }

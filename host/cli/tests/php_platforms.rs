@@ -12,12 +12,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::php::{
-    Record, Seen, all_providers_manifest, ensure_php, functions, kebab, seen, start_serve,
+    Record, Seen, ensure_php, functions, harness_step, kebab, seen, serve_all_providers,
 };
-use common::{Serve, fresh_dir, text};
+use common::{Serve, fresh_dir};
 use provisioning_sandbox::blesta::LicenseStatus;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::logicboxes;
@@ -129,30 +128,18 @@ enum Outcome {
 impl Harness {
     /// Runs one step in a PHP process of its own.
     fn run(&self, args: &[&str]) -> (Outcome, Value) {
-        let output = Command::new("php")
-            .arg(self.platform.script())
-            .arg(&self.state)
-            .args(args)
-            .env("SANDBOXED_URL", &self.base)
-            .env("SANDBOXED_TOKEN", TOKEN)
-            .env("PLANS_JSON", self.platform.plans().to_string())
-            .output()
-            .expect("php runs");
-        let stdout = text(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{} {args:?} failed ({}):\n{stdout}\n{}",
+        let plans = self.platform.plans().to_string();
+        let answer = harness_step(
             self.platform.name(),
-            output.status,
-            text(&output.stderr)
+            &self.platform.script(),
+            &self.state,
+            args,
+            &[
+                ("SANDBOXED_URL", self.base.as_str()),
+                ("SANDBOXED_TOKEN", TOKEN),
+                ("PLANS_JSON", &plans),
+            ],
         );
-        let answer: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{} {args:?} printed no JSON ({e}):\n{stdout}",
-                    self.platform.name()
-                )
-            });
         println!(
             "{:<12} {:<40} {}",
             self.platform.name(),
@@ -529,15 +516,8 @@ async fn the_same_components_serve_whmcs_fossbilling_and_blesta() {
     tokio::task::spawn_blocking(ensure_php).await.unwrap();
     let sandbox = Sandbox::start().await.unwrap();
     let dir = fresh_dir("php-platforms");
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        all_providers_manifest(&sandbox, provisioning_components::HOSTMENOW),
-    )
-    .unwrap();
-
     tokio::task::block_in_place(|| {
-        let server = start_serve(&manifest, (TOKEN_VAR, TOKEN));
+        let server = serve_all_providers(&sandbox, &dir, (TOKEN_VAR, TOKEN));
         for platform in [Platform::Whmcs, Platform::FossBilling, Platform::Blesta] {
             let harness = Harness {
                 platform,

@@ -11,6 +11,8 @@ use provisioning_sandbox::logicboxes::MailboxStatus;
 use provisioning_sandbox::webline::AccountStatus;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 
+use serde_json::Value;
+
 use super::{Serve, text};
 
 /// Whether `php` runs and has the curl extension.
@@ -226,4 +228,46 @@ pub fn kebab(name: &str) -> String {
         out.push(c.to_ascii_lowercase());
     }
     out
+}
+
+/// A `provisioning serve` of every provider's module on `sandbox` (an
+/// [`all_providers_manifest`] written into `dir`), started as
+/// [`start_serve`] starts it.
+pub fn serve_all_providers(sandbox: &Sandbox, dir: &Path, token: (&str, &str)) -> Serve {
+    let manifest = dir.join("provisioning.toml");
+    std::fs::write(
+        &manifest,
+        all_providers_manifest(sandbox, provisioning_components::HOSTMENOW),
+    )
+    .unwrap();
+    start_serve(&manifest, token)
+}
+
+/// One step of a platform's PHP harness, in a process of its own as each
+/// platform request is: `php SCRIPT STATE ARGS...` with `envs`. It must
+/// exit 0 and print its answer as JSON on its last line; the answer.
+/// `label` names the platform in a failure.
+pub fn harness_step(
+    label: &str,
+    script: &Path,
+    state: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Value {
+    let output = Command::new("php")
+        .arg(script)
+        .arg(state)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("php runs");
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{label} {args:?} failed ({}):\n{stdout}\n{}",
+        output.status,
+        text(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{label} {args:?} printed no JSON ({e}):\n{stdout}"))
 }
