@@ -193,11 +193,9 @@ class Server_Manager_Sandboxed extends Server_Manager
     {
         $service = $this->service($account, false);
         $key = null;
-        foreach ($this->pendingCreates() as $intent) {
-            if (($intent['service_id'] ?? '') === $service['service_id']) {
-                // This order's create, its answer lost: answered from the journal.
-                $key = (string) $intent['idempotency_key'];
-            }
+        foreach ($this->pendingCreates($service['service_id']) as $intent) {
+            // This order's create, its answer lost: answered from the journal.
+            $key = (string) $intent['idempotency_key'];
         }
         if ($key === null) {
             $key = $service['service_id'] . '-create' . ($service['remote_id'] !== null ? '-after-' . $service['remote_id'] : '');
@@ -247,8 +245,7 @@ class Server_Manager_Sandboxed extends Server_Manager
             [$service['service_id'], $service['remote_id']] = $old;
         }
         if ($service['remote_id'] === null) {
-            $pending = array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $service['service_id']);
-            if ($pending === []) {
+            if ($this->pendingCreates($service['service_id']) === []) {
                 $this->getLog()->info(sprintf('cancelAccount of %s: the provider has no account for this order (no create of it'
                     . ' succeeded), nothing to cancel', (string) $account->getDomain()));
                 return true;
@@ -375,17 +372,19 @@ class Server_Manager_Sandboxed extends Server_Manager
     }
 
     /**
-     * This module's creates still pending in the journal, by entry: their
-     * intents (service id, idempotency key, the request without secrets).
+     * The service's creates still pending in the journal, oldest first, by
+     * entry: their intents (idempotency key, the request without secrets).
+     * Only that service's entries are asked of serve.
      *
      * @return array<int, array<string, mixed>>
      */
-    private function pendingCreates(): array
+    private function pendingCreates(string $serviceId): array
     {
+        $path = '/v1/modules/' . rawurlencode($this->moduleName()) . '/services/' . rawurlencode($serviceId) . '/pending';
         $creates = [];
-        foreach ($this->http('GET', '/v1/journal/pending', null, [$this->token()])['pending'] ?? [] as $entry) {
+        foreach ($this->http('GET', $path, null, [$this->token()])['pending'] ?? [] as $entry) {
             $intent = $entry['intent'] ?? [];
-            if (($intent['module'] ?? '') === $this->moduleName() && ($intent['function'] ?? '') === 'create-account') {
+            if (($intent['function'] ?? '') === 'create-account') {
                 $creates[(int) $entry['id']] = $intent;
             }
         }
@@ -427,7 +426,7 @@ class Server_Manager_Sandboxed extends Server_Manager
             [$serviceId, $remoteId] = $this->keyedByUsername($account) ?? [$serviceId, null];
         }
         if ($existing && $remoteId === null) {
-            $pending = array_keys(array_filter($this->pendingCreates(), static fn (array $i): bool => ($i['service_id'] ?? '') === $serviceId));
+            $pending = array_keys($this->pendingCreates($serviceId));
             throw new Server_Exception($pending !== []
                 ? 'the create of order :order (:domain) has not succeeded yet: journal entry :entry of provisioning serve is'
                     . ' unresolved; resolve it (`provisioning journal ack`) before acting on the account'
