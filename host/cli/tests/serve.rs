@@ -632,6 +632,11 @@ async fn the_openapi_document_describes_the_running_server() {
         assert!(all >= 4, "the whole pending list is longer: {all}");
         let elsewhere = server.get("/v1/modules/blesta/services/o1/pending");
         assert_eq!((elsewhere.0, &elsewhere.1["pending"]), (200, &json!([])), "{}", elsewhere.1);
+        // A terminate after the create: the account the create made is gone.
+        assert_eq!(remote.1["terminated"], false, "{}", remote.1);
+        server.call("hostmenow", json!({ "function": "terminate", "service": service("o2") }));
+        let gone = server.get("/v1/modules/hostmenow/services/o2/remote-id").1;
+        assert_eq!((gone["remote_id"].is_string(), &gone["terminated"]), (true, &json!(true)), "{gone}");
 
         let mut checked = 0;
         for (path, operations) in document["paths"].as_object().unwrap() {

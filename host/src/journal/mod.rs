@@ -210,6 +210,9 @@ pub struct CreatedService {
     pub remote_id: String,
     /// The domain the create named, if it named one.
     pub domain: Option<String>,
+    /// Whether a terminate of the service succeeded after that create: the
+    /// account it made is gone, and a new create makes another.
+    pub terminated: bool,
 }
 
 /// A journal entry not acknowledged yet, with its credentials unsealed.
@@ -494,25 +497,31 @@ impl Journal {
 
     /// What the journal holds of `service_id`'s newest create-account in
     /// `module` that succeeded, whether or not the service was terminated
-    /// since: the remote id the provider gave (or an operator found) and
-    /// the domain the create named; `None` when no create of it succeeded
-    /// here. For a platform that keeps no provider id of its own.
+    /// since: the remote id the provider gave (or an operator found), the
+    /// domain the create named, and whether a terminate followed; `None`
+    /// when no create of it succeeded here. For a platform that keeps no
+    /// provider id of its own.
     pub async fn created_service(
         &self,
         module: &str,
         service_id: &str,
     ) -> anyhow::Result<Option<CreatedService>> {
         let (module, service_id) = (module.to_string(), service_id.to_string());
-        let entry = self
+        let (entry, terminated) = self
             .inner
             .worker
             .run(Journal::operator_deadline(), move |context| {
-                context.store.last_created(&module, &service_id)
+                let store = &context.store;
+                Ok((
+                    store.last_succeeded(&module, &service_id, "create-account")?,
+                    store.last_succeeded(&module, &service_id, "terminate")?,
+                ))
             })
             .await?;
         let Some(entry) = entry else {
             return Ok(None);
         };
+        let terminated = terminated.is_some_and(|terminate| terminate.id > entry.id);
         let summary = entry
             .outcome
             .map(|outcome| outcome.summary)
@@ -531,6 +540,7 @@ impl Journal {
         Ok(Some(CreatedService {
             remote_id: created.remote_id,
             domain,
+            terminated,
         }))
     }
 

@@ -130,7 +130,7 @@ const MIGRATIONS: &[&str] = &[
         ON provisioning_journal_calls (acknowledged_at_ms)
         WHERE acknowledged_at_ms IS NOT NULL;",
     // 5: a service's entries in a module, newest first, for the remote id
-    // its last create recorded (`last_created`).
+    // its last create recorded (`last_succeeded`).
     "CREATE INDEX provisioning_journal_by_service
         ON provisioning_journal_calls (module, service_id, function, id);",
     // 6: until when each call's attempt may still reach the provider (its
@@ -642,17 +642,26 @@ impl JournalStore for PostgresJournal {
         )
     }
 
-    fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>> {
-        let (module, service_id) = (module.to_string(), service_id.to_string());
-        self.run("reading a service's last create", move |pool| async move {
+    fn last_succeeded(
+        &self,
+        module: &str,
+        service_id: &str,
+        function: &str,
+    ) -> anyhow::Result<Option<Entry>> {
+        let (module, service_id, function) = (
+            module.to_string(),
+            service_id.to_string(),
+            function.to_string(),
+        );
+        self.run("reading a service's last success", move |pool| async move {
             let client = connection(&pool).await?;
             let row = client
                 .query_opt(
                     &format!(
                         "SELECT {COLUMNS} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
-                         AND function = 'create-account' AND succeeded ORDER BY id DESC LIMIT 1"
+                         AND function = $3 AND succeeded ORDER BY id DESC LIMIT 1"
                     ),
-                    &[&module, &service_id],
+                    &[&module, &service_id, &function],
                 )
                 .await?;
             row.map(|row| entry_from_row(&row)).transpose()

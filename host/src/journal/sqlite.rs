@@ -116,7 +116,7 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );",
     // 5: a service's entries in a module, newest first, for the remote id
-    // its last create recorded (`last_created`).
+    // its last create recorded (`last_succeeded`).
     "CREATE INDEX IF NOT EXISTS calls_by_service ON calls (module, service_id, function, id);",
     // 6: until when each call's attempt may still reach the provider (its
     // start plus the module's deadline): nothing decides an entry before.
@@ -413,14 +413,19 @@ impl JournalStore for SqliteJournal {
             .context("reading the journal's entries")
     }
 
-    fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>> {
+    fn last_succeeded(
+        &self,
+        module: &str,
+        service_id: &str,
+        function: &str,
+    ) -> anyhow::Result<Option<Entry>> {
         Ok(self
             .select(
-                "WHERE module = ?1 AND service_id = ?2 AND function = 'create-account' \
+                "WHERE module = ?1 AND service_id = ?2 AND function = ?3 \
                  AND succeeded = 1 ORDER BY id DESC LIMIT 1",
-                params![module, service_id],
+                params![module, service_id, function],
             )
-            .context("reading a service's last create")?
+            .with_context(|| format!("reading a service's last {function}"))?
             .pop())
     }
 

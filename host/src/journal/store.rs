@@ -73,11 +73,17 @@ pub trait JournalStore: Send + Sync + 'static {
     /// rebuilt (see [`crate::live_services`]). Never on a call's path.
     fn entries(&self) -> anyhow::Result<Vec<Entry>>;
 
-    /// The newest create-account of `service_id` in `module` that
-    /// succeeded (an operator's finding of done included), acknowledged or
-    /// not: where the remote id the provider gave the service is recorded.
-    /// Reads one entry, through an index.
-    fn last_created(&self, module: &str, service_id: &str) -> anyhow::Result<Option<Entry>>;
+    /// The newest call of `function` (a contract function's name, e.g.
+    /// `create-account`) on `service_id` in `module` that succeeded (an
+    /// operator's finding of done included), acknowledged or not: for a
+    /// create, where the remote id the provider gave the service is
+    /// recorded. Reads one entry, through an index.
+    fn last_succeeded(
+        &self,
+        module: &str,
+        service_id: &str,
+        function: &str,
+    ) -> anyhow::Result<Option<Entry>>;
 
     /// Acknowledges an entry as `ack` says and destroys its sealed
     /// credentials, unless it is acknowledged already or still in flight

@@ -1309,7 +1309,7 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         &created("other-service"),
     );
     let found = journal
-        .last_created("webline", "svc-1")
+        .last_succeeded("webline", "svc-1", "create-account")
         .unwrap()
         .expect("svc-1 was created");
     assert_eq!(found.id, first, "acknowledged entries count");
@@ -1332,7 +1332,7 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
     );
     assert_eq!(
         journal
-            .last_created("webline", "svc-1")
+            .last_succeeded("webline", "svc-1", "create-account")
             .unwrap()
             .unwrap()
             .id,
@@ -1345,7 +1345,10 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         true,
         &created("r2"),
     );
-    let found = journal.last_created("webline", "svc-1").unwrap().unwrap();
+    let found = journal
+        .last_succeeded("webline", "svc-1", "create-account")
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, again);
     assert_eq!(found.outcome.unwrap().summary, created("r2"));
 
@@ -1359,13 +1362,23 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
             .begin(&intent_only, OWNER, live(), Duration::ZERO)
             .unwrap(),
     );
-    assert!(journal.last_created("webline", "svc-3").unwrap().is_none());
-    assert!(journal.last_created("webline", "nobody").unwrap().is_none());
+    assert!(
+        journal
+            .last_succeeded("webline", "svc-3", "create-account")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        journal
+            .last_succeeded("webline", "nobody", "create-account")
+            .unwrap()
+            .is_none()
+    );
     // Reopened, as another host would.
     let reopened = db.open().unwrap();
     assert_eq!(
         reopened
-            .last_created("blesta", "svc-1")
+            .last_succeeded("blesta", "svc-1", "create-account")
             .unwrap()
             .unwrap()
             .outcome

@@ -407,10 +407,11 @@ async fn journal_pending(State(state): State<AppState>) -> Result<Json<Value>, A
     Ok(Json(json!({ "pending": pending })))
 }
 
-/// The remote id the journal holds for a service of a module, and the
-/// domain its create named (see `Journal::created_service`), both `null`
-/// when no create of it succeeded here: for a platform that has nowhere to
-/// keep the provider's id (FOSSBilling's accounts have no field for it).
+/// The remote id the journal holds for a service of a module, the domain
+/// its create named and whether a terminate followed (see
+/// `Journal::created_service`), `null`s when no create of it succeeded
+/// here: for a platform that has nowhere to keep the provider's id
+/// (FOSSBilling's accounts have no field for it).
 async fn service_remote_id(
     State(state): State<AppState>,
     Path((module, service)): Path<(String, String)>,
@@ -420,12 +421,15 @@ async fn service_remote_id(
         .created_service(&module, &service)
         .await
         .map_err(internal)?;
-    let (remote_id, domain) = created.map_or((None, None), |c| (Some(c.remote_id), c.domain));
+    let (remote_id, domain, terminated) = created.map_or((None, None, false), |c| {
+        (Some(c.remote_id), c.domain, c.terminated)
+    });
     Ok(Json(json!({
         "module": module,
         "service_id": service,
         "remote_id": remote_id,
         "domain": domain,
+        "terminated": terminated,
     })))
 }
 
