@@ -36,7 +36,11 @@
  *   create ORDER SLD TLD [PLAN] [CLIENT] [USERNAME] [import]
  *                                  a hosting order (its plan's server; USERNAME and `import` in the
  *                                  order's config: an imported account is not created), then activated
+ *   order ORDER SLD TLD [...]      the same order, left pending (not activated)
  *   activate ORDER                 the admin's Activate of a pending or failed order
+ *   order-config ORDER JSON        Order Api/Admin::update_config: the order's configuration replaced
+ *   activate-dies ORDER            the same, the request dying once createAccount has returned (PHP's
+ *                                  max_execution_time): nothing of it stored
  *   suspend ORDER [REASON] | unsuspend|cancel|uncancel|sync|login ORDER
  *   password ORDER NEW             the client's password change (password_confirm equal)
  *   plan ORDER PLAN                the admin's change of hosting plan
@@ -225,6 +229,17 @@ namespace {
             $order = isset($context['client_order_id']) ? " [order {$context['client_order_id']}]" : '';
             self::$lines[] = $priority . $order . ' ' . $message;
         }
+    }
+
+    /**
+     * The end of a request before it finished (PHP's max_execution_time, a
+     * worker killed): not FOSSBilling's, the harness's way to stop a step
+     * where PHP would, storing nothing of it.
+     */
+    final class RequestDies extends RuntimeException
+    {
+        /** Whether the request dies once createAccount has returned. */
+        public static bool $afterCreate = false;
     }
 
     if (!FOSSBILLING_MAIN) {
@@ -1153,6 +1168,9 @@ namespace {
         if (!$alreadyProvisioned && empty($model['config']['import'])) {
             [$adapter, $account] = get_am($order, $model);
             $adapter->createAccount($account);
+            if (RequestDies::$afterCreate) {
+                throw new RequestDies('the request died after createAccount returned, before FOSSBilling stored the service');
+            }
         }
         $model['pass'] = PASSWORD_PLACEHOLDER;
         $stored = $model;
@@ -1246,6 +1264,7 @@ namespace {
                 [$plan, $name, $json] = $args;
                 update_hp($plan, [$name => json_decode($json, true, flags: JSON_THROW_ON_ERROR)]);
                 return json_decode(Db::$t['plans'][$plan]['config'], true);
+            case 'order':
             case 'create':
                 [$order, $sld, $tld] = $args;
                 $plan = $args[3] ?? $order;
@@ -1255,8 +1274,15 @@ namespace {
                     'username' => null, 'pass' => null, 'order_status' => 'pending_setup', 'notes' => [],
                     // The order's configuration: a username, and `import` (the account exists: no createAccount).
                     'config' => array_filter(['username' => $args[5] ?? null, 'import' => ($args[6] ?? '') === 'import'])];
-                return activate_order($order);
+                return $step === 'create' ? activate_order($order) : 'pending_setup';
             case 'activate':
+                return activate_order($args[0]);
+            case 'order-config':
+                // Order\Api\Admin::update_config → Service::updateOrderConfig: the whole config replaced.
+                Db::$t['services'][$args[0]]['config'] = json_decode($args[1], true, flags: JSON_THROW_ON_ERROR);
+                return Db::$t['services'][$args[0]]['config'];
+            case 'activate-dies':
+                RequestDies::$afterCreate = true;
                 return activate_order($args[0]);
             case 'show':
                 return Db::$t['services'][$args[0]];
@@ -1371,6 +1397,10 @@ namespace {
     }
     try {
         $answer = ['ok' => run_step((string) $step, array_slice($argv, 3))];
+    } catch (RequestDies $death) {
+        // PHP's max_execution_time, a killed worker: nothing of the request is stored.
+        echo json_encode(['died' => $death->getMessage(), 'log' => Activity::$lines, 'error_log' => Activity::$errorLog]), "\n";
+        exit(0);
     } catch (FOSSBilling\Exception $failure) {
         $answer = ['error' => $failure->getMessage()];
     } catch (Throwable $failure) {

@@ -939,3 +939,91 @@ fn an_account_keyed_by_username_before_the_upgrade_is_found_by_its_domain() {
         assert_eq!(seen(sandbox, &old).state, "terminated");
     });
 }
+
+/// An activation whose request dies once the provider has made the account
+/// (PHP's max_execution_time; FOSSBilling stores nothing of it) and is
+/// activated again: the second activation is refused, naming the account
+/// the order has, and the provider has one account, not two. Activated as
+/// an import (what the refusal says), its password set, it is that one
+/// account; a cancel terminates it, and uncancel makes a new one.
+#[test]
+fn an_activation_whose_end_was_lost_makes_no_second_account() {
+    each_version("lostend", |sandbox, _, fossbilling| {
+        let v = fossbilling.version.replace('.', "");
+        let domain = format!("lost-end-{v}.co.tz");
+        let accounts = |status: Option<ServiceStatus>| {
+            sandbox
+                .hostmenow()
+                .services()
+                .into_iter()
+                .filter(|s| s.domain == domain && status.is_none_or(|status| s.status == status))
+                .count()
+        };
+        // Webline, which makes a second account of a second create.
+        let webline_domain = format!("lost-webline-{v}.co.tz");
+        let webline_accounts = || {
+            let accounts = sandbox.webline().accounts();
+            accounts
+                .iter()
+                .filter(|a| a.domain == webline_domain)
+                .count()
+        };
+        fossbilling.ok(&[
+            "order",
+            "lost-webline",
+            &format!("lost-webline-{v}"),
+            ".co.tz",
+            "webline",
+        ]);
+        let answer = fossbilling.run(&["activate-dies", "lost-webline"]);
+        assert!(answer["died"].is_string(), "{answer}");
+        let error = fossbilling.refused(&["activate", "lost-webline"]);
+        assert!(error.contains("already has an account"), "{error}");
+        assert_eq!(
+            webline_accounts(),
+            1,
+            "a second activation made a second account"
+        );
+
+        fossbilling.ok(&[
+            "order",
+            "lost",
+            &format!("lost-end-{v}"),
+            ".co.tz",
+            "hostmenow",
+        ]);
+        let answer = fossbilling.run(&["activate-dies", "lost"]);
+        assert!(answer["died"].is_string(), "{answer}");
+        assert_eq!(accounts(None), 1, "the provider made the account");
+        let error = fossbilling.refused(&["activate", "lost"]);
+        assert!(error.contains("already has an account"), "{error}");
+        assert_eq!(
+            accounts(None),
+            1,
+            "a second activation made a second account"
+        );
+        // What the refusal tells the admin: activate as an import, then set
+        // the password, which reaches the one account.
+        fossbilling.ok(&["order-config", "lost", r#"{"import": true}"#]);
+        fossbilling.ok(&["activate", "lost"]);
+        fossbilling.ok(&["password", "lost", "Fb-Lost-Pw7!"]);
+        let lost = record(sandbox, fossbilling, "hostmenow", "lost");
+        assert_eq!(
+            seen(sandbox, &lost).password.as_deref(),
+            Some("Fb-Lost-Pw7!")
+        );
+        assert_eq!(accounts(None), 1);
+        fossbilling.ok(&["cancel", "lost"]);
+        assert_eq!(
+            accounts(Some(ServiceStatus::Active)),
+            0,
+            "the cancel terminated it"
+        );
+        fossbilling.ok(&["uncancel", "lost"]);
+        assert_eq!(
+            accounts(Some(ServiceStatus::Active)),
+            1,
+            "uncancel made a new one"
+        );
+    });
+}

@@ -605,10 +605,10 @@ fn platform_specifics(sandbox: &Sandbox, server: &Serve, harness: &Harness) {
                     "getForm asks for the server setting {setting}: {names:?}"
                 );
             }
-            // A new service to sync, sign into, and change what the contract cannot.
-            harness.done(&["create", "webline", "fb-second", ".co.tz"]);
+            // A new order to sync, sign into, and change what the contract cannot.
+            harness.done(&["create", "webline-second", "fb-second", ".co.tz", "webline"]);
             // FOSSBilling's sync keeps only username and IP: the state goes to the order's log.
-            let (outcome, answer) = harness.run(&["sync", "webline"]);
+            let (outcome, answer) = harness.run(&["sync", "webline-second"]);
             assert!(
                 matches!(&outcome, Outcome::Done(ok) if ok == true),
                 "{outcome:?}"
@@ -620,7 +620,7 @@ fn platform_specifics(sandbox: &Sandbox, server: &Serve, harness: &Harness) {
                 "{answer}"
             );
             for (step, what) in [("username", "username"), ("ip", "IP address")] {
-                match harness.run(&[step, "webline", "10.9.8.7"]).0 {
+                match harness.run(&[step, "webline-second", "10.9.8.7"]).0 {
                     Outcome::Refused(error) => assert!(
                         error.contains(what) && error.contains("contract has no such function"),
                         "{error}"
@@ -634,7 +634,7 @@ fn platform_specifics(sandbox: &Sandbox, server: &Serve, harness: &Harness) {
                 .into_iter()
                 .find(|a| a.domain == "fb-second.co.tz")
                 .unwrap();
-            let service_id = "fossbilling-order-webline";
+            let service_id = "fossbilling-order-webline-second";
             let (entry, credentials) =
                 pending_credentials(server, "webline", service_id, "create-account").unwrap();
             assert_eq!(
@@ -647,15 +647,15 @@ fn platform_specifics(sandbox: &Sandbox, server: &Serve, harness: &Harness) {
                     .0,
                 200
             );
-            harness.done(&["create", "hostmenow", "fb-sso", ".co.tz"]);
-            match harness.run(&["login", "hostmenow"]).0 {
+            harness.done(&["create", "hostmenow-sso", "fb-sso", ".co.tz", "hostmenow"]);
+            match harness.run(&["login", "hostmenow-sso"]).0 {
                 Outcome::Done(url) => assert!(
                     url.as_str().is_some_and(|u| u.starts_with("https://")),
                     "{url}"
                 ),
                 Outcome::Refused(error) => panic!("single sign-on refused: {error}"),
             }
-            harness.done(&["cancel", "hostmenow"]);
+            harness.done(&["cancel", "hostmenow-sso"]);
         }
         Platform::Blesta => {
             for module in MODULES {

@@ -188,13 +188,24 @@ class Server_Manager_Sandboxed extends Server_Manager
      * Creates the account. FOSSBilling ignores the return value, so what
      * the provider issued beyond the remote id (generated credentials) is
      * left in the journal for the operator; the order's log names the entry.
+     * An order that has an account already (created, not terminated since)
+     * gets no second one: uncancel creates anew only after a cancel.
      */
     public function createAccount(Server_Account $account): bool
     {
         $service = $this->service($account, false);
+        if ($service['remote_id'] !== null && !($this->createdService($service['service_id'])['terminated'] ?? false)) {
+            // FOSSBilling lost the create's answer after the provider made the account (0.8.5 stores the service
+            // only once createAccount has returned): a second create would make a second account.
+            throw new Server_Exception('order :order already has an account at the provider (remote id :remote), made by an'
+                . ' earlier activation whose end FOSSBilling did not record: activating again would make a second one. Activate'
+                . ' it as an import instead (the order\'s configuration `import` set: FOSSBilling records the service without'
+                . ' createAccount), then change the service\'s password, which reaches the account',
+                [':order' => (string) $this->order, ':remote' => $service['remote_id']]);
+        }
         $key = null;
         foreach ($this->pendingCreates($service['service_id']) as $intent) {
-            // This order's create, its answer lost: answered from the journal.
+            // This order's create, its outcome unknown: the journal answers for it, never a second create.
             $key = (string) $intent['idempotency_key'];
         }
         if ($key === null) {
