@@ -803,7 +803,8 @@ async fn a_rekeyed_journal_refuses_the_old_key_and_an_unrelated_one_differently(
 
 /// For a platform that keeps no provider id (FOSSBilling): the journal
 /// answers the remote id of a service's newest successful create, whether
-/// or not its entry was acknowledged, for a license key (a credential that
+/// or not its entry was acknowledged, with the create's domain and whether
+/// a terminate followed, for a license key (a credential that
 /// is the remote id, not secret) as for any id; none for a service it never
 /// saw created.
 async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store) {
@@ -816,6 +817,13 @@ async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store
         .setting("password", blesta::PASSWORD);
     host.load(config).await.unwrap();
     let journal = host.journal().unwrap();
+    let remote_id = async |journal: &provisioning_host::Journal, module: &str, service_id: &str| {
+        journal
+            .created_service(module, service_id)
+            .await
+            .unwrap()
+            .map(|created| created.remote_id)
+    };
 
     let created = host
         .execute(
@@ -830,7 +838,7 @@ async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store
         panic!("{:?}", created.result)
     };
     assert_eq!(
-        journal.remote_id("hostmenow", "rid-1").await.unwrap(),
+        remote_id(journal, "hostmenow", "rid-1").await,
         Some(account.remote_id.clone())
     );
     journal
@@ -838,7 +846,7 @@ async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store
         .await
         .unwrap();
     assert_eq!(
-        journal.remote_id("hostmenow", "rid-1").await.unwrap(),
+        remote_id(journal, "hostmenow", "rid-1").await,
         Some(account.remote_id.clone())
     );
 
@@ -864,7 +872,7 @@ async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store
         "{licensed:?}"
     );
     assert_eq!(
-        journal.remote_id("blesta", "rid-lic").await.unwrap(),
+        remote_id(journal, "blesta", "rid-lic").await,
         Some(licensed.remote_id.clone())
     );
     assert_eq!(
@@ -877,9 +885,41 @@ async fn the_journal_tells_a_services_remote_id_a_license_key_included(on: Store
     );
 
     assert_eq!(
-        journal.remote_id("hostmenow", "rid-lic").await.unwrap(),
+        remote_id(journal, "hostmenow", "rid-lic").await,
         None,
         "another module's service"
     );
-    assert_eq!(journal.remote_id("hostmenow", "never").await.unwrap(), None);
+    assert_eq!(remote_id(journal, "hostmenow", "never").await, None);
+
+    // The create's domain, and whether a terminate followed it.
+    let created = journal
+        .created_service("blesta", "rid-lic")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (created.domain.as_deref(), created.terminated),
+        (Some("rid.example.com"), false)
+    );
+    let mut license = service("rid-lic");
+    license.domain = Some("rid.example.com".into());
+    license.remote_id = Some(licensed.remote_id.clone());
+    let terminated = host
+        .execute(
+            "blesta",
+            &Request::Terminate { service: license },
+            &keyed("rid-lic-terminate"),
+        )
+        .await;
+    assert!(terminated.result.is_ok(), "{:?}", terminated.result);
+    let created = journal
+        .created_service("blesta", "rid-lic")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (created.remote_id.as_str(), created.terminated),
+        (licensed.remote_id.as_str(), true),
+        "the account of the create is gone"
+    );
 }
