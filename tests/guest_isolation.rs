@@ -169,6 +169,47 @@ async fn a_component_importing_sockets_is_refused_at_load_with_its_imports_liste
     assert!(host.module("overreaching").is_none());
 }
 
+/// The imports are read before anything is compiled: the overreaching
+/// component with a core module appended that does not validate (compiling
+/// the component would fail on it) is refused for its imports.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compiled() {
+    use wasm_encoder::{
+        CodeSection, ComponentSection, Function, FunctionSection, Instruction, Module,
+        ModuleSection, TypeSection,
+    };
+    let mut bytes = std::fs::read(provisioning_components::OVERREACHING).unwrap();
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut body = Function::new([]);
+    // An add with nothing on the stack: the module does not validate.
+    body.instruction(&Instruction::I32Add);
+    body.instruction(&Instruction::End);
+    let mut code = CodeSection::new();
+    code.function(&body);
+    module.section(&code);
+    ModuleSection(&module).append_to_component(&mut bytes);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("overreaching-invalid.wasm");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let host = Host::new().unwrap();
+    let error = host
+        .load(ModuleConfig::new("overreaching", &path))
+        .await
+        .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("does not grant") && message.contains("wasi:sockets/"),
+        "refused for its imports, not at compiling: {message}"
+    );
+    assert!(host.module("overreaching").is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn misbehaving_calls_do_not_disturb_good_calls_running_beside_them() {
     let harness = std::sync::Arc::new(Harness::hostmenow().await);

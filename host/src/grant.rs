@@ -37,6 +37,31 @@ const GRANTED_IMPORT_PREFIXES: &[&str] = &[
     "wasi:cli/terminal-",
 ];
 
+/// The interfaces a component binary imports at its top level, in order,
+/// read from its import sections without compiling anything (the imports
+/// of the core modules and components nested inside are theirs, satisfied
+/// within it). Fails on a binary that does not parse.
+pub(crate) fn imports_of(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    use wasmparser::{Parser, Payload};
+    let mut imports = Vec::new();
+    // How deep inside nested modules and components the parser is: each
+    // opens with its section and closes with its own `End`.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import?.name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(imports)
+}
+
 /// The imports among `imports` that are not granted (empty when the
 /// component may load).
 pub(crate) fn refused(imports: &[String]) -> Vec<&str> {

@@ -420,9 +420,9 @@ fn prepare(
     })
 }
 
-/// Reads and compiles a component file, refusing a file whose digest is not
-/// the pinned one and imports the host does not grant. Returns the
-/// component, its sha256 and its imports.
+/// Reads and compiles a component file, refusing, before compiling it, a
+/// file whose digest is not the pinned one or that imports what the host
+/// does not grant. Returns the component, its sha256 and its imports.
 fn compile(
     runtime: &Runtime,
     path: &Path,
@@ -439,14 +439,11 @@ fn compile(
             pinned.trim()
         );
     }
-    let component = runtime
-        .component(&bytes, &digest)
-        .with_context(|| format!("compiling {}", path.display()))?;
-    let imports: Vec<String> = component
-        .component_type()
-        .imports(&runtime.engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
+    // The imports are read from the binary before anything is compiled: a
+    // component reaching for what is not granted is refused at once, not
+    // after a compile that takes a large one most of a minute.
+    let imports = crate::grant::imports_of(&bytes)
+        .with_context(|| format!("reading the imports of {}", path.display()))?;
     let refused = crate::grant::refused(&imports);
     if !refused.is_empty() {
         bail!(
@@ -455,6 +452,18 @@ fn compile(
             refused.join(", ")
         );
     }
+    let component = runtime
+        .component(&bytes, &digest)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    debug_assert_eq!(
+        imports,
+        component
+            .component_type()
+            .imports(&runtime.engine)
+            .map(|(name, _)| name.to_string())
+            .collect::<Vec<_>>(),
+        "the imports read from the binary are the ones wasmtime compiled"
+    );
     Ok((component, digest, imports))
 }
 
