@@ -443,7 +443,7 @@ fn compile(
     // component reaching for what is not granted is refused at once, not
     // after a compile that takes a large one most of a minute.
     let imports = crate::grant::imports_of(&bytes)
-        .with_context(|| format!("reading the imports of {}", path.display()))?;
+        .with_context(|| format!("{} is not a WebAssembly component", path.display()))?;
     let refused = crate::grant::refused(&imports);
     if !refused.is_empty() {
         bail!(
