@@ -409,13 +409,7 @@ impl Journal {
                 context.store.pending()
             })
             .await?;
-        entries
-            .into_iter()
-            .map(|entry| {
-                let credentials = self.inner.unseal(&entry)?;
-                Ok(PendingCall { entry, credentials })
-            })
-            .collect()
+        self.with_credentials(entries)
     }
 
     /// The entries not acknowledged of one service of `module` (the
@@ -435,6 +429,11 @@ impl Journal {
                 context.store.pending_of(&module, &service_id)
             })
             .await?;
+        self.with_credentials(entries)
+    }
+
+    /// Each entry with its credentials unsealed.
+    fn with_credentials(&self, entries: Vec<Entry>) -> anyhow::Result<Vec<PendingCall>> {
         entries
             .into_iter()
             .map(|entry| {
