@@ -7,9 +7,6 @@
 //! and a new rate applies at once. The metrics record each turn's wait and
 //! each refusal.
 
-#[path = "webline_harness.rs"]
-mod webline_harness;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -134,7 +131,7 @@ impl Recorder for Collect {
 fn webline(sandbox: &Sandbox, name: &str, rate: RequestRate, limits: Limits) -> ModuleConfig {
     ModuleConfig {
         name: name.into(),
-        ..webline_harness::config(sandbox)
+        ..provisioning_test_support::webline::config(sandbox)
     }
     .limits(limits)
     .rate_limit(rate)
@@ -193,7 +190,7 @@ async fn a_call_whose_turn_comes_after_its_deadline_is_refused_unsent_and_its_ke
 
     host.call(name, &Request::TestConnection).await.unwrap();
     let create = Request::CreateAccount {
-        service: webline_harness::service("paced.co.tz", "1"),
+        service: provisioning_test_support::webline::service("paced.co.tz", "1"),
     };
     let keyed = CallOptions {
         idempotency_key: Some("create-paced".into()),
@@ -297,7 +294,7 @@ async fn a_providers_retry_after_holds_every_caller_of_the_module() {
     // The same provider account without a rate limit: not paced, not held.
     let unpaced = ModuleConfig {
         name: "webline-unpaced".into(),
-        ..webline_harness::config(&sandbox)
+        ..provisioning_test_support::webline::config(&sandbox)
     };
     host.load(unpaced).await.unwrap();
     sim.faults().inject(

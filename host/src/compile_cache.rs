@@ -200,7 +200,7 @@ fn refuse_others_hands(directory: &Path) -> anyhow::Result<()> {
 ///    ([`CompileCache::write`]), so a replaced or removed artifact leaves
 ///    the mapped file's contents as they were.
 ///
-/// Tested in `tests/host_runtime.rs`: a module keeps answering after its
+/// Tested in `tests/all/host_runtime.rs`: a module keeps answering after its
 /// artifact is replaced and removed, and a damaged artifact is compiled
 /// again instead of mapped.
 #[allow(unsafe_code)]
