@@ -17,7 +17,7 @@ if (!defined('WHMCS')) {
 
 use WHMCS\Database\Capsule;
 
-require_once __DIR__ . '/sandboxed.php';
+require_once __DIR__ . '/lib/loader.php';
 
 if (!class_exists('SandboxedJournalWidget')) {
     /** The dashboard widget: the hosts' pending and unknown journal entries. */
