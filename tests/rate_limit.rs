@@ -23,6 +23,7 @@ use provisioning_host::{
 };
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
 
 const WAIT_SECONDS: &str = "provisioning_rate_limit_wait_seconds";
 const REFUSALS: &str = "provisioning_rate_limit_refusals_total";
@@ -349,21 +350,17 @@ fn swap_manifest(
     per_seconds: u64,
     read_retries: u32,
 ) -> Manifest {
-    let path = dir.join("provisioning.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[modules.webline-swap]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = 3000\nread_retries = {read_retries}\n\
-             rate_limit = {{ requests = {requests}, per_seconds = {per_seconds} }}\n\
-             [modules.webline-swap.settings]\nendpoint = {endpoint:?}\n\
-             api-key = {{ file = \"webline.key\" }}\nactivation-wait-seconds = \"0\"\n",
-            component = provisioning_components::WEBLINE,
-            origin = sandbox.origin(),
-            endpoint = sandbox.webline().endpoint(),
-        ),
-    )
-    .unwrap();
+    let path = TestManifest::new()
+        .module(
+            "webline-swap",
+            Module::webline(sandbox)
+                .deadline(Duration::from_secs(3))
+                .read_retries(read_retries)
+                .rate_limit(requests, per_seconds)
+                .secret_file("api-key", "webline.key")
+                .setting("activation-wait-seconds", "0"),
+        )
+        .write(dir.join("provisioning.toml"));
     Manifest::from_file(&path).unwrap()
 }
 

@@ -23,13 +23,17 @@
 //! lease_seconds = 10            # optional: how long a running call's lease lasts
 //! retain_acknowledged_days = 90 # optional: purge acknowledged entries after 90 days
 //! ```
+//!
+//! The entries serialize as well, so a manifest a program writes (the
+//! tests' `provisioning-test-support`) is this format, not a second
+//! spelling of it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::{Journal, JournalLocation, JournalOptions};
 use crate::limits::{Limits, RequestRate};
@@ -51,7 +55,7 @@ pub struct Manifest {
 }
 
 /// One module's entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleEntry {
     /// The component file.
@@ -78,7 +82,7 @@ pub struct ModuleEntry {
 
 /// `rate_limit = { requests = 100, per_seconds = 300 }`: at most
 /// `requests` calls in any `per_seconds` seconds.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestRateEntry {
     /// Calls allowed in one window.
@@ -88,7 +92,7 @@ pub struct RequestRateEntry {
 }
 
 /// The `[journal]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSection {
     /// The SQLite file, relative to the manifest's directory if not
@@ -155,7 +159,7 @@ impl JournalConfig {
 }
 
 /// Where a setting's value comes from.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum SettingSource {
     /// `{ env = "VAR" }`: an environment variable of the host process.

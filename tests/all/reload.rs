@@ -7,9 +7,11 @@
 use std::path::PathBuf;
 
 use provisioning_host::{
-    CallOptions, Host, HostOptions, LoadErrorKind, Manifest, ReloadReport, Request,
+    CallOptions, Host, HostOptions, JournalSection, LoadErrorKind, Manifest, ReloadReport, Request,
+    SettingSource,
 };
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use provisioning_test_support::{TEST_DEADLINE, error_kind};
 
 /// The HostMeNow component with a custom section naming `label`: the same
@@ -29,14 +31,14 @@ fn rebuilt(label: &str) -> Vec<u8> {
 
 /// A HostMeNow module of the manifest: its component and its api-key file,
 /// relative to the manifest's directory.
-fn module(sandbox: &Sandbox, name: &str, component: &str, key_file: &str) -> String {
-    format!(
-        "[modules.{name}]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-         deadline_ms = {deadline}\n\
-         [modules.{name}.settings]\nendpoint = {endpoint:?}\napi-key = {{ file = {key_file:?} }}\n\n",
-        origin = sandbox.origin(),
-        endpoint = sandbox.hostmenow().endpoint(),
-        deadline = TEST_DEADLINE.as_millis(),
+fn module(sandbox: &Sandbox, name: &str, component: &str, key_file: &str) -> TestManifest {
+    TestManifest::new().module(
+        name,
+        Module::new(component)
+            .allow(&sandbox.origin())
+            .deadline(TEST_DEADLINE)
+            .setting("endpoint", &sandbox.hostmenow().endpoint())
+            .secret_file("api-key", key_file),
     )
 }
 
@@ -55,10 +57,12 @@ impl Dir {
         std::fs::write(self.0.join(file), contents).unwrap();
     }
 
-    fn manifest(&self, modules: &[String]) -> Manifest {
-        let path = self.0.join("provisioning.toml");
-        std::fs::write(&path, modules.concat()).unwrap();
-        Manifest::from_file(&path).unwrap()
+    fn manifest(&self, parts: &[TestManifest]) -> Manifest {
+        let manifest = parts
+            .iter()
+            .cloned()
+            .fold(TestManifest::new(), TestManifest::merge);
+        Manifest::from_file(&manifest.write(self.0.join("provisioning.toml"))).unwrap()
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -252,8 +256,15 @@ async fn from_manifest_opens_the_manifest_journal() {
     let dir = Dir::new("journal");
     dir.write("journal.key", "ab".repeat(32));
     dir.write("hostmenow.key", hostmenow::API_KEY);
-    let journal =
-        "[journal]\npath = \"journal.sqlite3\"\nkey = { file = \"journal.key\" }\n\n".to_string();
+    let journal = TestManifest::new().journal(JournalSection {
+        path: Some("journal.sqlite3".into()),
+        url: None,
+        key: SettingSource::File {
+            file: "journal.key".into(),
+        },
+        lease_seconds: None,
+        retain_acknowledged_days: None,
+    });
     let manifest = dir.manifest(&[
         journal,
         module(

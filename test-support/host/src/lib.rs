@@ -3,6 +3,7 @@
 
 pub mod journal_store;
 pub mod log_capture;
+pub mod manifest;
 pub mod reuse;
 pub mod webline;
 

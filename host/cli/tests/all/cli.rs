@@ -6,7 +6,9 @@ use crate::common;
 use std::path::PathBuf;
 
 use common::{provisioning, text};
+use provisioning_host::SettingSource;
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest, env};
 
 // The demo exists only with the `demo` feature (on by default).
 #[cfg(feature = "demo")]
@@ -125,34 +127,27 @@ fn inspect_names_setting_kinds_and_scopes_in_the_contracts_words() {
     );
 }
 
-/// A manifest for the sandbox in a fresh directory; `api_key` is the
-/// settings line for the key.
-fn manifest(sandbox: &Sandbox, api_key: &str) -> PathBuf {
+/// A manifest for the sandbox in a fresh directory; `api_key` is where the
+/// key comes from.
+fn manifest(sandbox: &Sandbox, api_key: SettingSource) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "provisioning-cli-{}-{}",
         std::process::id(),
         sandbox.addr().port()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("provisioning.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\n{api_key}\n",
-            component = provisioning_components::HOSTMENOW,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
-    path
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox).source("api-key", api_key),
+        )
+        .write(dir.join("provisioning.toml"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn call_runs_one_function_from_a_manifest() {
     let sandbox = Sandbox::start().await.unwrap();
-    let path = manifest(&sandbox, "api-key = { env = \"TEST_HMN_KEY\" }");
+    let path = manifest(&sandbox, env("TEST_HMN_KEY"));
     let path = path.to_str().unwrap().to_string();
     let envs = [
         ("TEST_HMN_KEY", hostmenow::API_KEY),
@@ -248,7 +243,7 @@ async fn call_runs_one_function_from_a_manifest() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inline_secret_in_the_manifest_is_refused() {
     let sandbox = Sandbox::start().await.unwrap();
-    let path = manifest(&sandbox, &format!("api-key = {:?}", hostmenow::API_KEY));
+    let path = manifest(&sandbox, SettingSource::Inline(hostmenow::API_KEY.into()));
     let path = path.to_str().unwrap().to_string();
     let output = tokio::task::spawn_blocking(move || {
         provisioning(
@@ -313,13 +308,8 @@ fn manifest_with_a_broken_module(sandbox: &Sandbox) -> PathBuf {
         sandbox.addr().port()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("provisioning.toml");
-    std::fs::write(
-        &path,
-        common::hostmenow_and_blesta(sandbox, r#"{ env = "TEST_BLESTA_PASSWORD_SURELY_UNSET" }"#),
-    )
-    .unwrap();
-    path
+    common::hostmenow_and_blesta(sandbox, env("TEST_BLESTA_PASSWORD_SURELY_UNSET"))
+        .write(dir.join("provisioning.toml"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use common::text;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
 
 const KEY_VAR: &str = "TEST_JOURNAL_KEY";
 const API_KEY_VAR: &str = "TEST_WEBLINE_KEY";
@@ -52,20 +53,17 @@ fn write_manifest(sandbox: &Sandbox, name: &str) -> String {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{KEY_VAR}\" }}\nlease_seconds = 1\n\n\
-             [modules.webline]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = 10000\n\
-             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"{API_KEY_VAR}\" }}\n\
-             activation-wait-seconds = \"0\"\n",
-            component = provisioning_components::WEBLINE,
-            origin = sandbox.origin(),
-            endpoint = sandbox.webline().endpoint(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", KEY_VAR)
+        .lease_seconds(1)
+        .module(
+            "webline",
+            Module::webline(sandbox)
+                .deadline(Duration::from_secs(10))
+                .secret_env("api-key", API_KEY_VAR)
+                .setting("activation-wait-seconds", "0"),
+        )
+        .write(&manifest);
     path_str(manifest)
 }
 

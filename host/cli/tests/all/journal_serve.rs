@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::Serve;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "journal-serve-token-0123456789";
@@ -30,23 +31,23 @@ fn setup(sandbox: &Sandbox, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JS_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-             [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_JS_WEBLINE\" }}\n\
-             activation-wait-seconds = \"0\"\n\n\
-             [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 3000\n\
-             [modules.hostmenow.settings]\nendpoint = {hostmenow_endpoint:?}\napi-key = {{ env = \"TEST_JS_HMN\" }}\n",
-            webline = provisioning_components::WEBLINE,
-            hostmenow = provisioning_components::HOSTMENOW,
-            origin = sandbox.origin(),
-            webline_endpoint = sandbox.webline().endpoint(),
-            hostmenow_endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", "TEST_JS_JOURNAL_KEY")
+        .lease_seconds(1)
+        .module(
+            "webline",
+            Module::webline(sandbox)
+                .deadline(Duration::from_secs(10))
+                .secret_env("api-key", "TEST_JS_WEBLINE")
+                .setting("activation-wait-seconds", "0"),
+        )
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .deadline(Duration::from_secs(3))
+                .secret_env("api-key", "TEST_JS_HMN"),
+        )
+        .write(&manifest);
     manifest
 }
 

@@ -10,6 +10,7 @@ use std::process::Output;
 
 use common::{provisioning, provisioning_into_closed_pipe, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 
 const API_KEY_VAR: &str = "TEST_PIPES_HMN_KEY";
 
@@ -24,27 +25,23 @@ fn assert_exits(output: &Output, code: i32, what: &str) {
 
 /// A HostMeNow manifest granting `origin` only, in a fresh directory.
 fn manifest(name: &str, origin: &str) -> PathBuf {
-    manifest_with(name, origin, "")
+    manifest_with(name, origin, TestManifest::new())
 }
 
-/// [`manifest`] beginning with `head` (a `[journal]` section, say).
-fn manifest_with(name: &str, origin: &str, head: &str) -> PathBuf {
+/// [`manifest`] added to `manifest` (one with a journal, say).
+fn manifest_with(name: &str, origin: &str, manifest: TestManifest) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("provisioning-pipes-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("provisioning.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "{head}[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.hostmenow.settings]\nendpoint = \"{origin}{api}\"\n\
-             api-key = {{ env = \"{API_KEY_VAR}\" }}\n",
-            component = provisioning_components::HOSTMENOW,
-            api = hostmenow::PATH,
-        ),
-    )
-    .unwrap();
-    path
+    manifest
+        .module(
+            "hostmenow",
+            Module::new(provisioning_components::HOSTMENOW)
+                .allow(origin)
+                .setting("endpoint", &format!("{origin}{}", hostmenow::PATH))
+                .secret_env("api-key", API_KEY_VAR),
+        )
+        .write(dir.join("provisioning.toml"))
 }
 
 #[test]
@@ -150,11 +147,8 @@ async fn a_call_that_succeeds_exits_0() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_nobody_read_stays_in_the_journal() {
     let sandbox = Sandbox::start().await.unwrap();
-    let journal = format!(
-        "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{}\" }}\n\n",
-        common::JOURNAL_KEY_VAR
-    );
-    let path = manifest_with("journal", &sandbox.origin(), &journal);
+    let journal = TestManifest::new().sqlite_journal("journal.sqlite3", common::JOURNAL_KEY_VAR);
+    let path = manifest_with("journal", &sandbox.origin(), journal);
     let path = path.to_str().unwrap().to_string();
     let (unread, pending, read, still_pending) = tokio::task::spawn_blocking(move || {
         let key = common::journal_key();

@@ -11,8 +11,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Serve, answer};
+use provisioning_host::SettingSource;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-test-token-0123456789";
@@ -74,19 +76,17 @@ fn setup(sandbox: &Sandbox, name: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&dir).unwrap();
     let component = dir.join("hostmenow.wasm");
     std::fs::copy(provisioning_components::HOSTMENOW, &component).unwrap();
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
-             [modules.hostmenow]\ncomponent = \"hostmenow.wasm\"\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = 5000\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n",
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+    let manifest = TestManifest::new()
+        .sqlite_journal("journal.sqlite3", "TEST_JOURNAL_KEY")
+        .module(
+            "hostmenow",
+            Module::new("hostmenow.wasm")
+                .allow(&sandbox.origin())
+                .deadline(Duration::from_secs(5))
+                .setting("endpoint", &sandbox.hostmenow().endpoint())
+                .secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .write(dir.join("provisioning.toml"));
     (manifest, component)
 }
 
@@ -728,14 +728,14 @@ fn manifest_dir(name: &str, modules: &str) -> (PathBuf, PathBuf) {
 
 /// A HostMeNow module whose api-key is read from `hostmenow.key`.
 fn hostmenow_with_key_file(sandbox: &Sandbox) -> String {
-    format!(
-        "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-         deadline_ms = 5000\n\
-         [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ file = \"hostmenow.key\" }}\n",
-        component = provisioning_components::HOSTMENOW,
-        origin = sandbox.origin(),
-        endpoint = sandbox.hostmenow().endpoint(),
-    )
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .deadline(Duration::from_secs(5))
+                .secret_file("api-key", "hostmenow.key"),
+        )
+        .toml()
 }
 
 fn sighup(server: &Server) {
@@ -828,7 +828,13 @@ async fn a_rotated_secret_file_is_picked_up_by_the_watcher() {
 /// A good HostMeNow module (key from `TEST_HMN_KEY`) and a Blesta module
 /// whose password is read from `blesta.password`.
 fn hostmenow_and_blesta(sandbox: &Sandbox) -> String {
-    common::hostmenow_and_blesta(sandbox, r#"{ file = "blesta.password" }"#)
+    common::hostmenow_and_blesta(
+        sandbox,
+        SettingSource::File {
+            file: "blesta.password".into(),
+        },
+    )
+    .toml()
 }
 
 #[tokio::test(flavor = "multi_thread")]

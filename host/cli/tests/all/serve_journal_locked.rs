@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::Serve;
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "journal-locked-token-0123456789";
@@ -28,25 +29,25 @@ const DEADLINE: Duration = Duration::from_secs(12);
 /// A manifest serving HostMeNow from the sandbox, its journal at
 /// `journal`, in `dir`.
 fn setup(sandbox: &Sandbox, dir: &Path, journal: &Path) -> PathBuf {
-    setup_at(sandbox, dir, &format!("path = {journal:?}"))
+    setup_at(
+        sandbox,
+        dir,
+        TestManifest::new().sqlite_journal(journal, "TEST_JL_JOURNAL_KEY"),
+    )
 }
 
-/// [`setup`] with the `[journal]` section's location line `location`.
-fn setup_at(sandbox: &Sandbox, dir: &Path, location: &str) -> PathBuf {
+/// [`setup`] with `journal`'s `[journal]` section.
+fn setup_at(sandbox: &Sandbox, dir: &Path, journal: TestManifest) -> PathBuf {
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\n{location}\nkey = {{ env = \"TEST_JL_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-             [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = {deadline}\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_JL_HMN\" }}\n",
-            hostmenow = provisioning_components::HOSTMENOW,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-            deadline = DEADLINE.as_millis(),
-        ),
-    )
-    .unwrap();
+    journal
+        .lease_seconds(1)
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .deadline(DEADLINE)
+                .secret_env("api-key", "TEST_JL_HMN"),
+        )
+        .write(&manifest);
     manifest
 }
 
@@ -337,7 +338,9 @@ impl Drop for Unmount {
 async fn a_stopped_database_answers_the_journal_routes_with_a_typed_503() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = common::fresh_dir("journal-stopped");
-    let manifest = setup_at(&sandbox, &dir, "url = { env = \"TEST_JL_JOURNAL_URL\" }");
+    let journal =
+        TestManifest::new().postgres_journal("TEST_JL_JOURNAL_URL", "TEST_JL_JOURNAL_KEY");
+    let manifest = setup_at(&sandbox, &dir, journal);
     tokio::task::spawn_blocking(move || {
         let database = provisioning_test_postgres::PgServer::start();
         let url = database.database("stopped");

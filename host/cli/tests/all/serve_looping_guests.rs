@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::Serve;
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::json;
 
 const TOKEN_VAR: &str = "TEST_LOOPING_TOKEN";
@@ -32,22 +33,19 @@ const PROBES: usize = 100;
 fn manifest(sandbox: &Sandbox) -> PathBuf {
     let dir = common::fresh_dir("looping-guests");
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n\n\
-             [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-             [modules.misbehaving]\ncomponent = {misbehaving:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = {LOOP_DEADLINE_MS}\n\
-             [modules.misbehaving.settings]\nbehaviour = \"loop\"\n",
-            hostmenow = provisioning_components::HOSTMENOW,
-            misbehaving = provisioning_components::MISBEHAVING,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", JOURNAL_KEY_VAR)
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox).secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .module(
+            "misbehaving",
+            Module::misbehaving("loop")
+                .allow(&sandbox.origin())
+                .deadline(Duration::from_millis(LOOP_DEADLINE_MS)),
+        )
+        .write(&manifest);
     manifest
 }
 

@@ -8,9 +8,11 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::{Serve, answer};
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "observe-test-token-0123456789";
@@ -32,22 +34,19 @@ fn setup(sandbox: &Sandbox, name: &str) -> PathBuf {
         &["create-svc-gone".to_string()],
     );
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n\n\
-             [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-             [modules.misbehaving]\ncomponent = {misbehaving:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = 1500\n\
-             [modules.misbehaving.settings]\nbehaviour = \"ok\"\n",
-            hostmenow = provisioning_components::HOSTMENOW,
-            misbehaving = provisioning_components::MISBEHAVING,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", JOURNAL_KEY_VAR)
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox).secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .module(
+            "misbehaving",
+            Module::misbehaving("ok")
+                .allow(&sandbox.origin())
+                .deadline(Duration::from_millis(1500)),
+        )
+        .write(&manifest);
     manifest
 }
 
@@ -380,7 +379,12 @@ async fn liveness_and_readiness_answer_without_the_token_and_tell_what_is_wrong(
     let text = std::fs::read_to_string(&manifest).unwrap();
     replace_file(
         &manifest,
-        format!("{text}\n[modules.absent]\ncomponent = \"no-such.wasm\"\nallowed_hosts = []\n"),
+        format!(
+            "{text}\n{}",
+            TestManifest::new()
+                .module("absent", Module::new("no-such.wasm"))
+                .toml()
+        ),
     );
     server.wait_until("the reload", || {
         ready(&server).1["last_reload"] != Value::Null

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::Serve;
 use provisioning_sandbox::{Sandbox, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-rate-test-token-0123456789";
@@ -30,21 +31,17 @@ async fn three_hundred_calls_at_the_providers_own_rate_draw_no_429() {
 
     let dir = common::fresh_dir("serve-rate");
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[modules.webline]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = 10000\n\
-             rate_limit = {{ requests = {requests}, per_seconds = {per} }}\n\
-             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"{KEY_VAR}\" }}\n",
-            component = provisioning_components::WEBLINE,
-            origin = sandbox.origin(),
-            endpoint = sim.endpoint(),
-            requests = webline::RATE_LIMIT,
-            per = window.as_secs(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .module(
+            "webline",
+            Module::new(provisioning_components::WEBLINE)
+                .allow(&sandbox.origin())
+                .deadline(Duration::from_secs(10))
+                .rate_limit(webline::RATE_LIMIT as u32, window.as_secs())
+                .setting("endpoint", &sim.endpoint())
+                .secret_env("api-key", KEY_VAR),
+        )
+        .write(&manifest);
 
     let answers = tokio::task::spawn_blocking(move || {
         let server = Serve::start(

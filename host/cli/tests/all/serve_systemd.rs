@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Serve, text};
+use provisioning_test_support::manifest::{Module, TestManifest};
 
 const TOKEN: &str = "systemd-serve-test-token-5e1d";
 const TOKEN_VAR: &str = "TEST_SYSTEMD_SERVE_TOKEN";
@@ -115,16 +116,15 @@ fn the_service_manager_hears_ready_reloading_watchdog_pings_and_stopping() {
     // A real module, so that READY=1 is heard once it has loaded (its
     // provider is never called).
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [\"http://127.0.0.1:9\"]\n\
-             [modules.hostmenow.settings]\nendpoint = \"http://127.0.0.1:9/api.php\"\n\
-             api-key = {{ env = \"TEST_HMN_KEY\" }}\n",
-            component = provisioning_components::HOSTMENOW,
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::new(provisioning_components::HOSTMENOW)
+                .allow("http://127.0.0.1:9")
+                .setting("endpoint", "http://127.0.0.1:9/api.php")
+                .secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .write(&manifest);
     let mut server = Serve::start(
         &manifest,
         (TOKEN_VAR, TOKEN),

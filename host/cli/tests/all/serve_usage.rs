@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use common::Serve;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow};
+use provisioning_test_support::manifest::{Module, env};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-usage-test-token-0123456789";
@@ -68,15 +69,9 @@ async fn five_hundred_services(reuse: Option<Value>) {
     } else {
         "cli-serve-usage"
     });
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "{}\n[modules.broken]\ncomponent = \"no-such-component.wasm\"\n",
-            common::hostmenow_and_blesta(&sandbox, r#"{ env = "TEST_BLESTA_PASSWORD" }"#)
-        ),
-    )
-    .unwrap();
+    let manifest = common::hostmenow_and_blesta(&sandbox, env("TEST_BLESTA_PASSWORD"))
+        .module("broken", Module::new("no-such-component.wasm"))
+        .write(dir.join("provisioning.toml"));
 
     // Interleaved, so that the answer's order cannot follow the modules'.
     let mut services = Vec::new();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::Serve;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "several-hosts-token-0123456789";
@@ -25,30 +26,33 @@ const TOKEN_VAR: &str = "TEST_SH_TOKEN";
 const CALLS: usize = 50;
 const KEYS: usize = 10;
 
-/// A manifest serving Webline from the sandbox, with `journal` as its
-/// `[journal]` section's location line, in a fresh directory.
-fn setup(sandbox: &Sandbox, name: &str, journal: &str) -> PathBuf {
-    setup_with(sandbox, name, journal, "deadline_ms = 20000")
+/// A manifest serving Webline from the sandbox, with `journal`'s
+/// `[journal]` section, in a fresh directory.
+fn setup(sandbox: &Sandbox, name: &str, journal: TestManifest) -> PathBuf {
+    let webline = webline_module(sandbox).deadline(Duration::from_secs(20));
+    setup_with(name, journal, webline)
 }
 
-/// [`setup`] with `module_lines` (the deadline and any more) in Webline's
-/// module entry.
-fn setup_with(sandbox: &Sandbox, name: &str, journal: &str, module_lines: &str) -> PathBuf {
+/// Webline from the sandbox, its key from `TEST_SH_WEBLINE`.
+fn webline_module(sandbox: &Sandbox) -> Module {
+    Module::webline(sandbox)
+        .secret_env("api-key", "TEST_SH_WEBLINE")
+        .setting("activation-wait-seconds", "0")
+}
+
+/// The journal on the PostgreSQL database at `TEST_SH_JOURNAL_URL`.
+fn postgres() -> TestManifest {
+    TestManifest::new().postgres_journal("TEST_SH_JOURNAL_URL", "TEST_SH_JOURNAL_KEY")
+}
+
+/// [`setup`] with the module entry `webline`.
+fn setup_with(name: &str, journal: TestManifest, webline: Module) -> PathBuf {
     let dir = common::fresh_dir(&format!("several-hosts-{name}"));
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\n{journal}\nkey = {{ env = \"TEST_SH_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\n{module_lines}\n\
-             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_SH_WEBLINE\" }}\n\
-             activation-wait-seconds = \"0\"\n",
-            webline = provisioning_components::WEBLINE,
-            origin = sandbox.origin(),
-            endpoint = sandbox.webline().endpoint(),
-        ),
-    )
-    .unwrap();
+    journal
+        .lease_seconds(1)
+        .module("webline", webline)
+        .write(&manifest);
     manifest
 }
 
@@ -138,7 +142,7 @@ fn fifty_creates_over_two_hosts(
 
 /// Two hosts on the journal `journal` (with `envs`) run
 /// [`fifty_creates_over_two_hosts`]; prints the figures.
-async fn two_hosts(name: &str, journal: &str, envs: &[(&str, &str)]) {
+async fn two_hosts(name: &str, journal: TestManifest, envs: &[(&str, &str)]) {
     let sandbox = std::sync::Arc::new(Sandbox::start().await.unwrap());
     let manifest = setup(&sandbox, name, journal);
     let key = "ef".repeat(32);
@@ -171,7 +175,8 @@ async fn two_hosts(name: &str, journal: &str, envs: &[(&str, &str)]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hosts_on_one_sqlite_journal_create_each_key_once() {
-    two_hosts("sqlite", "path = \"journal.sqlite3\"", &[]).await;
+    let journal = TestManifest::new().sqlite_journal("journal.sqlite3", "TEST_SH_JOURNAL_KEY");
+    two_hosts("sqlite", journal, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,12 +186,7 @@ async fn two_hosts_on_one_postgres_journal_create_each_key_once() {
     })
     .await
     .unwrap();
-    two_hosts(
-        "postgres",
-        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
-        &[("TEST_SH_JOURNAL_URL", &url)],
-    )
-    .await;
+    two_hosts("postgres", postgres(), &[("TEST_SH_JOURNAL_URL", &url)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,12 +199,8 @@ async fn a_host_killed_mid_create_leaves_an_entry_the_other_host_reconciles() {
     let sandbox = Sandbox::start().await.unwrap();
     // A deadline the provider's delay fits in: nothing decides the entry
     // before it has passed.
-    let manifest = setup_with(
-        &sandbox,
-        "killed",
-        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
-        "deadline_ms = 5000",
-    );
+    let webline = webline_module(&sandbox).deadline(Duration::from_secs(5));
+    let manifest = setup_with("killed", postgres(), webline);
     // The provider takes its time; the first host dies meanwhile, and the
     // request dies with its connection (the provider never acts).
     sandbox
@@ -296,12 +292,10 @@ async fn two_hosts_on_one_postgres_journal_share_the_rate_limit() {
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.webline().clone();
     sim.set_rate_limit(webline::RATE_LIMIT, Duration::from_secs(1));
-    let manifest = setup_with(
-        &sandbox,
-        "shared-rate",
-        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
-        &format!("deadline_ms = 20000\nrate_limit = {{ requests = {PACED}, per_seconds = 1 }}"),
-    );
+    let webline = webline_module(&sandbox)
+        .deadline(Duration::from_secs(20))
+        .rate_limit(PACED as u32, 1);
+    let manifest = setup_with("shared-rate", postgres(), webline);
     let elapsed = test_connections_through_two_hosts(manifest, url, CALLS, CALLERS).await;
     let (reached, refused) = (sim.requests().len(), sim.rate_limited());
     println!(
@@ -368,15 +362,10 @@ async fn two_hosts_at_the_providers_own_rate_never_put_more_in_a_window() {
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.webline().clone();
     sim.set_rate_limit(LIMIT, WINDOW);
-    let manifest = setup_with(
-        &sandbox,
-        "shared-window",
-        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
-        &format!(
-            "deadline_ms = 60000\nrate_limit = {{ requests = {LIMIT}, per_seconds = {} }}",
-            WINDOW.as_secs()
-        ),
-    );
+    let webline = webline_module(&sandbox)
+        .deadline(Duration::from_secs(60))
+        .rate_limit(LIMIT as u32, WINDOW.as_secs());
+    let manifest = setup_with("shared-window", postgres(), webline);
     let elapsed = test_connections_through_two_hosts(manifest, url, CALLS, CALLERS).await;
     let busiest = sim.busiest_window(WINDOW);
     println!(
@@ -400,12 +389,10 @@ async fn a_retry_after_drawn_on_one_host_holds_the_other() {
     let url = postgres_database("shared_hold").await;
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.webline().clone();
-    let manifest = setup_with(
-        &sandbox,
-        "shared-hold",
-        "url = { env = \"TEST_SH_JOURNAL_URL\" }",
-        "deadline_ms = 1500\nrate_limit = { requests = 90, per_seconds = 1 }",
-    );
+    let webline = webline_module(&sandbox)
+        .deadline(Duration::from_millis(1500))
+        .rate_limit(90, 1);
+    let manifest = setup_with("shared-hold", postgres(), webline);
     tokio::task::spawn_blocking(move || {
         let key = "ef".repeat(32);
         let envs = [("TEST_SH_JOURNAL_URL", url.as_str())];

@@ -26,41 +26,34 @@ use common::Serve;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
 use provisioning_test_postgres::PgServer;
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "stalled-host-token-0123456789";
 const TOKEN_VAR: &str = "TEST_STALL_TOKEN";
 
 /// A manifest serving Webline from the sandbox with a journal at the URL
-/// in `TEST_STALL_JOURNAL_URL`, leases of a second and `deadline_ms`.
-fn setup(sandbox: &Sandbox, name: &str, deadline_ms: u64) -> PathBuf {
-    setup_on(
-        sandbox,
-        name,
-        deadline_ms,
-        "url = { env = \"TEST_STALL_JOURNAL_URL\" }",
-    )
+/// in `TEST_STALL_JOURNAL_URL`, leases of a second and `deadline`.
+fn setup(sandbox: &Sandbox, name: &str, deadline: Duration) -> PathBuf {
+    let journal =
+        TestManifest::new().postgres_journal("TEST_STALL_JOURNAL_URL", "TEST_STALL_JOURNAL_KEY");
+    setup_on(sandbox, name, deadline, journal)
 }
 
-/// [`setup`] with `journal` as the `[journal]` section's location line.
-fn setup_on(sandbox: &Sandbox, name: &str, deadline_ms: u64, journal: &str) -> PathBuf {
+/// [`setup`] with `journal`'s `[journal]` section.
+fn setup_on(sandbox: &Sandbox, name: &str, deadline: Duration, journal: TestManifest) -> PathBuf {
     let dir = common::fresh_dir(&format!("stalled-host-{name}"));
     let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\n{journal}\n\
-             key = {{ env = \"TEST_STALL_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-             [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\n\
-             deadline_ms = {deadline_ms}\n\
-             [modules.webline.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"TEST_STALL_WEBLINE\" }}\n\
-             activation-wait-seconds = \"0\"\n",
-            webline = provisioning_components::WEBLINE,
-            origin = sandbox.origin(),
-            endpoint = sandbox.webline().endpoint(),
-        ),
-    )
-    .unwrap();
+    journal
+        .lease_seconds(1)
+        .module(
+            "webline",
+            Module::webline(sandbox)
+                .deadline(deadline)
+                .secret_env("api-key", "TEST_STALL_WEBLINE")
+                .setting("activation-wait-seconds", "0"),
+        )
+        .write(&manifest);
     manifest
 }
 
@@ -141,7 +134,7 @@ async fn a_stalled_hosts_entry_is_decided_only_after_its_deadline_and_stays_deci
         .await
         .unwrap();
     let sandbox = Sandbox::start().await.unwrap();
-    let manifest = setup(&sandbox, "stalled", DEADLINE.as_millis() as u64);
+    let manifest = setup(&sandbox, "stalled", DEADLINE);
     // The provider takes half the deadline; the first host stalls
     // meanwhile, well past its lease.
     sandbox
@@ -230,7 +223,7 @@ async fn an_outcome_the_stopped_database_did_not_take_is_said_kept_and_written_o
     // A server of the test's own: it is stopped mid-call.
     let server = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
     let sandbox = Sandbox::start().await.unwrap();
-    let manifest = setup(&sandbox, "stopped-db", 10_000);
+    let manifest = setup(&sandbox, "stopped-db", Duration::from_secs(10));
     // The provider takes its time: the database is stopped meanwhile.
     sandbox
         .webline()
@@ -310,7 +303,12 @@ async fn an_outcome_the_stopped_database_did_not_take_is_said_kept_and_written_o
 #[tokio::test(flavor = "multi_thread")]
 async fn an_outcome_a_locked_sqlite_journal_did_not_take_is_written_once_it_is_free() {
     let sandbox = Sandbox::start().await.unwrap();
-    let manifest = setup_on(&sandbox, "locked-db", 10_000, "path = \"journal.sqlite3\"");
+    let manifest = setup_on(
+        &sandbox,
+        "locked-db",
+        Duration::from_secs(10),
+        TestManifest::new().sqlite_journal("journal.sqlite3", "TEST_STALL_JOURNAL_KEY"),
+    );
     sandbox
         .webline()
         .faults()

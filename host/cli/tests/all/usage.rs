@@ -8,6 +8,7 @@ use std::process::Output;
 
 use common::{provisioning, text};
 use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
 /// A fresh directory for one test, removed on drop.
@@ -32,23 +33,17 @@ impl Drop for TempDir {
     }
 }
 
-/// A manifest for the sandbox's HostMeNow with a rate limit; `extra` is
-/// appended (a `[journal]` section, say).
-fn manifest(dir: &Path, sandbox: &Sandbox, extra: &str) -> String {
-    let path = dir.join("provisioning.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             rate_limit = {{ requests = 200, per_seconds = 1 }}\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\n\
-             api-key = {{ env = \"TEST_HMN_KEY\" }}\n{extra}",
-            component = provisioning_components::HOSTMENOW,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+/// A manifest for the sandbox's HostMeNow with a rate limit, added to
+/// `manifest` (one with a journal, say).
+fn manifest(dir: &Path, sandbox: &Sandbox, manifest: TestManifest) -> String {
+    let path = manifest
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .rate_limit(200, 1)
+                .secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .write(dir.join("provisioning.toml"));
     path.to_str().unwrap().to_string()
 }
 
@@ -97,7 +92,7 @@ async fn usage_prints_a_line_per_service(extra: &'static [&'static str]) {
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.hostmenow();
     let dir = TempDir::new("services", &sandbox);
-    let manifest = manifest(&dir.0, &sandbox, "");
+    let manifest = manifest(&dir.0, &sandbox, TestManifest::new());
     let mut services = String::new();
     for i in 0..20 {
         let id = format!("cli-{i:02}");
@@ -190,11 +185,8 @@ async fn usage_prints_a_line_per_service(extra: &'static [&'static str]) {
 async fn usage_from_the_journal_reads_the_services_created_and_not_terminated() {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = TempDir::new("journal", &sandbox);
-    let manifest = manifest(
-        &dir.0,
-        &sandbox,
-        "[journal]\npath = \"journal.sqlite3\"\nkey = { env = \"TEST_JOURNAL_KEY\" }\n",
-    );
+    let journal = TestManifest::new().sqlite_journal("journal.sqlite3", "TEST_JOURNAL_KEY");
+    let manifest = manifest(&dir.0, &sandbox, journal);
     let outputs = tokio::task::spawn_blocking(move || {
         let call = |function: &str, id: &str| {
             provisioning(
@@ -254,16 +246,11 @@ async fn a_service_of_a_module_that_does_not_load_gets_an_error_line_and_the_res
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.hostmenow();
     let dir = TempDir::new("broken", &sandbox);
-    let blesta = format!(
-        "[modules.blesta]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.blesta.settings]\nendpoint = {endpoint:?}\nuid = {uid:?}\n\
-         password = {{ env = \"TEST_BLESTA_PASSWORD_SURELY_UNSET\" }}\n",
-        component = provisioning_components::BLESTA,
-        origin = sandbox.origin(),
-        endpoint = sandbox.blesta().endpoint(),
-        uid = provisioning_sandbox::blesta::UID,
+    let blesta = TestManifest::new().module(
+        "blesta",
+        Module::blesta(&sandbox).secret_env("password", "TEST_BLESTA_PASSWORD_SURELY_UNSET"),
     );
-    let manifest = manifest(&dir.0, &sandbox, &blesta);
+    let manifest = manifest(&dir.0, &sandbox, blesta);
     let mut services = String::new();
     for id in ["ok-1", "ok-2"] {
         assert!(sim.seed_service(id, &format!("{id}.example.com"), "u1", "Pw-1", "101"));

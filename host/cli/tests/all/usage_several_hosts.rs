@@ -20,6 +20,7 @@ use provisioning_host::types::{CreatedAccount, Service, ServiceState};
 use provisioning_host::{Request, Response};
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_test_postgres::PgServer;
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::Value;
 
 /// Live services in the journal.
@@ -47,20 +48,15 @@ fn setup(sandbox: &Sandbox, name: &str) -> (PathBuf, String, String) {
     let manifest = dir.join("provisioning.toml");
     // Each host paces its own calls: 100 a second, so that a run of two
     // hosts lasts some seconds and one can be killed in the middle.
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\nurl = {{ env = \"TEST_USH_JOURNAL_URL\" }}\nkey = {{ env = \"TEST_USH_JOURNAL_KEY\" }}\n\n\
-             [modules.hostmenow]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-             rate_limit = {{ requests = 100, per_seconds = 1 }}\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\n\
-             api-key = {{ env = \"TEST_HMN_KEY\" }}\n",
-            component = provisioning_components::HOSTMENOW,
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
+    TestManifest::new()
+        .postgres_journal("TEST_USH_JOURNAL_URL", "TEST_USH_JOURNAL_KEY")
+        .module(
+            "hostmenow",
+            Module::hostmenow(&sandbox)
+                .rate_limit(100, 1)
+                .secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .write(&manifest);
     (manifest, url, database)
 }
 

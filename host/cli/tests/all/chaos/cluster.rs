@@ -6,9 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 use provisioning_test_postgres::PgServer;
+use provisioning_test_support::manifest::{Module, TestManifest};
 
 use super::schedule::{HOSTS, Reload, SQLITE_HOST, host_name};
 use crate::common::{self, Serve};
@@ -146,13 +148,14 @@ impl HostSlot {
     pub fn reload_with(&self, reload: Reload, sandbox: &Sandbox) {
         let dir = self.manifest.parent().unwrap();
         let extra = |component: &str| {
-            format!(
-                "{}\n[modules.extra]\ncomponent = {component:?}\nallowed_hosts = [{origin:?}]\n\
-                 [modules.extra.settings]\nendpoint = {endpoint:?}\napi-key = {{ env = \"CHAOS_HMN_KEY\" }}\n",
-                self.good_manifest,
-                origin = sandbox.origin(),
-                endpoint = sandbox.hostmenow().endpoint(),
-            )
+            let extra = TestManifest::new().module(
+                "extra",
+                Module::new(component)
+                    .allow(&sandbox.origin())
+                    .setting("endpoint", &sandbox.hostmenow().endpoint())
+                    .secret_env("api-key", "CHAOS_HMN_KEY"),
+            );
+            format!("{}\n{}", self.good_manifest, extra.toml())
         };
         let text = match reload {
             Reload::NewComponent => extra(provisioning_components::HOSTMENOW_NEXT),
@@ -216,12 +219,11 @@ impl Cluster {
             std::fs::create_dir_all(&dir).unwrap();
             let journal = if index == SQLITE_HOST {
                 sqlite_journal = dir.join("journal.sqlite3");
-                "path = \"journal.sqlite3\"".to_string()
+                TestManifest::new().sqlite_journal("journal.sqlite3", "CHAOS_JOURNAL_KEY")
             } else {
-                "url = { env = \"CHAOS_JOURNAL_URL\" }".to_string()
+                TestManifest::new().postgres_journal("CHAOS_JOURNAL_URL", "CHAOS_JOURNAL_KEY")
             };
-            let manifest = dir.join("provisioning.toml");
-            std::fs::write(&manifest, manifest_text(&sandbox, &journal)).unwrap();
+            let manifest = manifest(&sandbox, journal).write(dir.join("provisioning.toml"));
             let envs = vec![
                 ("CHAOS_JOURNAL_URL".to_string(), pg_url.clone()),
                 ("CHAOS_JOURNAL_KEY".to_string(), journal_key()),
@@ -249,39 +251,39 @@ impl Cluster {
 }
 
 /// A host's manifest: the four provider modules and the misbehaving one,
-/// on the journal whose location line is `journal`.
-fn manifest_text(sandbox: &Sandbox, journal: &str) -> String {
-    format!(
-        "[journal]\n{journal}\nkey = {{ env = \"CHAOS_JOURNAL_KEY\" }}\nlease_seconds = 1\n\n\
-         [modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = {hmn_deadline}\n\
-         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"CHAOS_HMN_KEY\" }}\n\n\
-         [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = {wl_deadline}\n\
-         rate_limit = {{ requests = {WEBLINE_RATE}, per_seconds = 1 }}\n\
-         [modules.webline.settings]\nendpoint = {wl_endpoint:?}\napi-key = {{ env = \"CHAOS_WEBLINE_KEY\" }}\n\
-         activation-wait-seconds = \"0\"\n\n\
-         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-         password = {{ env = \"CHAOS_BLESTA_PASSWORD\" }}\n\n\
-         [modules.logicboxes]\ncomponent = {logicboxes:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.logicboxes.settings]\nendpoint = {origin:?}\nauth-userid = {lb_user:?}\n\
-         api-key = {{ env = \"CHAOS_LB_KEY\" }}\norder-id = {lb_order:?}\n\n\
-         [modules.misbehaving]\ncomponent = {misbehaving:?}\nallowed_hosts = [{origin:?}]\n\
-         deadline_ms = {mis_deadline}\n\
-         [modules.misbehaving.settings]\nbehaviour = \"ok\"\n",
-        hostmenow = provisioning_components::HOSTMENOW,
-        webline = provisioning_components::WEBLINE,
-        blesta = provisioning_components::BLESTA,
-        logicboxes = provisioning_components::LOGICBOXES,
-        misbehaving = provisioning_components::MISBEHAVING,
-        origin = sandbox.origin(),
-        hmn_endpoint = sandbox.hostmenow().endpoint(),
-        wl_endpoint = sandbox.webline().endpoint(),
-        blesta_endpoint = sandbox.blesta().endpoint(),
-        uid = blesta::UID,
-        lb_user = logicboxes::AUTH_USERID,
-        lb_order = logicboxes::ORDER_ID,
-        hmn_deadline = deadline_ms("hostmenow"),
-        wl_deadline = deadline_ms("webline"),
-        mis_deadline = deadline_ms("misbehaving"),
-    )
+/// on `journal`'s `[journal]` section.
+fn manifest(sandbox: &Sandbox, journal: TestManifest) -> TestManifest {
+    let deadline = |module: &str| Duration::from_millis(deadline_ms(module) as u64);
+    journal
+        .lease_seconds(1)
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .deadline(deadline("hostmenow"))
+                .secret_env("api-key", "CHAOS_HMN_KEY"),
+        )
+        .module(
+            "webline",
+            Module::webline(sandbox)
+                .deadline(deadline("webline"))
+                .rate_limit(WEBLINE_RATE as u32, 1)
+                .secret_env("api-key", "CHAOS_WEBLINE_KEY")
+                .setting("activation-wait-seconds", "0"),
+        )
+        .module(
+            "blesta",
+            Module::blesta(sandbox).secret_env("password", "CHAOS_BLESTA_PASSWORD"),
+        )
+        .module(
+            "logicboxes",
+            Module::logicboxes(sandbox)
+                .secret_env("api-key", "CHAOS_LB_KEY")
+                .setting("order-id", logicboxes::ORDER_ID),
+        )
+        .module(
+            "misbehaving",
+            Module::misbehaving("ok")
+                .allow(&sandbox.origin())
+                .deadline(deadline("misbehaving")),
+        )
 }

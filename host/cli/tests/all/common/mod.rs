@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
+use provisioning_host::SettingSource;
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::Value;
 
 pub mod php;
@@ -61,13 +63,9 @@ pub fn journal_key() -> String {
 pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
     let dir = fresh_dir(&format!("cli-journal-{name}"));
     seed_dead_host_entries(&dir.join("journal.sqlite3"), "svc-1", keys);
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!("[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"{JOURNAL_KEY_VAR}\" }}\n"),
-    )
-    .unwrap();
-    manifest
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", JOURNAL_KEY_VAR)
+        .write(dir.join("provisioning.toml"))
 }
 
 /// A fresh, empty directory for one test, named after `label` and this
@@ -236,26 +234,21 @@ pub fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     )
 }
 
-/// A manifest's text with a good HostMeNow module (key from `TEST_HMN_KEY`)
-/// and a Blesta module whose password comes from `blesta_password`, a
-/// setting source such as `{ env = "VAR" }` or `{ file = "path" }`.
+/// A manifest with a good HostMeNow module (key from `TEST_HMN_KEY`) and a
+/// Blesta module whose password comes from `blesta_password`.
 pub fn hostmenow_and_blesta(
     sandbox: &provisioning_sandbox::Sandbox,
-    blesta_password: &str,
-) -> String {
-    format!(
-        "[modules.hostmenow]\ncomponent = {hostmenow:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\n\
-         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-         password = {blesta_password}\n",
-        hostmenow = provisioning_components::HOSTMENOW,
-        blesta = provisioning_components::BLESTA,
-        origin = sandbox.origin(),
-        hmn_endpoint = sandbox.hostmenow().endpoint(),
-        blesta_endpoint = sandbox.blesta().endpoint(),
-        uid = provisioning_sandbox::blesta::UID,
-    )
+    blesta_password: SettingSource,
+) -> TestManifest {
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox).secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .module(
+            "blesta",
+            Module::blesta(sandbox).source("password", blesta_password),
+        )
 }
 
 /// A loopback port held bound but never listened on, so that every

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use provisioning_sandbox::blesta::LicenseStatus;
 use provisioning_sandbox::hostmenow::ServiceStatus;
@@ -11,6 +12,7 @@ use provisioning_sandbox::logicboxes::MailboxStatus;
 use provisioning_sandbox::webline::AccountStatus;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
 
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::Value;
 
 use super::{Serve, text};
@@ -94,30 +96,36 @@ pub fn start_serve(manifest: &Path, token: (&str, &str)) -> Serve {
 /// LogicBoxes gets no email order and Webline no activation wait here: the
 /// platforms' products give them per call.
 pub fn all_providers_manifest(sandbox: &Sandbox, hostmenow: &str) -> String {
-    let origin = sandbox.origin();
-    format!(
-        "[journal]\npath = \"journal.sqlite3\"\nkey = {{ env = \"TEST_JOURNAL_KEY\" }}\n\n\
-         [modules.hostmenow]\ncomponent = {hmn:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.hostmenow.settings]\nendpoint = {hmn_endpoint:?}\napi-key = {{ env = \"TEST_HMN_KEY\" }}\n\n\
-         [modules.blesta]\ncomponent = {blesta:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.blesta.settings]\nendpoint = {blesta_endpoint:?}\nuid = {uid:?}\n\
-         password = {{ env = \"TEST_BLESTA_PASSWORD\" }}\n\n\
-         [modules.webline]\ncomponent = {webline:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.webline.settings]\nendpoint = {webline_endpoint:?}\napi-key = {{ env = \"TEST_WEBLINE_KEY\" }}\n\n\
-         [modules.logicboxes]\ncomponent = {lb:?}\nallowed_hosts = [{origin:?}]\ndeadline_ms = 10000\n\
-         [modules.logicboxes.settings]\nendpoint = {lb_endpoint:?}\nauth-userid = {userid:?}\n\
-         api-key = {{ env = \"TEST_LB_KEY\" }}\n",
-        hmn = hostmenow,
-        hmn_endpoint = sandbox.hostmenow().endpoint(),
-        blesta = provisioning_components::BLESTA,
-        blesta_endpoint = sandbox.blesta().endpoint(),
-        uid = blesta::UID,
-        webline = provisioning_components::WEBLINE,
-        webline_endpoint = sandbox.webline().endpoint(),
-        lb = provisioning_components::LOGICBOXES,
-        lb_endpoint = sandbox.logicboxes().origin(),
-        userid = logicboxes::AUTH_USERID,
-    )
+    let deadline = Duration::from_secs(10);
+    TestManifest::new()
+        .sqlite_journal("journal.sqlite3", "TEST_JOURNAL_KEY")
+        .module(
+            "hostmenow",
+            Module::new(hostmenow)
+                .allow(&sandbox.origin())
+                .deadline(deadline)
+                .setting("endpoint", &sandbox.hostmenow().endpoint())
+                .secret_env("api-key", "TEST_HMN_KEY"),
+        )
+        .module(
+            "blesta",
+            Module::blesta(sandbox)
+                .deadline(deadline)
+                .secret_env("password", "TEST_BLESTA_PASSWORD"),
+        )
+        .module(
+            "webline",
+            Module::webline(sandbox)
+                .deadline(deadline)
+                .secret_env("api-key", "TEST_WEBLINE_KEY"),
+        )
+        .module(
+            "logicboxes",
+            Module::logicboxes(sandbox)
+                .deadline(deadline)
+                .secret_env("api-key", "TEST_LB_KEY"),
+        )
+        .toml()
 }
 
 /// Where a provider's record of one platform's service stands.
