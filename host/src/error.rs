@@ -212,7 +212,7 @@ impl CallError {
 /// `provisioning call --json` and `usage` lines. In JSON:
 /// `{"kind": "rate-limited", "message": "...", "retry_after_seconds": 60,
 /// "uncertain": false}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorReport {
     /// The stable kind ([`CallError::kind`], or `invalid-config` and
     /// friends for a module that did not load).

@@ -9,7 +9,8 @@
 //!   in step with the manifest as it changes ([`ReloadReport`]).
 //! - [`Manifest`] is the operator's TOML description of the modules.
 //! - [`Request`] / [`Response`] / [`CallError`] are one call's input, answer
-//!   and failure; [`types`] holds the contract's records.
+//!   and failure; [`types`] holds the contract's records, and [`wire`] their
+//!   one JSON form (the contract's own words) with its OpenAPI schemas.
 //! - [`sync_usage`] reads usage for many services at once; every call, its
 //!   and any other, is paced under its provider's [`RequestRate`].
 //!
@@ -51,6 +52,7 @@ mod reuse;
 mod store;
 pub mod telemetry;
 mod usage_sync;
+pub mod wire;
 
 pub use bindings::types;
 pub use engine::{HostOptions, KEEP_RESIDENT_BYTES};

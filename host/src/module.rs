@@ -346,6 +346,7 @@ pub struct Inspection {
     /// The component's imports.
     pub imports: Vec<String>,
     /// The module's own description.
+    #[serde(serialize_with = "crate::wire::as_json::serialize")]
     pub info: ModuleInfo,
 }
 

@@ -48,14 +48,14 @@ macro_rules! contract_functions {
         /// "unpaid"}`. What the contract makes optional may be left out: a
         /// service's `option` fields and its `custom_fields` (empty),
         /// `reason` and `app`.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(tag = "function", rename_all = "kebab-case")]
         pub enum Request {
             $(
                 $(#[doc = $doc])*
                 $variant $({
                     $(#[doc = $service_doc])*
-                    #[serde(deserialize_with = "service_with_defaults")]
+                    #[serde(with = "crate::wire::as_json")]
                     $service: Service,
                     $($(#[$field_meta])* $field: $field_type,)*
                 })?,
@@ -198,24 +198,6 @@ contract_functions! {
     ListAccounts = "list-accounts", Read -> Accounts;
 }
 
-/// Reads a service record from JSON (or any serde format), taking what the
-/// contract makes optional as absent: every `option` field (serde's own
-/// rule) and `custom_fields`, a list, as empty. The one reading of a
-/// service: [`Request`] and [`crate::UsageJob`] both go through it.
-pub(crate) fn service_with_defaults<'de, D>(deserializer: D) -> Result<Service, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    use serde::de::Error as _;
-    let mut value = serde_json::Value::deserialize(deserializer)?;
-    if let Some(service) = value.as_object_mut() {
-        service
-            .entry("custom_fields")
-            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    }
-    Service::deserialize(value).map_err(D::Error::custom)
-}
-
 impl Request {
     /// Whether the request changes something at the provider. Mutating
     /// calls are journaled and never retried by the host.
@@ -244,9 +226,11 @@ impl Request {
     }
 }
 
-/// The successful answer of a call, one case per kind of result.
+/// The successful answer of a call, one case per kind of result. In JSON
+/// (and as an OpenAPI schema) it is [`crate::wire::Response`]: `{"kind":
+/// "status", "value": {"state": "active", ...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+#[serde(into = "crate::wire::Response", from = "crate::wire::Response")]
 pub enum Response {
     /// From test-connection.
     Connection(ConnectionStatus),

@@ -51,20 +51,24 @@ use queue::Queue;
 ///
 /// In JSON (a line of a services file):
 /// `{"module": "hostmenow", "service": {"service_id": "456", ...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageJob {
     /// The module's name in the manifest.
     pub module: String,
     /// The service, as for any call (its `remote_id` when the provider
     /// needs it).
-    #[serde(deserialize_with = "crate::request::service_with_defaults")]
+    #[serde(with = "crate::wire::as_json")]
     pub service: Service,
     /// Settings for this service's call (a billing platform's product
     /// settings), overriding the module's configured ones by name; none
     /// when left out. As for any call, only the module's product settings
     /// ([`crate::CallOptions::settings`]): another refuses this service's
     /// read `invalid-input`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::wire::as_json"
+    )]
     pub settings: Vec<Setting>,
 }
 
@@ -101,7 +105,7 @@ impl Default for SyncOptions {
 }
 
 /// What a sync learnt of one service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UsageReport {
     /// The module's name.
     pub module: String,
@@ -120,11 +124,11 @@ pub struct UsageReport {
 /// A service's usage, or the error that kept it (in JSON `"ok": {...}` or
 /// `"error": {...}` in the one shape of [`ErrorReport`], as
 /// `provisioning call --json` prints them).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageResult {
     /// The contract's usage figures.
-    Ok(Usage),
+    Ok(#[serde(with = "crate::wire::as_json")] Usage),
     /// The call failed or was not made.
     Error(ErrorReport),
 }
@@ -145,7 +149,7 @@ impl UsageReport {
 }
 
 /// What a whole sync came to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SyncSummary {
     /// Services reported on.
     pub services: usize,
