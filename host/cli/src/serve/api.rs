@@ -119,7 +119,7 @@ fn describe(module: &LoadedModule) -> Value {
         "ready": true,
         "digest": module.digest(),
         "allowed_hosts": module.policy().origins().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "info": module.info(),
+        "info": provisioning_host::wire::Contract::into_json(module.info().clone()),
     })
 }
 

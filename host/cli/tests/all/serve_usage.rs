@@ -145,7 +145,7 @@ async fn five_hundred_services(reuse: Option<Value>) {
                 figure(result, "disk"),
                 (
                     record.disk_used_mb,
-                    json!({ "Value": record.disk_limit_mb as f64 })
+                    json!({ "value": record.disk_limit_mb as f64 })
                 ),
                 "{result}"
             );
@@ -153,7 +153,7 @@ async fn five_hundred_services(reuse: Option<Value>) {
                 figure(result, "bandwidth"),
                 (
                     record.bandwidth_used_mb,
-                    json!({ "Value": record.bandwidth_limit_mb as f64 })
+                    json!({ "value": record.bandwidth_limit_mb as f64 })
                 ),
                 "{result}"
             );
