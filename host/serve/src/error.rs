@@ -9,30 +9,59 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use provisioning_host::ModuleLoadError;
 use provisioning_host::logging::redact_live;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::answers::LoadFailure;
 
 /// A refused request: an HTTP status and the typed error body.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    kind: &'static str,
-    message: String,
-    /// Why a module is not ready, for `module-not-ready`.
-    reason: Option<Value>,
+    body: ErrorBody,
+}
+
+/// The body of every refusal: nothing was done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was refused, and why.
+    pub error: ApiErrorDetail,
+}
+
+/// [`ErrorBody::error`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorDetail {
+    /// Stable machine-readable kind: unauthorized, malformed-request,
+    /// body-too-large, request-timeout, unknown-route, unknown-module,
+    /// module-not-ready, not-pending, in-flight, finding-required,
+    /// finding-not-applicable, attempt-running, not-journaled,
+    /// remote-id-required, no-journal, journal, journal-unavailable,
+    /// too-many-services, host.
+    #[schema(value_type = String, example = "unknown-module")]
+    pub kind: &'static str,
+    /// For a person; never holds a secret.
+    pub message: String,
+    /// For `module-not-ready`: why the module did not load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<LoadFailure>,
 }
 
 impl ApiError {
-    pub(super) fn new(
+    pub(crate) fn new(
         status: StatusCode,
         kind: &'static str,
         message: impl Into<String>,
     ) -> ApiError {
         ApiError {
             status,
-            kind,
-            message: message.into(),
-            reason: None,
+            body: ErrorBody {
+                error: ApiErrorDetail {
+                    kind,
+                    message: message.into(),
+                    reason: None,
+                },
+            },
         }
     }
 
@@ -50,7 +79,7 @@ impl ApiError {
         response
     }
 
-    pub(super) fn unknown_module(name: &str) -> ApiError {
+    pub(crate) fn unknown_module(name: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown-module",
@@ -59,38 +88,27 @@ impl ApiError {
     }
 
     /// 503 for a module of the manifest that did not load.
-    pub(super) fn not_ready(failure: &ModuleLoadError) -> ApiError {
-        ApiError {
-            reason: Some(failure_json(failure)),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "module-not-ready",
-                format!(
-                    "module `{}` is not ready ({}): {}",
-                    failure.module, failure.kind, failure.message
-                ),
-            )
-        }
+    pub(crate) fn not_ready(failure: &ModuleLoadError) -> ApiError {
+        let mut refused = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "module-not-ready",
+            format!(
+                "module `{}` is not ready ({}): {}",
+                failure.module, failure.kind, failure.message
+            ),
+        );
+        refused.body.error.reason = Some(LoadFailure::of(failure));
+        refused
     }
-}
-
-/// A load failure as the API shows it: its kind and message (which never
-/// hold a secret's value).
-pub(super) fn failure_json(failure: &ModuleLoadError) -> Value {
-    json!({ "kind": failure.kind, "message": redact_live(&failure.message) })
 }
 
 impl IntoResponse for ApiError {
     /// The error body, its message masked: a refusal may quote what the
     /// client sent (a field's value), and no secret the host holds (the
     /// serve token among them) is echoed.
-    fn into_response(self) -> Response {
-        let message = redact_live(&self.message);
-        let mut body = json!({ "error": { "kind": self.kind, "message": message } });
-        if let Some(reason) = self.reason {
-            body["error"]["reason"] = reason;
-        }
-        (self.status, Json(body)).into_response()
+    fn into_response(mut self) -> Response {
+        self.body.error.message = redact_live(&self.body.error.message);
+        (self.status, Json(self.body)).into_response()
     }
 }
 

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use provisioning_host::{Host, Manifest, ReloadReport};
 
-use super::notify;
-use super::observe::{Refusal, ReloadStatus};
-use super::tls::Tls;
+use crate::notify;
+use crate::observe::{Refusal, ReloadStatus};
+use crate::tls::Tls;
 
 /// Reads the manifest again and applies it ([`Host::apply_manifest`]).
 async fn apply(host: &Host, manifest: &Path) -> anyhow::Result<ReloadReport> {

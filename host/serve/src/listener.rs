@@ -47,45 +47,44 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::error::ApiError;
-use super::tls::Tls;
+use crate::error::ApiError;
+use crate::tls::Tls;
 
-/// The transport's arguments of `serve`.
-#[derive(Debug, clap::Args)]
+/// How serve's transport runs.
+#[derive(Debug, Clone)]
 pub struct Transport {
     /// Serve HTTPS with this certificate chain (PEM, the server's
-    /// certificate first). Read again on every reload.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
+    /// certificate first) and its private key (PEM: PKCS#8, PKCS#1 or
+    /// SEC1); both read again on every reload.
+    pub tls: Option<TlsFiles>,
     /// How long a client has to send a request's head (and, with TLS, to
-    /// complete the handshake before it), in milliseconds; also how long
-    /// an idle kept-alive connection stays open.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
-    header_timeout_ms: u64,
+    /// complete the handshake before it); also how long an idle
+    /// kept-alive connection stays open.
+    pub header_timeout: Duration,
     /// How long a client has to send a request's body once its head has
-    /// arrived, in milliseconds.
-    #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u64).range(1..))]
-    body_timeout_ms: u64,
+    /// arrived.
+    pub body_timeout: Duration,
     /// Most connections open at once; more wait in the kernel's accept
     /// queue until one closes.
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
-    max_connections: u32,
+    pub max_connections: u32,
+}
+
+/// The certificate chain and key files of HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's first.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
 }
 
 impl Transport {
     /// The certificate and key, when serving HTTPS.
     pub fn tls(&self) -> anyhow::Result<Option<Arc<Tls>>> {
-        match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Tls::load(cert, key).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    fn header_timeout(&self) -> Duration {
-        Duration::from_millis(self.header_timeout_ms)
+        self.tls
+            .as_ref()
+            .map(|files| Tls::load(&files.cert, &files.key))
+            .transpose()
     }
 }
 
@@ -99,17 +98,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let app = app.layer(axum::middleware::from_fn_with_state(
-        Duration::from_millis(args.body_timeout_ms),
+        args.body_timeout,
         body_deadline,
     ));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(args.header_timeout());
+        .header_read_timeout(args.header_timeout);
     let connection = Connection {
         http,
         app,
         tls: tls.map(|tls| tls.acceptor()),
-        handshake_timeout: args.header_timeout(),
+        handshake_timeout: args.header_timeout,
     };
     let slots = Arc::new(Semaphore::new(args.max_connections as usize));
     let (stop, stopping) = watch::channel(false);
@@ -336,10 +335,9 @@ mod tests {
             }),
         );
         let transport = Transport {
-            tls_cert: None,
-            tls_key: None,
-            header_timeout_ms: 60_000,
-            body_timeout_ms: 60_000,
+            tls: None,
+            header_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             max_connections: 4,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -14,18 +14,22 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 use provisioning_host::Host;
 use provisioning_host::logging::redact_live;
-use serde_json::json;
+use serde::Serialize;
 use tracing::Instrument;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::answers::{JournalReadiness, Live, LiveStatus, ModuleCounts, Ready};
 
 /// The header a request id travels in, both ways.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,11 +73,12 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 /// (open), and with its reason for the token's `GET /v1/health`.
 #[derive(Debug, Clone, Default)]
 pub struct ReloadStatus {
-    last: Arc<Mutex<Option<LastReload>>>,
+    last: Arc<Mutex<Option<Recorded>>>,
 }
 
+/// A reload as recorded.
 #[derive(Debug, Clone)]
-struct LastReload {
+struct Recorded {
     refusal: Refusal,
     at: std::time::SystemTime,
 }
@@ -106,45 +111,103 @@ impl ReloadStatus {
         *self
             .last
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(LastReload {
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Recorded {
             refusal,
             at: std::time::SystemTime::now(),
         });
     }
 
-    /// The last reload as readiness shows it without the token: accepted
-    /// or refused, when, and what was refused as states and counts; with
-    /// `reason`, also why (masked), for the token's routes.
-    pub fn json(&self, with_reason: bool) -> serde_json::Value {
-        let last = self
-            .last
+    fn last(&self) -> Option<Recorded> {
+        self.last
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let Some(LastReload { refusal, at }) = last else {
-            return json!(null);
-        };
-        let mut shown = json!({
-            "result": if refusal.refused() { "refused" } else { "accepted" },
-            "at_unix_seconds": at
+            .clone()
+    }
+
+    /// The last reload as readiness shows it without the token: accepted
+    /// or refused, when, and what was refused as states and counts (null
+    /// before the first reload).
+    pub fn shown(&self) -> Option<LastReload> {
+        self.last().map(|recorded| recorded.shown())
+    }
+
+    /// [`ReloadStatus::shown`] with why (masked), for the token's routes.
+    pub fn with_reason(&self) -> Option<LastReloadWithReason> {
+        self.last().map(|recorded| LastReloadWithReason {
+            reason: (!recorded.refusal.reasons.is_empty())
+                .then(|| redact_live(&recorded.refusal.reasons.join("; "))),
+            last: recorded.shown(),
+        })
+    }
+}
+
+impl Recorded {
+    fn shown(&self) -> LastReload {
+        let refusal = &self.refusal;
+        LastReload {
+            result: if refusal.refused() {
+                ReloadResult::Refused
+            } else {
+                ReloadResult::Accepted
+            },
+            at_unix_seconds: self
+                .at
                 .duration_since(std::time::SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs(),
-            "refused": {
-                "manifest": refusal.manifest,
-                "modules": refusal.modules,
-                "tls": refusal.tls,
+            refused: ReloadRefused {
+                manifest: refusal.manifest,
+                modules: refusal.modules,
+                tls: refusal.tls,
             },
-        });
-        if with_reason {
-            shown["reason"] = if refusal.reasons.is_empty() {
-                json!(null)
-            } else {
-                json!(redact_live(&refusal.reasons.join("; ")))
-            };
         }
-        shown
     }
+}
+
+/// The last reload, as anyone may see it: states and counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastReload {
+    /// Whether it applied (`accepted`) or refused something (`refused`).
+    pub result: ReloadResult,
+    /// When it happened.
+    pub at_unix_seconds: u64,
+    /// What it refused.
+    pub refused: ReloadRefused,
+}
+
+/// [`LastReload::result`].
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadResult {
+    /// Nothing was refused.
+    Accepted,
+    /// The manifest, a module's new version or the TLS certificate was
+    /// refused (the old ones keep serving).
+    Refused,
+}
+
+/// What a reload refused: the manifest (unreadable, nothing applied), how
+/// many modules' new versions, the TLS certificate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadRefused {
+    /// The manifest could not be read or parsed: nothing was applied.
+    pub manifest: bool,
+    /// Modules whose new version was refused.
+    pub modules: usize,
+    /// The TLS certificate or key was refused.
+    pub tls: bool,
+}
+
+/// The last reload with why, behind the token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastReloadWithReason {
+    /// States and counts.
+    #[serde(flatten)]
+    pub last: LastReload,
+    /// Why each refusal happened (files and modules named, secrets
+    /// masked); null when nothing was refused.
+    #[schema(required = true)]
+    pub reason: Option<String>,
 }
 
 /// What the unauthenticated routes share.
@@ -158,15 +221,31 @@ pub struct Observed {
     pub reloads: ReloadStatus,
 }
 
-/// The routes an operator's tools call without the token.
-pub fn routes(observed: Observed) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .route("/v1/health/live", get(live))
-        .route("/v1/health/ready", get(ready))
-        .with_state(observed)
+/// The routes an operator's tools call without the token, and their
+/// documentation (each marked open: `security: []`).
+pub fn routes() -> OpenApiRouter<Observed> {
+    let mut routes = OpenApiRouter::new()
+        .routes(routes!(scrape))
+        .routes(routes!(live))
+        .routes(routes!(ready));
+    for item in routes.get_openapi_mut().paths.paths.values_mut() {
+        if let Some(operation) = item.get.as_mut() {
+            operation.security = Some(Vec::new());
+        }
+    }
+    routes
 }
 
+/// The Prometheus scrape (text format 0.0.4): counts and durations by
+/// module, function and outcome kind, never a secret, a service or a key.
+/// No token needed.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operator",
+    responses((status = 200, description = "The exposition.", body = String, content_type = "text/plain"))
+)]
 async fn scrape(State(observed): State<Observed>) -> Response {
     observed.host.record_state().await;
     (
@@ -181,29 +260,58 @@ async fn scrape(State(observed): State<Observed>) -> Response {
         .into_response()
 }
 
-/// The process answers.
-async fn live() -> Json<serde_json::Value> {
-    Json(json!({ "status": "live" }))
+/// Liveness: the process answers. No token needed.
+#[utoipa::path(
+    get,
+    path = "/v1/health/live",
+    operation_id = "healthLive",
+    tag = "operator",
+    responses((status = 200, description = "Alive.", body = Live))
+)]
+async fn live() -> Json<Live> {
+    Json(Live {
+        status: LiveStatus::Live,
+    })
 }
 
-/// Ready when every module of the manifest is loaded and the journal (if
-/// any) takes writes; 503 otherwise. The last reload's result is shown
-/// either way: a refused reload leaves the old versions serving.
+/// Readiness: every module of the manifest loaded and the journal (if
+/// any) takes writes, with the last reload's result. No token needed; it
+/// shows counts, never module names or settings.
+///
+/// The last reload's result is shown either way: a refused reload leaves
+/// the old versions serving.
+#[utoipa::path(
+    get,
+    path = "/v1/health/ready",
+    operation_id = "healthReady",
+    tag = "operator",
+    responses(
+        (status = 200, description = "Ready.", body = Ready),
+        (status = 503, description = "Not ready: a module of the manifest did not load, or the journal does not take writes.", body = Ready),
+    )
+)]
 async fn ready(State(observed): State<Observed>) -> Response {
     let host = &observed.host;
     let not_ready = host.not_ready().len();
     let journal = match host.journal() {
-        None => json!({ "configured": false }),
+        None => JournalReadiness {
+            configured: false,
+            writable: None,
+            checked_seconds_ago: None,
+        },
         Some(journal) => journal_readiness(journal).await,
     };
-    let journal_ok = journal["writable"] != json!(false);
+    let journal_ok = journal.writable != Some(false);
     let is_ready = not_ready == 0 && journal_ok;
-    let body = json!({
-        "ready": is_ready,
-        "modules": { "loaded": host.modules().len(), "not_ready": not_ready },
-        "journal": journal,
-        "last_reload": observed.reloads.json(false),
-    });
+    let body = Ready {
+        ready: is_ready,
+        modules: ModuleCounts {
+            loaded: host.modules().len(),
+            not_ready,
+        },
+        journal,
+        last_reload: observed.reloads.shown(),
+    };
     let status = if is_ready {
         StatusCode::OK
     } else {
@@ -215,13 +323,13 @@ async fn ready(State(observed): State<Observed>) -> Response {
 /// Whether the journal takes writes, as last seen: its latest write probe
 /// taken and answered in time, with how long ago it was checked. Never a
 /// wait behind the journal's writers ([`provisioning_host::Journal::status`]).
-async fn journal_readiness(journal: &provisioning_host::Journal) -> serde_json::Value {
+async fn journal_readiness(journal: &provisioning_host::Journal) -> JournalReadiness {
     let status = journal.status().await;
-    json!({
-        "configured": true,
-        "writable": status.writable,
-        "checked_seconds_ago": status.checked_age.map(|age| age.as_secs_f64()),
-    })
+    JournalReadiness {
+        configured: true,
+        writable: Some(status.writable),
+        checked_seconds_ago: Some(status.checked_age.map(|age| age.as_secs_f64())),
+    }
 }
 
 /// What a call handler tells the access log about the call it ran.

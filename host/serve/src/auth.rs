@@ -7,7 +7,7 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Shortest token the server accepts from its operator.
 const MIN_TOKEN_LEN: usize = 16;
@@ -69,7 +69,7 @@ pub async fn require_token(State(token): State<Token>, request: Request, next: N
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn only_the_exact_token_matches() {
