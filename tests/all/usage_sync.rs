@@ -107,17 +107,13 @@ fn seed(sim: &hostmenow::HostMeNow, count: usize) -> Vec<UsageJob> {
         .collect()
 }
 
+/// A service as a usage run knows it: no credentials, no client.
 fn service(id: &str) -> Service {
     Service {
-        service_id: id.into(),
-        remote_id: None,
-        domain: Some(format!("{id}.example.com")),
         username: None,
         password: None,
-        package: Some("101".into()),
-        billing_cycle: Some("monthly".into()),
         client: None,
-        custom_fields: Vec::new(),
+        ..provisioning_test_support::service(id)
     }
 }
 

@@ -66,7 +66,10 @@ pub fn setting(name: &str, value: &str) -> Setting {
     }
 }
 
-/// A complete service record for HostMeNow's product 101.
+/// The service fixture: a complete record for HostMeNow's product 101.
+/// A test that needs another changes it with struct update syntax
+/// (`Service { package: Some("1".into()), ..service(id) }`), or starts
+/// from [`bare_service`].
 pub fn service(id: &str) -> Service {
     Service {
         service_id: id.into(),
@@ -90,6 +93,54 @@ pub fn service(id: &str) -> Service {
             language: Some("en".into()),
         }),
         custom_fields: Vec::new(),
+    }
+}
+
+/// A service record with only its id (what a read of a module that ignores
+/// the rest needs).
+pub fn bare_service(id: &str) -> Service {
+    Service {
+        service_id: id.into(),
+        remote_id: None,
+        domain: None,
+        username: None,
+        password: None,
+        package: None,
+        billing_cycle: None,
+        client: None,
+        custom_fields: Vec::new(),
+    }
+}
+
+/// `service` in serve's JSON as a platform sends it: the fields it has,
+/// none of them `null`.
+pub fn service_json(service: &Service) -> serde_json::Value {
+    let mut json = serde_json::to_value(service).expect("a service serializes");
+    strip_nulls(&mut json);
+    json
+}
+
+fn strip_nulls(value: &mut serde_json::Value) {
+    if let serde_json::Value::Object(fields) = value {
+        fields.retain(|_, field| !field.is_null());
+        fields.values_mut().for_each(strip_nulls);
+    }
+}
+
+/// A client in Tanzania, as Webline (a Tanzanian registrar) requires.
+pub fn tanzanian_client() -> Contact {
+    Contact {
+        first_name: "Asha".into(),
+        last_name: "Mushi".into(),
+        company: None,
+        email: "asha@example.co.tz".into(),
+        phone: Some("+255712345678".into()),
+        address: None,
+        city: Some("Dar es Salaam".into()),
+        state: None,
+        postcode: None,
+        country: Some("TZ".into()),
+        language: Some("sw".into()),
     }
 }
 

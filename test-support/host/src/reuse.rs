@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use provisioning_host::types::{Service, Setting, Usage};
+use provisioning_host::types::{Setting, Usage};
 use provisioning_host::{
     Host, Limits, ModuleConfig, ReusePolicy, SyncOptions, UsageJob, UsageReport, UsageResult,
     sync_usage,
 };
 
-use crate::setting;
+use crate::{bare_service, setting};
 
 pub const DEADLINE: Duration = Duration::from_secs(2);
 pub const MEMORY_CAP: usize = 32 << 20;
@@ -36,24 +36,10 @@ pub async fn host(target: &str) -> Arc<Host> {
     Arc::new(host)
 }
 
-pub fn service(id: &str) -> Service {
-    Service {
-        service_id: id.into(),
-        remote_id: None,
-        domain: None,
-        username: None,
-        password: None,
-        package: None,
-        billing_cycle: None,
-        client: None,
-        custom_fields: Vec::new(),
-    }
-}
-
 pub fn job(id: &str, settings: Vec<Setting>) -> UsageJob {
     UsageJob {
         module: "misbehaving".into(),
-        service: service(id),
+        service: bare_service(id),
         settings,
     }
 }

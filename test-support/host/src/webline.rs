@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
-use provisioning_host::types::{Contact, CreatedAccount, Service, Setting};
+use provisioning_host::types::{CreatedAccount, Service};
 use provisioning_host::{CallError, Host, Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::{Sandbox, webline};
+
+use crate::{bare_service, tanzanian_client};
+pub use crate::{error_kind, setting};
 
 /// Deadline for the module: room for create-account's wait for `active`
 /// in the tests that use one, far below the host's default 30 s.
@@ -66,38 +69,14 @@ pub async fn host_configured_with(sandbox: &Sandbox, name: &str, value: &str) ->
     host
 }
 
-/// A per-call setting.
-pub fn setting(name: &str, value: &str) -> Setting {
-    Setting {
-        name: name.into(),
-        value: value.into(),
-    }
-}
-
 /// A service record for `domain` on Webline package `package`.
 pub fn service(domain: &str, package: &str) -> Service {
     Service {
-        service_id: format!("svc-{domain}"),
-        remote_id: None,
         domain: Some(domain.into()),
-        username: None,
-        password: None,
         package: Some(package.into()),
         billing_cycle: Some("monthly".into()),
-        client: Some(Contact {
-            first_name: "Asha".into(),
-            last_name: "Mushi".into(),
-            company: None,
-            email: "asha@example.co.tz".into(),
-            phone: Some("+255712345678".into()),
-            address: None,
-            city: Some("Dar es Salaam".into()),
-            state: None,
-            postcode: None,
-            country: Some("TZ".into()),
-            language: Some("sw".into()),
-        }),
-        custom_fields: Vec::new(),
+        client: Some(tanzanian_client()),
+        ..bare_service(&format!("svc-{domain}"))
     }
 }
 
@@ -106,13 +85,5 @@ pub fn created(result: Result<Response, CallError>) -> CreatedAccount {
     match result {
         Ok(Response::Created(account)) => account,
         other => panic!("expected a created account, got {other:?}"),
-    }
-}
-
-/// The error kind of a failed call; panics with the answer if it succeeded.
-pub fn error_kind(result: &Result<Response, CallError>) -> &'static str {
-    match result {
-        Ok(response) => panic!("expected an error, got {response:?}"),
-        Err(error) => error.kind(),
     }
 }

@@ -15,9 +15,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::text;
+use provisioning_host::types::Service;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
 use provisioning_test_support::manifest::{Module, TestManifest};
+use provisioning_test_support::service_json;
 
 const KEY_VAR: &str = "TEST_JOURNAL_KEY";
 const API_KEY_VAR: &str = "TEST_WEBLINE_KEY";
@@ -73,16 +75,9 @@ fn setup_service(manifest: &str, name: &str) -> (String, String) {
     let service = std::path::Path::new(manifest).with_file_name(format!("{name}.json"));
     std::fs::write(
         &service,
-        serde_json::json!({
-            "service_id": format!("svc-{name}"),
-            "domain": format!("{name}.co.tz"),
-            "package": "1",
-            "billing_cycle": "monthly",
-            "client": {
-                "first_name": "Asha", "last_name": "Mushi", "email": "asha@example.co.tz",
-                "phone": "+255712345678", "country": "TZ"
-            },
-            "custom_fields": []
+        service_json(&Service {
+            service_id: format!("svc-{name}"),
+            ..provisioning_test_support::webline::service(&format!("{name}.co.tz"), "1")
         })
         .to_string(),
     )

@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use common::{Serve, answer};
 use provisioning_host::SettingSource;
+use provisioning_host::types::Service;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_test_support::manifest::{Module, TestManifest};
+use provisioning_test_support::service_json;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-test-token-0123456789";
@@ -105,12 +107,13 @@ fn rebuilt(component: &Path, label: &str) -> Vec<u8> {
     bytes
 }
 
+/// The password of every [`service`]: never in an answer or a log.
+const PASSWORD: &str = "Serve-Pa55word!";
+
 fn service(id: &str) -> Value {
-    json!({
-        "service_id": id, "domain": format!("{id}.example.com"), "username": format!("u{id}"),
-        "password": "Serve-Pa55word!", "package": "101", "billing_cycle": "monthly",
-        "client": { "first_name": "Test", "last_name": "Client", "email": "c@example.com" },
-        "custom_fields": []
+    service_json(&Service {
+        password: Some(PASSWORD.into()),
+        ..provisioning_test_support::service(id)
     })
 }
 
@@ -413,7 +416,7 @@ async fn calls_answer_typed_results_and_the_journal_is_read_and_acknowledged() {
             .map(|e| e["id"].as_i64().unwrap())
             .collect();
         assert!(ids.contains(&entry), "{pending}");
-        assert!(!pending.to_string().contains("Serve-Pa55word!"));
+        assert!(!pending.to_string().contains(PASSWORD));
         let (status, acked) = server.post(&format!("/v1/journal/{entry}/ack"), &json!({}));
         assert_eq!((status, acked["acknowledged"].as_i64()), (200, Some(entry)));
         let (status, again) = server.post(&format!("/v1/journal/{entry}/ack"), &json!({}));

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Serve, answer};
+use provisioning_host::types::Service;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_test_support::manifest::{Module, TestManifest};
+use provisioning_test_support::service_json;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "observe-test-token-0123456789";
@@ -62,11 +64,13 @@ fn start(manifest: &Path, extra: &[&str]) -> Serve {
     )
 }
 
+/// The password of every [`service`]: never in a metric or a log.
+const PASSWORD: &str = "Observe-Pa55word!";
+
 fn service(id: &str) -> Value {
-    json!({
-        "service_id": id, "domain": format!("{id}.example.com"), "username": format!("u{id}"),
-        "password": "Observe-Pa55word!", "package": "101", "billing_cycle": "monthly",
-        "client": { "first_name": "Test", "last_name": "Client", "email": "c@example.com" }
+    service_json(&Service {
+        password: Some(PASSWORD.into()),
+        ..provisioning_test_support::service(id)
     })
 }
 
@@ -296,7 +300,7 @@ async fn the_scrape_counts_exactly_the_calls_that_were_made() {
     // Counts only: no secret, no service, no key.
     for private in [
         hostmenow::API_KEY,
-        "Observe-Pa55word!",
+        PASSWORD,
         "svc-missing",
         "svc-gone",
         "create-svc-gone",
@@ -535,7 +539,7 @@ async fn json_logs_carry_the_request_id_and_the_calls_fields_on_every_line() {
             assert_eq!(call["journal_entry"], entry, "{line}");
         }
     }
-    assert!(!log.contains("Observe-Pa55word!"), "the password is masked");
+    assert!(!log.contains(PASSWORD), "the password is masked");
     assert!(!log.contains(hostmenow::API_KEY), "the API key is masked");
 }
 

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::Serve;
+use provisioning_host::types::Service;
 use provisioning_sandbox::{Sandbox, blesta, hostmenow};
 use provisioning_test_support::manifest::{Module, env};
+use provisioning_test_support::service_json;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "serve-usage-test-token-0123456789";
@@ -24,10 +26,13 @@ const TOKEN_VAR: &str = "TEST_SERVE_USAGE_TOKEN";
 const HOSTMENOW_SERVICES: usize = 450;
 const SERVICES: usize = 500;
 
+/// A service as a usage run knows it: no credentials, no client.
 fn service(id: &str) -> Value {
-    json!({
-        "service_id": id, "domain": format!("{id}.example.com"),
-        "package": "101", "billing_cycle": "monthly"
+    service_json(&Service {
+        username: None,
+        password: None,
+        client: None,
+        ..provisioning_test_support::service(id)
     })
 }
 

@@ -14,9 +14,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::Serve;
+use provisioning_host::types::Service;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
 use provisioning_test_support::manifest::{Module, TestManifest};
+use provisioning_test_support::service_json;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "several-hosts-token-0123456789";
@@ -67,14 +69,9 @@ fn start(manifest: &std::path::Path, journal_key: &str, envs: &[(&str, &str)]) -
 
 /// The service a key creates: one request per key, whichever host gets it.
 fn service(key: usize) -> Value {
-    json!({
-        "service_id": format!("svc-{key}"), "domain": format!("shared{key}.co.tz"), "package": "1",
-        "billing_cycle": "monthly",
-        "client": {
-            "first_name": "Asha", "last_name": "Mushi", "email": "asha@example.co.tz",
-            "phone": "+255712345678", "country": "TZ"
-        },
-        "custom_fields": []
+    service_json(&Service {
+        service_id: format!("svc-{key}"),
+        ..provisioning_test_support::webline::service(&format!("shared{key}.co.tz"), "1")
     })
 }
 
