@@ -167,10 +167,10 @@ async fn start(manifest: &Manifest, db: &mut Database) -> anyhow::Result<Host> {
         };
         // The answer is kept with its credentials masked; the journal hands
         // them over unsealed beside it.
-        if let Ok(Response::Created(created)) = serde_json::from_str(&outcome.summary) {
+        if let Ok(Response::Created(created)) = &outcome.answer {
             db.store(service_id, &created.remote_id, &call.credentials)?;
             println!("start-up: recovered {what}: stored");
-        } // A refused call (outcome.succeeded false) changed nothing: the order stays open.
+        } // A refused call (an `Err` answer) changed nothing: the order stays open.
         journal.acknowledge(entry.id).await?;
         println!("start-up: acknowledged journal entry {}", entry.id);
     }

@@ -220,9 +220,9 @@ async fn a_call_whose_turn_comes_after_its_deadline_is_refused_unsent_and_its_ke
     let recorded_entry = store.get(entry).unwrap().unwrap();
     assert_eq!(recorded_entry.state, EntryState::Answered);
     let outcome = recorded_entry.outcome.unwrap();
-    assert!(!outcome.succeeded);
+    assert!(!outcome.succeeded());
     assert!(!outcome.uncertain, "nothing was sent");
-    assert_eq!(outcome.kind, "rate-limited");
+    assert_eq!(outcome.kind(), "rate-limited");
 
     assert_eq!(metrics.counter(REFUSALS, name), 1);
     assert_eq!(

@@ -144,17 +144,15 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
         // Until the attempt's deadline (by the journal's clock), the call
         // may still reach the provider, its host only stalled: what the
         // provider shows now decides nothing.
-        let mut verdict = match serde_json::from_str::<Request>(&entry.intent.input) {
-            _ if !entry.attempt_over => Verdict::Undecided {
+        let mut verdict = if entry.attempt_over {
+            look_into(host, &mut lists, &entry.intent.module, &entry.intent.input).await
+        } else {
+            Verdict::Undecided {
                 reason: format!(
                     "the call may still reach the provider until its deadline, {} by the journal's clock",
                     crate::journal::clock_time(entry.attempt_deadline_ms.unwrap_or_default())
                 ),
-            },
-            Ok(request) => look_into(host, &mut lists, &entry.intent.module, &request).await,
-            Err(error) => Verdict::Undecided {
-                reason: format!("the journaled request cannot be read back ({error})"),
-            },
+            }
         };
         if let Some(finding) = finding(&verdict) {
             if let Err(error) = journal.resolve(entry.id, finding).await {

@@ -102,6 +102,11 @@ async fn a_repeated_key_gets_the_recorded_answer_not_a_second_account(on: Store)
     assert!(second.replayed);
     assert_eq!(second.journal_entry, Some(entry));
     assert_eq!(second.result, Ok(Response::Created(created.clone())));
+    assert!(first.module_digest.is_some());
+    assert_eq!(
+        second.module_digest, first.module_digest,
+        "a replay names the module version that answered"
+    );
     let creates = sandbox
         .hostmenow()
         .requests()
@@ -358,6 +363,8 @@ async fn concurrent_callers_of_one_key_share_one_call_and_its_answer(on: Store) 
     assert_eq!(creates(&sandbox), 1, "the provider saw one create");
     let entry = answers[0].journal_entry.expect("journaled");
     let first = answers[0].result.clone().unwrap();
+    let digest = answers[0].module_digest.clone();
+    assert!(digest.is_some());
     for answer in &answers {
         assert_eq!(
             answer.result.as_ref(),
@@ -365,7 +372,11 @@ async fn concurrent_callers_of_one_key_share_one_call_and_its_answer(on: Store) 
             "every caller gets the one answer"
         );
         assert_eq!(answer.journal_entry, Some(entry), "with the same entry");
+        assert_eq!(answer.module_digest, digest, "and the same module version");
     }
+    let later = host.execute("hostmenow", &create, &keyed("same")).await;
+    assert!(later.replayed);
+    assert_eq!(later.module_digest, digest, "a later replay names it too");
     assert_eq!(
         answers.iter().filter(|a| !a.replayed).count(),
         1,
@@ -585,6 +596,11 @@ async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress(on
         "the waiting host gets the answer"
     );
     assert_eq!(waited.journal_entry, ran.journal_entry);
+    assert!(ran.module_digest.is_some());
+    assert_eq!(
+        waited.module_digest, ran.module_digest,
+        "one answer, one shape: the module version that answered"
+    );
     assert_eq!(creates(&sandbox), 1);
 }
 

@@ -366,7 +366,7 @@ fn print_pending(pending: &[PendingCall], json: bool) -> anyhow::Result<()> {
                 entry
                     .outcome
                     .as_ref()
-                    .map_or_else(|| "-".to_string(), |o| o.kind.clone()),
+                    .map_or_else(|| "-".to_string(), |o| o.kind().to_string()),
                 credentials,
             ]
         })

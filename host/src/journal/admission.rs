@@ -17,7 +17,9 @@ use anyhow::Context as _;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::record::{Begun, CallOutcome, Entry, EntryId, EntryState, Intent, MAX_KEY_BYTES};
+use super::record::{
+    Begun, CallOutcome, Entry, EntryId, EntryState, Failure, Intent, MAX_KEY_BYTES,
+};
 use super::seal::Sealer;
 use super::store::{Finished, JournalStore};
 use super::worker::Worker;
@@ -85,7 +87,6 @@ struct Held {
     key: SlotKey,
     digest: String,
     outcome: CallOutcome,
-    module_digest: Option<String>,
 }
 
 /// The first caller of a key: it settles the slot for the others.
@@ -160,7 +161,10 @@ impl Ticket {
         self.finished = true;
         let entry = self.entry;
         let mut result = result;
-        let journaled = match self.shared.outcome_of(entry, &result, redactor) {
+        let outcome = self
+            .shared
+            .outcome_of(entry, &result, module_digest.clone(), redactor);
+        let journaled = match outcome {
             Ok(outcome) => {
                 self.shared.hold(
                     entry,
@@ -168,7 +172,6 @@ impl Ticket {
                         key: self.key.clone(),
                         digest: self.digest.clone(),
                         outcome,
-                        module_digest: module_digest.clone(),
                     },
                 );
                 let written = self.shared.write_held(vec![entry]);
@@ -243,14 +246,12 @@ impl Drop for Ticket {
         let entry = self.entry;
         tracing::warn!(module = %self.module, entry, "a journaled call was cancelled before its outcome was known");
         let outcome = CallOutcome {
-            succeeded: false,
-            kind: "host".to_string(),
+            answer: Err(Failure {
+                kind: "host".to_string(),
+                message: "the call was cancelled before its outcome was known".to_string(),
+            }),
             uncertain: true,
-            summary: json!({
-                "kind": "host",
-                "message": "the call was cancelled before its outcome was known",
-            })
-            .to_string(),
+            module_digest: None,
             sealed_credentials: None,
         };
         let owner = self.shared.owner.clone();
@@ -414,7 +415,7 @@ impl Shared {
                 Some(entry),
             )));
         }
-        if !held.outcome.succeeded {
+        if !held.outcome.succeeded() {
             return Some(Err(Decision::Refuse(
                 CallError::InProgress {
                     module: module.to_string(),
@@ -428,7 +429,7 @@ impl Shared {
             Ok(response) => Ok(Settled {
                 result: Ok(response),
                 entry: Some(entry),
-                module_digest: held.module_digest.clone(),
+                module_digest: held.outcome.module_digest.clone(),
                 journaled: false,
             }),
             Err(error) => Err(Decision::Refuse(
@@ -475,13 +476,23 @@ impl Shared {
             check_field(module, "service id", &service.service_id).map_err(refuse)?;
         }
         let key = key.map_or_else(generated_key, str::to_string);
+        let journal_error = |error: anyhow::Error| {
+            refuse(CallError::Journal {
+                module: module.to_string(),
+                message: format!("{error:#}"),
+            })
+        };
+        let input = redacted_input(request, redactor).map_err(journal_error)?;
+        let request_digest = self
+            .request_digest(module, request, settings)
+            .map_err(journal_error)?;
         let intent = Intent {
             module: module.to_string(),
             function: crate::request::function_name(request.function()).to_string(),
             service_id: request.service().map(|s| s.service_id.clone()),
             idempotency_key: key.clone(),
-            input: redacted_input(request, redactor),
-            request_digest: Some(self.request_digest(module, request, settings)),
+            input,
+            request_digest: Some(request_digest),
         };
         let digest = intent.request_digest.clone().unwrap_or_default();
         let slot_key = (module.to_string(), key.clone());
@@ -616,7 +627,7 @@ impl Shared {
             }
             let refused_outright = matches!(
                 (&existing.outcome, existing.state),
-                (Some(outcome), EntryState::Answered | EntryState::Acknowledged) if !outcome.succeeded
+                (Some(outcome), EntryState::Answered | EntryState::Acknowledged) if !outcome.succeeded()
             );
             // A call refused outright left nothing behind, so its key is
             // free for any request (the caller fixed the input, say);
@@ -628,12 +639,12 @@ impl Shared {
                 ));
             }
             match (&existing.outcome, existing.state) {
-                (Some(outcome), _) if outcome.succeeded => {
+                (Some(outcome), _) if outcome.succeeded() => {
                     let response = self.recorded_response(&existing).map_err(journal_error)?;
                     return Err(Decision::Answer(Settled {
                         result: Ok(response),
                         entry: Some(existing.id),
-                        module_digest: None,
+                        module_digest: outcome.module_digest.clone(),
                         journaled: true,
                     }));
                 }
@@ -712,22 +723,33 @@ impl Shared {
         self.worker.wait(Some(deadline), job, answer).await
     }
 
-    /// The keyed digest of everything a request says, secrets included.
-    fn request_digest(&self, module: &str, request: &Request, settings: &[Setting]) -> String {
+    /// The keyed digest of everything a request says, secrets included:
+    /// of the request in the journal's format (its keys sorted), so that
+    /// the digests on record keep matching whatever the request's wire
+    /// form becomes.
+    fn request_digest(
+        &self,
+        module: &str,
+        request: &Request,
+        settings: &[Setting],
+    ) -> anyhow::Result<String> {
         let mut settings: Vec<(&str, &str)> = settings
             .iter()
             .map(|s| (s.name.as_str(), s.value.as_str()))
             .collect();
         settings.sort_unstable();
+        let request = super::format::request_value(request)?;
         let canonical = json!({ "module": module, "request": request, "settings": settings });
-        self.sealer.digest(canonical.to_string().as_bytes())
+        Ok(self.sealer.digest(canonical.to_string().as_bytes()))
     }
 
-    /// A call's outcome as the journal keeps it.
+    /// A call's outcome as the journal keeps it, `module_digest` the
+    /// version that answered.
     fn outcome_of(
         &self,
         id: EntryId,
         result: &Result<Response, CallError>,
+        module_digest: Option<String>,
         redactor: &Redactor,
     ) -> anyhow::Result<CallOutcome> {
         Ok(match result {
@@ -764,20 +786,19 @@ impl Shared {
                     }
                 }
                 CallOutcome {
-                    succeeded: true,
-                    kind: "ok".to_string(),
+                    answer: Ok(redacted(&masked, &redactor)?),
                     uncertain: false,
-                    summary: redactor.redact(&serde_json::to_string(&masked)?),
+                    module_digest,
                     sealed_credentials,
                 }
             }
             Err(error) => CallOutcome {
-                succeeded: false,
-                kind: error.kind().to_string(),
+                answer: Err(Failure {
+                    kind: error.kind().to_string(),
+                    message: redactor.redact(&error.to_string()),
+                }),
                 uncertain: error.leaves_provider_state_unknown(),
-                summary: redactor.redact(
-                    &json!({ "kind": error.kind(), "message": error.to_string() }).to_string(),
-                ),
+                module_digest,
                 sealed_credentials: None,
             },
         })
@@ -824,8 +845,10 @@ impl Shared {
         outcome: &CallOutcome,
         unseal: bool,
     ) -> anyhow::Result<Response> {
-        let mut response: Response =
-            serde_json::from_str(&outcome.summary).context("reading the recorded answer")?;
+        let mut response = match &outcome.answer {
+            Ok(response) => response.clone(),
+            Err(failure) => anyhow::bail!("the recorded outcome is a failure ({})", failure.kind),
+        };
         if unseal && let Some(credentials) = response.credentials_mut() {
             *credentials = self.open_credentials(id, outcome.sealed_credentials.as_deref())?;
         }
@@ -849,10 +872,12 @@ fn still_our_key(store: &dyn JournalStore, check: &str) -> anyhow::Result<()> {
 /// is not.
 fn close_unsent(store: &dyn JournalStore, id: EntryId, owner: &str, message: &str) {
     let outcome = CallOutcome {
-        succeeded: false,
-        kind: "journal".to_string(),
+        answer: Err(Failure {
+            kind: "journal".to_string(),
+            message: message.to_string(),
+        }),
         uncertain: false,
-        summary: json!({ "kind": "journal", "message": message }).to_string(),
+        module_digest: None,
         sealed_credentials: None,
     };
     if let Err(error) = store.finish(id, owner, &outcome) {
@@ -961,9 +986,9 @@ pub(super) fn seal_context(id: EntryId) -> Vec<u8> {
     format!("provisioning journal entry {id}").into_bytes()
 }
 
-/// The request as JSON with every secret masked: passwords by field, and
-/// anything the redactor knows wherever it appears.
-fn redacted_input(request: &Request, redactor: &Redactor) -> String {
+/// The request with every secret masked: passwords by field, and anything
+/// the redactor knows wherever it appears.
+fn redacted_input(request: &Request, redactor: &Redactor) -> anyhow::Result<Request> {
     let mut request = request.clone();
     if let Some(service) = request.service_mut()
         && service.password.is_some()
@@ -973,7 +998,18 @@ fn redacted_input(request: &Request, redactor: &Redactor) -> String {
     if let Request::ChangePassword { new_password, .. } = &mut request {
         *new_password = MASK.to_string();
     }
-    redactor.redact(&serde_json::to_string(&request).unwrap_or_default())
+    redacted(&request, redactor)
+}
+
+/// `value` with whatever the redactor knows masked wherever it appears
+/// (any field, the module's messages included): through its JSON, where
+/// every text of it is.
+fn redacted<T>(value: &T, redactor: &Redactor) -> anyhow::Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let text = redactor.redact(&serde_json::to_string(value)?);
+    serde_json::from_str(&text).context("a value with its secrets masked")
 }
 
 /// A key for a call whose caller gave none: unique, so it never replays.

@@ -39,11 +39,13 @@
 //! with another key refuses to start ([`KeyError`]).
 
 mod admission;
+mod format;
 mod health;
 mod key;
 mod postgres;
 mod postgres_budget;
 mod record;
+mod row;
 mod seal;
 mod sqlite;
 mod store;
@@ -59,8 +61,8 @@ pub use key::{KeyError, RekeyError, RekeyReport};
 pub use postgres::{PostgresJournal, describe_url};
 pub(crate) use record::clock_time;
 pub use record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    MAX_KEY_BYTES, Resolution,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Failure,
+    Finding, Intent, MAX_KEY_BYTES, Resolution,
 };
 pub use seal::Sealer;
 pub use sqlite::SqliteJournal;
@@ -521,21 +523,20 @@ impl Journal {
             return Ok(None);
         };
         let terminated = terminated.is_some_and(|terminate| terminate.id > entry.id);
-        let summary = entry
-            .outcome
-            .map(|outcome| outcome.summary)
-            .unwrap_or_default();
-        let Ok(Response::Created(created)) = serde_json::from_str(&summary) else {
+        let Some(Ok(Response::Created(created))) = entry.outcome.map(|outcome| outcome.answer)
+        else {
             anyhow::bail!(
-                "journal entry {} is a create-account whose answer is unreadable",
+                "journal entry {} is a create-account whose answer is not an account",
                 entry.id
             );
         };
         // The intent's input is the request as sent, secrets masked: a
         // domain is never one.
-        let domain = serde_json::from_str::<Request>(&entry.intent.input)
-            .ok()
-            .and_then(|request| request.service().and_then(|service| service.domain.clone()));
+        let domain = entry
+            .intent
+            .input
+            .service()
+            .and_then(|service| service.domain.clone());
         Ok(Some(CreatedService {
             remote_id: created.remote_id,
             domain,
@@ -855,9 +856,8 @@ fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<CallOutcom
         Some(note) => format!("confirmed at the provider by an operator: {note}"),
         None => "confirmed at the provider by an operator".to_string(),
     };
-    let request: Option<Request> = serde_json::from_str(&entry.intent.input).ok();
-    let response = match request {
-        Some(Request::CreateAccount { .. }) => {
+    let response = match &entry.intent.input {
+        Request::CreateAccount { .. } => {
             let remote_id = found
                 .remote_id
                 .clone()
@@ -877,10 +877,9 @@ fn operator_outcome(entry: &Entry, found: &OperatorFinding) -> Result<CallOutcom
         }),
     };
     Ok(CallOutcome {
-        succeeded: true,
-        kind: "ok".to_string(),
+        answer: Ok(response),
         uncertain: false,
-        summary: serde_json::to_string(&response).map_err(|error| AckError::Store(error.into()))?,
+        module_digest: None,
         sealed_credentials: None,
     })
 }
@@ -906,7 +905,9 @@ mod tests {
             function: "create-account".into(),
             service_id: Some("svc-1".into()),
             idempotency_key: format!("k-{n}"),
-            input: "{}".into(),
+            input: Request::CreateAccount {
+                service: store_tests::service("svc-1"),
+            },
             request_digest: None,
         };
         let Begun::Started(id) = store
@@ -921,10 +922,12 @@ mod tests {
             secret: true,
         }];
         let outcome = CallOutcome {
-            succeeded: true,
-            kind: "ok".into(),
+            answer: Ok(Response::Done(DoneOutcome {
+                message: "done".into(),
+                credentials: Vec::new(),
+            })),
             uncertain: false,
-            summary: "{}".into(),
+            module_digest: None,
             sealed_credentials: Some(sealer(key).seal(
                 &serde_json::to_vec(&credentials).unwrap(),
                 &seal_context(id),

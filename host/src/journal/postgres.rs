@@ -42,9 +42,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
 
 use super::record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, attempt_over, duration_ms,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
 };
+use super::row::{ENTRY_COLUMNS, OutcomeColumns, RowValues, entry_of, input_column};
 use super::store::{
     Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
     meta, newer_schema, refused_acknowledgement,
@@ -70,7 +70,7 @@ const MIGRATION_LOCK: i64 = 0x7072_6f76_6a72_6e6c;
 /// from version `i` to `i + 1`, each version recorded as a row of
 /// `provisioning_journal_schema`. Applied in order at start-up, all in one
 /// transaction under [`MIGRATION_LOCK`]; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: intents, outcomes, leases and resolutions (SQLite's schema 2).
     "CREATE TABLE provisioning_journal_calls (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -139,6 +139,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE provisioning_journal_calls ADD COLUMN attempt_deadline_ms BIGINT;",
     // 7: the rate budget counts turns by window.
     super::postgres_budget::WINDOW_MIGRATION,
+    // 8: the module version that answered, so that a replay names it too
+    // (SQLite's schema 7).
+    "ALTER TABLE provisioning_journal_calls ADD COLUMN module_digest TEXT;",
 ];
 
 /// The version this host writes: the number of migrations.
@@ -149,12 +152,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// statement reads it).
 pub(super) const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
 
-/// An entry's columns, in the order [`entry_from_row`] reads them, and last
-/// the database's clock ([`NOW_MS`]) to judge its state by.
-const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
-     succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
-     request_digest, uncertain, owner, lease_until_ms, finding, note, attempt_deadline_ms, \
-     (extract(epoch from statement_timestamp()) * 1000)::bigint";
+/// An entry's columns ([`ENTRY_COLUMNS`]), and last the database's clock
+/// ([`NOW_MS`]) to judge its state by, as `now_ms`.
+fn columns() -> String {
+    format!("{ENTRY_COLUMNS}, {NOW_MS} AS now_ms")
+}
 
 const TABLE: &str = "provisioning_journal_calls";
 
@@ -407,62 +409,28 @@ async fn migrate(pool: Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An entry from a row of [`COLUMNS`], its state judged by the database's
-/// clock read with it.
+impl RowValues for Row {
+    fn integer(&self, column: &str) -> anyhow::Result<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn text(&self, column: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> anyhow::Result<Option<bool>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn bytes(&self, column: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+/// An entry from a row of [`columns`], its state judged by the database's
+/// clock.
 fn entry_from_row(row: &Row) -> anyhow::Result<Entry> {
-    let now_ms: i64 = row.try_get(20)?;
-    let attempt_deadline_ms: Option<i64> = row.try_get(19)?;
-    let succeeded: Option<bool> = row.try_get(7)?;
-    let acknowledged_at_ms: Option<i64> = row.try_get(12)?;
-    let lease_until_ms: Option<i64> = row.try_get(16)?;
-    let outcome = match succeeded {
-        Some(succeeded) => Some(CallOutcome {
-            succeeded,
-            kind: row.try_get::<_, Option<String>>(8)?.unwrap_or_default(),
-            uncertain: row.try_get::<_, Option<bool>>(14)?.unwrap_or(false),
-            summary: row.try_get::<_, Option<String>>(9)?.unwrap_or_default(),
-            sealed_credentials: row.try_get(10)?,
-        }),
-        None => None,
-    };
-    let finding: Option<String> = row.try_get(17)?;
-    let resolution = match finding {
-        Some(finding) => Some(Resolution {
-            finding: if finding == Finding::Done.as_str() {
-                Finding::Done
-            } else {
-                Finding::NotDone
-            },
-            note: row.try_get(18)?,
-        }),
-        None => None,
-    };
-    Ok(Entry {
-        id: row.try_get(0)?,
-        intent: Intent {
-            module: row.try_get(1)?,
-            function: row.try_get(2)?,
-            service_id: row.try_get(3)?,
-            idempotency_key: row.try_get(4)?,
-            input: row.try_get(5)?,
-            request_digest: row.try_get(13)?,
-        },
-        state: EntryState::of(
-            outcome.as_ref(),
-            acknowledged_at_ms.is_some(),
-            lease_until_ms,
-            now_ms,
-        ),
-        outcome,
-        owner: row.try_get(15)?,
-        lease_until_ms,
-        resolution,
-        started_at_ms: row.try_get(6)?,
-        attempt_deadline_ms,
-        attempt_over: attempt_over(attempt_deadline_ms, now_ms),
-        finished_at_ms: row.try_get(11)?,
-        acknowledged_at_ms,
-    })
+    entry_of(row, row.try_get("now_ms")?)
 }
 
 fn entries_from_rows(rows: &[Row]) -> anyhow::Result<Vec<Entry>> {
@@ -474,7 +442,10 @@ impl PostgresJournal {
         self.run(what, move |pool| async move {
             let client = connection(&pool).await?;
             let rows = client
-                .query(&format!("SELECT {COLUMNS} FROM {TABLE} {condition}"), &[])
+                .query(
+                    &format!("SELECT {} FROM {TABLE} {condition}", columns()),
+                    &[],
+                )
                 .await?;
             entries_from_rows(&rows)
         })
@@ -491,6 +462,7 @@ impl JournalStore for PostgresJournal {
     ) -> anyhow::Result<Begun> {
         let lease_ms = duration_ms(lease);
         let attempt_ms = duration_ms(attempt);
+        let input = input_column(intent)?;
         let intent = intent.clone();
         let owner = owner.to_string();
         self.run("recording a call's intent", move |pool| async move {
@@ -515,7 +487,7 @@ impl JournalStore for PostgresJournal {
                             &intent.function,
                             &intent.service_id,
                             &intent.idempotency_key,
-                            &intent.input,
+                            &input,
                             &intent.request_digest,
                             &owner,
                             &lease_ms,
@@ -529,8 +501,9 @@ impl JournalStore for PostgresJournal {
                 let existing = client
                     .query_opt(
                         &format!(
-                            "SELECT {COLUMNS} FROM {TABLE}
-                             WHERE module = $1 AND idempotency_key = $2"
+                            "SELECT {} FROM {TABLE}
+                             WHERE module = $1 AND idempotency_key = $2",
+                            columns()
                         ),
                         &[&intent.module, &intent.idempotency_key],
                     )
@@ -545,7 +518,8 @@ impl JournalStore for PostgresJournal {
     }
 
     fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
-        let outcome = outcome.clone();
+        let columns = OutcomeColumns::of(outcome)?;
+        let sealed_credentials = outcome.sealed_credentials.clone();
         let owner = owner.to_string();
         self.run("recording a call's outcome", move |pool| async move {
             let client = connection(&pool).await?;
@@ -557,18 +531,19 @@ impl JournalStore for PostgresJournal {
                     &format!(
                         "UPDATE {TABLE} SET succeeded = $3, kind = $4, uncertain = $5,
                             summary = $6, sealed_credentials = $7, finished_at_ms = {NOW_MS},
-                            lease_until_ms = NULL
+                            lease_until_ms = NULL, module_digest = $8
                          WHERE id = $1 AND owner = $2 AND finished_at_ms IS NULL
                             AND acknowledged_at_ms IS NULL AND finding IS NULL"
                     ),
                     &[
                         &id,
                         &owner,
-                        &outcome.succeeded,
-                        &outcome.kind,
-                        &outcome.uncertain,
-                        &outcome.summary,
-                        &outcome.sealed_credentials,
+                        &columns.succeeded,
+                        &columns.kind,
+                        &columns.uncertain,
+                        &columns.summary,
+                        &sealed_credentials,
+                        &columns.module_digest,
                     ],
                 )
                 .await?;
@@ -603,7 +578,7 @@ impl JournalStore for PostgresJournal {
             let client = connection(&pool).await?;
             let row = client
                 .query_opt(
-                    &format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = $1"),
+                    &format!("SELECT {} FROM {TABLE} WHERE id = $1", columns()),
                     &[&id],
                 )
                 .await?;
@@ -631,8 +606,9 @@ impl JournalStore for PostgresJournal {
                 let rows = client
                     .query(
                         &format!(
-                            "SELECT {COLUMNS} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
-                             AND acknowledged_at_ms IS NULL ORDER BY id"
+                            "SELECT {} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
+                             AND acknowledged_at_ms IS NULL ORDER BY id",
+                            columns()
                         ),
                         &[&module, &service_id],
                     )
@@ -658,8 +634,9 @@ impl JournalStore for PostgresJournal {
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT {COLUMNS} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
-                         AND function = $3 AND succeeded ORDER BY id DESC LIMIT 1"
+                        "SELECT {} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
+                         AND function = $3 AND succeeded ORDER BY id DESC LIMIT 1",
+                        columns()
                     ),
                     &[&module, &service_id, &function],
                 )
@@ -669,6 +646,7 @@ impl JournalStore for PostgresJournal {
     }
 
     fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
+        let outcome = ack.outcome.as_ref().map(OutcomeColumns::of).transpose()?;
         let ack = ack.clone();
         self.run("acknowledging a journal entry", move |pool| async move {
             let mut client = connection(&pool).await?;
@@ -714,20 +692,21 @@ impl JournalStore for PostgresJournal {
                     &[&id, &now, &finding, &note],
                 )
                 .await?;
-            if let Some(outcome) = &ack.outcome {
+            if let Some(columns) = &outcome {
                 transaction
                     .execute(
                         &format!(
                             "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
-                                summary = $5
+                                summary = $5, module_digest = $6
                              WHERE id = $1"
                         ),
                         &[
                             &id,
-                            &outcome.succeeded,
-                            &outcome.kind,
-                            &outcome.uncertain,
-                            &outcome.summary,
+                            &columns.succeeded,
+                            &columns.kind,
+                            &columns.uncertain,
+                            &columns.summary,
+                            &columns.module_digest,
                         ],
                     )
                     .await?;
@@ -1115,7 +1094,9 @@ mod tests {
             function: "create-account".into(),
             service_id: None,
             idempotency_key: key.into(),
-            input: "{}".into(),
+            input: crate::request::Request::CreateAccount {
+                service: super::super::store_tests::service("svc-1"),
+            },
             request_digest: None,
         }
     }
@@ -1211,12 +1192,13 @@ mod tests {
         server.psql(
             name,
             &format!(
-                "CREATE TABLE provisioning_journal_schema (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);
+                r#"CREATE TABLE provisioning_journal_schema (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);
                  INSERT INTO provisioning_journal_schema VALUES (1, 0);
                  {}
                  INSERT INTO provisioning_journal_calls (module, function, idempotency_key, input,
                      started_at_ms, succeeded, kind, summary, finished_at_ms, acknowledged_at_ms)
-                 VALUES ('m', 'suspend', 'old', '{{}}', 1, true, 'ok', '{{}}', 2, 3);",
+                 VALUES ('m', 'suspend', 'old', '{{"function":"suspend","service":{{"service_id":"s"}}}}',
+                     1, true, 'ok', '{{"kind":"done","value":{{"message":"ok","credentials":[]}}}}', 2, 3);"#,
                 MIGRATIONS[0]
             ),
         );

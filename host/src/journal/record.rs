@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::request::{Request, Response};
+
 /// A journal entry's number.
 pub type EntryId = i64;
 
@@ -11,7 +13,7 @@ pub type EntryId = i64;
 pub const MAX_KEY_BYTES: usize = 255;
 
 /// What is known of a call before it reaches the module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Intent {
     /// The module's name.
     pub module: String,
@@ -21,8 +23,8 @@ pub struct Intent {
     pub service_id: Option<String>,
     /// The caller's key (or a generated one): unique per module.
     pub idempotency_key: String,
-    /// The request as JSON, secrets removed.
-    pub input: String,
+    /// The request, secrets masked.
+    pub input: Request,
     /// A keyed digest of the whole request, secrets included (never the
     /// secrets themselves): a repeated key with another request is told
     /// apart by it. `None` on entries written before digests were kept.
@@ -30,23 +32,74 @@ pub struct Intent {
     pub request_digest: Option<String>,
 }
 
-/// What a call came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a call came to. In JSON: `succeeded`, `kind`, `uncertain`,
+/// `module_digest`, and the answer as `ok` or the failure as `error`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CallOutcome {
-    /// Whether the module answered successfully.
-    pub succeeded: bool,
-    /// `ok`, or the error's kind (`rate-limited`, `deadline-exceeded`...).
-    pub kind: String,
+    /// The module's answer, secrets removed and credentials masked, or why
+    /// there is none.
+    pub answer: Result<Response, Failure>,
     /// Whether the failure leaves the provider's state unknown (the call
     /// was cut off or its answer lost), so that repeating it blindly could
     /// act twice. Always false for a success.
     pub uncertain: bool,
-    /// The answer or the error as JSON, secrets and credentials removed.
-    pub summary: String,
+    /// The sha256 of the module version that answered, when a module did
+    /// (`None` for an operator's finding, a call cut off, and entries
+    /// written before it was kept): a replay of the key names it too.
+    pub module_digest: Option<String>,
     /// The issued credentials, sealed; `None` when there were none or they
     /// were destroyed on acknowledgement.
-    #[serde(skip)]
     pub sealed_credentials: Option<Vec<u8>>,
+}
+
+impl CallOutcome {
+    /// Whether the module answered successfully.
+    pub fn succeeded(&self) -> bool {
+        self.answer.is_ok()
+    }
+
+    /// `ok`, or the error's kind (`rate-limited`, `deadline-exceeded`...).
+    pub fn kind(&self) -> &str {
+        match &self.answer {
+            Ok(_) => "ok",
+            Err(failure) => &failure.kind,
+        }
+    }
+}
+
+impl Serialize for CallOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            succeeded: bool,
+            kind: &'a str,
+            uncertain: bool,
+            module_digest: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ok: Option<&'a Response>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a Failure>,
+        }
+        Json {
+            succeeded: self.succeeded(),
+            kind: self.kind(),
+            uncertain: self.uncertain,
+            module_digest: self.module_digest.as_deref(),
+            ok: self.answer.as_ref().ok(),
+            error: self.answer.as_ref().err(),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Why a call has no answer, as the journal keeps it: the error's kind and
+/// its message, secrets removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The error's kind (`rate-limited`, `deadline-exceeded`...).
+    pub kind: String,
+    /// What happened, for people.
+    pub message: String,
 }
 
 /// Where an entry stands. Derived from what is recorded and the clock
@@ -138,7 +191,7 @@ pub struct Resolution {
 }
 
 /// One journaled call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     /// The entry's number.
     pub id: EntryId,
@@ -173,7 +226,7 @@ pub struct Entry {
 }
 
 /// What [`crate::journal::JournalStore::begin`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[allow(
     clippy::large_enum_variant,
     reason = "returned once per call and matched at once; a Box would only add an allocation"
@@ -187,7 +240,7 @@ pub enum Begun {
 
 /// How an entry is acknowledged: what the journal decided after reading
 /// it (see [`crate::journal::JournalStore::acknowledge`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Acknowledgement {
     /// What an operator found, when they resolved an unknown entry.
     pub resolution: Option<Resolution>,
@@ -256,10 +309,12 @@ mod tests {
 
     fn outcome(uncertain: bool) -> CallOutcome {
         CallOutcome {
-            succeeded: !uncertain,
-            kind: if uncertain { "timeout" } else { "ok" }.into(),
+            answer: Err(Failure {
+                kind: "timeout".into(),
+                message: String::new(),
+            }),
             uncertain,
-            summary: String::new(),
+            module_digest: None,
             sealed_credentials: None,
         }
     }

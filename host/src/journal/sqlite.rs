@@ -9,9 +9,10 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, EntryState, Finding, Intent,
-    Resolution, attempt_over, duration_ms, lease_until_ms, now_ms,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
+    lease_until_ms, now_ms,
 };
+use super::row::{ENTRY_COLUMNS, OutcomeColumns, RowValues, entry_of, input_column};
 use super::store::{
     Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
     meta, newer_schema, refused_acknowledgement,
@@ -58,7 +59,7 @@ fn wait_while_busy(attempt: i32) -> bool {
 /// The schema, one migration per version: migration `i` takes a journal
 /// from version `i` to `i + 1` (SQLite's `user_version`). Applied in order
 /// at open, each in its own transaction; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: intents and outcomes.
     "CREATE TABLE IF NOT EXISTS calls (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,14 +122,13 @@ const MIGRATIONS: &[&str] = &[
     // 6: until when each call's attempt may still reach the provider (its
     // start plus the module's deadline): nothing decides an entry before.
     "ALTER TABLE calls ADD COLUMN attempt_deadline_ms INTEGER;",
+    // 7: the module version that answered, so that a replay names it too
+    // (`super::record::CallOutcome::module_digest`).
+    "ALTER TABLE calls ADD COLUMN module_digest TEXT;",
 ];
 
 /// The version this host writes: the number of migrations.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-const COLUMNS: &str = "id, module, function, service_id, idempotency_key, input, started_at_ms, \
-     succeeded, kind, summary, sealed_credentials, finished_at_ms, acknowledged_at_ms, \
-     request_digest, uncertain, owner, lease_until_ms, finding, note, attempt_deadline_ms";
 
 /// A journal in a SQLite file (or in memory, for tests).
 pub struct SqliteJournal {
@@ -180,11 +180,13 @@ impl SqliteJournal {
     fn select(&self, condition: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<Entry>> {
         let connection = self.connection();
         let mut statement =
-            connection.prepare_cached(&format!("SELECT {COLUMNS} FROM calls {condition}"))?;
+            connection.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM calls {condition}"))?;
         let now = now_ms();
-        let entries = statement
-            .query_map(params, |row| entry_from_row(row, now))?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = statement.query(params)?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            entries.push(entry_of(row, now)?);
+        }
         Ok(entries)
     }
 }
@@ -248,58 +250,22 @@ fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn entry_from_row(row: &Row<'_>, now_ms: i64) -> rusqlite::Result<Entry> {
-    let succeeded: Option<bool> = row.get(7)?;
-    let acknowledged_at_ms: Option<i64> = row.get(12)?;
-    let lease_until_ms: Option<i64> = row.get(16)?;
-    let attempt_deadline_ms: Option<i64> = row.get(19)?;
-    let outcome = match succeeded {
-        Some(succeeded) => Some(CallOutcome {
-            succeeded,
-            kind: row.get(8)?,
-            uncertain: row.get::<_, Option<bool>>(14)?.unwrap_or(false),
-            summary: row.get(9)?,
-            sealed_credentials: row.get(10)?,
-        }),
-        None => None,
-    };
-    let finding: Option<String> = row.get(17)?;
-    let resolution = finding.map(|finding| -> rusqlite::Result<Resolution> {
-        Ok(Resolution {
-            finding: if finding == Finding::Done.as_str() {
-                Finding::Done
-            } else {
-                Finding::NotDone
-            },
-            note: row.get(18)?,
-        })
-    });
-    Ok(Entry {
-        id: row.get(0)?,
-        intent: Intent {
-            module: row.get(1)?,
-            function: row.get(2)?,
-            service_id: row.get(3)?,
-            idempotency_key: row.get(4)?,
-            input: row.get(5)?,
-            request_digest: row.get(13)?,
-        },
-        state: EntryState::of(
-            outcome.as_ref(),
-            acknowledged_at_ms.is_some(),
-            lease_until_ms,
-            now_ms,
-        ),
-        outcome,
-        owner: row.get(15)?,
-        lease_until_ms,
-        resolution: resolution.transpose()?,
-        started_at_ms: row.get(6)?,
-        attempt_deadline_ms,
-        attempt_over: attempt_over(attempt_deadline_ms, now_ms),
-        finished_at_ms: row.get(11)?,
-        acknowledged_at_ms,
-    })
+impl RowValues for Row<'_> {
+    fn integer(&self, column: &str) -> anyhow::Result<Option<i64>> {
+        Ok(self.get(column)?)
+    }
+
+    fn text(&self, column: &str) -> anyhow::Result<Option<String>> {
+        Ok(self.get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> anyhow::Result<Option<bool>> {
+        Ok(self.get(column)?)
+    }
+
+    fn bytes(&self, column: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.get(column)?)
+    }
 }
 
 impl JournalStore for SqliteJournal {
@@ -315,13 +281,16 @@ impl JournalStore for SqliteJournal {
         // with another host's on the same file.
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing = transaction
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM calls WHERE module = ?1 AND idempotency_key = ?2"),
-                params![intent.module, intent.idempotency_key],
-                |row| entry_from_row(row, now_ms()),
-            )
-            .optional()?;
+        let existing = {
+            let mut statement = transaction.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM calls WHERE module = ?1 AND idempotency_key = ?2"
+            ))?;
+            let mut rows = statement.query(params![intent.module, intent.idempotency_key])?;
+            match rows.next()? {
+                Some(row) => Some(entry_of(row, now_ms())?),
+                None => None,
+            }
+        };
         if let Some(existing) = existing {
             return Ok(Begun::Existing(existing));
         }
@@ -334,7 +303,7 @@ impl JournalStore for SqliteJournal {
                 intent.function,
                 intent.service_id,
                 intent.idempotency_key,
-                intent.input,
+                input_column(intent)?,
                 intent.request_digest,
                 now_ms(),
                 owner,
@@ -350,22 +319,25 @@ impl JournalStore for SqliteJournal {
     fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
         // One statement, conditional: an entry decided meanwhile (or not
         // this host's) is left as it is.
+        let columns = OutcomeColumns::of(outcome)?;
         let written = self
             .connection()
             .execute(
                 "UPDATE calls SET succeeded = ?3, kind = ?4, uncertain = ?5, summary = ?6,
-                    sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL
+                    sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL,
+                    module_digest = ?9
                  WHERE id = ?1 AND owner = ?2 AND finished_at_ms IS NULL
                     AND acknowledged_at_ms IS NULL AND finding IS NULL",
                 params![
                     id,
                     owner,
-                    outcome.succeeded,
-                    outcome.kind,
-                    outcome.uncertain,
-                    outcome.summary,
+                    columns.succeeded,
+                    columns.kind,
+                    columns.uncertain,
+                    columns.summary,
                     outcome.sealed_credentials,
-                    now_ms()
+                    now_ms(),
+                    columns.module_digest,
                 ],
             )
             .context("recording a call's outcome")?;
@@ -484,15 +456,18 @@ impl JournalStore for SqliteJournal {
             params![id, now, finding, note],
         )?;
         if let Some(outcome) = &ack.outcome {
+            let columns = OutcomeColumns::of(outcome)?;
             transaction.execute(
-                "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5
+                "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
+                    module_digest = ?6
                  WHERE id = ?1",
                 params![
                     id,
-                    outcome.succeeded,
-                    outcome.kind,
-                    outcome.uncertain,
-                    outcome.summary
+                    columns.succeeded,
+                    columns.kind,
+                    columns.uncertain,
+                    columns.summary,
+                    columns.module_digest,
                 ],
             )?;
         }
@@ -784,6 +759,7 @@ mod tests {
     //! version 1 file. The store's behaviour is tested once for every
     //! store, in `super::super::store_tests`.
 
+    use super::super::record::EntryState;
     use super::super::store_tests::SqliteFile;
     use super::*;
 
@@ -814,12 +790,12 @@ mod tests {
             connection.execute_batch(MIGRATIONS[0]).unwrap();
             connection
                 .execute_batch(
-                    "INSERT INTO calls (module, function, idempotency_key, input, started_at_ms,
+                    r#"INSERT INTO calls (module, function, idempotency_key, input, started_at_ms,
                         succeeded, kind, summary, finished_at_ms)
-                     VALUES ('m', 'suspend', 'k-timeout', '{}', 1, 0, 'timeout', '{}', 2),
-                            ('m', 'suspend', 'k-refused', '{}', 1, 0, 'auth-failed', '{}', 2),
-                            ('m', 'suspend', 'k-running', '{}', 1, NULL, NULL, NULL, NULL);
-                     PRAGMA user_version = 1;",
+                     VALUES ('m', 'suspend', 'k-timeout', '{"function":"suspend","service":{"service_id":"s"}}', 1, 0, 'timeout', '{}', 2),
+                            ('m', 'suspend', 'k-refused', '{"function":"suspend","service":{"service_id":"s"}}', 1, 0, 'auth-failed', '{}', 2),
+                            ('m', 'suspend', 'k-running', '{"function":"suspend","service":{"service_id":"s"}}', 1, NULL, NULL, NULL, NULL);
+                     PRAGMA user_version = 1;"#,
                 )
                 .unwrap();
         }

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use super::postgres::PostgresJournal;
 use super::record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, EntryId, EntryState, Finding, Intent,
-    Resolution, now_ms,
+    Acknowledged, Acknowledgement, Begun, CallOutcome, EntryId, EntryState, Failure, Finding,
+    Intent, Resolution, now_ms,
 };
 use super::sqlite::SqliteJournal;
 use super::store::{Finished, JournalStore, KeyRecord, Rekey, Rekeyed};
 use super::usage_claims::{RunService, UsageServiceKey};
+use crate::bindings::types::{CreatedAccount, Outcome, Service, ServiceState};
+use crate::request::{Request, Response};
 use provisioning_test_postgres::PgServer;
 
 /// A fresh journal of one store kind, to open as often as needed.
@@ -26,6 +28,16 @@ trait TestJournal: Sync {
     fn set_schema_version(&self, version: i64);
     /// The schema version this host writes.
     fn known_version(&self) -> i64;
+    /// Makes the journal as the release of commit 4da26cb left it: its
+    /// schema (SQLite 6, PostgreSQL 7), no entries yet.
+    fn create_as_release_4da26cb(&self);
+    /// Runs SQL on it directly; what a one-column query answers, as text
+    /// (one row a line).
+    fn sql(&self, sql: &str) -> String;
+    /// The store's name of a table of the journal (`calls`, `meta`).
+    fn table(&self, name: &str) -> String;
+    /// A boolean and a binary value as SQL literals.
+    fn literals(&self, flag: bool, hex: &str) -> (String, String);
 }
 
 /// A SQLite file in a directory of its own, removed on drop.
@@ -69,6 +81,37 @@ impl TestJournal for SqliteFile {
     fn known_version(&self) -> i64 {
         super::sqlite::SCHEMA_VERSION
     }
+
+    fn create_as_release_4da26cb(&self) {
+        let connection = rusqlite::Connection::open(self.file()).unwrap();
+        for migration in &super::sqlite::MIGRATIONS[..6] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 6).unwrap();
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        let connection = rusqlite::Connection::open(self.file()).unwrap();
+        if !sql.starts_with("SELECT") {
+            connection.execute_batch(sql).unwrap();
+            return String::new();
+        }
+        let mut statement = connection.prepare(sql).unwrap();
+        let rows = statement
+            .query_map([], |row| row.get::<_, Option<String>>(0))
+            .unwrap()
+            .map(|row| row.unwrap().unwrap_or_default())
+            .collect::<Vec<_>>();
+        rows.join("\n")
+    }
+
+    fn table(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    fn literals(&self, flag: bool, hex: &str) -> (String, String) {
+        (u8::from(flag).to_string(), format!("X'{hex}'"))
+    }
 }
 
 /// A database of its own on the test binary's PostgreSQL server.
@@ -104,6 +147,32 @@ impl TestJournal for PostgresDatabase {
 
     fn known_version(&self) -> i64 {
         super::postgres::SCHEMA_VERSION
+    }
+
+    fn create_as_release_4da26cb(&self) {
+        let mut sql = String::from(
+            "CREATE TABLE provisioning_journal_schema (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL);",
+        );
+        for (index, migration) in super::postgres::MIGRATIONS[..7].iter().enumerate() {
+            sql.push_str(migration);
+            sql.push_str(&format!(
+                ";INSERT INTO provisioning_journal_schema VALUES ({}, 0);",
+                index + 1
+            ));
+        }
+        PgServer::shared().psql(&self.name, &sql);
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        PgServer::shared().psql(&self.name, sql)
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("provisioning_journal_{name}")
+    }
+
+    fn literals(&self, flag: bool, hex: &str) -> (String, String) {
+        (flag.to_string(), format!("decode('{hex}', 'hex')"))
     }
 }
 
@@ -157,6 +226,7 @@ for_each_store!(
     a_rekey_whose_resealing_fails_changes_nothing,
     a_services_last_successful_create_is_found_by_module_and_service,
     a_services_pending_entries_are_its_own_only,
+    rows_written_by_release_4da26cb_still_read_and_replay,
 );
 
 const OWNER: &str = "test-host:1";
@@ -167,17 +237,60 @@ fn intent(key: &str) -> Intent {
         function: "create-account".into(),
         service_id: Some("svc-1".into()),
         idempotency_key: key.into(),
-        input: r#"{"function":"create-account"}"#.into(),
+        input: Request::CreateAccount {
+            service: service("svc-1"),
+        },
         request_digest: Some("d1".into()),
+    }
+}
+
+/// A service of this id, nothing else known of it.
+pub(super) fn service(id: &str) -> Service {
+    Service {
+        service_id: id.into(),
+        remote_id: None,
+        domain: None,
+        username: None,
+        password: None,
+        package: None,
+        billing_cycle: None,
+        client: None,
+        custom_fields: Vec::new(),
+    }
+}
+
+/// A create's answer, the provider's id `remote`.
+fn created(remote: &str) -> Response {
+    Response::Created(CreatedAccount {
+        remote_id: remote.into(),
+        already_existed: false,
+        status: ServiceState::Active,
+        message: "created".into(),
+        credentials: Vec::new(),
+    })
+}
+
+/// Another mutating call's answer.
+fn done() -> Response {
+    Response::Done(Outcome {
+        message: "done".into(),
+        credentials: Vec::new(),
+    })
+}
+
+/// A failure of this kind.
+fn failure(kind: &str) -> Failure {
+    Failure {
+        kind: kind.into(),
+        message: format!("a {kind} failure"),
     }
 }
 
 fn outcome(sealed: Option<Vec<u8>>) -> CallOutcome {
     CallOutcome {
-        succeeded: true,
-        kind: "ok".into(),
+        answer: Ok(created("r-1")),
         uncertain: false,
-        summary: r#"{"kind":"created"}"#.into(),
+        module_digest: Some("sha256:m1".into()),
         sealed_credentials: sealed,
     }
 }
@@ -449,10 +562,9 @@ fn an_operators_done_replaces_the_outcome_on_record(db: &dyn TestJournal) {
             .unwrap(),
     );
     let cut_off = CallOutcome {
-        succeeded: false,
-        kind: "timeout".into(),
+        answer: Err(failure("timeout")),
         uncertain: true,
-        summary: "{}".into(),
+        module_digest: None,
         sealed_credentials: None,
     };
     journal.finish(id, OWNER, &cut_off).unwrap();
@@ -858,8 +970,7 @@ fn acknowledging_destroys_the_sealed_credentials(db: &dyn TestJournal) {
     );
     let cut_off = CallOutcome {
         uncertain: true,
-        succeeded: false,
-        kind: "timeout".into(),
+        answer: Err(failure("timeout")),
         ..outcome(Some(vec![4, 5, 6]))
     };
     journal.finish(uncertain, OWNER, &cut_off).unwrap();
@@ -1248,13 +1359,12 @@ fn a_rekey_whose_resealing_fails_changes_nothing(db: &dyn TestJournal) {
 }
 
 /// A create (or another call) of `service` in `module` under `key`,
-/// finished with `summary`, succeeded or not.
+/// finished with `answer`.
 fn finished_call(
     journal: &dyn JournalStore,
     (module, function, service): (&str, &str, &str),
     key: &str,
-    succeeded: bool,
-    summary: &str,
+    answer: Result<Response, Failure>,
 ) -> EntryId {
     let intent = Intent {
         module: module.into(),
@@ -1268,10 +1378,9 @@ fn finished_call(
             .unwrap(),
     );
     let outcome = CallOutcome {
-        succeeded,
-        kind: if succeeded { "ok" } else { "provider" }.into(),
+        answer,
         uncertain: false,
-        summary: summary.into(),
+        module_digest: None,
         sealed_credentials: None,
     };
     journal.finish(id, OWNER, &outcome).unwrap();
@@ -1280,14 +1389,11 @@ fn finished_call(
 
 fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn TestJournal) {
     let journal = db.open().unwrap();
-    let created =
-        |remote: &str| format!(r#"{{"kind":"created","value":{{"remote_id":"{remote}"}}}}"#);
     let first = finished_call(
         &*journal,
         ("webline", "create-account", "svc-1"),
         "c1",
-        true,
-        &created("r1"),
+        Ok(created("r1")),
     );
     assert_eq!(
         journal.acknowledge(first, &plain()).unwrap(),
@@ -1298,15 +1404,13 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         &*journal,
         ("blesta", "create-account", "svc-1"),
         "c2",
-        true,
-        &created("other-module"),
+        Ok(created("other-module")),
     );
     finished_call(
         &*journal,
         ("webline", "create-account", "svc-2"),
         "c3",
-        true,
-        &created("other-service"),
+        Ok(created("other-service")),
     );
     let found = journal
         .last_succeeded("webline", "svc-1", "create-account")
@@ -1320,15 +1424,13 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         &*journal,
         ("webline", "create-account", "svc-1"),
         "c4",
-        false,
-        "{}",
+        Err(failure("provider")),
     );
     finished_call(
         &*journal,
         ("webline", "terminate", "svc-1"),
         "t1",
-        true,
-        r#"{"kind":"done"}"#,
+        Ok(done()),
     );
     assert_eq!(
         journal
@@ -1342,15 +1444,14 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
         &*journal,
         ("webline", "create-account", "svc-1"),
         "c5",
-        true,
-        &created("r2"),
+        Ok(created("r2")),
     );
     let found = journal
         .last_succeeded("webline", "svc-1", "create-account")
         .unwrap()
         .unwrap();
     assert_eq!(found.id, again);
-    assert_eq!(found.outcome.unwrap().summary, created("r2"));
+    assert_eq!(found.outcome.unwrap().answer, Ok(created("r2")));
 
     // A create still in flight is not a success yet; an unknown service has none.
     let intent_only = Intent {
@@ -1383,8 +1484,8 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
             .unwrap()
             .outcome
             .unwrap()
-            .summary,
-        created("other-module")
+            .answer,
+        Ok(created("other-module"))
     );
 }
 
@@ -1394,10 +1495,9 @@ fn a_services_pending_entries_are_its_own_only(db: &dyn TestJournal) {
         &*journal,
         ("webline", "create-account", "4001"),
         "whmcs-4001-create",
-        true,
-        "{}",
+        Ok(done()),
     );
-    let acknowledged = finished_call(&*journal, ("webline", "suspend", "4001"), "s1", true, "{}");
+    let acknowledged = finished_call(&*journal, ("webline", "suspend", "4001"), "s1", Ok(done()));
     journal.acknowledge(acknowledged, &plain()).unwrap();
     // Its addon (whose key begins like the service's), the same id at
     // another module, and another service: none of them is the service's.
@@ -1405,29 +1505,25 @@ fn a_services_pending_entries_are_its_own_only(db: &dyn TestJournal) {
         &*journal,
         ("webline", "create-account", "4001-a7"),
         "whmcs-4001-a7-create",
-        true,
-        "{}",
+        Ok(done()),
     );
     finished_call(
         &*journal,
         ("blesta", "create-account", "4001"),
         "whmcs-4001-create",
-        true,
-        "{}",
+        Ok(done()),
     );
     finished_call(
         &*journal,
         ("webline", "create-account", "4002"),
         "whmcs-4002-create",
-        true,
-        "{}",
+        Ok(done()),
     );
     let later = finished_call(
         &*journal,
         ("webline", "terminate", "4001"),
         "whmcs-4001-terminate",
-        false,
-        "{}",
+        Err(failure("provider")),
     );
     let ids: Vec<_> = journal
         .pending_of("webline", "4001")
@@ -1441,4 +1537,222 @@ fn a_services_pending_entries_are_its_own_only(db: &dyn TestJournal) {
         "the service's unacknowledged entries, oldest first"
     );
     assert!(journal.pending_of("webline", "9999").unwrap().is_empty());
+}
+
+/// The rows the release of commit 4da26cb wrote (see the fixture's own
+/// comment): what this host must still read, unseal and replay.
+const RELEASE_4DA26CB: &str = include_str!("fixtures/journal-4da26cb.json");
+
+/// The fixture's rows written into `db` as SQL, column by column.
+fn load_release_rows(db: &dyn TestJournal) -> serde_json::Value {
+    let fixture: serde_json::Value = serde_json::from_str(RELEASE_4DA26CB).unwrap();
+    db.create_as_release_4da26cb();
+    let literal = |value: &serde_json::Value| match value {
+        serde_json::Value::Null => "NULL".to_string(),
+        serde_json::Value::Number(number) => number.to_string(),
+        serde_json::Value::String(text) => format!("'{}'", text.replace('\'', "''")),
+        other => panic!("not a column value: {other}"),
+    };
+    let mut sql = String::new();
+    for row in fixture["calls"].as_array().unwrap() {
+        let row = row.as_object().unwrap();
+        let (mut names, mut values) = (Vec::new(), Vec::new());
+        // Without `id`: a fresh table numbers them 1, 2... in this order,
+        // as the release did (the sealed credentials are bound to it).
+        for (name, value) in row.iter().filter(|(name, _)| *name != "id") {
+            let value = match (name.as_str(), value) {
+                ("succeeded" | "uncertain", serde_json::Value::Number(flag)) => {
+                    db.literals(flag.as_i64() == Some(1), "").0
+                }
+                ("sealed_credentials_hex", serde_json::Value::String(hex)) => {
+                    db.literals(false, hex).1
+                }
+                _ => literal(value),
+            };
+            names.push(name.trim_end_matches("_hex").to_string());
+            values.push(value);
+        }
+        sql.push_str(&format!(
+            "INSERT INTO {} ({}) VALUES ({});\n",
+            db.table("calls"),
+            names.join(", "),
+            values.join(", ")
+        ));
+    }
+    for pair in fixture["meta"].as_array().unwrap() {
+        sql.push_str(&format!(
+            "INSERT INTO {} (name, value) VALUES ({}, {});\n",
+            db.table("meta"),
+            literal(&pair[0]),
+            literal(&pair[1])
+        ));
+    }
+    db.sql(&sql);
+    fixture
+}
+
+/// The service the fixture's calls were made for, as the caller sent it.
+fn release_service(id: &str) -> Service {
+    Service {
+        service_id: id.into(),
+        remote_id: None,
+        domain: Some(format!("{id}.example.com")),
+        username: Some("u1".into()),
+        password: Some("Pw-s3cret!".into()),
+        package: Some("101".into()),
+        billing_cycle: Some("monthly".into()),
+        client: Some(crate::bindings::types::Contact {
+            first_name: "Test".into(),
+            last_name: "Client".into(),
+            company: None,
+            email: "client@example.com".into(),
+            phone: None,
+            address: None,
+            city: None,
+            state: None,
+            postcode: None,
+            country: Some("KE".into()),
+            language: Some("en".into()),
+        }),
+        custom_fields: vec![("plan-note".into(), "gold".into())],
+    }
+}
+
+fn rows_written_by_release_4da26cb_still_read_and_replay(db: &dyn TestJournal) {
+    use crate::bindings::types::Credential;
+    use crate::journal::{Admission, Journal, Sealer};
+    use crate::redact::{MASK, Redactor};
+
+    let fixture = load_release_rows(db);
+    let store = db.open().unwrap();
+    let entries = store.entries().unwrap();
+    assert_eq!(entries.len(), 9, "every row reads");
+    let ids: Vec<_> = fixture["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(entries.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    let masked = Service {
+        password: Some(MASK.into()),
+        ..release_service("svc-1")
+    };
+    // A create: its request, and its answer with the state in the
+    // contract's word now (the release wrote `"status":"Active"`).
+    let create = &entries[0];
+    assert_eq!(
+        create.intent.input,
+        Request::CreateAccount {
+            service: masked.clone()
+        }
+    );
+    let answered = create.outcome.clone().unwrap();
+    let Ok(Response::Created(created)) = &answered.answer else {
+        panic!("{answered:?}")
+    };
+    assert_eq!(
+        (created.remote_id.as_str(), created.status),
+        ("HM-1001", ServiceState::Active)
+    );
+    assert_eq!(answered.module_digest, None, "the release kept none");
+    assert_eq!(create.state, EntryState::Answered);
+    // A change of password: both passwords masked as they were.
+    assert_eq!(
+        entries[2].intent.input,
+        Request::ChangePassword {
+            service: masked.clone(),
+            new_password: MASK.into()
+        }
+    );
+    assert_eq!(
+        entries[2].outcome.as_ref().unwrap().answer,
+        Err(Failure {
+            kind: "auth-failed".into(),
+            message: "hostmenow: auth-failed: bad key".into()
+        })
+    );
+    // A call cut off, then found done by an operator (`Unknown`, then).
+    let resolved = &entries[3];
+    assert_eq!(resolved.resolution.as_ref().unwrap().finding, Finding::Done);
+    let Ok(Response::Created(found)) = &resolved.outcome.as_ref().unwrap().answer else {
+        panic!("{resolved:?}")
+    };
+    assert_eq!(
+        (found.remote_id.as_str(), found.status),
+        ("HM-2002", ServiceState::Unknown)
+    );
+    // A timeout: unknown, as it was.
+    assert_eq!(entries[4].state, EntryState::Unknown);
+    assert_eq!(entries[4].outcome.as_ref().unwrap().kind(), "timeout");
+    // A suspend with its reason, acknowledged.
+    assert!(matches!(
+        &entries[1].intent.input,
+        Request::Suspend { reason: Some(reason), .. } if reason == "unpaid"
+    ));
+    assert_eq!(entries[1].state, EntryState::Acknowledged);
+
+    // Through a journal under the release's key: the credentials it
+    // sealed open, and the same request under the same key is answered
+    // with the recorded outcome (its digest as the release took it), not
+    // refused as another request nor run again.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let key = fixture["key_hex"].as_str().unwrap();
+        let journal = Journal::new(store.clone(), Sealer::from_hex(key).unwrap()).unwrap();
+        let pending = journal.pending().await.unwrap();
+        assert_eq!(
+            pending[0].credentials,
+            vec![Credential {
+                name: "password".into(),
+                value: "Gen-Pass-1".into(),
+                secret: true
+            }]
+        );
+        let replay = journal
+            .shared()
+            .admit(
+                "hostmenow",
+                &Request::CreateAccount {
+                    service: release_service("svc-1"),
+                },
+                &[],
+                Some("k-create"),
+                &Redactor::new(),
+                std::time::Instant::now() + Duration::from_secs(10),
+            )
+            .await;
+        let Ok(Admission::Answered(settled)) = replay else {
+            panic!("not answered from the record")
+        };
+        let Ok(Response::Created(replayed)) = settled.result else {
+            panic!("{:?}", settled.result)
+        };
+        assert_eq!(replayed.remote_id, "HM-1001");
+        assert_eq!(replayed.credentials[0].value, "Gen-Pass-1");
+        let created = journal
+            .created_service("hostmenow", "svc-2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(created.remote_id, "HM-2002");
+        assert_eq!(created.domain.as_deref(), Some("svc-2.example.com"));
+    });
+
+    // What this host writes names its format, in the contract's words.
+    let id = started(
+        store
+            .begin(&intent("after-upgrade"), OWNER, live(), Duration::ZERO)
+            .unwrap(),
+    );
+    store.finish(id, OWNER, &outcome(None)).unwrap();
+    let written = db.sql(&format!(
+        "SELECT summary FROM {} WHERE id = {id}",
+        db.table("calls")
+    ));
+    assert!(
+        written.starts_with(r#"{"format":2,"answer":{"kind":"created""#)
+            && written.contains(r#""status":"active""#),
+        "{written}"
+    );
 }

@@ -91,7 +91,7 @@ fn seed_live_services(url: &str, sim: &hostmenow::HostMeNow) {
             function: "create-account".into(),
             service_id: Some(id.clone()),
             idempotency_key: format!("create-{id}"),
-            input: serde_json::to_string(&Request::CreateAccount { service }).unwrap(),
+            input: Request::CreateAccount { service },
             request_digest: None,
         };
         let entry = match journal
@@ -114,10 +114,9 @@ fn seed_live_services(url: &str, sim: &hostmenow::HostMeNow) {
             credentials: Vec::new(),
         });
         let outcome = CallOutcome {
-            succeeded: true,
-            kind: "ok".into(),
+            answer: Ok(created),
             uncertain: false,
-            summary: serde_json::to_string(&created).unwrap(),
+            module_digest: None,
             sealed_credentials: None,
         };
         journal.finish(entry, "seeding-host:1", &outcome).unwrap();

@@ -282,7 +282,7 @@ fn accounts_have_their_journal_entry(observed: &Observed, out: &mut Vec<String>)
             })
             .collect();
         let created = entries.iter().any(|e| {
-            e.outcome.as_ref().is_some_and(|o| o.succeeded)
+            e.outcome.as_ref().is_some_and(|o| o.succeeded())
                 || e.resolution
                     .as_ref()
                     .is_some_and(|r| r.finding == Finding::Done)

@@ -1,0 +1,132 @@
+//! An entry as a row of the `calls` table, for every store: the one list
+//! of its columns, the one mapper from a row to an [`Entry`], and the
+//! values an intent and an outcome are written as. A store only moves the
+//! values between its database and these.
+
+use anyhow::Context;
+
+use super::format;
+use super::record::{
+    CallOutcome, Entry, EntryId, EntryState, Finding, Intent, Resolution, attempt_over,
+};
+
+/// An entry's columns, as every store's `SELECT` names them.
+pub(super) const ENTRY_COLUMNS: &str = "id, module, function, service_id, idempotency_key, \
+     input, started_at_ms, succeeded, kind, summary, sealed_credentials, finished_at_ms, \
+     acknowledged_at_ms, request_digest, uncertain, owner, lease_until_ms, finding, note, \
+     attempt_deadline_ms, module_digest";
+
+/// A row's values by column name, as a store's driver gives them.
+pub(super) trait RowValues {
+    /// An integer column (`NULL` as `None`).
+    fn integer(&self, column: &str) -> anyhow::Result<Option<i64>>;
+    /// A text column.
+    fn text(&self, column: &str) -> anyhow::Result<Option<String>>;
+    /// A boolean column (SQLite keeps 0 and 1).
+    fn flag(&self, column: &str) -> anyhow::Result<Option<bool>>;
+    /// A binary column.
+    fn bytes(&self, column: &str) -> anyhow::Result<Option<Vec<u8>>>;
+}
+
+/// The entry a row of [`ENTRY_COLUMNS`] holds, its state judged at
+/// `now_ms` by the store's clock.
+pub(super) fn entry_of(row: &impl RowValues, now_ms: i64) -> anyhow::Result<Entry> {
+    let id: EntryId = required(row.integer("id"), "id")?;
+    let read = || -> anyhow::Result<Entry> {
+        let acknowledged_at_ms = row.integer("acknowledged_at_ms")?;
+        let lease_until_ms = row.integer("lease_until_ms")?;
+        let attempt_deadline_ms = row.integer("attempt_deadline_ms")?;
+        let outcome = match row.flag("succeeded")? {
+            Some(succeeded) => Some(outcome_of(row, succeeded)?),
+            None => None,
+        };
+        let resolution = match row.text("finding")? {
+            Some(finding) => Some(Resolution {
+                finding: if finding == Finding::Done.as_str() {
+                    Finding::Done
+                } else {
+                    Finding::NotDone
+                },
+                note: row.text("note")?,
+            }),
+            None => None,
+        };
+        let input = required(row.text("input"), "input")?;
+        Ok(Entry {
+            id,
+            intent: Intent {
+                module: required(row.text("module"), "module")?,
+                function: required(row.text("function"), "function")?,
+                service_id: row.text("service_id")?,
+                idempotency_key: required(row.text("idempotency_key"), "idempotency_key")?,
+                input: format::read_input(&input).context("its input is unreadable")?,
+                request_digest: row.text("request_digest")?,
+            },
+            state: EntryState::of(
+                outcome.as_ref(),
+                acknowledged_at_ms.is_some(),
+                lease_until_ms,
+                now_ms,
+            ),
+            outcome,
+            owner: row.text("owner")?,
+            lease_until_ms,
+            resolution,
+            started_at_ms: required(row.integer("started_at_ms"), "started_at_ms")?,
+            attempt_deadline_ms,
+            attempt_over: attempt_over(attempt_deadline_ms, now_ms),
+            finished_at_ms: row.integer("finished_at_ms")?,
+            acknowledged_at_ms,
+        })
+    };
+    read().with_context(|| format!("reading journal entry {id}"))
+}
+
+/// The outcome of a row whose `succeeded` is set.
+fn outcome_of(row: &impl RowValues, succeeded: bool) -> anyhow::Result<CallOutcome> {
+    let kind = row.text("kind")?.unwrap_or_default();
+    let summary = row.text("summary")?.unwrap_or_default();
+    Ok(CallOutcome {
+        answer: format::read_outcome(&summary, succeeded, &kind)
+            .context("its outcome is unreadable")?,
+        uncertain: row.flag("uncertain")?.unwrap_or(false),
+        module_digest: row.text("module_digest")?,
+        sealed_credentials: row.bytes("sealed_credentials")?,
+    })
+}
+
+fn required<T>(value: anyhow::Result<Option<T>>, column: &str) -> anyhow::Result<T> {
+    value?.with_context(|| format!("its {column} is missing"))
+}
+
+/// The columns an outcome is written to, as their values.
+pub(super) struct OutcomeColumns {
+    /// `succeeded`.
+    pub succeeded: bool,
+    /// `kind`: `ok` or the error's kind.
+    pub kind: String,
+    /// `uncertain`.
+    pub uncertain: bool,
+    /// `summary`: the answer or failure in the journal's format.
+    pub summary: String,
+    /// `module_digest`.
+    pub module_digest: Option<String>,
+}
+
+impl OutcomeColumns {
+    /// The values of `outcome` (its sealed credentials aside).
+    pub fn of(outcome: &CallOutcome) -> anyhow::Result<OutcomeColumns> {
+        Ok(OutcomeColumns {
+            succeeded: outcome.succeeded(),
+            kind: outcome.kind().to_string(),
+            uncertain: outcome.uncertain,
+            summary: format::outcome_text(&outcome.answer)?,
+            module_digest: outcome.module_digest.clone(),
+        })
+    }
+}
+
+/// The `input` column of an intent: its request in the journal's format.
+pub(super) fn input_column(intent: &Intent) -> anyhow::Result<String> {
+    format::input_text(&intent.input)
+}
