@@ -44,7 +44,10 @@ use tokio_postgres::Row;
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
 };
-use super::row::{ENTRY_COLUMNS, OutcomeColumns, RowValues, entry_of, input_column};
+use super::row::{
+    ENTRY_COLUMNS, OutcomeColumns, RowValues, UNDECIDED_WHERE, entry_of, in_flight_where,
+    input_column,
+};
 use super::store::{
     Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
     meta, newer_schema, refused_acknowledgement,
@@ -532,8 +535,7 @@ impl JournalStore for PostgresJournal {
                         "UPDATE {TABLE} SET succeeded = $3, kind = $4, uncertain = $5,
                             summary = $6, sealed_credentials = $7, finished_at_ms = {NOW_MS},
                             lease_until_ms = NULL, module_digest = $8
-                         WHERE id = $1 AND owner = $2 AND finished_at_ms IS NULL
-                            AND acknowledged_at_ms IS NULL AND finding IS NULL"
+                         WHERE id = $1 AND owner = $2 AND {UNDECIDED_WHERE}"
                     ),
                     &[
                         &id,
@@ -990,8 +992,8 @@ impl JournalStore for PostgresJournal {
             let in_flight: Vec<EntryId> = transaction
                 .query(
                     &format!(
-                        "SELECT id FROM {TABLE} WHERE acknowledged_at_ms IS NULL
-                            AND succeeded IS NULL AND lease_until_ms > {NOW_MS} ORDER BY id"
+                        "SELECT id FROM {TABLE} WHERE {} ORDER BY id",
+                        in_flight_where(NOW_MS)
                     ),
                     &[],
                 )

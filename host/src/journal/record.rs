@@ -133,7 +133,7 @@ impl EntryState {
     ) -> EntryState {
         match outcome {
             _ if acknowledged => EntryState::Acknowledged,
-            None if lease_until_ms.is_some_and(|until| until > now_ms) => EntryState::InFlight,
+            None if running(false, lease_until_ms, now_ms) => EntryState::InFlight,
             None => EntryState::Unknown,
             Some(outcome) if outcome.uncertain => EntryState::Unknown,
             Some(_) => EntryState::Answered,
@@ -270,6 +270,14 @@ pub enum Acknowledged {
         /// The attempt's deadline.
         until_ms: i64,
     },
+}
+
+/// Whether a call not acknowledged is running on a live host at `now_ms`:
+/// no outcome is recorded (`outcome_known` false) and its host's lease is
+/// current. The one rule of [`EntryState::InFlight`] (in SQL:
+/// `row::in_flight_where`).
+pub(crate) fn running(outcome_known: bool, lease_until_ms: Option<i64>, now_ms: i64) -> bool {
+    !outcome_known && lease_until_ms.is_some_and(|until| until > now_ms)
 }
 
 /// Milliseconds since the Unix epoch.

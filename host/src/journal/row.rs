@@ -16,6 +16,20 @@ pub(super) const ENTRY_COLUMNS: &str = "id, module, function, service_id, idempo
      acknowledged_at_ms, request_digest, uncertain, owner, lease_until_ms, finding, note, \
      attempt_deadline_ms, module_digest";
 
+/// The SQL condition of an entry in flight on a live host, its lease
+/// judged by `now` (the store's clock: a parameter or an expression): not
+/// acknowledged, no outcome, its lease current. [`super::record::running`]
+/// in SQL.
+pub(super) fn in_flight_where(now: &str) -> String {
+    format!("acknowledged_at_ms IS NULL AND succeeded IS NULL AND lease_until_ms > {now}")
+}
+
+/// The SQL condition of an entry whose outcome may still be recorded: none
+/// is, it is not acknowledged and no finding decided it (the fence of
+/// `JournalStore::finish`, with its owner).
+pub(super) const UNDECIDED_WHERE: &str =
+    "finished_at_ms IS NULL AND acknowledged_at_ms IS NULL AND finding IS NULL";
+
 /// A row's values by column name, as a store's driver gives them.
 pub(super) trait RowValues {
     /// An integer column (`NULL` as `None`).

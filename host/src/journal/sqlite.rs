@@ -12,7 +12,10 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
     lease_until_ms, now_ms,
 };
-use super::row::{ENTRY_COLUMNS, OutcomeColumns, RowValues, entry_of, input_column};
+use super::row::{
+    ENTRY_COLUMNS, OutcomeColumns, RowValues, UNDECIDED_WHERE, entry_of, in_flight_where,
+    input_column,
+};
 use super::store::{
     Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
     meta, newer_schema, refused_acknowledgement,
@@ -323,11 +326,12 @@ impl JournalStore for SqliteJournal {
         let written = self
             .connection()
             .execute(
-                "UPDATE calls SET succeeded = ?3, kind = ?4, uncertain = ?5, summary = ?6,
-                    sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL,
-                    module_digest = ?9
-                 WHERE id = ?1 AND owner = ?2 AND finished_at_ms IS NULL
-                    AND acknowledged_at_ms IS NULL AND finding IS NULL",
+                &format!(
+                    "UPDATE calls SET succeeded = ?3, kind = ?4, uncertain = ?5, summary = ?6,
+                        sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL,
+                        module_digest = ?9
+                     WHERE id = ?1 AND owner = ?2 AND {UNDECIDED_WHERE}"
+                ),
                 params![
                     id,
                     owner,
@@ -690,10 +694,10 @@ impl JournalStore for SqliteJournal {
             _ => return Ok(Rekeyed::KeyMismatch),
         }
         let in_flight = {
-            let mut statement = transaction.prepare(
-                "SELECT id FROM calls WHERE acknowledged_at_ms IS NULL AND succeeded IS NULL
-                    AND lease_until_ms > ?1 ORDER BY id",
-            )?;
+            let mut statement = transaction.prepare(&format!(
+                "SELECT id FROM calls WHERE {} ORDER BY id",
+                in_flight_where("?1")
+            ))?;
             statement
                 .query_map(params![now_ms()], |row| row.get::<_, EntryId>(0))?
                 .collect::<Result<Vec<_>, _>>()?

@@ -320,11 +320,11 @@ pub(crate) fn refused_acknowledgement(
     if found.acknowledged {
         return Some(Acknowledged::NotPending);
     }
-    let running = found.succeeded.is_none()
-        && found
-            .lease_until_ms
-            .is_some_and(|lease| lease > found.now_ms);
-    if running {
+    if super::record::running(
+        found.succeeded.is_some(),
+        found.lease_until_ms,
+        found.now_ms,
+    ) {
         return Some(Acknowledged::InFlight);
     }
     // A plain acknowledgement is no decision: the outcome is on record.
