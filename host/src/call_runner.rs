@@ -1,18 +1,26 @@
-//! Runs one request in a fresh store, within the module's bounds, and turns
-//! whatever happens into a [`Response`] or a typed [`CallError`]; tries a
-//! safe read again after a transient failure. Every attempt waits for its
-//! turn under the module's rate limit first.
+//! One call of a module: built once ([`Call::new`]: the caller's settings
+//! checked, its redactor, deadline, pacing and reuse fixed) and run on the
+//! guest threads ([`Call::run`]), each attempt after its turn under the
+//! module's rate limit, in a fresh store (or an instance a bulk run
+//! reuses) within the module's bounds. Whatever happens becomes a
+//! [`Response`] or a typed [`CallError`]; a safe read is tried again after
+//! a transient failure.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::error::Elapsed;
+use tracing::Instrument;
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
 use crate::bindings::types::{Error as ModuleError, RateLimit, Setting, SettingKind, SettingScope};
 use crate::error::{CallError, map_error_message};
+use crate::guest_threads::GuestThreads;
 use crate::logging::LiveSecrets;
 use crate::module::LoadedModule;
-use crate::rate::{NoTurn, Pacing};
+use crate::rate::{NoTurn, Pacing, RateLimiter, Turn};
 use crate::redact::Redactor;
 use crate::request::{Request, Response};
 use crate::reuse::{InstancePool, Warm};
@@ -26,86 +34,50 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// left after waiting.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(500);
 
-/// Runs `request` on `module` with `settings` (the module's own plus the
-/// caller's), each attempt in a new store after its turn under `pacing`.
-/// Safe reads are tried again after a transient failure, until `deadline`
-/// (the call's, of which the journal may have used a part). `redactor` is
-/// the call's, from [`call_redactor`]. With `reuse`, each attempt runs in
-/// an instance of that pool ([`crate::reuse`]): the caller has checked
-/// that the request is [eligible](crate::reuse::eligible).
-pub(crate) async fn run(
-    module: &Arc<LoadedModule>,
-    request: &Request,
-    call_settings: &[Setting],
-    redactor: &Redactor,
-    deadline: Instant,
-    mut pacing: Pacing,
-    reuse: Option<&InstancePool>,
-) -> Completed {
-    let settings = merge_settings(module.settings(), call_settings);
-    let _live = LiveSecrets::register(redactor);
-    if let Err(error) = check_required(module, &settings) {
-        return Completed {
-            result: Err(error),
-            memory_peak_bytes: None,
-        };
-    }
+/// One call as the host runs it: everything its steps need, built once by
+/// [`Call::new`] and owned by the call from there on (so that it can run on
+/// the guest threads).
+pub(crate) struct Call {
+    /// The module version that runs the call.
+    pub(crate) module: Arc<LoadedModule>,
+    pub(crate) request: Request,
+    /// The caller's own settings, checked ([`check_call_settings`]): what
+    /// the journal digests.
+    pub(crate) own_settings: Vec<Setting>,
+    /// Masks the module's secret settings, the call's secret settings and
+    /// the passwords the request carries.
+    pub(crate) redactor: Redactor,
+    /// When the whole call ends: its wait for the journal, its turns under
+    /// the rate limit and every attempt.
+    pub(crate) deadline: Instant,
+    /// The module's settings with the caller's over them by name: what the
+    /// guest is given.
+    settings: Vec<Setting>,
+    pacing: Pacing,
+    /// The instances of a bulk run this call may use: only when the
+    /// request is [eligible](crate::reuse::eligible).
+    reuse: Option<Arc<InstancePool>>,
+}
 
-    let started = Instant::now();
-    let function = crate::request::function_name(request.function());
-    let mut attempt = 1;
-    let mut memory_peak_bytes = None;
-    let result = loop {
-        let Attempt {
-            result,
-            final_answer,
-            memory_peak,
-        } = run_once(
-            module,
-            request,
-            &settings,
-            deadline,
-            redactor,
-            &mut pacing,
-            reuse,
-        )
-        .await;
-        memory_peak_bytes = memory_peak_bytes.max(memory_peak);
-        let retry = if final_answer {
-            None
-        } else {
-            retry_delay(module, request, &result, attempt, deadline)
-        };
-        let Some(delay) = retry else { break result };
-        if let Err(error) = &result {
-            tracing::info!(module = %module.name(), function, attempt, kind = error.kind(), delay_ms = delay.as_millis() as u64, "safe read failed; trying again");
-        }
-        tokio::time::sleep(delay).await;
-        attempt += 1;
-    };
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    match &result {
-        Ok(_) => {
-            tracing::info!(module = %module.name(), function, attempt, elapsed_ms, "call succeeded")
-        }
-        // A provider's typed answer is business as usual; a call the host
-        // had to stop or refuse is worth an operator's attention.
-        Err(error @ CallError::Module { .. }) => {
-            tracing::info!(module = %module.name(), function, attempt, kind = error.kind(), elapsed_ms, "call failed: {error}")
-        }
-        Err(error) => {
-            tracing::warn!(module = %module.name(), function, attempt, kind = error.kind(), elapsed_ms, "call stopped: {error}")
-        }
-    }
-    Completed {
-        result,
-        memory_peak_bytes,
-    }
+/// What a bulk usage run ([`crate::usage_sync`]) gives one of its calls:
+/// the turn under the module's rate limit it waited for before the call's
+/// deadline started, and the instances the run may reuse. A call of its
+/// own gets neither (`FromRun::default()`).
+#[derive(Default)]
+pub(crate) struct FromRun {
+    /// Taken by the first attempt instead of waiting for a turn.
+    pub(crate) first_turn: Option<Turn>,
+    /// Lends an instance to a call that is [eligible](crate::reuse::eligible)
+    /// (a plain read with no secret of its own); any other call gets a
+    /// fresh instance still.
+    pub(crate) reuse: Option<Arc<InstancePool>>,
 }
 
 /// A call's result and what it cost.
 pub(crate) struct Completed {
     pub(crate) result: Result<Response, CallError>,
+    /// The sha256 of the module version that ran it.
+    pub(crate) module_digest: String,
     /// The largest linear memory of any attempt (`None`: no guest ran).
     pub(crate) memory_peak_bytes: Option<u64>,
 }
@@ -119,66 +91,324 @@ struct Attempt {
     memory_peak: Option<u64>,
 }
 
-/// Masks the module's secret settings, the call's secret settings and the
-/// passwords the request carries.
-pub(crate) fn call_redactor(
-    module: &LoadedModule,
-    request: &Request,
-    call_settings: &[Setting],
-) -> Redactor {
-    let secret_settings = call_settings.iter().filter(|setting| {
-        module
-            .info()
-            .settings
-            .iter()
-            .any(|spec| spec.name == setting.name && spec.kind == SettingKind::Secret)
-    });
-    module.redactor().with(
-        request
-            .secrets()
-            .into_iter()
-            .chain(secret_settings.map(|s| s.value.as_str())),
-    )
+/// What the guest's export came to: the module's answer or typed error,
+/// a trap or host failure, or the deadline.
+type GuestOutcome = Result<wasmtime::Result<Result<Response, ModuleError>>, Elapsed>;
+
+/// A fresh instance in its store, and the call slot it holds.
+struct Fresh {
+    store: Store<CallState>,
+    instance: Instance,
+    slot: OwnedSemaphorePermit,
 }
 
-/// One attempt in a fresh store (or, with `reuse`, an instance of the
-/// pool), bounded by what is left of the deadline.
-async fn run_once(
-    module: &Arc<LoadedModule>,
-    request: &Request,
-    settings: &[Setting],
-    deadline: Instant,
-    redactor: &Redactor,
-    pacing: &mut Pacing,
-    reuse: Option<&InstancePool>,
-) -> Attempt {
-    // The turn under the module's rate limit first, so that a call slot is
-    // not held while waiting for it; the call counts as running until the
-    // turn is dropped at the end of the attempt.
-    let _turn = match pacing.turn(deadline).await {
-        Ok(turn) => turn,
-        Err(no_turn) => {
-            return Attempt {
-                result: Err(no_turn_error(module, &no_turn)),
-                final_answer: true,
-                memory_peak: None,
+impl Call {
+    /// The call of `request` on `module` with the caller's `own_settings`,
+    /// paced by the module's `limiter` (`None`: not paced), its deadline
+    /// starting now. Refuses (`invalid-input`) settings a call may not give
+    /// ([`check_call_settings`]), before anything is journaled or sent,
+    /// whichever door the call came through.
+    pub(crate) fn new(
+        module: Arc<LoadedModule>,
+        request: Request,
+        own_settings: &[Setting],
+        limiter: Option<Arc<RateLimiter>>,
+        from_run: FromRun,
+    ) -> Result<Call, CallError> {
+        check_call_settings(&module, own_settings)?;
+        // Journaled calls are mutating ones, never eligible: they keep a
+        // fresh instance each.
+        let reuse = from_run
+            .reuse
+            .filter(|_| crate::reuse::eligible(&module, &request, own_settings));
+        let secret_settings = own_settings.iter().filter(|setting| {
+            module
+                .info()
+                .settings
+                .iter()
+                .any(|spec| spec.name == setting.name && spec.kind == SettingKind::Secret)
+        });
+        let redactor = module.redactor().with(
+            request
+                .secrets()
+                .into_iter()
+                .chain(secret_settings.map(|s| s.value.as_str())),
+        );
+        Ok(Call {
+            settings: merge_settings(module.settings(), own_settings),
+            deadline: Instant::now() + module.limits().deadline,
+            pacing: Pacing {
+                limiter,
+                first_turn: from_run.first_turn,
+            },
+            own_settings: own_settings.to_vec(),
+            module,
+            request,
+            redactor,
+            reuse,
+        })
+    }
+
+    /// Runs the call on the guest threads, so that a guest computing
+    /// cannot hold the caller's ([`crate::guest_threads`]), in the
+    /// caller's span. Unjournaled here: the journal is the host's.
+    pub(crate) async fn run(self, guests: &GuestThreads) -> Completed {
+        let module = self.module.clone();
+        match guests.run(self.attempts().in_current_span()).await {
+            Ok(completed) => completed,
+            // Never expected: the call's task panicked (its message went to
+            // the log) or the host is being dropped.
+            Err(error) => Completed {
+                result: Err(CallError::Host {
+                    module: module.name().to_string(),
+                    message: format!("the call's task ended abnormally: {error}"),
+                }),
+                module_digest: module.digest().to_string(),
+                memory_peak_bytes: None,
+            },
+        }
+    }
+
+    /// The call's attempts, each in a new store (or an instance of the
+    /// run's pool) after its turn: a safe read is tried again after a
+    /// transient failure, until the deadline (of which the journal may
+    /// have used a part).
+    async fn attempts(mut self) -> Completed {
+        let _live = LiveSecrets::register(&self.redactor);
+        let module_digest = self.module.digest().to_string();
+        if let Err(error) = check_required(&self.module, &self.settings) {
+            return Completed {
+                result: Err(error),
+                module_digest,
+                memory_peak_bytes: None,
             };
         }
-    };
-    if let Some(pool) = reuse {
-        return run_reusing(module, pool, request, settings, deadline, redactor, pacing).await;
-    }
-    let Some(_slot) = call_slot_within(module, deadline).await else {
-        return busy(module);
-    };
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let mut store = module.new_store(deadline);
 
-    let outcome =
-        tokio::time::timeout(remaining, invoke(module, &mut store, request, settings)).await;
-    let attempt = conclude(module, &store, outcome, redactor);
-    drop(store);
-    hold_for_retry_after(attempt, pacing).await
+        let started = Instant::now();
+        let module = self.module.clone();
+        let module = module.name();
+        let function = crate::request::function_name(self.request.function());
+        let mut attempt = 1;
+        let mut memory_peak_bytes = None;
+        let result = loop {
+            let Attempt {
+                result,
+                final_answer,
+                memory_peak,
+            } = self.attempt().await;
+            memory_peak_bytes = memory_peak_bytes.max(memory_peak);
+            let retry = if final_answer {
+                None
+            } else {
+                retry_delay(&self.module, &self.request, &result, attempt, self.deadline)
+            };
+            let Some(delay) = retry else { break result };
+            if let Err(error) = &result {
+                tracing::info!(
+                    module,
+                    function,
+                    attempt,
+                    kind = error.kind(),
+                    delay_ms = delay.as_millis() as u64,
+                    "safe read failed; trying again"
+                );
+            }
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => {
+                tracing::info!(module, function, attempt, elapsed_ms, "call succeeded")
+            }
+            // A provider's typed answer is business as usual; a call the host
+            // had to stop or refuse is worth an operator's attention.
+            Err(error @ CallError::Module { .. }) => {
+                tracing::info!(
+                    module,
+                    function,
+                    attempt,
+                    kind = error.kind(),
+                    elapsed_ms,
+                    "call failed: {error}"
+                )
+            }
+            Err(error) => {
+                tracing::warn!(
+                    module,
+                    function,
+                    attempt,
+                    kind = error.kind(),
+                    elapsed_ms,
+                    "call stopped: {error}"
+                )
+            }
+        }
+        Completed {
+            result,
+            module_digest,
+            memory_peak_bytes,
+        }
+    }
+
+    /// One attempt: its turn under the rate limit, then the export in a
+    /// fresh instance (or one of the run's pool); a provider's Retry-After
+    /// holds every caller of the module.
+    async fn attempt(&mut self) -> Attempt {
+        // The turn first, so that a call slot is not held while waiting for
+        // it; the call counts as running until the turn is dropped at the
+        // end of the attempt.
+        let _turn = match self.pacing.turn(self.deadline).await {
+            Ok(turn) => turn,
+            Err(no_turn) => {
+                return Attempt {
+                    result: Err(no_turn_error(&self.module, &no_turn)),
+                    final_answer: true,
+                    memory_peak: None,
+                };
+            }
+        };
+        let attempt = match &self.reuse {
+            Some(pool) => self.in_pooled_instance(pool).await,
+            None => self.in_fresh_instance().await,
+        };
+        hold_for_retry_after(attempt, &self.pacing).await
+    }
+
+    /// An attempt in a fresh instance, dropped after it.
+    async fn in_fresh_instance(&self) -> Attempt {
+        let Fresh {
+            mut store,
+            instance,
+            slot,
+        } = match self.fresh_instance().await {
+            Ok(fresh) => fresh,
+            Err(attempt) => return attempt,
+        };
+        let outcome = self.invoke(&instance, &mut store).await;
+        let attempt = self.conclude(&store, outcome);
+        // The instance's room in the pool is free before its slot is.
+        drop(store);
+        drop(slot);
+        attempt
+    }
+
+    /// An attempt in an instance lent by `pool`: a warm one made for this
+    /// module version and these settings, readied for this call's
+    /// deadline and output, or a fresh one (with its own call slot, which
+    /// it keeps while it lives). The instance goes back to the pool only
+    /// after a call that ended normally; after a trap, the deadline, a
+    /// cap, a denied request or a host error it is dropped.
+    async fn in_pooled_instance(&self, pool: &InstancePool) -> Attempt {
+        let mut lease = pool.lease(&self.module, &self.settings);
+        crate::telemetry::record_reuse_attempt(self.module.name(), lease.warm.is_some());
+        let mut warm = match lease.warm.take() {
+            Some(mut warm) => {
+                begin_next_call(&mut warm.store, self.deadline);
+                warm
+            }
+            None => match self.fresh_instance().await {
+                Ok(Fresh {
+                    store,
+                    instance,
+                    slot,
+                }) => Warm::new(
+                    self.module.clone(),
+                    self.settings.clone(),
+                    store,
+                    instance,
+                    slot,
+                ),
+                Err(attempt) => return attempt,
+            },
+        };
+        let Warm {
+            store, instance, ..
+        } = &mut warm;
+        let outcome = self.invoke(instance, store).await;
+        let attempt = self.conclude(&warm.store, outcome);
+        if matches!(attempt.result, Ok(_) | Err(CallError::Module { .. })) {
+            lease.give_back(warm);
+        } else {
+            drop(warm);
+            drop(lease);
+        }
+        attempt
+    }
+
+    /// A fresh instance of the pre-linked component with its call slot (the
+    /// host's bound on calls at once), both had within the deadline; else
+    /// the attempt it came to.
+    async fn fresh_instance(&self) -> Result<Fresh, Attempt> {
+        let Some(slot) = call_slot_within(&self.module, self.deadline).await else {
+            return Err(busy(&self.module));
+        };
+        let mut store = self.module.new_store(self.deadline);
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let outcome =
+            match tokio::time::timeout(remaining, self.module.instantiate(&mut store)).await {
+                Ok(Ok((instance, _))) => {
+                    return Ok(Fresh {
+                        store,
+                        instance,
+                        slot,
+                    });
+                }
+                Ok(Err(error)) => Ok(Err(error)),
+                Err(elapsed) => Err(elapsed),
+            };
+        let attempt = self.conclude(&store, outcome);
+        drop(store);
+        drop(slot);
+        Err(attempt)
+    }
+
+    /// Calls the request's export on `instance` with the call's settings,
+    /// within what is left of the deadline.
+    async fn invoke(&self, instance: &Instance, store: &mut Store<CallState>) -> GuestOutcome {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let export = crate::request::call_export(
+            instance,
+            self.module.exports(),
+            store,
+            &self.settings,
+            &self.request,
+        );
+        tokio::time::timeout(remaining, export).await
+    }
+
+    /// What an attempt came to, from the guest's `outcome` in `store`: its
+    /// output logged (masked), a trap classified. Not async: a store is not
+    /// `Sync`, so no reference to one may be held across a wait.
+    fn conclude(&self, store: &Store<CallState>, outcome: GuestOutcome) -> Attempt {
+        let module = &self.module;
+        // What the guest printed may show the credentials it just generated.
+        let output_redactor = match &outcome {
+            Ok(Ok(Ok(response))) => self
+                .redactor
+                .with(response.credentials().iter().map(|c| c.value.as_str())),
+            _ => self.redactor.clone(),
+        };
+        log_guest_output(module.shared_name(), store, &output_redactor);
+        let result = match outcome {
+            Err(_elapsed) => Err(CallError::DeadlineExceeded {
+                module: module.name().to_string(),
+                deadline: module.limits().deadline,
+            }),
+            Ok(Err(trap)) => Err(classify_trap(module, store, trap, &self.redactor)),
+            Ok(Ok(Err(error))) => Err(CallError::Module {
+                module: module.name().to_string(),
+                error: map_error_message(error, |m| self.redactor.redact(m)),
+            }),
+            Ok(Ok(Ok(response))) => check_result_size(module, response),
+        };
+        let peak = store.data().memory.peak_bytes();
+        Attempt {
+            result,
+            final_answer: store.data().denied_requests(),
+            memory_peak: (peak > 0).then_some(peak as u64),
+        }
+    }
 }
 
 /// Waits for a free call slot (the host's bound on calls at once) no
@@ -187,7 +417,7 @@ async fn run_once(
 async fn call_slot_within(
     module: &LoadedModule,
     deadline: Instant,
-) -> Option<tokio::sync::OwnedSemaphorePermit> {
+) -> Option<OwnedSemaphorePermit> {
     let waiting = Instant::now();
     let remaining = deadline.saturating_duration_since(waiting);
     let slot = tokio::time::timeout(remaining, module.call_slot()).await;
@@ -207,73 +437,9 @@ fn busy(module: &LoadedModule) -> Attempt {
     }
 }
 
-/// One attempt in an instance lent by `pool`: a warm one made for this
-/// module version and these settings, readied for this call's deadline and
-/// output, or a fresh one (with its own call slot, which it keeps while it
-/// lives). The instance goes back to the pool only after a call that ended
-/// normally; after a trap, the deadline, a cap, a denied request or a host
-/// error it is dropped.
-async fn run_reusing(
-    module: &Arc<LoadedModule>,
-    pool: &InstancePool,
-    request: &Request,
-    settings: &[Setting],
-    deadline: Instant,
-    redactor: &Redactor,
-    pacing: &mut Pacing,
-) -> Attempt {
-    let mut lease = pool.lease(module, settings);
-    crate::telemetry::record_reuse_attempt(module.name(), lease.warm.is_some());
-    let mut warm = match lease.warm.take() {
-        Some(mut warm) => {
-            begin_next_call(&mut warm.store, deadline);
-            warm
-        }
-        None => {
-            let Some(slot) = call_slot_within(module, deadline).await else {
-                return busy(module);
-            };
-            let mut store = module.new_store(deadline);
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let instance =
-                match tokio::time::timeout(remaining, module.instantiate(&mut store)).await {
-                    Ok(Ok((instance, _))) => instance,
-                    Ok(Err(error)) => {
-                        let attempt = conclude(module, &store, Ok(Err(error)), redactor);
-                        drop(store);
-                        return hold_for_retry_after(attempt, pacing).await;
-                    }
-                    Err(elapsed) => {
-                        let attempt = conclude(module, &store, Err(elapsed), redactor);
-                        drop(store);
-                        return hold_for_retry_after(attempt, pacing).await;
-                    }
-                };
-            Warm::new(module.clone(), settings.to_vec(), store, instance, slot)
-        }
-    };
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let Warm {
-        store, instance, ..
-    } = &mut warm;
-    let outcome = tokio::time::timeout(
-        remaining,
-        crate::request::call_export(instance, module.exports(), &mut *store, settings, request),
-    )
-    .await;
-    let attempt = conclude(module, &warm.store, outcome, redactor);
-    if matches!(attempt.result, Ok(_) | Err(CallError::Module { .. })) {
-        lease.give_back(warm);
-    } else {
-        drop(warm);
-        drop(lease);
-    }
-    hold_for_retry_after(attempt, pacing).await
-}
-
 /// Holds every caller of the module for a provider's Retry-After: it
 /// speaks for all of them.
-async fn hold_for_retry_after(attempt: Attempt, pacing: &mut Pacing) -> Attempt {
+async fn hold_for_retry_after(attempt: Attempt, pacing: &Pacing) -> Attempt {
     if let Some(ModuleError::RateLimited(RateLimit {
         retry_after_seconds: Some(seconds),
         ..
@@ -288,43 +454,6 @@ async fn hold_for_retry_after(attempt: Attempt, pacing: &mut Pacing) -> Attempt 
             .await;
     }
     attempt
-}
-
-/// What an attempt came to, from the guest's `outcome` in `store`: its
-/// output logged (masked), a trap classified. Not async: a store is not
-/// `Sync`, so no reference to one may be held across a wait.
-fn conclude(
-    module: &LoadedModule,
-    store: &Store<CallState>,
-    outcome: Result<wasmtime::Result<Result<Response, ModuleError>>, tokio::time::error::Elapsed>,
-    redactor: &Redactor,
-) -> Attempt {
-    // What the guest printed may show the credentials it just generated.
-    let output_redactor = match &outcome {
-        Ok(Ok(Ok(response))) => {
-            redactor.with(response.credentials().iter().map(|c| c.value.as_str()))
-        }
-        _ => redactor.clone(),
-    };
-    log_guest_output(module.shared_name(), store, &output_redactor);
-    let result = match outcome {
-        Err(_elapsed) => Err(CallError::DeadlineExceeded {
-            module: module.name().to_string(),
-            deadline: module.limits().deadline,
-        }),
-        Ok(Err(trap)) => Err(classify_trap(module, store, trap, redactor)),
-        Ok(Ok(Err(error))) => Err(CallError::Module {
-            module: module.name().to_string(),
-            error: map_error_message(error, |m| redactor.redact(m)),
-        }),
-        Ok(Ok(Ok(response))) => check_result_size(module, response),
-    };
-    let peak = store.data().memory.peak_bytes();
-    Attempt {
-        result,
-        final_answer: store.data().denied_requests(),
-        memory_peak: (peak > 0).then_some(peak as u64),
-    }
 }
 
 /// The answer to a call whose turn under the rate limit would come after
@@ -415,10 +544,7 @@ fn json_size(value: &impl serde::Serialize) -> usize {
 /// could replace them could send the module to another origin or act as
 /// another reseller. Checked before anything is journaled or sent; the
 /// refusal (`invalid-input`) names the setting.
-pub(crate) fn check_call_settings(
-    module: &LoadedModule,
-    call: &[Setting],
-) -> Result<(), CallError> {
+fn check_call_settings(module: &LoadedModule, call: &[Setting]) -> Result<(), CallError> {
     let specs = &module.info().settings;
     let refuse = |message: String| CallError::InvalidRequest {
         module: module.name().to_string(),
@@ -513,18 +639,6 @@ fn check_required(module: &LoadedModule, settings: &[Setting]) -> Result<(), Cal
         module: module.name().to_string(),
         message: format!("missing required setting {}", missing.join(", ")),
     })
-}
-
-/// Instantiates the pre-linked component and calls the request's export.
-/// The outer error is a trap or host failure; the inner one the module's.
-async fn invoke(
-    module: &LoadedModule,
-    store: &mut Store<CallState>,
-    request: &Request,
-    settings: &[Setting],
-) -> wasmtime::Result<Result<Response, crate::bindings::types::Error>> {
-    let (instance, exports) = module.instantiate(&mut *store).await?;
-    crate::request::call_export(&instance, exports, store, settings, request).await
 }
 
 /// Tells a deadline, a memory cap and a plain trap apart.

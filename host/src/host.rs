@@ -8,7 +8,7 @@ use anyhow::Context;
 use tracing::Instrument;
 
 use crate::bindings::types::Setting;
-use crate::call_runner;
+use crate::call_runner::{Call, Completed, FromRun};
 use crate::engine::{HostOptions, Runtime};
 use crate::error::CallError;
 use crate::journal::{Admission, EntryId, Journal};
@@ -16,9 +16,8 @@ use crate::limits::RequestRate;
 use crate::load_error::ModuleLoadError;
 use crate::manifest::{Manifest, ModuleEntry};
 use crate::module::{Inspection, LoadedModule, ModuleConfig};
-use crate::rate::{Pacing, RateLimiter, Turn};
+use crate::rate::RateLimiter;
 use crate::request::{Request, Response};
-use crate::reuse::InstancePool;
 
 /// What a caller may add to a call.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +70,17 @@ impl Answer {
             replayed: false,
             journaled: false,
             memory_peak_bytes: None,
+        }
+    }
+}
+
+/// The answer of a call that ran unjournaled.
+impl From<Completed> for Answer {
+    fn from(completed: Completed) -> Answer {
+        Answer {
+            module_digest: Some(completed.module_digest),
+            memory_peak_bytes: completed.memory_peak_bytes,
+            ..Answer::from_result(completed.result)
         }
     }
 }
@@ -584,22 +594,20 @@ impl Host {
     /// # Ok(()) }
     /// ```
     pub async fn execute(&self, module: &str, request: &Request, options: &CallOptions) -> Answer {
-        self.execute_pooled(module, request, options, None, None)
+        self.execute_in(module, request, options, FromRun::default())
             .await
     }
 
-    /// [`Host::execute`], the first attempt taking `first_turn` (a turn
-    /// of the module's rate limiter the caller waited for already) instead
-    /// of waiting for one, and in an instance of `reuse` when the request
-    /// is [eligible](crate::reuse::eligible) (a plain read with no secret
-    /// of its own); any other request gets a fresh instance still.
-    pub(crate) async fn execute_pooled(
+    /// [`Host::execute`] with what a bulk usage run gives one of its calls
+    /// ([`FromRun`]: a turn it waited for, instances to reuse): the call
+    /// built once ([`Call::new`]), journaled when it mutates and the host
+    /// keeps a journal, run, and its metrics recorded.
+    pub(crate) async fn execute_in(
         &self,
         module: &str,
         request: &Request,
         options: &CallOptions,
-        first_turn: Option<Turn>,
-        reuse: Option<&Arc<InstancePool>>,
+        from_run: FromRun,
     ) -> Answer {
         let Some(loaded) = self.module(module) else {
             return Answer::from_result(Err(CallError::UnknownModule(module.to_string())));
@@ -616,10 +624,28 @@ impl Host {
             journal_entry = tracing::field::Empty,
         );
         let started = std::time::Instant::now();
-        let answer = self
-            .execute_loaded(&loaded, request, options, first_turn, reuse)
-            .instrument(span.clone())
-            .await;
+        let answer = async {
+            let limiter = self.rate_limiter(module);
+            let call = match Call::new(
+                loaded,
+                request.clone(),
+                &options.settings,
+                limiter,
+                from_run,
+            ) {
+                Ok(call) => call,
+                Err(refused) => return Answer::from_result(Err(refused)),
+            };
+            match self.journal.as_ref().filter(|_| request.is_mutating()) {
+                Some(journal) => {
+                    let key = options.idempotency_key.as_deref();
+                    self.run_journaled(journal, call, key).await
+                }
+                None => Answer::from(call.run(&self.runtime.guests).await),
+            }
+        }
+        .instrument(span.clone())
+        .await;
         if let Some(entry) = answer.journal_entry {
             span.record("journal_entry", entry);
         }
@@ -634,57 +660,29 @@ impl Host {
         answer
     }
 
-    /// [`Host::execute`] on a module found.
-    async fn execute_loaded(
+    /// Runs a mutating `call` under `journal`: admitted under its
+    /// idempotency key (a repeated key answered from the record, a call
+    /// the journal cannot take in time refused unsent), run, and its
+    /// outcome recorded before the caller hears it.
+    async fn run_journaled(
         &self,
-        loaded: &Arc<LoadedModule>,
-        request: &Request,
-        options: &CallOptions,
-        first_turn: Option<Turn>,
-        reuse: Option<&Arc<InstancePool>>,
+        journal: &Journal,
+        call: Call,
+        idempotency_key: Option<&str>,
     ) -> Answer {
-        let module = loaded.name();
-        // A call's own settings are refused before anything is journaled
-        // or sent, whichever door the call came through.
-        if let Err(error) = call_runner::check_call_settings(loaded, &options.settings) {
-            return Answer::from_result(Err(error));
-        }
-        // Journaled calls are mutating ones, never eligible: they keep a
-        // fresh instance each.
-        let reuse = reuse.filter(|_| crate::reuse::eligible(loaded, request, &options.settings));
-        let redactor = call_runner::call_redactor(loaded, request, &options.settings);
-        let pacing = Pacing {
-            limiter: self.rate_limiter(module),
-            first_turn,
-        };
-        // One deadline for the whole call: its wait for the journal too (a
-        // journal that does not answer in time refuses the call unsent),
-        // and what is left of it for the guest, its turns under the rate
-        // limit included.
-        let deadline = std::time::Instant::now() + loaded.limits().deadline;
-        let Some(journal) = self.journal.as_ref().filter(|_| request.is_mutating()) else {
-            return self
-                .run(
-                    loaded,
-                    request,
-                    &options.settings,
-                    &redactor,
-                    deadline,
-                    None,
-                    pacing,
-                    reuse,
-                )
-                .await;
-        };
+        let module = call.module.clone();
+        // The call's deadline covers its wait for the journal too; what is
+        // left of it is the guest's, its turns under the rate limit
+        // included.
         let admitted = journal
             .shared()
             .admit(
-                module,
-                request,
-                &options.settings,
-                options.idempotency_key.as_deref(),
-                &redactor,
-                deadline,
+                module.name(),
+                &call.request,
+                &call.own_settings,
+                idempotency_key,
+                &call.redactor,
+                call.deadline,
             )
             .await;
         let ticket = match admitted {
@@ -697,7 +695,7 @@ impl Host {
             }
             Ok(Admission::Answered(settled)) => {
                 tracing::info!(
-                    module,
+                    module = module.name(),
                     entry = settled.entry,
                     "idempotency key seen before: answering with the recorded outcome"
                 );
@@ -711,25 +709,19 @@ impl Host {
             }
             Ok(Admission::Run(ticket)) => ticket,
         };
-        let entry = ticket.entry();
-        tracing::Span::current().record("journal_entry", entry);
-        let answer = self
-            .run(
-                loaded,
-                request,
-                &options.settings,
-                &redactor,
-                deadline,
-                Some(entry),
-                pacing,
-                None,
-            )
-            .await;
+        tracing::Span::current().record("journal_entry", ticket.entry());
+        let redactor = call.redactor.clone();
+        let completed = call.run(&self.runtime.guests).await;
         // The outcome is on record (or the journal is given until the
         // deadline again) before the caller hears it.
-        let finish_by = std::time::Instant::now() + loaded.limits().deadline;
+        let finish_by = std::time::Instant::now() + module.limits().deadline;
         let settled = ticket
-            .finish(answer.result, answer.module_digest, &redactor, finish_by)
+            .finish(
+                completed.result,
+                Some(completed.module_digest),
+                &redactor,
+                finish_by,
+            )
             .await;
         Answer {
             result: settled.result,
@@ -737,7 +729,7 @@ impl Host {
             journal_entry: settled.entry,
             replayed: false,
             journaled: settled.journaled,
-            memory_peak_bytes: answer.memory_peak_bytes,
+            memory_peak_bytes: completed.memory_peak_bytes,
         }
     }
 
@@ -772,61 +764,6 @@ impl Host {
                 .map(|module| (module.name(), module.digest()))
                 .collect(),
         });
-    }
-
-    /// Runs a call in the module, unjournaled here, paced by `pacing`, in
-    /// an instance of `reuse` when given; on the guest threads, so that a
-    /// guest computing cannot hold the caller's ([`crate::guest_threads`]).
-    #[allow(clippy::too_many_arguments)]
-    async fn run(
-        &self,
-        loaded: &Arc<LoadedModule>,
-        request: &Request,
-        settings: &[Setting],
-        redactor: &crate::redact::Redactor,
-        deadline: std::time::Instant,
-        journal_entry: Option<EntryId>,
-        pacing: Pacing,
-        reuse: Option<&Arc<InstancePool>>,
-    ) -> Answer {
-        let work = {
-            let (loaded, request, settings) = (loaded.clone(), request.clone(), settings.to_vec());
-            let (redactor, reuse) = (redactor.clone(), reuse.cloned());
-            async move {
-                call_runner::run(
-                    &loaded,
-                    &request,
-                    &settings,
-                    &redactor,
-                    deadline,
-                    pacing,
-                    reuse.as_deref(),
-                )
-                .await
-            }
-            .in_current_span()
-        };
-        let completed = match self.runtime.guests.run(work).await {
-            Ok(completed) => completed,
-            // Never expected: the call's task panicked (its message went to
-            // the log) or the host is being dropped.
-            Err(error) => call_runner::Completed {
-                result: Err(CallError::Host {
-                    module: loaded.name().to_string(),
-                    message: format!("the call's task ended abnormally: {error}"),
-                }),
-                memory_peak_bytes: None,
-            },
-        };
-        Answer {
-            result: completed.result,
-            module_digest: Some(loaded.digest().to_string()),
-            journal_entry,
-            replayed: false,
-            // Until the journal has the outcome (`Ticket::finish`).
-            journaled: false,
-            memory_peak_bytes: completed.memory_peak_bytes,
-        }
     }
 
     /// Reads a component file's info, imports and digest without loading it
