@@ -3,9 +3,10 @@
 //! schemas from these types, so the two cannot drift apart). The error
 //! body is in [`crate::error`], the last reload's in [`crate::observe`].
 //!
-//! Where an answer carries one of the host's own JSON types (a module's
-//! info, a call's answer, a journal entry), the field holds the host's
-//! value and its schema is the shape in [`crate::shapes`].
+//! The host's own JSON types an answer carries (a module's info, a call's
+//! answer or error, a usage report) bring their schemas with them
+//! (`provisioning_host::wire`); a journal entry's and a reconciliation's
+//! are described in [`crate::shapes`].
 
 use provisioning_host::journal::PendingCall;
 use provisioning_host::logging::redact_live;
@@ -120,7 +121,7 @@ pub struct Module {
     /// The origins the module may reach.
     pub allowed_hosts: Vec<String>,
     /// The module's own description (the contract's module-info).
-    #[schema(value_type = shapes::ModuleInfo)]
+    #[serde(with = "provisioning_host::wire::as_json")]
     pub info: ModuleInfo,
 }
 
@@ -230,12 +231,11 @@ pub struct CallResult {
     pub journaled: bool,
     /// The answer or the typed error.
     #[serde(flatten)]
-    #[schema(value_type = shapes::CallOutcome)]
     pub outcome: CallOutcome,
 }
 
 /// A call's answer (`"ok": ...`) or its typed error (`"error": ...`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// The function's answer.
@@ -249,10 +249,8 @@ pub enum CallOutcome {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageAnswer {
     /// One per service, in the order of `services`.
-    #[schema(value_type = Vec<shapes::UsageReport>)]
     pub results: Vec<UsageReport>,
     /// Over every service.
-    #[schema(value_type = shapes::UsageSummary)]
     pub summary: SyncSummary,
 }
 

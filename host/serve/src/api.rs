@@ -181,25 +181,17 @@ async fn get_module(
 #[schema(as = CallRequest)]
 struct CallBody {
     /// The function and its arguments, e.g. `{"function": "suspend",
-    /// "service": {...}, "reason": "unpaid"}`. Functions: test-connection,
-    /// create-account, suspend, unsuspend, terminate, change-password
-    /// (new_password), change-package (new_package), change-domain
-    /// (new_domain), usage-data, list-packages, single-sign-on (app),
-    /// service-status, list-accounts. The service record: service_id, and
-    /// optionally remote_id, domain, username, password, package,
-    /// billing_cycle, client (first_name, last_name, email, and optionally
-    /// company, phone, address, city, state, postcode, country, language)
-    /// and custom_fields (a list of [name, value] pairs, empty when left
-    /// out).
-    #[schema(value_type = Object)]
+    /// "service": {...}, "reason": "unpaid"}`; what the contract makes
+    /// optional may be left out (a service's optional fields, its
+    /// `custom_fields`, `reason`, `app`).
+    #[schema(value_type = Request)]
     request: Value,
     /// Per-call settings: the module's product-scope ones only, each once,
     /// overriding its configured settings by name. A server-scope setting
     /// (endpoint, credentials: the manifest's), a name the module does not
     /// declare or a setting given twice answers the call's result
     /// `invalid-input`, nothing sent.
-    #[serde(default)]
-    #[schema(value_type = Vec<shapes::Setting>)]
+    #[serde(default, with = "provisioning_host::wire::as_json")]
     settings: Vec<Setting>,
     /// Repeating a mutating call with the same key returns the recorded
     /// answer instead of acting twice.
@@ -285,7 +277,7 @@ async fn call_module(
 struct UsageBody {
     /// The services to read, at most 10 000. (Each a [`UsageJob`]; parsed
     /// one by one so that a bad one is named.)
-    #[schema(value_type = Vec<shapes::UsageJob>)]
+    #[schema(value_type = Vec<UsageJob>)]
     services: Vec<Value>,
     /// Calls in flight at once, over every module, from 1 to 256 (16 when
     /// left out). Each module's rate limit paces its own calls whatever

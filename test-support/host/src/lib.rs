@@ -4,6 +4,7 @@
 pub mod journal_store;
 pub mod log_capture;
 pub mod manifest;
+pub mod openapi;
 pub mod reuse;
 pub mod webline;
 
