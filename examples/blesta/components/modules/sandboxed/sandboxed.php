@@ -271,15 +271,15 @@ class Sandboxed extends Module
             // Signing on to a service that is not active would only fail.
             $shown['sign_on'] = in_array('single-sign-on', $info['functions'], true) && ($service->status ?? '') === 'active';
             if (in_array('service-status', $info['functions'], true) && $contract['remote_id'] !== null) {
-                $shown['status'] = self::kebab((string) ($read('service-status')['value']['state'] ?? 'unknown'));
+                $shown['status'] = (string) ($read('service-status')['value']['state'] ?? 'unknown');
                 $shown['status_source'] = 'provider';
             }
             if (in_array('usage-data', $info['functions'], true)) {
                 $usage = $read('usage-data')['value'] ?? [];
                 foreach ($usage['figures'] ?? [] as $figure) {
                     $limit = $figure['limit'] ?? null;
-                    // Serve gives a limit as {"Value": n}, and no limit as "Unlimited".
-                    $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+                    // Serve gives a limit as {"value": n}, and no limit as "unlimited".
+                    $limitValue = is_array($limit) ? ($limit['value'] ?? null) : null;
                     $shown['usage'][] = ['name' => ucfirst((string) ($figure['name'] ?? '')),
                         'used' => self::figure((float) ($figure['used'] ?? 0)), 'unit' => (string) ($figure['unit'] ?? ''),
                         'limit' => $limitValue === null ? null : self::figure((float) $limitValue)];
@@ -658,7 +658,7 @@ class Sandboxed extends Module
 
     // ---- The host ------------------------------------------------------------------------
 
-    /** The module's info as serve describes it, its enums in kebab case. */
+    /** The module's info as serve describes it (its enums the contract's words). */
     private function info($row): array
     {
         $cacheKey = (string) $row->meta->url . "\0" . (string) $row->meta->module;
@@ -666,9 +666,8 @@ class Sandboxed extends Module
             $described = $this->http($row, 'GET', '/v1/modules/' . rawurlencode((string) $row->meta->module), null, []);
             $info = (array) ($described['info'] ?? []);
             $info['name'] = (string) ($info['name'] ?? '');
-            $info['functions'] = array_map([self::class, 'kebab'], $info['functions'] ?? []);
-            $info['settings'] = array_map(static fn (array $s): array => ['kind' => self::kebab((string) $s['kind']),
-                'scope' => self::kebab((string) $s['scope'])] + $s, $info['settings'] ?? []);
+            $info['functions'] ??= [];
+            $info['settings'] ??= [];
             $this->infos[$cacheKey] = $info;
         }
         return $this->infos[$cacheKey];
@@ -838,11 +837,6 @@ class Sandboxed extends Module
             $text = str_replace([(string) $secret, substr((string) json_encode((string) $secret), 1, -1)], '***', $text);
         }
         return $text;
-    }
-
-    private static function kebab(string $name): string
-    {
-        return strtolower((string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])/', '-', $name));
     }
 
     private static function text(mixed $value): ?string

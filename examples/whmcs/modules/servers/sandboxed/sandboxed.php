@@ -284,7 +284,7 @@ function sandboxed_ListAccounts(array $params): array
                 continue;
             }
             foreach ($result['ok']['value'] ?? [] as $account) {
-                $status = SANDBOXED_SYNC_STATUS[sandboxed_kebab((string) ($account['state'] ?? ''))] ?? null;
+                $status = SANDBOXED_SYNC_STATUS[(string) ($account['state'] ?? '')] ?? null;
                 // WHMCS's sync knows services only: an addon's account would
                 // be offered for import as a second, separate service.
                 if ($status === null || isset($addonAccounts[(string) $account['remote_id']])) {
@@ -577,7 +577,7 @@ function sandboxed_ClientArea(array $params): array
             }
             foreach ($result['ok']['value']['figures'] ?? [] as $figure) {
                 $limit = $figure['limit'] ?? null;
-                $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+                $limitValue = is_array($limit) ? ($limit['value'] ?? null) : null;
                 $vars['usage'][] = [
                     'name' => ucfirst((string) ($figure['name'] ?? '')),
                     'used' => sandboxed_figure((float) ($figure['used'] ?? 0)),

@@ -171,7 +171,7 @@ class Server_Manager_Sandboxed extends Server_Manager
     public function synchronizeAccount(Server_Account $account): Server_Account
     {
         $answer = $this->callModule('synchronizeAccount', ['function' => 'service-status', 'service' => $this->service($account)], $account, null);
-        $state = self::kebab((string) ($answer['value']['state'] ?? ''));
+        $state = (string) ($answer['value']['state'] ?? '');
         $this->getLog()->info(sprintf('synchronizeAccount of %s: the provider reports the account %s', (string) $account->getDomain(), $state));
         if (!in_array($state, ['active', 'suspended', 'pending'], true)) {
             throw new Server_Exception('the provider reports the account of :domain :state',
@@ -653,7 +653,7 @@ class Server_Manager_Sandboxed extends Server_Manager
 
     /**
      * The module as serve describes it (`GET /v1/modules/{module}`), its
-     * enums in kebab case; kept in the cache file getForm reads.
+     * enums the contract's words; kept in the cache file getForm reads.
      *
      * @return array{name: string, info: array<string, mixed>}
      */
@@ -762,19 +762,9 @@ class Server_Manager_Sandboxed extends Server_Manager
     private static function normalizeInfo(array $info): array
     {
         $info['name'] = (string) ($info['name'] ?? '');
-        $info['functions'] = array_map([self::class, 'kebab'], $info['functions'] ?? []);
-        $info['settings'] = array_map(static function (array $spec): array {
-            $spec['kind'] = self::kebab((string) ($spec['kind'] ?? 'text'));
-            $spec['scope'] = self::kebab((string) ($spec['scope'] ?? 'server'));
-            return $spec;
-        }, $info['settings'] ?? []);
+        $info['functions'] ??= [];
+        $info['settings'] ??= [];
         return $info;
-    }
-
-    /** "TestConnection" → "test-connection"; kebab case stays as it is. */
-    private static function kebab(string $name): string
-    {
-        return strtolower((string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])/', '-', $name));
     }
 
     /** Masks secrets in a message, plain and JSON-escaped. */

@@ -307,7 +307,7 @@ function sandboxed_usage_columns(array $figures): array
         [$usedColumn, $limitColumn] = $columns[$name];
         $update[$usedColumn] = (int) round((float) $figure['used'] * $scale);
         $limit = $figure['limit'] ?? null;
-        $limitValue = is_array($limit) ? ($limit['Value'] ?? ($limit['value'] ?? null)) : null;
+        $limitValue = is_array($limit) ? ($limit['value'] ?? null) : null;
         $update[$limitColumn] = $limitValue === null ? 0 : (int) round((float) $limitValue * $scale);
     }
     return $update;

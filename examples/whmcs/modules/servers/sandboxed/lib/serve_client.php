@@ -165,8 +165,7 @@ function sandboxed_json(mixed $value): string
 }
 
 /**
- * The loaded modules by name, each with its info (functions and setting
- * kinds in kebab case), read once per request.
+ * The loaded modules by name, each with its info, read once per request.
  *
  * @param array{url: string, token: string} $connection the host
  *
@@ -210,8 +209,8 @@ function sandboxed_module_info(array $connection, string $module): array
 }
 
 /**
- * The info with enum values in the contract's kebab case, whichever case
- * the host serialized them in ("TestConnection" or "test-connection").
+ * The info as serve describes it (every enum value the contract's word,
+ * "test-connection", "secret"), its name a string and its lists present.
  *
  * @param array<string, mixed> $info module info as served
  *
@@ -220,23 +219,9 @@ function sandboxed_module_info(array $connection, string $module): array
 function sandboxed_normalize_info(array $info): array
 {
     $info['name'] = (string) ($info['name'] ?? '');
-    $info['functions'] = array_map('sandboxed_kebab', $info['functions'] ?? []);
-    $info['settings'] = array_map(static function (array $spec): array {
-        $spec['kind'] = sandboxed_kebab((string) ($spec['kind'] ?? 'text'));
-        $spec['scope'] = sandboxed_kebab((string) ($spec['scope'] ?? 'server'));
-        return $spec;
-    }, $info['settings'] ?? []);
+    $info['functions'] ??= [];
+    $info['settings'] ??= [];
     return $info;
-}
-
-/**
- * "TestConnection" → "test-connection"; kebab case stays as it is.
- *
- * @param string $name an enum value
- */
-function sandboxed_kebab(string $name): string
-{
-    return strtolower((string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])/', '-', $name));
 }
 
 /**
@@ -324,7 +309,7 @@ function sandboxed_call(
 }
 
 /**
- * The live status at the provider: state (kebab case) and details.
+ * The live status at the provider: state (the contract's word) and details.
  *
  * @param array<string, mixed>              $params     module parameters
  * @param array{url: string, token: string} $connection the host
@@ -351,7 +336,7 @@ function sandboxed_status(array $params, array $connection, array $info, string 
     foreach ($value['details'] ?? [] as $detail) {
         $details[] = [(string) ($detail[0] ?? ''), (string) ($detail[1] ?? '')];
     }
-    return ['state' => sandboxed_kebab((string) ($value['state'] ?? 'unknown')), 'details' => $details];
+    return ['state' => (string) ($value['state'] ?? 'unknown'), 'details' => $details];
 }
 
 /**
