@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::bindings::types::{Error as ModuleError, Function, Service, Setting, Usage};
+use crate::call_runner::FromRun;
 use crate::error::{CallError, ErrorReport};
 use crate::host::{CallOptions, Host};
 use crate::rate::Within;
@@ -368,8 +369,12 @@ async fn attempt(
         settings: pending.job.settings.clone(),
         idempotency_key: None,
     };
+    let from_run = FromRun {
+        first_turn: turn,
+        reuse: pool.cloned(),
+    };
     let answer = host
-        .execute_pooled(&module_name, &request, &call_options, turn, pool)
+        .execute_in(&module_name, &request, &call_options, from_run)
         .await;
     match answer.result {
         Ok(Response::Usage(usage)) => Step::Done(pending.report(UsageResult::Ok(usage))),
