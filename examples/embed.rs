@@ -151,8 +151,12 @@ async fn start(manifest: &Manifest, db: &mut Database) -> anyhow::Result<Host> {
     }
     for call in pending {
         let entry = &call.entry;
-        let service_id = entry.intent.service_id.as_deref().unwrap_or("-");
-        let what = format!("entry {} {} {service_id}", entry.id, entry.intent.function);
+        let service_id = entry.intent.service_id().unwrap_or("-");
+        let what = format!(
+            "entry {} {} {service_id}",
+            entry.id,
+            entry.intent.function()
+        );
         let Some(outcome) = entry
             .outcome
             .as_ref()

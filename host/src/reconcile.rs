@@ -163,7 +163,7 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
                 tracing::info!(
                     entry = entry.id,
                     module = %entry.intent.module,
-                    function = %entry.intent.function,
+                    function = %entry.intent.function(),
                     verdict = ?verdict,
                     "journal entry reconciled with the provider"
                 );
@@ -172,8 +172,8 @@ pub async fn reconcile(host: &Host) -> anyhow::Result<ReconcileReport> {
         report.entries.push(Reconciliation {
             entry: entry.id,
             module: entry.intent.module.clone(),
-            function: entry.intent.function.clone(),
-            service_id: entry.intent.service_id.clone(),
+            function: entry.intent.function().to_string(),
+            service_id: entry.intent.service_id().map(str::to_string),
             verdict,
         });
     }

@@ -157,8 +157,9 @@ async fn the_journal_holds_no_secret(on: Store) {
     .unwrap();
     let entries = store.pending().unwrap();
     assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].intent.function(), "change-password");
     let dump = format!("{entries:?}");
-    assert!(dump.contains("change-password"), "{dump}");
+    assert!(dump.contains("ChangePassword"), "{dump}");
     for secret in [password.as_str(), new_password.as_str(), hostmenow::API_KEY] {
         assert!(
             !dump.contains(secret),

@@ -360,8 +360,8 @@ fn print_pending(pending: &[PendingCall], json: bool) -> anyhow::Result<()> {
                 entry.id.to_string(),
                 entry.state.to_string(),
                 entry.intent.module.clone(),
-                entry.intent.function.clone(),
-                entry.intent.service_id.clone().unwrap_or_default(),
+                entry.intent.function().to_string(),
+                entry.intent.service_id().unwrap_or_default().to_string(),
                 entry.intent.idempotency_key.clone(),
                 entry
                     .outcome

@@ -488,8 +488,6 @@ impl Shared {
             .map_err(journal_error)?;
         let intent = Intent {
             module: module.to_string(),
-            function: crate::request::function_name(request.function()).to_string(),
-            service_id: request.service().map(|s| s.service_id.clone()),
             idempotency_key: key.clone(),
             input,
             request_digest: Some(request_digest),
@@ -506,7 +504,7 @@ impl Shared {
                             &key,
                             &format!(
                                 "another {} running now (a key names one request)",
-                                intent.function
+                                intent.function()
                             ),
                         )));
                     }
@@ -919,7 +917,7 @@ async fn wait_for_answer(
 /// What a stored intent was used for, when the new one under its key is
 /// another call altogether (another function or service).
 fn other_call(stored: &Intent, new: &Intent) -> Option<String> {
-    (stored.function != new.function || stored.service_id != new.service_id)
+    (stored.function() != new.function() || stored.service_id() != new.service_id())
         .then(|| described(stored))
 }
 
@@ -939,8 +937,8 @@ fn other_inputs(stored: &Intent, new: &Intent) -> Option<String> {
 fn described(intent: &Intent) -> String {
     format!(
         "{} of service {}",
-        intent.function,
-        intent.service_id.as_deref().unwrap_or("-")
+        intent.function(),
+        intent.service_id().unwrap_or("-")
     )
 }
 

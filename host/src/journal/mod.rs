@@ -185,7 +185,7 @@ impl Default for JournalOptions {
 /// let journal = Journal::open("journal.sqlite3".as_ref(), &std::env::var("JOURNAL_KEY")?)?;
 /// let host = Host::new()?.with_journal(journal);
 /// for call in host.journal().unwrap().pending().await? {
-///     println!("{} {} {}: {:?}", call.entry.id, call.entry.intent.function, call.entry.state, call.credentials);
+///     println!("{} {} {}: {:?}", call.entry.id, call.entry.intent.function(), call.entry.state, call.credentials);
 /// }
 /// # Ok(()) }
 /// ```
@@ -902,8 +902,6 @@ mod tests {
         let n = KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let intent = Intent {
             module: "m".into(),
-            function: "create-account".into(),
-            service_id: Some("svc-1".into()),
             idempotency_key: format!("k-{n}"),
             input: Request::CreateAccount {
                 service: store_tests::service("svc-1"),

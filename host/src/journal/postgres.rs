@@ -487,8 +487,8 @@ impl JournalStore for PostgresJournal {
                         ),
                         &[
                             &intent.module,
-                            &intent.function,
-                            &intent.service_id,
+                            &intent.function(),
+                            &intent.service_id(),
                             &intent.idempotency_key,
                             &input,
                             &intent.request_digest,
@@ -1093,8 +1093,6 @@ mod tests {
     fn intent(key: &str) -> Intent {
         Intent {
             module: "webline".into(),
-            function: "create-account".into(),
-            service_id: None,
             idempotency_key: key.into(),
             input: crate::request::Request::CreateAccount {
                 service: super::super::store_tests::service("svc-1"),

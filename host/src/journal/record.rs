@@ -12,15 +12,12 @@ pub type EntryId = i64;
 /// bytes: a key names a request, it does not carry data.
 pub const MAX_KEY_BYTES: usize = 255;
 
-/// What is known of a call before it reaches the module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What is known of a call before it reaches the module. In JSON:
+/// `module`, `function`, `service_id`, `idempotency_key` and `input`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Intent {
     /// The module's name.
     pub module: String,
-    /// The contract function, e.g. `create-account`.
-    pub function: String,
-    /// The platform's service id, when the call has a service.
-    pub service_id: Option<String>,
     /// The caller's key (or a generated one): unique per module.
     pub idempotency_key: String,
     /// The request, secrets masked.
@@ -28,8 +25,42 @@ pub struct Intent {
     /// A keyed digest of the whole request, secrets included (never the
     /// secrets themselves): a repeated key with another request is told
     /// apart by it. `None` on entries written before digests were kept.
-    #[serde(skip)]
     pub request_digest: Option<String>,
+}
+
+impl Intent {
+    /// The contract function the request calls, e.g. `create-account`.
+    pub fn function(&self) -> &'static str {
+        crate::request::function_name(self.input.function())
+    }
+
+    /// The platform's service id, when the request names a service.
+    pub fn service_id(&self) -> Option<&str> {
+        self.input
+            .service()
+            .map(|service| service.service_id.as_str())
+    }
+}
+
+impl Serialize for Intent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            module: &'a str,
+            function: &'a str,
+            service_id: Option<&'a str>,
+            idempotency_key: &'a str,
+            input: &'a Request,
+        }
+        Json {
+            module: &self.module,
+            function: self.function(),
+            service_id: self.service_id(),
+            idempotency_key: &self.idempotency_key,
+            input: &self.input,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// What a call came to. In JSON: `succeeded`, `kind`, `uncertain`,

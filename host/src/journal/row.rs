@@ -70,8 +70,6 @@ pub(super) fn entry_of(row: &impl RowValues, now_ms: i64) -> anyhow::Result<Entr
             id,
             intent: Intent {
                 module: required(row.text("module"), "module")?,
-                function: required(row.text("function"), "function")?,
-                service_id: row.text("service_id")?,
                 idempotency_key: required(row.text("idempotency_key"), "idempotency_key")?,
                 input: format::read_input(&input).context("its input is unreadable")?,
                 request_digest: row.text("request_digest")?,
@@ -141,6 +139,8 @@ impl OutcomeColumns {
 }
 
 /// The `input` column of an intent: its request in the journal's format.
+/// (Its `function` and `service_id` columns are the request's, for the
+/// indexes: [`Intent::function`], [`Intent::service_id`].)
 pub(super) fn input_column(intent: &Intent) -> anyhow::Result<String> {
     format::input_text(&intent.input)
 }

@@ -303,8 +303,8 @@ impl JournalStore for SqliteJournal {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7 + ?10)",
             params![
                 intent.module,
-                intent.function,
-                intent.service_id,
+                intent.function(),
+                intent.service_id(),
                 intent.idempotency_key,
                 input_column(intent)?,
                 intent.request_digest,

@@ -234,8 +234,6 @@ const OWNER: &str = "test-host:1";
 fn intent(key: &str) -> Intent {
     Intent {
         module: "webline".into(),
-        function: "create-account".into(),
-        service_id: Some("svc-1".into()),
         idempotency_key: key.into(),
         input: Request::CreateAccount {
             service: service("svc-1"),
@@ -1366,10 +1364,19 @@ fn finished_call(
     key: &str,
     answer: Result<Response, Failure>,
 ) -> EntryId {
+    let service = self::service(service);
+    let input = match function {
+        "create-account" => Request::CreateAccount { service },
+        "suspend" => Request::Suspend {
+            service,
+            reason: None,
+        },
+        "terminate" => Request::Terminate { service },
+        other => panic!("no request of {other} here"),
+    };
     let intent = Intent {
         module: module.into(),
-        function: function.into(),
-        service_id: Some(service.into()),
+        input,
         ..intent(key)
     };
     let id = started(
@@ -1455,7 +1462,9 @@ fn a_services_last_successful_create_is_found_by_module_and_service(db: &dyn Tes
 
     // A create still in flight is not a success yet; an unknown service has none.
     let intent_only = Intent {
-        service_id: Some("svc-3".into()),
+        input: Request::CreateAccount {
+            service: service("svc-3"),
+        },
         ..intent("c6")
     };
     started(

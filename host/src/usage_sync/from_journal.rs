@@ -119,8 +119,6 @@ mod tests {
             id,
             intent: Intent {
                 module: module.into(),
-                function: crate::request::function_name(request.function()).into(),
-                service_id: request.service().map(|s| s.service_id.clone()),
                 idempotency_key: format!("key-{id}"),
                 input: request,
                 request_digest: None,

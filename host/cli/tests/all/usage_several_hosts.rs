@@ -88,8 +88,6 @@ fn seed_live_services(url: &str, sim: &hostmenow::HostMeNow) {
         };
         let intent = Intent {
             module: "hostmenow".into(),
-            function: "create-account".into(),
-            service_id: Some(id.clone()),
             idempotency_key: format!("create-{id}"),
             input: Request::CreateAccount { service },
             request_digest: None,

@@ -277,8 +277,8 @@ fn accounts_have_their_journal_entry(observed: &Observed, out: &mut Vec<String>)
             .iter()
             .filter(|e| {
                 e.intent.module == module
-                    && e.intent.function == "create-account"
-                    && e.intent.service_id.as_deref() == Some(service.as_str())
+                    && e.intent.function() == "create-account"
+                    && e.intent.service_id() == Some(service.as_str())
             })
             .collect();
         let created = entries.iter().any(|e| {

@@ -89,8 +89,6 @@ pub fn seed_dead_host_entries(path: &Path, service_id: &str, keys: &[String]) {
             .begin(
                 &Intent {
                     module: "hostmenow".into(),
-                    function: "create-account".into(),
-                    service_id: Some(service_id.into()),
                     idempotency_key: key.clone(),
                     input: provisioning_host::Request::CreateAccount {
                         service: provisioning_host::types::Service {
