@@ -16,6 +16,7 @@ use crate::bindings::types::{
     Outcome, Package, Service, ServiceState, Setting, SettingKind, SettingScope, StatusReport,
     Usage,
 };
+use crate::wire::{self, Contract};
 
 /// The one table of the contract's functions. Each line gives a function's
 /// `Request` variant (named as the WIT's `Function` case), its WIT name, its
@@ -271,6 +272,44 @@ impl Response {
         }
     }
 }
+
+/// An answer's JSON form, converted case by case both ways (matched
+/// exhaustively: a new case breaks the build here).
+macro_rules! response_json {
+    ($($case:ident),* $(,)?) => {
+        impl Contract for Response {
+            type Json = wire::Response;
+            fn into_json(self) -> wire::Response {
+                match self {
+                    $(Response::$case(value) => wire::Response::$case(value.into_json()),)*
+                }
+            }
+            fn from_json(json: wire::Response) -> Response {
+                match json {
+                    $(wire::Response::$case(value) => Response::$case(Contract::from_json(value)),)*
+                }
+            }
+        }
+    };
+}
+
+response_json!(
+    Connection, Created, Done, Usage, Packages, SignOn, Status, Accounts
+);
+
+impl From<Response> for wire::Response {
+    fn from(response: Response) -> wire::Response {
+        response.into_json()
+    }
+}
+
+impl From<wire::Response> for Response {
+    fn from(json: wire::Response) -> Response {
+        Response::from_json(json)
+    }
+}
+
+wire::schema_of_json!(Response);
 
 /// What calling a function does at the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

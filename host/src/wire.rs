@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::bindings::types;
-use crate::request;
 
 /// A contract type with a JSON form in this module: converts to it and back
 /// without loss.
@@ -543,41 +542,6 @@ pub enum Response {
     Accounts(Vec<ListedAccount>),
 }
 
-/// The cases of an answer, converted case by case both ways.
-macro_rules! responses {
-    ($($case:ident),* $(,)?) => {
-        impl Contract for request::Response {
-            type Json = Response;
-            fn into_json(self) -> Response {
-                match self {
-                    $(request::Response::$case(value) => Response::$case(value.into_json()),)*
-                }
-            }
-            fn from_json(json: Response) -> request::Response {
-                match json {
-                    $(Response::$case(value) => request::Response::$case(Contract::from_json(value)),)*
-                }
-            }
-        }
-    };
-}
-
-responses!(
-    Connection, Created, Done, Usage, Packages, SignOn, Status, Accounts
-);
-
-impl From<request::Response> for Response {
-    fn from(response: request::Response) -> Response {
-        response.into_json()
-    }
-}
-
-impl From<Response> for request::Response {
-    fn from(json: Response) -> request::Response {
-        request::Response::from_json(json)
-    }
-}
-
 /// A contract type's OpenAPI schema is its JSON form's, under the same
 /// name: a type of the host holding one (serialized through [`as_json`])
 /// derives its own schema without naming the JSON form.
@@ -585,13 +549,13 @@ macro_rules! schema_of_json {
     ($($type:ty),* $(,)?) => {$(
         impl utoipa::PartialSchema for $type {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                <<$type as Contract>::Json as utoipa::PartialSchema>::schema()
+                <<$type as $crate::wire::Contract>::Json as utoipa::PartialSchema>::schema()
             }
         }
 
-        impl ToSchema for $type {
+        impl utoipa::ToSchema for $type {
             fn name() -> std::borrow::Cow<'static, str> {
-                <<$type as Contract>::Json as ToSchema>::name()
+                <<$type as $crate::wire::Contract>::Json as utoipa::ToSchema>::name()
             }
             fn schemas(
                 schemas: &mut Vec<(
@@ -599,11 +563,13 @@ macro_rules! schema_of_json {
                     utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
                 )>,
             ) {
-                <<$type as Contract>::Json as ToSchema>::schemas(schemas)
+                <<$type as $crate::wire::Contract>::Json as utoipa::ToSchema>::schemas(schemas)
             }
         }
     )*};
 }
+
+pub(crate) use schema_of_json;
 
 schema_of_json!(
     types::Function,
@@ -627,7 +593,6 @@ schema_of_json!(
     types::ListedAccount,
     types::ConnectionStatus,
     types::RateLimit,
-    request::Response,
 );
 
 #[cfg(test)]
@@ -635,6 +600,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::request;
 
     /// The cases of a WIT `enum` or `variant`, in order.
     fn wit_cases(kind: &str, name: &str) -> Vec<String> {
