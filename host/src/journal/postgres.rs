@@ -45,12 +45,12 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
 };
 use super::row::{
-    ENTRY_COLUMNS, OutcomeColumns, RowValues, UNDECIDED_WHERE, entry_of, in_flight_where,
-    input_column,
+    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, OutcomeColumns, RowValues,
+    UNDECIDED_WHERE, checked_of, entry_of, in_flight_where, input_column,
 };
 use super::store::{
-    Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
-    meta, newer_schema, refused_acknowledgement,
+    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
+    newer_schema, refused_acknowledgement,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -648,7 +648,7 @@ impl JournalStore for PostgresJournal {
     }
 
     fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
-        let outcome = ack.outcome.as_ref().map(OutcomeColumns::of).transpose()?;
+        let written = AcknowledgementColumns::of(ack)?;
         let ack = ack.clone();
         self.run("acknowledging a journal entry", move |pool| async move {
             let mut client = connection(&pool).await?;
@@ -658,8 +658,7 @@ impl JournalStore for PostgresJournal {
             let found = transaction
                 .query_opt(
                     &format!(
-                        "SELECT succeeded, lease_until_ms, acknowledged_at_ms, {NOW_MS}, uncertain,
-                            attempt_deadline_ms
+                        "SELECT {CHECKED_COLUMNS}, {NOW_MS} AS now_ms
                          FROM {TABLE} WHERE id = $1 FOR UPDATE"
                     ),
                     &[&id],
@@ -668,22 +667,11 @@ impl JournalStore for PostgresJournal {
             let Some(found) = found else {
                 return Ok(Acknowledged::NotPending);
             };
-            let now: i64 = found.try_get(3)?;
-            let checked = Checked {
-                succeeded: found.try_get(0)?,
-                uncertain: found.try_get::<_, Option<bool>>(4)?.unwrap_or(false),
-                lease_until_ms: found.try_get(1)?,
-                acknowledged: found.try_get::<_, Option<i64>>(2)?.is_some(),
-                attempt_deadline_ms: found.try_get(5)?,
-                now_ms: now,
-            };
-            if let Some(refused) = refused_acknowledgement(&ack, checked) {
+            let now: i64 = found.try_get("now_ms")?;
+            if let Some(refused) = refused_acknowledgement(&ack, checked_of(&found, now)?) {
                 return Ok(refused);
             }
-            let (finding, note) = match &ack.resolution {
-                Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),
-                None => (None, None),
-            };
+            let (finding, note) = (written.finding, &written.note);
             transaction
                 .execute(
                     &format!(
@@ -694,7 +682,7 @@ impl JournalStore for PostgresJournal {
                     &[&id, &now, &finding, &note],
                 )
                 .await?;
-            if let Some(columns) = &outcome {
+            if let Some(columns) = &written.outcome {
                 transaction
                     .execute(
                         &format!(
@@ -713,7 +701,7 @@ impl JournalStore for PostgresJournal {
                     )
                     .await?;
             }
-            if ack.release_key {
+            if written.release_key {
                 transaction.execute(RELEASE_KEY, &[&id]).await?;
             }
             transaction.commit().await?;

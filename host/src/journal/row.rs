@@ -6,9 +6,11 @@
 use anyhow::Context;
 
 use super::format;
+use super::record::Acknowledgement;
 use super::record::{
     CallOutcome, Entry, EntryId, EntryState, Finding, Intent, Resolution, attempt_over,
 };
+use super::store::Checked;
 
 /// An entry's columns, as every store's `SELECT` names them.
 pub(super) const ENTRY_COLUMNS: &str = "id, module, function, service_id, idempotency_key, \
@@ -134,6 +136,55 @@ impl OutcomeColumns {
             uncertain: outcome.uncertain,
             summary: format::outcome_text(&outcome.answer)?,
             module_digest: outcome.module_digest.clone(),
+        })
+    }
+}
+
+/// The columns an acknowledgement reads of its entry, in its transaction.
+pub(super) const CHECKED_COLUMNS: &str =
+    "succeeded, lease_until_ms, acknowledged_at_ms, uncertain, attempt_deadline_ms";
+
+/// What an acknowledgement needs of a row of [`CHECKED_COLUMNS`], read at
+/// `now_ms` by the store's clock.
+pub(super) fn checked_of(row: &impl RowValues, now_ms: i64) -> anyhow::Result<Checked> {
+    Ok(Checked {
+        succeeded: row.flag("succeeded")?,
+        uncertain: row.flag("uncertain")?.unwrap_or(false),
+        lease_until_ms: row.integer("lease_until_ms")?,
+        acknowledged: row.integer("acknowledged_at_ms")?.is_some(),
+        attempt_deadline_ms: row.integer("attempt_deadline_ms")?,
+        now_ms,
+    })
+}
+
+/// The values an acknowledgement writes: `finding` and `note` (with
+/// `acknowledged_at_ms`, the sealed credentials destroyed), the outcome
+/// that replaces the one on record, and whether the key is released.
+pub(super) struct AcknowledgementColumns {
+    /// `finding`: `done`, `not-done`, or none.
+    pub finding: Option<&'static str>,
+    /// `note`.
+    pub note: Option<String>,
+    /// The outcome's columns, when one replaces the recorded one.
+    pub outcome: Option<OutcomeColumns>,
+    /// Whether the idempotency key is released.
+    pub release_key: bool,
+}
+
+impl AcknowledgementColumns {
+    /// The values of `ack`.
+    pub fn of(ack: &Acknowledgement) -> anyhow::Result<AcknowledgementColumns> {
+        Ok(AcknowledgementColumns {
+            finding: ack
+                .resolution
+                .as_ref()
+                .map(|resolution| resolution.finding.as_str()),
+            note: ack
+                .resolution
+                .as_ref()
+                .and_then(|resolution| resolution.note.clone()),
+            outcome: ack.outcome.as_ref().map(OutcomeColumns::of).transpose()?,
+            release_key: ack.release_key,
         })
     }
 }

@@ -6,19 +6,19 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 
 use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
     lease_until_ms, now_ms,
 };
 use super::row::{
-    ENTRY_COLUMNS, OutcomeColumns, RowValues, UNDECIDED_WHERE, entry_of, in_flight_where,
-    input_column,
+    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, OutcomeColumns, RowValues,
+    UNDECIDED_WHERE, checked_of, entry_of, in_flight_where, input_column,
 };
 use super::store::{
-    Checked, Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows,
-    meta, newer_schema, refused_acknowledgement,
+    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
+    newer_schema, refused_acknowledgement,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -409,58 +409,30 @@ impl JournalStore for SqliteJournal {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         let now = now_ms();
-        type Found = (
-            Option<bool>,
-            Option<i64>,
-            Option<i64>,
-            Option<bool>,
-            Option<i64>,
-        );
-        let found: Option<Found> = transaction
-            .query_row(
-                "SELECT succeeded, lease_until_ms, acknowledged_at_ms, uncertain,
-                    attempt_deadline_ms
-                 FROM calls WHERE id = ?1",
-                params![id],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((succeeded, lease, acknowledged, uncertain, attempt_deadline)) = found else {
+        let found = {
+            let mut statement = transaction.prepare_cached(&format!(
+                "SELECT {CHECKED_COLUMNS} FROM calls WHERE id = ?1"
+            ))?;
+            let mut rows = statement.query(params![id])?;
+            match rows.next()? {
+                Some(row) => Some(checked_of(row, now)?),
+                None => None,
+            }
+        };
+        let Some(found) = found else {
             return Ok(Acknowledged::NotPending);
         };
-        if let Some(refused) = refused_acknowledgement(
-            ack,
-            Checked {
-                succeeded,
-                uncertain: uncertain.unwrap_or(false),
-                lease_until_ms: lease,
-                acknowledged: acknowledged.is_some(),
-                attempt_deadline_ms: attempt_deadline,
-                now_ms: now,
-            },
-        ) {
+        if let Some(refused) = refused_acknowledgement(ack, found) {
             return Ok(refused);
         }
-        let (finding, note) = match &ack.resolution {
-            Some(resolution) => (Some(resolution.finding.as_str()), resolution.note.clone()),
-            None => (None, None),
-        };
+        let written = AcknowledgementColumns::of(ack)?;
         transaction.execute(
             "UPDATE calls SET acknowledged_at_ms = ?2, sealed_credentials = NULL,
                 finding = ?3, note = ?4
              WHERE id = ?1",
-            params![id, now, finding, note],
+            params![id, now, written.finding, written.note],
         )?;
-        if let Some(outcome) = &ack.outcome {
-            let columns = OutcomeColumns::of(outcome)?;
+        if let Some(columns) = &written.outcome {
             transaction.execute(
                 "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
                     module_digest = ?6
@@ -475,7 +447,7 @@ impl JournalStore for SqliteJournal {
                 ],
             )?;
         }
-        if ack.release_key {
+        if written.release_key {
             release_key(&transaction, id)?;
         }
         transaction
