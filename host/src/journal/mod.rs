@@ -23,7 +23,11 @@
 //! - [`JournalStore`] with [`SqliteJournal`] (one file, the default) and
 //!   [`PostgresJournal`] (a database server, the store several hosts can
 //!   share): where entries are kept; [`JournalLocation`] names one.
-//! - The records: [`Intent`], [`CallOutcome`], [`Entry`].
+//! - The records: [`Intent`], [`CallOutcome`], [`Entry`], typed; how a
+//!   store keeps them is decided once for every store: `row` (the column
+//!   list, the one row mapper, what an acknowledgement reads and writes)
+//!   and `format` (the versioned stored text of a request and an outcome,
+//!   every format ever written still read).
 //! - Usage runs shared by several hosts ([`Journal::start_usage_run`],
 //!   [`Journal::claim_usage`]): which host reads which service's usage in
 //!   a nightly sync, claimed through the store under a lease.
