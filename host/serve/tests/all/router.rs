@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use provisioning_host::{Host, HostOptions, Manifest};
+use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_serve::{App, BodyLimits, ReloadStatus, Token};
 use serde_json::{Value, json};
@@ -25,8 +26,9 @@ const TOKEN: &str = "router-test-token-0123456789";
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A fresh directory with the HostMeNow component, its key and the
-/// journal's in files, and a manifest of it and of `broken` (a component
-/// that is not there).
+/// journal's in files, and a manifest of it (a one-second deadline, so
+/// that a lost answer's attempt is over soon) and of `broken` (a
+/// component that is not there).
 fn manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "provisioning-serve-router-{}-{name}",
@@ -46,7 +48,7 @@ fn manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
         &manifest,
         format!(
             "[journal]\npath = \"journal.sqlite3\"\nkey = {{ file = \"journal.key\" }}\n\n\
-             [modules.hostmenow]\ncomponent = \"hostmenow.wasm\"\nallowed_hosts = [{origin:?}]\n\
+             [modules.hostmenow]\ncomponent = \"hostmenow.wasm\"\nallowed_hosts = [{origin:?}]\ndeadline_ms = 1000\n\
              [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ file = \"hostmenow.key\" }}\n\n\
              [modules.broken]\ncomponent = \"missing.wasm\"\nallowed_hosts = [{origin:?}]\n",
             origin = sandbox.origin(),
@@ -371,6 +373,69 @@ async fn refusals_are_the_documented_error_bodies() {
     assert!(failed.body["error"]["kind"].is_string(), "{}", failed.body);
     assert!(failed.body.get("ok").is_none(), "{}", failed.body);
     conforms(&document, "post", call, 200, &failed.body).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_is_pending_unknown_refused_without_a_finding_and_reconciled_as_documented() {
+    let document = document();
+    let sandbox = Sandbox::start().await.unwrap();
+    let app = app(&sandbox, "reconcile").await;
+    sandbox.hostmenow().faults().inject(Fault::AnswerLost, 1);
+    let lost = send(
+        &app,
+        "POST",
+        "/v1/modules/hostmenow/call",
+        Some(&json!({ "request": { "function": "create-account", "service": service("lost1") } })),
+        true,
+    )
+    .await;
+    assert_eq!(lost.status, 200, "{}", lost.body);
+    assert_eq!(lost.body["error"]["uncertain"], true, "{}", lost.body);
+    conforms(
+        &document,
+        "post",
+        "/v1/modules/{module}/call",
+        200,
+        &lost.body,
+    )
+    .unwrap();
+    let entry = lost.body["journal_entry"].as_i64().unwrap();
+
+    let pending = send(&app, "GET", "/v1/journal/pending", None, true).await;
+    assert_eq!(
+        pending.body["pending"][0]["state"], "unknown",
+        "{}",
+        pending.body
+    );
+    assert!(
+        pending.body["pending"][0]["outcome"]["error"].is_object(),
+        "{}",
+        pending.body
+    );
+    conforms(&document, "get", "/v1/journal/pending", 200, &pending.body).unwrap();
+
+    let ack = format!("/v1/journal/{entry}/ack");
+    let refused = send(&app, "POST", &ack, Some(&json!({})), true).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.body["error"]["kind"], "finding-required");
+    conforms(
+        &document,
+        "post",
+        "/v1/journal/{entry}/ack",
+        409,
+        &refused.body,
+    )
+    .unwrap();
+
+    // Once the attempt's deadline has passed, the provider's state decides.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let pass = send(&app, "POST", "/v1/journal/reconcile", None, true).await;
+    assert_eq!(pass.status, 200, "{}", pass.body);
+    let entries = pass.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", pass.body);
+    assert_eq!(entries[0]["function"], "create-account", "{}", pass.body);
+    assert!(entries[0]["verdict"].is_string(), "{}", pass.body);
+    conforms(&document, "post", "/v1/journal/reconcile", 200, &pass.body).unwrap();
 }
 
 #[test]
