@@ -1,22 +1,33 @@
 //! Every wire says the contract's own words: an enum or variant case is
 //! the WIT's kebab-case word (`active`, `unlimited`, `{"value": ...}`,
 //! `create-account`, `secret`), never Rust's name of it, in `call --json`,
-//! `usage` lines, `inspect --json` and serve's answers.
+//! `usage` lines, `inspect --json`, serve's answers and the journal's.
 
 use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Serve, fresh_dir, provisioning, text};
+use common::{JOURNAL_KEY_VAR, Serve, fresh_dir, journal_key, provisioning, text};
 use provisioning_host::wire::Contract;
 use provisioning_sandbox::{Sandbox, hostmenow, webline};
 use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 
-const ENVS: &[(&str, &str)] = &[
-    ("TEST_HMN_KEY", hostmenow::API_KEY),
-    ("TEST_WL_KEY", webline::API_KEY),
-];
+/// The providers' keys and the journal's.
+fn envs() -> Vec<(&'static str, String)> {
+    vec![
+        ("TEST_HMN_KEY", hostmenow::API_KEY.to_string()),
+        ("TEST_WL_KEY", webline::API_KEY.to_string()),
+        (JOURNAL_KEY_VAR, journal_key()),
+    ]
+}
+
+/// `provisioning` with [`envs`].
+fn run(args: &[&str]) -> std::process::Output {
+    let envs = envs();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    provisioning(args, &envs)
+}
 
 /// Rust's names of the cases, as the JSON said them before the contract's
 /// words: none may appear in any output.
@@ -40,12 +51,14 @@ fn assert_no_rust_names(output: &str) {
 }
 
 /// A sandbox with one HostMeNow service whose disk has a limit and whose
-/// bandwidth has none, and a manifest of HostMeNow and Webline in `dir`.
+/// bandwidth has none, and a manifest of HostMeNow and Webline with a
+/// journal in `dir`.
 fn setup(sandbox: &Sandbox, dir: &Path) -> PathBuf {
     let sim = sandbox.hostmenow();
     assert!(sim.seed_service("words-1", "words.example.com", "words", "Pw-1", "101"));
     assert!(sim.set_usage("words-1", 120.0, 5000, 3.5, 0));
     TestManifest::new()
+        .sqlite_journal("journal.sqlite3", JOURNAL_KEY_VAR)
         .module(
             "hostmenow",
             Module::hostmenow(sandbox).secret_env("api-key", "TEST_HMN_KEY"),
@@ -112,7 +125,7 @@ async fn call_json_and_usage_lines_say_the_contracts_words() {
             let mut all = vec!["call", "--manifest", &manifest];
             all.extend_from_slice(args);
             all.push("--json");
-            json_of(&provisioning(&all, ENVS))
+            json_of(&run(&all))
         };
         let service_file = service_file.to_str().unwrap();
         let created = call(&["webline", "create-account", "--service", service_file]);
@@ -129,16 +142,13 @@ async fn call_json_and_usage_lines_say_the_contracts_words() {
             &remote_id,
         ]);
         let usage = call(&["hostmenow", "usage-data", "--service-id", "words-1"]);
-        let lines = provisioning(
-            &[
-                "usage",
-                "--manifest",
-                &manifest,
-                "--services",
-                services.to_str().unwrap(),
-            ],
-            ENVS,
-        );
+        let lines = run(&[
+            "usage",
+            "--manifest",
+            &manifest,
+            "--services",
+            services.to_str().unwrap(),
+        ]);
         (created, status, usage, lines)
     })
     .await
@@ -187,10 +197,12 @@ async fn serve_says_the_contracts_words() {
     let manifest = setup(&sandbox, &dir);
     let service = webline_service();
     let answers = tokio::task::spawn_blocking(move || {
+        let envs = envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let serve = Serve::start(
             &manifest,
             ("TEST_SERVE_TOKEN", "contract-words-token-0123456789"),
-            ENVS,
+            &envs,
             &[],
         );
         let (_, module) = serve.get("/v1/modules/webline");
@@ -208,14 +220,15 @@ async fn serve_says_the_contracts_words() {
             "/v1/usage",
             &json!({"services": [{"module": "hostmenow", "service": {"service_id": "words-1"}}]}),
         );
-        [module, created, status, usage]
+        let (_, pending) = serve.get("/v1/journal/pending");
+        [module, created, status, usage, expand(pending)]
     })
     .await
     .unwrap();
     for answer in &answers {
         assert_no_rust_names(&answer.to_string());
     }
-    let [module, created, status, usage] = answers;
+    let [module, created, status, usage, pending] = answers;
     assert_eq!(module["info"]["functions"][1], "create-account", "{module}");
     let settings = module["info"]["settings"].as_array().unwrap();
     assert!(
@@ -231,4 +244,27 @@ async fn serve_says_the_contracts_words() {
         expected_limits(),
         "{usage}"
     );
+    // The journal keeps the create's answer (not acknowledged yet) in the
+    // same words.
+    assert!(
+        pending.to_string().contains(r#""status":"active""#),
+        "{pending}"
+    );
+}
+
+/// `value` with every string that holds a JSON object or list read as
+/// JSON, however deep: the journal's entries carry requests and answers
+/// as JSON text.
+fn expand(value: Value) -> Value {
+    match value {
+        Value::String(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(inner @ (Value::Object(_) | Value::Array(_))) => expand(inner),
+            _ => Value::String(text),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(expand).collect()),
+        Value::Object(fields) => {
+            Value::Object(fields.into_iter().map(|(k, v)| (k, expand(v))).collect())
+        }
+        other => other,
+    }
 }
