@@ -6,15 +6,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use provisioning_host::{Host, HostOptions, Manifest};
+use provisioning_host::{Host, HostOptions, JournalSection, Manifest, SettingSource};
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_serve::{App, BodyLimits, ReloadStatus, Token};
+use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -25,10 +27,10 @@ const TOKEN: &str = "router-test-token-0123456789";
 /// The most a test body may be here: small, so that 413 is cheap to reach.
 const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// A fresh directory with the HostMeNow component, its key and the
-/// journal's in files, and a manifest of it (a one-second deadline, so
-/// that a lost answer's attempt is over soon) and of `broken` (a
-/// component that is not there).
+/// A fresh directory with the HostMeNow key and the journal's in files,
+/// and a manifest of HostMeNow (a one-second deadline, so that a lost
+/// answer's attempt is over soon) and of `broken` (a component that is
+/// not there), with a journal.
 fn manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "provisioning-serve-router-{}-{name}",
@@ -36,27 +38,29 @@ fn manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        provisioning_components::HOSTMENOW,
-        dir.join("hostmenow.wasm"),
-    )
-    .unwrap();
     std::fs::write(dir.join("hostmenow.key"), hostmenow::API_KEY).unwrap();
     std::fs::write(dir.join("journal.key"), "ab".repeat(32)).unwrap();
-    let manifest = dir.join("provisioning.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[journal]\npath = \"journal.sqlite3\"\nkey = {{ file = \"journal.key\" }}\n\n\
-             [modules.hostmenow]\ncomponent = \"hostmenow.wasm\"\nallowed_hosts = [{origin:?}]\ndeadline_ms = 1000\n\
-             [modules.hostmenow.settings]\nendpoint = {endpoint:?}\napi-key = {{ file = \"hostmenow.key\" }}\n\n\
-             [modules.broken]\ncomponent = \"missing.wasm\"\nallowed_hosts = [{origin:?}]\n",
-            origin = sandbox.origin(),
-            endpoint = sandbox.hostmenow().endpoint(),
-        ),
-    )
-    .unwrap();
-    manifest
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox)
+                .secret_file("api-key", "hostmenow.key")
+                .deadline(Duration::from_secs(1)),
+        )
+        .module(
+            "broken",
+            Module::new("missing.wasm").allow(&sandbox.origin()),
+        )
+        .journal(JournalSection {
+            path: Some("journal.sqlite3".into()),
+            url: None,
+            key: SettingSource::File {
+                file: "journal.key".into(),
+            },
+            lease_seconds: None,
+            retain_acknowledged_days: None,
+        })
+        .write(dir.join("provisioning.toml"))
 }
 
 /// The application over a host of [`manifest`].
@@ -428,7 +432,7 @@ async fn a_lost_answer_is_pending_unknown_refused_without_a_finding_and_reconcil
     .unwrap();
 
     // Once the attempt's deadline has passed, the provider's state decides.
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let pass = send(&app, "POST", "/v1/journal/reconcile", None, true).await;
     assert_eq!(pass.status, 200, "{}", pass.body);
     let entries = pass.body["entries"].as_array().unwrap();
