@@ -64,15 +64,17 @@ impl ReconcileReport {
 }
 
 /// One unknown entry and what reconciling it came to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reconciliation {
     /// The journal entry.
+    #[schema(value_type = i64)]
     pub entry: EntryId,
     /// Its module.
     pub module: String,
     /// Its contract function.
     pub function: String,
     /// The platform's service id.
+    #[schema(required = true)]
     pub service_id: Option<String>,
     /// What the provider showed.
     #[serde(flatten)]
@@ -80,7 +82,7 @@ pub struct Reconciliation {
 }
 
 /// What the provider's state says about a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Verdict {
     /// The call took effect; the entry is resolved as done.

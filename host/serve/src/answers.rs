@@ -5,8 +5,8 @@
 //!
 //! The host's own JSON types an answer carries (a module's info, a call's
 //! answer or error, a usage report) bring their schemas with them
-//! (`provisioning_host::wire`); a journal entry's and a reconciliation's
-//! are described in [`crate::shapes`].
+//! (`provisioning_host::wire`, the reconcile report's); a journal entry's
+//! is described in [`crate::shapes`].
 
 use provisioning_host::journal::PendingCall;
 use provisioning_host::logging::redact_live;
@@ -308,6 +308,5 @@ pub struct ReconcileReport {
     /// How many entries were resolved (done or not done).
     pub resolved: usize,
     /// Every unknown entry looked at, oldest first.
-    #[schema(value_type = Vec<shapes::Reconciliation>)]
     pub entries: Vec<Reconciliation>,
 }

@@ -1,6 +1,6 @@
 //! The schemas of the host's JSON types that serve's answers carry and
-//! that do not describe themselves yet (a journal entry, a
-//! reconciliation): the host serializes them, and these types only
+//! that do not describe themselves yet (a journal entry): the host
+//! serializes them, and these types only
 //! describe what it writes, for the document. They are held to the host's
 //! real output by the tests that check every answer of the running server
 //! against the document.
@@ -124,43 +124,6 @@ pub struct Resolution {
     /// What they wrote down.
     #[schema(required = true)]
     note: Option<String>,
-}
-
-/// One unknown entry and what reconciling it came to.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
-pub struct Reconciliation {
-    /// The journal entry.
-    entry: i64,
-    /// Its module.
-    module: String,
-    /// Its contract function.
-    function: provisioning_host::wire::Function,
-    /// The platform's service id.
-    #[schema(required = true)]
-    service_id: Option<String>,
-    /// `done`, `not-done` or `undecided` (the entry stays for an
-    /// operator).
-    verdict: Verdict,
-    /// For a create-account found done: the account's provider id.
-    remote_id: Option<String>,
-    /// What the provider showed (done, not-done).
-    evidence: Option<String>,
-    /// Why the entry stays for an operator (undecided).
-    reason: Option<String>,
-}
-
-/// What the provider's state says about a call.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only")]
-#[schema(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The call took effect.
-    Done,
-    /// The call did not take effect.
-    NotDone,
-    /// The provider's state cannot tell.
-    Undecided,
 }
 
 /// What an operator found at the provider.

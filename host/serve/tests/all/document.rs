@@ -96,3 +96,33 @@ fn the_document_describes_every_function_and_answer_kind() {
         "{kind} is not in {kinds:?}"
     );
 }
+
+/// Every `$ref` points at something the document has, as a client
+/// generator needs: a schema a type names but no route brings into the
+/// components would be a dangling reference.
+#[test]
+fn every_reference_in_the_document_resolves() {
+    fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(reference)) = object.get("$ref") {
+                    found.push(reference);
+                }
+                object.values().for_each(|v| references(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+            _ => {}
+        }
+    }
+    let document = document();
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(found.len() > 50, "{} references", found.len());
+    for reference in found {
+        let pointer = reference.strip_prefix('#').unwrap_or(reference);
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+}
