@@ -52,7 +52,7 @@ fn setup(sandbox: &Sandbox, name: &str) -> (PathBuf, String, String) {
         .postgres_journal("TEST_USH_JOURNAL_URL", "TEST_USH_JOURNAL_KEY")
         .module(
             "hostmenow",
-            Module::hostmenow(&sandbox)
+            Module::hostmenow(sandbox)
                 .rate_limit(100, 1)
                 .secret_env("api-key", "TEST_HMN_KEY"),
         )
