@@ -1,7 +1,8 @@
 //! `provisioning`: the command line of the provisioning host.
 //!
-//! A thin layer over the `provisioning-host` library: argument parsing and
-//! output formatting only.
+//! A thin layer over the `provisioning-host` library (and, for `serve`,
+//! the `provisioning-serve` library): argument parsing and output
+//! formatting only.
 //!
 //! The `demo` and `sandbox` subcommands, which embed the provider
 //! simulators and the guest components, exist only with the `demo` cargo
