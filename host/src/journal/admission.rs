@@ -772,10 +772,10 @@ impl Shared {
                 let sealed_credentials = if credentials.is_empty() {
                     None
                 } else {
-                    Some(
-                        self.sealer
-                            .seal(&serde_json::to_vec(credentials)?, &seal_context(id)),
-                    )
+                    Some(self.sealer.seal(
+                        &super::format::credentials_bytes(credentials)?,
+                        &seal_context(id),
+                    ))
                 };
                 let mut masked = response.clone();
                 if let Some(credentials) = masked.credentials_mut() {
@@ -824,7 +824,7 @@ impl Shared {
             .sealer
             .open(sealed, &seal_context(id))
             .with_context(|| format!("unsealing the credentials of journal entry {id}"))?;
-        serde_json::from_slice(&bytes)
+        super::format::read_credentials(&bytes)
             .with_context(|| format!("reading the credentials of journal entry {id}"))
     }
 

@@ -18,6 +18,9 @@
 //! - Format 2 (this one, [`FORMAT`]): the types of [`v2`], every case in the
 //!   contract's own kebab-case word (`"status": "active"`).
 //!
+//! The credentials sealed with an outcome are a JSON list of the same
+//! frozen shape ([`credentials_bytes`]), unchanged since format 1.
+//!
 //! Only what the journal records has a stored form: the mutating requests
 //! and their answers (`created`, `done`). A change of the contract breaks
 //! the build here (each record is destructured whole) rather than the
@@ -91,6 +94,20 @@ pub(super) fn read_outcome(
         v2::Recorded::Answer(response) => Ok(response.into()),
         v2::Recorded::Error(failure) => Err(failure.into()),
     })
+}
+
+/// The bytes sealed for a call's credentials: a JSON list of `{"name",
+/// "value", "secret"}`, the same in every format so far (format 1 sealed
+/// the credentials' serde JSON of then, which is this).
+pub(super) fn credentials_bytes(credentials: &[Credential]) -> anyhow::Result<Vec<u8>> {
+    let stored: Vec<v2::StoredCredential> = credentials.iter().cloned().map(Into::into).collect();
+    Ok(serde_json::to_vec(&stored)?)
+}
+
+/// The credentials sealed bytes hold.
+pub(super) fn read_credentials(bytes: &[u8]) -> anyhow::Result<Vec<Credential>> {
+    let stored: Vec<v2::StoredCredential> = serde_json::from_slice(bytes)?;
+    Ok(stored.into_iter().map(Into::into).collect())
 }
 
 /// The format a stored text names; 1 when it names none.
@@ -305,7 +322,7 @@ mod v2 {
     }
 
     #[derive(Serialize, Deserialize)]
-    struct StoredCredential {
+    pub(super) struct StoredCredential {
         name: String,
         value: String,
         secret: bool,

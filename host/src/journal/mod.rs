@@ -931,7 +931,7 @@ mod tests {
             uncertain: false,
             module_digest: None,
             sealed_credentials: Some(sealer(key).seal(
-                &serde_json::to_vec(&credentials).unwrap(),
+                &format::credentials_bytes(&credentials).unwrap(),
                 &seal_context(id),
             )),
         };
