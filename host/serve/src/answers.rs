@@ -5,8 +5,8 @@
 //!
 //! The host's own JSON types an answer carries (a module's info, a call's
 //! answer or error, a usage report) bring their schemas with them
-//! (`provisioning_host::wire`, the reconcile report's); a journal entry's
-//! is described in [`crate::shapes`].
+//! (`provisioning_host::wire`, the reconcile report's, the journal's
+//! entries).
 
 use provisioning_host::journal::PendingCall;
 use provisioning_host::logging::redact_live;
@@ -19,7 +19,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::observe::{LastReload, LastReloadWithReason};
-use crate::shapes;
 
 /// `GET /v1/health/live`: the process answers.
 #[derive(Debug, Serialize, ToSchema)]
@@ -258,7 +257,6 @@ pub struct UsageAnswer {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PendingList {
     /// Oldest first.
-    #[schema(value_type = Vec<shapes::PendingEntry>)]
     pub pending: Vec<PendingCall>,
 }
 
@@ -271,7 +269,6 @@ pub struct ServicePendingList {
     /// The contract's `service_id`.
     pub service_id: String,
     /// Oldest first, as `GET /v1/journal/pending` gives them.
-    #[schema(value_type = Vec<shapes::PendingEntry>)]
     pub pending: Vec<PendingCall>,
 }
 

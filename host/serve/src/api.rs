@@ -28,7 +28,6 @@ use crate::answers::{
 };
 use crate::error::{ApiError, ErrorBody, JsonBody};
 use crate::observe::{CallLabels, ReloadStatus};
-use crate::shapes;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -625,7 +624,6 @@ struct AckBody {
     /// What an operator found at the provider, for an entry whose outcome
     /// is unknown.
     #[serde(default)]
-    #[schema(value_type = Option<shapes::Finding>)]
     finding: Option<Finding>,
     /// With `done` for a create-account: the provider's id of the account
     /// found.

@@ -28,7 +28,6 @@ mod notify;
 mod observe;
 mod reload;
 mod responses;
-mod shapes;
 mod tls;
 
 use std::net::SocketAddr;

@@ -223,7 +223,8 @@ pub struct CreatedService {
 
 /// A journal entry not acknowledged yet, with its credentials unsealed.
 /// In JSON, the entry's fields and `credentials`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PendingEntry)]
 pub struct PendingCall {
     /// The entry as stored (input and outcome with secrets removed).
     #[serde(flatten)]

@@ -12,6 +12,33 @@ pub type EntryId = i64;
 /// bytes: a key names a request, it does not carry data.
 pub const MAX_KEY_BYTES: usize = 255;
 
+/// `$type`'s schema in serve's document is the schema of `$json`, the
+/// type it serializes through.
+macro_rules! described_by {
+    ($type:ty, $json:ty) => {
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                <$json as utoipa::PartialSchema>::schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $type {
+            fn name() -> std::borrow::Cow<'static, str> {
+                <$json as utoipa::ToSchema>::name()
+            }
+
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                <$json as utoipa::ToSchema>::schemas(schemas)
+            }
+        }
+    };
+}
+
 /// What is known of a call before it reaches the module. In JSON:
 /// `module`, `function`, `service_id`, `idempotency_key` and `input`.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,17 +69,31 @@ impl Intent {
     }
 }
 
+/// An [`Intent`] as it reads in JSON (serve's journal routes, `journal
+/// pending --json`): the function and service id spelled out beside the
+/// request they come from.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Intent)]
+struct IntentJson<'a> {
+    /// The module's name.
+    module: &'a str,
+    /// The contract function the request calls.
+    #[schema(value_type = crate::wire::Function)]
+    function: &'a str,
+    /// The platform's service id, when the request names a service.
+    #[schema(required = true)]
+    service_id: Option<&'a str>,
+    /// The caller's key (or a generated one).
+    idempotency_key: &'a str,
+    /// The request, secrets masked.
+    input: &'a Request,
+}
+
+described_by!(Intent, IntentJson<'static>);
+
 impl Serialize for Intent {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            module: &'a str,
-            function: &'a str,
-            service_id: Option<&'a str>,
-            idempotency_key: &'a str,
-            input: &'a Request,
-        }
-        Json {
+        IntentJson {
             module: &self.module,
             function: self.function(),
             service_id: self.service_id(),
@@ -98,20 +139,35 @@ impl CallOutcome {
     }
 }
 
+/// A [`CallOutcome`] as it reads in JSON: the answer as `ok` or the
+/// failure as `error`, with the two facts a reader wants first. (Named
+/// `JournalOutcome` in serve's document, apart from the contract's
+/// `outcome`.)
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = JournalOutcome)]
+struct CallOutcomeJson<'a> {
+    /// Whether the module answered successfully.
+    succeeded: bool,
+    /// `ok`, or the error's kind.
+    kind: &'a str,
+    /// Whether the failure leaves the provider's state unknown.
+    uncertain: bool,
+    /// The sha256 of the module version that answered, when one did.
+    #[schema(required = true)]
+    module_digest: Option<&'a str>,
+    /// The answer, secrets removed and credentials masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ok: Option<&'a Response>,
+    /// Why there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Failure>,
+}
+
+described_by!(CallOutcome, CallOutcomeJson<'static>);
+
 impl Serialize for CallOutcome {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            succeeded: bool,
-            kind: &'a str,
-            uncertain: bool,
-            module_digest: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            ok: Option<&'a Response>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<&'a Failure>,
-        }
-        Json {
+        CallOutcomeJson {
             succeeded: self.succeeded(),
             kind: self.kind(),
             uncertain: self.uncertain,
@@ -125,7 +181,7 @@ impl Serialize for CallOutcome {
 
 /// Why a call has no answer, as the journal keeps it: the error's kind and
 /// its message, secrets removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     /// The error's kind (`rate-limited`, `deadline-exceeded`...).
     pub kind: String,
@@ -136,7 +192,7 @@ pub struct Failure {
 /// Where an entry stands. Derived from what is recorded and the clock
 /// ([`EntryState::of`]), never stored, so that a host that died cannot
 /// leave a state behind that is no longer true.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryState {
     /// The call is running on a live host (its lease is current): wait
@@ -191,7 +247,7 @@ impl std::fmt::Display for EntryState {
 
 /// What an operator found at the provider for a call whose outcome was
 /// unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Finding {
     /// The call did take effect: the entry becomes the call's outcome, and
@@ -213,37 +269,44 @@ impl Finding {
 }
 
 /// An operator's resolution of an unknown entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resolution {
     /// What they found.
     pub finding: Finding,
     /// What they wrote down (the provider's id they saw, a ticket...).
+    #[schema(required = true)]
     pub note: Option<String>,
 }
 
 /// One journaled call.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     /// The entry's number.
+    #[schema(value_type = i64)]
     pub id: EntryId,
     /// What was asked.
     pub intent: Intent,
     /// Where it stands (as of reading it).
     pub state: EntryState,
     /// What it came to, when known.
+    #[schema(required = true)]
     pub outcome: Option<CallOutcome>,
     /// The host that runs (or ran) the call, `hostname:pid`.
+    #[schema(required = true)]
     pub owner: Option<String>,
     /// Until when that host vouches the call is still running (Unix
     /// milliseconds); it renews this while the call runs.
+    #[schema(required = true)]
     pub lease_until_ms: Option<i64>,
     /// What an operator found, for an entry resolved by hand.
+    #[schema(required = true)]
     pub resolution: Option<Resolution>,
     /// When the intent was recorded (Unix milliseconds).
     pub started_at_ms: i64,
     /// Until when the call's attempt may still reach the provider: its
     /// start plus the module's deadline, by the journal's clock (Unix
     /// milliseconds). `None` on entries written before it was kept.
+    #[schema(required = true)]
     pub attempt_deadline_ms: Option<i64>,
     /// Whether that deadline had passed, by the journal's clock, when the
     /// entry was read. Before it, the call may still reach the provider
@@ -251,8 +314,10 @@ pub struct Entry {
     /// finding is recorded, by reconcile or by hand.
     pub attempt_over: bool,
     /// When the outcome was recorded.
+    #[schema(required = true)]
     pub finished_at_ms: Option<i64>,
     /// When the caller acknowledged it.
+    #[schema(required = true)]
     pub acknowledged_at_ms: Option<i64>,
 }
 
