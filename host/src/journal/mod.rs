@@ -50,6 +50,7 @@ mod postgres;
 mod postgres_budget;
 mod record;
 mod row;
+mod rules;
 mod seal;
 mod sqlite;
 mod store;

@@ -45,12 +45,13 @@ use super::record::{
     Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
 };
 use super::row::{
-    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, OutcomeColumns, RowValues,
-    UNDECIDED_WHERE, checked_of, entry_of, in_flight_where, input_column,
+    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
+    RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
 };
+use super::rules::{decide_finish, refused_acknowledgement, refused_rekey};
 use super::store::{
     Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema, refused_acknowledgement,
+    newer_schema,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -525,35 +526,42 @@ impl JournalStore for PostgresJournal {
         let sealed_credentials = outcome.sealed_credentials.clone();
         let owner = owner.to_string();
         self.run("recording a call's outcome", move |pool| async move {
-            let client = connection(&pool).await?;
-            // One statement, conditional: an entry decided meanwhile (or
-            // not this host's) is left as it is. An acknowledgement holding
-            // the row is waited for, and the condition read again after it.
-            let written = client
-                .execute(
-                    &format!(
-                        "UPDATE {TABLE} SET succeeded = $3, kind = $4, uncertain = $5,
-                            summary = $6, sealed_credentials = $7, finished_at_ms = {NOW_MS},
-                            lease_until_ms = NULL, module_digest = $8
-                         WHERE id = $1 AND owner = $2 AND {UNDECIDED_WHERE}"
-                    ),
-                    &[
-                        &id,
-                        &owner,
-                        &columns.succeeded,
-                        &columns.kind,
-                        &columns.uncertain,
-                        &columns.summary,
-                        &sealed_credentials,
-                        &columns.module_digest,
-                    ],
+            let mut client = connection(&pool).await?;
+            let transaction = client.transaction().await?;
+            // The row stays locked until the commit: an acknowledgement
+            // holding it is waited for and its write read after it, and
+            // none decides the entry between the fence's read and the write.
+            let found = transaction
+                .query_opt(
+                    &format!("SELECT {FENCE_COLUMNS} FROM {TABLE} WHERE id = $1 FOR UPDATE"),
+                    &[&id],
                 )
                 .await?;
-            Ok(if written == 1 {
-                Finished::Recorded
-            } else {
-                Finished::Fenced
-            })
+            let decided = decide_finish(found.as_ref().map(fence_of).transpose()?.as_ref(), &owner);
+            if decided == Finished::Recorded {
+                transaction
+                    .execute(
+                        &format!(
+                            "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
+                                summary = $5, sealed_credentials = $6,
+                                finished_at_ms = {NOW_MS}, lease_until_ms = NULL,
+                                module_digest = $7
+                             WHERE id = $1"
+                        ),
+                        &[
+                            &id,
+                            &columns.succeeded,
+                            &columns.kind,
+                            &columns.uncertain,
+                            &columns.summary,
+                            &sealed_credentials,
+                            &columns.module_digest,
+                        ],
+                    )
+                    .await?;
+                transaction.commit().await?;
+            }
+            Ok(decided)
         })
     }
 
@@ -973,10 +981,7 @@ impl JournalStore for PostgresJournal {
                      LOCK TABLE provisioning_journal_meta IN SHARE ROW EXCLUSIVE MODE;"
                 ))
                 .await?;
-            match read_key_record(&transaction).await? {
-                Some(record) if record.check == rekey.current_check => {}
-                _ => return Ok(Rekeyed::KeyMismatch),
-            }
+            let record = read_key_record(&transaction).await?;
             let in_flight: Vec<EntryId> = transaction
                 .query(
                     &format!(
@@ -989,8 +994,8 @@ impl JournalStore for PostgresJournal {
                 .iter()
                 .map(|row| row.try_get(0))
                 .collect::<Result<_, _>>()?;
-            if !in_flight.is_empty() {
-                return Ok(Rekeyed::InFlight(in_flight));
+            if let Some(refused) = refused_rekey(record.as_ref(), &rekey.current_check, in_flight) {
+                return Ok(refused);
             }
             let sealed = transaction
                 .query(

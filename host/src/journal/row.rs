@@ -10,7 +10,7 @@ use super::record::Acknowledgement;
 use super::record::{
     CallOutcome, Entry, EntryId, EntryState, Finding, Intent, Resolution, attempt_over,
 };
-use super::store::Checked;
+use super::rules::{Checked, Fence};
 
 /// An entry's columns, as every store's `SELECT` names them.
 pub(super) const ENTRY_COLUMNS: &str = "id, module, function, service_id, idempotency_key, \
@@ -25,12 +25,6 @@ pub(super) const ENTRY_COLUMNS: &str = "id, module, function, service_id, idempo
 pub(super) fn in_flight_where(now: &str) -> String {
     format!("acknowledged_at_ms IS NULL AND succeeded IS NULL AND lease_until_ms > {now}")
 }
-
-/// The SQL condition of an entry whose outcome may still be recorded: none
-/// is, it is not acknowledged and no finding decided it (the fence of
-/// `JournalStore::finish`, with its owner).
-pub(super) const UNDECIDED_WHERE: &str =
-    "finished_at_ms IS NULL AND acknowledged_at_ms IS NULL AND finding IS NULL";
 
 /// A row's values by column name, as a store's driver gives them.
 pub(super) trait RowValues {
@@ -154,6 +148,20 @@ pub(super) fn checked_of(row: &impl RowValues, now_ms: i64) -> anyhow::Result<Ch
         acknowledged: row.integer("acknowledged_at_ms")?.is_some(),
         attempt_deadline_ms: row.integer("attempt_deadline_ms")?,
         now_ms,
+    })
+}
+
+/// The columns `finish` reads of its entry, in its transaction.
+pub(super) const FENCE_COLUMNS: &str = "owner, finished_at_ms, acknowledged_at_ms, finding";
+
+/// What `finish` needs of a row of [`FENCE_COLUMNS`], for
+/// [`super::rules::decide_finish`].
+pub(super) fn fence_of(row: &impl RowValues) -> anyhow::Result<Fence> {
+    Ok(Fence {
+        owner: row.text("owner")?,
+        finished: row.integer("finished_at_ms")?.is_some(),
+        acknowledged: row.integer("acknowledged_at_ms")?.is_some(),
+        resolved: row.text("finding")?.is_some(),
     })
 }
 

@@ -13,12 +13,13 @@ use super::record::{
     lease_until_ms, now_ms,
 };
 use super::row::{
-    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, OutcomeColumns, RowValues,
-    UNDECIDED_WHERE, checked_of, entry_of, in_flight_where, input_column,
+    AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
+    RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
 };
+use super::rules::{decide_finish, refused_acknowledgement, refused_rekey};
 use super::store::{
     Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema, refused_acknowledgement,
+    newer_schema,
 };
 use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
 
@@ -320,36 +321,45 @@ impl JournalStore for SqliteJournal {
     }
 
     fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
-        // One statement, conditional: an entry decided meanwhile (or not
-        // this host's) is left as it is.
         let columns = OutcomeColumns::of(outcome)?;
-        let written = self
-            .connection()
-            .execute(
-                &format!(
-                    "UPDATE calls SET succeeded = ?3, kind = ?4, uncertain = ?5, summary = ?6,
-                        sealed_credentials = ?7, finished_at_ms = ?8, lease_until_ms = NULL,
-                        module_digest = ?9
-                     WHERE id = ?1 AND owner = ?2 AND {UNDECIDED_WHERE}"
-                ),
-                params![
-                    id,
-                    owner,
-                    columns.succeeded,
-                    columns.kind,
-                    columns.uncertain,
-                    columns.summary,
-                    outcome.sealed_credentials,
-                    now_ms(),
-                    columns.module_digest,
-                ],
-            )
-            .context("recording a call's outcome")?;
-        Ok(if written == 1 {
-            Finished::Recorded
-        } else {
-            Finished::Fenced
-        })
+        let mut connection = self.connection();
+        let mut record = || -> anyhow::Result<Finished> {
+            // The write lock from the start: nothing decides the entry
+            // between the fence's read and the write.
+            let transaction =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found = {
+                let mut statement = transaction
+                    .prepare_cached(&format!("SELECT {FENCE_COLUMNS} FROM calls WHERE id = ?1"))?;
+                let mut rows = statement.query(params![id])?;
+                match rows.next()? {
+                    Some(row) => Some(fence_of(row)?),
+                    None => None,
+                }
+            };
+            let decided = decide_finish(found.as_ref(), owner);
+            if decided == Finished::Recorded {
+                transaction.execute(
+                    "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
+                        sealed_credentials = ?6, finished_at_ms = ?7, lease_until_ms = NULL,
+                        module_digest = ?8
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        columns.succeeded,
+                        columns.kind,
+                        columns.uncertain,
+                        columns.summary,
+                        outcome.sealed_credentials,
+                        now_ms(),
+                        columns.module_digest,
+                    ],
+                )?;
+                transaction.commit()?;
+            }
+            Ok(decided)
+        };
+        record().context("recording a call's outcome")
     }
 
     fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
@@ -661,10 +671,7 @@ impl JournalStore for SqliteJournal {
         // until the rotation is committed or rolled back.
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        match read_key_record(&transaction)? {
-            Some(record) if record.check == rekey.current_check => {}
-            _ => return Ok(Rekeyed::KeyMismatch),
-        }
+        let record = read_key_record(&transaction)?;
         let in_flight = {
             let mut statement = transaction.prepare(&format!(
                 "SELECT id FROM calls WHERE {} ORDER BY id",
@@ -674,8 +681,8 @@ impl JournalStore for SqliteJournal {
                 .query_map(params![now_ms()], |row| row.get::<_, EntryId>(0))?
                 .collect::<Result<Vec<_>, _>>()?
         };
-        if !in_flight.is_empty() {
-            return Ok(Rekeyed::InFlight(in_flight));
+        if let Some(refused) = refused_rekey(record.as_ref(), &rekey.current_check, in_flight) {
+            return Ok(refused);
         }
         let sealed = {
             let mut statement = transaction.prepare(

@@ -294,54 +294,6 @@ pub(crate) fn key_record_rows(record: &KeyRecord) -> Vec<(&'static str, Option<S
     ]
 }
 
-/// What a store read of an entry in the transaction that acknowledges
-/// it, for [`refused_acknowledgement`].
-pub(crate) struct Checked {
-    /// Whether an outcome is recorded, and if so whether it succeeded.
-    pub succeeded: Option<bool>,
-    /// Whether the recorded outcome leaves the provider's state unknown.
-    pub uncertain: bool,
-    /// The owning host's lease.
-    pub lease_until_ms: Option<i64>,
-    /// Whether the entry is acknowledged already.
-    pub acknowledged: bool,
-    /// The attempt's deadline.
-    pub attempt_deadline_ms: Option<i64>,
-    /// The store's clock.
-    pub now_ms: i64,
-}
-
-/// Why `ack` may not be applied to an entry found as `found`, if it may
-/// not: the one rule of [`JournalStore::acknowledge`], for every store.
-pub(crate) fn refused_acknowledgement(
-    ack: &Acknowledgement,
-    found: Checked,
-) -> Option<Acknowledged> {
-    if found.acknowledged {
-        return Some(Acknowledged::NotPending);
-    }
-    if super::record::running(
-        found.succeeded.is_some(),
-        found.lease_until_ms,
-        found.now_ms,
-    ) {
-        return Some(Acknowledged::InFlight);
-    }
-    // A plain acknowledgement is no decision: the outcome is on record.
-    ack.resolution.as_ref()?;
-    // A finding decides an unknown outcome: never one known meanwhile, and
-    // never while the attempt may still reach the provider.
-    if found.succeeded.is_some() && !found.uncertain {
-        return Some(Acknowledged::OutcomeKnown);
-    }
-    match found.attempt_deadline_ms {
-        Some(until_ms) if !super::record::attempt_over(Some(until_ms), found.now_ms) => {
-            Some(Acknowledged::AttemptRunning { until_ms })
-        }
-        _ => None,
-    }
-}
-
 /// The error of a store whose schema is newer than this host knows (a
 /// newer host migrated it): the host refuses it rather than guess.
 pub(crate) fn newer_schema(found: i64, known: i64) -> anyhow::Error {
