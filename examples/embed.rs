@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use provisioning_host::journal::{AckError, EntryId, EntryState, Sealer};
 use provisioning_host::types::{Credential, Error as ModuleError, Service, Setting};
+use provisioning_host::wire::{self, Contract};
 use provisioning_host::{
     CallError, CallOptions, Host, HostOptions, MASK, Manifest, Request, Response,
 };
@@ -310,11 +311,13 @@ fn keyed(key: &str) -> CallOptions {
 fn order(service_id: &str, domain: &str) -> Service {
     let client = json!({ "first_name": "Asha", "last_name": "Mushi", "email": "asha@example.co.tz",
                          "phone": "+255712345678", "country": "TZ" });
-    serde_json::from_value(
+    // Read as the contract's JSON form (`wire`), as serve reads it.
+    let order: wire::Service = serde_json::from_value(
         json!({ "service_id": service_id, "domain": domain, "package": "1",
         "billing_cycle": "monthly", "client": client, "custom_fields": [] }),
     )
-    .expect("a valid service record")
+    .expect("a valid service record");
+    Service::from_json(order)
 }
 
 /// The platform's own database: services by id in a JSON file. A real one
@@ -340,6 +343,7 @@ impl Database {
         remote_id: &str,
         credentials: &[Credential],
     ) -> anyhow::Result<()> {
+        let credentials = credentials.to_vec().into_json();
         let row = json!({ "remote_id": remote_id, "credentials": credentials });
         self.services.insert(service_id.to_string(), row);
         // Write a new file, sync it, rename it over the old one: a crash

@@ -1,11 +1,10 @@
 //! Rust types and call glue generated from `wit/provisioning.wit`.
 //!
-//! The WIT file is the contract; everything here is derived from it. Their
-//! JSON form is [`crate::wire`]'s, every case in the contract's word: the
-//! serde derives kept here would say Rust's names (`Active`), and remain
-//! only for the journal's sealed credentials (a `Credential` has no case,
-//! so its JSON is the same either way) until it stores them through
-//! `wire` too.
+//! The WIT file is the contract; everything here is derived from it. These
+//! types have no serde form of their own: their JSON is [`crate::wire`]'s,
+//! every case in the contract's word, and what the journal stores is its
+//! own frozen format (`journal::format`). A derived one would say Rust's
+//! names (`Active`) and change silently with a renamed WIT field.
 
 #![allow(missing_docs)] // generated; the WIT's own comments become the docs
 
@@ -13,7 +12,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "provider",
     exports: { default: async },
-    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+    additional_derives: [PartialEq],
 });
 
 /// The contract's records and the module error, as Rust types.

@@ -231,6 +231,7 @@ pub struct PendingCall {
     #[serde(flatten)]
     pub entry: Entry,
     /// What the provider issued (generated passwords, license keys).
+    #[serde(with = "crate::wire::as_json")]
     pub credentials: Vec<Credential>,
 }
 

@@ -116,7 +116,8 @@ pub fn bare_service(id: &str) -> Service {
 /// `service` in serve's JSON as a platform sends it: the fields it has,
 /// none of them `null`.
 pub fn service_json(service: &Service) -> serde_json::Value {
-    let mut json = serde_json::to_value(service).expect("a service serializes");
+    use provisioning_host::wire::Contract;
+    let mut json = serde_json::to_value(service.clone().into_json()).expect("a service serializes");
     strip_nulls(&mut json);
     json
 }
