@@ -46,14 +46,17 @@ use super::record::{
 };
 use super::row::{
     AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
-    RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
+    RENEWABLE_WHERE, RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
+    purgeable_where,
 };
-use super::rules::{decide_finish, refused_acknowledgement, refused_rekey};
+use super::rules::{decide_finish, refused_acknowledgement, refused_rekey, usage_claim};
 use super::store::{
     Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
     newer_schema,
 };
-use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
+use super::usage_claims::{
+    RunService, UsageClaim, UsageServiceKey, claimable_where, held_where, millis,
+};
 
 /// How long one store operation may take, connecting included: past it,
 /// it fails (a database that is down or unreachable, a lock held too
@@ -574,7 +577,7 @@ impl JournalStore for PostgresJournal {
                 .execute(
                     &format!(
                         "UPDATE {TABLE} SET lease_until_ms = {NOW_MS} + $2
-                         WHERE id = ANY($1) AND finished_at_ms IS NULL"
+                         WHERE id = ANY($1) AND {RENEWABLE_WHERE}"
                     ),
                     &[&ids, &lease_ms],
                 )
@@ -819,8 +822,7 @@ impl JournalStore for PostgresJournal {
                         "WITH open AS (
                             SELECT run, module, service_id, times_claimed, position
                             FROM {CLAIMS}
-                            WHERE run = $1 AND done_at_ms IS NULL
-                                AND (lease_until_ms IS NULL OR lease_until_ms <= {NOW_MS})
+                            WHERE run = $1 AND {claimable}
                             ORDER BY position, module, service_id
                             LIMIT $3
                             FOR UPDATE SKIP LOCKED
@@ -832,7 +834,8 @@ impl JournalStore for PostgresJournal {
                          WHERE claim.run = open.run AND claim.module = open.module
                             AND claim.service_id = open.service_id
                          RETURNING claim.module, claim.service_id, claim.job,
-                            open.times_claimed, open.position"
+                            open.times_claimed, open.position",
+                        claimable = claimable_where(NOW_MS)
                     ),
                     &[&run, &owner, &limit, &lease],
                 )
@@ -849,27 +852,29 @@ impl JournalStore for PostgresJournal {
                     };
                     let times: i32 = row.try_get(3)?;
                     let position: i64 = row.try_get(4)?;
-                    Ok((position, service, times))
+                    Ok((position, service, i64::from(times)))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             claimed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
-            let in_progress: i64 = client
+            // Counted after the claim: this host's new claims are live now.
+            let held: i64 = client
                 .query_one(
                     &format!(
-                        "SELECT COUNT(*) FROM {CLAIMS}
-                         WHERE run = $1 AND done_at_ms IS NULL AND lease_until_ms > {NOW_MS}"
+                        "SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1 AND {}",
+                        held_where(NOW_MS)
                     ),
                     &[&run],
                 )
                 .await?
                 .try_get(0)?;
-            Ok(UsageClaim {
-                taken_over: claimed.iter().filter(|(_, _, times)| *times > 0).count(),
-                in_progress: usize::try_from(in_progress)
-                    .unwrap_or(0)
-                    .saturating_sub(claimed.len()),
-                services: claimed.into_iter().map(|(_, service, _)| service).collect(),
-            })
+            let held_by_others = held.saturating_sub(i64::try_from(claimed.len())?);
+            Ok(usage_claim(
+                claimed
+                    .into_iter()
+                    .map(|(_, service, times)| (service, times))
+                    .collect(),
+                held_by_others,
+            ))
         })
     }
 
@@ -933,9 +938,9 @@ impl JournalStore for PostgresJournal {
                 .execute(
                     &format!(
                         "DELETE FROM {TABLE} WHERE id IN (
-                            SELECT id FROM {TABLE}
-                            WHERE acknowledged_at_ms IS NOT NULL AND acknowledged_at_ms < $1
-                            ORDER BY acknowledged_at_ms, id LIMIT $2)"
+                            SELECT id FROM {TABLE} WHERE {}
+                            ORDER BY acknowledged_at_ms, id LIMIT $2)",
+                        purgeable_where("$1")
                     ),
                     &[&acknowledged_before_ms, &at_most],
                 )

@@ -26,6 +26,16 @@ pub(super) fn in_flight_where(now: &str) -> String {
     format!("acknowledged_at_ms IS NULL AND succeeded IS NULL AND lease_until_ms > {now}")
 }
 
+/// The SQL condition of an entry whose lease may be renewed: no outcome
+/// is recorded (recording one ends the lease).
+pub(super) const RENEWABLE_WHERE: &str = "finished_at_ms IS NULL";
+
+/// The SQL condition of an entry a purge may delete: acknowledged before
+/// `before` (a parameter), never one not acknowledged.
+pub(super) fn purgeable_where(before: &str) -> String {
+    format!("acknowledged_at_ms IS NOT NULL AND acknowledged_at_ms < {before}")
+}
+
 /// A row's values by column name, as a store's driver gives them.
 pub(super) trait RowValues {
     /// An integer column (`NULL` as `None`).

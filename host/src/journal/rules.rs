@@ -9,6 +9,7 @@
 
 use super::record::{Acknowledged, Acknowledgement, EntryId, attempt_over, running};
 use super::store::{Finished, KeyRecord, Rekeyed};
+use super::usage_claims::{RunService, UsageClaim};
 
 /// What a store read of an entry in the transaction that records its
 /// outcome, for [`decide_finish`] (`row::FENCE_COLUMNS`).
@@ -108,6 +109,19 @@ pub(crate) fn refused_acknowledgement(
         _ => None,
     }
 }
+/// What a claim took: the services it claimed (each with how many times
+/// it had been claimed before: once claimed, a service is claimed again
+/// only after its claim's lease ran out, so it was taken over from a host
+/// that died or stalled), and how many other services of the run are
+/// under a live claim. For [`super::JournalStore::claim_usage`], every
+/// store.
+pub(crate) fn usage_claim(claimed: Vec<(RunService, i64)>, held_by_others: i64) -> UsageClaim {
+    UsageClaim {
+        taken_over: claimed.iter().filter(|(_, times)| *times > 0).count(),
+        services: claimed.into_iter().map(|(service, _)| service).collect(),
+        in_progress: usize::try_from(held_by_others).unwrap_or(0),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -190,6 +204,22 @@ mod tests {
             refused_rekey(Some(&record("k1")), "k1", vec![3, 5]),
             Some(Rekeyed::InFlight(vec![3, 5]))
         );
+    }
+
+    #[test]
+    fn a_service_claimed_before_was_taken_over() {
+        let service = |id: &str| RunService {
+            key: super::super::usage_claims::UsageServiceKey {
+                module: "m".into(),
+                service_id: id.into(),
+            },
+            job: "{}".into(),
+        };
+        let claim = usage_claim(vec![(service("a"), 0), (service("b"), 2)], 3);
+        assert_eq!(claim.services, vec![service("a"), service("b")]);
+        assert_eq!(claim.taken_over, 1);
+        assert_eq!(claim.in_progress, 3);
+        assert_eq!(usage_claim(vec![], -1).in_progress, 0);
     }
 
     fn checked() -> Checked {

@@ -14,14 +14,17 @@ use super::record::{
 };
 use super::row::{
     AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
-    RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
+    RENEWABLE_WHERE, RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
+    purgeable_where,
 };
-use super::rules::{decide_finish, refused_acknowledgement, refused_rekey};
+use super::rules::{decide_finish, refused_acknowledgement, refused_rekey, usage_claim};
 use super::store::{
     Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
     newer_schema,
 };
-use super::usage_claims::{RunService, UsageClaim, UsageServiceKey, millis};
+use super::usage_claims::{
+    RunService, UsageClaim, UsageServiceKey, claimable_where, held_where, millis,
+};
 
 /// How long a statement waits for another connection's lock (another host
 /// on the same file, or `journal pending` reading beside the host), at
@@ -367,9 +370,9 @@ impl JournalStore for SqliteJournal {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         {
-            let mut statement = transaction.prepare_cached(
-                "UPDATE calls SET lease_until_ms = ?2 WHERE id = ?1 AND finished_at_ms IS NULL",
-            )?;
+            let mut statement = transaction.prepare_cached(&format!(
+                "UPDATE calls SET lease_until_ms = ?2 WHERE id = ?1 AND {RENEWABLE_WHERE}"
+            ))?;
             for id in ids {
                 statement.execute(params![id, lease_until_ms])?;
             }
@@ -530,19 +533,21 @@ impl JournalStore for SqliteJournal {
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_ms();
         let in_progress: i64 = transaction.query_row(
-            "SELECT COUNT(*) FROM usage_claims
-             WHERE run = ?1 AND done_at_ms IS NULL AND lease_until_ms > ?2",
+            &format!(
+                "SELECT COUNT(*) FROM usage_claims WHERE run = ?1 AND {}",
+                held_where("?2")
+            ),
             params![run, now],
             |row| row.get(0),
         )?;
         let open: Vec<(RunService, i64)> = {
-            let mut select = transaction.prepare_cached(
+            let mut select = transaction.prepare_cached(&format!(
                 "SELECT module, service_id, job, times_claimed FROM usage_claims
-                 WHERE run = ?1 AND done_at_ms IS NULL
-                    AND (lease_until_ms IS NULL OR lease_until_ms <= ?2)
+                 WHERE run = ?1 AND {}
                  ORDER BY position, module, service_id
                  LIMIT ?3",
-            )?;
+                claimable_where("?2")
+            ))?;
             select
                 .query_map(
                     params![run, now, i64::try_from(limit).unwrap_or(i64::MAX)],
@@ -579,11 +584,7 @@ impl JournalStore for SqliteJournal {
             }
         }
         transaction.commit().context("claiming usage services")?;
-        Ok(UsageClaim {
-            taken_over: open.iter().filter(|(_, times)| *times > 0).count(),
-            services: open.into_iter().map(|(service, _)| service).collect(),
-            in_progress: usize::try_from(in_progress).unwrap_or(0),
-        })
+        Ok(usage_claim(open, in_progress))
     }
 
     fn renew_usage_claims(
@@ -637,10 +638,12 @@ impl JournalStore for SqliteJournal {
         let deleted = self
             .connection()
             .execute(
-                "DELETE FROM calls WHERE id IN (
-                    SELECT id FROM calls
-                    WHERE acknowledged_at_ms IS NOT NULL AND acknowledged_at_ms < ?1
-                    ORDER BY acknowledged_at_ms, id LIMIT ?2)",
+                &format!(
+                    "DELETE FROM calls WHERE id IN (
+                        SELECT id FROM calls WHERE {}
+                        ORDER BY acknowledged_at_ms, id LIMIT ?2)",
+                    purgeable_where("?1")
+                ),
                 params![
                     acknowledged_before_ms,
                     i64::try_from(at_most).unwrap_or(i64::MAX)

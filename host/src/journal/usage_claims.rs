@@ -55,6 +55,19 @@ pub struct UsageClaim {
     pub in_progress: usize,
 }
 
+/// The SQL condition of a service of a run that may be claimed, its
+/// lease judged by `now` (the store's clock: a parameter or an
+/// expression): not done, and never claimed or its claim's lease ran out.
+pub(crate) fn claimable_where(now: &str) -> String {
+    format!("done_at_ms IS NULL AND (lease_until_ms IS NULL OR lease_until_ms <= {now})")
+}
+
+/// The SQL condition of a service of a run under a live claim at `now`:
+/// not done, its claim's lease current.
+pub(crate) fn held_where(now: &str) -> String {
+    format!("done_at_ms IS NULL AND lease_until_ms > {now}")
+}
+
 /// Milliseconds of a duration, for the stores' integer columns.
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
