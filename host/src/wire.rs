@@ -1,6 +1,7 @@
 //! The contract's records as JSON: the one place where a record, enum or
 //! variant of `wit/provisioning.wit` gets its JSON form, for every wire
-//! (serve's API, `--json` output, usage lines, the journal).
+//! (serve's API, `--json` output, usage lines, the journal's API; what the
+//! journal stores is its own frozen format).
 //!
 //! Every enum and variant case is the WIT's own kebab-case word (`active`,
 //! `create-account`, `unlimited`, `{"value": 5000.0}`); record fields keep

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use provisioning_host::types::{Contact, Error as ModuleError, RateLimit, Service};
+use provisioning_host::types::{Error as ModuleError, RateLimit, Service};
 use provisioning_host::{CallError, Host, Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::fault::{Fault, FaultInjector};
 use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
@@ -277,7 +277,10 @@ impl Provider {
             }
             Provider::Webline => {
                 return Request::CreateAccount {
-                    service: hosting(&format!("fm{n}.co.tz")),
+                    service: provisioning_test_support::webline::service(
+                        &format!("fm{n}.co.tz"),
+                        "1",
+                    ),
                 };
             }
             Provider::LogicBoxes => {
@@ -305,42 +308,10 @@ impl Provider {
 /// A Blesta license service on `domain`.
 fn license(domain: &str) -> Service {
     Service {
-        service_id: format!("svc-{domain}"),
-        remote_id: None,
         domain: Some(domain.into()),
-        username: None,
-        password: None,
         package: Some("monthly".into()),
         billing_cycle: Some("monthly".into()),
-        client: None,
-        custom_fields: Vec::new(),
-    }
-}
-
-/// A Webline hosting service on `domain`, package 1.
-fn hosting(domain: &str) -> Service {
-    Service {
-        service_id: format!("svc-{domain}"),
-        remote_id: None,
-        domain: Some(domain.into()),
-        username: None,
-        password: None,
-        package: Some("1".into()),
-        billing_cycle: Some("monthly".into()),
-        client: Some(Contact {
-            first_name: "Asha".into(),
-            last_name: "Mushi".into(),
-            company: None,
-            email: "asha@example.co.tz".into(),
-            phone: Some("+255712345678".into()),
-            address: None,
-            city: Some("Dar es Salaam".into()),
-            state: None,
-            postcode: None,
-            country: Some("TZ".into()),
-            language: Some("sw".into()),
-        }),
-        custom_fields: Vec::new(),
+        ..provisioning_test_support::bare_service(&format!("svc-{domain}"))
     }
 }
 

@@ -109,6 +109,7 @@ pub(crate) fn refused_acknowledgement(
         _ => None,
     }
 }
+
 /// What a claim took: the services it claimed (each with how many times
 /// it had been claimed before: once claimed, a service is claimed again
 /// only after its claim's lease ran out, so it was taken over from a host
