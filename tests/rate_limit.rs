@@ -18,8 +18,8 @@ use metrics::{
 use provisioning_host::journal::{EntryState, JournalStore, Sealer, SqliteJournal};
 use provisioning_host::types::{Error as ModuleError, RateLimit};
 use provisioning_host::{
-    CallError, CallOptions, Host, HostOptions, Journal, Limits, Manifest, ModuleConfig, Request,
-    RequestRate, Response,
+    CallError, CallOptions, Host, Journal, Limits, Manifest, ModuleConfig, Request, RequestRate,
+    Response,
 };
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, webline};
@@ -175,8 +175,7 @@ async fn a_call_whose_turn_comes_after_its_deadline_is_refused_unsent_and_its_ke
     let sim = sandbox.webline();
     let store = Arc::new(SqliteJournal::in_memory().unwrap());
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
-    let host = Host::new()
-        .unwrap()
+    let host = provisioning_test_support::host()
         .with_journal(Journal::new(store.clone(), sealer).unwrap());
     let name = "webline-deadline";
     // One call per 5 s, a deadline of 3 s: the call after one must wait
@@ -251,7 +250,7 @@ async fn each_attempt_of_a_retried_read_waits_for_its_turn() {
     let metrics = recorded();
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.webline();
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let name = "webline-retried";
     let config = webline(
         &sandbox,
@@ -282,7 +281,7 @@ async fn a_providers_retry_after_holds_every_caller_of_the_module() {
     let metrics = recorded();
     let sandbox = Sandbox::start().await.unwrap();
     let sim = sandbox.webline();
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let name = "webline-held";
     // A generous rate and no retries: only the provider's hold delays.
     let config = webline(
@@ -374,7 +373,7 @@ async fn a_swap_keeps_the_pacing_and_a_new_rate_applies_at_once() {
     let name = "webline-swap";
     // A window far longer than a swap takes (it compiles the component).
     let manifest = swap_manifest(&dir, &sandbox, 1, 60, 2);
-    let host = Host::from_manifest(&manifest, HostOptions::default()).unwrap();
+    let host = Host::from_manifest(&manifest, provisioning_test_support::host_options()).unwrap();
     host.load_manifest(&manifest).await.unwrap();
 
     host.call(name, &Request::TestConnection).await.unwrap();

@@ -24,7 +24,7 @@ impl Harness {
     /// password): server settings are the operator's, never a call's.
     async fn configured_with(settings: &[(&str, &str)]) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
-        let host = Host::new().expect("host starts");
+        let host = provisioning_test_support::host();
         let mut config = ModuleConfig::new("blesta", provisioning_components::BLESTA)
             .allow_hosts(&[sandbox.origin()])
             .expect("origin parses")

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use provisioning_host::journal::JournalOptions;
 use provisioning_host::types::Setting;
 use provisioning_host::{
-    CallOptions, Host, Request, Response, SyncOptions, UsageJob, UsageResult, sync_usage,
+    CallOptions, Request, Response, SyncOptions, UsageJob, UsageResult, sync_usage,
 };
 use provisioning_sandbox::Sandbox;
 use provisioning_test_support::journal_store::{Store, TestJournal};
@@ -20,9 +20,8 @@ use provisioning_test_support::{hostmenow_config, service, setting};
 async fn only_the_modules_product_settings_come_with_a_call() {
     let sandbox = Sandbox::start().await.unwrap();
     let journal = TestJournal::new(Store::Sqlite, "call-settings");
-    let host = Host::new()
-        .unwrap()
-        .with_journal(journal.open(JournalOptions::default()));
+    let host =
+        provisioning_test_support::host().with_journal(journal.open(JournalOptions::default()));
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();

@@ -342,7 +342,7 @@ struct Cell {
 /// Runs every row against one provider, in its own sandbox and host.
 async fn run_provider(provider: Provider) -> Vec<Cell> {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
-    let host = Host::new().expect("host starts");
+    let host = provisioning_test_support::host();
     let (_held, closed) = closed_origin();
     let closed_endpoint = provider
         .endpoint(&sandbox)

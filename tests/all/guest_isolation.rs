@@ -12,7 +12,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 const MEMORY_CAP: usize = 32 << 20;
 
 async fn misbehaving_host(granted: &[String]) -> Host {
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     host.load(
         ModuleConfig::new("misbehaving", provisioning_components::MISBEHAVING)
             .allow_hosts(granted)
@@ -148,7 +148,7 @@ async fn a_huge_answer_is_refused_with_result_too_large() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_importing_sockets_is_refused_at_load_with_its_imports_listed() {
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let error = host
         .load(ModuleConfig::new(
             "overreaching",
@@ -195,7 +195,7 @@ async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compi
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("overreaching-invalid.wasm");
     std::fs::write(&path, &bytes).unwrap();
 
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let error = host
         .load(ModuleConfig::new("overreaching", &path))
         .await
@@ -258,7 +258,7 @@ async fn misbehaving_calls_do_not_disturb_good_calls_running_beside_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_that_is_not_a_provider_module_is_refused_at_load() {
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let path = std::env::temp_dir().join(format!("not-a-component-{}.wasm", std::process::id()));
     std::fs::write(&path, b"\0asm garbage").unwrap();
     let error = host

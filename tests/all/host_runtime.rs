@@ -415,7 +415,7 @@ async fn both_instance_allocators_run_the_same_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_memory_cap_beyond_the_hosts_limit_is_refused_at_load() {
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let error = host
         .load(
             ModuleConfig::new("hostmenow", provisioning_components::HOSTMENOW).limits(Limits {

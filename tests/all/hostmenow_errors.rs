@@ -22,7 +22,7 @@ async fn a_wrong_api_key_is_an_auth_failure() {
 /// `name` set to `value` (a server setting is the operator's: a call
 /// cannot bring its own).
 async fn configured_with(harness: &Harness, name: &str, value: &str) -> provisioning_host::Host {
-    let host = provisioning_host::Host::new().unwrap();
+    let host = provisioning_test_support::host();
     host.load(
         provisioning_test_support::hostmenow_config(&harness.sandbox, "hostmenow")
             .setting(name, value),
@@ -325,7 +325,7 @@ async fn a_refused_connection_is_a_transport_error() {
     // A port bound and never listened on: connections are refused.
     let (_held, port) = provisioning_test_support::refused_port();
     let origin = format!("http://127.0.0.1:{port}");
-    let host = provisioning_host::Host::new().unwrap();
+    let host = provisioning_test_support::host();
     host.load(
         provisioning_test_support::hostmenow_config(&harness.sandbox, "closed")
             .allow_hosts(std::slice::from_ref(&origin))

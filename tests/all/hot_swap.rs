@@ -65,7 +65,7 @@ fn config(sandbox: &Sandbox, component: &Path) -> ModuleConfig {
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_swaps_under_a_thousand_concurrent_calls_drop_nothing() {
     let sandbox = Sandbox::start().await.unwrap();
-    let host = Arc::new(Host::new().unwrap());
+    let host = Arc::new(provisioning_test_support::host());
     let versions: Vec<(PathBuf, String)> = (0..=SWAPS).map(version_of_component).collect();
     host.load(config(&sandbox, &versions[0].0)).await.unwrap();
 
@@ -179,7 +179,7 @@ async fn ten_swaps_under_a_thousand_concurrent_calls_drop_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_new_version_leaves_the_old_one_in_service() {
     let sandbox = Sandbox::start().await.unwrap();
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let (good, good_digest) = version_of_component(100);
     host.load(config(&sandbox, &good)).await.unwrap();
     let serves_the_good_version = |host: &Host| {

@@ -70,8 +70,7 @@ async fn journaled(on: Store) -> (Sandbox, Host, Arc<dyn JournalStore>, TestJour
     let sandbox = Sandbox::start().await.unwrap();
     let journal = TestJournal::new(on, "journal");
     let store = journal.store();
-    let host = Host::new()
-        .unwrap()
+    let host = provisioning_test_support::host()
         .with_journal(journal.journal_over(store.clone(), JournalOptions::default()));
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
@@ -255,8 +254,7 @@ async fn reads_are_not_journaled(on: Store) {
     let harness = Harness::hostmenow().await;
     let journal = TestJournal::new(on, "reads");
     let store = journal.store();
-    let host = Host::new()
-        .unwrap()
+    let host = provisioning_test_support::host()
         .with_journal(journal.journal_over(store.clone(), JournalOptions::default()));
     host.load(hostmenow_config(&harness.sandbox, "hostmenow"))
         .await
@@ -550,7 +548,7 @@ async fn a_call_running_on_another_host_is_waited_for_or_reported_in_progress(on
             ..Limits::default()
         });
         async move {
-            let host = Host::new().unwrap().with_journal(journal);
+            let host = provisioning_test_support::host().with_journal(journal);
             host.load(config).await.unwrap();
             Arc::new(host)
         }
@@ -613,7 +611,7 @@ async fn postgres_down_refuses_mutating_calls_unsent_and_the_host_recovers_when_
     eprintln!("PostgreSQL started in {:?}", server.started_in);
     let sandbox = Sandbox::start().await.unwrap();
     let journal = TestJournal::on(&server, "down").open(JournalOptions::default());
-    let host = Host::new().unwrap().with_journal(journal.clone());
+    let host = provisioning_test_support::host().with_journal(journal.clone());
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await
         .unwrap();
@@ -678,9 +676,8 @@ async fn webline_with_a_pending_create(
 ) -> (Sandbox, TestJournal, Host, Request, String) {
     let sandbox = Sandbox::start().await.unwrap();
     let journal = TestJournal::new(on, name);
-    let host = Host::new()
-        .unwrap()
-        .with_journal(journal.open(JournalOptions::default()));
+    let host =
+        provisioning_test_support::host().with_journal(journal.open(JournalOptions::default()));
     host.load(provisioning_test_support::webline::config(&sandbox))
         .await
         .unwrap();
@@ -733,7 +730,7 @@ async fn a_rekeyed_journal_opens_with_the_new_key_and_recognises_replays(on: Sto
 
     // A host on the new key: the same request under the same key is the
     // same request (its digest, made under the old key, still matches)...
-    let new_host = Host::new().unwrap().with_journal(reopened);
+    let new_host = provisioning_test_support::host().with_journal(reopened);
     new_host
         .load(provisioning_test_support::webline::config(&sandbox))
         .await

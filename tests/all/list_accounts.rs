@@ -94,7 +94,7 @@ async fn webline_lists_nothing_when_the_reseller_has_no_account() {
 
 /// A host with the Blesta component loaded as `blesta` against `sandbox`.
 async fn blesta_host(sandbox: &Sandbox) -> Host {
-    let host = Host::new().expect("host starts");
+    let host = provisioning_test_support::host();
     let config = ModuleConfig::new("blesta", provisioning_components::BLESTA)
         .allow_hosts(&[sandbox.origin()])
         .expect("origin parses")
@@ -208,7 +208,7 @@ async fn blesta_lists_live_licenses_with_their_term_and_suspension() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn modules_that_can_list_declare_it() {
-    let host = Host::new().expect("host starts");
+    let host = provisioning_test_support::host();
     for component in [
         provisioning_components::WEBLINE,
         provisioning_components::BLESTA,
@@ -228,7 +228,7 @@ async fn modules_that_can_list_declare_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn modules_whose_provider_cannot_list_answer_unsupported_and_do_not_declare_it() {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
-    let host = Host::new().expect("host starts");
+    let host = provisioning_test_support::host();
     host.load(provisioning_test_support::hostmenow_config(
         &sandbox,
         "hostmenow",

@@ -21,8 +21,7 @@ async fn journaled() -> (Sandbox, Host, Arc<SqliteJournal>) {
     let sandbox = Sandbox::start().await.unwrap();
     let store = Arc::new(SqliteJournal::in_memory().unwrap());
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
-    let host = Host::new()
-        .unwrap()
+    let host = provisioning_test_support::host()
         .with_journal(Journal::new(store.clone(), sealer).unwrap());
     let limits = Limits {
         deadline: provisioning_test_support::TEST_DEADLINE,

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use provisioning_host::{
-    CallOptions, Host, HostOptions, JournalSection, LoadErrorKind, Manifest, ReloadReport, Request,
+    CallOptions, Host, JournalSection, LoadErrorKind, Manifest, ReloadReport, Request,
     SettingSource,
 };
 use provisioning_sandbox::{Sandbox, hostmenow};
@@ -110,7 +110,7 @@ async fn apply_manifest_swaps_refuses_unloads_and_reports_each() {
         "hostmenow.key",
     );
     let manifest = dir.manifest(&[hostmenow.clone(), spare.clone()]);
-    let host = Host::from_manifest(&manifest, HostOptions::default()).unwrap();
+    let host = Host::from_manifest(&manifest, provisioning_test_support::host_options()).unwrap();
     assert!(host.journal().is_none(), "the manifest has no journal");
     assert!(host.modules().is_empty(), "from_manifest loads nothing");
     host.load_manifest(&manifest).await.unwrap();
@@ -274,7 +274,7 @@ async fn from_manifest_opens_the_manifest_journal() {
             "hostmenow.key",
         ),
     ]);
-    let host = Host::from_manifest(&manifest, HostOptions::default()).unwrap();
+    let host = Host::from_manifest(&manifest, provisioning_test_support::host_options()).unwrap();
     assert!(host.modules().is_empty(), "from_manifest loads nothing");
     let journal = host.journal().expect("the manifest's journal");
     assert!(journal.pending().await.unwrap().is_empty());
@@ -291,7 +291,8 @@ async fn from_manifest_opens_the_manifest_journal() {
 
     // A journal key that cannot be read keeps the host from starting.
     std::fs::remove_file(dir.path("journal.key")).unwrap();
-    let Err(error) = Host::from_manifest(&manifest, HostOptions::default()) else {
+    let Err(error) = Host::from_manifest(&manifest, provisioning_test_support::host_options())
+    else {
         panic!("a host started without its journal key");
     };
     assert!(format!("{error:#}").contains("journal.key"), "{error:#}");

@@ -24,7 +24,7 @@ use provisioning_test_support::{TEST_DEADLINE, hostmenow_config};
 /// reaches the sync.
 async fn harness(rate_limit: RequestRate) -> (Sandbox, Arc<Host>) {
     let sandbox = Sandbox::start().await.expect("sandbox starts");
-    let host = Host::new().expect("host starts");
+    let host = provisioning_test_support::host();
     let limits = Limits {
         deadline: TEST_DEADLINE,
         read_retries: 0,

@@ -6,7 +6,7 @@
 //!
 //! One test in its own binary: the log capture is process-wide.
 
-use provisioning_host::{Host, Limits, ModuleConfig, Request, Response};
+use provisioning_host::{Limits, ModuleConfig, Request, Response};
 use provisioning_sandbox::Sandbox;
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::logicboxes::{self, API_KEY};
@@ -18,7 +18,7 @@ async fn no_secret_appears_in_logs_errors_or_answers() {
     let capture = LogCapture::install();
 
     let sandbox = Sandbox::start().await.unwrap();
-    let host = Host::new().unwrap();
+    let host = provisioning_test_support::host();
     let config = |name: &str, api_key: &str| {
         ModuleConfig::new(name, provisioning_components::LOGICBOXES)
             .allow_hosts(&[sandbox.origin()])

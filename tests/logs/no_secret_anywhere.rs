@@ -93,8 +93,7 @@ async fn no_secret_reaches_a_log_line_an_answer_or_the_journal() {
     let sandbox = Sandbox::start().await.unwrap();
     let store = Arc::new(SqliteJournal::in_memory().unwrap());
     let sealer = Sealer::from_hex(&Sealer::generate_key_hex()).unwrap();
-    let host = Host::new()
-        .unwrap()
+    let host = provisioning_test_support::host()
         .with_journal(Journal::new(store.clone(), sealer).unwrap());
     host.load(hostmenow_config(&sandbox, "hostmenow"))
         .await

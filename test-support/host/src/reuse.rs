@@ -31,7 +31,7 @@ pub fn config(target: &str) -> ModuleConfig {
 }
 
 pub async fn host(target: &str) -> Arc<Host> {
-    let host = Host::new().expect("host starts");
+    let host = crate::host();
     host.load(config(target)).await.expect("the module loads");
     Arc::new(host)
 }

@@ -26,7 +26,7 @@ impl Harness {
     /// with no wait for activation unless a call sets one.
     pub async fn start() -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
-        let host = Host::new().expect("host starts");
+        let host = crate::host();
         host.load(config(&sandbox))
             .await
             .expect("the Webline component loads");
@@ -62,7 +62,7 @@ pub fn config(sandbox: &Sandbox) -> ModuleConfig {
 /// `name` set to `value` (a wrong key, say: a server setting is the
 /// operator's, and a call cannot bring its own).
 pub async fn host_configured_with(sandbox: &Sandbox, name: &str, value: &str) -> Host {
-    let host = Host::new().expect("host starts");
+    let host = crate::host();
     host.load(config(sandbox).setting(name, value))
         .await
         .expect("the Webline component loads");

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use provisioning_host::{Host, HostOptions, JournalSection, Manifest, SettingSource};
+use provisioning_host::{Host, JournalSection, Manifest, SettingSource};
 use provisioning_sandbox::fault::Fault;
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_serve::{App, BodyLimits, ReloadStatus, Token};
@@ -66,7 +66,9 @@ fn manifest(sandbox: &Sandbox, name: &str) -> PathBuf {
 /// The application over a host of [`manifest`].
 async fn app(sandbox: &Sandbox, name: &str) -> Router {
     let manifest = Manifest::from_file(&manifest(sandbox, name)).unwrap();
-    let host = Arc::new(Host::from_manifest(&manifest, HostOptions::default()).unwrap());
+    let host = Arc::new(
+        Host::from_manifest(&manifest, provisioning_test_support::host_options()).unwrap(),
+    );
     let failures = host.load_manifest_lenient(&manifest).await;
     assert_eq!(failures.len(), 1, "only `broken` fails: {failures:?}");
     provisioning_serve::router(App {
