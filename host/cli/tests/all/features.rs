@@ -2,6 +2,7 @@
 //! `demo` feature, the CLI does not depend on the provider simulators nor
 //! on the guest components (`.ci/run` checks its `--help` too).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// The crates the CLI links, with `extra` arguments to `cargo tree`
@@ -50,4 +51,69 @@ fn by_default_the_cli_has_the_demo() {
             "{bench} not in {crates:?}"
         );
     }
+}
+
+/// Each third-party package `cargo tree` lists with `selection`, with the
+/// feature sets it is built with (one per way it is built: for the target,
+/// or for a build script or proc macro).
+fn feature_sets(selection: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+    let output = Command::new(env!("CARGO"))
+        .arg("tree")
+        .args(selection)
+        .args(["--prefix", "none", "--format", "{p}|{f}"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut sets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some((package, features)) = line.split_once('|') else {
+            continue;
+        };
+        let package = package.trim_end_matches(" (*)");
+        // Workspace members are named with their path; their features are
+        // what is being compared against, not what must agree.
+        if package.contains(" (/") {
+            continue;
+        }
+        let features = features.trim_end_matches(" (*)").to_owned();
+        sets.entry(package.to_owned()).or_default().insert(features);
+    }
+    sets
+}
+
+/// `cargo test --workspace` and the operator's build (`.ci/run` builds
+/// both) resolve every shared dependency with the same features, so the
+/// second build reuses the first's wasmtime instead of compiling it again
+/// (3 min 50 s on 2 cores before). The workspace-hack crate holds the
+/// union; `cargo hakari generate` rewrites it when a dependency changes.
+#[test]
+fn the_operators_build_reuses_the_test_builds_dependencies() {
+    let workspace = feature_sets(&["--workspace", "-e", "normal,build,dev"]);
+    let operator = feature_sets(&[
+        "-p",
+        "provisioning-cli",
+        "--no-default-features",
+        "-e",
+        "normal,build",
+    ]);
+    let differing: Vec<String> = operator
+        .iter()
+        .filter(|(package, sets)| workspace.get(*package).is_some_and(|all| all != *sets))
+        .map(|(package, sets)| {
+            format!(
+                "{package}: operator {sets:?}, workspace {:?}",
+                workspace[package]
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "features differ (run `cargo hakari generate`, see workspace-hack/Cargo.toml):\n{}",
+        differing.join("\n")
+    );
 }
