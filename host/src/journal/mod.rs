@@ -22,7 +22,9 @@
 //!   (pending entries, acknowledgement, resolution).
 //! - [`JournalStore`] with [`SqliteJournal`] (one file, the default) and
 //!   [`PostgresJournal`] (a database server, the store several hosts can
-//!   share): where entries are kept; [`JournalLocation`] names one.
+//!   share): where entries are kept; [`JournalLocation`] names one. Each
+//!   method is one flow for every store (`flow`: read, ask `rules`,
+//!   write), over the row operations a store implements (`rows`).
 //! - The records: [`Intent`], [`CallOutcome`], [`Entry`], typed; how a
 //!   store keeps them is decided once for every store: `row` (the column
 //!   list, the one row mapper, what an acknowledgement reads and writes)
@@ -43,6 +45,7 @@
 //! with another key refuses to start ([`KeyError`]).
 
 mod admission;
+mod flow;
 mod format;
 mod health;
 mod key;
@@ -50,6 +53,7 @@ mod postgres;
 mod postgres_budget;
 mod record;
 mod row;
+mod rows;
 mod rules;
 mod seal;
 mod sqlite;

@@ -18,12 +18,14 @@
 //! server with a private CA is reached through a TLS proxy, or without TLS
 //! on a private network.
 //!
-//! [`JournalStore`] is synchronous and runs on the journal's own thread.
-//! The store owns a small tokio runtime (one worker thread) that keeps the
-//! pool's connections; each operation is spawned there and waited for,
-//! bounded by [`OPERATION_TIMEOUT`], so no thread of the host's runtime is
-//! ever blocked and a database that is down or unreachable fails the
-//! operation (the journal then refuses mutating calls) instead of hanging.
+//! The journal's methods are synchronous and run on the journal's own
+//! thread (`super::flow`, over this store's row operations). The store
+//! owns a small tokio runtime (one worker thread) that keeps the pool's
+//! connections; each operation's flow is run to its end on the calling
+//! thread, bounded as a whole by [`OPERATION_TIMEOUT`], so no thread of
+//! the host's runtime is ever blocked and a database that is down or
+//! unreachable fails the operation (the journal then refuses mutating
+//! calls) instead of hanging.
 //!
 //! Time is the server's: every timestamp and lease is written, and every
 //! entry's state judged, by the database's `statement_timestamp()`, so that
@@ -37,26 +39,21 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use super::record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
-};
+use super::record::{Entry, EntryId, Intent, duration_ms};
 use super::row::{
     AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
     RENEWABLE_WHERE, RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
     purgeable_where,
 };
-use super::rules::{decide_finish, refused_acknowledgement, refused_rekey, usage_claim};
-use super::store::{
-    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema,
-};
-use super::usage_claims::{
-    RunService, UsageClaim, UsageServiceKey, claimable_where, held_where, millis,
-};
+use super::rows::{RowStore, Rows, Selection, Unit};
+use super::rules::{Checked, Fence};
+use super::store::{meta, newer_schema};
+use super::usage_claims::{RunService, UsageServiceKey, claimable_where, held_where, millis};
 
 /// How long one store operation may take, connecting included: past it,
 /// it fails (a database that is down or unreachable, a lock held too
@@ -167,6 +164,9 @@ fn columns() -> String {
 
 const TABLE: &str = "provisioning_journal_calls";
 
+/// The journal's own values by name (`super::store::meta`).
+const META: &str = "provisioning_journal_meta";
+
 /// The usage runs' table.
 const CLAIMS: &str = "provisioning_journal_usage_claims";
 
@@ -265,7 +265,7 @@ impl PostgresJournal {
             runtime: Some(runtime),
             target,
         };
-        journal.run("migrating the schema", migrate)?;
+        journal.run("migrating the schema", migrate(journal.pool.clone()))?;
         Ok(journal)
     }
 
@@ -274,40 +274,20 @@ impl PostgresJournal {
         &self.target
     }
 
-    /// Runs `operation` with a pooled connection on the store's runtime
-    /// and waits for it, [`OPERATION_TIMEOUT`] at most; errors say what was
-    /// being done and in which database.
-    fn run<T, F>(&self, what: &str, operation: impl FnOnce(Pool) -> F) -> anyhow::Result<T>
-    where
-        T: Send + 'static,
-        F: Future<Output = anyhow::Result<T>> + Send + 'static,
-    {
-        let runtime = self
+    /// The store's runtime.
+    fn handle(&self) -> anyhow::Result<tokio::runtime::Handle> {
+        Ok(self
             .runtime
             .as_ref()
-            .context("the PostgreSQL journal is closed")?;
-        let work = operation(self.pool.clone());
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
-            let result = match tokio::time::timeout(OPERATION_TIMEOUT, work).await {
-                Ok(result) => result,
-                Err(elapsed) => Err(anyhow::Error::new(elapsed).context(format!(
-                    "the database did not answer within {}s",
-                    OPERATION_TIMEOUT.as_secs()
-                ))),
-            };
-            let _ = reply.send(result);
-        });
-        answer
-            .recv()
-            .map_err(|_| anyhow!("the PostgreSQL journal's runtime stopped"))?
-            .with_context(|| format!("{what} (PostgreSQL journal {})", self.target))
+            .context("the PostgreSQL journal is closed")?
+            .handle()
+            .clone())
     }
 }
 
 impl PostgresJournal {
     /// Runs `operation` with a pooled connection on the store's runtime,
-    /// as [`PostgresJournal::run`] does, for an async caller: the future
+    /// as [`RowStore::run`] does, for an async caller: the future
     /// waits without blocking a thread, `timeout` at most.
     pub(super) fn run_async<T, F>(
         &self,
@@ -440,643 +420,584 @@ fn entry_from_row(row: &Row) -> anyhow::Result<Entry> {
     entry_of(row, row.try_get("now_ms")?)
 }
 
-fn entries_from_rows(rows: &[Row]) -> anyhow::Result<Vec<Entry>> {
-    rows.iter().map(entry_from_row).collect()
-}
+impl RowStore for PostgresJournal {
+    type Rows<'s> = PostgresRows;
 
-impl PostgresJournal {
-    fn select(&self, what: &str, condition: &'static str) -> anyhow::Result<Vec<Entry>> {
-        self.run(what, move |pool| async move {
-            let client = connection(&pool).await?;
-            let rows = client
-                .query(
-                    &format!("SELECT {} FROM {TABLE} {condition}", columns()),
-                    &[],
-                )
-                .await?;
-            entries_from_rows(&rows)
-        })
+    async fn rows(&self, unit: Unit) -> anyhow::Result<PostgresRows> {
+        let runtime = self.handle()?;
+        let mut rows = PostgresRows {
+            client: Some(connection(&self.pool).await?),
+            open: false,
+            runtime,
+        };
+        // One statement is atomic alone: reads and writes run each on its
+        // own (one round trip each), and a transaction is opened only to
+        // hold what a decision read, or what the unit locks.
+        let begin = match unit {
+            Unit::Reads | Unit::Writes => return Ok(rows),
+            Unit::Decision => "BEGIN".to_string(),
+            // Reads go on; no host records an intent or an outcome, or
+            // adopts a key, and a second rotation waits for this one.
+            Unit::Journal => format!(
+                "BEGIN;
+                 LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE;
+                 LOCK TABLE {META} IN SHARE ROW EXCLUSIVE MODE;"
+            ),
+            // Hosts registering at once insert one after the other, never
+            // waiting on each other's rows in opposite orders.
+            Unit::UsageRuns => format!("BEGIN; SELECT pg_advisory_xact_lock({USAGE_RUN_LOCK});"),
+        };
+        rows.open = true;
+        rows.client()?.batch_execute(&begin).await?;
+        Ok(rows)
+    }
+
+    fn run<T>(
+        &self,
+        what: &'static str,
+        flow: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .context("the PostgreSQL journal is closed")?;
+        // The flow runs on the calling thread; the pool's connections and
+        // timers are the store's runtime's, which drives them.
+        let _entered = runtime.enter();
+        let result = futures::executor::block_on(async {
+            match tokio::time::timeout(OPERATION_TIMEOUT, flow).await {
+                Ok(result) => result,
+                Err(elapsed) => Err(anyhow::Error::new(elapsed).context(format!(
+                    "the database did not answer within {}s",
+                    OPERATION_TIMEOUT.as_secs()
+                ))),
+            }
+        });
+        result.with_context(|| format!("{what} (PostgreSQL journal {})", self.target))
     }
 }
 
-impl JournalStore for PostgresJournal {
-    fn begin(
+/// A pooled connection, in a transaction when its [`Unit`] needs one
+/// (rolled back when dropped uncommitted: a timeout, an error, a rule's
+/// refusal).
+pub(super) struct PostgresRows {
+    /// `None` only once dropped.
+    client: Option<deadpool_postgres::Object>,
+    /// Whether a transaction is open.
+    open: bool,
+    /// Where a rollback runs when the rows are dropped.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for PostgresRows {
+    fn drop(&mut self) {
+        if let (true, Some(client)) = (self.open, self.client.take()) {
+            // The connection goes back to the pool once rolled back.
+            self.runtime.spawn(async move {
+                let _ = client.batch_execute("ROLLBACK").await;
+            });
+        }
+    }
+}
+
+impl PostgresRows {
+    fn client(&self) -> anyhow::Result<&deadpool_postgres::Object> {
+        self.client
+            .as_ref()
+            .context("the PostgreSQL journal's connection is gone")
+    }
+
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<u64> {
+        Ok(self.client()?.execute(sql, params).await?)
+    }
+
+    async fn count(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> anyhow::Result<i64> {
+        Ok(self.client()?.query_one(sql, params).await?.try_get(0)?)
+    }
+
+    /// The entries of [`columns`] where `condition` holds.
+    async fn select(
         &self,
+        condition: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> anyhow::Result<Vec<Entry>> {
+        let sql = format!("SELECT {} FROM {TABLE} {condition}", columns());
+        let rows = self.client()?.query(&sql, params).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}
+
+impl Rows for PostgresRows {
+    async fn entries(&mut self, selection: Selection<'_>) -> anyhow::Result<Vec<Entry>> {
+        match selection {
+            Selection::Id(id) => self.select("WHERE id = $1", &[&id]).await,
+            Selection::Key { module, key } => {
+                self.select(
+                    "WHERE module = $1 AND idempotency_key = $2",
+                    &[&module, &key],
+                )
+                .await
+            }
+            Selection::Pending => {
+                self.select("WHERE acknowledged_at_ms IS NULL ORDER BY id", &[])
+                    .await
+            }
+            Selection::PendingOf { module, service_id } => {
+                self.select(
+                    "WHERE module = $1 AND service_id = $2 \
+                     AND acknowledged_at_ms IS NULL ORDER BY id",
+                    &[&module, &service_id],
+                )
+                .await
+            }
+            Selection::All => self.select("ORDER BY id", &[]).await,
+            Selection::LastSucceeded {
+                module,
+                service_id,
+                function,
+            } => {
+                self.select(
+                    "WHERE module = $1 AND service_id = $2 \
+                     AND function = $3 AND succeeded ORDER BY id DESC LIMIT 1",
+                    &[&module, &service_id, &function],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn insert_intent(
+        &mut self,
         intent: &Intent,
         owner: &str,
         lease: Duration,
         attempt: Duration,
-    ) -> anyhow::Result<Begun> {
-        let lease_ms = duration_ms(lease);
-        let attempt_ms = duration_ms(attempt);
-        let input = input_column(intent)?;
-        let intent = intent.clone();
-        let owner = owner.to_string();
-        self.run("recording a call's intent", move |pool| async move {
-            let client = connection(&pool).await?;
-            // One statement: the unique key decides between this insert and
-            // another host's; a concurrent insert of the same key is waited
-            // for, then this one does nothing and the entry is read.
-            for _ in 0..3 {
-                let inserted = client
-                    .query_opt(
-                        &format!(
-                            "INSERT INTO {TABLE} (module, function, service_id, idempotency_key,
-                                input, request_digest, started_at_ms, owner, lease_until_ms,
-                                attempt_deadline_ms)
-                             VALUES ($1, $2, $3, $4, $5, $6, {NOW_MS}, $7, {NOW_MS} + $8,
-                                {NOW_MS} + $9)
-                             ON CONFLICT (module, idempotency_key) DO NOTHING
-                             RETURNING id"
-                        ),
-                        &[
-                            &intent.module,
-                            &intent.function(),
-                            &intent.service_id(),
-                            &intent.idempotency_key,
-                            &input,
-                            &intent.request_digest,
-                            &owner,
-                            &lease_ms,
-                            &attempt_ms,
-                        ],
-                    )
-                    .await?;
-                if let Some(row) = inserted {
-                    return Ok(Begun::Started(row.try_get(0)?));
-                }
-                let existing = client
-                    .query_opt(
-                        &format!(
-                            "SELECT {} FROM {TABLE}
-                             WHERE module = $1 AND idempotency_key = $2",
-                            columns()
-                        ),
-                        &[&intent.module, &intent.idempotency_key],
-                    )
-                    .await?;
-                if let Some(row) = existing {
-                    return Ok(Begun::Existing(entry_from_row(&row)?));
-                }
-                // The key was released between the two statements: again.
-            }
-            bail!("the idempotency key kept changing hands")
-        })
+    ) -> anyhow::Result<Option<EntryId>> {
+        // One statement: the unique key decides between this insert and
+        // another host's; a concurrent insert of the same key is waited
+        // for, then this one does nothing.
+        let inserted = self
+            .client()?
+            .query_opt(
+                &format!(
+                    "INSERT INTO {TABLE} (module, function, service_id, idempotency_key,
+                        input, request_digest, started_at_ms, owner, lease_until_ms,
+                        attempt_deadline_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, {NOW_MS}, $7, {NOW_MS} + $8,
+                        {NOW_MS} + $9)
+                     ON CONFLICT (module, idempotency_key) DO NOTHING
+                     RETURNING id"
+                ),
+                &[
+                    &intent.module,
+                    &intent.function(),
+                    &intent.service_id(),
+                    &intent.idempotency_key,
+                    &input_column(intent)?,
+                    &intent.request_digest,
+                    &owner,
+                    &duration_ms(lease),
+                    &duration_ms(attempt),
+                ],
+            )
+            .await?;
+        Ok(inserted.map(|row| row.try_get(0)).transpose()?)
     }
 
-    fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
-        let columns = OutcomeColumns::of(outcome)?;
-        let sealed_credentials = outcome.sealed_credentials.clone();
-        let owner = owner.to_string();
-        self.run("recording a call's outcome", move |pool| async move {
-            let mut client = connection(&pool).await?;
-            let transaction = client.transaction().await?;
-            // The row stays locked until the commit: an acknowledgement
-            // holding it is waited for and its write read after it, and
-            // none decides the entry between the fence's read and the write.
-            let found = transaction
-                .query_opt(
-                    &format!("SELECT {FENCE_COLUMNS} FROM {TABLE} WHERE id = $1 FOR UPDATE"),
-                    &[&id],
-                )
-                .await?;
-            let decided = decide_finish(found.as_ref().map(fence_of).transpose()?.as_ref(), &owner);
-            if decided == Finished::Recorded {
-                transaction
-                    .execute(
-                        &format!(
-                            "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
-                                summary = $5, sealed_credentials = $6,
-                                finished_at_ms = {NOW_MS}, lease_until_ms = NULL,
-                                module_digest = $7
-                             WHERE id = $1"
-                        ),
-                        &[
-                            &id,
-                            &columns.succeeded,
-                            &columns.kind,
-                            &columns.uncertain,
-                            &columns.summary,
-                            &sealed_credentials,
-                            &columns.module_digest,
-                        ],
-                    )
-                    .await?;
-                transaction.commit().await?;
-            }
-            Ok(decided)
-        })
+    async fn fence(&mut self, id: EntryId) -> anyhow::Result<Option<Fence>> {
+        // The row stays locked until the commit: an acknowledgement
+        // holding it is waited for and its write read after it.
+        let sql = format!("SELECT {FENCE_COLUMNS} FROM {TABLE} WHERE id = $1 FOR UPDATE");
+        let found = self.client()?.query_opt(&sql, &[&id]).await?;
+        found.as_ref().map(fence_of).transpose()
     }
 
-    fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
-        let lease_ms = duration_ms(lease);
-        let ids = ids.to_vec();
-        self.run("renewing leases", move |pool| async move {
-            let client = connection(&pool).await?;
-            client
-                .execute(
-                    &format!(
-                        "UPDATE {TABLE} SET lease_until_ms = {NOW_MS} + $2
-                         WHERE id = ANY($1) AND {RENEWABLE_WHERE}"
-                    ),
-                    &[&ids, &lease_ms],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>> {
-        self.run("reading a journal entry", move |pool| async move {
-            let client = connection(&pool).await?;
-            let row = client
-                .query_opt(
-                    &format!("SELECT {} FROM {TABLE} WHERE id = $1", columns()),
-                    &[&id],
-                )
-                .await?;
-            row.map(|row| entry_from_row(&row)).transpose()
-        })
-    }
-
-    fn pending(&self) -> anyhow::Result<Vec<Entry>> {
-        self.select(
-            "reading the pending entries",
-            "WHERE acknowledged_at_ms IS NULL ORDER BY id",
+    async fn write_outcome(
+        &mut self,
+        id: EntryId,
+        outcome: &OutcomeColumns,
+        sealed_credentials: Option<&[u8]>,
+    ) -> anyhow::Result<()> {
+        self.execute(
+            &format!(
+                "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
+                    summary = $5, sealed_credentials = $6,
+                    finished_at_ms = {NOW_MS}, lease_until_ms = NULL,
+                    module_digest = $7
+                 WHERE id = $1"
+            ),
+            &[
+                &id,
+                &outcome.succeeded,
+                &outcome.kind,
+                &outcome.uncertain,
+                &outcome.summary,
+                &sealed_credentials,
+                &outcome.module_digest,
+            ],
         )
+        .await?;
+        Ok(())
     }
 
-    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        self.select("reading the journal's entries", "ORDER BY id")
-    }
-
-    fn pending_of(&self, module: &str, service_id: &str) -> anyhow::Result<Vec<Entry>> {
-        let (module, service_id) = (module.to_string(), service_id.to_string());
-        self.run(
-            "reading a service's pending entries",
-            move |pool| async move {
-                let client = connection(&pool).await?;
-                let rows = client
-                    .query(
-                        &format!(
-                            "SELECT {} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
-                             AND acknowledged_at_ms IS NULL ORDER BY id",
-                            columns()
-                        ),
-                        &[&module, &service_id],
-                    )
-                    .await?;
-                entries_from_rows(&rows)
-            },
+    async fn renew_leases(&mut self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
+        self.execute(
+            &format!(
+                "UPDATE {TABLE} SET lease_until_ms = {NOW_MS} + $2
+                 WHERE id = ANY($1) AND {RENEWABLE_WHERE}"
+            ),
+            &[&ids, &duration_ms(lease)],
         )
+        .await?;
+        Ok(())
     }
 
-    fn last_succeeded(
-        &self,
-        module: &str,
-        service_id: &str,
-        function: &str,
-    ) -> anyhow::Result<Option<Entry>> {
-        let (module, service_id, function) = (
-            module.to_string(),
-            service_id.to_string(),
-            function.to_string(),
+    async fn checked(&mut self, id: EntryId) -> anyhow::Result<Option<Checked>> {
+        // The row stays locked until the commit: a host finishing the
+        // call meanwhile waits, and the in-flight check holds.
+        let sql = format!(
+            "SELECT {CHECKED_COLUMNS}, {NOW_MS} AS now_ms FROM {TABLE} WHERE id = $1 FOR UPDATE"
         );
-        self.run("reading a service's last success", move |pool| async move {
-            let client = connection(&pool).await?;
-            let row = client
-                .query_opt(
-                    &format!(
-                        "SELECT {} FROM {TABLE} WHERE module = $1 AND service_id = $2 \
-                         AND function = $3 AND succeeded ORDER BY id DESC LIMIT 1",
-                        columns()
-                    ),
-                    &[&module, &service_id, &function],
-                )
-                .await?;
-            row.map(|row| entry_from_row(&row)).transpose()
-        })
+        let found = self.client()?.query_opt(&sql, &[&id]).await?;
+        found
+            .map(|row| checked_of(&row, row.try_get("now_ms")?))
+            .transpose()
     }
 
-    fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
-        let written = AcknowledgementColumns::of(ack)?;
-        let ack = ack.clone();
-        self.run("acknowledging a journal entry", move |pool| async move {
-            let mut client = connection(&pool).await?;
-            let transaction = client.transaction().await?;
-            // The row stays locked until the commit: a host finishing the
-            // call meanwhile waits, and the in-flight check holds.
-            let found = transaction
-                .query_opt(
-                    &format!(
-                        "SELECT {CHECKED_COLUMNS}, {NOW_MS} AS now_ms
-                         FROM {TABLE} WHERE id = $1 FOR UPDATE"
-                    ),
-                    &[&id],
-                )
-                .await?;
-            let Some(found) = found else {
-                return Ok(Acknowledged::NotPending);
-            };
-            let now: i64 = found.try_get("now_ms")?;
-            if let Some(refused) = refused_acknowledgement(&ack, checked_of(&found, now)?) {
-                return Ok(refused);
-            }
-            let (finding, note) = (written.finding, &written.note);
-            transaction
-                .execute(
-                    &format!(
-                        "UPDATE {TABLE} SET acknowledged_at_ms = $2, sealed_credentials = NULL,
-                            finding = $3, note = $4
-                         WHERE id = $1"
-                    ),
-                    &[&id, &now, &finding, &note],
-                )
-                .await?;
-            if let Some(columns) = &written.outcome {
-                transaction
-                    .execute(
-                        &format!(
-                            "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
-                                summary = $5, module_digest = $6
-                             WHERE id = $1"
-                        ),
-                        &[
-                            &id,
-                            &columns.succeeded,
-                            &columns.kind,
-                            &columns.uncertain,
-                            &columns.summary,
-                            &columns.module_digest,
-                        ],
-                    )
-                    .await?;
-            }
-            if written.release_key {
-                transaction.execute(RELEASE_KEY, &[&id]).await?;
-            }
-            transaction.commit().await?;
-            Ok(Acknowledged::Yes)
-        })
-    }
-
-    fn release_key(&self, id: EntryId) -> anyhow::Result<()> {
-        self.run("releasing an idempotency key", move |pool| async move {
-            let client = connection(&pool).await?;
-            client.execute(RELEASE_KEY, &[&id]).await?;
-            Ok(())
-        })
-    }
-
-    fn check_writable(&self) -> anyhow::Result<()> {
-        self.run(
-            "checking that the journal takes writes",
-            |pool| async move {
-                let client = connection(&pool).await?;
-                // One value written and committed, as a call's intent would
-                // be: a read-only server (a standby,
-                // `default_transaction_read_only`) or a full disk fails here
-                // (a lock taken and let go would pass on a full disk).
-                client
-                    .execute(
-                        &format!(
-                            "INSERT INTO provisioning_journal_meta (name, value)
-                             VALUES ($1, ({NOW_MS})::text)
-                             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
-                        ),
-                        &[&meta::WRITE_PROBED_AT_MS],
-                    )
-                    .await?;
-                Ok(())
-            },
+    async fn write_acknowledgement(
+        &mut self,
+        id: EntryId,
+        written: &AcknowledgementColumns,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        self.execute(
+            &format!(
+                "UPDATE {TABLE} SET acknowledged_at_ms = $2, sealed_credentials = NULL,
+                    finding = $3, note = $4
+                 WHERE id = $1"
+            ),
+            &[&id, &now_ms, &written.finding, &written.note],
         )
+        .await?;
+        if let Some(columns) = &written.outcome {
+            self.execute(
+                &format!(
+                    "UPDATE {TABLE} SET succeeded = $2, kind = $3, uncertain = $4,
+                        summary = $5, module_digest = $6
+                     WHERE id = $1"
+                ),
+                &[
+                    &id,
+                    &columns.succeeded,
+                    &columns.kind,
+                    &columns.uncertain,
+                    &columns.summary,
+                    &columns.module_digest,
+                ],
+            )
+            .await?;
+        }
+        if written.release_key {
+            self.release_key(id).await?;
+        }
+        Ok(())
     }
 
-    fn register_usage_run(
-        &self,
-        run: &str,
-        services: &[RunService],
-        forget_after: Duration,
+    async fn release_key(&mut self, id: EntryId) -> anyhow::Result<()> {
+        self.execute(
+            &format!(
+                "UPDATE {TABLE} SET idempotency_key = idempotency_key || '#released-' || id
+                 WHERE id = $1 AND idempotency_key NOT LIKE '%#released-%'"
+            ),
+            &[&id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn in_flight(&mut self) -> anyhow::Result<Vec<EntryId>> {
+        let sql = format!(
+            "SELECT id FROM {TABLE} WHERE {} ORDER BY id",
+            in_flight_where(NOW_MS)
+        );
+        let rows = self.client()?.query(&sql, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn sealed_records(&mut self) -> anyhow::Result<Vec<(EntryId, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT id, sealed_credentials FROM {TABLE}
+             WHERE sealed_credentials IS NOT NULL ORDER BY id"
+        );
+        let rows = self.client()?.query(&sql, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?)
+    }
+
+    async fn write_sealed(&mut self, id: EntryId, sealed: &[u8]) -> anyhow::Result<()> {
+        self.execute(
+            &format!("UPDATE {TABLE} SET sealed_credentials = $2 WHERE id = $1"),
+            &[&id, &sealed],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn purge(
+        &mut self,
+        acknowledged_before_ms: i64,
+        at_most: usize,
     ) -> anyhow::Result<usize> {
-        let run = run.to_string();
-        let modules: Vec<String> = services.iter().map(|s| s.key.module.clone()).collect();
-        let ids: Vec<String> = services.iter().map(|s| s.key.service_id.clone()).collect();
-        let jobs: Vec<String> = services.iter().map(|s| s.job.clone()).collect();
-        let positions: Vec<i64> = (0..services.len() as i64).collect();
-        let forget_after = millis(forget_after);
-        self.run("registering a usage run", move |pool| async move {
-            let mut client = connection(&pool).await?;
-            let transaction = client.transaction().await?;
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&USAGE_RUN_LOCK])
-                .await?;
-            transaction
-                .execute(
-                    &format!("DELETE FROM {CLAIMS} WHERE registered_at_ms < {NOW_MS} - $1"),
-                    &[&forget_after],
-                )
-                .await?;
-            transaction
-                .execute(
+        let deleted = self
+            .execute(
+                &format!(
+                    "DELETE FROM {TABLE} WHERE id IN (
+                        SELECT id FROM {TABLE} WHERE {}
+                        ORDER BY acknowledged_at_ms, id LIMIT $2)",
+                    purgeable_where("$1")
+                ),
+                &[
+                    &acknowledged_before_ms,
+                    &i64::try_from(at_most).unwrap_or(i64::MAX),
+                ],
+            )
+            .await?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+    }
+
+    async fn meta(&mut self) -> anyhow::Result<Vec<(String, String)>> {
+        let sql = format!("SELECT name, value FROM {META}");
+        let rows = self.client()?.query(&sql, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()?)
+    }
+
+    async fn set_meta(&mut self, name: &str, value: Option<&str>) -> anyhow::Result<()> {
+        match value {
+            Some(value) => {
+                self.execute(
                     &format!(
-                        "INSERT INTO {CLAIMS}
-                            (run, module, service_id, position, job, registered_at_ms)
-                         SELECT $1, module, service_id, position, job, {NOW_MS}
-                         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
-                            AS new (module, service_id, position, job)
-                         ON CONFLICT (run, module, service_id) DO NOTHING"
+                        "INSERT INTO {META} (name, value) VALUES ($1, $2)
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value"
                     ),
-                    &[&run, &modules, &ids, &positions, &jobs],
-                )
-                .await?;
-            let count: i64 = transaction
-                .query_one(
-                    &format!("SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1"),
-                    &[&run],
+                    &[&name, &value],
                 )
                 .await?
-                .try_get(0)?;
-            transaction.commit().await?;
-            Ok(usize::try_from(count).unwrap_or(0))
-        })
+            }
+            None => {
+                self.execute(&format!("DELETE FROM {META} WHERE name = $1"), &[&name])
+                    .await?
+            }
+        };
+        Ok(())
     }
 
-    fn claim_usage(
-        &self,
+    async fn add_meta(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
+        self.execute(
+            &format!(
+                "INSERT INTO {META} (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING"
+            ),
+            &[&name, &value],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn probe_write(&mut self) -> anyhow::Result<()> {
+        // A read-only server (a standby, `default_transaction_read_only`)
+        // or a full disk fails here.
+        self.execute(
+            &format!(
+                "INSERT INTO {META} (name, value) VALUES ($1, ({NOW_MS})::text)
+                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+            ),
+            &[&meta::WRITE_PROBED_AT_MS],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn forget_usage_runs(&mut self, forget_after: Duration) -> anyhow::Result<()> {
+        self.execute(
+            &format!("DELETE FROM {CLAIMS} WHERE registered_at_ms < {NOW_MS} - $1"),
+            &[&millis(forget_after)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn add_usage_services(
+        &mut self,
+        run: &str,
+        services: &[RunService],
+    ) -> anyhow::Result<()> {
+        let (modules, ids) = key_columns(services.iter().map(|service| &service.key));
+        let jobs: Vec<&str> = services
+            .iter()
+            .map(|service| service.job.as_str())
+            .collect();
+        let positions: Vec<i64> = (0..services.len() as i64).collect();
+        self.execute(
+            &format!(
+                "INSERT INTO {CLAIMS}
+                    (run, module, service_id, position, job, registered_at_ms)
+                 SELECT $1, module, service_id, position, job, {NOW_MS}
+                 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
+                    AS new (module, service_id, position, job)
+                 ON CONFLICT (run, module, service_id) DO NOTHING"
+            ),
+            &[&run, &modules, &ids, &positions, &jobs],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn usage_services(&mut self, run: &str) -> anyhow::Result<i64> {
+        self.count(
+            &format!("SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1"),
+            &[&run],
+        )
+        .await
+    }
+
+    async fn claim_usage_services(
+        &mut self,
         run: &str,
         owner: &str,
         limit: usize,
         lease: Duration,
-    ) -> anyhow::Result<UsageClaim> {
-        let run = run.to_string();
-        let owner = owner.to_string();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let lease = millis(lease).max(1);
-        self.run("claiming usage services", move |pool| async move {
-            let client = connection(&pool).await?;
-            // Rows another host is claiming at this moment are skipped, not
-            // waited for; the leases are judged by the server's clock.
-            let rows = client
-                .query(
-                    &format!(
-                        "WITH open AS (
-                            SELECT run, module, service_id, times_claimed, position
-                            FROM {CLAIMS}
-                            WHERE run = $1 AND {claimable}
-                            ORDER BY position, module, service_id
-                            LIMIT $3
-                            FOR UPDATE SKIP LOCKED
-                         )
-                         UPDATE {CLAIMS} AS claim
-                         SET claimed_by = $2, lease_until_ms = {NOW_MS} + $4,
-                            times_claimed = claim.times_claimed + 1
-                         FROM open
-                         WHERE claim.run = open.run AND claim.module = open.module
-                            AND claim.service_id = open.service_id
-                         RETURNING claim.module, claim.service_id, claim.job,
-                            open.times_claimed, open.position",
-                        claimable = claimable_where(NOW_MS)
-                    ),
-                    &[&run, &owner, &limit, &lease],
-                )
-                .await?;
-            let mut claimed = rows
-                .iter()
-                .map(|row| {
-                    let service = RunService {
-                        key: UsageServiceKey {
-                            module: row.try_get(0)?,
-                            service_id: row.try_get(1)?,
-                        },
-                        job: row.try_get(2)?,
-                    };
-                    let times: i32 = row.try_get(3)?;
-                    let position: i64 = row.try_get(4)?;
-                    Ok((position, service, i64::from(times)))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            claimed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
-            // Counted after the claim: this host's new claims are live now.
-            let held: i64 = client
-                .query_one(
-                    &format!(
-                        "SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1 AND {}",
-                        held_where(NOW_MS)
-                    ),
-                    &[&run],
-                )
-                .await?
-                .try_get(0)?;
-            let held_by_others = held.saturating_sub(i64::try_from(claimed.len())?);
-            Ok(usage_claim(
-                claimed
-                    .into_iter()
-                    .map(|(_, service, times)| (service, times))
-                    .collect(),
-                held_by_others,
-            ))
-        })
+    ) -> anyhow::Result<Vec<(RunService, i64)>> {
+        // Rows another host is claiming at this moment are skipped, not
+        // waited for.
+        let rows = self
+            .client()?
+            .query(
+                &format!(
+                    "WITH open AS (
+                        SELECT run, module, service_id, times_claimed, position
+                        FROM {CLAIMS}
+                        WHERE run = $1 AND {claimable}
+                        ORDER BY position, module, service_id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED
+                     )
+                     UPDATE {CLAIMS} AS claim
+                     SET claimed_by = $2, lease_until_ms = {NOW_MS} + $4,
+                        times_claimed = claim.times_claimed + 1
+                     FROM open
+                     WHERE claim.run = open.run AND claim.module = open.module
+                        AND claim.service_id = open.service_id
+                     RETURNING claim.module, claim.service_id, claim.job,
+                        open.times_claimed, open.position",
+                    claimable = claimable_where(NOW_MS)
+                ),
+                &[
+                    &run,
+                    &owner,
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                    &millis(lease).max(1),
+                ],
+            )
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let service = RunService {
+                    key: UsageServiceKey {
+                        module: row.try_get(0)?,
+                        service_id: row.try_get(1)?,
+                    },
+                    job: row.try_get(2)?,
+                };
+                let times: i32 = row.try_get(3)?;
+                let position: i64 = row.try_get(4)?;
+                Ok((position, service, i64::from(times)))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // RETURNING keeps no order.
+        claimed.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        Ok(claimed
+            .into_iter()
+            .map(|(_, service, times)| (service, times))
+            .collect())
     }
 
-    fn renew_usage_claims(
-        &self,
+    async fn held_usage_services(&mut self, run: &str) -> anyhow::Result<i64> {
+        self.count(
+            &format!(
+                "SELECT COUNT(*) FROM {CLAIMS} WHERE run = $1 AND {}",
+                held_where(NOW_MS)
+            ),
+            &[&run],
+        )
+        .await
+    }
+
+    async fn renew_usage_claims(
+        &mut self,
         run: &str,
         owner: &str,
         services: &[UsageServiceKey],
         lease: Duration,
     ) -> anyhow::Result<()> {
-        let run = run.to_string();
-        let owner = owner.to_string();
         let (modules, ids) = key_columns(services);
-        let lease = millis(lease).max(1);
-        self.run("renewing usage claims", move |pool| async move {
-            let client = connection(&pool).await?;
-            client
-                .execute(
-                    &format!(
-                        "UPDATE {CLAIMS} SET lease_until_ms = {NOW_MS} + $5
-                         WHERE run = $1 AND claimed_by = $2 AND done_at_ms IS NULL
-                            AND (module, service_id) IN
-                                (SELECT * FROM unnest($3::text[], $4::text[]))"
-                    ),
-                    &[&run, &owner, &modules, &ids, &lease],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()> {
-        let run = run.to_string();
-        let (modules, ids) = key_columns(services);
-        self.run("marking usage services done", move |pool| async move {
-            let client = connection(&pool).await?;
-            client
-                .execute(
-                    &format!(
-                        "UPDATE {CLAIMS} SET done_at_ms = {NOW_MS}, lease_until_ms = NULL
-                         WHERE run = $1 AND done_at_ms IS NULL
-                            AND (module, service_id) IN
-                                (SELECT * FROM unnest($2::text[], $3::text[]))"
-                    ),
-                    &[&run, &modules, &ids],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn purge_acknowledged(
-        &self,
-        acknowledged_before_ms: i64,
-        at_most: usize,
-    ) -> anyhow::Result<usize> {
-        let at_most = i64::try_from(at_most).unwrap_or(i64::MAX);
-        self.run("purging acknowledged entries", move |pool| async move {
-            let client = connection(&pool).await?;
-            let deleted = client
-                .execute(
-                    &format!(
-                        "DELETE FROM {TABLE} WHERE id IN (
-                            SELECT id FROM {TABLE} WHERE {}
-                            ORDER BY acknowledged_at_ms, id LIMIT $2)",
-                        purgeable_where("$1")
-                    ),
-                    &[&acknowledged_before_ms, &at_most],
-                )
-                .await?;
-            Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
-        })
-    }
-
-    fn key_record(&self) -> anyhow::Result<Option<KeyRecord>> {
-        self.run("reading the journal's key record", |pool| async move {
-            read_key_record(&connection(&pool).await?).await
-        })
-    }
-
-    fn adopt_key(&self, check: &str) -> anyhow::Result<KeyRecord> {
-        let check = check.to_string();
-        self.run("recording the journal's key", move |pool| async move {
-            let client = connection(&pool).await?;
-            client
-                .execute(
-                    "INSERT INTO provisioning_journal_meta (name, value) VALUES ($1, $2)
-                     ON CONFLICT (name) DO NOTHING",
-                    &[&meta::KEY_CHECK, &check],
-                )
-                .await?;
-            read_key_record(&client)
-                .await?
-                .context("the journal's key record disappeared")
-        })
-    }
-
-    fn rekey(&self, rekey: &Rekey) -> anyhow::Result<Rekeyed> {
-        let rekey = rekey.clone();
-        self.run("rotating the journal's key", move |pool| async move {
-            let mut client = connection(&pool).await?;
-            let transaction = client.transaction().await?;
-            // Held until the commit: no host records an intent or an
-            // outcome meanwhile (both write the table), and a second
-            // rotation waits for this one. Reads go on.
-            transaction
-                .batch_execute(&format!(
-                    "LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE;
-                     LOCK TABLE provisioning_journal_meta IN SHARE ROW EXCLUSIVE MODE;"
-                ))
-                .await?;
-            let record = read_key_record(&transaction).await?;
-            let in_flight: Vec<EntryId> = transaction
-                .query(
-                    &format!(
-                        "SELECT id FROM {TABLE} WHERE {} ORDER BY id",
-                        in_flight_where(NOW_MS)
-                    ),
-                    &[],
-                )
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<_, _>>()?;
-            if let Some(refused) = refused_rekey(record.as_ref(), &rekey.current_check, in_flight) {
-                return Ok(refused);
-            }
-            let sealed = transaction
-                .query(
-                    &format!(
-                        "SELECT id, sealed_credentials FROM {TABLE}
-                         WHERE sealed_credentials IS NOT NULL ORDER BY id"
-                    ),
-                    &[],
-                )
-                .await?;
-            for row in &sealed {
-                let id: EntryId = row.try_get(0)?;
-                let record: Vec<u8> = row.try_get(1)?;
-                let resealed = (rekey.reseal)(id, &record)?;
-                transaction
-                    .execute(
-                        &format!("UPDATE {TABLE} SET sealed_credentials = $2 WHERE id = $1"),
-                        &[&id, &resealed],
-                    )
-                    .await?;
-            }
-            for (name, value) in key_record_rows(&rekey.new) {
-                match value {
-                    Some(value) => {
-                        transaction
-                            .execute(
-                                "INSERT INTO provisioning_journal_meta (name, value)
-                                 VALUES ($1, $2)
-                                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                                &[&name, &value],
-                            )
-                            .await?
-                    }
-                    None => {
-                        transaction
-                            .execute(
-                                "DELETE FROM provisioning_journal_meta WHERE name = $1",
-                                &[&name],
-                            )
-                            .await?
-                    }
-                };
-            }
-            transaction.commit().await?;
-            Ok(Rekeyed::Done {
-                resealed: sealed.len(),
-            })
-        })
-    }
-}
-
-/// The key record, read through `client` (a connection or a transaction).
-async fn read_key_record(
-    client: &impl deadpool_postgres::GenericClient,
-) -> anyhow::Result<Option<KeyRecord>> {
-    let rows = client
-        .query("SELECT name, value FROM provisioning_journal_meta", &[])
+        self.execute(
+            &format!(
+                "UPDATE {CLAIMS} SET lease_until_ms = {NOW_MS} + $5
+                 WHERE run = $1 AND claimed_by = $2 AND done_at_ms IS NULL
+                    AND (module, service_id) IN
+                        (SELECT * FROM unnest($3::text[], $4::text[]))"
+            ),
+            &[&run, &owner, &modules, &ids, &millis(lease).max(1)],
+        )
         .await?;
-    let rows = rows
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<anyhow::Result<Vec<(String, String)>>>()?;
-    key_record_from(rows)
+        Ok(())
+    }
+
+    async fn finish_usage_services(
+        &mut self,
+        run: &str,
+        services: &[UsageServiceKey],
+    ) -> anyhow::Result<()> {
+        let (modules, ids) = key_columns(services);
+        self.execute(
+            &format!(
+                "UPDATE {CLAIMS} SET done_at_ms = {NOW_MS}, lease_until_ms = NULL
+                 WHERE run = $1 AND done_at_ms IS NULL
+                    AND (module, service_id) IN
+                        (SELECT * FROM unnest($2::text[], $3::text[]))"
+            ),
+            &[&run, &modules, &ids],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(mut self) -> anyhow::Result<()> {
+        if self.open {
+            self.client()?.batch_execute("COMMIT").await?;
+            self.open = false;
+        }
+        Ok(())
+    }
 }
 
 /// Services' keys as two parallel arrays, for `unnest`.
-fn key_columns(services: &[UsageServiceKey]) -> (Vec<String>, Vec<String>) {
-    services
-        .iter()
-        .map(|key| (key.module.clone(), key.service_id.clone()))
+fn key_columns<'k>(
+    keys: impl IntoIterator<Item = &'k UsageServiceKey>,
+) -> (Vec<&'k str>, Vec<&'k str>) {
+    keys.into_iter()
+        .map(|key| (key.module.as_str(), key.service_id.as_str()))
         .unzip()
 }
-
-const RELEASE_KEY: &str = "UPDATE provisioning_journal_calls
-    SET idempotency_key = idempotency_key || '#released-' || id
-    WHERE id = $1 AND idempotency_key NOT LIKE '%#released-%'";
 
 #[cfg(test)]
 mod tests {
@@ -1084,6 +1005,8 @@ mod tests {
     //! and the database going away and coming back. The store's behaviour
     //! is tested once for every store, in `super::super::store_tests`.
 
+    use super::super::record::Begun;
+    use super::super::store::JournalStore;
     use super::*;
     use provisioning_test_postgres::PgServer;
     use std::time::Instant;

@@ -401,12 +401,6 @@ pub(crate) fn duration_ms(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Until when a lease of `lease` taken now by this machine's clock runs
-/// (Unix milliseconds): for a store on this machine.
-pub(crate) fn lease_until_ms(lease: std::time::Duration) -> i64 {
-    now_ms().saturating_add(duration_ms(lease))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,30 +1,24 @@
 //! The embedded journal: one SQLite file in WAL mode, synchronous writes,
 //! so that an outcome recorded before a crash is there after it.
 
+use std::future::Future;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
 use rusqlite::{Connection, Row, params};
 
-use super::record::{
-    Acknowledged, Acknowledgement, Begun, CallOutcome, Entry, EntryId, Intent, duration_ms,
-    lease_until_ms, now_ms,
-};
+use super::record::{Entry, EntryId, Intent, duration_ms, now_ms};
 use super::row::{
     AcknowledgementColumns, CHECKED_COLUMNS, ENTRY_COLUMNS, FENCE_COLUMNS, OutcomeColumns,
     RENEWABLE_WHERE, RowValues, checked_of, entry_of, fence_of, in_flight_where, input_column,
     purgeable_where,
 };
-use super::rules::{decide_finish, refused_acknowledgement, refused_rekey, usage_claim};
-use super::store::{
-    Finished, JournalStore, KeyRecord, Rekey, Rekeyed, key_record_from, key_record_rows, meta,
-    newer_schema,
-};
-use super::usage_claims::{
-    RunService, UsageClaim, UsageServiceKey, claimable_where, held_where, millis,
-};
+use super::rows::{RowStore, Rows, Selection, Unit};
+use super::rules::{Checked, Fence};
+use super::store::{meta, newer_schema};
+use super::usage_claims::{RunService, UsageServiceKey, claimable_where, held_where, millis};
 
 /// How long a statement waits for another connection's lock (another host
 /// on the same file, or `journal pending` reading beside the host), at
@@ -176,40 +170,14 @@ impl SqliteJournal {
         })
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn connection(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (each
-        // statement is atomic), so a poisoned lock is still usable.
+        // statement is atomic, and an open transaction is rolled back as
+        // its rows are dropped), so a poisoned lock is still usable.
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    fn select(&self, condition: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<Entry>> {
-        let connection = self.connection();
-        let mut statement =
-            connection.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM calls {condition}"))?;
-        let now = now_ms();
-        let mut rows = statement.query(params)?;
-        let mut entries = Vec::new();
-        while let Some(row) = rows.next()? {
-            entries.push(entry_of(row, now)?);
-        }
-        Ok(entries)
-    }
-}
-
-/// Writes one value and commits it, as a call's intent would: a read-only
-/// file, a full disk or another process holding the lock fail here (taking
-/// the lock and letting it go would pass on a full disk).
-fn probe_write(connection: &Connection) -> anyhow::Result<()> {
-    connection
-        .execute(
-            "INSERT INTO meta (name, value) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![meta::WRITE_PROBED_AT_MS, now_ms().to_string()],
-        )
-        .context("writing to the journal")?;
-    Ok(())
 }
 
 /// Puts the file in WAL mode. SQLite answers a switch that meets another
@@ -275,178 +243,216 @@ impl RowValues for Row<'_> {
     }
 }
 
-impl JournalStore for SqliteJournal {
-    fn begin(
+impl RowStore for SqliteJournal {
+    type Rows<'s> = SqliteRows<'s>;
+
+    async fn rows(&self, unit: Unit) -> anyhow::Result<SqliteRows<'_>> {
+        let connection = self.connection();
+        // Every transaction that writes takes the file's write lock from
+        // the start: nothing another connection writes comes between its
+        // reads and its writes, and its writes are one commit.
+        let open = unit != Unit::Reads;
+        if open {
+            connection.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        Ok(SqliteRows {
+            connection,
+            open,
+            now_ms: now_ms(),
+        })
+    }
+
+    fn run<T>(
         &self,
+        what: &'static str,
+        flow: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        // rusqlite is synchronous: the flow's futures never pend, and its
+        // waits for a lock are the busy handler's.
+        futures::executor::block_on(flow).context(what)
+    }
+}
+
+/// A transaction on the journal's one connection (or, for reads, its
+/// statements on their own), held for its length. Rolled back when
+/// dropped uncommitted.
+pub(super) struct SqliteRows<'s> {
+    connection: MutexGuard<'s, Connection>,
+    /// Whether a transaction is open.
+    open: bool,
+    /// The transaction's clock: one reading for all its statements.
+    now_ms: i64,
+}
+
+impl Drop for SqliteRows<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl SqliteRows<'_> {
+    fn select(&self, condition: &str, params: impl rusqlite::Params) -> anyhow::Result<Vec<Entry>> {
+        let mut statement = self
+            .connection
+            .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM calls {condition}"))?;
+        let mut rows = statement.query(params)?;
+        let mut entries = Vec::new();
+        while let Some(row) = rows.next()? {
+            entries.push(entry_of(row, self.now_ms)?);
+        }
+        Ok(entries)
+    }
+
+    /// One row of `columns` of an entry, mapped by `map`.
+    fn entry_row<T>(
+        &self,
+        columns: &str,
+        id: EntryId,
+        map: impl FnOnce(&Row<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Option<T>> {
+        let mut statement = self
+            .connection
+            .prepare_cached(&format!("SELECT {columns} FROM calls WHERE id = ?1"))?;
+        let mut rows = statement.query(params![id])?;
+        rows.next()?.map(map).transpose()
+    }
+
+    /// Runs `sql` once for each service of a run, its parameters the run,
+    /// the service's module and id, and `more`.
+    fn each_service(
+        &self,
+        sql: &str,
+        run: &str,
+        services: &[UsageServiceKey],
+        more: &[&dyn rusqlite::ToSql],
+    ) -> anyhow::Result<()> {
+        let mut statement = self.connection.prepare_cached(sql)?;
+        for key in services {
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&run, &key.module, &key.service_id];
+            values.extend_from_slice(more);
+            statement.execute(values.as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+impl Rows for SqliteRows<'_> {
+    async fn entries(&mut self, selection: Selection<'_>) -> anyhow::Result<Vec<Entry>> {
+        match selection {
+            Selection::Id(id) => self.select("WHERE id = ?1", params![id]),
+            Selection::Key { module, key } => self.select(
+                "WHERE module = ?1 AND idempotency_key = ?2",
+                params![module, key],
+            ),
+            Selection::Pending => self.select("WHERE acknowledged_at_ms IS NULL ORDER BY id", []),
+            Selection::PendingOf { module, service_id } => self.select(
+                "WHERE module = ?1 AND service_id = ?2 AND acknowledged_at_ms IS NULL ORDER BY id",
+                params![module, service_id],
+            ),
+            Selection::All => self.select("ORDER BY id", []),
+            Selection::LastSucceeded {
+                module,
+                service_id,
+                function,
+            } => self.select(
+                "WHERE module = ?1 AND service_id = ?2 AND function = ?3 \
+                 AND succeeded = 1 ORDER BY id DESC LIMIT 1",
+                params![module, service_id, function],
+            ),
+        }
+    }
+
+    async fn insert_intent(
+        &mut self,
         intent: &Intent,
         owner: &str,
         lease: Duration,
         attempt: Duration,
-    ) -> anyhow::Result<Begun> {
-        let mut connection = self.connection();
-        // One transaction: the key check and the insert cannot interleave
-        // with another host's on the same file.
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing = {
-            let mut statement = transaction.prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM calls WHERE module = ?1 AND idempotency_key = ?2"
-            ))?;
-            let mut rows = statement.query(params![intent.module, intent.idempotency_key])?;
-            match rows.next()? {
-                Some(row) => Some(entry_of(row, now_ms())?),
-                None => None,
-            }
-        };
-        if let Some(existing) = existing {
-            return Ok(Begun::Existing(existing));
-        }
-        transaction.execute(
+    ) -> anyhow::Result<Option<EntryId>> {
+        let mut statement = self.connection.prepare_cached(
             "INSERT INTO calls (module, function, service_id, idempotency_key, input,
                 request_digest, started_at_ms, owner, lease_until_ms, attempt_deadline_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7 + ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7 + ?9, ?7 + ?10)
+             ON CONFLICT (module, idempotency_key) DO NOTHING
+             RETURNING id",
+        )?;
+        let mut inserted = statement.query(params![
+            intent.module,
+            intent.function(),
+            intent.service_id(),
+            intent.idempotency_key,
+            input_column(intent)?,
+            intent.request_digest,
+            self.now_ms,
+            owner,
+            duration_ms(lease),
+            duration_ms(attempt),
+        ])?;
+        Ok(inserted.next()?.map(|row| row.get(0)).transpose()?)
+    }
+
+    async fn fence(&mut self, id: EntryId) -> anyhow::Result<Option<Fence>> {
+        // The write lock is held since BEGIN IMMEDIATE.
+        self.entry_row(FENCE_COLUMNS, id, |row| fence_of(row))
+    }
+
+    async fn write_outcome(
+        &mut self,
+        id: EntryId,
+        outcome: &OutcomeColumns,
+        sealed_credentials: Option<&[u8]>,
+    ) -> anyhow::Result<()> {
+        self.connection.execute(
+            "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
+                sealed_credentials = ?6, finished_at_ms = ?7, lease_until_ms = NULL,
+                module_digest = ?8
+             WHERE id = ?1",
             params![
-                intent.module,
-                intent.function(),
-                intent.service_id(),
-                intent.idempotency_key,
-                input_column(intent)?,
-                intent.request_digest,
-                now_ms(),
-                owner,
-                lease_until_ms(lease),
-                duration_ms(attempt),
+                id,
+                outcome.succeeded,
+                outcome.kind,
+                outcome.uncertain,
+                outcome.summary,
+                sealed_credentials,
+                self.now_ms,
+                outcome.module_digest,
             ],
         )?;
-        let id = transaction.last_insert_rowid();
-        transaction.commit().context("recording a call's intent")?;
-        Ok(Begun::Started(id))
-    }
-
-    fn finish(&self, id: EntryId, owner: &str, outcome: &CallOutcome) -> anyhow::Result<Finished> {
-        let columns = OutcomeColumns::of(outcome)?;
-        let mut connection = self.connection();
-        let mut record = || -> anyhow::Result<Finished> {
-            // The write lock from the start: nothing decides the entry
-            // between the fence's read and the write.
-            let transaction =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found = {
-                let mut statement = transaction
-                    .prepare_cached(&format!("SELECT {FENCE_COLUMNS} FROM calls WHERE id = ?1"))?;
-                let mut rows = statement.query(params![id])?;
-                match rows.next()? {
-                    Some(row) => Some(fence_of(row)?),
-                    None => None,
-                }
-            };
-            let decided = decide_finish(found.as_ref(), owner);
-            if decided == Finished::Recorded {
-                transaction.execute(
-                    "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
-                        sealed_credentials = ?6, finished_at_ms = ?7, lease_until_ms = NULL,
-                        module_digest = ?8
-                     WHERE id = ?1",
-                    params![
-                        id,
-                        columns.succeeded,
-                        columns.kind,
-                        columns.uncertain,
-                        columns.summary,
-                        outcome.sealed_credentials,
-                        now_ms(),
-                        columns.module_digest,
-                    ],
-                )?;
-                transaction.commit()?;
-            }
-            Ok(decided)
-        };
-        record().context("recording a call's outcome")
-    }
-
-    fn renew(&self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
-        let lease_until_ms = lease_until_ms(lease);
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
-        {
-            let mut statement = transaction.prepare_cached(&format!(
-                "UPDATE calls SET lease_until_ms = ?2 WHERE id = ?1 AND {RENEWABLE_WHERE}"
-            ))?;
-            for id in ids {
-                statement.execute(params![id, lease_until_ms])?;
-            }
-        }
-        transaction.commit().context("renewing leases")?;
         Ok(())
     }
 
-    fn get(&self, id: EntryId) -> anyhow::Result<Option<Entry>> {
-        Ok(self.select("WHERE id = ?1", params![id])?.pop())
-    }
-
-    fn pending(&self) -> anyhow::Result<Vec<Entry>> {
-        self.select("WHERE acknowledged_at_ms IS NULL ORDER BY id", [])
-    }
-
-    fn pending_of(&self, module: &str, service_id: &str) -> anyhow::Result<Vec<Entry>> {
-        self.select(
-            "WHERE module = ?1 AND service_id = ?2 AND acknowledged_at_ms IS NULL ORDER BY id",
-            params![module, service_id],
-        )
-        .context("reading a service's pending entries")
-    }
-
-    fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        self.select("ORDER BY id", [])
-            .context("reading the journal's entries")
-    }
-
-    fn last_succeeded(
-        &self,
-        module: &str,
-        service_id: &str,
-        function: &str,
-    ) -> anyhow::Result<Option<Entry>> {
-        Ok(self
-            .select(
-                "WHERE module = ?1 AND service_id = ?2 AND function = ?3 \
-                 AND succeeded = 1 ORDER BY id DESC LIMIT 1",
-                params![module, service_id, function],
-            )
-            .with_context(|| format!("reading a service's last {function}"))?
-            .pop())
-    }
-
-    fn acknowledge(&self, id: EntryId, ack: &Acknowledgement) -> anyhow::Result<Acknowledged> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
-        let now = now_ms();
-        let found = {
-            let mut statement = transaction.prepare_cached(&format!(
-                "SELECT {CHECKED_COLUMNS} FROM calls WHERE id = ?1"
-            ))?;
-            let mut rows = statement.query(params![id])?;
-            match rows.next()? {
-                Some(row) => Some(checked_of(row, now)?),
-                None => None,
-            }
-        };
-        let Some(found) = found else {
-            return Ok(Acknowledged::NotPending);
-        };
-        if let Some(refused) = refused_acknowledgement(ack, found) {
-            return Ok(refused);
+    async fn renew_leases(&mut self, ids: &[EntryId], lease: Duration) -> anyhow::Result<()> {
+        let mut statement = self.connection.prepare_cached(&format!(
+            "UPDATE calls SET lease_until_ms = ?2 WHERE id = ?1 AND {RENEWABLE_WHERE}"
+        ))?;
+        let until = self.now_ms.saturating_add(duration_ms(lease));
+        for id in ids {
+            statement.execute(params![id, until])?;
         }
-        let written = AcknowledgementColumns::of(ack)?;
-        transaction.execute(
+        Ok(())
+    }
+
+    async fn checked(&mut self, id: EntryId) -> anyhow::Result<Option<Checked>> {
+        let now = self.now_ms;
+        self.entry_row(CHECKED_COLUMNS, id, |row| checked_of(row, now))
+    }
+
+    async fn write_acknowledgement(
+        &mut self,
+        id: EntryId,
+        written: &AcknowledgementColumns,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        self.connection.execute(
             "UPDATE calls SET acknowledged_at_ms = ?2, sealed_credentials = NULL,
                 finding = ?3, note = ?4
              WHERE id = ?1",
-            params![id, now, written.finding, written.note],
+            params![id, now_ms, written.finding, written.note],
         )?;
         if let Some(columns) = &written.outcome {
-            transaction.execute(
+            self.connection.execute(
                 "UPDATE calls SET succeeded = ?2, kind = ?3, uncertain = ?4, summary = ?5,
                     module_digest = ?6
                  WHERE id = ?1",
@@ -461,87 +467,156 @@ impl JournalStore for SqliteJournal {
             )?;
         }
         if written.release_key {
-            release_key(&transaction, id)?;
+            self.release_key(id).await?;
         }
-        transaction
-            .commit()
-            .context("acknowledging a journal entry")?;
-        Ok(Acknowledged::Yes)
+        Ok(())
     }
 
-    fn release_key(&self, id: EntryId) -> anyhow::Result<()> {
-        release_key(&self.connection(), id).context("releasing an idempotency key")
+    async fn release_key(&mut self, id: EntryId) -> anyhow::Result<()> {
+        self.connection.execute(
+            "UPDATE calls SET idempotency_key = idempotency_key || '#released-' || id
+             WHERE id = ?1 AND idempotency_key NOT LIKE '%#released-%'",
+            params![id],
+        )?;
+        Ok(())
     }
 
-    fn check_writable(&self) -> anyhow::Result<()> {
-        probe_write(&self.connection())
+    async fn in_flight(&mut self) -> anyhow::Result<Vec<EntryId>> {
+        let mut statement = self.connection.prepare(&format!(
+            "SELECT id FROM calls WHERE {} ORDER BY id",
+            in_flight_where("?1")
+        ))?;
+        Ok(statement
+            .query_map(params![self.now_ms], |row| row.get(0))?
+            .collect::<Result<_, _>>()?)
     }
 
-    fn register_usage_run(
-        &self,
+    async fn sealed_records(&mut self) -> anyhow::Result<Vec<(EntryId, Vec<u8>)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, sealed_credentials FROM calls
+             WHERE sealed_credentials IS NOT NULL ORDER BY id",
+        )?;
+        Ok(statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn write_sealed(&mut self, id: EntryId, sealed: &[u8]) -> anyhow::Result<()> {
+        self.connection.execute(
+            "UPDATE calls SET sealed_credentials = ?2 WHERE id = ?1",
+            params![id, sealed],
+        )?;
+        Ok(())
+    }
+
+    async fn purge(
+        &mut self,
+        acknowledged_before_ms: i64,
+        at_most: usize,
+    ) -> anyhow::Result<usize> {
+        Ok(self.connection.execute(
+            &format!(
+                "DELETE FROM calls WHERE id IN (
+                    SELECT id FROM calls WHERE {}
+                    ORDER BY acknowledged_at_ms, id LIMIT ?2)",
+                purgeable_where("?1")
+            ),
+            params![
+                acknowledged_before_ms,
+                i64::try_from(at_most).unwrap_or(i64::MAX)
+            ],
+        )?)
+    }
+
+    async fn meta(&mut self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT name, value FROM meta")?;
+        Ok(statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn set_meta(&mut self, name: &str, value: Option<&str>) -> anyhow::Result<()> {
+        match value {
+            Some(value) => self.connection.execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?,
+            None => self
+                .connection
+                .execute("DELETE FROM meta WHERE name = ?1", params![name])?,
+        };
+        Ok(())
+    }
+
+    async fn add_meta(&mut self, name: &str, value: &str) -> anyhow::Result<()> {
+        self.connection.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    async fn probe_write(&mut self) -> anyhow::Result<()> {
+        // A read-only file, a full disk or another process holding the
+        // lock fail here or at the commit.
+        let now = self.now_ms.to_string();
+        self.set_meta(meta::WRITE_PROBED_AT_MS, Some(&now)).await
+    }
+
+    async fn forget_usage_runs(&mut self, forget_after: Duration) -> anyhow::Result<()> {
+        self.connection.execute(
+            "DELETE FROM usage_claims WHERE registered_at_ms < ?1",
+            params![self.now_ms.saturating_sub(millis(forget_after))],
+        )?;
+        Ok(())
+    }
+
+    async fn add_usage_services(
+        &mut self,
         run: &str,
         services: &[RunService],
-        forget_after: Duration,
-    ) -> anyhow::Result<usize> {
-        let mut connection = self.connection();
-        // Immediate: the write lock from the start, so that hosts on one
-        // file register one after the other.
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        transaction.execute(
-            "DELETE FROM usage_claims WHERE registered_at_ms < ?1",
-            params![now.saturating_sub(millis(forget_after))],
+    ) -> anyhow::Result<()> {
+        let mut insert = self.connection.prepare_cached(
+            "INSERT OR IGNORE INTO usage_claims
+                (run, module, service_id, position, job, registered_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT OR IGNORE INTO usage_claims
-                    (run, module, service_id, position, job, registered_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for (position, service) in services.iter().enumerate() {
-                insert.execute(params![
-                    run,
-                    service.key.module,
-                    service.key.service_id,
-                    position as i64,
-                    service.job,
-                    now
-                ])?;
-            }
+        for (position, service) in services.iter().enumerate() {
+            insert.execute(params![
+                run,
+                service.key.module,
+                service.key.service_id,
+                position as i64,
+                service.job,
+                self.now_ms
+            ])?;
         }
-        let count: i64 = transaction.query_row(
+        Ok(())
+    }
+
+    async fn usage_services(&mut self, run: &str) -> anyhow::Result<i64> {
+        Ok(self.connection.query_row(
             "SELECT COUNT(*) FROM usage_claims WHERE run = ?1",
             params![run],
             |row| row.get(0),
-        )?;
-        transaction.commit().context("registering a usage run")?;
-        Ok(usize::try_from(count).unwrap_or(0))
+        )?)
     }
 
-    fn claim_usage(
-        &self,
+    async fn claim_usage_services(
+        &mut self,
         run: &str,
         owner: &str,
         limit: usize,
         lease: Duration,
-    ) -> anyhow::Result<UsageClaim> {
-        let mut connection = self.connection();
-        // Immediate: the choice and the claim in one step under the write
-        // lock, so that two hosts on one file never claim the same row.
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        let in_progress: i64 = transaction.query_row(
-            &format!(
-                "SELECT COUNT(*) FROM usage_claims WHERE run = ?1 AND {}",
-                held_where("?2")
-            ),
-            params![run, now],
-            |row| row.get(0),
-        )?;
+    ) -> anyhow::Result<Vec<(RunService, i64)>> {
+        // Under the write lock since BEGIN IMMEDIATE: the choice and the
+        // claim are one step, so two hosts on one file never claim the
+        // same row.
         let open: Vec<(RunService, i64)> = {
-            let mut select = transaction.prepare_cached(&format!(
+            let mut select = self.connection.prepare_cached(&format!(
                 "SELECT module, service_id, job, times_claimed FROM usage_claims
                  WHERE run = ?1 AND {}
                  ORDER BY position, module, service_id
@@ -550,7 +625,7 @@ impl JournalStore for SqliteJournal {
             ))?;
             select
                 .query_map(
-                    params![run, now, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    params![run, self.now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
                     |row| {
                         Ok((
                             RunService {
@@ -566,177 +641,72 @@ impl JournalStore for SqliteJournal {
                 )?
                 .collect::<Result<_, _>>()?
         };
-        {
-            let mut claim = transaction.prepare_cached(
-                "UPDATE usage_claims
-                 SET claimed_by = ?4, lease_until_ms = ?5, times_claimed = times_claimed + 1
-                 WHERE run = ?1 AND module = ?2 AND service_id = ?3",
-            )?;
-            let until = now.saturating_add(millis(lease).max(1));
-            for (service, _) in &open {
-                claim.execute(params![
-                    run,
-                    service.key.module,
-                    service.key.service_id,
-                    owner,
-                    until
-                ])?;
-            }
-        }
-        transaction.commit().context("claiming usage services")?;
-        Ok(usage_claim(open, in_progress))
+        let keys: Vec<UsageServiceKey> = open
+            .iter()
+            .map(|(service, _)| service.key.clone())
+            .collect();
+        let until = self.now_ms.saturating_add(millis(lease).max(1));
+        self.each_service(
+            "UPDATE usage_claims
+             SET claimed_by = ?4, lease_until_ms = ?5, times_claimed = times_claimed + 1
+             WHERE run = ?1 AND module = ?2 AND service_id = ?3",
+            run,
+            &keys,
+            &[&owner, &until],
+        )?;
+        Ok(open)
     }
 
-    fn renew_usage_claims(
-        &self,
+    async fn held_usage_services(&mut self, run: &str) -> anyhow::Result<i64> {
+        Ok(self.connection.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM usage_claims WHERE run = ?1 AND {}",
+                held_where("?2")
+            ),
+            params![run, self.now_ms],
+            |row| row.get(0),
+        )?)
+    }
+
+    async fn renew_usage_claims(
+        &mut self,
         run: &str,
         owner: &str,
         services: &[UsageServiceKey],
         lease: Duration,
     ) -> anyhow::Result<()> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
-        {
-            let mut renew = transaction.prepare_cached(
-                "UPDATE usage_claims SET lease_until_ms = ?5
-                 WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND claimed_by = ?4
-                    AND done_at_ms IS NULL",
-            )?;
-            let until = now_ms().saturating_add(millis(lease).max(1));
-            for key in services {
-                renew.execute(params![run, key.module, key.service_id, owner, until])?;
-            }
+        let until = self.now_ms.saturating_add(millis(lease).max(1));
+        self.each_service(
+            "UPDATE usage_claims SET lease_until_ms = ?5
+             WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND claimed_by = ?4
+                AND done_at_ms IS NULL",
+            run,
+            services,
+            &[&owner, &until],
+        )
+    }
+
+    async fn finish_usage_services(
+        &mut self,
+        run: &str,
+        services: &[UsageServiceKey],
+    ) -> anyhow::Result<()> {
+        self.each_service(
+            "UPDATE usage_claims SET done_at_ms = ?4, lease_until_ms = NULL
+             WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND done_at_ms IS NULL",
+            run,
+            services,
+            &[&self.now_ms],
+        )
+    }
+
+    async fn commit(mut self) -> anyhow::Result<()> {
+        if self.open {
+            self.connection.execute_batch("COMMIT")?;
+            self.open = false;
         }
-        transaction.commit().context("renewing usage claims")?;
         Ok(())
     }
-
-    fn finish_usage(&self, run: &str, services: &[UsageServiceKey]) -> anyhow::Result<()> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
-        {
-            let mut finish = transaction.prepare_cached(
-                "UPDATE usage_claims SET done_at_ms = ?4, lease_until_ms = NULL
-                 WHERE run = ?1 AND module = ?2 AND service_id = ?3 AND done_at_ms IS NULL",
-            )?;
-            let now = now_ms();
-            for key in services {
-                finish.execute(params![run, key.module, key.service_id, now])?;
-            }
-        }
-        transaction
-            .commit()
-            .context("marking usage services done")?;
-        Ok(())
-    }
-
-    fn purge_acknowledged(
-        &self,
-        acknowledged_before_ms: i64,
-        at_most: usize,
-    ) -> anyhow::Result<usize> {
-        let deleted = self
-            .connection()
-            .execute(
-                &format!(
-                    "DELETE FROM calls WHERE id IN (
-                        SELECT id FROM calls WHERE {}
-                        ORDER BY acknowledged_at_ms, id LIMIT ?2)",
-                    purgeable_where("?1")
-                ),
-                params![
-                    acknowledged_before_ms,
-                    i64::try_from(at_most).unwrap_or(i64::MAX)
-                ],
-            )
-            .context("purging acknowledged entries")?;
-        Ok(deleted)
-    }
-
-    fn key_record(&self) -> anyhow::Result<Option<KeyRecord>> {
-        read_key_record(&self.connection()).context("reading the journal's key record")
-    }
-
-    fn adopt_key(&self, check: &str) -> anyhow::Result<KeyRecord> {
-        let connection = self.connection();
-        connection
-            .execute(
-                "INSERT OR IGNORE INTO meta (name, value) VALUES (?1, ?2)",
-                params![meta::KEY_CHECK, check],
-            )
-            .context("recording the journal's key")?;
-        read_key_record(&connection)?.context("the journal's key record disappeared")
-    }
-
-    fn rekey(&self, rekey: &Rekey) -> anyhow::Result<Rekeyed> {
-        let mut connection = self.connection();
-        // The write lock from the start: no host begins or finishes a call
-        // until the rotation is committed or rolled back.
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let record = read_key_record(&transaction)?;
-        let in_flight = {
-            let mut statement = transaction.prepare(&format!(
-                "SELECT id FROM calls WHERE {} ORDER BY id",
-                in_flight_where("?1")
-            ))?;
-            statement
-                .query_map(params![now_ms()], |row| row.get::<_, EntryId>(0))?
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        if let Some(refused) = refused_rekey(record.as_ref(), &rekey.current_check, in_flight) {
-            return Ok(refused);
-        }
-        let sealed = {
-            let mut statement = transaction.prepare(
-                "SELECT id, sealed_credentials FROM calls
-                 WHERE sealed_credentials IS NOT NULL ORDER BY id",
-            )?;
-            statement
-                .query_map([], |row| {
-                    Ok((row.get::<_, EntryId>(0)?, row.get::<_, Vec<u8>>(1)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        for (id, record) in &sealed {
-            let resealed = (rekey.reseal)(*id, record)?;
-            transaction.execute(
-                "UPDATE calls SET sealed_credentials = ?2 WHERE id = ?1",
-                params![id, resealed],
-            )?;
-        }
-        for (name, value) in key_record_rows(&rekey.new) {
-            match value {
-                Some(value) => transaction.execute(
-                    "INSERT INTO meta (name, value) VALUES (?1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    params![name, value],
-                )?,
-                None => transaction.execute("DELETE FROM meta WHERE name = ?1", params![name])?,
-            };
-        }
-        transaction.commit().context("rotating the journal's key")?;
-        Ok(Rekeyed::Done {
-            resealed: sealed.len(),
-        })
-    }
-}
-
-fn read_key_record(connection: &Connection) -> anyhow::Result<Option<KeyRecord>> {
-    let mut statement = connection.prepare_cached("SELECT name, value FROM meta")?;
-    let rows = statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<Vec<(String, String)>, _>>()?;
-    key_record_from(rows)
-}
-
-fn release_key(connection: &Connection, id: EntryId) -> anyhow::Result<()> {
-    connection.execute(
-        "UPDATE calls SET idempotency_key = idempotency_key || '#released-' || id
-         WHERE id = ?1 AND idempotency_key NOT LIKE '%#released-%'",
-        params![id],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -746,6 +716,7 @@ mod tests {
     //! store, in `super::super::store_tests`.
 
     use super::super::record::EntryState;
+    use super::super::store::JournalStore;
     use super::super::store_tests::SqliteFile;
     use super::*;
 

@@ -22,7 +22,8 @@ pub enum Finished {
 }
 
 /// Storage behind the journal. [`super::SqliteJournal`] is the embedded
-/// default.
+/// default. Implemented once for every store, above its row operations
+/// (`super::flow`, over `super::rows::RowStore`).
 ///
 /// Every method may fail (a locked file, a database that is down) and is
 /// called from the journal's own thread, never from an async runtime's, so
