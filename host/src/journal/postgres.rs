@@ -1005,8 +1005,8 @@ mod tests {
     //! and the database going away and coming back. The store's behaviour
     //! is tested once for every store, in `super::super::store_tests`.
 
-    use super::super::record::Begun;
-    use super::super::store::JournalStore;
+    use super::super::record::{Begun, CallOutcome, Failure};
+    use super::super::store::{Finished, JournalStore};
     use super::*;
     use provisioning_test_postgres::PgServer;
     use std::time::Instant;
@@ -1103,6 +1103,49 @@ mod tests {
             .map(|e| e.intent.idempotency_key)
             .collect();
         assert_eq!(keys, ["before", "after"], "nothing was written while down");
+    }
+
+    #[test]
+    fn a_refused_decision_is_rolled_back_holding_no_row_and_no_connection() {
+        let url = PgServer::shared().database("refused");
+        let (journal, other) = (
+            PostgresJournal::connect(&url).unwrap(),
+            PostgresJournal::connect(&url).unwrap(),
+        );
+        let Begun::Started(id) = journal
+            .begin(&intent("k"), "h:1", Duration::from_secs(60), Duration::ZERO)
+            .unwrap()
+        else {
+            panic!("a new key starts an entry");
+        };
+        let outcome = CallOutcome {
+            answer: Err(Failure {
+                kind: "timeout".into(),
+                message: "cut off".into(),
+            }),
+            uncertain: true,
+            module_digest: None,
+            sealed_credentials: None,
+        };
+        let asked = Instant::now();
+        // Each refusal locked the row FOR UPDATE and was dropped uncommitted:
+        // more of them than the pool has connections.
+        for _ in 0..POOL_SIZE * 2 {
+            assert_eq!(
+                journal.finish(id, "h:2", &outcome).unwrap(),
+                Finished::Fenced
+            );
+        }
+        assert_eq!(
+            other.finish(id, "h:1", &outcome).unwrap(),
+            Finished::Recorded,
+            "the row is not held by a refused transaction"
+        );
+        assert!(
+            asked.elapsed() < OPERATION_TIMEOUT / 2,
+            "nothing waited for a lock or a connection: {:?}",
+            asked.elapsed()
+        );
     }
 
     #[test]
