@@ -26,6 +26,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("LOGICBOXES", "logicboxes"),
     ("MISBEHAVING", "misbehaving"),
     ("OVERREACHING", "overreaching"),
+    // Lies about itself, for the conformance kit's tests.
+    ("DISHONEST", "dishonest"),
 ];
 
 fn main() {
