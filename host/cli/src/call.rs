@@ -78,7 +78,8 @@ pub struct Args {
     halt_before_answer: bool,
 }
 
-fn parse_setting(text: &str) -> Result<(String, String), String> {
+/// A `name=value` argument (`--setting`), split at its first `=`.
+pub(crate) fn parse_setting(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("`{text}` is not name=value"))

@@ -10,6 +10,7 @@
 //! [`Command`] and on its dispatch in `main`, are the only ones.
 
 mod call;
+mod conformance;
 #[cfg(feature = "demo")]
 mod demo;
 mod host_options;
@@ -64,8 +65,18 @@ enum LogFormat {
 /// host's redacting writer: at TRACE, wasi-http quotes whole request URLs,
 /// and some providers take their API key in the query string. `RUST_LOG`
 /// sets the level; by default a one-shot command logs warnings only and
-/// `serve`, a daemon, logs each call and request at `info`.
-fn init_logging(format: LogFormat, daemon: bool) {
+/// `serve`, a daemon, logs each call and request at `info`. With
+/// `guest_output` (the conformance kit's), the guests' output lines the
+/// host logs are kept there too, whatever the level printed.
+fn init_logging(
+    format: LogFormat,
+    daemon: bool,
+    guest_output: Option<&provisioning_conformance::GuestOutput>,
+) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let default = if daemon {
         "warn,provisioning=info,provisioning_host=info"
     } else {
@@ -75,19 +86,28 @@ fn init_logging(format: LogFormat, daemon: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let writer = provisioning_host::logging::redacting(std::io::stderr);
     // Colours only for a person at a terminal, never into a file or journald.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let printed = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
+    let printed = match format {
+        LogFormat::Text => printed.boxed(),
+        LogFormat::Json => printed
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(true)
-            .init(),
-    }
+            .boxed(),
+    };
+    let kept = guest_output.map(|output| {
+        output.layer().with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("provisioning_host", tracing::Level::INFO),
+        )
+    });
+    tracing_subscriber::registry()
+        .with(printed.with_filter(filter))
+        .with(kept)
+        .init();
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +119,10 @@ enum Command {
     Demo(demo::Args),
     /// Run one function of one module from a manifest.
     Call(Box<call::Args>),
+    /// Check that a module does what every module must, whatever its
+    /// provider, through a fault-injecting proxy: exit 0 only when every
+    /// check holds.
+    Conformance(Box<conformance::Args>),
     /// Print a component's info and imports.
     Inspect(inspect::Args),
     /// Serve the provider simulators on a local port until interrupted.
@@ -117,12 +141,21 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, matches!(cli.command, Command::Serve(_)));
+    let guest_output = matches!(cli.command, Command::Conformance(_))
+        .then(provisioning_conformance::GuestOutput::new);
+    init_logging(
+        cli.log_format,
+        matches!(cli.command, Command::Serve(_)),
+        guest_output.as_ref(),
+    );
     let options = host_options::from_args(cli.compile_cache.as_deref());
     let result = match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, options, cli.json).await,
         Command::Call(args) => call::run(*args, options, cli.json).await,
+        Command::Conformance(args) => {
+            conformance::run(*args, options, cli.json, guest_output).await
+        }
         Command::Inspect(args) => inspect::run(args, options, cli.json).await,
         #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(args).await,

@@ -1,0 +1,317 @@
+//! `provisioning conformance`: the real binary runs the kit on the real
+//! components against the sandbox's simulators over loopback. The four
+//! provider modules pass with changes allowed; the misbehaving and the
+//! dishonest modules fail, each check they break named with its reason.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{fresh_dir, provisioning, text};
+use provisioning_sandbox::{Sandbox, blesta, hostmenow, logicboxes, webline};
+use provisioning_test_support::manifest::{Module, TestManifest};
+use serde_json::Value;
+
+/// Each call's deadline in these runs: the slow fault waits for it once
+/// per module.
+const DEADLINE_SECS: &str = "3";
+
+/// The secrets the manifests read from the environment.
+const ENVS: &[(&str, &str)] = &[
+    ("TEST_CK_HMN_KEY", hostmenow::API_KEY),
+    ("TEST_CK_BLESTA_PASSWORD", blesta::PASSWORD),
+    ("TEST_CK_WEBLINE_KEY", webline::API_KEY),
+    ("TEST_CK_LOGICBOXES_KEY", logicboxes::API_KEY),
+];
+
+/// A manifest of the four provider modules and the dishonest one (which
+/// speaks HostMeNow's API), their secrets in the environment.
+fn manifest(dir: &Path, sandbox: &Sandbox) -> PathBuf {
+    TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::hostmenow(sandbox).secret_env("api-key", "TEST_CK_HMN_KEY"),
+        )
+        .module(
+            "blesta",
+            Module::blesta(sandbox).secret_env("password", "TEST_CK_BLESTA_PASSWORD"),
+        )
+        .module(
+            "webline",
+            Module::webline(sandbox).secret_env("api-key", "TEST_CK_WEBLINE_KEY"),
+        )
+        .module(
+            "logicboxes",
+            Module::logicboxes(sandbox)
+                .secret_env("api-key", "TEST_CK_LOGICBOXES_KEY")
+                .setting("order-id", logicboxes::ORDER_ID),
+        )
+        .module(
+            "dishonest",
+            Module::new(provisioning_components::DISHONEST)
+                .setting("endpoint", &sandbox.hostmenow().endpoint())
+                .secret_env("api-key", "TEST_CK_HMN_KEY"),
+        )
+        .write(dir.join("provisioning.toml"))
+}
+
+/// Runs `provisioning conformance` on a blocking thread (the sandbox
+/// serves on the test's runtime meanwhile).
+async fn conformance(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut all = vec!["conformance".to_owned()];
+        all.extend(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        provisioning(&all, ENVS)
+    })
+    .await
+    .expect("the command's thread ends")
+}
+
+/// The arguments that check module `name` of `manifest` with `--json`.
+fn module_args(component: &str, manifest: &Path, name: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        component,
+        "--json",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--module",
+        name,
+        "--deadline-secs",
+        DEADLINE_SECS,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The report printed with `--json`.
+fn report(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not a JSON report ({error}):\n{}\nstderr:\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        )
+    })
+}
+
+/// The check named `name` of a report.
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {report:#}"))
+}
+
+/// The check `name` failed, its reason naming each of `words`.
+fn assert_fails(report: &Value, name: &str, words: &[&str]) {
+    let check = check(report, name);
+    assert_eq!(check["result"], "fail", "{name}: {report:#}");
+    let reason = check["reason"].as_str().unwrap();
+    for word in words {
+        assert!(
+            reason.contains(word),
+            "{name}'s reason names `{word}`: {reason}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_provider_module_passes_with_changes_allowed() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = fresh_dir("conformance-providers");
+    let manifest = manifest(&dir, &sandbox);
+    let logicboxes_service = ["--domain", logicboxes::ORDER_DOMAIN, "--username", "kit"];
+    let runs = [
+        ("hostmenow", provisioning_components::HOSTMENOW, &[][..]),
+        ("blesta", provisioning_components::BLESTA, &[][..]),
+        ("webline", provisioning_components::WEBLINE, &[][..]),
+        (
+            "logicboxes",
+            provisioning_components::LOGICBOXES,
+            &logicboxes_service[..],
+        ),
+    ];
+    // The four runs at once, each its own process and its own proxy.
+    let outputs = join_all(runs.iter().map(|(name, component, extra)| {
+        let mut extra = extra.to_vec();
+        extra.push("--allow-changes");
+        conformance(module_args(component, &manifest, name, &extra))
+    }))
+    .await;
+    for ((name, _, _), output) in runs.iter().zip(outputs) {
+        let report = report(&output);
+        for check in report["checks"].as_array().unwrap() {
+            assert_ne!(check["result"], "fail", "{name}: {check:#}");
+        }
+        assert_eq!(output.status.code(), Some(0), "{name}: {report:#}");
+        assert_eq!(report["passed"], true);
+        assert_eq!(report["module"]["id"], *name);
+        // The checks that prove something ran, not skipped.
+        for proved in [
+            "info-functions-answer",
+            "info-undeclared-unsupported",
+            "fault-500-json",
+            "fault-502-html",
+            "fault-200-html",
+            "fault-200-empty",
+            "fault-truncated",
+            "fault-disconnect",
+            "fault-429-retry-after",
+            "fault-slow",
+            "fault-huge",
+            "create-retry",
+            "reads-change-nothing",
+            "secrets",
+            "limits",
+        ] {
+            assert_eq!(
+                check(&report, proved)["result"],
+                "pass",
+                "{name}: {report:#}"
+            );
+        }
+        // Webline's API can only create; the others run a lifecycle.
+        if *name != "webline" {
+            let lifecycle = check(&report, "lifecycle");
+            assert_eq!(lifecycle["result"], "pass", "{name}: {lifecycle:#}");
+            assert!(
+                lifecycle["reason"].as_str().unwrap().contains("terminate"),
+                "{name}: {lifecycle:#}"
+            );
+        }
+    }
+    // Each module's accounts: created once, the retry adding none.
+    assert_eq!(
+        sandbox
+            .webline()
+            .accounts()
+            .iter()
+            .filter(|a| a.domain.ends_with(".example.test"))
+            .count(),
+        1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dishonest_module_fails_each_check_it_lies_to() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = fresh_dir("conformance-dishonest");
+    let manifest = manifest(&dir, &sandbox);
+    let output = conformance(module_args(
+        provisioning_components::DISHONEST,
+        &manifest,
+        "dishonest",
+        &["--allow-changes", "--package", "101"],
+    ))
+    .await;
+    let report = report(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["passed"], false);
+    assert_fails(
+        &report,
+        "info-functions-answer",
+        &["usage-data", "unsupported"],
+    );
+    assert_fails(
+        &report,
+        "info-undeclared-unsupported",
+        &["list-packages", "ok"],
+    );
+    assert_fails(&report, "info-settings", &["account-password", "secret"]);
+    assert_fails(&report, "secrets", &["test-connection", "api-key"]);
+    assert_fails(&report, "create-retry", &["second account"]);
+    // What it does honestly still passes: its errors are the support
+    // crate's.
+    assert_eq!(check(&report, "fault-500-json")["result"], "pass");
+    assert_eq!(check(&report, "limits")["result"], "pass");
+    // Nothing in the kit's own output holds the secret it leaked.
+    assert!(!text(&output.stdout).contains(hostmenow::API_KEY));
+    assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_misbehaving_module_fails_with_a_clear_reason() {
+    // As a table this time: the reasons a person reads.
+    let output = conformance(
+        [
+            provisioning_components::MISBEHAVING,
+            "--setting",
+            "behaviour=trap",
+            "--deadline-secs",
+            DEADLINE_SECS,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    )
+    .await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row `{name}`:\n{stdout}"))
+            .to_owned()
+    };
+    assert!(line("limits").contains("fail"), "{stdout}");
+    assert!(line("limits").contains("trap"), "{stdout}");
+    // It never asks its provider anything, so no fault reaches it.
+    assert!(line("fault-500-json").contains("fail"), "{stdout}");
+    assert!(
+        line("fault-500-json").contains("sent no request"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("misbehaving"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_exit_2() {
+    for args in [
+        vec!["no-such-module.wasm", "--setting", "no-equals-sign"],
+        vec![
+            provisioning_components::HOSTMENOW,
+            "--manifest",
+            "no-such-manifest.toml",
+            "--module",
+            "x",
+        ],
+        vec!["no-such-module.wasm", "--manifest", "only-a-manifest.toml"],
+    ] {
+        let output = conformance(args.iter().map(|s| (*s).to_owned()).collect()).await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+/// Awaits every future, all at once (they run on the test's runtime).
+async fn join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("the run's task ends"));
+    }
+    outputs
+}
