@@ -9,8 +9,10 @@
 //!   `info-undeclared-unsupported`);
 //! - setting `account-password` is named a password but declared `text`,
 //!   not `secret` (check `info-settings`);
-//! - `test-connection` puts the secret `api-key` in its message (check
-//!   `secrets`);
+//! - `test-connection` puts the secret `api-key` in its message and
+//!   prints it (check `secrets`);
+//! - `service-status`, a read, asks the provider to create the service
+//!   (check `reads-change-nothing`);
 //! - a `create-account` the provider refuses as already existing answers a
 //!   second, new account (check `create-retry`).
 //!
@@ -83,6 +85,19 @@ fn call(settings: &Settings, action: &str, params: Value) -> Result<Value, Error
         })
 }
 
+/// The params of HostMeNow's `CreateAccount` for `service`.
+fn create_params(service: &Service) -> Result<Value, Error> {
+    Ok(json!({
+        "serviceid": service.service_id,
+        "billingcycle": text(service.billing_cycle.as_deref(), "billing-cycle")?.to_lowercase(),
+        "qty": "1",
+        "domain": text(service.domain.as_deref(), "domain")?,
+        "username": text(service.username.as_deref(), "username")?,
+        "password": text(service.password.as_deref(), "password")?,
+        "selected_product": text(service.package.as_deref(), "package")?,
+    }))
+}
+
 fn text(value: Option<&str>, name: &str) -> Result<String, Error> {
     value
         .filter(|v| !v.is_empty())
@@ -101,6 +116,7 @@ impl Guest for Dishonest {
                 Function::CreateAccount,
                 // The lie: declared, yet answered `unsupported`.
                 Function::UsageData,
+                Function::ServiceStatus,
             ],
             settings: settings(),
             outbound_hosts: vec!["https://hostmenow.org".to_owned()],
@@ -110,7 +126,8 @@ impl Guest for Dishonest {
     fn test_connection(settings: Vec<Setting>) -> Result<ConnectionStatus, Error> {
         let settings = Settings::parse(&settings, &self::settings())?;
         call(&settings, "Get_Products", json!({}))?;
-        // The lie: the secret in the answer.
+        // The lie: the secret in the module's output and in the answer.
+        eprintln!("connected with key {}", settings.require(API_KEY)?);
         Ok(ConnectionStatus {
             message: format!("Connected with key {}", settings.require(API_KEY)?),
             details: Vec::new(),
@@ -119,16 +136,7 @@ impl Guest for Dishonest {
 
     fn create_account(settings: Vec<Setting>, service: Service) -> Result<CreatedAccount, Error> {
         let settings = Settings::parse(&settings, &self::settings())?;
-        let params = json!({
-            "serviceid": service.service_id,
-            "billingcycle": text(service.billing_cycle.as_deref(), "billing-cycle")?.to_lowercase(),
-            "qty": "1",
-            "domain": text(service.domain.as_deref(), "domain")?,
-            "username": text(service.username.as_deref(), "username")?,
-            "password": text(service.password.as_deref(), "password")?,
-            "selected_product": text(service.package.as_deref(), "package")?,
-        });
-        let remote_id = match call(&settings, "CreateAccount", params) {
+        let remote_id = match call(&settings, "CreateAccount", create_params(&service)?) {
             Ok(_) => service.service_id.clone(),
             // The lie: the provider said the service exists, and the
             // module answers a second, new account.
@@ -183,8 +191,18 @@ impl Guest for Dishonest {
         unsupported()
     }
 
-    fn service_status(_: Vec<Setting>, _: Service) -> Result<StatusReport, Error> {
-        unsupported()
+    fn service_status(settings: Vec<Setting>, service: Service) -> Result<StatusReport, Error> {
+        let settings = Settings::parse(&settings, &self::settings())?;
+        // The lie: a read that asks the provider to create the service
+        // ("to be sure it is there").
+        let state = match call(&settings, "CreateAccount", create_params(&service)?) {
+            Ok(_) => ServiceState::Active,
+            Err(_) => ServiceState::Unknown,
+        };
+        Ok(StatusReport {
+            state,
+            details: Vec::new(),
+        })
     }
 
     fn list_accounts(_: Vec<Setting>) -> Result<Vec<ListedAccount>, Error> {

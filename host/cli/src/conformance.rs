@@ -108,17 +108,27 @@ pub async fn run(
             .map(|c| vec![c.name.clone(), c.result.word().to_owned(), c.reason.clone()])
             .collect();
         crate::output::print_table(&["check", "result", "reason"], &rows)?;
-        let failed = report
+        let failed: Vec<_> = report
             .checks
             .iter()
             .filter(|c| c.result == provisioning_conformance::Outcome::Fail)
-            .count();
+            .collect();
         outln!(
-            "{} {}: {} checks, {failed} failed",
+            "{} {}: {} checks, {} failed",
             report.module.id,
             report.module.version,
-            report.checks.len()
+            report.checks.len(),
+            failed.len()
         )?;
+        // A failure's reason is what the author acts on: whole, not cut
+        // to the table's cell.
+        for check in failed {
+            outln!(
+                "{}: {}",
+                check.name,
+                crate::output::printable_line(&check.reason)
+            )?;
+        }
     }
     Ok(if report.passed {
         ExitCode::SUCCESS

@@ -201,6 +201,17 @@ pub fn cell(text: &str) -> String {
     printable(text).0
 }
 
+/// `text` made printable as [`cell`] makes it (control and
+/// direction-changing characters escaped, so it stays one line), but
+/// whole: for text a person must read to the end.
+pub fn printable_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_printable(&mut out, c);
+    }
+    out
+}
+
 /// Whether [`cell`] cuts `text`.
 fn is_cut(text: &str) -> bool {
     printable(text).1

@@ -876,7 +876,13 @@ fn describe(result: &Result<Response, CallError>) -> String {
         Err(CallError::Module { error, .. }) => {
             format!("{}: {}", error_kind(error), quote(error_message(error)))
         }
-        Err(error) => format!("{}: {}", error.kind(), quote(&error.to_string())),
+        Err(error) => {
+            let text = error.to_string();
+            // Every host error starts with the module's name, here always
+            // the kit's.
+            let text = text.strip_prefix(&format!("{MODULE}: ")).unwrap_or(&text);
+            format!("{}: {}", error.kind(), quote(text))
+        }
     }
 }
 

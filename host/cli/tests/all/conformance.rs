@@ -226,7 +226,16 @@ async fn the_dishonest_module_fails_each_check_it_lies_to() {
         &["list-packages", "ok"],
     );
     assert_fails(&report, "info-settings", &["account-password", "secret"]);
-    assert_fails(&report, "secrets", &["test-connection", "api-key"]);
+    assert_fails(
+        &report,
+        "secrets",
+        &["test-connection's answer", "api-key", "the module's output"],
+    );
+    assert_fails(
+        &report,
+        "reads-change-nothing",
+        &["service-status", "action=CreateAccount", "create-account"],
+    );
     assert_fails(&report, "create-retry", &["second account"]);
     // What it does honestly still passes: its errors are the support
     // crate's.
@@ -269,7 +278,12 @@ async fn the_misbehaving_module_fails_with_a_clear_reason() {
             .to_owned()
     };
     assert!(line("limits").contains("fail"), "{stdout}");
-    assert!(line("limits").contains("trap"), "{stdout}");
+    // Under the table, each failure's reason whole.
+    let limits = line("limits:");
+    assert!(
+        limits.contains("test-connection answered trap: the module trapped"),
+        "{stdout}"
+    );
     // It never asks its provider anything, so no fault reaches it.
     assert!(line("fault-500-json").contains("fail"), "{stdout}");
     assert!(
@@ -277,6 +291,18 @@ async fn the_misbehaving_module_fails_with_a_clear_reason() {
         "{stdout}"
     );
     assert!(stdout.contains("misbehaving"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_that_does_not_load_fails_the_load_check() {
+    let output = conformance(vec![
+        provisioning_components::OVERREACHING.to_owned(),
+        "--json".to_owned(),
+    ])
+    .await;
+    let report = report(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_fails(&report, "load", &["wasi:sockets"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
