@@ -46,7 +46,6 @@ use provisioning_host::HostOptions;
 use provisioning_host::types::{Contact, Service};
 
 pub use guest_output::{GuestOutput, GuestOutputLayer};
-pub use proxy::Seen;
 pub use report::{Check, ModuleSummary, Outcome, Report};
 pub use run::run;
 

@@ -49,27 +49,27 @@ pub(crate) enum Mode {
 }
 
 /// One request the module sent, as the proxy saw it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Seen {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
     /// The kit's call that was running (its index in the run).
-    pub call: usize,
+    pub(crate) call: usize,
     /// The HTTP method.
-    pub method: String,
+    pub(crate) method: String,
     /// The path.
-    pub path: String,
+    pub(crate) path: String,
     /// The query string, if any.
-    pub query: Option<String>,
+    pub(crate) query: Option<String>,
     /// Size of the request's body, in bytes.
-    pub body_bytes: usize,
+    pub(crate) body_bytes: usize,
     /// The provider's action, when the request names one in a field
     /// `action` (of the query, a form or a JSON object body).
-    pub action: Option<String>,
+    pub(crate) action: Option<String>,
 }
 
 impl Seen {
     /// What identifies the provider operation asked for: method, path and
     /// action.
-    pub fn operation(&self) -> String {
+    pub(crate) fn operation(&self) -> String {
         match &self.action {
             Some(action) => format!("{} {} action={action}", self.method, self.path),
             None => format!("{} {}", self.method, self.path),

@@ -294,6 +294,36 @@ async fn the_misbehaving_module_fails_with_a_clear_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_module_past_its_memory_cap_fails_the_limits_check() {
+    let output = conformance(
+        [
+            provisioning_components::MISBEHAVING,
+            "--json",
+            "--setting",
+            "behaviour=memory",
+            "--memory-mib",
+            "16",
+            "--deadline-secs",
+            DEADLINE_SECS,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    )
+    .await;
+    let report = report(&output);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    assert_fails(
+        &report,
+        "limits",
+        &[
+            "test-connection answered memory-exhausted",
+            "16777216 bytes",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_module_that_does_not_load_fails_the_load_check() {
     let output = conformance(vec![
         provisioning_components::OVERREACHING.to_owned(),
