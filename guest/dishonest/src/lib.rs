@@ -8,7 +8,9 @@
 //! - `list-packages` is not declared, yet answers a success (check
 //!   `info-undeclared-unsupported`);
 //! - setting `account-password` is named a password but declared `text`,
-//!   not `secret` (check `info-settings`);
+//!   not `secret` (check `info-settings`), so the host does not mask it
+//!   where `usage-data` quotes it (check `secrets`; the kit masks it in
+//!   its own report);
 //! - `test-connection` puts the secret `api-key` in its message and
 //!   prints it (check `secrets`);
 //! - `service-status`, a read, asks the provider to create the service
@@ -178,8 +180,13 @@ impl Guest for Dishonest {
         unsupported()
     }
 
-    fn usage_data(_: Vec<Setting>, _: Service) -> Result<Usage, Error> {
-        unsupported()
+    fn usage_data(settings: Vec<Setting>, _: Service) -> Result<Usage, Error> {
+        let settings = Settings::parse(&settings, &self::settings())?;
+        // The lie: a password in a message.
+        Err(Error::Unsupported(format!(
+            "no usage is kept for the account with password {}",
+            settings.get(ACCOUNT_PASSWORD).unwrap_or_default()
+        )))
     }
 
     fn list_packages(_: Vec<Setting>) -> Result<Vec<Package>, Error> {

@@ -25,6 +25,9 @@ const ENVS: &[(&str, &str)] = &[
     ("TEST_CK_LOGICBOXES_KEY", logicboxes::API_KEY),
 ];
 
+/// The dishonest module's password setting, which it declares as text.
+const ACCOUNT_PASSWORD: &str = "Dishonest-Pw-31337";
+
 /// A manifest of the four provider modules and the dishonest one (which
 /// speaks HostMeNow's API), their secrets in the environment.
 fn manifest(dir: &Path, sandbox: &Sandbox) -> PathBuf {
@@ -209,7 +212,13 @@ async fn the_dishonest_module_fails_each_check_it_lies_to() {
         provisioning_components::DISHONEST,
         &manifest,
         "dishonest",
-        &["--allow-changes", "--package", "101"],
+        &[
+            "--allow-changes",
+            "--package",
+            "101",
+            "--setting",
+            &format!("account-password={ACCOUNT_PASSWORD}"),
+        ],
     ))
     .await;
     let report = report(&output);
@@ -229,7 +238,11 @@ async fn the_dishonest_module_fails_each_check_it_lies_to() {
     assert_fails(
         &report,
         "secrets",
-        &["test-connection's answer", "api-key", "the module's output"],
+        &[
+            "test-connection's answer holds secret setting `api-key`",
+            "the module's output",
+            "usage-data's error holds secret setting `account-password`",
+        ],
     );
     assert_fails(
         &report,
@@ -241,9 +254,12 @@ async fn the_dishonest_module_fails_each_check_it_lies_to() {
     // crate's.
     assert_eq!(check(&report, "fault-500-json")["result"], "pass");
     assert_eq!(check(&report, "limits")["result"], "pass");
-    // Nothing in the kit's own output holds the secret it leaked.
-    assert!(!text(&output.stdout).contains(hostmenow::API_KEY));
-    assert!(!text(&output.stderr).contains(hostmenow::API_KEY));
+    // Nothing in the kit's own output holds the secrets it leaked, not
+    // even the one the host did not know was a secret.
+    for secret in [hostmenow::API_KEY, ACCOUNT_PASSWORD] {
+        assert!(!text(&output.stdout).contains(secret), "{report:#}");
+        assert!(!text(&output.stderr).contains(secret));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
