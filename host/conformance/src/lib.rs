@@ -22,7 +22,8 @@
 //!   never a second account;
 //! - `reads-change-nothing`: no read sends the operation a changing
 //!   function sent, or a `DELETE`/`PUT`/`PATCH`; the provider's
-//!   `list-accounts` answers the same before and after the reads;
+//!   `list-accounts` and `service-status` answer the same before and
+//!   after the reads;
 //! - `secrets`: no secret setting's value (nor the host's mask of one) in
 //!   any answer, error or line the module printed;
 //! - `limits`: no trap, deadline, memory or output overrun against the

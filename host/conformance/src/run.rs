@@ -212,6 +212,37 @@ impl Runner {
         })
     }
 
+    /// What the provider holds, as the reads that tell it answer: the
+    /// accounts (`list-accounts`) and the service's status
+    /// (`service-status`), each the module declares, as comparable lines.
+    async fn provider_state(&mut self, service: &Service) -> Vec<StateSeen> {
+        let mut state = Vec::new();
+        if let Some(accounts) = self.accounts().await {
+            state.push(StateSeen {
+                read: "list-accounts",
+                lines: accounts.map(|accounts| account_lines(&accounts)),
+            });
+        }
+        if self.declares(Function::ServiceStatus) {
+            let request = Request::ServiceStatus {
+                service: service.clone(),
+            };
+            let lines = match self.healthy(request).await {
+                Ok(Response::Status(status)) => Ok(std::iter::once(
+                    provisioning_host::service_state_name(status.state).to_owned(),
+                )
+                .chain(status.details.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect()),
+                other => Err(describe(&other)),
+            };
+            state.push(StateSeen {
+                read: "service-status",
+                lines,
+            });
+        }
+        state
+    }
+
     /// The requests the proxy saw during call `index`.
     fn seen_in(&self, seen: &[Seen], index: usize) -> Vec<Seen> {
         seen.iter().filter(|s| s.call == index).cloned().collect()
@@ -248,7 +279,7 @@ impl Runner {
         }
 
         // Reads, between two looks at the provider's accounts.
-        let accounts_before = self.accounts().await;
+        let state_before = self.provider_state(&service).await;
         let extras = Extras {
             new_password: format!("{}-New7!", service.password.as_deref().unwrap_or("Ck")),
             new_package: kit.new_package.clone().unwrap_or_else(|| {
@@ -267,7 +298,7 @@ impl Runner {
                     .ok();
             }
         }
-        let accounts_after = self.accounts().await;
+        let state_after = self.provider_state(&service).await;
 
         // Undeclared functions: nothing they send reaches the provider.
         for (function, _, _) in FUNCTIONS {
@@ -299,7 +330,7 @@ impl Runner {
             )
         }));
         checks.push(self.lifecycle_check(kit.allow_changes, &lifecycle));
-        checks.push(self.reads_change_nothing(&seen, accounts_before, accounts_after));
+        checks.push(self.reads_change_nothing(&seen, &state_before, &state_after));
         checks.push(self.secrets(kit, output));
         checks.push(self.limits(kit));
         // A reason may quote a module's message; whatever secret it leaked
@@ -643,8 +674,8 @@ impl Runner {
     fn reads_change_nothing(
         &self,
         seen: &[Seen],
-        before: Option<Result<Vec<ListedAccount>, String>>,
-        after: Option<Result<Vec<ListedAccount>, String>>,
+        before: &[StateSeen],
+        after: &[StateSeen],
     ) -> Check {
         // What each changing function asked the provider to do: its first
         // request (what follows may be its own reads, a status poll say).
@@ -679,24 +710,28 @@ impl Runner {
             }
         }
         problems.dedup();
-        let state = match (before, after) {
-            (Some(Ok(before)), Some(Ok(after))) => {
-                if account_lines(&before) != account_lines(&after) {
-                    problems.push(format!(
-                        "list-accounts answered {} accounts before the reads and {} after, not the same",
-                        before.len(),
-                        after.len()
-                    ));
+        let mut compared = Vec::new();
+        for (before, after) in before.iter().zip(after) {
+            match (&before.lines, &after.lines) {
+                (Ok(lines_before), Ok(lines_after)) => {
+                    if lines_before == lines_after {
+                        compared.push(before.read.to_owned());
+                    } else {
+                        problems.push(format!(
+                            "{} answered otherwise after the reads than before them",
+                            before.read
+                        ));
+                    }
                 }
-                format!(
-                    "list-accounts the same before and after them ({} accounts)",
-                    after.len()
-                )
+                (Err(why), _) | (_, Err(why)) => {
+                    compared.push(format!("{} not compared (it answered {why})", before.read));
+                }
             }
-            (Some(Err(why)), _) | (_, Some(Err(why))) => {
-                format!("the provider's accounts not compared (list-accounts answered {why})")
-            }
-            _ => "the provider's accounts not compared (no list-accounts)".to_owned(),
+        }
+        let state = if compared.is_empty() {
+            "the provider's state not compared (no list-accounts, no service-status)".to_owned()
+        } else {
+            format!("the same before and after them: {}", compared.join(", "))
         };
         Check::from_problems(
             "reads-change-nothing",
@@ -823,6 +858,12 @@ impl Runner {
             ),
         )
     }
+}
+
+/// One read of the provider's state, as lines to compare.
+struct StateSeen {
+    read: &'static str,
+    lines: Result<Vec<String>, String>,
 }
 
 /// What the lifecycle did.
