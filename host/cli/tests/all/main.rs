@@ -7,6 +7,7 @@ mod common;
 
 mod chaos;
 mod cli;
+mod contract_package;
 mod contract_words;
 mod features;
 mod journal;
