@@ -12,6 +12,7 @@ mod contract_words;
 mod features;
 mod journal;
 mod journal_serve;
+mod new_module;
 mod php_blesta;
 mod php_fossbilling;
 mod php_platforms;
