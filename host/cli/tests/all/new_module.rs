@@ -37,10 +37,24 @@ fn built_module() -> &'static (PathBuf, PathBuf) {
                 "rust",
                 "--out",
                 project.to_str().unwrap(),
+                "--json",
             ],
             &[],
         );
         assert!(output.status.success(), "{}", text(&output.stderr));
+        let written: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            written["component"],
+            "target/wasm32-wasip2/release/example_provider.wasm"
+        );
+        assert!(
+            written["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|file| project.join(file.as_str().unwrap()).is_file()),
+            "every file it lists is written: {written}"
+        );
         let component = build_outside_the_workspace(&project);
         (project, component)
     })
