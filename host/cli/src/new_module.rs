@@ -98,13 +98,23 @@ impl Language {
         }
     }
 
-    /// The language's word on the command line.
-    fn word(self) -> &'static str {
-        match self {
-            Language::Rust => "rust",
-            Language::Js => "js",
-            Language::Python => "python",
-        }
+    /// The language's word on the command line (clap's, from the variant).
+    fn word(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The words of the languages that have a template, for a message.
+    fn available() -> String {
+        use clap::ValueEnum;
+        Language::value_variants()
+            .iter()
+            .filter(|language| language.template().is_some())
+            .map(|language| format!("`--lang {}`", language.word()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -298,8 +308,9 @@ fn support_manifest() -> anyhow::Result<String> {
 pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
     let Some(template) = args.lang.template() else {
         bail!(
-            "`--lang {}` is not yet available: `new-module` writes Rust projects (`--lang rust`)",
-            args.lang.word()
+            "`--lang {}` is not yet available; available: {}",
+            args.lang.word(),
+            Language::available()
         );
     };
     let dir = args
