@@ -14,29 +14,50 @@
 //! - small helpers for JSON values ([`json`]), the service record
 //!   ([`input`]), URLs ([`url`]) and provider text ([`text`]).
 //!
-//! A provider crate then only maps its API:
+//! A provider crate then only maps its API. One function of a module, as
+//! the example module maps it:
 //!
-//! ```ignore
-//! use provisioning_guest::types::{ConnectionStatus, Error, Setting};
-//! use provisioning_guest::{Guest, http::Request, settings::Settings};
+//! ```no_run
+//! use provisioning_guest::http::Request;
+//! use provisioning_guest::settings::Settings;
+//! use provisioning_guest::types::{ConnectionStatus, Error, Setting, SettingSpec};
 //!
-//! struct MyProvider;
-//!
-//! impl Guest for MyProvider {
-//!     fn test_connection(settings: Vec<Setting>) -> Result<ConnectionStatus, Error> {
-//!         let settings = Settings::parse(&settings, &specs())?;
-//!         let endpoint = settings.endpoint("endpoint")?;
-//!         let reply = Request::post(endpoint.as_str())
-//!             .json(&serde_json::json!({"key": settings.require("api-key")?}))
-//!             .send()?
-//!             .into_json()?;
-//!         reply.interpret(|reply| my_mapping(reply))
-//!     }
-//!     // ...every other function of the world...
+//! /// The settings the module declares in its `info`.
+//! fn specs() -> Vec<SettingSpec> {
+//!     vec![
+//!         SettingSpec::text("endpoint", "API endpoint").required(),
+//!         SettingSpec::secret("api-key", "API key").required(),
+//!     ]
 //! }
 //!
-//! provisioning_guest::export!(MyProvider);
+//! /// `test-connection`: whether the endpoint accepts the key.
+//! fn test_connection(settings: Vec<Setting>) -> Result<ConnectionStatus, Error> {
+//!     let settings = Settings::parse(&settings, &specs())?;
+//!     let endpoint = settings.endpoint("endpoint")?;
+//!     let key = settings.require("api-key")?;
+//!     let reply = Request::post(&endpoint.join("check"))
+//!         .json(&serde_json::json!({ "key": key }))
+//!         .send()?
+//!         .into_json()?;
+//!     // Success is the provider's to recognise; any other answer fails by
+//!     // its HTTP status.
+//!     reply.interpret(|reply| {
+//!         reply.is_success().then(|| {
+//!             Ok(ConnectionStatus {
+//!                 message: reply.message().unwrap_or_else(|| "connected".to_owned()),
+//!                 details: Vec::new(),
+//!             })
+//!         })
+//!     })
+//! }
+//! # fn main() {}
 //! ```
+//!
+//! A whole module (its `info`, that function, every other function
+//! answering `unsupported`, and [`export!`]) is this crate's example,
+//! `examples/module.rs`: the starting point `provisioning new-module NAME
+//! --lang rust` writes, with this crate beside it. A module is built with
+//! `cargo build --release --target wasm32-wasip2`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,10 +1,14 @@
 //! Declaring the settings a module needs (`setting-spec`), tersely.
 //!
-//! ```ignore
-//! SettingSpec::text("endpoint", "API endpoint")
+//! ```
+//! use provisioning_guest::types::{SettingKind, SettingSpec};
+//!
+//! let endpoint = SettingSpec::text("endpoint", "API endpoint")
 //!     .required()
 //!     .with_default("https://api.example.org/v1")
-//!     .with_help("Base URL of the provider's API")
+//!     .with_help("Base URL of the provider's API");
+//! assert_eq!(endpoint.kind, SettingKind::Text);
+//! assert!(endpoint.required);
 //! ```
 
 use crate::types::{SettingKind, SettingScope, SettingSpec};

@@ -16,6 +16,7 @@ mod demo;
 mod host_options;
 mod inspect;
 mod journal;
+mod new_module;
 mod output;
 #[cfg(feature = "demo")]
 mod sandbox;
@@ -130,6 +131,9 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Read, acknowledge and reconcile the journal of mutating calls.
     Journal(journal::Args),
+    /// Write a new module project, which builds on its own, from the
+    /// language's template.
+    NewModule(new_module::Args),
     /// Serve the manifest's modules over a local JSON API (for PHP and other
     /// platforms), reloading on SIGHUP and file changes.
     Serve(Box<serve::Args>),
@@ -160,6 +164,7 @@ async fn main() -> std::process::ExitCode {
         #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Journal(args) => journal::run(args, options, cli.json).await,
+        Command::NewModule(args) => new_module::run(args, cli.json),
         Command::Serve(args) => serve::run(*args, options).await,
         Command::Usage(args) => usage::run(args, options, cli.json).await,
     };
