@@ -28,9 +28,19 @@ pub const TEST_DEADLINE: Duration = Duration::from_secs(3);
 impl Harness {
     /// Starts the sandbox and loads the HostMeNow component as `hostmenow`.
     pub async fn hostmenow() -> Harness {
+        Harness::hostmenow_in(provisioning_components::HOSTMENOW).await
+    }
+
+    /// Starts the sandbox and loads `component`, a HostMeNow module (in
+    /// whatever language), as `hostmenow`. Loads of one component file
+    /// take turns until its first has filled the compile cache, so that a
+    /// suite's tests compile a large component once, not once each.
+    pub async fn hostmenow_in(component: &str) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let host = host();
-        host.load(hostmenow_config(&sandbox, "hostmenow"))
+        let turn = compile_turn(component);
+        let _first_compiles = turn.lock().await;
+        host.load(hostmenow_config_of(&sandbox, "hostmenow", component))
             .await
             .expect("the HostMeNow component loads");
         Harness { sandbox, host }
@@ -76,9 +86,28 @@ fn compiled_components() -> PathBuf {
     profile_dir.join("compiled-components")
 }
 
+/// The lock a load of `component` holds (see [`Harness::hostmenow_in`]).
+fn compile_turn(component: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static TURNS: std::sync::Mutex<
+        std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
+    > = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    TURNS
+        .lock()
+        .expect("no test panicked holding the map")
+        .entry(component.to_owned())
+        .or_default()
+        .clone()
+}
+
 /// The HostMeNow module's configuration for this sandbox.
 pub fn hostmenow_config(sandbox: &Sandbox, name: &str) -> ModuleConfig {
-    ModuleConfig::new(name, provisioning_components::HOSTMENOW)
+    hostmenow_config_of(sandbox, name, provisioning_components::HOSTMENOW)
+}
+
+/// [`hostmenow_config`] for `component`, a HostMeNow module in any
+/// language.
+pub fn hostmenow_config_of(sandbox: &Sandbox, name: &str, component: &str) -> ModuleConfig {
+    ModuleConfig::new(name, component)
         .allow_hosts(&[sandbox.origin()])
         .expect("origin parses")
         .setting("endpoint", sandbox.hostmenow().endpoint())
