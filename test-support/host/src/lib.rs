@@ -32,15 +32,11 @@ impl Harness {
     }
 
     /// Starts the sandbox and loads `component`, a HostMeNow module (in
-    /// whatever language), as `hostmenow`. Loads of one component file
-    /// take turns until its first has filled the compile cache, so that a
-    /// suite's tests compile a large component once, not once each.
+    /// whatever language), as `hostmenow` (with [`load_in_turn`]).
     pub async fn hostmenow_in(component: &str) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let host = host();
-        let turn = compile_turn(component);
-        let _first_compiles = turn.lock().await;
-        host.load(hostmenow_config_of(&sandbox, "hostmenow", component))
+        load_in_turn(&host, hostmenow_config_of(&sandbox, "hostmenow", component))
             .await
             .expect("the HostMeNow component loads");
         Harness { sandbox, host }
@@ -86,15 +82,28 @@ fn compiled_components() -> PathBuf {
     profile_dir.join("compiled-components")
 }
 
-/// The lock a load of `component` holds (see [`Harness::hostmenow_in`]).
-fn compile_turn(component: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+/// Loads `config` into `host`, taking turns with the process's other
+/// loads of the same component file until the first has filled the
+/// compile cache: a suite's tests then compile a large component (13 to
+/// 19 MB, seconds each) once, not once each.
+pub async fn load_in_turn(
+    host: &Host,
+    config: ModuleConfig,
+) -> anyhow::Result<std::sync::Arc<provisioning_host::LoadedModule>> {
+    let turn = compile_turn(&config.component);
+    let _first_compiles = turn.lock().await;
+    host.load(config).await
+}
+
+/// The lock a load of `component` holds (see [`load_in_turn`]).
+fn compile_turn(component: &std::path::Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
     static TURNS: std::sync::Mutex<
-        std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
+        std::collections::BTreeMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>,
     > = std::sync::Mutex::new(std::collections::BTreeMap::new());
     TURNS
         .lock()
         .expect("no test panicked holding the map")
-        .entry(component.to_owned())
+        .entry(component.to_path_buf())
         .or_default()
         .clone()
 }
