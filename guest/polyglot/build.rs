@@ -215,31 +215,41 @@ fn build_py(workspace: &Path, source: &Path, tools: &Path, output: &Path) {
     if tree.exists() {
         fs::remove_dir_all(&tree).expect("clear the assembled WIT tree");
     }
-    copy_wit_files(&source.join("wit"), &tree);
-    copy_wit_files(&source.join("wit/deps"), &tree.join("deps"));
-    copy_wit_files(&workspace.join("wit"), &tree.join("deps/provisioning"));
+    copy_files(&source.join("wit"), &tree, "wit");
+    copy_files(&source.join("wit/deps"), &tree.join("deps"), "wit");
+    copy_files(
+        &workspace.join("wit"),
+        &tree.join("deps/provisioning"),
+        "wit",
+    );
+    // componentize-py writes compiled bytecode beside the sources it reads
+    // (whatever PYTHONDONTWRITEBYTECODE says): it reads a copy, so that
+    // the source tree, which cargo watches, stays as it is.
+    let sources = tools.join("src");
+    if sources.exists() {
+        fs::remove_dir_all(&sources).expect("clear the copied sources");
+    }
+    copy_files(&source.join("src"), &sources, "py");
     run(
         Command::new(tools.join("venv/bin/componentize-py"))
-            // Compiled bytecode would land in the source tree.
-            .env("PYTHONDONTWRITEBYTECODE", "1")
             .arg("--wit-path")
             .arg(&tree)
             .args(["--world", PYTHON_WORLD, "--quiet", "componentize", "app"])
             .arg("--python-path")
-            .arg(source.join("src"))
+            .arg(&sources)
             .arg("--output")
             .arg(output),
         "componentize-py",
     );
 }
 
-/// Copies the `.wit` files directly in `from` into `to`.
-fn copy_wit_files(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create a WIT directory");
+/// Copies the files ending in `.<extension>` directly in `from` into `to`.
+fn copy_files(from: &Path, to: &Path, extension: &str) {
+    fs::create_dir_all(to).expect("create a directory");
     let entries = fs::read_dir(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
     for entry in entries {
         let path = entry.expect("a directory entry").path();
-        if path.extension().is_some_and(|ext| ext == "wit") {
+        if path.extension().is_some_and(|ext| ext == extension) {
             let name = path.file_name().expect("a file name");
             fs::copy(&path, to.join(name))
                 .unwrap_or_else(|e| panic!("copying {}: {e}", path.display()));
