@@ -281,3 +281,56 @@ async fn same_as_rust(component: &str) {
         "the script reached the provider"
     );
 }
+
+/// Where no answer comes back, a module in Python maps wasi:http's error
+/// code as the Rust module does, word for word; one in JavaScript cannot
+/// see the code (fetch() hides it) and answers `transport` with fetch's
+/// message: here for an origin the host's allow-list denies and for a
+/// refused connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_an_answer_each_module_says_transport() {
+    let sandbox = provisioning_sandbox::Sandbox::start()
+        .await
+        .expect("sandbox starts");
+    // A port nothing listens on: bound, then let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = format!("http://{closed}/api.php");
+    let cases = [
+        ("denied", "http://denied.invalid/api.php", sandbox.origin()),
+        ("refused", refused.as_str(), format!("http://{closed}")),
+    ];
+    for (case, endpoint, allowed) in cases {
+        let mut answers = Vec::new();
+        for component in [
+            provisioning_components::HOSTMENOW,
+            provisioning_polyglot_components::HOSTMENOW_PY,
+            provisioning_polyglot_components::HOSTMENOW_JS,
+        ] {
+            let host = provisioning_test_support::host();
+            let config =
+                provisioning_test_support::hostmenow_config_of(&sandbox, "hostmenow", component)
+                    .allow_hosts(&[allowed.as_str()])
+                    .unwrap()
+                    .setting("endpoint", endpoint);
+            provisioning_test_support::load_in_turn(&host, config)
+                .await
+                .expect("the module loads");
+            let error = host
+                .call("hostmenow", &Request::TestConnection)
+                .await
+                .expect_err("no answer came back");
+            answers.push((error.kind().to_owned(), error.to_string()));
+        }
+        let [rust, python, javascript] = &answers[..] else {
+            unreachable!("three modules")
+        };
+        assert_eq!(rust.0, "transport", "{case}: {rust:?}");
+        assert_eq!(python, rust, "{case}");
+        assert_eq!(javascript.0, "transport", "{case}: {javascript:?}");
+        let origin = endpoint.trim_end_matches("/api.php");
+        assert!(javascript.1.contains(origin), "{case}: {javascript:?}");
+    }
+}
