@@ -13,7 +13,8 @@
 //!    page faults and context switches;
 //! 8. against the PHP client it replaces, one read after another and with
 //!    `curl_multi`;
-//! 9. bulk reads from a provider 50 ms away.
+//! 9. bulk reads from a provider 50 ms away;
+//! 10. HostMeNow's module in JavaScript and Python against the Rust one.
 //!
 //! `cargo bench --bench host` runs it in full; `cargo test --benches` runs
 //! every part once at tiny counts. The closing table is printed and
@@ -29,6 +30,7 @@ mod callgrind;
 mod counts;
 mod distant;
 mod fixture;
+mod languages;
 mod latency;
 mod memory;
 mod micro;
@@ -75,6 +77,7 @@ fn main() {
         swap::run(&rt, &fixture, &scale, &mut summary);
         php::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
         distant::run(&rt, &fixture, &hosts, &native, &scale, &mut summary);
+        languages::run(&rt, &fixture, &scale, &mut summary);
         counts::run(&scale, &mut summary);
         summary.publish(&scale, &fixture::results_dir());
     }

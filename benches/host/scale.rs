@@ -30,6 +30,11 @@ pub struct Scale {
     pub swap_calls: usize,
     /// Calls in flight at once in the hot-swap measurement.
     pub swap_concurrency: usize,
+    /// Loads from the compile cache per language in part 10.
+    pub language_loads: usize,
+    /// Sequential usage-data calls per language and way (a fresh instance,
+    /// a reused one) in part 10.
+    pub language_calls: usize,
 }
 
 impl Scale {
@@ -57,6 +62,8 @@ impl Scale {
         distant_php_reads: 100,
         swap_calls: 10_000,
         swap_concurrency: 8,
+        language_loads: 9,
+        language_calls: 500,
     };
 
     const QUICK: Scale = Scale {
@@ -71,6 +78,8 @@ impl Scale {
         distant_php_reads: 4,
         swap_calls: 40,
         swap_concurrency: 8,
+        language_loads: 1,
+        language_calls: 4,
     };
 
     fn listing(self, listing: bool) -> Scale {

@@ -3,14 +3,20 @@
 //! disagree. `wasi:http` is checked per request against the module's
 //! allow-list (the outbound hooks); the few WASI interfaces the Rust
 //! standard library needs (io, clocks, random, cli streams and
-//! environment) are each backed by a context that grants nothing. No
-//! filesystem, no sockets.
+//! environment) are each backed by a context that grants nothing.
+//! `wasi:filesystem` and `wasi:sockets` are linked but grant nothing
+//! either: no directory is preopened, and every socket, address and name
+//! lookup is refused (see [`crate::store`]), so that modules built by
+//! JavaScript's and Python's toolchains, whose runtimes import them, load
+//! while a module that tries to use them gets an error back.
 
 use wasmtime::component::Linker;
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-use wasmtime_wasi::p2::bindings::{cli, random};
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::{cli, filesystem, random, sockets};
 use wasmtime_wasi::random::WasiRandom;
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
 
 use crate::store::CallState;
 
@@ -18,24 +24,57 @@ use crate::store::CallState;
 /// share the record types; it has no functions.
 const CONTRACT_TYPES: &str = "billing:provisioning/types@0.1.0";
 
-/// Interfaces a provider module may import, by name prefix. Anything else
-/// (sockets, filesystem...) makes the load fail: [`link`] grants these and
-/// nothing more.
-const GRANTED_IMPORT_PREFIXES: &[&str] = &[
-    "billing:provisioning/types@",
-    "wasi:http/outgoing-handler@",
-    "wasi:http/types@",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/random@",
-    "wasi:random/insecure-seed@",
-    "wasi:cli/stdin@",
-    "wasi:cli/stdout@",
-    "wasi:cli/stderr@",
-    "wasi:cli/environment@",
-    "wasi:cli/exit@",
-    "wasi:cli/terminal-",
+/// What the host gives a module through an interface it may import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportGrant {
+    /// Backed by the host: outgoing HTTP to the allowed origins, clocks,
+    /// randomness, captured output, an empty environment.
+    Granted,
+    /// Linked so that a toolchain's runtime which imports it can load, but
+    /// every use fails: no preopened directory, no socket, no address, no
+    /// name lookup.
+    LinkedGrantsNothing,
+}
+
+impl std::fmt::Display for ImportGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImportGrant::Granted => "granted",
+            ImportGrant::LinkedGrantsNothing => "linked, grants nothing",
+        })
+    }
+}
+
+/// Interfaces a provider module may import, by name prefix, with what each
+/// gives. Anything else (`wasi:nn`, `wasi:keyvalue`...) makes the load
+/// fail: [`link`] backs these and nothing more.
+const IMPORTABLE_PREFIXES: &[(&str, ImportGrant)] = &[
+    ("billing:provisioning/types@", ImportGrant::Granted),
+    ("wasi:http/outgoing-handler@", ImportGrant::Granted),
+    ("wasi:http/types@", ImportGrant::Granted),
+    ("wasi:io/", ImportGrant::Granted),
+    ("wasi:clocks/", ImportGrant::Granted),
+    ("wasi:random/random@", ImportGrant::Granted),
+    ("wasi:random/insecure-seed@", ImportGrant::Granted),
+    ("wasi:cli/stdin@", ImportGrant::Granted),
+    ("wasi:cli/stdout@", ImportGrant::Granted),
+    ("wasi:cli/stderr@", ImportGrant::Granted),
+    ("wasi:cli/environment@", ImportGrant::Granted),
+    ("wasi:cli/exit@", ImportGrant::Granted),
+    ("wasi:cli/terminal-", ImportGrant::Granted),
+    ("wasi:filesystem/", ImportGrant::LinkedGrantsNothing),
+    ("wasi:sockets/", ImportGrant::LinkedGrantsNothing),
 ];
+
+/// What the host gives through `import` (an interface name such as
+/// `wasi:sockets/tcp@0.2.6`), or `None` when a component importing it is
+/// refused at load.
+pub fn import_grant(import: &str) -> Option<ImportGrant> {
+    IMPORTABLE_PREFIXES
+        .iter()
+        .find(|(prefix, _)| import.starts_with(prefix))
+        .map(|(_, grant)| *grant)
+}
 
 /// The interfaces a component binary imports at its top level, in order,
 /// read from its import sections without compiling anything (the imports
@@ -68,11 +107,11 @@ pub(crate) fn refused(imports: &[String]) -> Vec<&str> {
     imports
         .iter()
         .map(String::as_str)
-        .filter(|name| !GRANTED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|name| import_grant(name).is_none())
         .collect()
 }
 
-/// Links exactly what [`GRANTED_IMPORT_PREFIXES`] names.
+/// Links exactly what [`IMPORTABLE_PREFIXES`] names.
 pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     // io, clocks, random, stdin/stdout/stderr.
     wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
@@ -90,6 +129,22 @@ pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     random::insecure_seed::add_to_linker::<CallState, WasiRandom>(l, |state| {
         state.ctx().ctx.random()
     })?;
+    // What JavaScript's and Python's runtimes import, backed by the call's
+    // context, which preopens no directory and refuses every socket.
+    filesystem::types::add_to_linker::<CallState, WasiFilesystem>(l, CallState::filesystem)?;
+    filesystem::preopens::add_to_linker::<CallState, WasiFilesystem>(l, CallState::filesystem)?;
+    let network_options = sockets::network::LinkOptions::default();
+    sockets::network::add_to_linker::<CallState, WasiSockets>(
+        l,
+        &network_options,
+        CallState::sockets,
+    )?;
+    sockets::instance_network::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
+    sockets::tcp::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
+    sockets::tcp_create_socket::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
+    sockets::udp::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<CallState, WasiSockets>(l, CallState::sockets)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
     l.instance(CONTRACT_TYPES)?;
     Ok(())
@@ -100,19 +155,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_granted_interfaces_pass() {
+    fn only_the_listed_interfaces_pass() {
         let imports: Vec<String> = [
             "wasi:http/outgoing-handler@0.2.6",
             "wasi:cli/stdout@0.2.6",
             "billing:provisioning/types@0.1.0",
             "wasi:sockets/tcp@0.2.6",
             "wasi:filesystem/types@0.2.6",
+            "wasi:nn/inference@0.2.0-rc-2024-10-28",
+            "wasi:keyvalue/store@0.2.0-draft",
+            "wasi:random/insecure@0.2.6",
         ]
         .map(String::from)
         .to_vec();
         assert_eq!(
             refused(&imports),
-            ["wasi:sockets/tcp@0.2.6", "wasi:filesystem/types@0.2.6"]
+            [
+                "wasi:nn/inference@0.2.0-rc-2024-10-28",
+                "wasi:keyvalue/store@0.2.0-draft",
+                "wasi:random/insecure@0.2.6"
+            ]
+        );
+    }
+
+    #[test]
+    fn filesystem_and_sockets_are_linked_but_grant_nothing() {
+        assert_eq!(
+            import_grant("wasi:sockets/tcp@0.2.6"),
+            Some(ImportGrant::LinkedGrantsNothing)
+        );
+        assert_eq!(
+            import_grant("wasi:filesystem/preopens@0.2.3"),
+            Some(ImportGrant::LinkedGrantsNothing)
+        );
+        assert_eq!(
+            import_grant("wasi:http/outgoing-handler@0.2.6"),
+            Some(ImportGrant::Granted)
+        );
+        assert_eq!(
+            ImportGrant::LinkedGrantsNothing.to_string(),
+            "linked, grants nothing"
         );
     }
 
@@ -121,6 +203,6 @@ mod tests {
         let engine = wasmtime::Engine::default();
         let mut linker = Linker::<CallState>::new(&engine);
         link(&mut linker).unwrap();
-        assert!(CONTRACT_TYPES.starts_with(GRANTED_IMPORT_PREFIXES[0]));
+        assert!(CONTRACT_TYPES.starts_with(IMPORTABLE_PREFIXES[0].0));
     }
 }

@@ -1,7 +1,9 @@
 //! The provisioning host: runs billing-platform provisioning modules
 //! (WebAssembly components implementing `wit/provisioning.wit`) so that each
 //! can reach only the HTTP origins its operator granted, within a memory cap
-//! and a deadline, and nothing else: no files, no environment, no sockets.
+//! and a deadline, and nothing else: no files, no environment, no sockets
+//! (the filesystem and sockets interfaces that JavaScript's and Python's
+//! runtimes import are linked with nothing granted, [`import_grant`]).
 //!
 //! - [`Host`] loads modules and runs calls; [`ModuleLoadError`] tells why a
 //!   module of a manifest did not load. [`Host::from_manifest`] makes a
@@ -57,6 +59,7 @@ pub mod wire;
 pub use bindings::types;
 pub use engine::{HostOptions, KEEP_RESIDENT_BYTES};
 pub use error::{CallError, ErrorReport, error_kind, error_message};
+pub use grant::{ImportGrant, import_grant};
 pub use host::{Answer, CallOptions, Host};
 pub use journal::{Journal, JournalLocation, PendingCall};
 pub use limits::{Limits, RequestRate};

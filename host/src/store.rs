@@ -1,5 +1,7 @@
-//! What one call's store holds: a WASI context that grants nothing, the
-//! HTTP context with the module's allow-list, and the memory limiter.
+//! What one call's store holds: a WASI context that grants nothing (its
+//! filesystem and sockets are linked for the runtimes that import them, but
+//! have no directory and refuse every address), the HTTP context with the
+//! module's allow-list, and the memory limiter.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +36,10 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    /// A fresh state: no files, no environment, no arguments, no sockets,
-    /// no inherited stdio; output is captured (bounded) for the host's log.
+    /// A fresh state: no files (no preopened directory), no environment,
+    /// no arguments, no sockets (TCP, UDP and name lookups off, and every
+    /// address refused besides), no inherited stdio; output is captured
+    /// (bounded) for the host's log.
     pub(crate) fn new(
         module: Arc<str>,
         policy: Arc<OutboundPolicy>,
@@ -51,6 +55,9 @@ impl CallState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            // wasmtime's default check refuses too; said here so that the
+            // refusal does not rest on a default.
+            .socket_addr_check(|_, _| Box::pin(std::future::ready(false)))
             .build();
         CallState {
             deadline,

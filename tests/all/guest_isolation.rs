@@ -1,7 +1,8 @@
 //! Guests that misbehave are stopped and reported, and the host keeps
 //! serving: a trap, an endless loop, a memory bomb, a request to a host that
-//! was not granted, a flood of log output, a huge answer; and a component
-//! that imports what the host does not grant is refused at load.
+//! was not granted, a flood of log output, a huge answer, a raw socket
+//! (linked with nothing granted); and a component that imports what the
+//! host does not list is refused at load.
 
 use std::time::{Duration, Instant};
 
@@ -146,37 +147,63 @@ async fn a_huge_answer_is_refused_with_result_too_large() {
     still_serves(&host).await;
 }
 
+/// `wasi:sockets` is linked with nothing granted: a module that opens a
+/// TCP socket loads, and its attempt fails inside the guest (answered
+/// `transport`) without reaching the loopback listener it aims at.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_component_importing_sockets_is_refused_at_load_with_its_imports_listed() {
+async fn a_module_opening_a_socket_loads_and_its_attempt_reaches_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap().to_string();
     let host = provisioning_test_support::host();
-    let error = host
+    let loaded = host
         .load(ModuleConfig::new(
             "overreaching",
             provisioning_components::OVERREACHING,
         ))
         .await
-        .unwrap_err();
-    let message = format!("{error:#}");
-    assert!(message.contains("overreaching"), "{message}");
-    assert!(message.contains("does not grant"), "{message}");
-    assert!(message.contains("wasi:sockets/"), "{message}");
+        .expect("a module importing sockets loads");
     assert!(
-        !message.contains("wasi:http/outgoing-handler"),
-        "only the offending imports are listed: {message}"
+        loaded
+            .imports()
+            .iter()
+            .any(|import| import.starts_with("wasi:sockets/tcp@")),
+        "the module does import sockets: {:?}",
+        loaded.imports()
     );
-    assert!(host.module("overreaching").is_none());
+
+    let result = host
+        .call_with(
+            "overreaching",
+            &Request::TestConnection,
+            &[setting("target-address", &target)],
+        )
+        .await;
+    match &result {
+        Err(CallError::Module { error, .. }) => {
+            assert_eq!(
+                provisioning_host::error_kind(error),
+                "transport",
+                "{error:?}"
+            );
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+    // A connection the kernel completed would wait here to be accepted.
+    match listener.accept() {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener saw a connection: {other:?}"),
+    }
 }
 
-/// The imports are read before anything is compiled: the overreaching
-/// component with a core module appended that does not validate (compiling
-/// the component would fail on it) is refused for its imports.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compiled() {
+/// A minimal component importing `interface` (an empty instance), with a
+/// core module appended that does not validate: compiling it would fail,
+/// so a refusal that names the import shows the imports were read first.
+fn component_importing_uncompilable(interface: &str) -> Vec<u8> {
     use wasm_encoder::{
-        CodeSection, ComponentSection, Function, FunctionSection, Instruction, Module,
-        ModuleSection, TypeSection,
+        CodeSection, Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection,
+        Function, FunctionSection, InstanceType, Instruction, Module, ModuleSection, TypeSection,
     };
-    let mut bytes = std::fs::read(provisioning_components::OVERREACHING).unwrap();
     let mut module = Module::new();
     let mut types = TypeSection::new();
     types.ty().function([], []);
@@ -191,21 +218,38 @@ async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compi
     let mut code = CodeSection::new();
     code.function(&body);
     module.section(&code);
-    ModuleSection(&module).append_to_component(&mut bytes);
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("overreaching-invalid.wasm");
+
+    let mut component = Component::new();
+    let mut instance_types = ComponentTypeSection::new();
+    instance_types.instance(&InstanceType::new());
+    component.section(&instance_types);
+    let mut imports = ComponentImportSection::new();
+    imports.import(interface, ComponentTypeRef::Instance(0));
+    component.section(&imports);
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+/// An interface the host does not list (here `wasi:keyvalue`) is still
+/// refused at load, named, and before anything is compiled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compiled() {
+    let bytes = component_importing_uncompilable("wasi:keyvalue/store@0.2.0-draft");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("keyvalue-invalid.wasm");
     std::fs::write(&path, &bytes).unwrap();
 
     let host = provisioning_test_support::host();
     let error = host
-        .load(ModuleConfig::new("overreaching", &path))
+        .load(ModuleConfig::new("keyvalue", &path))
         .await
         .unwrap_err();
     let message = format!("{error:#}");
+    assert!(message.contains("keyvalue"), "{message}");
     assert!(
-        message.contains("does not grant") && message.contains("wasi:sockets/"),
+        message.contains("does not grant") && message.contains("wasi:keyvalue/store"),
         "refused for its imports, not at compiling: {message}"
     );
-    assert!(host.module("overreaching").is_none());
+    assert!(host.module("keyvalue").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

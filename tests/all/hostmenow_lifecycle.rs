@@ -1,15 +1,50 @@
 //! The whole life of a HostMeNow service through the real component in real
 //! wasmtime, against the simulator over loopback, checking the provider's
-//! state after every step.
+//! state after every step: each scenario once per language the module is
+//! written in (Rust, JavaScript, Python), the component its parameter.
 
 use provisioning_host::types::{Limit, ServiceState};
 use provisioning_host::{Request, Response};
 use provisioning_sandbox::hostmenow::ServiceStatus;
 use provisioning_test_support::{Harness, service};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_service_lives_its_whole_life_through_the_component() {
-    let harness = Harness::hostmenow().await;
+/// One test per language for `scenario`, which takes the component.
+macro_rules! in_every_language {
+    ($scenario:ident: $rust:ident, $javascript:ident, $python:ident) => {
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $rust() {
+            $scenario(provisioning_components::HOSTMENOW).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $javascript() {
+            $scenario(provisioning_polyglot_components::HOSTMENOW_JS).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $python() {
+            $scenario(provisioning_polyglot_components::HOSTMENOW_PY).await;
+        }
+    };
+}
+
+in_every_language!(whole_life:
+    a_service_lives_its_whole_life_through_the_component,
+    a_service_lives_its_whole_life_through_the_javascript_module,
+    a_service_lives_its_whole_life_through_the_python_module);
+
+in_every_language!(describes_itself:
+    the_module_describes_itself_and_refuses_what_the_api_cannot_do,
+    the_javascript_module_describes_itself_and_refuses_what_the_api_cannot_do,
+    the_python_module_describes_itself_and_refuses_what_the_api_cannot_do);
+
+in_every_language!(sso_only_on_cpanel:
+    single_sign_on_is_refused_for_a_service_not_on_cpanel,
+    single_sign_on_is_refused_by_the_javascript_module_for_a_service_not_on_cpanel,
+    single_sign_on_is_refused_by_the_python_module_for_a_service_not_on_cpanel);
+
+async fn whole_life(component: &str) {
+    let harness = Harness::hostmenow_in(component).await;
     let sim = harness.simulator();
     let mut svc = service("life-1");
     let credit_before = sim.credit();
@@ -165,9 +200,8 @@ async fn a_service_lives_its_whole_life_through_the_component() {
     assert_eq!(provisioning_test_support::error_kind(&result), "not-found");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_module_describes_itself_and_refuses_what_the_api_cannot_do() {
-    let harness = Harness::hostmenow().await;
+async fn describes_itself(component: &str) {
+    let harness = Harness::hostmenow_in(component).await;
     let module = harness.host.module("hostmenow").unwrap();
     let info = module.info();
     assert_eq!(info.id, "hostmenow");
@@ -208,9 +242,8 @@ async fn the_module_describes_itself_and_refuses_what_the_api_cannot_do() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn single_sign_on_is_refused_for_a_service_not_on_cpanel() {
-    let harness = Harness::hostmenow().await;
+async fn sso_only_on_cpanel(component: &str) {
+    let harness = Harness::hostmenow_in(component).await;
     let mut svc = service("plesk-1");
     svc.package = Some("201".into());
     harness

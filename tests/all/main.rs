@@ -21,6 +21,8 @@ mod instance_reuse;
 mod journal;
 mod list_accounts;
 mod logicboxes;
+mod polyglot_concurrency;
+mod polyglot_parity;
 mod reconcile;
 mod reload;
 mod usage_sync;

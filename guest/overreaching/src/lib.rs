@@ -1,7 +1,8 @@
 //! A module that reaches past `wasi:http` for a raw TCP socket, for the
 //! host's tests: using `std::net` makes the component import `wasi:sockets`,
-//! which the host grants to no module, so loading it must fail with an error
-//! that names those imports.
+//! which the host links with nothing granted, so the module loads and its
+//! attempt to connect to setting `target-address` must fail inside the
+//! guest (answered `transport`) without reaching the address.
 //!
 //! Every function but `info` and `test-connection` answers `unsupported`.
 
@@ -11,10 +12,23 @@
 use std::net::TcpStream;
 
 use provisioning_guest::Guest;
+use provisioning_guest::settings::Settings;
 use provisioning_guest::types::{
     ConnectionStatus, CreatedAccount, Error, Function, ListedAccount, ModuleInfo, Outcome, Package,
-    Service, Setting, StatusReport, Usage,
+    Service, Setting, SettingSpec, StatusReport, Usage,
 };
+
+/// Setting: the `ip:port` the module tries to open a socket to.
+const TARGET_ADDRESS: &str = "target-address";
+
+fn settings() -> Vec<SettingSpec> {
+    vec![
+        SettingSpec::text(TARGET_ADDRESS, "Target address")
+            .per_product()
+            .with_default("203.0.113.7:25")
+            .with_help("ip:port the module opens a raw TCP socket to"),
+    ]
+}
 
 /// The module.
 struct Overreaching;
@@ -32,14 +46,16 @@ impl Guest for Overreaching {
             name: "Overreaching test module".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             functions: vec![Function::TestConnection],
-            settings: Vec::new(),
+            settings: settings(),
             outbound_hosts: Vec::new(),
         }
     }
 
-    fn test_connection(_: Vec<Setting>) -> Result<ConnectionStatus, Error> {
+    fn test_connection(given: Vec<Setting>) -> Result<ConnectionStatus, Error> {
+        let settings = Settings::parse(&given, &settings())?;
+        let target = settings.require(TARGET_ADDRESS)?;
         // A raw socket around the host's allow-list: what the host refuses.
-        match TcpStream::connect("203.0.113.7:25") {
+        match TcpStream::connect(target) {
             Ok(_) => Ok(ConnectionStatus {
                 message: "connected around the allow-list".to_owned(),
                 details: Vec::new(),

@@ -48,7 +48,14 @@ pub async fn run(args: Args, options: HostOptions, json: bool) -> anyhow::Result
     outln!("outbound hosts: {}", info.outbound_hosts.join(", "))?;
     outln!("imports:")?;
     for import in &inspection.imports {
-        outln!("  {import}")?;
+        match provisioning_host::import_grant(import) {
+            // Said beside the name: importing filesystem or sockets does not
+            // mean the module gets either.
+            Some(grant @ provisioning_host::ImportGrant::LinkedGrantsNothing) => {
+                outln!("  {import} ({grant})")?
+            }
+            _ => outln!("  {import}")?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

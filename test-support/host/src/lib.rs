@@ -28,9 +28,15 @@ pub const TEST_DEADLINE: Duration = Duration::from_secs(3);
 impl Harness {
     /// Starts the sandbox and loads the HostMeNow component as `hostmenow`.
     pub async fn hostmenow() -> Harness {
+        Harness::hostmenow_in(provisioning_components::HOSTMENOW).await
+    }
+
+    /// Starts the sandbox and loads `component`, a HostMeNow module (in
+    /// whatever language), as `hostmenow` (with [`load_in_turn`]).
+    pub async fn hostmenow_in(component: &str) -> Harness {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
         let host = host();
-        host.load(hostmenow_config(&sandbox, "hostmenow"))
+        load_in_turn(&host, hostmenow_config_of(&sandbox, "hostmenow", component))
             .await
             .expect("the HostMeNow component loads");
         Harness { sandbox, host }
@@ -76,9 +82,41 @@ fn compiled_components() -> PathBuf {
     profile_dir.join("compiled-components")
 }
 
+/// Loads `config` into `host`, taking turns with the process's other
+/// loads of the same component file until the first has filled the
+/// compile cache: a suite's tests then compile a large component (13 to
+/// 19 MB, seconds each) once, not once each.
+pub async fn load_in_turn(
+    host: &Host,
+    config: ModuleConfig,
+) -> anyhow::Result<std::sync::Arc<provisioning_host::LoadedModule>> {
+    let turn = compile_turn(&config.component);
+    let _first_compiles = turn.lock().await;
+    host.load(config).await
+}
+
+/// The lock a load of `component` holds (see [`load_in_turn`]).
+fn compile_turn(component: &std::path::Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static TURNS: std::sync::Mutex<
+        std::collections::BTreeMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>,
+    > = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    TURNS
+        .lock()
+        .expect("no test panicked holding the map")
+        .entry(component.to_path_buf())
+        .or_default()
+        .clone()
+}
+
 /// The HostMeNow module's configuration for this sandbox.
 pub fn hostmenow_config(sandbox: &Sandbox, name: &str) -> ModuleConfig {
-    ModuleConfig::new(name, provisioning_components::HOSTMENOW)
+    hostmenow_config_of(sandbox, name, provisioning_components::HOSTMENOW)
+}
+
+/// [`hostmenow_config`] for `component`, a HostMeNow module in any
+/// language.
+pub fn hostmenow_config_of(sandbox: &Sandbox, name: &str, component: &str) -> ModuleConfig {
+    ModuleConfig::new(name, component)
         .allow_hosts(&[sandbox.origin()])
         .expect("origin parses")
         .setting("endpoint", sandbox.hostmenow().endpoint())

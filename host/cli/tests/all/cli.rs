@@ -107,6 +107,29 @@ fn inspect_shows_the_functions_and_imports() {
     assert_eq!(inspection["digest"].as_str().unwrap().len(), 64);
 }
 
+/// A component importing sockets (as JavaScript's and Python's runtimes
+/// do) loads, and `inspect` says beside each such import that it grants
+/// nothing.
+#[test]
+fn inspect_marks_sockets_as_linked_granting_nothing() {
+    let output = provisioning(&["inspect", provisioning_components::OVERREACHING], &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let sockets: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.trim_start().starts_with("wasi:sockets/"))
+        .collect();
+    assert!(!sockets.is_empty(), "{stdout}");
+    for line in sockets {
+        assert!(line.ends_with(" (linked, grants nothing)"), "{line}");
+    }
+    let stdout_import = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("wasi:cli/stdout"))
+        .unwrap_or_else(|| panic!("no wasi:cli/stdout import in\n{stdout}"));
+    assert!(!stdout_import.contains("grants nothing"), "{stdout_import}");
+}
+
 #[test]
 fn inspect_names_setting_kinds_and_scopes_in_the_contracts_words() {
     let output = provisioning(&["inspect", provisioning_components::HOSTMENOW], &[]);
