@@ -53,9 +53,9 @@ const MODULES: &[Module] = &[
 /// its own wasi:http imports).
 const WORLD: &str = "provider";
 
-/// The world of a Python module's `wit/world.wit`: the contract's world
-/// plus `wasi:http/outgoing-handler`, whose bindings the module calls.
-const PYTHON_WORLD: &str = "module";
+/// The contract's world for toolchains that generate every import from
+/// the world: a Python module calls the wasi:http bindings it names.
+const PYTHON_WORLD: &str = "provider-http";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -249,22 +249,9 @@ fn install_py(source: &Path, tools: &Path) -> bool {
     })
 }
 
-/// componentize-py on the module's `src/app.py` against its world, in a
-/// WIT tree put together under `tools/wit`: the module's `wit/` (its world
-/// and the WASI packages it names) with the contract (`wit/` of the
-/// workspace, copied, never kept twice in the source) as a dependency.
+/// componentize-py on the module's `src/app.py` against the contract
+/// package (`wit/` of the workspace, with the WASI packages it vendors).
 fn build_py(workspace: &Path, source: &Path, tools: &Path, output: &Path) {
-    let tree = tools.join("wit");
-    if tree.exists() {
-        fs::remove_dir_all(&tree).expect("clear the assembled WIT tree");
-    }
-    copy_files(&source.join("wit"), &tree, "wit");
-    copy_files(&source.join("wit/deps"), &tree.join("deps"), "wit");
-    copy_files(
-        &workspace.join("wit"),
-        &tree.join("deps/provisioning"),
-        "wit",
-    );
     // componentize-py writes compiled bytecode beside the sources it reads
     // (whatever PYTHONDONTWRITEBYTECODE says): it reads a copy, so that
     // the source tree, which cargo watches, stays as it is.
@@ -276,7 +263,7 @@ fn build_py(workspace: &Path, source: &Path, tools: &Path, output: &Path) {
     run(
         Command::new(tools.join("venv/bin/componentize-py"))
             .arg("--wit-path")
-            .arg(&tree)
+            .arg(workspace.join("wit"))
             .args(["--world", PYTHON_WORLD, "--quiet", "componentize", "app"])
             .arg("--python-path")
             .arg(&sources)

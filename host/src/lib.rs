@@ -80,12 +80,3 @@ pub use usage_sync::{
     DEFAULT_CLAIM_BATCH, DEFAULT_CLAIM_LEASE, SharedRun, SharedSyncSummary, SyncOptions,
     SyncSummary, UsageJob, UsageReport, UsageResult, live_services, sync_usage, sync_usage_shared,
 };
-
-/// The interfaces among `imports` (full names, `wasi:http/types@0.2.12`,
-/// as [`Inspection::imports`] lists a component's) that the host does not
-/// grant a provider module: a component importing any of them is refused
-/// at load. The contract package's test checks every import of its worlds
-/// against it.
-pub fn ungranted_imports(imports: &[String]) -> Vec<&str> {
-    grant::refused(imports)
-}

@@ -196,45 +196,13 @@ async fn a_module_opening_a_socket_loads_and_its_attempt_reaches_nothing() {
     }
 }
 
-/// A minimal component importing `interface` (an empty instance), with a
-/// core module appended that does not validate: compiling it would fail,
-/// so a refusal that names the import shows the imports were read first.
-fn component_importing_uncompilable(interface: &str) -> Vec<u8> {
-    use wasm_encoder::{
-        CodeSection, Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection,
-        Function, FunctionSection, InstanceType, Instruction, Module, ModuleSection, TypeSection,
-    };
-    let mut module = Module::new();
-    let mut types = TypeSection::new();
-    types.ty().function([], []);
-    module.section(&types);
-    let mut functions = FunctionSection::new();
-    functions.function(0);
-    module.section(&functions);
-    let mut body = Function::new([]);
-    // An add with nothing on the stack: the module does not validate.
-    body.instruction(&Instruction::I32Add);
-    body.instruction(&Instruction::End);
-    let mut code = CodeSection::new();
-    code.function(&body);
-    module.section(&code);
-
-    let mut component = Component::new();
-    let mut instance_types = ComponentTypeSection::new();
-    instance_types.instance(&InstanceType::new());
-    component.section(&instance_types);
-    let mut imports = ComponentImportSection::new();
-    imports.import(interface, ComponentTypeRef::Instance(0));
-    component.section(&imports);
-    component.section(&ModuleSection(&module));
-    component.finish()
-}
-
 /// An interface the host does not list (here `wasi:keyvalue`) is still
 /// refused at load, named, and before anything is compiled.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_component_importing_what_is_not_granted_is_refused_before_it_is_compiled() {
-    let bytes = component_importing_uncompilable("wasi:keyvalue/store@0.2.0-draft");
+    let bytes = provisioning_test_support::component_importing_uncompilable(
+        "wasi:keyvalue/store@0.2.0-draft",
+    );
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("keyvalue-invalid.wasm");
     std::fs::write(&path, &bytes).unwrap();
 

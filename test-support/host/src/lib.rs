@@ -233,3 +233,37 @@ pub fn refused_port() -> (tokio::net::TcpSocket, u16) {
     let port = socket.local_addr().expect("its address").port();
     (socket, port)
 }
+
+/// A minimal component importing `interface` (an empty instance), with a
+/// core module appended that does not validate: compiling it would fail,
+/// so a refusal that names the import shows the imports were read first.
+pub fn component_importing_uncompilable(interface: &str) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection,
+        Function, FunctionSection, InstanceType, Instruction, Module, ModuleSection, TypeSection,
+    };
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut body = Function::new([]);
+    // An add with nothing on the stack: the module does not validate.
+    body.instruction(&Instruction::I32Add);
+    body.instruction(&Instruction::End);
+    let mut code = CodeSection::new();
+    code.function(&body);
+    module.section(&code);
+
+    let mut component = Component::new();
+    let mut instance_types = ComponentTypeSection::new();
+    instance_types.instance(&InstanceType::new());
+    component.section(&instance_types);
+    let mut imports = ComponentImportSection::new();
+    imports.import(interface, ComponentTypeRef::Instance(0));
+    component.section(&imports);
+    component.section(&ModuleSection(&module));
+    component.finish()
+}

@@ -273,6 +273,49 @@ async fn the_dishonest_module_fails_each_check_it_lies_to() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// HostMeNow's module in Python and in JavaScript under the same kit as
+/// the Rust one. Python calls wasi:http itself and passes every check.
+/// JavaScript's `fetch()` hides wasi:http's error codes, so a provider
+/// that never answers reads as `transport`, not `timeout`: the kit says
+/// so, and that is the one check it fails (README, "In JavaScript and
+/// Python").
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_module_passes_and_the_javascript_one_fails_only_the_slow_fault() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = fresh_dir("conformance-languages");
+    let manifest = manifest(&dir, &sandbox);
+    let runs = [
+        provisioning_polyglot_components::HOSTMENOW_PY,
+        provisioning_polyglot_components::HOSTMENOW_JS,
+    ];
+    let outputs = join_all(runs.iter().map(|component| {
+        conformance(module_args(
+            component,
+            &manifest,
+            "hostmenow",
+            &["--allow-changes"],
+        ))
+    }))
+    .await;
+    let [python, javascript] = <[Output; 2]>::try_from(outputs).unwrap();
+
+    let report_py = report(&python);
+    assert_eq!(python.status.code(), Some(0), "{report_py:#}");
+    assert_eq!(report_py["module"]["id"], "hostmenow");
+    for check in report_py["checks"].as_array().unwrap() {
+        assert_eq!(check["result"], "pass", "python: {check:#}");
+    }
+
+    let report_js = report(&javascript);
+    assert_eq!(javascript.status.code(), Some(1), "{report_js:#}");
+    for check in report_js["checks"].as_array().unwrap() {
+        if check["name"] != "fault-slow" {
+            assert_eq!(check["result"], "pass", "javascript: {check:#}");
+        }
+    }
+    assert_fails(&report_js, "fault-slow", &["transport", "expected timeout"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_misbehaving_module_fails_with_a_clear_reason() {
     // As a table this time: the reasons a person reads.
@@ -351,14 +394,15 @@ async fn a_module_past_its_memory_cap_fails_the_limits_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_module_that_does_not_load_fails_the_load_check() {
-    let output = conformance(vec![
-        provisioning_components::OVERREACHING.to_owned(),
-        "--json".to_owned(),
-    ])
-    .await;
+    let bytes = provisioning_test_support::component_importing_uncompilable(
+        "wasi:keyvalue/store@0.2.0-draft",
+    );
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-keyvalue.wasm");
+    std::fs::write(&path, bytes).unwrap();
+    let output = conformance(vec![path.display().to_string(), "--json".to_owned()]).await;
     let report = report(&output);
     assert_eq!(output.status.code(), Some(1), "{report:#}");
-    assert_fails(&report, "load", &["wasi:sockets"]);
+    assert_fails(&report, "load", &["wasi:keyvalue/store"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
