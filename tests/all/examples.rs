@@ -3,9 +3,9 @@
 //! leaves nothing pending in the journal.
 //!
 //! A full `cargo test` builds the examples, but `cargo test --test all examples`
-//! does not; so the test asks cargo to build the example (a no-op when it is
-//! fresh) and takes the binary's path from cargo's own JSON messages rather
-//! than guessing the target directory. Cargo has released its build lock by
+//! does not; so the test asks cargo to build the example (a no-op after
+//! `cargo test --workspace`) and takes the binary's path from cargo's own
+//! JSON messages rather than guessing the target directory. Cargo has released its build lock by
 //! the time tests run, so this waits only for other builds of the same
 //! target directory, never for the `cargo test` that started it.
 
@@ -19,6 +19,11 @@ fn build_example(name: &str) -> PathBuf {
         "build",
         "--quiet",
         "--message-format=json",
+        // The workspace's units, as `cargo test --workspace` (README's
+        // test command) built them: this package alone builds the example
+        // over other units of its dependencies, which recompiled wasmtime
+        // in the middle of the test run (140 s of a cold CI run).
+        "--workspace",
         "--example",
         name,
     ]);
