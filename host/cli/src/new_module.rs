@@ -1,11 +1,14 @@
 //! `provisioning new-module`: writes a module project that an author builds
 //! on their own machine, outside this repository: the language's template,
 //! the contract package (`wit/`, with the WASI interfaces under
-//! `wit/deps/`) and, for Rust, the support crate it depends on.
+//! `wit/deps/`) and, for Rust, the support crate it depends on; for
+//! JavaScript and Python, the toolchain pins of HostMeNow's module in that
+//! language.
 //!
 //! Every file comes from this repository, embedded at build time: the
 //! templates under `host/cli/templates/<language>/` (real files, built by
-//! the tests), `wit/` and `guest/support/`.
+//! the tests), `wit/`, `guest/support/` and the pins of
+//! `guest/hostmenow-js/` and `guest/hostmenow-py/`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,11 +93,12 @@ pub enum Language {
 }
 
 impl Language {
-    /// The language's template, or `None` while it has none yet.
-    fn template(self) -> Option<&'static Template> {
+    /// The language's template.
+    fn template(self) -> &'static Template {
         match self {
-            Language::Rust => Some(&RUST),
-            Language::Js | Language::Python => None,
+            Language::Rust => &RUST,
+            Language::Js => &JS,
+            Language::Python => &PYTHON,
         }
     }
 
@@ -105,30 +109,23 @@ impl Language {
             .map(|value| value.get_name().to_owned())
             .unwrap_or_default()
     }
-
-    /// The words of the languages that have a template, for a message.
-    fn available() -> String {
-        use clap::ValueEnum;
-        Language::value_variants()
-            .iter()
-            .filter(|language| language.template().is_some())
-            .map(|language| format!("`--lang {}`", language.word()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
+
+/// A file of a project: its path in the project, and its contents.
+type ProjectFile = (String, String);
 
 /// What a language's project is made of.
 struct Template {
     /// Files of this repository, copied into the project.
     files: &'static [Embedded],
-    /// Files made when the project is written: (path in the project,
-    /// contents).
-    made: fn() -> anyhow::Result<Vec<(String, String)>>,
+    /// Files made when the project is written, for a module of the id
+    /// given: (path in the project, contents).
+    made: fn(&ModuleId) -> anyhow::Result<Vec<ProjectFile>>,
     /// Where the built component is, relative to the project, for a
     /// module of the id given.
     component: fn(&ModuleId) -> String,
-    /// The command that builds the component, run in the project.
+    /// The command that builds the component, run in the project (with
+    /// `{{component}}` replaced, as in a rendered file).
     build: &'static str,
 }
 
@@ -234,7 +231,7 @@ const RUST: Template = Template {
         // does not use at its first build.
         embed!("" => "", false, ["Cargo.lock"]),
     ],
-    made: || {
+    made: |_| {
         Ok(vec![(
             format!("{SUPPORT_DIR}/Cargo.toml"),
             support_manifest()?,
@@ -248,6 +245,101 @@ const RUST: Template = Template {
     },
     build: "cargo build --release --target wasm32-wasip2",
 };
+
+/// The JavaScript template: one ES module, built by componentize-js with
+/// the toolchain HostMeNow's JavaScript module pins (see [`npm_files`]).
+const JS: Template = Template {
+    files: &[embed!("host/cli/templates/js" => "", true, [
+        "README.md",
+        ".gitignore",
+        "src/module.js",
+    ])],
+    made: npm_files,
+    component: |id| format!("{}.wasm", id.as_str()),
+    build: "npm ci && npm run build",
+};
+
+/// The Python template: one `app.py`, built by componentize-py against
+/// the contract's `provider-http` world, from a virtual environment with
+/// the toolchain HostMeNow's Python module pins by hash.
+const PYTHON: Template = Template {
+    files: &[
+        embed!("host/cli/templates/python" => "", true, [
+            "README.md",
+            ".gitignore",
+            "src/app.py",
+        ]),
+        embed!("guest/hostmenow-py" => "", false, ["requirements.txt"]),
+    ],
+    made: |_| Ok(Vec::new()),
+    component: |id| format!("{}.wasm", id.as_str()),
+    build: "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && \
+            .venv/bin/componentize-py --wit-path wit --world provider-http \
+            componentize app --python-path src --output {{component}}",
+};
+
+/// HostMeNow's JavaScript module's `package.json`, whose toolchain pins
+/// the JavaScript project takes.
+const HOSTMENOW_JS_PACKAGE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../guest/hostmenow-js/package.json"
+));
+/// Its `package-lock.json`: every package of the toolchain, by version and
+/// integrity hash.
+const HOSTMENOW_JS_LOCK: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../guest/hostmenow-js/package-lock.json"
+));
+
+/// The JavaScript project's `package.json` and `package-lock.json`:
+/// HostMeNow's, named after the module, with a `build` script. The lockfile
+/// is HostMeNow's as it is but for the name, so `npm ci` installs exactly
+/// the toolchain this repository builds and tests with.
+fn npm_files(id: &ModuleId) -> anyhow::Result<Vec<ProjectFile>> {
+    let mut package: serde_json::Value =
+        serde_json::from_str(HOSTMENOW_JS_PACKAGE).context("parsing HostMeNow's package.json")?;
+    let mut lock: serde_json::Value =
+        serde_json::from_str(HOSTMENOW_JS_LOCK).context("parsing HostMeNow's package-lock.json")?;
+    let component = (JS.component)(id);
+    let Some(manifest) = package.as_object_mut() else {
+        bail!("HostMeNow's package.json is not an object");
+    };
+    manifest.insert("name".into(), json!(id.as_str()));
+    manifest.insert(
+        "description".into(),
+        json!(format!(
+            "The {} provisioning module, built into {component} by componentize-js",
+            id.as_str()
+        )),
+    );
+    manifest.insert(
+        "scripts".into(),
+        json!({
+            "build": format!(
+                "componentize-js src/module.js --wit wit --world-name provider \
+                 --disable fetch-event --out {component}"
+            )
+        }),
+    );
+    // The lockfile names its package twice: at its top and as the root
+    // package ("" under `packages`).
+    for pointer in ["/name", "/packages//name"] {
+        match lock.pointer_mut(pointer) {
+            Some(name) if name.is_string() => *name = json!(id.as_str()),
+            _ => bail!("HostMeNow's package-lock.json has no `{pointer}`"),
+        }
+    }
+    Ok(vec![
+        (
+            "package.json".into(),
+            serde_json::to_string_pretty(&package)? + "\n",
+        ),
+        (
+            "package-lock.json".into(),
+            serde_json::to_string_pretty(&lock)? + "\n",
+        ),
+    ])
+}
 
 /// The workspace's manifest, whose `[workspace.package]` and
 /// `[workspace.dependencies]` the support crate inherits from.
@@ -306,19 +398,14 @@ fn support_manifest() -> anyhow::Result<String> {
 
 /// Writes the project and says what to do next.
 pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(template) = args.lang.template() else {
-        bail!(
-            "`--lang {}` is not yet available; available: {}",
-            args.lang.word(),
-            Language::available()
-        );
-    };
+    let template = args.lang.template();
     let dir = args
         .out
         .unwrap_or_else(|| PathBuf::from(args.name.as_str()));
     let files = project_files(template, &args.name)?;
     write_project(&dir, &files)?;
     let component = (template.component)(&args.name);
+    let build = render(template.build, &args.name, &component);
     if json {
         let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
         let answer = json!({
@@ -326,7 +413,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             "language": args.lang.word(),
             "dir": dir,
             "files": paths,
-            "build": template.build,
+            "build": build,
             "component": component,
         });
         outln!("{}", serde_json::to_string_pretty(&answer)?)?;
@@ -338,7 +425,7 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             dir.display(),
             files.len()
         )?;
-        outln!("build it:   cd {} && {}", dir.display(), template.build)?;
+        outln!("build it:   cd {} && {}", dir.display(), build)?;
         outln!(
             "inspect it: provisioning inspect {}",
             dir.join(&component).display()
@@ -349,29 +436,34 @@ pub fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Every file of the project: (path in the project, contents).
-fn project_files(template: &Template, id: &ModuleId) -> anyhow::Result<Vec<(String, String)>> {
+fn project_files(template: &Template, id: &ModuleId) -> anyhow::Result<Vec<ProjectFile>> {
     let component = (template.component)(id);
     let mut files = Vec::new();
     for set in std::iter::once(&CONTRACT).chain(template.files) {
         for (path, contents) in set.files {
             let to = Path::new(set.to).join(path);
             let contents = if set.rendered {
-                contents
-                    .replace("{{name}}", id.as_str())
-                    .replace("{{component}}", &component)
+                render(contents, id, &component)
             } else {
                 (*contents).to_owned()
             };
             files.push((to.to_string_lossy().into_owned(), contents));
         }
     }
-    files.extend((template.made)()?);
+    files.extend((template.made)(id)?);
     Ok(files)
+}
+
+/// `text` with `{{name}}` and `{{component}}` replaced by the module's id
+/// and its component's path.
+fn render(text: &str, id: &ModuleId, component: &str) -> String {
+    text.replace("{{name}}", id.as_str())
+        .replace("{{component}}", component)
 }
 
 /// Writes `files` under `dir`, which must not exist or be empty: an
 /// author's work is never overwritten.
-fn write_project(dir: &Path, files: &[(String, String)]) -> anyhow::Result<()> {
+fn write_project(dir: &Path, files: &[ProjectFile]) -> anyhow::Result<()> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {

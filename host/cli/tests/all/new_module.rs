@@ -1,7 +1,8 @@
 //! `provisioning new-module` as an author outside this repository uses it:
-//! the real binary writes a Rust project into a directory outside the
-//! workspace, cargo builds it there on its own, and the host loads the
-//! component it made and runs it against a provider on loopback.
+//! the real binary writes a project in each language into a directory
+//! outside the workspace, the language's own toolchain builds it there on
+//! its own, and the host loads the component it made and runs it against a
+//! provider on loopback.
 
 use crate::common;
 
@@ -23,37 +24,45 @@ const KEY_VAR: &str = "TEST_NEW_MODULE_API_KEY";
 /// The API key the tests' provider accepts.
 const API_KEY: &str = "nm-key-5f1c9a";
 
+/// Writes the project of `MODULE_ID` in `lang` into a fresh directory
+/// outside the workspace, checks that every file it lists is written, and
+/// returns the directory and what `new-module --json` answered.
+fn generate(lang: &str) -> (PathBuf, Value) {
+    let project = fresh_dir(&format!("new-module-{lang}")).join(MODULE_ID);
+    let output = provisioning(
+        &[
+            "new-module",
+            MODULE_ID,
+            "--lang",
+            lang,
+            "--out",
+            project.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let written: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        written["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|file| project.join(file.as_str().unwrap()).is_file()),
+        "every file it lists is written: {written}"
+    );
+    (project, written)
+}
+
 /// The generated project's directory, and its component once built: one
 /// generation and one build for every test of this module.
 fn built_module() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let project = fresh_dir("new-module-rust").join(MODULE_ID);
-        let output = provisioning(
-            &[
-                "new-module",
-                MODULE_ID,
-                "--lang",
-                "rust",
-                "--out",
-                project.to_str().unwrap(),
-                "--json",
-            ],
-            &[],
-        );
-        assert!(output.status.success(), "{}", text(&output.stderr));
-        let written: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let (project, written) = generate("rust");
         assert_eq!(
             written["component"],
             "target/wasm32-wasip2/release/example_provider.wasm"
-        );
-        assert!(
-            written["files"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|file| project.join(file.as_str().unwrap()).is_file()),
-            "every file it lists is written: {written}"
         );
         let component = build_outside_the_workspace(&project);
         (project, component)
@@ -119,6 +128,56 @@ fn build_outside_the_workspace(project: &Path) -> PathBuf {
         .join(format!("{}.wasm", MODULE_ID.replace('-', "_")));
     assert!(component.is_file(), "{} was not built", component.display());
     component
+}
+
+/// The generated JavaScript project's directory, and its component once
+/// built: one generation and one build for every test of this module.
+fn built_js() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| generate_and_build("js"))
+}
+
+/// The generated Python project's directory, and its component once built.
+fn built_python() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| generate_and_build("python"))
+}
+
+/// Generates the project in `lang` and builds it there with the command
+/// `new-module` tells its author (installing the pinned toolchain, then
+/// building); returns the project's directory and its component.
+fn generate_and_build(lang: &str) -> (PathBuf, PathBuf) {
+    let (project, written) = generate(lang);
+    let build = written["build"].as_str().unwrap();
+    assert!(
+        !build.contains("{{"),
+        "the build command is filled: {build}"
+    );
+    let started = Instant::now();
+    let output = Command::new("sh")
+        .current_dir(&project)
+        .args(["-c", build])
+        // The packages the workspace's own JavaScript module installed are
+        // in npm's cache (~/.npm): take them from there without asking the
+        // registry again. pip's download cache is used as it is.
+        .env("npm_config_prefer_offline", "true")
+        .env("npm_config_audit", "false")
+        .env("npm_config_fund", "false")
+        .output()
+        .expect("sh runs");
+    eprintln!(
+        "new-module: the generated {lang} project installed and built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        output.status.success(),
+        "the generated {lang} project did not build:\n{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let component = project.join(written["component"].as_str().unwrap());
+    assert!(component.is_file(), "{} was not built", component.display());
+    (project, component)
 }
 
 /// One request the provider received: its request line and its
@@ -254,9 +313,71 @@ fn the_generated_rust_project_carries_the_whole_contract_and_support_crate() {
     );
 }
 
+/// A file of `project` as JSON.
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The README of `project` has every placeholder filled and shows how to
+/// run the conformance kit on the component `new-module` named.
+fn assert_readme_is_filled(project: &Path) {
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("provisioning conformance {MODULE_ID}.wasm")),
+        "{readme}"
+    );
+    assert!(
+        !readme.contains("{{"),
+        "every placeholder is filled:\n{readme}"
+    );
+}
+
 #[test]
-fn the_generated_rust_module_declares_its_id_settings_and_one_function() {
-    let (_, component) = built_module();
+fn the_generated_js_project_carries_the_contract_and_hostmenows_pinned_toolchain() {
+    let (project, _) = built_js();
+    assert_eq!(
+        files_under(&project.join("wit")),
+        files_under(&repository().join("wit")),
+        "the project's wit/ is the repository's"
+    );
+    let hostmenow = repository().join("guest/hostmenow-js");
+    let package = json_file(&project.join("package.json"));
+    assert_eq!(package["name"], MODULE_ID);
+    assert_eq!(
+        package["devDependencies"],
+        json_file(&hostmenow.join("package.json"))["devDependencies"]
+    );
+    // The lockfile is HostMeNow's but for the root package's name (npm ci
+    // has just installed from it, and left it as it was).
+    let mut lock = json_file(&project.join("package-lock.json"));
+    let mut expected = json_file(&hostmenow.join("package-lock.json"));
+    for lock in [&mut lock, &mut expected] {
+        lock["name"] = Value::Null;
+        lock["packages"][""]["name"] = Value::Null;
+    }
+    assert_eq!(lock, expected);
+    assert_readme_is_filled(project);
+}
+
+#[test]
+fn the_generated_python_project_carries_the_contract_and_hostmenows_pinned_toolchain() {
+    let (project, _) = built_python();
+    assert_eq!(
+        files_under(&project.join("wit")),
+        files_under(&repository().join("wit")),
+        "the project's wit/ is the repository's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("requirements.txt")).unwrap(),
+        std::fs::read_to_string(repository().join("guest/hostmenow-py/requirements.txt")).unwrap(),
+        "the project pins HostMeNow's toolchain, by hash"
+    );
+    assert_readme_is_filled(project);
+}
+
+/// `component`'s `info`, as `provisioning inspect` shows it, declares the
+/// module's id, `test-connection` alone, and its two settings.
+fn assert_declares_its_id_settings_and_one_function(component: &Path) {
     let output = provisioning(&["inspect", component.to_str().unwrap(), "--json"], &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let inspection: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -272,11 +393,11 @@ fn the_generated_rust_module_declares_its_id_settings_and_one_function() {
     assert_eq!(kinds, [("endpoint", "text"), ("api-key", "secret")]);
 }
 
-#[test]
-fn the_generated_rust_module_tests_the_connection_at_its_endpoint() {
-    let (_, component) = built_module();
+/// `component`'s test-connection sends one `GET <endpoint>/status` with
+/// the bearer key, reports the provider's message and never shows the key.
+fn assert_tests_the_connection_at_its_endpoint(component: &Path, lang: &str) {
     let (origin, seen) = start_provider();
-    let manifest = manifest(component, &origin, "new-module-call");
+    let manifest = manifest(component, &origin, &format!("new-module-call-{lang}"));
     let output = provisioning(
         &[
             "call",
@@ -309,11 +430,15 @@ fn the_generated_rust_module_tests_the_connection_at_its_endpoint() {
     assert!(!stdout.contains(API_KEY), "the key is not in the answer");
 }
 
-#[test]
-fn the_generated_rust_module_answers_unsupported_for_every_other_function() {
-    let (_, component) = built_module();
+/// `component` answers `unsupported` for a function it does not list,
+/// sending nothing.
+fn assert_answers_unsupported_for_every_other_function(component: &Path, lang: &str) {
     let (origin, seen) = start_provider();
-    let manifest = manifest(component, &origin, "new-module-unsupported");
+    let manifest = manifest(
+        component,
+        &origin,
+        &format!("new-module-unsupported-{lang}"),
+    );
     let output = provisioning(
         &[
             "call",
@@ -337,6 +462,51 @@ fn the_generated_rust_module_answers_unsupported_for_every_other_function() {
     let answer: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["error"]["kind"], "unsupported", "{answer}");
     assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn the_generated_rust_module_declares_its_id_settings_and_one_function() {
+    assert_declares_its_id_settings_and_one_function(&built_module().1);
+}
+
+#[test]
+fn the_generated_rust_module_tests_the_connection_at_its_endpoint() {
+    assert_tests_the_connection_at_its_endpoint(&built_module().1, "rust");
+}
+
+#[test]
+fn the_generated_rust_module_answers_unsupported_for_every_other_function() {
+    assert_answers_unsupported_for_every_other_function(&built_module().1, "rust");
+}
+
+#[test]
+fn the_generated_js_module_declares_its_id_settings_and_one_function() {
+    assert_declares_its_id_settings_and_one_function(&built_js().1);
+}
+
+#[test]
+fn the_generated_js_module_tests_the_connection_at_its_endpoint() {
+    assert_tests_the_connection_at_its_endpoint(&built_js().1, "js");
+}
+
+#[test]
+fn the_generated_js_module_answers_unsupported_for_every_other_function() {
+    assert_answers_unsupported_for_every_other_function(&built_js().1, "js");
+}
+
+#[test]
+fn the_generated_python_module_declares_its_id_settings_and_one_function() {
+    assert_declares_its_id_settings_and_one_function(&built_python().1);
+}
+
+#[test]
+fn the_generated_python_module_tests_the_connection_at_its_endpoint() {
+    assert_tests_the_connection_at_its_endpoint(&built_python().1, "python");
+}
+
+#[test]
+fn the_generated_python_module_answers_unsupported_for_every_other_function() {
+    assert_answers_unsupported_for_every_other_function(&built_python().1, "python");
 }
 
 #[test]
@@ -398,27 +568,25 @@ fn new_module_never_writes_into_a_directory_that_holds_something() {
 }
 
 #[test]
-fn new_module_says_which_languages_are_not_yet_available() {
-    let out = fresh_dir("new-module-languages");
-    for lang in ["js", "python"] {
-        let target = out.join(lang);
-        let output = provisioning(
-            &[
-                "new-module",
-                MODULE_ID,
-                "--lang",
-                lang,
-                "--out",
-                target.to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_eq!(output.status.code(), Some(2));
-        let stderr = text(&output.stderr);
-        assert!(
-            stderr.contains(&format!("`--lang {lang}` is not yet available")),
-            "{stderr}"
-        );
-        assert!(!target.exists());
-    }
+fn new_module_refuses_a_language_it_has_no_template_for() {
+    let target = fresh_dir("new-module-languages").join("project");
+    let output = provisioning(
+        &[
+            "new-module",
+            MODULE_ID,
+            "--lang",
+            "cobol",
+            "--out",
+            target.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("invalid value 'cobol'")
+            && stderr.contains("[possible values: rust, js, python]"),
+        "{stderr}"
+    );
+    assert!(!target.exists());
 }
