@@ -2,30 +2,29 @@
 //! order, stores it, acknowledges it, recovers one lost to a crash and
 //! leaves nothing pending in the journal.
 //!
-//! A full `cargo test` builds the examples, but `cargo test --test all examples`
-//! does not; so the test asks cargo to build the example (a no-op after
-//! `cargo test --workspace`) and takes the binary's path from cargo's own
-//! JSON messages rather than guessing the target directory. Cargo has released its build lock by
-//! the time tests run, so this waits only for other builds of the same
-//! target directory, never for the `cargo test` that started it.
+//! The test takes the example's executable from cargo's own JSON messages
+//! for README's test command, `cargo test --workspace --no-run`: after that
+//! command (how CI runs this test) the example is already built and cargo
+//! only reports it, in under a second. A narrower command, such as
+//! `cargo build --example embed`, resolves the workspace's features without
+//! the other members' dev-dependencies and so recompiled tokio-rustls,
+//! wasmtime-wasi-http and the host in the middle of the run (113 s of a cold
+//! CI run). Cargo has released its build lock by the time tests run, so this
+//! waits only for other builds of the same target directory.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Builds an example of this package and returns its executable.
+/// Builds an example of this package, as README's test command builds it,
+/// and returns its executable.
 fn build_example(name: &str) -> PathBuf {
     let mut cargo = Command::new(env!("CARGO"));
     cargo.args([
-        "build",
+        "test",
+        "--workspace",
+        "--no-run",
         "--quiet",
         "--message-format=json",
-        // The workspace's units, as `cargo test --workspace` (README's
-        // test command) built them: this package alone builds the example
-        // over other units of its dependencies, which recompiled wasmtime
-        // in the middle of the test run (140 s of a cold CI run).
-        "--workspace",
-        "--example",
-        name,
     ]);
     cargo
         .arg("--manifest-path")
@@ -45,6 +44,9 @@ fn build_example(name: &str) -> PathBuf {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
         .filter(|message| message["target"]["name"] == name)
+        .filter(|message| message["target"]["kind"][0] == "example")
+        // Built as the program, not as a test harness.
+        .filter(|message| message["profile"]["test"] == false)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
 }
