@@ -49,13 +49,10 @@ const MODULES: &[Module] = &[
     },
 ];
 
-/// The contract's world every JavaScript module implements (fetch() brings
-/// its own wasi:http imports).
-const WORLD: &str = "provider";
-
 /// The contract's world for toolchains that generate every import from
-/// the world: a Python module calls the wasi:http bindings it names.
-const PYTHON_WORLD: &str = "provider-http";
+/// the world: the JavaScript and Python modules call the wasi:http
+/// bindings it names.
+const WORLD: &str = "provider-http";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -264,7 +261,7 @@ fn build_py(workspace: &Path, source: &Path, tools: &Path, output: &Path) {
         Command::new(tools.join("venv/bin/componentize-py"))
             .arg("--wit-path")
             .arg(workspace.join("wit"))
-            .args(["--world", PYTHON_WORLD, "--quiet", "componentize", "app"])
+            .args(["--world", WORLD, "--quiet", "componentize", "app"])
             .arg("--python-path")
             .arg(&sources)
             .arg("--output")

@@ -8,19 +8,22 @@
 // after it. A function that fails throws one case of the contract's
 // `error` variant ({tag, val}); anything else thrown is a bug and traps.
 //
-// What fetch() cannot tell: it hides wasi:http's error codes, so every
-// failure to get an answer (a refused connection, a name that does not
-// resolve, a timeout, the host's allow-list denying the origin) is one
-// TypeError. The message is kept (cleaned), and the error is `transport`;
-// where the Rust module says `timeout` for a connect timeout, this one
-// cannot. Answers that did arrive (any status, any body) map exactly as in
-// Rust.
+// HTTP goes through the wasi:http bindings of the contract's
+// `provider-http` world, blocking on their pollables, as the Python module
+// does: fetch() would hide wasi:http's error codes, so a provider that never
+// answers would read as a network error instead of `timeout`.
+
+import { handle } from "wasi:http/outgoing-handler@0.2.12";
+import { Fields, OutgoingBody, OutgoingRequest } from "wasi:http/types@0.2.12";
 
 // ---------------------------------------------------------------------------
 // The contract's words.
 
 /** The module's version, as its `info` says. */
 const VERSION = "0.1.0";
+
+/** The user agent of every request, as the Rust module names its own. */
+const USER_AGENT = `provisioning-guest-js/${VERSION}`;
 
 /** A failure as the contract's `error` variant. */
 const fail = (tag, val) => ({ tag, val });
@@ -197,7 +200,10 @@ function parseEndpoint(raw) {
   if (authority.length === 0 || authority.startsWith(":")) {
     return { why: "has no host" };
   }
-  return { url, origin: `${scheme}://${authority.toLowerCase()}` };
+  // What wasi:http's request takes: the path and query, without a fragment.
+  const rest = url.slice(parts[0].length).split("#")[0];
+  const pathWithQuery = rest.length === 0 ? "/" : rest.startsWith("/") ? rest : `/${rest}`;
+  return { url, scheme, authority, pathWithQuery, origin: `${scheme}://${authority.toLowerCase()}` };
 }
 
 // ---------------------------------------------------------------------------
@@ -350,47 +356,150 @@ function sortedJson(value) {
   return JSON.stringify(value);
 }
 
-/** POSTs `body` as JSON and reads the answer, its body bounded. */
+/** The contract's error for a wasi:http `error-code`, as the Rust module's. */
+function errorCode(code, origin) {
+  const tag = code && typeof code.tag === "string" ? code.tag : "unknown";
+  switch (tag) {
+    case "HTTP-request-denied":
+      return fail(
+        "transport",
+        `request to ${origin} was denied by the host's allow-list (the operator has not granted this module that origin)`,
+      );
+    case "destination-IP-prohibited":
+      return fail("transport", `the host refused to connect to the address of ${origin}`);
+    case "DNS-error":
+    case "destination-not-found":
+      return fail("transport", `the host name of ${origin} could not be resolved`);
+    case "connection-refused":
+      return fail("transport", `${origin} refused the connection`);
+    case "connection-terminated":
+      return fail("transport", `the connection to ${origin} was closed before the answer was complete`);
+    case "destination-unavailable":
+    case "destination-IP-unroutable":
+      return fail("transport", `${origin} is unreachable`);
+    case "TLS-protocol-error":
+    case "TLS-certificate-error":
+    case "TLS-alert-received":
+      return fail("transport", `TLS with ${origin} failed (${clean(tag)})`);
+    case "DNS-timeout":
+      return fail("timeout", `resolving the host name of ${origin} timed out`);
+    case "connection-timeout":
+      return fail("timeout", `connecting to ${origin} timed out`);
+    case "connection-read-timeout":
+    case "connection-write-timeout":
+      return fail("timeout", `the connection to ${origin} stalled (${clean(tag)})`);
+    case "HTTP-response-timeout":
+      return fail("timeout", `${origin} did not answer in time`);
+    case "HTTP-response-incomplete":
+    case "HTTP-response-header-section-size":
+    case "HTTP-response-header-size":
+    case "HTTP-response-body-size":
+    case "HTTP-response-trailer-section-size":
+    case "HTTP-response-trailer-size":
+    case "HTTP-response-transfer-coding":
+    case "HTTP-response-content-coding":
+    case "HTTP-protocol-error":
+    case "HTTP-upgrade-failed":
+      return fail("bad-response", `${origin} sent an HTTP answer that cannot be read (${clean(tag)})`);
+    default:
+      return fail("transport", `request to ${origin} failed (${clean(tag)})`);
+  }
+}
+
+/** The value an import's `result` error was thrown with. */
+const thrown = (error) => (error && error.payload !== undefined ? error.payload : error);
+
+/** An answer's headers, looked up by name in any case as fetch's are. */
+function answerHeaders(entries) {
+  const byName = new Map();
+  const text = new TextDecoder("utf-8", { fatal: true });
+  for (const [name, value] of entries) {
+    const key = name.toLowerCase();
+    if (!byName.has(key)) {
+      try {
+        byName.set(key, text.decode(value));
+      } catch {
+        // A header that is not text is no header this module reads.
+      }
+    }
+  }
+  return { get: (name) => (byName.has(name.toLowerCase()) ? byName.get(name.toLowerCase()) : null) };
+}
+
+/** The bytes written to an output stream per call: wasi:io's guaranteed minimum. */
+const WRITE_CHUNK = 4096;
+
+/** The most bytes read from the answer per call. */
+const READ_CHUNK = 64 * 1024;
+
+/** POSTs `body` as JSON and reads the answer, its body bounded. wasi:http
+ * is called directly, not through fetch(), so its error codes (a timeout
+ * above all) reach the contract as the Rust module's do. */
 async function postJson(endpoint, body) {
   const origin = endpoint.origin;
-  let response;
+  const payload = new TextEncoder().encode(sortedJson(body));
+  const request = new OutgoingRequest(
+    Fields.fromList([
+      ["user-agent", new TextEncoder().encode(USER_AGENT)],
+      ["content-type", new TextEncoder().encode("application/json")],
+    ]),
+  );
+  request.setMethod({ tag: "post" });
+  request.setScheme({ tag: endpoint.scheme === "https" ? "HTTPS" : "HTTP" });
+  request.setAuthority(endpoint.authority);
+  request.setPathWithQuery(endpoint.pathWithQuery);
+  const outgoing = request.body();
+  let future;
   try {
-    response = await fetch(endpoint.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: sortedJson(body),
-      redirect: "manual",
-    });
+    future = handle(request, undefined);
   } catch (error) {
-    throw fail("transport", `request to ${origin} failed: ${clean(error && error.message ? error.message : error)}`);
+    throw errorCode(thrown(error), origin);
   }
+  const sink = outgoing.write();
+  for (let at = 0; at < payload.length; at += WRITE_CHUNK) {
+    sink.blockingWriteAndFlush(payload.subarray(at, at + WRITE_CHUNK));
+  }
+  sink[Symbol.dispose]();
+  OutgoingBody.finish(outgoing, undefined);
+
+  let ready = future.get();
+  while (ready === undefined) {
+    future.subscribe().block();
+    ready = future.get();
+  }
+  if (ready.tag !== "ok") {
+    throw fail("transport", `request to ${origin} failed`);
+  }
+  if (ready.val.tag !== "ok") {
+    throw errorCode(ready.val.val, origin);
+  }
+  const response = ready.val.val;
+  const status = response.status();
+  const headers = answerHeaders(response.headers().entries());
   const tooLarge = () => fail("bad-response", `${origin} answered with a body larger than ${BODY_LIMIT} bytes`);
-  const declared = response.headers.get("content-length");
+  const declared = headers.get("content-length");
   if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > BODY_LIMIT) {
     throw tooLarge();
   }
+  const stream = response.consume().stream();
   const chunks = [];
   let length = 0;
-  try {
-    if (response.body) {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          break;
-        }
-        length += value.length;
-        if (length > BODY_LIMIT) {
-          throw tooLarge();
-        }
-        chunks.push(value);
+  for (;;) {
+    let chunk;
+    try {
+      chunk = stream.blockingRead(BigInt(Math.min(READ_CHUNK, BODY_LIMIT - length + 1)));
+    } catch (error) {
+      const why = thrown(error);
+      if (why && why.tag === "closed") {
+        break;
       }
+      throw fail("transport", `the connection to ${origin} failed while reading the answer`);
     }
-  } catch (error) {
-    if (error && error.tag) {
-      throw error;
+    length += chunk.length;
+    if (length > BODY_LIMIT) {
+      throw tooLarge();
     }
-    throw fail("transport", `the connection to ${origin} failed while reading the answer`);
+    chunks.push(chunk);
   }
   const bytes = new Uint8Array(length);
   let at = 0;
@@ -398,7 +507,7 @@ async function postJson(endpoint, body) {
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  return { status: response.status, headers: response.headers, bytes, origin };
+  return { status, headers, bytes, origin };
 }
 
 /** The media type of the body, lower-cased, without parameters. */

@@ -316,7 +316,7 @@ fn npm_files(id: &ModuleId) -> anyhow::Result<Vec<ProjectFile>> {
         "scripts".into(),
         json!({
             "build": format!(
-                "componentize-js src/module.js --wit wit --world-name provider \
+                "componentize-js src/module.js --wit wit --world-name provider-http \
                  --disable fetch-event --out {component}"
             )
         }),

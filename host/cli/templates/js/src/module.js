@@ -1,5 +1,5 @@
 // A provider module: the contract of `wit/provisioning.wit` (world
-// `provider`) mapped onto one provider's API, built into a component by
+// `provider-http`) mapped onto one provider's API, built into a component by
 // componentize-js (`npm run build`).
 //
 // It starts with one function, `testConnection`, which asks the API at the
@@ -10,6 +10,13 @@
 //
 // A function returns its record or throws one case of the contract's
 // `error` variant ({tag, val}); anything else thrown is a bug and traps.
+//
+// HTTP goes through the world's wasi:http bindings rather than fetch():
+// fetch() hides wasi:http's error codes, so a provider that never answers
+// would read as `transport` instead of `timeout`.
+
+import { handle } from "wasi:http/outgoing-handler@0.2.12";
+import { Fields, OutgoingRequest } from "wasi:http/types@0.2.12";
 
 /** The module's id: the host checks a new version against it. */
 const ID = "{{name}}";
@@ -63,22 +70,86 @@ function endpoint(given) {
   return raw.replace(/\/+$/, "");
 }
 
+/** The largest answer body read, in bytes. */
+const BODY_LIMIT = 1024 * 1024;
+
+/** The contract's error for a wasi:http `error-code` (`{tag}`). */
+function errorCode(code, origin) {
+  const tag = code && typeof code.tag === "string" ? code.tag : "unknown";
+  if (tag === "HTTP-request-denied") {
+    return fail("transport", `request to ${origin} was denied by the host's allow-list`);
+  }
+  if (tag.endsWith("-timeout")) {
+    return fail("timeout", `${origin} did not answer in time (${tag})`);
+  }
+  if (tag.startsWith("HTTP-")) {
+    return fail("bad-response", `${origin} sent an HTTP answer that cannot be read (${tag})`);
+  }
+  return fail("transport", `request to ${origin} failed (${tag})`);
+}
+
+/** The value an import's `result` error was thrown with. */
+const thrown = (error) => (error && error.payload !== undefined ? error.payload : error);
+
+/** GETs `url` over wasi:http: the status, the headers by lower-case name,
+ * and the body (at most BODY_LIMIT bytes). */
+function get(url, headers) {
+  const origin = url.origin;
+  const encode = (text) => new TextEncoder().encode(text);
+  const request = new OutgoingRequest(Fields.fromList(Object.entries(headers).map(([k, v]) => [k, encode(v)])));
+  request.setScheme({ tag: url.protocol === "https:" ? "HTTPS" : "HTTP" });
+  request.setAuthority(url.host);
+  request.setPathWithQuery(`${url.pathname}${url.search}`);
+  let future;
+  try {
+    future = handle(request, undefined);
+  } catch (error) {
+    throw errorCode(thrown(error), origin);
+  }
+  let ready = future.get();
+  while (ready === undefined) {
+    future.subscribe().block();
+    ready = future.get();
+  }
+  if (ready.tag !== "ok" || ready.val.tag !== "ok") {
+    throw errorCode(ready.tag === "ok" ? ready.val.val : undefined, origin);
+  }
+  const response = ready.val.val;
+  const answerHeaders = new Map(response.headers().entries().map(([k, v]) => [k.toLowerCase(), new TextDecoder().decode(v)]));
+  const stream = response.consume().stream();
+  const chunks = [];
+  let length = 0;
+  for (;;) {
+    let chunk;
+    try {
+      chunk = stream.blockingRead(BigInt(64 * 1024));
+    } catch (error) {
+      if (thrown(error)?.tag === "closed") {
+        break;
+      }
+      throw fail("transport", `the connection to ${origin} failed while reading the answer`);
+    }
+    length += chunk.length;
+    if (length > BODY_LIMIT) {
+      throw fail("bad-response", `${origin} answered with a body larger than ${BODY_LIMIT} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const body = new Uint8Array(length);
+  chunks.reduce((at, chunk) => (body.set(chunk, at), at + chunk.length), 0);
+  return { status: response.status(), headers: answerHeaders, body };
+}
+
 /** GETs `url` and reads its JSON answer; an answer that is not a 2xx with
  * JSON becomes the contract's error for it. The provider's words are
  * quoted only from a JSON `message`, never the raw body. */
-async function getJson(url, headers) {
-  const origin = new URL(url).origin;
-  let response;
-  try {
-    response = await fetch(url, { headers });
-  } catch {
-    // fetch() hides why no answer came (refused, unknown name, denied by
-    // the host's allow-list): all of them are `transport`.
-    throw fail("transport", `request to ${origin} failed`);
-  }
+function getJson(url, headers) {
+  const parsed = new URL(url);
+  const origin = parsed.origin;
+  const response = get(parsed, headers);
   let body;
   try {
-    body = await response.json();
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(response.body));
   } catch {
     body = undefined;
   }
@@ -126,9 +197,9 @@ export const module = {
     };
   },
 
-  async testConnection(given) {
+  testConnection(given) {
     const url = `${endpoint(given)}/status`;
-    const { said, origin } = await getJson(url, { authorization: `Bearer ${settingValue(given, API_KEY)}` });
+    const { said, origin } = getJson(url, { authorization: `Bearer ${settingValue(given, API_KEY)}` });
     return { message: said || `connected to ${origin}`, details: [] };
   },
 

@@ -141,9 +141,19 @@ def transport_failed(code: Optional[http.ErrorCode], origin: str) -> NoReturn:
     """Raises the contract's error for a request that got no answer."""
     if isinstance(code, http.ErrorCode_HttpRequestDenied):
         raise Err(t.Error_Transport(f"request to {origin} was denied by the host's allow-list"))
-    if isinstance(code, (http.ErrorCode_ConnectionTimeout, http.ErrorCode_HttpResponseTimeout)):
-        raise Err(t.Error_Timeout(f"{origin} did not answer in time"))
-    raise Err(t.Error_Transport(f"request to {origin} failed"))
+    # Every way a provider can be too slow: to resolve, to accept, to
+    # answer, between the bytes of its answer.
+    timeouts = (
+        http.ErrorCode_DnsTimeout,
+        http.ErrorCode_ConnectionTimeout,
+        http.ErrorCode_ConnectionReadTimeout,
+        http.ErrorCode_ConnectionWriteTimeout,
+        http.ErrorCode_HttpResponseTimeout,
+    )
+    what = type(code).__name__.removeprefix("ErrorCode_") if code is not None else "no answer"
+    if isinstance(code, timeouts):
+        raise Err(t.Error_Timeout(f"{origin} did not answer in time ({what})"))
+    raise Err(t.Error_Transport(f"request to {origin} failed ({what})"))
 
 
 def unsupported(function: str) -> NoReturn:
