@@ -65,6 +65,11 @@ pub struct Args {
     /// Each call's deadline, in seconds; the slow fault waits past it.
     #[arg(long, default_value_t = provisioning_conformance::DEFAULT_DEADLINE.as_secs())]
     deadline_secs: u64,
+    /// Also trust the certificate authorities in this PEM file for an https
+    /// endpoint (a provider's test endpoint under a private CA); the
+    /// webpki roots, which the host trusts, are trusted either way.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
 }
 
 /// Runs the kit and prints its report. Exits 0 when every check holds, 1
@@ -97,6 +102,10 @@ pub async fn run(
         memory_bytes,
         deadline: Duration::from_secs(args.deadline_secs),
         host_options: options,
+        upstream_roots: match &args.ca_file {
+            Some(file) => provisioning_conformance::read_certificate_authorities(file)?,
+            None => Vec::new(),
+        },
     };
     let report = provisioning_conformance::run(kit, output.as_ref()).await?;
     if json {

@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use provisioning_host::HostOptions;
 use provisioning_host::types::{Contact, Service};
+use rustls::pki_types::CertificateDer;
 
 pub use guest_output::{GuestOutput, GuestOutputLayer};
 pub use report::{Check, ModuleSummary, Outcome, Report};
@@ -75,6 +76,27 @@ pub struct Kit {
     pub deadline: Duration,
     /// The host's options (its compile cache, say).
     pub host_options: HostOptions,
+    /// Certificate authorities the proxy trusts for an https endpoint,
+    /// besides the webpki roots the host trusts: a provider's test
+    /// endpoint may use a private one.
+    pub upstream_roots: Vec<CertificateDer<'static>>,
+}
+
+/// The certificates of a PEM file, for [`Kit::upstream_roots`]; a file
+/// that holds none is refused.
+pub fn read_certificate_authorities(
+    file: &std::path::Path,
+) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    use anyhow::Context as _;
+    use rustls::pki_types::pem::PemObject as _;
+    let certificates = CertificateDer::pem_file_iter(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not PEM", file.display()))?;
+    if certificates.is_empty() {
+        anyhow::bail!("{} holds no certificate", file.display());
+    }
+    Ok(certificates)
 }
 
 /// The default memory cap of a call: 64 MiB.

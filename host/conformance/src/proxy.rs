@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -91,21 +92,41 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Forwarding, nothing seen; a slow fault waits at most `hold`.
-    pub(crate) fn new(hold: Duration) -> Arc<Shared> {
+    /// Forwarding, nothing seen; a slow fault waits at most `hold`. An
+    /// https upstream is trusted by the webpki roots, as the host's own
+    /// client trusts a provider, and by `extra_roots`.
+    pub(crate) fn new(
+        hold: Duration,
+        extra_roots: &[CertificateDer<'static>],
+    ) -> anyhow::Result<Arc<Shared>> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        for root in extra_roots {
+            roots
+                .add(root.clone())
+                .context("a certificate authority the kit was given to trust is not valid")?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(
+            rustls::crypto::ring::default_provider().into(),
+        )
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
-        Arc::new(Shared {
+        Ok(Arc::new(Shared {
             mode: Mutex::new(Mode::Forward),
             call: Mutex::new(0),
             seen: Mutex::new(Vec::new()),
             released: Notify::new(),
             hold,
             client: Client::builder(TokioExecutor::new()).build(https),
-        })
+        }))
     }
 
     /// Sets what the following requests get, and whose call they are.
@@ -264,7 +285,15 @@ async fn forward(
             Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
         }
         Err(error) => {
-            tracing::warn!(%upstream, "the conformance proxy could not reach the provider: {error}");
+            // The client's own words ("client error (Connect)") hide the
+            // cause, an unknown certificate authority say: name the chain.
+            let mut why = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                why = format!("{why}: {cause}");
+                source = cause.source();
+            }
+            tracing::warn!(%upstream, "the conformance proxy could not reach the provider: {why}");
             canned(
                 StatusCode::BAD_GATEWAY,
                 "text/plain",
@@ -342,7 +371,7 @@ mod tests {
     #[tokio::test]
     async fn the_proxy_forwards_records_and_plays_faults() {
         let upstream = echo_host().await;
-        let shared = Shared::new(Duration::from_secs(5));
+        let shared = Shared::new(Duration::from_secs(5), &[]).unwrap();
         let proxy = Proxy::start(shared.clone(), upstream.clone())
             .await
             .unwrap();

@@ -58,7 +58,7 @@ const MAX_QUOTE: usize = 120;
 /// subscriber records the guest's output ([`GuestOutput::layer`]): the
 /// `secrets` check searches it too.
 pub async fn run(kit: Kit, output: Option<&GuestOutput>) -> anyhow::Result<Report> {
-    let shared = Shared::new(kit.deadline + Duration::from_secs(1));
+    let shared = Shared::new(kit.deadline + Duration::from_secs(1), &kit.upstream_roots)?;
     let mut proxies: BTreeMap<String, Proxy> = BTreeMap::new();
     let mut settings = Vec::new();
     for (name, value) in &kit.settings {
@@ -316,6 +316,7 @@ impl Runner {
         }
 
         let seen = self.shared.seen();
+        checks.push(self.connection());
         checks.push(self.functions_answer(kit.allow_changes));
         checks.push(self.undeclared_unsupported(&seen));
         checks.extend(faults);
@@ -560,6 +561,34 @@ impl Runner {
             checks.push(judge_fault(&name, spec, function_name(read), sent, &result));
         }
         checks
+    }
+
+    /// test-connection, when declared, succeeded against the healthy
+    /// provider: the settings reach it, so the other checks test the module
+    /// and not a wrong endpoint, key or certificate authority.
+    fn connection(&self) -> Check {
+        const NAME: &str = "connection";
+        if !self.declares(Function::TestConnection) {
+            return Check::skip(NAME, "the module declares no test-connection");
+        }
+        match self
+            .calls_of(Function::TestConnection, Phase::Healthy)
+            .next()
+        {
+            Some((_, Call { result: Ok(_), .. })) => {
+                Check::pass(NAME, "test-connection succeeded against the provider")
+            }
+            Some((_, call)) => Check::fail(
+                NAME,
+                format!(
+                    "test-connection answered {} against the healthy provider: check the \
+                     endpoint and credentials (and --ca-file for a private CA); the other \
+                     checks mean little until it succeeds",
+                    describe(&call.result)
+                ),
+            ),
+            None => Check::fail(NAME, "test-connection was not run"),
+        }
     }
 
     fn functions_answer(&self, changes_allowed: bool) -> Check {

@@ -2,6 +2,8 @@
 //! components against the sandbox's simulators over loopback. The four
 //! provider modules pass with changes allowed; the misbehaving and the
 //! dishonest modules fail, each check they break named with its reason.
+//! Behind TLS under a private CA, the kit's proxy reaches the provider
+//! only when told to trust that CA (`--ca-file`).
 
 use crate::common;
 
@@ -438,4 +440,124 @@ where
         outputs.push(handle.await.expect("the run's task ends"));
     }
     outputs
+}
+
+/// TLS under the test's CA in front of `sandbox`: every connection is
+/// decrypted and copied to the sandbox's port. Returns the https origin
+/// and how many connections completed the handshake.
+async fn tls_in_front_of(
+    sandbox: &Sandbox,
+    pair: &common::tls::Pair,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certificates = CertificateDer::pem_file_iter(&pair.cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pair.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certificates, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("https://{}", listener.local_addr().unwrap());
+    let upstream = sandbox.origin().trim_start_matches("http://").to_owned();
+    let handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, upstream, counted) =
+                (acceptor.clone(), upstream.clone(), counted.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return; // a client that does not trust the CA gives up
+                };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut plain = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (origin, handshakes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_endpoint_under_a_private_ca_passes_with_its_ca_file_and_fails_without() {
+    common::tls::ensure_openssl();
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = fresh_dir("conformance-https");
+    let pair = common::tls::make_pair(&dir, "provider", 1);
+    let (origin, handshakes) = tls_in_front_of(&sandbox, &pair).await;
+    let endpoint = sandbox
+        .hostmenow()
+        .endpoint()
+        .replace(&sandbox.origin(), &origin);
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+    let manifest = TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::new(provisioning_components::HOSTMENOW)
+                .allow(&origin)
+                .setting("endpoint", &endpoint)
+                .secret_env("api-key", "TEST_CK_HMN_KEY"),
+        )
+        .write(dir.join("provisioning.toml"));
+
+    let ca = pair.ca.to_str().unwrap();
+    let trusted = conformance(module_args(
+        provisioning_components::HOSTMENOW,
+        &manifest,
+        "hostmenow",
+        &["--allow-changes", "--ca-file", ca],
+    ))
+    .await;
+    let passed = report(&trusted);
+    assert_eq!(trusted.status.code(), Some(0), "{passed:#}");
+    for check in passed["checks"].as_array().unwrap() {
+        assert_eq!(check["result"], "pass", "{check:#}");
+    }
+    let seen = handshakes.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(seen > 0, "the proxy reached the provider over TLS");
+
+    // Without the CA the proxy cannot reach the provider: the checks that
+    // need an answer fail, and the kit's log says why.
+    let untrusted = conformance(module_args(
+        provisioning_components::HOSTMENOW,
+        &manifest,
+        "hostmenow",
+        &[],
+    ))
+    .await;
+    let failed = report(&untrusted);
+    assert_eq!(untrusted.status.code(), Some(1), "{failed:#}");
+    assert_fails(&failed, "connection", &["test-connection", "--ca-file"]);
+    assert_eq!(
+        handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        seen,
+        "no handshake completed without the CA"
+    );
+    let stderr = text(&untrusted.stderr);
+    assert!(
+        stderr.contains("could not reach the provider") && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
+
+    // A --ca-file that holds no certificate is a usage error.
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let refused = conformance(module_args(
+        provisioning_components::HOSTMENOW,
+        &manifest,
+        "hostmenow",
+        &["--ca-file", empty.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("holds no certificate"));
 }

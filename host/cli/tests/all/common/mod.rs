@@ -11,6 +11,7 @@ use provisioning_test_support::manifest::{Module, TestManifest};
 use serde_json::Value;
 
 pub mod php;
+pub mod tls;
 
 /// Runs the binary to its end with `args` and extra environment variables
 /// (and no `RUST_LOG`, so stderr holds only what the command itself says).
@@ -71,10 +72,40 @@ pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
 /// A fresh, empty directory for one test, named after `label` and this
 /// process.
 pub fn fresh_dir(label: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_dirs_of_ended_runs);
     let dir = std::env::temp_dir().join(format!("provisioning-{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes the directories [`fresh_dir`] made for runs whose process has
+/// ended: a generated JavaScript project alone holds 400 MB of
+/// node_modules, and runs after runs filled the disk. A directory of a
+/// process still running (another test run) is left alone.
+fn sweep_dirs_of_ended_runs() {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return; // no way to tell a live process here: keep everything
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix("provisioning-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Writes into the SQLite journal at `path` one create-account of
