@@ -1,0 +1,166 @@
+//! `provisioning module push` and `pull` against a real registry with
+//! basic auth (test-support/registry), and a manifest naming its component
+//! by registry reference, called with `provisioning call`: credentials from
+//! the environment or a docker-style auth file, refused without them, the
+//! module loaded from the cache once the registry is gone, and the
+//! password in no output.
+
+use std::process::Output;
+
+use provisioning_host::oci::{AUTH_FILE_ENV, PASSWORD_ENV, USERNAME_ENV};
+use provisioning_sandbox::{Sandbox, hostmenow};
+use provisioning_test_registry::Registry;
+use provisioning_test_support::manifest::{Module, TestManifest};
+
+use crate::common::{fresh_dir, provisioning, text};
+
+fn succeeded(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_pull_and_call_a_module_from_a_registry_with_basic_auth() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let mut registry = Registry::start_with_basic_auth();
+    let (user, password) = registry
+        .credentials()
+        .map(|(user, password)| (user.to_string(), password.to_string()))
+        .unwrap();
+    let dir = fresh_dir("module-registry");
+    let reference = format!("oci://{}/team/hostmenow:1.0", registry.address());
+    let cache = dir.join("modules");
+    let cache = cache.to_str().unwrap().to_string();
+    let origin = sandbox.origin();
+    let endpoint = sandbox.hostmenow().endpoint();
+
+    tokio::task::spawn_blocking(move || {
+        let credentials = [(USERNAME_ENV, user.as_str()), (PASSWORD_ENV, password.as_str())];
+        let mut outputs = Vec::new();
+        let component = provisioning_components::HOSTMENOW;
+
+        let refused = provisioning(&["module", "push", component, &reference], &[]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stdout));
+        assert!(
+            text(&refused.stderr).contains("refused access") && text(&refused.stderr).contains(USERNAME_ENV),
+            "{}",
+            text(&refused.stderr)
+        );
+        outputs.push(refused);
+
+        let push = provisioning(&["module", "push", component, &reference], &credentials);
+        succeeded("push", &push);
+        let digest = text(&push.stdout).lines().next().unwrap().to_string();
+        assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+        let pinned = format!("{reference}@{digest}");
+        assert!(text(&push.stdout).contains(&pinned), "{}", text(&push.stdout));
+        outputs.push(push);
+
+        let pulled = dir.join("pulled.wasm");
+        let pull = provisioning(
+            &["module", "pull", &pinned, "-o", pulled.to_str().unwrap()],
+            &credentials,
+        );
+        succeeded("pull", &pull);
+        assert_eq!(text(&pull.stdout).lines().next(), Some(digest.as_str()));
+        assert!(std::fs::read(&pulled).unwrap() == std::fs::read(component).unwrap());
+        outputs.push(pull);
+
+        // The same credentials from a docker-style config.json.
+        let auth_file = dir.join("config.json");
+        std::fs::write(
+            &auth_file,
+            serde_json::json!({ "auths": { registry.address(): { "username": user, "password": password } } })
+                .to_string(),
+        )
+        .unwrap();
+        let from_file = provisioning(
+            &["--json", "module", "pull", &pinned, "-o", pulled.to_str().unwrap()],
+            &[(AUTH_FILE_ENV, auth_file.to_str().unwrap())],
+        );
+        succeeded("pull with the auth file", &from_file);
+        let answer: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
+        assert_eq!(answer["digest"], digest);
+        outputs.push(from_file);
+
+        // A manifest naming the pinned component: pulled into the module
+        // cache at the first call, from the cache once the registry is gone.
+        let manifest = TestManifest::new()
+            .module(
+                "hostmenow",
+                Module::new(&pinned)
+                    .allow(&origin)
+                    .setting("endpoint", &endpoint)
+                    .secret_env("api-key", "TEST_HMN_KEY"),
+            )
+            .write(dir.join("provisioning.toml"));
+        let call = |envs: &[(&str, &str)]| {
+            let mut envs = envs.to_vec();
+            envs.push(("TEST_HMN_KEY", hostmenow::API_KEY));
+            provisioning(
+                &[
+                    "--module-cache",
+                    &cache,
+                    "call",
+                    "--manifest",
+                    manifest.to_str().unwrap(),
+                    "hostmenow",
+                    "test-connection",
+                ],
+                &envs,
+            )
+        };
+        let refused = call(&[]);
+        assert!(!refused.status.success());
+        assert!(text(&refused.stderr).contains("refused access"), "{}", text(&refused.stderr));
+        outputs.push(refused);
+        let first = call(&credentials);
+        succeeded("call", &first);
+        outputs.push(first);
+        registry.stop();
+        let offline = call(&[]);
+        succeeded("call with the registry gone", &offline);
+        outputs.push(offline);
+
+        for output in &outputs {
+            for stream in [&output.stdout, &output.stderr] {
+                assert!(!text(stream).contains(&password), "the password shows: {}", text(stream));
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn a_manifest_naming_a_tag_alone_is_refused_saying_pin_a_digest() {
+    let dir = fresh_dir("module-registry-tag");
+    let manifest = TestManifest::new()
+        .module(
+            "hostmenow",
+            Module::new("oci://registry.example/team/hostmenow:1.0"),
+        )
+        .write(dir.join("provisioning.toml"));
+    let output = provisioning(
+        &[
+            "call",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "hostmenow",
+            "test-connection",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("pin a digest"),
+        "{}",
+        text(&output.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
