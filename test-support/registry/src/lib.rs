@@ -165,10 +165,12 @@ impl Drop for Registry {
 }
 
 /// A process that kills the registry once this process is gone, however
-/// it ended.
+/// it ended (only if that process id is still a registry's: a registry
+/// stopped earlier may have left its id to another process).
 fn watchdog(registry: u32) {
     let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill -9 {registry} 2>/dev/null",
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         [ \"$(cat /proc/{registry}/comm 2>/dev/null)\" = docker-registry ] && kill -9 {registry}",
         pid = std::process::id(),
     );
     let _ = Command::new("sh")
