@@ -26,6 +26,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
@@ -452,6 +453,10 @@ fn client(registry: &str) -> Client {
     };
     Client::new(ClientConfig {
         protocol,
+        // A registry that does not answer fails the load (or the reload,
+        // the old version serving on) instead of holding it for ever.
+        connect_timeout: Some(Duration::from_secs(10)),
+        read_timeout: Some(Duration::from_secs(60)),
         ..ClientConfig::default()
     })
 }
