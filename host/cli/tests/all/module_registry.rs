@@ -7,6 +7,8 @@
 
 use std::process::Output;
 
+use base64::Engine as _;
+
 use provisioning_host::oci::{AUTH_FILE_ENV, PASSWORD_ENV, USERNAME_ENV};
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_test_registry::Registry;
@@ -60,12 +62,17 @@ async fn push_pull_and_call_a_module_from_a_registry_with_basic_auth() {
         assert!(text(&push.stdout).contains(&pinned), "{}", text(&push.stdout));
         outputs.push(push);
 
+        // Traced to the last line: still no password, nor the header
+        // carrying it.
         let pulled = dir.join("pulled.wasm");
+        let mut traced = credentials.to_vec();
+        traced.push(("RUST_LOG", "trace"));
         let pull = provisioning(
             &["module", "pull", &pinned, "-o", pulled.to_str().unwrap()],
-            &credentials,
+            &traced,
         );
         succeeded("pull", &pull);
+        assert!(text(&pull.stderr).contains("DEBUG"), "traced: {}", text(&pull.stderr));
         assert_eq!(text(&pull.stdout).lines().next(), Some(digest.as_str()));
         assert!(std::fs::read(&pulled).unwrap() == std::fs::read(component).unwrap());
         outputs.push(pull);
@@ -126,9 +133,11 @@ async fn push_pull_and_call_a_module_from_a_registry_with_basic_auth() {
         succeeded("call with the registry gone", &offline);
         outputs.push(offline);
 
+        let header = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         for output in &outputs {
             for stream in [&output.stdout, &output.stderr] {
-                assert!(!text(stream).contains(&password), "the password shows: {}", text(stream));
+                let stream = text(stream);
+                assert!(!stream.contains(&password) && !stream.contains(&header), "the password shows: {stream}");
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
