@@ -473,7 +473,7 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 /// The credentials to offer `registry` and a description of them.
-fn credentials(
+fn offered_credentials(
     registry: &str,
     given: Option<&RegistryCredentials>,
 ) -> Result<(RegistryAuth, String), OciError> {
@@ -507,7 +507,7 @@ async fn pull_parts(
     reference: &OciReference,
     credentials: Option<&RegistryCredentials>,
 ) -> Result<(Vec<u8>, PulledComponent), OciError> {
-    let (auth, offered) = credentials_for(reference, credentials)?;
+    let (auth, offered) = offered_credentials(&reference.registry, credentials)?;
     let client = client(&reference.registry);
     let image = reference.client_reference();
     let failed = |error| registry_error(reference, &offered, error);
@@ -561,13 +561,6 @@ async fn pull_parts(
     ))
 }
 
-fn credentials_for(
-    reference: &OciReference,
-    given: Option<&RegistryCredentials>,
-) -> Result<(RegistryAuth, String), OciError> {
-    credentials(&reference.registry, given)
-}
-
 fn manifest_mismatch(reference: &OciReference, actual: &str) -> OciError {
     OciError::ManifestDigestMismatch {
         reference: reference.to_string(),
@@ -583,57 +576,47 @@ fn registry_error(
     offered: &str,
     error: OciDistributionError,
 ) -> OciError {
-    let registry = reference.registry.clone();
-    match &error {
+    let registry_says = |codes: &[OciErrorCode]| match &error {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|e| codes.contains(&e.code))
+        }
+        _ => false,
+    };
+    let refused = matches!(
+        error,
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => OciError::Unauthorized {
-            registry,
-            reference: reference.to_string(),
-            credentials: offered.to_string(),
-        },
-        OciDistributionError::ServerError {
-            code: 401 | 403, ..
-        } => OciError::Unauthorized {
-            registry,
-            reference: reference.to_string(),
-            credentials: offered.to_string(),
-        },
+            | OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::ServerError {
+                code: 401 | 403,
+                ..
+            }
+    ) || registry_says(&[OciErrorCode::Unauthorized, OciErrorCode::Denied]);
+    let missing = matches!(
+        error,
         OciDistributionError::ImageManifestNotFoundError(_)
-        | OciDistributionError::ServerError { code: 404, .. } => OciError::NotFound {
+            | OciDistributionError::ServerError { code: 404, .. }
+    ) || registry_says(&[
+        OciErrorCode::ManifestUnknown,
+        OciErrorCode::BlobUnknown,
+        OciErrorCode::NameUnknown,
+    ]);
+    let registry = reference.registry.clone();
+    if refused {
+        OciError::Unauthorized {
             registry,
             reference: reference.to_string(),
-        },
-        OciDistributionError::RegistryError { envelope, .. }
-            if envelope
-                .errors
-                .iter()
-                .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)) =>
-        {
-            OciError::Unauthorized {
-                registry,
-                reference: reference.to_string(),
-                credentials: offered.to_string(),
-            }
+            credentials: offered.to_string(),
         }
-        OciDistributionError::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NameUnknown
-                )
-            }) =>
-        {
-            OciError::NotFound {
-                registry,
-                reference: reference.to_string(),
-            }
+    } else if missing {
+        OciError::NotFound {
+            registry,
+            reference: reference.to_string(),
         }
-        _ => OciError::Registry {
+    } else {
+        OciError::Registry {
             registry,
             message: error_chain(&error),
-        },
+        }
     }
 }
 
@@ -722,7 +705,7 @@ pub async fn push(
     }))
     .expect("a JSON value serializes");
     let manifest_digest = format!("sha256:{}", crate::hex::sha256(&manifest));
-    let (auth, offered) = credentials_for(reference, credentials)?;
+    let (auth, offered) = offered_credentials(&reference.registry, credentials)?;
     let failed = |error| registry_error(reference, &offered, error);
     let client = client(&reference.registry);
     // Tagged when a tag is named, else pushed by its digest alone.
