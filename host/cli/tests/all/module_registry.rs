@@ -3,18 +3,20 @@
 //! by registry reference, called with `provisioning call`: credentials from
 //! the environment or a docker-style auth file, refused without them, the
 //! module loaded from the cache once the registry is gone, and the
-//! password in no output.
+//! password in no output; `serve` pulling a new pin on SIGHUP and serving
+//! on through a refused one.
 
 use std::process::Output;
 
 use base64::Engine as _;
 
-use provisioning_host::oci::{AUTH_FILE_ENV, PASSWORD_ENV, USERNAME_ENV};
+use provisioning_host::oci::{self, AUTH_FILE_ENV, PASSWORD_ENV, USERNAME_ENV};
 use provisioning_sandbox::{Sandbox, hostmenow};
 use provisioning_test_registry::Registry;
 use provisioning_test_support::manifest::{Module, TestManifest};
 
-use crate::common::{fresh_dir, provisioning, text};
+use crate::common::{Serve, fresh_dir, provisioning, text};
+use crate::serve::rebuilt;
 
 fn succeeded(what: &str, output: &Output) {
     assert!(
@@ -172,4 +174,103 @@ fn a_manifest_naming_a_tag_alone_is_refused_saying_pin_a_digest() {
         text(&output.stderr)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `serve` on a manifest naming its component by registry reference: a
+/// SIGHUP after the pin changed pulls and swaps in the new version; one
+/// pinning a digest the registry does not have is refused, logged, and the
+/// version in service keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_pulls_a_new_pin_on_sighup_and_serves_on_through_a_refused_one() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let registry = Registry::start();
+    let repository =
+        oci::OciReference::parse(&format!("oci://{}/team/hostmenow:1", registry.address()))
+            .unwrap();
+    let component = std::path::Path::new(provisioning_components::HOSTMENOW);
+    let (v1, v2) = (rebuilt(component, "oci-1"), rebuilt(component, "oci-2"));
+    let first = oci::push(&repository, v1.clone(), None).await.unwrap();
+    let second = oci::push(&repository, v2.clone(), None).await.unwrap();
+    let dir = fresh_dir("module-registry-serve");
+    let write_manifest = {
+        let (dir, origin, endpoint) = (
+            dir.clone(),
+            sandbox.origin(),
+            sandbox.hostmenow().endpoint(),
+        );
+        move |digest: &str| {
+            TestManifest::new()
+                .module(
+                    "hostmenow",
+                    Module::new(repository.with_digest(digest).to_string())
+                        .allow(&origin)
+                        .setting("endpoint", &endpoint)
+                        .secret_env("api-key", "TEST_HMN_KEY"),
+                )
+                .write(dir.join("provisioning.toml"))
+        }
+    };
+    let manifest = write_manifest(&first);
+    let cache = dir.join("modules");
+
+    tokio::task::spawn_blocking(move || {
+        let server = Serve::start(
+            &manifest,
+            ("TEST_SERVE_TOKEN", "oci-serve-token-0123456789"),
+            &[("TEST_HMN_KEY", hostmenow::API_KEY)],
+            &[
+                "--module-cache",
+                cache.to_str().unwrap(),
+                "--watch-interval-ms",
+                "3600000",
+            ],
+        );
+        let digest = || {
+            let (status, body) = server.get("/v1/modules/hostmenow");
+            assert_eq!(status, 200, "{body}");
+            body["digest"].as_str().unwrap().to_string()
+        };
+        let hup = || {
+            let status = std::process::Command::new("kill")
+                .args(["-HUP", &server.child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        assert_eq!(digest(), sha256_hex(&v1));
+
+        write_manifest(&second);
+        hup();
+        server.wait_until("the new pin swapped in", || digest() == sha256_hex(&v2));
+
+        write_manifest(&format!("sha256:{}", sha256_hex(b"no such manifest")));
+        hup();
+        server.wait_until("the refusal", || {
+            server.log().contains("new version refused")
+        });
+        assert!(server.log().contains("has no"), "{}", server.log());
+        assert_eq!(digest(), sha256_hex(&v2), "the old version keeps serving");
+        let (status, body) = server.post(
+            "/v1/modules/hostmenow/call",
+            &serde_json::json!({ "request": { "function": "test-connection" } }),
+        );
+        assert_eq!(
+            (status, &body["ok"]["kind"]),
+            (200, &serde_json::json!("connection")),
+            "{body}"
+        );
+        drop(server);
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// `bytes`' sha256 as hex, as the host names a module's version.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
