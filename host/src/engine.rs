@@ -43,6 +43,12 @@ pub struct HostOptions {
     /// refused. Artifacts unused for 30 days are removed when a new one is
     /// written.
     pub compile_cache: Option<PathBuf>,
+    /// A directory for components pulled from OCI registries
+    /// (`oci://…@sha256:…` in a manifest), kept by digest: a component is
+    /// pulled once, and later loads and restarts read it from here without
+    /// the registry (both digests checked again at every load). `None`:
+    /// such a component is refused.
+    pub module_cache: Option<PathBuf>,
     /// Guests' requests go through one client with pooled keep-alive
     /// connections. Off, each request opens (and closes) its own
     /// connection.
@@ -76,6 +82,7 @@ impl Default for HostOptions {
             pooling_allocator: true,
             max_concurrent_calls: 256,
             compile_cache: None,
+            module_cache: None,
             pooled_http: true,
             keep_resident: true,
             guest_threads: thread::available_parallelism().map_or(1, |n| n.get()),
@@ -95,6 +102,8 @@ pub(crate) struct Runtime {
     pub(crate) call_capacity: usize,
     /// Where compiled components are kept, if anywhere.
     compile_cache: Option<CompileCache>,
+    /// Where components pulled from registries are kept, if anywhere.
+    pub(crate) module_cache: Option<PathBuf>,
     /// Where every call's guest work runs.
     pub(crate) guests: GuestThreads,
 }
@@ -143,6 +152,7 @@ impl Runtime {
             call_slots: Arc::new(Semaphore::new(slots as usize)),
             call_capacity: slots as usize,
             compile_cache,
+            module_cache: options.module_cache.clone(),
             guests: GuestThreads::start(options.guest_threads)?,
         }))
     }

@@ -81,8 +81,15 @@ pub fn import_grant(import: &str) -> Option<ImportGrant> {
 /// of the core modules and components nested inside are theirs, satisfied
 /// within it). Fails on a binary that does not parse.
 pub(crate) fn imports_of(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    imports_and_exports(bytes).map(|(imports, _)| imports)
+}
+
+/// A component's own imports (as [`imports_of`]) and exports, by name, as
+/// the wasm OCI artifact's config lists them.
+pub(crate) fn imports_and_exports(bytes: &[u8]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     use wasmparser::{Parser, Payload};
     let mut imports = Vec::new();
+    let mut exports = Vec::new();
     // How deep inside nested modules and components the parser is: each
     // opens with its section and closes with its own `End`.
     let mut depth = 0usize;
@@ -95,10 +102,15 @@ pub(crate) fn imports_of(bytes: &[u8]) -> anyhow::Result<Vec<String>> {
                     imports.push(import?.name.name.to_string());
                 }
             }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export?.name.name.to_string());
+                }
+            }
             _ => {}
         }
     }
-    Ok(imports)
+    Ok((imports, exports))
 }
 
 /// The imports among `imports` that are not granted (empty when the

@@ -43,6 +43,7 @@ mod load_error;
 pub mod logging;
 mod manifest;
 mod module;
+pub mod oci;
 mod outbound;
 mod policy;
 mod rate;

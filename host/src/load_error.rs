@@ -17,8 +17,9 @@ pub enum LoadErrorKind {
     /// declarations (an unknown setting, a secret written inline).
     InvalidConfig,
     /// The component did not load: the file is missing or not a
-    /// component, its digest is not the pinned one, it imports what the
-    /// host does not grant, or its `info` is unusable.
+    /// component, its digest is not the pinned one, it could not be pulled
+    /// from its registry (see [`crate::oci::OciError`]), it imports what
+    /// the host does not grant, or its `info` is unusable.
     LoadFailed,
     /// The manifest has no module of that name.
     UnknownModule,

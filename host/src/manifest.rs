@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [modules.hostmenow]
-//! component = "modules/hostmenow_module.wasm"
+//! component = "modules/hostmenow_module.wasm"   # or "oci://REGISTRY/REPOSITORY[:TAG]@sha256:HEX"
 //! allowed_hosts = ["https://hostmenow.org"]
 //! sha256 = "9f2c…"          # optional: refuse any other build of the component
 //! memory_mb = 64
@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{Journal, JournalLocation, JournalOptions};
 use crate::limits::{Limits, RequestRate};
 use crate::module::{ModuleConfig, SettingValue};
+use crate::oci::OciReference;
 use crate::policy::OutboundPolicy;
 
 /// A parsed manifest.
@@ -58,7 +59,8 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModuleEntry {
-    /// The component file.
+    /// The component file, or a registry reference pinned by digest:
+    /// `oci://REGISTRY/REPOSITORY[:TAG]@sha256:HEX` (see [`crate::oci`]).
     pub component: PathBuf,
     /// Origins (`scheme://host[:port]`) the module may reach; none by default.
     #[serde(default)]
@@ -216,6 +218,13 @@ impl Manifest {
         let mut manifest: Manifest =
             toml::from_str(text).map_err(|error| without_source_line(text, &error))?;
         manifest.base_dir = base_dir.to_path_buf();
+        // A registry reference without a digest is refused here, before
+        // anything is loaded: a tag alone may move.
+        for (name, entry) in &manifest.modules {
+            entry
+                .registry_reference()
+                .with_context(|| format!("module `{name}`"))?;
+        }
         Ok(manifest)
     }
 
@@ -314,7 +323,11 @@ impl Manifest {
     pub fn referenced_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for entry in self.modules.values() {
-            files.push(self.base_dir.join(&entry.component));
+            // A component from a registry is pinned by digest: no file of
+            // the operator's to watch.
+            if !crate::oci::is_reference(&entry.component) {
+                files.push(self.base_dir.join(&entry.component));
+            }
             for source in entry.settings.values() {
                 if let SettingSource::File { file } = source {
                     files.push(self.base_dir.join(file));
@@ -338,6 +351,17 @@ impl Manifest {
 }
 
 impl ModuleEntry {
+    /// The registry reference the component is named by, when it is one
+    /// (`oci://…`); an error when that reference is malformed or pins no
+    /// digest.
+    pub fn registry_reference(&self) -> Result<Option<OciReference>, crate::oci::OciError> {
+        if !crate::oci::is_reference(&self.component) {
+            return Ok(None);
+        }
+        let text = self.component.to_str().unwrap_or_default();
+        OciReference::parse_pinned(text).map(Some)
+    }
+
     fn to_config(&self, name: &str, base_dir: &Path) -> anyhow::Result<ModuleConfig> {
         let mut limits = Limits::default();
         if let Some(mb) = self.memory_mb {
@@ -366,9 +390,14 @@ impl ModuleEntry {
             .iter()
             .map(|(key, source)| Ok((key.clone(), source.resolve(key, base_dir)?)))
             .collect::<anyhow::Result<_>>()?;
+        let registry = self.registry_reference()?;
         Ok(ModuleConfig {
             name: name.to_string(),
-            component: base_dir.join(&self.component),
+            component: match registry {
+                Some(_) => self.component.clone(),
+                None => base_dir.join(&self.component),
+            },
+            registry,
             policy: OutboundPolicy::parse(&self.allowed_hosts).context("allowed_hosts")?,
             limits,
             settings,

@@ -45,8 +45,14 @@ impl std::fmt::Debug for SettingValue {
 pub struct ModuleConfig {
     /// The name calls use to address the module.
     pub name: String,
-    /// The component file.
+    /// The component file (for a component from a registry, the
+    /// reference as written; see `registry`).
     pub component: PathBuf,
+    /// The registry reference the component is pulled from, when it comes
+    /// from one: the host pulls it into its module cache
+    /// ([`crate::HostOptions::module_cache`]), the manifest's and the
+    /// component's digests checked, and loads it from there.
+    pub registry: Option<crate::oci::OciReference>,
     /// Origins the module may reach.
     pub policy: OutboundPolicy,
     /// Per-call bounds.
@@ -68,6 +74,7 @@ impl ModuleConfig {
         ModuleConfig {
             name: name.into(),
             component: component.into(),
+            registry: None,
             policy: OutboundPolicy::default(),
             limits: Limits::default(),
             settings: Vec::new(),
@@ -168,12 +175,15 @@ impl LoadedModule {
                 MAX_MODULE_MEMORY >> 20
             );
         }
+        let (component, pinned_sha256) = component_file(runtime, &config)
+            .await
+            .with_context(|| format!("loading module `{name}`"))?;
         let Prepared {
             pre,
             exports,
             digest,
             imports,
-        } = prepare(runtime, &config.component, config.pinned_sha256.as_deref())
+        } = prepare(runtime, &component, pinned_sha256.as_deref())
             .with_context(|| format!("loading module `{name}`"))?;
         let info = read_info(runtime, &pre, name.clone(), &config.limits)
             .await
@@ -393,6 +403,31 @@ struct Prepared {
     digest: String,
     /// The component's imports.
     imports: Vec<String>,
+}
+
+/// The file the component is read from and the sha256 it must have: the
+/// configured file and pin, or for a component from a registry the cached
+/// copy (pulled first when the cache lacks it) and its layer's digest.
+async fn component_file(
+    runtime: &Runtime,
+    config: &ModuleConfig,
+) -> anyhow::Result<(PathBuf, Option<String>)> {
+    let Some(reference) = &config.registry else {
+        return Ok((config.component.clone(), config.pinned_sha256.clone()));
+    };
+    let cache = runtime.module_cache.as_deref().with_context(|| {
+        format!("{reference} is in a registry, and the host has no module cache to pull it into")
+    })?;
+    let (path, layer_sha256) = crate::oci::cached_component(cache, reference).await?;
+    if let Some(pinned) = &config.pinned_sha256
+        && !pinned.trim().eq_ignore_ascii_case(&layer_sha256)
+    {
+        bail!(
+            "the component of {reference} has sha256 {layer_sha256}, but the manifest pins sha256 {}: refusing to load it",
+            pinned.trim()
+        );
+    }
+    Ok((path, Some(layer_sha256)))
 }
 
 /// Compiles a component file and links it against what the host grants.

@@ -112,10 +112,13 @@ impl Host {
                         if self.entry(name).as_ref() != Some(entry) {
                             changes.push("manifest entry changed".to_string());
                         }
-                        if crate::module::file_sha256(&config.component)
-                            .ok()
-                            .as_deref()
-                            != Some(module.digest())
+                        // A component from a registry is pinned by its
+                        // entry: the same entry, the same bytes.
+                        if config.registry.is_none()
+                            && crate::module::file_sha256(&config.component)
+                                .ok()
+                                .as_deref()
+                                != Some(module.digest())
                         {
                             changes.push("component changed".to_string());
                         }

@@ -21,6 +21,7 @@ mod instance_reuse;
 mod journal;
 mod list_accounts;
 mod logicboxes;
+mod oci_registry;
 mod polyglot_concurrency;
 mod polyglot_parity;
 mod reconcile;

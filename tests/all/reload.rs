@@ -16,7 +16,7 @@ use provisioning_test_support::{TEST_DEADLINE, error_kind};
 
 /// The HostMeNow component with a custom section naming `label`: the same
 /// code, another file and digest, as a rebuilt module would be.
-fn rebuilt(label: &str) -> Vec<u8> {
+pub(crate) fn rebuilt(label: &str) -> Vec<u8> {
     let mut bytes = std::fs::read(provisioning_components::HOSTMENOW).unwrap();
     let name = b"reload-test";
     let mut section = vec![name.len() as u8];

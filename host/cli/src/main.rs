@@ -16,12 +16,15 @@ mod demo;
 mod host_options;
 mod inspect;
 mod journal;
+mod module;
 mod new_module;
 mod output;
 #[cfg(feature = "demo")]
 mod sandbox;
 mod serve;
 mod usage;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +49,11 @@ struct Cli {
     /// `off` compiles every time).
     #[arg(long, global = true, env = "PROVISIONING_COMPILE_CACHE")]
     compile_cache: Option<String>,
+    /// Where components pulled from OCI registries are kept, by digest, so
+    /// that later loads need no registry (default: the user's cache
+    /// directory).
+    #[arg(long, global = true, env = "PROVISIONING_MODULE_CACHE")]
+    module_cache: Option<PathBuf>,
     /// How log lines (on stderr) are written: `text` for a person, `json`
     /// (one object per line: timestamp, level, target, message, fields and
     /// the spans' correlation fields) for a log shipper.
@@ -131,6 +139,8 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Read, acknowledge and reconcile the journal of mutating calls.
     Journal(journal::Args),
+    /// Push components to and pull them from an OCI registry.
+    Module(module::Args),
     /// Write a new module project, which builds on its own, from the
     /// language's template.
     NewModule(new_module::Args),
@@ -152,7 +162,7 @@ async fn main() -> std::process::ExitCode {
         matches!(cli.command, Command::Serve(_)),
         guest_output.as_ref(),
     );
-    let options = host_options::from_args(cli.compile_cache.as_deref());
+    let options = host_options::from_args(cli.compile_cache.as_deref(), cli.module_cache);
     let result = match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, options, cli.json).await,
@@ -164,6 +174,7 @@ async fn main() -> std::process::ExitCode {
         #[cfg(feature = "demo")]
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Journal(args) => journal::run(args, options, cli.json).await,
+        Command::Module(args) => module::run(args, cli.json).await,
         Command::NewModule(args) => new_module::run(args, cli.json),
         Command::Serve(args) => serve::run(*args, options).await,
         Command::Usage(args) => usage::run(args, options, cli.json).await,

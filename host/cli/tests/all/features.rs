@@ -117,3 +117,25 @@ fn the_operators_build_reuses_the_test_builds_dependencies() {
         differing.join("\n")
     );
 }
+
+/// One TLS stack: rustls with ring, as the guests' client, serve and the
+/// PostgreSQL journal use. The registry client (oci-client's reqwest) is
+/// built without a crypto provider of its own and takes ring; none of the
+/// other crypto libraries comes in.
+#[test]
+fn the_cli_links_ring_and_no_other_crypto_library() {
+    let crates = normal_dependencies(&[]);
+    assert!(crates.iter().any(|c| c == "ring"), "{crates:?}");
+    for other in [
+        "aws-lc-rs",
+        "aws-lc-sys",
+        "openssl",
+        "openssl-sys",
+        "native-tls",
+    ] {
+        assert!(
+            !crates.iter().any(|c| c == other),
+            "{other} is linked: {crates:?}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod contract_words;
 mod features;
 mod journal;
 mod journal_serve;
+mod module_registry;
 mod new_module;
 mod php_blesta;
 mod php_fossbilling;

@@ -94,7 +94,7 @@ fn setup(sandbox: &Sandbox, name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// The component with a custom section: same code, another digest.
-fn rebuilt(component: &Path, label: &str) -> Vec<u8> {
+pub(crate) fn rebuilt(component: &Path, label: &str) -> Vec<u8> {
     let mut bytes = std::fs::read(provisioning_components::HOSTMENOW).unwrap();
     let name = b"serve-test";
     let mut section = vec![name.len() as u8];
