@@ -70,10 +70,12 @@ pub fn host() -> Host {
     Host::with_options(host_options()).expect("host starts")
 }
 
-/// `target/<profile>/compiled-components`: the test binary runs from
-/// `target/<profile>/deps`, so the directory goes with the build and with
-/// `cargo clean`.
-fn compiled_components() -> PathBuf {
+/// `target/<profile>/compiled-components`, the compile cache of
+/// [`host_options`]: the test binary runs from `target/<profile>/deps`, so
+/// the directory goes with the build and with `cargo clean`. The
+/// benchmarks' hosts share it, so that `cargo test`'s pass over them
+/// compiles no component the tests already compiled.
+pub fn compiled_components() -> PathBuf {
     let binary = std::env::current_exe().expect("the test binary's path");
     let profile_dir = binary
         .parent()
