@@ -23,7 +23,10 @@ mod sandbox;
 mod serve;
 mod usage;
 
+use std::sync::LazyLock;
+
 use clap::{Parser, Subcommand};
+use provisioning_host::BuildInfo;
 
 /// mimalloc, not the system's allocator: the host side of a call allocates
 /// a great deal on many threads; with it a usage read takes 27,000 fewer
@@ -33,10 +36,28 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--version` prints after `provisioning `: the version alone on the
+/// first line (tools parse it), then one `name: value` line per other fact
+/// of [`BuildInfo`], as `rustc -vV` does.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let build = BuildInfo::CURRENT;
+    let mut text = build.version.to_string();
+    for (name, value) in build.fields() {
+        if name != "version" {
+            text.push_str(&format!("\n{name}: {value}"));
+        }
+    }
+    text
+});
+
 /// Runs billing-platform provisioning modules as sandboxed WebAssembly
 /// components.
 #[derive(Debug, Parser)]
-#[command(name = "provisioning", version, about)]
+#[command(
+    name = "provisioning",
+    version = BuildInfo::CURRENT.version,
+    long_version = LONG_VERSION.as_str()
+)]
 struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
