@@ -9,6 +9,7 @@
 //! feature (on by default); the `cfg` lines here, on the `mod` lines, on
 //! [`Command`] and on its dispatch in `main`, are the only ones.
 
+mod assets;
 mod call;
 mod conformance;
 #[cfg(feature = "demo")]
@@ -161,6 +162,9 @@ enum Command {
     /// Read usage for many services at once, paced under each provider's
     /// rate limit: one JSON line per service as the answers come.
     Usage(usage::Args),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(assets::Args),
 }
 
 #[tokio::main]
@@ -188,6 +192,7 @@ async fn main() -> std::process::ExitCode {
         Command::NewModule(args) => new_module::run(args, cli.json),
         Command::Serve(args) => serve::run(*args, options).await,
         Command::Usage(args) => usage::run(args, options, cli.json).await,
+        Command::GenerateAssets(args) => assets::run(args),
     };
     match result {
         Ok(code) => code,
