@@ -14,6 +14,7 @@ mod features;
 mod journal;
 mod journal_serve;
 mod new_module;
+mod package;
 mod php_blesta;
 mod php_fossbilling;
 mod php_platforms;
