@@ -127,6 +127,8 @@ static UNPACKED: LazyLock<Option<Unpacked>> = LazyLock::new(|| {
         "packaging/deb/build failed:\n{}",
         text(&output.stderr)
     );
+    // Only the binary is in it (the build's files are the workspace's).
+    std::fs::remove_dir_all(dir.join("target")).unwrap();
     let deb = PathBuf::from(text(&output.stdout).lines().last().unwrap().trim());
     assert!(
         deb.file_name()
