@@ -16,6 +16,8 @@
 //! - [`sync_usage`] reads usage for many services at once; every call, its
 //!   and any other, is paced under its provider's [`RequestRate`].
 //!
+//! - [`BuildInfo`] says what this build is (version, commit, wasmtime,
+//!   contract).
 //! - [`telemetry`] names what the host counts and times (through the
 //!   `metrics` facade) for whoever installs a recorder.
 //!
@@ -27,6 +29,7 @@
 #![deny(unsafe_code)]
 
 mod bindings;
+mod build_info;
 mod call_runner;
 mod capture;
 mod compile_cache;
@@ -58,6 +61,7 @@ mod usage_sync;
 pub mod wire;
 
 pub use bindings::types;
+pub use build_info::BuildInfo;
 pub use engine::{HostOptions, KEEP_RESIDENT_BYTES};
 pub use error::{CallError, ErrorReport, error_kind, error_message};
 pub use grant::{ImportGrant, import_grant};

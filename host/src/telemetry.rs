@@ -54,6 +54,10 @@ pub const JOURNAL_WRITABLE: &str = "provisioning_journal_writable";
 pub const RELOADS_TOTAL: &str = "provisioning_reloads_total";
 /// 1 for the version each module serves, by `module` and `digest`.
 pub const MODULE_INFO: &str = "provisioning_module_info";
+/// 1, labelled with what this build is: the fields of
+/// [`BuildInfo`](crate::BuildInfo) (`version`, `commit`, `wasmtime`,
+/// `contract`).
+pub const BUILD_INFO: &str = "provisioning_build_info";
 /// When the process started, in seconds since the Unix epoch.
 pub const PROCESS_START_TIME_SECONDS: &str = "process_start_time_seconds";
 
@@ -144,6 +148,10 @@ pub fn describe() {
         counter!(RELOADS_TOTAL, "result" => result).increment(0);
     }
     describe_gauge!(MODULE_INFO, "The version (digest) each module serves.");
+    describe_gauge!(
+        BUILD_INFO,
+        "What this build is: its version, git commit, wasmtime and contract package."
+    );
     describe_gauge!(
         PROCESS_START_TIME_SECONDS,
         Unit::Seconds,
@@ -242,6 +250,7 @@ pub(crate) fn record_state(state: &State<'_>) {
         gauge!(MODULE_INFO, "module" => module.to_string(), "digest" => digest.to_string())
             .set(1.0);
     }
+    gauge!(BUILD_INFO, &crate::BuildInfo::CURRENT.fields()).set(1.0);
     let started = STARTED
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();

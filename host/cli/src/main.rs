@@ -9,6 +9,7 @@
 //! feature (on by default); the `cfg` lines here, on the `mod` lines, on
 //! [`Command`] and on its dispatch in `main`, are the only ones.
 
+mod assets;
 mod call;
 mod conformance;
 #[cfg(feature = "demo")]
@@ -25,8 +26,10 @@ mod serve;
 mod usage;
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Parser, Subcommand};
+use provisioning_host::BuildInfo;
 
 /// mimalloc, not the system's allocator: the host side of a call allocates
 /// a great deal on many threads; with it a usage read takes 27,000 fewer
@@ -36,10 +39,28 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--version` prints after `provisioning `: the version alone on the
+/// first line (tools parse it), then one `name: value` line per other fact
+/// of [`BuildInfo`], as `rustc -vV` does.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    let build = BuildInfo::CURRENT;
+    let mut text = build.version.to_string();
+    for (name, value) in build.fields() {
+        if name != "version" {
+            text.push_str(&format!("\n{name}: {value}"));
+        }
+    }
+    text
+});
+
 /// Runs billing-platform provisioning modules as sandboxed WebAssembly
 /// components.
 #[derive(Debug, Parser)]
-#[command(name = "provisioning", version, about)]
+#[command(
+    name = "provisioning",
+    version = BuildInfo::CURRENT.version,
+    long_version = LONG_VERSION.as_str()
+)]
 struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -150,6 +171,9 @@ enum Command {
     /// Read usage for many services at once, paced under each provider's
     /// rate limit: one JSON line per service as the answers come.
     Usage(usage::Args),
+    /// Write the man pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(assets::Args),
 }
 
 #[tokio::main]
@@ -178,6 +202,7 @@ async fn main() -> std::process::ExitCode {
         Command::NewModule(args) => new_module::run(args, cli.json),
         Command::Serve(args) => serve::run(*args, options).await,
         Command::Usage(args) => usage::run(args, options, cli.json).await,
+        Command::GenerateAssets(args) => assets::run(args),
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,7 @@ mod journal;
 mod journal_serve;
 mod module_registry;
 mod new_module;
+mod package;
 mod php_blesta;
 mod php_fossbilling;
 mod php_platforms;

@@ -224,7 +224,7 @@ fn the_unit_file_has_what_the_service_needs_and_systemd_analyze_accepts_it() {
         .collect();
     for wanted in [
         "Type=notify",
-        "ExecStart=/usr/local/bin/provisioning serve --manifest /etc/provisioning/provisioning.toml --token-file ${CREDENTIALS_DIRECTORY}/serve-token",
+        "ExecStart=/usr/bin/provisioning serve --manifest /etc/provisioning/provisioning.toml --token-file ${CREDENTIALS_DIRECTORY}/serve-token",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "DynamicUser=yes",
         "ProtectSystem=strict",
@@ -260,10 +260,7 @@ fn the_unit_file_has_what_the_service_needs_and_systemd_analyze_accepts_it() {
     let copy = dir.join("provisioning.service");
     std::fs::write(
         &copy,
-        unit.replace(
-            "/usr/local/bin/provisioning",
-            env!("CARGO_BIN_EXE_provisioning"),
-        ),
+        unit.replace("/usr/bin/provisioning", env!("CARGO_BIN_EXE_provisioning")),
     )
     .unwrap();
     let output = Command::new("systemd-analyze")

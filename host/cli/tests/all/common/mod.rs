@@ -172,11 +172,29 @@ impl Serve {
     /// `extra`, logging at info, and waits until it listens.
     pub fn start(
         manifest: &Path,
+        token: (&str, &str),
+        envs: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Serve {
+        Serve::start_program(
+            Path::new(env!("CARGO_BIN_EXE_provisioning")),
+            manifest,
+            token,
+            envs,
+            extra,
+        )
+    }
+
+    /// [`Serve::start`] with another build of the binary, `program` (the
+    /// one a package installed).
+    pub fn start_program(
+        program: &Path,
+        manifest: &Path,
         (token_var, token): (&str, &str),
         envs: &[(&str, &str)],
         extra: &[&str],
     ) -> Serve {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_provisioning"));
+        let mut command = Command::new(program);
         command
             .args(["serve", "--manifest", manifest.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--token-env", token_var])
