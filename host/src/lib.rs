@@ -71,6 +71,7 @@ pub use limits::{Limits, RequestRate};
 pub use load_error::{LoadErrorKind, ModuleLoadError};
 pub use manifest::{
     JournalConfig, JournalSection, Manifest, ModuleEntry, RequestRateEntry, SettingSource,
+    SignatureEntry,
 };
 pub use module::{Inspection, LoadedModule, ModuleConfig, SettingValue, file_sha256};
 pub use policy::{Origin, OutboundPolicy};

@@ -7,6 +7,7 @@
 //! component = "modules/hostmenow_module.wasm"   # or "oci://REGISTRY/REPOSITORY[:TAG]@sha256:HEX"
 //! allowed_hosts = ["https://hostmenow.org"]
 //! sha256 = "9f2c…"          # optional: refuse any other build of the component
+//! signature = { public_key = "keys/acme.pub" }   # optional, oci:// only: a cosign signature by this key
 //! memory_mb = 64
 //! deadline_ms = 30000
 //! read_retries = 2
@@ -80,6 +81,20 @@ pub struct ModuleEntry {
     /// Settings given to every call.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingSource>,
+    /// The signature a component from a registry must carry before it
+    /// loads: `signature = { public_key = "keys/acme.pub" }`.
+    pub signature: Option<SignatureEntry>,
+}
+
+/// `signature = { public_key = "keys/acme.pub" }`: the component (from a
+/// registry) loads only when a cosign signature of its pinned digest
+/// verifies with this key (see [`crate::oci::signature`]).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureEntry {
+    /// The PEM public key (`cosign.pub`), relative to the manifest's
+    /// directory if not absolute.
+    pub public_key: PathBuf,
 }
 
 /// `rate_limit = { requests = 100, per_seconds = 300 }`: at most
@@ -391,6 +406,16 @@ impl ModuleEntry {
             .map(|(key, source)| Ok((key.clone(), source.resolve(key, base_dir)?)))
             .collect::<anyhow::Result<_>>()?;
         let registry = self.registry_reference()?;
+        let signature = match (&self.signature, &registry) {
+            (None, _) => None,
+            (Some(entry), Some(_)) => Some(
+                crate::oci::signature::PublicKey::read(&base_dir.join(&entry.public_key))
+                    .context("signature")?,
+            ),
+            (Some(_), None) => bail!(
+                "signature: signatures are checked for components from a registry (oci://…); pin a local file with sha256"
+            ),
+        };
         Ok(ModuleConfig {
             name: name.to_string(),
             component: match registry {
@@ -402,6 +427,7 @@ impl ModuleEntry {
             limits,
             settings,
             pinned_sha256: self.sha256.clone(),
+            signature,
             rate_limit,
         })
     }

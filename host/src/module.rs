@@ -62,6 +62,10 @@ pub struct ModuleConfig {
     /// The sha256 (hex) the component file must have, when the operator
     /// pinned one.
     pub pinned_sha256: Option<String>,
+    /// The key a cosign signature of the component must verify with before
+    /// it loads, when the operator requires one (components from a
+    /// registry: see [`crate::oci::signature`]).
+    pub signature: Option<crate::oci::signature::PublicKey>,
     /// The provider's published request rate, which every call of the
     /// module is paced by (see [`crate::Host`]); `None` when the operator
     /// set none.
@@ -79,6 +83,7 @@ impl ModuleConfig {
             limits: Limits::default(),
             settings: Vec::new(),
             pinned_sha256: None,
+            signature: None,
             rate_limit: None,
         }
     }
@@ -419,6 +424,9 @@ async fn component_file(
         format!("{reference} is in a registry, and the host has no module cache to pull it into")
     })?;
     let (path, layer_sha256) = crate::oci::cached_component(cache, reference).await?;
+    if let Some(key) = &config.signature {
+        crate::oci::signature::verified(cache, reference, key).await?;
+    }
     if let Some(pinned) = &config.pinned_sha256
         && !pinned.trim().eq_ignore_ascii_case(&layer_sha256)
     {

@@ -23,6 +23,8 @@
 //! plain HTTP (a registry a test or a developer runs), every other one
 //! over HTTPS.
 
+pub mod signature;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -794,25 +796,36 @@ fn blob_path(cache: &Path, hex: &str) -> PathBuf {
 /// Writes a blob whole under another name and renames it into place, so
 /// that no reader sees half of one.
 fn write_blob(cache: &Path, hex: &str, bytes: &[u8]) -> Result<PathBuf, OciError> {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
     let path = blob_path(cache, hex);
+    write_file(&path, bytes)?;
+    Ok(path)
+}
+
+/// Writes `path` whole under another name first and renames it into
+/// place, so that no reader sees half of it; creates its directory.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let failed = |path: &Path, error: std::io::Error| OciError::Cache {
         path: path.to_path_buf(),
         message: error.to_string(),
     };
-    let dir = path.parent().expect("a blob has a directory");
+    let dir = path.parent().expect("a cached file has a directory");
     std::fs::create_dir_all(dir).map_err(|error| failed(dir, error))?;
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let partial = dir.join(format!(
-        ".{hex}.{}.{}",
+        ".{name}.{}.{}",
         std::process::id(),
         WRITES.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::write(&partial, bytes).map_err(|error| failed(&partial, error))?;
-    std::fs::rename(&partial, &path).map_err(|error| {
+    std::fs::rename(&partial, path).map_err(|error| {
         let _ = std::fs::remove_file(&partial);
-        failed(&path, error)
+        failed(path, error)
     })?;
-    Ok(path)
+    Ok(())
 }
 
 #[cfg(test)]

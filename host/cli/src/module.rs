@@ -1,12 +1,14 @@
-//! `provisioning module push` and `pull`: components to and from an OCI
-//! registry, in the wasm OCI artifact layout wkg and wasmCloud use (see
-//! `provisioning_host::oci`). Credentials come from the environment, as
-//! for the host's own pulls.
+//! `provisioning module push`, `pull`, `sign` and `verify`: components to
+//! and from an OCI registry, in the wasm OCI artifact layout wkg and
+//! wasmCloud use (see `provisioning_host::oci`), and their signatures in
+//! cosign's format (`provisioning_host::oci::signature`). Credentials come
+//! from the environment, as for the host's own pulls.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use provisioning_host::oci::signature::{self, PublicKey, SigningKey};
 use provisioning_host::oci::{self, OciReference};
 
 use crate::output::outln;
@@ -38,6 +40,27 @@ enum Command {
         /// Where to write it (default: the repository's last part, .wasm).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Sign a pushed component as cosign does (its signature beside it in
+    /// the registry, under the tag sha256-HEX.sig), so that a manifest's
+    /// `signature = { public_key = … }` accepts it.
+    Sign {
+        /// The private key: PEM PKCS#8 ECDSA P-256 (`openssl genpkey
+        /// -algorithm EC -pkeyopt ec_paramgen_curve:P-256`).
+        #[arg(long)]
+        key: PathBuf,
+        /// What: oci://REGISTRY/REPOSITORY[:TAG]@sha256:HEX.
+        reference: String,
+    },
+    /// Check that a component in a registry carries a cosign signature by
+    /// a key, as the host checks it before loading: exit 0 when one holds,
+    /// 1 when none does.
+    Verify {
+        /// The public key: PEM (cosign's cosign.pub).
+        #[arg(long)]
+        key: PathBuf,
+        /// What: oci://REGISTRY/REPOSITORY[:TAG]@sha256:HEX.
+        reference: String,
     },
 }
 
@@ -78,6 +101,43 @@ pub async fn run(args: Args, json: bool) -> anyhow::Result<ExitCode> {
             } else {
                 outln!("{}", pulled.manifest_digest)?;
                 outln!("wrote {} ({})", output.display(), pulled.component_digest)?;
+            }
+        }
+        Command::Sign { key, reference } => {
+            let reference = OciReference::parse_pinned(&reference)?;
+            let key = SigningKey::read(&key)?;
+            let at = signature::sign(&reference, &key, None).await?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({ "signed": reference.to_string(), "signature": at.to_string() })
+                )?;
+            } else {
+                outln!("signed {reference}: the signature is at {at}")?;
+            }
+        }
+        Command::Verify { key, reference } => {
+            let reference = OciReference::parse_pinned(&reference)?;
+            let key = PublicKey::read(&key)?;
+            let signatures = signature::fetch(&reference, None).await?;
+            let verdict = signature::verify(&reference, &key, &signatures);
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({
+                        "reference": reference.to_string(),
+                        "verified": verdict.is_ok(),
+                        "reason": verdict.as_ref().err().map(ToString::to_string),
+                    })
+                )?;
+            } else {
+                match &verdict {
+                    Ok(()) => outln!("verified: {reference} is signed by that key")?,
+                    Err(why) => outln!("not verified: {why}")?,
+                }
+            }
+            if verdict.is_err() {
+                return Ok(ExitCode::FAILURE);
             }
         }
     }

@@ -127,6 +127,7 @@ impl Module {
             read_retries: None,
             rate_limit: None,
             settings: BTreeMap::new(),
+            signature: None,
         })
     }
 
@@ -172,6 +173,15 @@ impl Module {
     /// Grants the origin (`scheme://host[:port]`).
     pub fn allow(mut self, origin: &str) -> Module {
         self.0.allowed_hosts.push(origin.to_owned());
+        self
+    }
+
+    /// Requires a signature by the public key in `file` (`signature = {
+    /// public_key = … }`).
+    pub fn signed_by(mut self, file: impl Into<PathBuf>) -> Module {
+        self.0.signature = Some(provisioning_host::SignatureEntry {
+            public_key: file.into(),
+        });
         self
     }
 

@@ -14,6 +14,7 @@ mod features;
 mod journal;
 mod journal_serve;
 mod module_registry;
+mod module_signature;
 mod new_module;
 mod package;
 mod php_blesta;
