@@ -69,21 +69,28 @@ pub fn journal_manifest(name: &str, keys: &[String]) -> PathBuf {
         .write(dir.join("provisioning.toml"))
 }
 
-/// A fresh, empty directory for one test, named after `label` and this
-/// process.
+/// A fresh, empty directory for one test, named after `label`, under this
+/// process's own directory (`provisioning-tests-PID` in the temporary
+/// directory).
 pub fn fresh_dir(label: &str) -> PathBuf {
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(sweep_dirs_of_ended_runs);
-    let dir = std::env::temp_dir().join(format!("provisioning-{label}-{}", std::process::id()));
+    let dir = std::env::temp_dir()
+        .join(format!("{RUN_DIR_PREFIX}{}", std::process::id()))
+        .join(label);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// Removes the directories [`fresh_dir`] made for runs whose process has
-/// ended: a generated JavaScript project alone holds 400 MB of
-/// node_modules, and runs after runs filled the disk. A directory of a
-/// process still running (another test run) is left alone.
+/// The start of the name of a test process's directory; its process id
+/// follows.
+const RUN_DIR_PREFIX: &str = "provisioning-tests-";
+
+/// Removes the directories of test processes that have ended: a generated
+/// JavaScript project alone holds 400 MB of node_modules, and runs after
+/// runs filled the disk. The directory of a process still running
+/// (another test run) is left alone.
 fn sweep_dirs_of_ended_runs() {
     let proc = Path::new("/proc");
     if !proc.is_dir() {
@@ -94,11 +101,10 @@ fn sweep_dirs_of_ended_runs() {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
         let Some(pid) = name
-            .strip_prefix("provisioning-")
-            .and_then(|rest| rest.rsplit_once('-'))
-            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            .to_str()
+            .and_then(|name| name.strip_prefix(RUN_DIR_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
         else {
             continue;
         };
