@@ -151,9 +151,12 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Where the summary goes: `target/benchmarks/`.
+/// Where the summary and the parts' files go: `target/benchmarks/`,
+/// created when missing (a fresh clone has none).
 pub fn results_dir() -> PathBuf {
-    target_dir().join("benchmarks")
+    let dir = target_dir().join("benchmarks");
+    std::fs::create_dir_all(&dir).expect("creating target/benchmarks");
+    dir
 }
 
 /// The compile cache of the benchmarks' hosts, kept between runs
