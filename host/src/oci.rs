@@ -696,16 +696,13 @@ pub async fn push(
         "component": { "exports": exports, "imports": imports, "target": null },
     }))
     .expect("a JSON value serializes");
-    let config_digest = format!("sha256:{}", crate::hex::sha256(&config));
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_IMAGE_MEDIA_TYPE,
-        "config": { "mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config.len() },
-        "layers": [
+    let manifest = image_manifest(
+        CONFIG_MEDIA_TYPE,
+        &config,
+        serde_json::json!([
             { "mediaType": LAYER_MEDIA_TYPE, "digest": component_digest, "size": component.len() }
-        ],
-    }))
-    .expect("a JSON value serializes");
+        ]),
+    );
     let manifest_digest = format!("sha256:{}", crate::hex::sha256(&manifest));
     let (auth, offered) = offered_credentials(&reference.registry, credentials)?;
     let failed = |error| registry_error(reference, &offered, error);
@@ -719,23 +716,46 @@ pub async fn push(
         .auth(&image, &auth, oci_client::RegistryOperation::Push)
         .await
         .map_err(failed)?;
-    client
-        .push_blob(&image, component, &component_digest)
-        .await
-        .map_err(failed)?;
-    client
-        .push_blob(&image, config, &config_digest)
-        .await
-        .map_err(failed)?;
-    client
-        .push_manifest_raw(
-            &image,
-            manifest,
-            http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
-        )
+    push_artifact(&client, &image, [component, config], manifest)
         .await
         .map_err(failed)?;
     Ok(manifest_digest)
+}
+
+/// An OCI image manifest of `config` (of media type `config_media_type`)
+/// and `layers` (their descriptors), as the bytes pushed and digested.
+fn image_manifest(config_media_type: &str, config: &[u8], layers: serde_json::Value) -> Vec<u8> {
+    let config_digest = format!("sha256:{}", crate::hex::sha256(config));
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_IMAGE_MEDIA_TYPE,
+        "config": { "mediaType": config_media_type, "digest": config_digest, "size": config.len() },
+        "layers": layers,
+    }))
+    .expect("a JSON value serializes")
+}
+
+/// Pushes an artifact to `image`: its blobs (each under its own digest),
+/// then the manifest that names them, so that no reader of the manifest
+/// finds a blob missing.
+async fn push_artifact<const BLOBS: usize>(
+    client: &Client,
+    image: &Reference,
+    blobs: [Vec<u8>; BLOBS],
+    manifest: Vec<u8>,
+) -> Result<(), OciDistributionError> {
+    for blob in blobs {
+        let digest = format!("sha256:{}", crate::hex::sha256(&blob));
+        client.push_blob(image, blob, &digest).await?;
+    }
+    client
+        .push_manifest_raw(
+            image,
+            manifest,
+            http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
+        )
+        .await?;
+    Ok(())
 }
 
 /// The component `reference` (pinned) names, from the module cache at

@@ -391,7 +391,7 @@ pub async fn sign(
     let payload_digest = format!("sha256:{}", crate::hex::sha256(&payload));
     layers.push(OciDescriptor {
         media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
-        digest: payload_digest.clone(),
+        digest: payload_digest,
         size: payload.len() as i64,
         annotations: Some([(SIGNATURE_ANNOTATION.to_string(), signature)].into()),
         ..OciDescriptor::default()
@@ -406,28 +406,12 @@ pub async fn sign(
         },
     }))
     .expect("a JSON value serializes");
-    let config_digest = format!("sha256:{}", crate::hex::sha256(&config));
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_IMAGE_MEDIA_TYPE,
-        "config": { "mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config.len() },
-        "layers": layers,
-    }))
-    .expect("a JSON value serializes");
-    client
-        .push_blob(&image, payload, &payload_digest)
-        .await
-        .map_err(failed)?;
-    client
-        .push_blob(&image, config, &config_digest)
-        .await
-        .map_err(failed)?;
-    client
-        .push_manifest_raw(
-            &image,
-            manifest,
-            http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
-        )
+    let manifest = super::image_manifest(
+        CONFIG_MEDIA_TYPE,
+        &config,
+        serde_json::to_value(&layers).expect("descriptors serialize"),
+    );
+    super::push_artifact(&client, &image, [payload, config], manifest)
         .await
         .map_err(failed)?;
     Ok(at)

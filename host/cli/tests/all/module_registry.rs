@@ -267,7 +267,7 @@ async fn serve_pulls_a_new_pin_on_sighup_and_serves_on_through_a_refused_one() {
 }
 
 /// `bytes`' sha256 as hex, as the host names a module's version.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
         .iter()

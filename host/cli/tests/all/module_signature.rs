@@ -19,6 +19,7 @@ use provisioning_test_support::manifest::{Module, TestManifest};
 
 use crate::common::tls::ensure_openssl;
 use crate::common::{Serve, fresh_dir, provisioning, text};
+use crate::module_registry::sha256_hex;
 use crate::serve::rebuilt;
 
 /// The media type of an OCI image manifest.
@@ -411,13 +412,4 @@ async fn a_manifests_signature_policy_loads_what_its_key_signed_and_nothing_else
     })
     .await
     .unwrap();
-}
-
-/// `bytes`' sha256 as hex, as the host names a module's version.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
