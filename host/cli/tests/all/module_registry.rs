@@ -225,26 +225,15 @@ async fn serve_pulls_a_new_pin_on_sighup_and_serves_on_through_a_refused_one() {
                 "3600000",
             ],
         );
-        let digest = || {
-            let (status, body) = server.get("/v1/modules/hostmenow");
-            assert_eq!(status, 200, "{body}");
-            body["digest"].as_str().unwrap().to_string()
-        };
-        let hup = || {
-            let status = std::process::Command::new("kill")
-                .args(["-HUP", &server.child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-        };
+        let digest = || server.digest("hostmenow");
         assert_eq!(digest(), sha256_hex(&v1));
 
         write_manifest(&second);
-        hup();
+        server.sighup();
         server.wait_until("the new pin swapped in", || digest() == sha256_hex(&v2));
 
         write_manifest(&format!("sha256:{}", sha256_hex(b"no such manifest")));
-        hup();
+        server.sighup();
         server.wait_until("the refusal", || {
             server.log().contains("new version refused")
         });

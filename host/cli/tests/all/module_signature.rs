@@ -375,18 +375,10 @@ async fn a_manifests_signature_policy_loads_what_its_key_signed_and_nothing_else
                 "3600000",
             ],
         );
-        let digest = || {
-            let (status, body) = server.get("/v1/modules/hostmenow");
-            assert_eq!(status, 200, "{body}");
-            body["digest"].as_str().unwrap().to_string()
-        };
+        let digest = || server.digest("hostmenow");
         assert_eq!(digest(), sha256_hex(&signed_bytes));
         write(&unsigned, &public);
-        let status = Command::new("kill")
-            .args(["-HUP", &server.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        server.sighup();
         server.wait_until("the refusal", || {
             server.log().contains("new version refused")
         });

@@ -62,12 +62,6 @@ impl Server {
         assert_eq!(status, 200, "{body}");
         body
     }
-
-    fn digest(&self, module: &str) -> String {
-        let (status, body) = self.get(&format!("/v1/modules/{module}"));
-        assert_eq!(status, 200, "{body}");
-        body["digest"].as_str().unwrap().to_string()
-    }
 }
 
 /// A fresh directory with a copy of the HostMeNow component and a manifest
@@ -470,11 +464,7 @@ async fn sighup_reloads() {
             first,
             "no reload without a signal"
         );
-        let status = Command::new("kill")
-            .args(["-HUP", &server.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        server.sighup();
         server.wait_until("the reload", || server.digest("hostmenow") != first);
     })
     .await
@@ -656,14 +646,6 @@ fn hostmenow_with_key_file(sandbox: &Sandbox) -> String {
         .toml()
 }
 
-fn sighup(server: &Server) {
-    let status = Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// The kind of the answer to test-connection: `ok` or the error's kind.
 fn connection(server: &Server, module: &str) -> String {
     let answer = server.call(module, json!({ "function": "test-connection" }));
@@ -697,7 +679,7 @@ async fn sighup_applies_a_rotated_secret_file() {
             "auth-failed",
             "no reload without a signal"
         );
-        sighup(&server);
+        server.sighup();
         server.wait_until("the rotated key in service", || {
             connection(&server, "hostmenow") == "ok"
         });
@@ -822,7 +804,7 @@ async fn a_module_that_does_not_load_is_not_ready_and_the_others_serve() {
             provisioning_sandbox::blesta::PASSWORD,
         )
         .unwrap();
-        sighup(&server);
+        server.sighup();
         server.wait_until("blesta ready", || server.get("/v1/modules/blesta").0 == 200);
         assert_eq!(connection(&server, "blesta"), "ok");
         assert_eq!(connection(&server, "hostmenow"), "ok");

@@ -10,7 +10,6 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,14 +82,6 @@ fn start(dir: &Path, pair: &Pair, extra: &[&str]) -> Serve {
     Serve::start(&manifest, (TOKEN_VAR, TOKEN), &[], &args)
 }
 
-fn sighup(server: &Serve) {
-    let status = Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// Copies the certificate and key of `pair` over the files being served.
 fn install(pair: &Pair, served: &Pair) {
     std::fs::copy(&pair.key, &served.key).unwrap();
@@ -148,7 +139,7 @@ fn https_with_a_verified_certificate_and_a_new_pair_after_sighup() {
     // A certificate whose key is not the one beside it: refused, the first
     // pair keeps serving.
     std::fs::copy(&second.cert, &served.cert).unwrap();
-    sighup(&server);
+    server.sighup();
     server.wait_until("the refusal", || {
         server.log().contains("TLS certificate refused")
     });
@@ -161,7 +152,7 @@ fn https_with_a_verified_certificate_and_a_new_pair_after_sighup() {
 
     // The whole second pair: served after the next SIGHUP.
     install(&second, &served);
-    sighup(&server);
+    server.sighup();
     server.wait_until("the second certificate", || {
         health(&trusts_second, &server.base).is_ok()
     });

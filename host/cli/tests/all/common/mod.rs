@@ -264,6 +264,22 @@ impl Serve {
         }
     }
 
+    /// The digest of the version of `module` in service.
+    pub fn digest(&self, module: &str) -> String {
+        let (status, body) = self.get(&format!("/v1/modules/{module}"));
+        assert_eq!(status, 200, "{body}");
+        body["digest"].as_str().unwrap().to_string()
+    }
+
+    /// Sends the server SIGHUP: reload the manifest (and TLS files).
+    pub fn sighup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// `GET path` with the token: the status and the JSON body.
     pub fn get(&self, path: &str) -> (u16, Value) {
         answer(
