@@ -1,6 +1,6 @@
 //! The operator's binary leaves the test bench out: without the default
 //! `demo` feature, the CLI does not depend on the provider simulators nor
-//! on the guest components (the package test checks its `--help` too).
+//! on the guest components (`.ci/run` checks its `--help` too).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -86,10 +86,10 @@ fn feature_sets(selection: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     sets
 }
 
-/// `cargo test --workspace` and the operator's build (the package test
-/// builds both) resolve every shared dependency with the same features, so
-/// the second build reuses the first's wasmtime instead of compiling it
-/// again (3 min 50 s on 2 cores before). The workspace-hack crate holds the
+/// `cargo test --workspace` and the operator's build (`.ci/run` builds
+/// both) resolve every shared dependency with the same features, so the
+/// second build reuses the first's wasmtime instead of compiling it again
+/// (3 min 50 s on 2 cores before). The workspace-hack crate holds the
 /// union; `cargo hakari generate` rewrites it when a dependency changes.
 #[test]
 fn the_operators_build_reuses_the_test_builds_dependencies() {

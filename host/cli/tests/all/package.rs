@@ -3,10 +3,9 @@
 //! for them, the unpacked binary's `--version`, `--help`, man page and
 //! completions, and the unpacked binary serving a manifest.
 //!
-//! The package is built once per test binary, from cargo's `test` profile
-//! (the dev profile's settings, and the compiled dependencies `cargo test`
-//! already has): a release build of wasmtime costs minutes, and nothing
-//! checked here depends on the profile. The build shares the workspace's build
+//! The package is built once per test binary, from the dev profile: a
+//! release build of wasmtime costs minutes, and nothing checked here
+//! depends on the profile. The build shares the workspace's build
 //! directory, so it compiles only the CLI without its `demo` feature, and
 //! puts that binary in a target directory of its own: the tests' binary
 //! (with the demo) stays where the other tests run it.
